@@ -1,0 +1,96 @@
+"""create_app(): the Litestar application and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq import create_pool as create_arq_pool
+from arq.connections import RedisSettings
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from services.core.auth import TokenAuthMiddleware, provide_actor
+from services.core.db import create_pool, provide_conn
+from services.core.errors import handle_exception
+from services.core.logging import configure_logging
+from services.core.middleware import request_id_middleware
+from services.core.settings import Settings, load_settings
+from services.health.routes import live, ready
+from services.identity.routes import AuthController
+
+ROUTE_HANDLERS: list[Any] = [live, ready, AuthController]
+
+
+async def open_resources(app: Litestar, settings: Settings) -> None:
+    app.state.pool = await create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    app.state.redis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
+
+
+async def close_resources(app: Litestar) -> None:
+    await app.state.redis.aclose()
+    await app.state.pool.close()
+
+
+def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -> Litestar:
+    """`conn_provider` replaces the request transaction (tests run requests in a savepoint)."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def resources(app: Litestar) -> AsyncGenerator[None, None]:
+        await open_resources(app, settings)
+        try:
+            yield
+        finally:
+            await close_resources(app)
+
+    async def provide_settings() -> Settings:
+        return settings
+
+    async def provide_redis(state: State) -> Any:
+        return state.redis
+
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        lifespan=[resources],
+        state=State({"settings": settings}),
+        dependencies={
+            "conn": Provide(conn_provider or provide_conn),
+            "settings": Provide(provide_settings),
+            "redis": Provide(provide_redis),
+            "actor": Provide(provide_actor),
+        },
+        middleware=[
+            DefineMiddleware(
+                TokenAuthMiddleware,
+                exclude=["^/schema", "^/health"],
+                exclude_from_auth_key="public",
+            )
+        ],
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(
+            title="Hearth API",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        debug=False,
+    )
+    # Outermost, around routing and error rendering, so 404s and 500s carry the id too.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -1,0 +1,38 @@
+"""The PHI access trail: one append-only row per record read or written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Literal
+
+import asyncpg
+
+from services.core.auth import Actor
+from services.core.logging import current_request_id
+
+Action = Literal["read", "create", "update", "delete"]
+
+
+async def record(
+    conn: asyncpg.Connection,
+    actor: Actor | None,
+    action: Action,
+    entity: str,
+    entity_ids: Sequence[uuid.UUID],
+) -> None:
+    """Write one audit row per record; `actor` None means a system job."""
+    if not entity_ids:
+        return
+    await conn.execute(
+        """
+        INSERT INTO audit_events (actor_user_id, actor_role, action, entity, entity_id, request_id)
+        SELECT $1, $2, $3, $4, unnest($5::uuid[]), $6
+        """,
+        actor.user_id if actor else None,
+        actor.role if actor else "system",
+        action,
+        entity,
+        list(entity_ids),
+        current_request_id(),
+    )

@@ -1,0 +1,87 @@
+"""asyncpg pool, the request transaction, and Record -> Struct conversion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
+
+import asyncpg
+import msgspec
+from litestar.datastructures import State
+
+T = TypeVar("T")
+
+Connection = asyncpg.Connection  # re-exported so services need not import asyncpg
+Record = asyncpg.Record
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """The request's transaction: committed when the handler returns, rolled back if it raises.
+
+    Litestar runs this cleanup before it sends the response, so a failed commit is a 500
+    rather than a success the database never saw.
+    """
+    pool: asyncpg.Pool = state.pool
+    async with pool.acquire() as proxy:
+        # A pooled connection is a proxy of the Connection it lends; services take either.
+        conn = cast(asyncpg.Connection, proxy)
+        async with run_in_transaction(conn):
+            yield conn
+
+
+@asynccontextmanager
+async def run_in_transaction(conn: asyncpg.Connection) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Commit on success; roll back on error unless the error asks to keep its writes.
+
+    (A detected refresh-token reuse revokes the token family and still answers 401.)
+    """
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        yield conn
+    except BaseException as exc:
+        if getattr(exc, "keeps_writes", False):
+            await tx.commit()
+        else:
+            await tx.rollback()
+        raise
+    else:
+        await tx.commit()
+
+
+def to_struct(record: Record | None, typ: type[T]) -> T | None:
+    if record is None:
+        return None
+    return msgspec.convert(dict(record), typ)
+
+
+def one(record: Record | None, typ: type[T]) -> T:
+    assert record is not None
+    return msgspec.convert(dict(record), typ)
+
+
+def to_structs(records: Iterable[Record], typ: type[T]) -> list[T]:
+    return [msgspec.convert(dict(r), typ) for r in records]
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return msgspec.to_builtins(value)  # type: ignore[no-any-return]

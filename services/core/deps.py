@@ -1,0 +1,17 @@
+"""Names of the app's dependencies, typed for handlers (Litestar injects them by name)."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import asyncpg
+from litestar.di import NamedDependency
+from redis.asyncio import Redis
+
+from services.core.auth import Actor
+from services.core.settings import Settings
+
+Conn: TypeAlias = NamedDependency[asyncpg.Connection]
+Caller: TypeAlias = NamedDependency[Actor]
+AppSettings: TypeAlias = NamedDependency[Settings]
+RedisClient: TypeAlias = NamedDependency[Redis]

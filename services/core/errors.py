@@ -1,0 +1,142 @@
+"""Domain errors and the one handler that renders RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from services.core.logging import current_request_id
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """A refusal with an HTTP status; raised by services, rendered by the handler."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+    keeps_writes = False  # True: the request's transaction commits even though this is raised
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.field = field
+        self.headers = headers or {}
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unprocessable(DomainError):
+    status, code, title = 422, "unprocessable", "Unprocessable content"
+
+
+class TooManyRequests(DomainError):
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    status, code, title = 503, "unavailable", "Service unavailable"
+
+
+def _problem(
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    request: Request[Any, Any, Any],
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://hearth.invalid/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        "request_id": current_request_id(),
+    }
+    if errors:
+        body["errors"] = [msgspec.to_builtins(e) for e in errors]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: ValidationException) -> list[FieldError]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "")
+        message = str(item.get("message") or "invalid value")
+        # msgspec reports nested paths as "... - at `$.a.b`"; expose "a.b".
+        if " - at `$" in message:
+            message, _, path = message.partition(" - at `$")
+            key = (key + path.rstrip("`")).lstrip(".") if not key else key + path.rstrip("`")
+        errors.append(FieldError(field=key or "body", message=message))
+    return errors
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Render every error as problem details; anything unexpected is a logged 500."""
+    if isinstance(exc, DomainError):
+        errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else None
+        return _problem(exc.status, exc.title, exc.detail, exc.code, request, errors, exc.headers)
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        named = ", ".join(e.field for e in errors) or "request"
+        return _problem(
+            400,
+            "Invalid request",
+            f"invalid value for: {named}",
+            "validation_error",
+            request,
+            errors,
+        )
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        return _problem(
+            status,
+            exc.__class__.__name__,
+            str(exc.detail),
+            code.get(status, f"http_{status}"),
+            request,
+            headers=dict(exc.headers or {}),
+        )
+    log.exception("unhandled error", extra={"route": request.scope.get("path_template", "")})
+    return _problem(500, "Internal error", "an unexpected error occurred", "internal", request)

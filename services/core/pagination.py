@@ -1,0 +1,58 @@
+"""Opaque keyset cursors over (created_at, id)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import msgspec
+
+from services.core.errors import DomainError
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class _Key(msgspec.Struct, array_like=True):
+    created_at: datetime
+    id: uuid.UUID
+
+
+class BadCursor(DomainError):
+    status, code, title = 400, "bad_cursor", "Invalid request"
+
+
+def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
+    raw = msgspec.json.encode(_Key(created_at=created_at, id=id_))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = msgspec.json.decode(raw, type=_Key)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise BadCursor("cursor is not one this API issued", field="cursor") from exc
+    return key.created_at, key.id
+
+
+def make_page(
+    items: list[T], limit: int, key: Callable[[T], tuple[datetime, uuid.UUID]]
+) -> Page[T]:
+    """`items` were fetched with LIMIT limit + 1: one extra row says another page exists."""
+    if len(items) <= limit:
+        return Page(items=items, next_cursor=None)
+    items = items[:limit]
+    return Page(items=items, next_cursor=encode_cursor(*key(items[-1])))

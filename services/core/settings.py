@@ -1,0 +1,93 @@
+"""Settings: one frozen Struct built once from the environment."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Env = Literal["development", "test", "production"]
+
+# Development and test run with these; production refuses to start without real values.
+_DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+_DEV_TAX_ID_KEY = "k1:" + base64.b64encode(b"dev-only-aes-256-key-32-bytes!!!").decode()
+_SECRETS = ("jwt_secret", "tax_id_keys")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Env = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    db_pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
+    db_pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    jwt_secret: Annotated[str, Meta(min_length=32)] = _DEV_JWT_SECRET
+    jwt_issuer: str = "hearth"
+    access_token_ttl_s: Annotated[int, Meta(ge=60, le=86_400)] = 900
+    refresh_token_ttl_s: Annotated[int, Meta(ge=3_600, le=90 * 86_400)] = 30 * 86_400
+    invite_ttl_s: Annotated[int, Meta(ge=3_600, le=30 * 86_400)] = 7 * 86_400
+    # "kid:base64key,kid2:base64key"; the first key encrypts, every key decrypts.
+    tax_id_keys: str = _DEV_TAX_ID_KEY
+    argon2_time_cost: Annotated[int, Meta(ge=1, le=20)] = 3
+    argon2_memory_kib: Annotated[int, Meta(ge=8, le=1_048_576)] = 65_536
+    login_max_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
+    login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
+    credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def tax_id_keyring(self) -> dict[str, bytes]:
+        return parse_keyring(self.tax_id_keys)
+
+
+def parse_keyring(value: str) -> dict[str, bytes]:
+    """Parse "kid:base64,..." into {kid: 32-byte key}, first entry first."""
+    keys: dict[str, bytes] = {}
+    for part in value.split(","):
+        kid, sep, b64 = part.strip().partition(":")
+        if not sep or not kid:
+            raise SettingsError("HEARTH_TAX_ID_KEYS: expected 'kid:base64key[,kid:base64key]'")
+        try:
+            key = base64.b64decode(b64, validate=True)
+        except binascii.Error as exc:
+            raise SettingsError(f"HEARTH_TAX_ID_KEYS: key {kid!r} is not base64") from exc
+        if len(key) != 32:
+            raise SettingsError(f"HEARTH_TAX_ID_KEYS: key {kid!r} must be 32 bytes (AES-256)")
+        keys[kid] = key
+    return keys
+
+
+def _env_name(field: str) -> str:
+    return field.upper() if field in ("database_url", "redis_url") else f"HEARTH_{field.upper()}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from HEARTH_* variables plus DATABASE_URL and REDIS_URL."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    for field in Settings.__struct_fields__:
+        value = environ.get(_env_name(field))
+        if value is not None and value != "":
+            raw[field] = value
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        # msgspec says "... - at `$.field`": name the variable instead of the field.
+        message = str(exc)
+        field = message.rsplit("$.", 1)[-1].rstrip("`") if "$." in message else ""
+        name = _env_name(field) if field in Settings.__struct_fields__ else "environment"
+        raise SettingsError(f"{name}: {message.split(' - at ')[0]}") from exc
+    if settings.env == "production":
+        for secret in _SECRETS:
+            if secret not in raw:
+                raise SettingsError(f"{_env_name(secret)} must be set in production")
+    parse_keyring(settings.tax_id_keys)
+    return settings

@@ -1,0 +1,147 @@
+"""SQL for users, refresh tokens and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from schemas.identity import InviteRow, RefreshTokenRow, UserRow
+from services.core.db import to_struct
+
+_USER = """
+    SELECT u.id, u.email, u.password_hash, u.role, u.created_at, u.disabled_at,
+           p.id AS provider_id, c.id AS client_id
+    FROM users u
+    LEFT JOIN providers p ON p.user_id = u.id
+    LEFT JOIN clients c ON c.user_id = u.id
+"""
+
+
+async def get_user_by_email(conn: asyncpg.Connection, email: str) -> UserRow | None:
+    return to_struct(await conn.fetchrow(_USER + " WHERE u.email = $1", email), UserRow)
+
+
+async def get_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> UserRow | None:
+    return to_struct(await conn.fetchrow(_USER + " WHERE u.id = $1", user_id), UserRow)
+
+
+async def lock_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> UserRow | None:
+    return to_struct(
+        await conn.fetchrow(_USER + " WHERE u.id = $1 FOR UPDATE OF u", user_id), UserRow
+    )
+
+
+async def insert_user(
+    conn: asyncpg.Connection, email: str, role: str, password_hash: str | None
+) -> uuid.UUID | None:
+    """None when the email is taken."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3)
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id
+        """,
+        email,
+        role,
+        password_hash,
+    )
+    return user_id
+
+
+async def update_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+        user_id,
+        password_hash,
+    )
+
+
+async def insert_refresh_token(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    token_hash: bytes,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+        VALUES ($1, $2, $3, $4)
+        """,
+        user_id,
+        family_id,
+        token_hash,
+        expires_at,
+    )
+
+
+async def lock_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> RefreshTokenRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, user_id, family_id, expires_at, used_at, revoked_at
+        FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE
+        """,
+        token_hash,
+    )
+    return to_struct(row, RefreshTokenRow)
+
+
+async def update_refresh_token_used(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = $1", token_id)
+
+
+async def update_revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        family_id,
+    )
+
+
+async def update_revoke_user_tokens(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+
+
+async def insert_invite(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    token_hash: bytes,
+    created_by: uuid.UUID | None,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO user_invites (user_id, token_hash, created_by, expires_at)
+        VALUES ($1, $2, $3, $4)
+        """,
+        user_id,
+        token_hash,
+        created_by,
+        expires_at,
+    )
+
+
+async def lock_invite(conn: asyncpg.Connection, token_hash: bytes) -> InviteRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, user_id, expires_at, accepted_at
+        FROM user_invites WHERE token_hash = $1 FOR UPDATE
+        """,
+        token_hash,
+    )
+    return to_struct(row, InviteRow)
+
+
+async def update_invite_accepted(conn: asyncpg.Connection, invite_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE user_invites SET accepted_at = now() WHERE id = $1", invite_id)
+
+
+async def update_expire_invites(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE user_invites SET expires_at = now() WHERE user_id = $1 AND accepted_at IS NULL",
+        user_id,
+    )

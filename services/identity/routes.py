@@ -1,0 +1,69 @@
+"""/auth: login, refresh, logout, invitations, password, me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
+
+from schemas.identity import AcceptInviteIn, ChangePasswordIn, LoginIn, MeOut, RefreshIn, TokenPair
+from services.core.auth import PUBLIC, ROLES, allow
+from services.core.deps import AppSettings, Caller, Conn, RedisClient
+from services.identity import service
+
+
+def _address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["identity"]
+
+    @post("/login", opt=PUBLIC, operation_id="login", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginIn],
+        conn: Conn,
+        settings: AppSettings,
+        redis: RedisClient,
+    ) -> TokenPair:
+        """Exchange email and password for an access token and a refresh token."""
+        return await service.login(
+            conn, redis, settings, data.email, data.password, _address(request)
+        )
+
+    @post("/refresh", opt=PUBLIC, operation_id="refresh_token", status_code=200)
+    async def refresh(
+        self, data: JSONBody[RefreshIn], conn: Conn, settings: AppSettings
+    ) -> TokenPair:
+        """Rotate a refresh token: the old one is spent, a new pair is returned."""
+        return await service.refresh(conn, settings, data.refresh_token)
+
+    @post("/logout", opt=PUBLIC, operation_id="logout", status_code=204)
+    async def logout(self, data: JSONBody[RefreshIn], conn: Conn) -> None:
+        """Revoke the refresh token's whole family."""
+        await service.logout(conn, data.refresh_token)
+
+    @post("/invites/accept", opt=PUBLIC, operation_id="accept_invite", status_code=200)
+    async def accept_invite(
+        self, data: JSONBody[AcceptInviteIn], conn: Conn, settings: AppSettings
+    ) -> TokenPair:
+        """Set a password with an invitation token, and sign in."""
+        return await service.accept_invite(conn, settings, data.token, data.password)
+
+    @post("/password", guards=[allow(*ROLES)], operation_id="change_password", status_code=200)
+    async def change_password(
+        self, data: JSONBody[ChangePasswordIn], conn: Conn, settings: AppSettings, actor: Caller
+    ) -> TokenPair:
+        """Change the caller's password; every other session is signed out."""
+        return await service.change_password(
+            conn, settings, actor, data.current_password, data.new_password
+        )
+
+    @get("/me", guards=[allow(*ROLES)], operation_id="get_me")
+    async def me(self, conn: Conn, actor: Caller) -> MeOut:
+        """Who the token belongs to."""
+        return await service.get_me(conn, actor)

@@ -1,0 +1,186 @@
+"""Use cases of identity: log in, refresh, log out, invitations, passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from redis.asyncio import Redis
+
+from schemas.identity import MeOut, TokenPair, UserRow
+from services.core.auth import Actor, Role, issue_access_token
+from services.core.errors import Conflict, NotFound, Unauthorized
+from services.core.settings import Settings
+from services.identity import queries, ratelimit
+from services.identity.passwords import hash_password, verify_password
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+
+
+def _token_hash(token: str) -> bytes:
+    # Refresh and invite tokens carry 256 random bits: a fast hash is enough to store them.
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _actor(user: UserRow) -> Actor:
+    return Actor(
+        user_id=user.id, role=user.role, provider_id=user.provider_id, client_id=user.client_id
+    )
+
+
+async def _issue(
+    conn: asyncpg.Connection, user: UserRow, settings: Settings, family_id: uuid.UUID | None = None
+) -> TokenPair:
+    refresh = secrets.token_urlsafe(32)
+    await queries.insert_refresh_token(
+        conn,
+        user.id,
+        family_id or uuid.uuid4(),
+        _token_hash(refresh),
+        datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s),
+    )
+    return TokenPair(
+        access_token=issue_access_token(_actor(user), settings),
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_s,
+    )
+
+
+async def create_user(
+    conn: asyncpg.Connection, settings: Settings, email: str, role: Role, password: str | None
+) -> uuid.UUID:
+    """A new user; without a password they sign in only after accepting an invitation."""
+    password_hash = (
+        await hash_password(password, settings.argon2_time_cost, settings.argon2_memory_kib)
+        if password is not None
+        else None
+    )
+    user_id = await queries.insert_user(conn, email.lower(), role, password_hash)
+    if user_id is None:
+        raise EmailTaken("a user with this email already exists", field="email")
+    return user_id
+
+
+async def create_invite(
+    conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID, created_by: uuid.UUID | None
+) -> tuple[str, datetime]:
+    """A single-use token the user exchanges for a password; earlier ones stop working."""
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(seconds=settings.invite_ttl_s)
+    await queries.update_expire_invites(conn, user_id)
+    await queries.insert_invite(conn, user_id, _token_hash(token), created_by, expires_at)
+    return token, expires_at
+
+
+async def login(
+    conn: asyncpg.Connection,
+    redis: Redis,
+    settings: Settings,
+    email: str,
+    password: str,
+    address: str,
+) -> TokenPair:
+    email = email.lower()
+    await ratelimit.count_attempt(
+        redis,
+        email,
+        address,
+        per_account=settings.login_max_failures_per_account,
+        per_address=settings.login_max_failures_per_address,
+        window_s=settings.login_failure_window_s,
+    )
+    user = await queries.get_user_by_email(conn, email)
+    ok = await verify_password(
+        user.password_hash if user else None,
+        password,
+        settings.argon2_time_cost,
+        settings.argon2_memory_kib,
+    )
+    if user is None or not ok or user.disabled_at is not None:
+        raise Unauthorized("email or password is wrong", code="bad_credentials")
+    await ratelimit.clear_on_success(redis, email, address)
+    return await _issue(conn, user, settings)
+
+
+async def refresh(conn: asyncpg.Connection, settings: Settings, token: str) -> TokenPair:
+    row = await queries.lock_refresh_token(conn, _token_hash(token))
+    if row is None:
+        raise Unauthorized("refresh token is not valid", code="bad_refresh_token")
+    if row.used_at is not None or row.revoked_at is not None:
+        # A spent token came back: someone holds a copy. End every session of the family;
+        # RefreshReuse keeps this write although the request answers 401.
+        await queries.update_revoke_family(conn, row.family_id)
+        raise RefreshReuse("refresh token was already used; sign in again")
+    if row.expires_at <= datetime.now(UTC):
+        raise Unauthorized("refresh token has expired", code="bad_refresh_token")
+    user = await queries.get_user(conn, row.user_id)
+    if user is None or user.disabled_at is not None:
+        raise Unauthorized("refresh token is not valid", code="bad_refresh_token")
+    await queries.update_refresh_token_used(conn, row.id)
+    return await _issue(conn, user, settings, family_id=row.family_id)
+
+
+class RefreshReuse(Unauthorized):
+    code = "refresh_token_reused"
+    keeps_writes = True
+
+
+async def logout(conn: asyncpg.Connection, token: str) -> None:
+    row = await queries.lock_refresh_token(conn, _token_hash(token))
+    if row is not None:
+        await queries.update_revoke_family(conn, row.family_id)
+
+
+async def accept_invite(
+    conn: asyncpg.Connection, settings: Settings, token: str, password: str
+) -> TokenPair:
+    invite = await queries.lock_invite(conn, _token_hash(token))
+    if invite is None or invite.accepted_at is not None or invite.expires_at <= datetime.now(UTC):
+        raise Unauthorized("invitation is not valid or has expired", code="bad_invite")
+    user = await queries.lock_user(conn, invite.user_id)
+    if user is None or user.disabled_at is not None:
+        raise Unauthorized("invitation is not valid or has expired", code="bad_invite")
+    password_hash = await hash_password(
+        password, settings.argon2_time_cost, settings.argon2_memory_kib
+    )
+    await queries.update_password(conn, user.id, password_hash)
+    await queries.update_invite_accepted(conn, invite.id)
+    await queries.update_revoke_user_tokens(conn, user.id)
+    return await _issue(conn, user, settings)
+
+
+async def change_password(
+    conn: asyncpg.Connection, settings: Settings, actor: Actor, current: str, new: str
+) -> TokenPair:
+    user = await queries.lock_user(conn, actor.user_id)
+    if user is None:
+        raise NotFound("user not found")
+    ok = await verify_password(
+        user.password_hash, current, settings.argon2_time_cost, settings.argon2_memory_kib
+    )
+    if not ok:
+        raise Unauthorized(
+            "current password is wrong", code="bad_credentials", field="current_password"
+        )
+    password_hash = await hash_password(new, settings.argon2_time_cost, settings.argon2_memory_kib)
+    await queries.update_password(conn, user.id, password_hash)
+    await queries.update_revoke_user_tokens(conn, user.id)
+    return await _issue(conn, user, settings)
+
+
+async def get_me(conn: asyncpg.Connection, actor: Actor) -> MeOut:
+    user = await queries.get_user(conn, actor.user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return MeOut(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        provider_id=user.provider_id,
+        client_id=user.client_id,
+    )

@@ -1,0 +1,34 @@
+"""arq WorkerSettings: shared clients in ctx, the cron table, the job list."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+
+from services.core.db import create_pool
+from services.core.logging import configure_logging
+from services.core.settings import load_settings
+
+SETTINGS = load_settings()
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    configure_logging(SETTINGS.log_level)
+    ctx["settings"] = SETTINGS
+    ctx["pool"] = await create_pool(SETTINGS.database_url, min_size=1, max_size=5)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["pool"].close()
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = []
+    cron_jobs: ClassVar[list[Any]] = []
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(SETTINGS.redis_url)
+    # Short timeouts: a killed worker's job comes back 10 s after the longest of these.
+    job_timeout = 60
+    max_tries = 5
