@@ -24,8 +24,9 @@ from services.core.middleware import request_id_middleware
 from services.core.settings import Settings, load_settings
 from services.health.routes import live, ready
 from services.identity.routes import AuthController
+from services.metrics.routes import PROMETHEUS, metrics
 
-ROUTE_HANDLERS: list[Any] = [live, ready, AuthController]
+ROUTE_HANDLERS: list[Any] = [live, ready, metrics, AuthController]
 
 
 async def open_resources(app: Litestar, settings: Settings) -> None:
@@ -70,11 +71,12 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
             "actor": Provide(provide_actor),
         },
         middleware=[
+            PROMETHEUS.middleware,
             DefineMiddleware(
                 TokenAuthMiddleware,
                 exclude=["^/schema", "^/health"],
                 exclude_from_auth_key="public",
-            )
+            ),
         ],
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(

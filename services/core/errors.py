@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -96,18 +97,26 @@ def _problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+
+
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
+    """Litestar's error list -> one FieldError per problem, with a dotted field path."""
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
             continue
         key = str(item.get("key") or "")
         message = str(item.get("message") or "invalid value")
-        # msgspec reports nested paths as "... - at `$.a.b`"; expose "a.b".
-        if " - at `$" in message:
-            message, _, path = message.partition(" - at `$")
-            key = (key + path.rstrip("`")).lstrip(".") if not key else key + path.rstrip("`")
-        errors.append(FieldError(field=key or "body", message=message))
+        # msgspec says "Expected `int`, got `str` - at `$.a.b[0]`" or "... field `x` - at `$.a`".
+        message, _, at = message.partition(" - at `$")
+        path = at.rstrip("`").lstrip(".")
+        named = _NAMED_FIELD.search(message)
+        if named:
+            path = f"{path}.{named[1]}" if path else named[1]
+        if key and key != "data":  # a query, path or header parameter
+            path = f"{key}.{path}" if path else key
+        errors.append(FieldError(field=path or "body", message=message))
     return errors
 
 

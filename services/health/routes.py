@@ -12,7 +12,7 @@ from schemas.common import Out
 from services.core.auth import PUBLIC
 
 
-class Health(Out):
+class Health(Out, omit_defaults=True):
     status: str
     postgres: str | None = None
     redis: str | None = None
