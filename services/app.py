@@ -89,7 +89,6 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
                 }
             ),
-            security=[{"bearer": []}],
         ),
         debug=False,
     )

@@ -20,6 +20,7 @@ from services.core.settings import Settings
 Role = Literal["provider", "client", "ops"]
 ROLES: tuple[Role, ...] = ("provider", "client", "ops")
 PUBLIC = {"public": True}  # route opt: no token needed
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI security of every guarded route
 _ALGORITHM = "HS256"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hearth"'}
 

@@ -8,7 +8,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from schemas.identity import AcceptInviteIn, ChangePasswordIn, LoginIn, MeOut, RefreshIn, TokenPair
-from services.core.auth import PUBLIC, ROLES, allow
+from services.core.auth import BEARER, PUBLIC, ROLES, allow
 from services.core.deps import AppSettings, Caller, Conn, RedisClient
 from services.identity import service
 
@@ -54,7 +54,13 @@ class AuthController(Controller):
         """Set a password with an invitation token, and sign in."""
         return await service.accept_invite(conn, settings, data.token, data.password)
 
-    @post("/password", guards=[allow(*ROLES)], operation_id="change_password", status_code=200)
+    @post(
+        "/password",
+        guards=[allow(*ROLES)],
+        security=BEARER,
+        operation_id="change_password",
+        status_code=200,
+    )
     async def change_password(
         self, data: JSONBody[ChangePasswordIn], conn: Conn, settings: AppSettings, actor: Caller
     ) -> TokenPair:
@@ -63,7 +69,7 @@ class AuthController(Controller):
             conn, settings, actor, data.current_password, data.new_password
         )
 
-    @get("/me", guards=[allow(*ROLES)], operation_id="get_me")
+    @get("/me", guards=[allow(*ROLES)], security=BEARER, operation_id="get_me")
     async def me(self, conn: Conn, actor: Caller) -> MeOut:
         """Who the token belongs to."""
         return await service.get_me(conn, actor)

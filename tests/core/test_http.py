@@ -110,13 +110,14 @@ def _handlers(app: Litestar) -> list[tuple[str, Any]]:
 
 
 def test_every_route_declares_who_may_call_it(settings: Any) -> None:
-    """A route is either public on purpose or guarded by a role list."""
+    """A route is public on purpose, or guarded by a role list and documented as needing a token."""
     app = create_app(settings)
     undeclared = []
     for path, handler in _handlers(app):
         public = handler.opt.get("public") is True
         guarded = any(hasattr(g, "allowed_roles") for g in handler.guards or [])
-        if public == guarded:  # neither, or both
+        documented = bool(handler.resolve_security())
+        if public == guarded or documented != guarded:  # neither, both, or undocumented
             undeclared.append(f"{sorted(handler.http_methods)} {path}")
     assert undeclared == []
 
