@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -37,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": current_request_id(),
+            "request_id": getattr(record, "request_id", None),
         }
         for name in _EXTRA_FIELDS:
             if name in record.__dict__:
@@ -56,7 +57,18 @@ class JsonFormatter(logging.Formatter):
         return "".join(traceback.format_tb(tb))
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Taken when the record is made, in the request's own context.
+    record = _base_factory(*args, **kwargs)
+    record.request_id = current_request_id()
+    return record
+
+
 def configure_logging(level: str = "INFO") -> None:
+    logging.setLogRecordFactory(_record_with_request_id)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -64,6 +76,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # uvicorn's access log prints the raw path and query string; ours prints the route template.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every URL it calls at INFO, query strings included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
