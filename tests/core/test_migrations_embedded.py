@@ -6,6 +6,7 @@ needing one would pass everywhere else and fail only on a newcomer's laptop.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +16,8 @@ from services.core.migrations import discover, migrate
 
 
 async def test_every_migration_applies_to_embedded_postgres(tmp_path: Path) -> None:
+    # pgserver logs from an exit thread, after pytest has closed the captured stream.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
     try:
         url = server.get_uri()
