@@ -24,8 +24,11 @@ from services.core.middleware import request_id_middleware
 from services.core.settings import Settings, load_settings
 from services.health.routes import live, ready
 from services.identity.routes import AuthController
+from services.payers.routes import FeeSchedulesController, PayersController
 
 ROUTE_HANDLERS: list[Any] = [live, ready, AuthController]
+ROUTE_HANDLERS.append(PayersController)
+ROUTE_HANDLERS.append(FeeSchedulesController)
 
 
 async def open_resources(app: Litestar, settings: Settings) -> None:
