@@ -177,6 +177,7 @@ async def end_fee_schedule(
     row = await queries.lock_fee_schedule(conn, payer_id, fee_schedule_id)
     if row is None:
         raise FeeScheduleNotFound("fee schedule not found")
+    _check_date(effective_to, "effective_to")
     if effective_to < row.effective_from:
         raise BadFeeSchedule(
             f"effective_to must not be before the schedule's start, {row.effective_from}",
