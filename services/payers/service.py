@@ -120,9 +120,7 @@ def _overlap(effective_from: date, effective_to: date | None, other: str) -> Fee
     )
 
 
-async def create_fee_schedule(
-    conn: asyncpg.Connection, actor: Actor, payer_id: uuid.UUID, data: FeeScheduleIn
-) -> FeeScheduleOut:
+def _validate(data: FeeScheduleIn) -> None:
     _check_date(data.effective_from, "effective_from")
     if data.effective_to is not None:
         _check_date(data.effective_to, "effective_to")
@@ -134,6 +132,13 @@ async def create_fee_schedule(
         raise BadFeeSchedule(
             "provider_rate_cents must not exceed allowed_cents", field="provider_rate_cents"
         )
+
+
+async def create_fee_schedule(
+    conn: asyncpg.Connection, actor: Actor, payer_id: uuid.UUID, data: FeeScheduleIn
+) -> FeeScheduleOut:
+    """Add a dated rate; 409 fee_schedule_overlap when it meets another row of the same key."""
+    _validate(data)
     await get_payer(conn, payer_id)
     modifier = data.modifier or ""
     await queries.insert_fee_schedule_key(conn, payer_id, data.cpt_code, modifier)

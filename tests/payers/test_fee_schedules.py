@@ -389,3 +389,13 @@ async def test_openapi_documents_both_views(client: httpx.AsyncClient) -> None:
     schemas = spec["components"]["schemas"]
     assert "allowed_cents" in schemas["FeeScheduleOut"]["properties"]
     assert "allowed_cents" not in schemas["FeeScheduleRateOut"]["properties"]
+
+
+async def test_the_exclusion_constraint_needs_no_extension(db: asyncpg.Connection) -> None:
+    # This machine has btree_gist; pgserver does not. The schema must not lean on it.
+    assert await db.fetchval("SELECT array_agg(extname::text) FROM pg_extension") == ["plpgsql"]
+    definition = await db.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'fee_schedules'::regclass AND contype = 'x'"
+    )
+    assert "int8range(key_id, key_id, '[]'::text) WITH &&" in definition
