@@ -25,8 +25,16 @@ from services.core.settings import Settings, load_settings
 from services.health.routes import live, ready
 from services.identity.routes import AuthController
 from services.metrics.routes import PROMETHEUS, metrics
+from services.payers.routes import FeeSchedulesController, PayersController
 
-ROUTE_HANDLERS: list[Any] = [live, ready, metrics, AuthController]
+ROUTE_HANDLERS: list[Any] = [
+    live,
+    ready,
+    metrics,
+    AuthController,
+    PayersController,
+    FeeSchedulesController,
+]
 
 
 async def open_resources(app: Litestar, settings: Settings) -> None:
