@@ -16,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from services.core.auth import TokenAuthMiddleware, provide_actor
+from services.core.auth import BEARER, TokenAuthMiddleware, provide_actor
 from services.core.db import create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
@@ -47,6 +47,15 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
 async def close_resources(app: Litestar) -> None:
     await app.state.redis.aclose()
     await app.state.pool.close()
+
+
+def _document_bearer_security(app: Litestar) -> None:
+    """Every route guarded by `allow()` needs a token: say so in its OpenAPI operation."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            guarded = any(hasattr(g, "allowed_roles") for g in handler.guards or [])
+            if guarded and not handler.security:
+                handler.security = BEARER
 
 
 def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -> Litestar:
@@ -100,6 +109,7 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
         ),
         debug=False,
     )
+    _document_bearer_security(app)
     # Outermost, around routing and error rendering, so 404s and 500s carry the id too.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     return app

@@ -123,22 +123,31 @@ def redis_url(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(worker_db: str, redis_url: str) -> Settings:
+def settings(worker_db: str, redis_url: str, redis_namespace: str) -> Settings:
     # Cheap argon2 parameters: the production cost would make the suite crawl.
     env = {
         "HEARTH_ENV": "test",
         "DATABASE_URL": worker_db,
         "REDIS_URL": redis_url,
+        "HEARTH_REDIS_NAMESPACE": redis_namespace,
         "HEARTH_ARGON2_TIME_COST": "1",
         "HEARTH_ARGON2_MEMORY_KIB": "1024",
     }
     return load_settings(env)
 
 
+@pytest.fixture(scope="session")
+def redis_namespace(pytestconfig: pytest.Config) -> str:
+    """Keys of this run and worker only: concurrent test runs may share a Redis database."""
+    return f"test-{_RUN}-{_worker(pytestconfig)}"
+
+
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncGenerator[Redis, None]:
+async def redis(redis_url: str, redis_namespace: str) -> AsyncGenerator[Redis, None]:
     client = Redis.from_url(redis_url)
-    await client.flushdb()
+    keys = [key async for key in client.scan_iter(match=f"{redis_namespace}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
     yield client
     await client.aclose()
 

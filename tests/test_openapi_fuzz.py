@@ -33,13 +33,17 @@ from tests.live import api_server, app_env
 
 @pytest.fixture(scope="module")
 def live_api(
-    pytestconfig: pytest.Config, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    pytestconfig: pytest.Config,
+    redis_url: str,
+    redis_namespace: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     name = f"hearth_fuzz_{uuid.uuid4().hex[:8]}"
     server = os.environ["HEARTH_TEST_SERVER_URL"]
     url = asyncio.run(clone_template(pytestconfig, name))
     try:
-        with api_server(app_env(url, redis_url), tmp_path_factory.mktemp("fuzz")) as base:
+        env = app_env(url, redis_url, HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-fuzz")
+        with api_server(env, tmp_path_factory.mktemp("fuzz")) as base:
             yield base
     finally:
         asyncio.run(drop_database(server, name))

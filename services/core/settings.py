@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Env = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prefix of every Redis key we write, so deployments (and test runs) can share one Redis.
+    redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
     db_pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
     jwt_secret: Annotated[str, Meta(min_length=32)] = _DEV_JWT_SECRET

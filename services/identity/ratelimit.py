@@ -14,17 +14,24 @@ from redis.asyncio import Redis
 from services.core.errors import TooManyRequests
 
 
-def _keys(email: str, address: str) -> tuple[str, str]:
+def _keys(namespace: str, email: str, address: str) -> tuple[str, str]:
     # Hash the email: Redis keys are not a place for personal data.
     account = hashlib.sha256(email.encode()).hexdigest()
-    return f"login:fail:acct:{account}", f"login:fail:addr:{address}"
+    return f"{namespace}:login:fail:acct:{account}", f"{namespace}:login:fail:addr:{address}"
 
 
 async def count_attempt(
-    redis: Redis, email: str, address: str, *, per_account: int, per_address: int, window_s: int
+    redis: Redis,
+    namespace: str,
+    email: str,
+    address: str,
+    *,
+    per_account: int,
+    per_address: int,
+    window_s: int,
 ) -> None:
     """Count one attempt; raise 429 with Retry-After when either limit is exceeded."""
-    account_key, address_key = _keys(email, address)
+    account_key, address_key = _keys(namespace, email, address)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(account_key)
         pipe.expire(account_key, window_s, nx=True)
@@ -46,8 +53,8 @@ async def count_attempt(
         )
 
 
-async def clear_on_success(redis: Redis, email: str, address: str) -> None:
-    account_key, address_key = _keys(email, address)
+async def clear_on_success(redis: Redis, namespace: str, email: str, address: str) -> None:
+    account_key, address_key = _keys(namespace, email, address)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(account_key)
         pipe.decr(address_key)

@@ -88,6 +88,7 @@ async def login(
     email = email.lower()
     await ratelimit.count_attempt(
         redis,
+        settings.redis_namespace,
         email,
         address,
         per_account=settings.login_max_failures_per_account,
@@ -103,7 +104,7 @@ async def login(
     )
     if user is None or not ok or user.disabled_at is not None:
         raise Unauthorized("email or password is wrong", code="bad_credentials")
-    await ratelimit.clear_on_success(redis, email, address)
+    await ratelimit.clear_on_success(redis, settings.redis_namespace, email, address)
     return await _issue(conn, user, settings)
 
 
