@@ -22,10 +22,14 @@ from services.core.errors import handle_exception
 from services.core.logging import configure_logging
 from services.core.middleware import request_id_middleware
 from services.core.settings import Settings, load_settings
+from services.credentialing.routes import CredentialingController
 from services.health.routes import live, ready
 from services.identity.routes import AuthController
+from services.providers.routes import ProviderController, ProviderDetailsController
 
 ROUTE_HANDLERS: list[Any] = [live, ready, AuthController]
+ROUTE_HANDLERS += [ProviderController, ProviderDetailsController]
+ROUTE_HANDLERS += [CredentialingController]
 
 
 async def open_resources(app: Litestar, settings: Settings) -> None:
