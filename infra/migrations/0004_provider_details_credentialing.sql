@@ -86,3 +86,13 @@ CREATE TABLE credentialing_events (
     at             TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX credentialing_events_record ON credentialing_events (record_id, id);
+
+-- The history is evidence (who moved a record, when, why): corrections are new events.
+CREATE FUNCTION credentialing_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'credentialing_events is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER credentialing_events_no_update BEFORE UPDATE OR DELETE ON credentialing_events
+    FOR EACH ROW EXECUTE FUNCTION credentialing_events_append_only();

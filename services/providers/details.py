@@ -84,14 +84,15 @@ def location_out(row: LocationRow) -> LocationOut:
 
 
 async def insert_licence(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, data: LicenceIn
+    conn: asyncpg.Connection, provider_id: uuid.UUID, data: LicenceIn, prefix: str = ""
 ) -> LicenceOut:
     licence = await queries.insert_licence(
         conn, provider_id, data.state, data.licence_type, data.number, data.expires_on
     )
     if licence is None:
         raise LicenceTaken(
-            "this state's licence of this type and number is already on file", field="number"
+            "this state's licence of this type and number is already on file",
+            field=f"{prefix}number",
         )
     return licence
 

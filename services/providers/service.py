@@ -74,7 +74,10 @@ async def onboard_provider(
     )
     if provider_id is None:
         raise NpiTaken("a provider with this NPI already exists", field="npi")
-    licences = [await details.insert_licence(conn, provider_id, lic) for lic in data.licences]
+    licences = [
+        await details.insert_licence(conn, provider_id, licence, f"licences[{index}].")
+        for index, licence in enumerate(data.licences)
+    ]
     locations = [await details.insert_location(conn, provider_id, loc) for loc in data.locations]
     token, expires_at = await create_invite(conn, settings, user_id, actor.user_id)
     provider = await queries.get_provider(conn, provider_id, None)

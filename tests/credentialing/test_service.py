@@ -276,3 +276,16 @@ async def test_expiry_run_expires_ended_flags_ending_and_is_idempotent(
     # The day a record ends it is still approved: it expires the day after.
     assert (await run_expiry(db, date(2027, 3, 2), 60)).expired == []
     assert (await run_expiry(db, date(2027, 3, 3), 60)).expired == [soon]
+
+
+async def test_history_cannot_be_rewritten(db: asyncpg.Connection, settings: Settings) -> None:
+    ops, provider_id, payer_id = await _arrange(db, settings)
+    await _record_in(db, ops, provider_id, payer_id, "submitted")
+    for statement in (
+        "UPDATE credentialing_events SET reason = 'rewritten'",
+        "DELETE FROM credentialing_events",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with db.transaction():
+                await db.execute(statement)
+    assert await db.fetchval("SELECT count(*) FROM credentialing_events") == 2

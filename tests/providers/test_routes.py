@@ -350,3 +350,17 @@ async def test_provider_me_without_a_profile_is_404(
 ) -> None:
     ghost = Actor(user_id=(await ops_user(db)).user_id, role="provider")
     assert (await client.get("/providers/me", headers=token(ghost))).status_code == 404
+
+
+async def test_a_refused_detail_rolls_the_whole_onboarding_back(
+    client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
+) -> None:
+    ops = await ops_user(db)
+    licence = {"state": "NY", "licence_type": "LCSW", "number": "DUP", "expires_on": "2031-01-31"}
+    response = await _onboard(client, token(ops), licences=[licence, licence])
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "licences[1].number"
+    assert await db.fetchval("SELECT count(*) FROM users WHERE role = 'provider'") == 0
+    assert await db.fetchval("SELECT count(*) FROM providers") == 0
+    assert await db.fetchval("SELECT count(*) FROM provider_licences") == 0
+    assert await db.fetchval("SELECT count(*) FROM user_invites") == 0
