@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import msgspec
@@ -34,12 +34,12 @@ from services.providers.validation import is_valid_cpt
 _PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX)\b", re.IGNORECASE)
 
 
-def _today() -> datetime:
-    return datetime.now(UTC)
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def check_licence(data: LicenceIn, prefix: str = "") -> None:
-    if data.expires_on < _today().date():
+    if data.expires_on < _today():
         raise InvalidValue("the licence has already expired", field=f"{prefix}expires_on")
 
 
