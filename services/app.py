@@ -22,10 +22,12 @@ from services.core.errors import handle_exception
 from services.core.logging import configure_logging
 from services.core.middleware import request_id_middleware
 from services.core.settings import Settings, load_settings
+from services.credentialing.routes import CredentialingController
 from services.health.routes import live, ready
 from services.identity.routes import AuthController
 from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
+from services.providers.routes import ProviderController, ProviderDetailsController
 
 ROUTE_HANDLERS: list[Any] = [
     live,
@@ -34,6 +36,9 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     PayersController,
     FeeSchedulesController,
+    ProviderController,
+    ProviderDetailsController,
+    CredentialingController,
 ]
 
 

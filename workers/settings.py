@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from arq import cron
 from arq.connections import RedisSettings
 
 from services.core.db import create_pool
 from services.core.logging import configure_logging
 from services.core.settings import load_settings
+from workers.jobs.credentialing import expire_credentialing
 
 SETTINGS = load_settings()
 
@@ -25,7 +27,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = []
-    cron_jobs: ClassVar[list[Any]] = []
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(expire_credentialing, hour=6, minute=0, unique=True),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(SETTINGS.redis_url)

@@ -1,0 +1,1 @@
+"""Credentialing per provider and payer, and its expiry."""

@@ -1,0 +1,1 @@
+"""Providers: profiles, licences, service locations, self-pay rates."""

@@ -1,0 +1,340 @@
+"""SQL for provider profiles, licences, service locations and self-pay rates.
+
+`owner` parameters scope a read to one provider: NULL (ops) sees every provider.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import asyncpg
+
+from schemas.providers import (
+    LicenceOut,
+    LocationRow,
+    ProviderOut,
+    SelfPayRateOut,
+    TaxIdRow,
+)
+from services.core.db import one, to_struct, to_structs
+
+_PROVIDER = """
+    SELECT p.id, p.user_id, u.email, p.first_name, p.last_name, p.npi, p.taxonomy_code,
+           p.tax_id_last4, p.created_at, p.updated_at
+    FROM providers p JOIN users u ON u.id = p.user_id
+"""
+
+
+async def insert_provider(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    first_name: str,
+    last_name: str,
+    npi: str,
+    taxonomy_code: str,
+    tax_id: tuple[bytes, str, str],
+) -> uuid.UUID | None:
+    """None when the NPI is already on file."""
+    encrypted, key_id, last4 = tax_id
+    provider_id: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO providers (user_id, first_name, last_name, npi, taxonomy_code,
+                               tax_id_encrypted, tax_id_key_id, tax_id_last4)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (npi) DO NOTHING
+        RETURNING id
+        """,
+        user_id,
+        first_name,
+        last_name,
+        npi,
+        taxonomy_code,
+        encrypted,
+        key_id,
+        last4,
+    )
+    return provider_id
+
+
+async def get_provider(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, owner: uuid.UUID | None
+) -> ProviderOut | None:
+    row = await conn.fetchrow(
+        _PROVIDER + " WHERE p.id = $1 AND ($2::uuid IS NULL OR p.id = $2)", provider_id, owner
+    )
+    return to_struct(row, ProviderOut)
+
+
+async def lock_provider(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, owner: uuid.UUID | None
+) -> ProviderOut | None:
+    row = await conn.fetchrow(
+        _PROVIDER + " WHERE p.id = $1 AND ($2::uuid IS NULL OR p.id = $2) FOR UPDATE OF p",
+        provider_id,
+        owner,
+    )
+    return to_struct(row, ProviderOut)
+
+
+async def list_providers(
+    conn: asyncpg.Connection, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[ProviderOut]:
+    created_at, last_id = after or (None, None)
+    rows = await conn.fetch(
+        _PROVIDER
+        + """
+        WHERE ($1::timestamptz IS NULL OR (p.created_at, p.id) > ($1, $2))
+        ORDER BY p.created_at, p.id LIMIT $3
+        """,
+        created_at,
+        last_id,
+        limit,
+    )
+    return to_structs(rows, ProviderOut)
+
+
+async def update_provider(
+    conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
+    names: tuple[str, str],
+    npi: str,
+    taxonomy_code: str,
+    tax_id: tuple[bytes, str, str] | None,
+) -> None:
+    """`tax_id` None keeps the stored one. Raises UniqueViolationError for a taken NPI."""
+    encrypted, key_id, last4 = tax_id or (None, None, None)
+    await conn.execute(
+        """
+        UPDATE providers
+        SET first_name = $2, last_name = $3, npi = $4, taxonomy_code = $5,
+            tax_id_encrypted = COALESCE($6, tax_id_encrypted),
+            tax_id_key_id = COALESCE($7, tax_id_key_id),
+            tax_id_last4 = COALESCE($8, tax_id_last4),
+            updated_at = now()
+        WHERE id = $1
+        """,
+        provider_id,
+        *names,
+        npi,
+        taxonomy_code,
+        encrypted,
+        key_id,
+        last4,
+    )
+
+
+async def get_tax_id(conn: asyncpg.Connection, provider_id: uuid.UUID) -> TaxIdRow | None:
+    row = await conn.fetchrow(
+        "SELECT tax_id_encrypted, tax_id_key_id FROM providers WHERE id = $1", provider_id
+    )
+    return to_struct(row, TaxIdRow)
+
+
+async def insert_licence(
+    conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
+    state: str,
+    licence_type: str,
+    number: str,
+    expires_on: date,
+) -> LicenceOut | None:
+    """None when this state's licence of this type and number is already on file."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO provider_licences (provider_id, state, licence_type, number, expires_on)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (state, licence_type, number) DO NOTHING
+        RETURNING id, provider_id, state, licence_type, number, expires_on, created_at
+        """,
+        provider_id,
+        state,
+        licence_type,
+        number,
+        expires_on,
+    )
+    return to_struct(row, LicenceOut)
+
+
+async def list_licences(
+    conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[LicenceOut]:
+    created_at, last_id = after or (None, None)
+    rows = await conn.fetch(
+        """
+        SELECT id, provider_id, state, licence_type, number, expires_on, created_at
+        FROM provider_licences
+        WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+        ORDER BY created_at, id LIMIT $4
+        """,
+        provider_id,
+        created_at,
+        last_id,
+        limit,
+    )
+    return to_structs(rows, LicenceOut)
+
+
+async def delete_licence(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, licence_id: uuid.UUID
+) -> bool:
+    deleted = await conn.fetchval(
+        "DELETE FROM provider_licences WHERE id = $1 AND provider_id = $2 RETURNING id",
+        licence_id,
+        provider_id,
+    )
+    return deleted is not None
+
+
+async def insert_location(
+    conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
+    name: str,
+    place_of_service: str,
+    address: tuple[str | None, ...],
+) -> LocationRow:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO provider_locations (provider_id, name, place_of_service, address_line1,
+                                        address_line2, city, state, zip)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        RETURNING id, provider_id, name, place_of_service, address_line1, address_line2,
+               city, state, zip, created_at, updated_at
+        """,
+        provider_id,
+        name,
+        place_of_service,
+        *address,
+    )
+    return one(row, LocationRow)
+
+
+async def lock_location(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, location_id: uuid.UUID
+) -> LocationRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, provider_id, name, place_of_service, address_line1, address_line2,
+               city, state, zip, created_at, updated_at
+        FROM provider_locations
+        WHERE id = $1 AND provider_id = $2 FOR UPDATE
+        """,
+        location_id,
+        provider_id,
+    )
+    return to_struct(row, LocationRow)
+
+
+async def update_location(
+    conn: asyncpg.Connection,
+    location_id: uuid.UUID,
+    name: str,
+    place_of_service: str,
+    address: tuple[str | None, ...],
+) -> LocationRow:
+    row = await conn.fetchrow(
+        """
+        UPDATE provider_locations
+        SET name = $2, place_of_service = $3, address_line1 = $4, address_line2 = $5,
+            city = $6, state = $7, zip = $8, updated_at = now()
+        WHERE id = $1
+        RETURNING id, provider_id, name, place_of_service, address_line1, address_line2,
+               city, state, zip, created_at, updated_at
+        """,
+        location_id,
+        name,
+        place_of_service,
+        *address,
+    )
+    return one(row, LocationRow)
+
+
+async def list_locations(
+    conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[LocationRow]:
+    created_at, last_id = after or (None, None)
+    rows = await conn.fetch(
+        """
+        SELECT id, provider_id, name, place_of_service, address_line1, address_line2,
+               city, state, zip, created_at, updated_at
+        FROM provider_locations
+        WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+        ORDER BY created_at, id LIMIT $4
+        """,
+        provider_id,
+        created_at,
+        last_id,
+        limit,
+    )
+    return to_structs(rows, LocationRow)
+
+
+async def delete_location(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, location_id: uuid.UUID
+) -> bool:
+    deleted = await conn.fetchval(
+        "DELETE FROM provider_locations WHERE id = $1 AND provider_id = $2 RETURNING id",
+        location_id,
+        provider_id,
+    )
+    return deleted is not None
+
+
+async def upsert_self_pay_rate(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, cpt_code: str, amount_cents: int
+) -> SelfPayRateOut:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO provider_self_pay_rates (provider_id, cpt_code, amount_cents)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (provider_id, cpt_code)
+        DO UPDATE SET amount_cents = EXCLUDED.amount_cents, updated_at = now()
+        RETURNING id, provider_id, cpt_code, amount_cents, created_at, updated_at
+        """,
+        provider_id,
+        cpt_code,
+        amount_cents,
+    )
+    return one(row, SelfPayRateOut)
+
+
+async def list_self_pay_rates(
+    conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[SelfPayRateOut]:
+    created_at, last_id = after or (None, None)
+    rows = await conn.fetch(
+        """
+        SELECT id, provider_id, cpt_code, amount_cents, created_at, updated_at
+        FROM provider_self_pay_rates
+        WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+        ORDER BY created_at, id LIMIT $4
+        """,
+        provider_id,
+        created_at,
+        last_id,
+        limit,
+    )
+    return to_structs(rows, SelfPayRateOut)
+
+
+async def get_self_pay_rate(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, cpt_code: str
+) -> SelfPayRateOut | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, provider_id, cpt_code, amount_cents, created_at, updated_at
+        FROM provider_self_pay_rates WHERE provider_id = $1 AND cpt_code = $2
+        """,
+        provider_id,
+        cpt_code,
+    )
+    return to_struct(row, SelfPayRateOut)

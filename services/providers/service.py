@@ -1,0 +1,165 @@
+"""Use cases of provider profiles: onboarding, reading, editing, the tax id."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import msgspec
+
+from schemas.providers import ProviderIn, ProviderOnboardedOut, ProviderOut, ProviderPatchIn
+from services.core.auth import Actor
+from services.core.crypto import Keyring
+from services.core.pagination import Page, decode_cursor, make_page
+from services.core.settings import Settings
+from services.identity.service import create_invite, create_user
+from services.providers import details, queries
+from services.providers.errors import InvalidValue, NpiTaken, OpsOnlyField, ProviderNotFound
+from services.providers.validation import is_valid_npi, is_valid_taxonomy, normalize_tax_id
+
+TAX_ID_CONTEXT = b"providers.tax_id"
+# A provider token without a profile id scopes to this id, which matches no provider.
+_NOBODY = uuid.UUID(int=0)
+
+
+def owner_scope(actor: Actor) -> uuid.UUID | None:
+    """The provider a caller is confined to; None for ops, who see every provider."""
+    if actor.role == "ops":
+        return None
+    return actor.provider_id or _NOBODY
+
+
+def checked_npi(value: str) -> str:
+    if not is_valid_npi(value):
+        raise InvalidValue(
+            "NPI must be 10 digits starting with 1 or 2 with a valid check digit", field="npi"
+        )
+    return value
+
+
+def checked_taxonomy(value: str) -> str:
+    value = value.upper()
+    if not is_valid_taxonomy(value):
+        raise InvalidValue(
+            "taxonomy code must be 9 letters or digits followed by X", field="taxonomy_code"
+        )
+    return value
+
+
+def sealed_tax_id(settings: Settings, value: str) -> tuple[bytes, str, str]:
+    """(ciphertext, key id, last four) of a tax id; the plaintext goes nowhere else."""
+    digits = normalize_tax_id(value)
+    if digits is None:
+        raise InvalidValue(
+            "tax id must be an EIN (NN-NNNNNNN) or SSN (NNN-NN-NNNN) of 9 digits", field="tax_id"
+        )
+    key_id, blob = Keyring(settings.tax_id_keyring()).encrypt(digits, TAX_ID_CONTEXT)
+    return blob, key_id, digits[-4:]
+
+
+async def onboard_provider(
+    conn: asyncpg.Connection, settings: Settings, actor: Actor, data: ProviderIn
+) -> ProviderOnboardedOut:
+    """Ops create the user (no password), the profile, its details and an invitation."""
+    npi = checked_npi(data.npi)
+    taxonomy = checked_taxonomy(data.taxonomy_code)
+    tax_id = sealed_tax_id(settings, data.tax_id)
+    for index, licence in enumerate(data.licences):
+        details.check_licence(licence, f"licences[{index}].")
+    for index, location in enumerate(data.locations):
+        details.check_location(location.place_of_service, location.address, f"locations[{index}].")
+    user_id = await create_user(conn, settings, data.email, "provider", None)
+    provider_id = await queries.insert_provider(
+        conn, user_id, data.first_name, data.last_name, npi, taxonomy, tax_id
+    )
+    if provider_id is None:
+        raise NpiTaken("a provider with this NPI already exists", field="npi")
+    licences = [
+        await details.insert_licence(conn, provider_id, licence, f"licences[{index}].")
+        for index, licence in enumerate(data.licences)
+    ]
+    locations = [await details.insert_location(conn, provider_id, loc) for loc in data.locations]
+    token, expires_at = await create_invite(conn, settings, user_id, actor.user_id)
+    provider = await queries.get_provider(conn, provider_id, None)
+    assert provider is not None
+    return ProviderOnboardedOut(
+        provider=provider,
+        licences=licences,
+        locations=locations,
+        invite_token=token,
+        invite_expires_at=expires_at,
+    )
+
+
+async def get_provider(
+    conn: asyncpg.Connection, actor: Actor, provider_id: uuid.UUID
+) -> ProviderOut:
+    """Ops see any provider; a provider only themself (anyone else is 404)."""
+    provider = await queries.get_provider(conn, provider_id, owner_scope(actor))
+    if provider is None:
+        raise ProviderNotFound("provider not found")
+    return provider
+
+
+async def get_own_provider(conn: asyncpg.Connection, actor: Actor) -> ProviderOut:
+    return await get_provider(conn, actor, actor.provider_id or _NOBODY)
+
+
+async def list_providers(
+    conn: asyncpg.Connection, limit: int, cursor: str | None
+) -> Page[ProviderOut]:
+    rows = await queries.list_providers(conn, decode_cursor(cursor), limit + 1)
+    return make_page(rows, limit, lambda p: (p.created_at, p.id))
+
+
+async def update_provider(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    patch: ProviderPatchIn,
+) -> ProviderOut:
+    """Providers may change their names and taxonomy; NPI and tax id are for ops."""
+    current = await queries.lock_provider(conn, provider_id, owner_scope(actor))
+    if current is None:
+        raise ProviderNotFound("provider not found")
+    if actor.role != "ops":
+        for field in ("npi", "tax_id"):
+            if getattr(patch, field) is not msgspec.UNSET:
+                raise OpsOnlyField(f"only ops may change the {field}", field=field)
+    first = current.first_name if patch.first_name is msgspec.UNSET else patch.first_name
+    last = current.last_name if patch.last_name is msgspec.UNSET else patch.last_name
+    npi = current.npi if patch.npi is msgspec.UNSET else checked_npi(patch.npi)
+    taxonomy = (
+        current.taxonomy_code
+        if patch.taxonomy_code is msgspec.UNSET
+        else checked_taxonomy(patch.taxonomy_code)
+    )
+    tax_id = None if patch.tax_id is msgspec.UNSET else sealed_tax_id(settings, patch.tax_id)
+    try:
+        # A savepoint: the unique violation must not poison the request's transaction.
+        async with conn.transaction():
+            await queries.update_provider(conn, provider_id, (first, last), npi, taxonomy, tax_id)
+    except asyncpg.UniqueViolationError as exc:
+        raise NpiTaken("a provider with this NPI already exists", field="npi") from exc
+    updated = await queries.get_provider(conn, provider_id, None)
+    assert updated is not None
+    return updated
+
+
+async def reveal_tax_id(
+    conn: asyncpg.Connection, settings: Settings, provider_id: uuid.UUID
+) -> str:
+    """The provider's tax id digits, for documents that must print it (superbills)."""
+    row = await queries.get_tax_id(conn, provider_id)
+    if row is None:
+        raise ProviderNotFound("provider not found")
+    keyring = Keyring(settings.tax_id_keyring())
+    return keyring.decrypt(row.tax_id_key_id, row.tax_id_encrypted, TAX_ID_CONTEXT)
+
+
+async def require_provider(
+    conn: asyncpg.Connection, actor: Actor, provider_id: uuid.UUID
+) -> uuid.UUID:
+    """The provider's id when the caller may act on it (ops, or the provider themself)."""
+    return (await get_provider(conn, actor, provider_id)).id

@@ -1,0 +1,124 @@
+"""Pure checks for provider identifiers: NPI, taxonomy code, US state, tax id, CPT code."""
+
+from __future__ import annotations
+
+import re
+
+# CMS: the NPI check digit is the Luhn digit of the 9-digit prefix behind the card issuer
+# prefix 80840 (health applications in the US). Adding 24 to the doubled-digit sum does the same.
+_NPI_PREFIX = "80840"
+_NPI = re.compile(r"^[12][0-9]{9}$")
+_TAXONOMY = re.compile(r"^[0-9A-Z]{9}X$")
+_TAX_ID = re.compile(r"^(?:[0-9]{9}|[0-9]{2}-[0-9]{7}|[0-9]{3}-[0-9]{2}-[0-9]{4})$")
+_CPT = re.compile(r"^[0-9]{5}$")
+
+# The 50 states, DC and the inhabited territories (USPS codes).
+US_STATES = frozenset(
+    (
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+    )
+)
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The digit that makes `digits` + it pass the Luhn check."""
+    total = 0
+    # Double every second digit counting from the right of the payload (the check digit's
+    # neighbour first).
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return (10 - total % 10) % 10
+
+
+def npi_check_digit(first_nine: str) -> int:
+    return luhn_check_digit(_NPI_PREFIX + first_nine)
+
+
+def is_valid_npi(value: str) -> bool:
+    """10 ASCII digits, first 1 (individual) or 2 (organization), CMS Luhn check digit."""
+    if not _NPI.fullmatch(value):
+        return False
+    return npi_check_digit(value[:9]) == int(value[9])
+
+
+def is_valid_taxonomy(value: str) -> bool:
+    """NUCC Health Care Provider Taxonomy: 9 upper-case alphanumerics then X."""
+    return _TAXONOMY.fullmatch(value) is not None
+
+
+def is_us_state(value: str) -> bool:
+    return value in US_STATES
+
+
+def normalize_tax_id(value: str) -> str | None:
+    """An EIN (NN-NNNNNNN) or SSN (NNN-NN-NNNN) or 9 bare digits -> the 9 digits; else None."""
+    if not _TAX_ID.fullmatch(value):
+        return None
+    digits = value.replace("-", "")
+    # No valid EIN or SSN is all zeros; the rest of each issuer's rules change over time.
+    return None if digits == "000000000" else digits
+
+
+def is_valid_cpt(value: str) -> bool:
+    """A CPT Category I code (five digits), the codes a self-pay rate is quoted for."""
+    return _CPT.fullmatch(value) is not None
