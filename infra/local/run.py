@@ -203,7 +203,9 @@ def print_table(stack: LocalStack, env: Mapping[str, str], running: Sequence[Run
         ).rstrip()
         for row in rows
     ]
-    print("Hearth is running (Ctrl-C stops everything):", *lines, sep="\n", flush=True)
+    # One write: the children share this stdout and would cut into a line-by-line print.
+    sys.stdout.write("\n".join(["Hearth is running (Ctrl-C stops everything):", *lines, ""]))
+    sys.stdout.flush()
 
 
 def stack_env(stack: LocalStack) -> dict[str, str]:

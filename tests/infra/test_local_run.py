@@ -28,7 +28,7 @@ web_argv = python("-m", "http.server", "{port}", "--bind", "127.0.0.1")
 web = Child("web", web_argv, 0, "HEARTH_WEB_URL")
 peer = Child("peer", python("-c", '''
 import os, time
-print("peer sees", os.environ["HEARTH_WEB_URL"], os.environ["HEARTH_ENV"], flush=True)
+print(f"peer sees {os.environ['HEARTH_WEB_URL']} {os.environ['HEARTH_ENV']}", flush=True)
 time.sleep(600)
 '''))
 crasher = Child("crasher", python("-c", "import time; time.sleep(1); raise SystemExit(3)"))

@@ -2,10 +2,13 @@
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -24,9 +27,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # One data dir for the module: initdb runs once, later starts reuse it.
-    return tmp_path_factory.mktemp("stack")
+def data_dir() -> Iterator[Path]:
+    # One data dir for the module: initdb runs once, later starts reuse it. Not under pytest's
+    # tmp_path: as root, pgserver runs postgres as the user `pgserver` and opens up the data
+    # dir's parents, but each xdist worker resets pytest's base dir to 0700 when it starts.
+    path = Path(tempfile.mkdtemp(prefix="hearth-stack-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
