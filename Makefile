@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The first of python3.11, python3.12, python3 on PATH; 3.13+ is refused when the venv is made.
-PY ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(if $(shell command -v $(p) 2>/dev/null),$(p))))
+# The first of python3.11, python3.12, python3 that runs (a pyenv shim may exist and still
+# refuse to run); 3.13+ is refused when the venv is made. Expanded only then.
+PY ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))))
 VENV := .venv
 VPY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
