@@ -15,11 +15,11 @@ import asyncpg
 import pytest
 import redis
 
+from infra.local.embedded import redis_answers
 from infra.local.stack import (
     LocalStack,
     drop_database,
     ensure_database,
-    redis_answers,
     with_database,
 )
 
