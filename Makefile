@@ -1,0 +1,78 @@
+# Hearth developer commands. GNU make; recipes use tabs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The first of python3.11, python3.12, python3 that runs (a pyenv shim may exist and still
+# refuse to run); 3.13+ is refused when the venv is made. Expanded only then.
+PY ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))))
+VENV := .venv
+VPY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.synced
+PYTEST_WORKERS ?= auto
+
+.PHONY: help install lock lint fmt run test demo bench migrate clean
+
+help:
+	@echo "make install   create .venv and install requirements.lock (only when the lock changed)"
+	@echo "make run       PostgreSQL + Redis (local or embedded), migrations, demo data, API and worker"
+	@echo "make test      the test suite (pytest -n $(PYTEST_WORKERS))"
+	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make fmt       ruff format and ruff check --fix"
+	@echo "make migrate   apply migrations to DATABASE_URL (or the local stack's hearth database)"
+	@echo "make demo      the scripted demo (infra.demo)"
+	@echo "make bench     the benchmarks (infra.bench)"
+	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
+	@echo "make clean     remove .venv and tool caches (the local databases in .data stay)"
+
+$(VPY):
+	@if [ -z "$(PY)" ]; then echo "No python3.11, python3.12 or python3 on PATH; set PY=..." >&2; exit 1; fi
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 13) else "Hearth needs Python 3.11 or 3.12, but $(PY) is %d.%d: run make PY=python3.11 ..." % v)'
+	$(PY) -m venv $(VENV)
+
+$(UV): | $(VPY)
+	$(VPY) -m pip install --quiet uv
+
+# uv pip sync contacts the package index even when nothing is missing, so it runs only when
+# requirements.lock is newer than the stamp: once installed, make run works offline.
+$(STAMP): requirements.lock | $(UV)
+	$(UV) pip sync --python $(VPY) requirements.lock
+	@touch $@
+
+install: $(STAMP)
+
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+lint: $(STAMP)
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+run: $(STAMP)
+	$(VPY) -m infra.local.run
+
+migrate: $(STAMP)
+	$(VPY) -m infra.local.run migrate
+
+# pytest exits 5 when it collected nothing: that fails here like any other failure.
+test: $(STAMP)
+	@$(VPY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; fi; \
+	exit $$status
+
+demo: $(STAMP)
+	$(VPY) -m infra.demo
+
+bench: $(STAMP)
+	$(VPY) -m infra.bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./.data -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

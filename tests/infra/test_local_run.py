@@ -1,0 +1,166 @@
+"""`python -m infra.local.run` with stand-in children: start order, URLs, stop and failure."""
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.local.run import Child, Running, stop_children
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Stand-ins for the real commands, which need services/ and a database.
+DRIVER = """
+import sys
+from infra.local.run import Child, Step, main, python
+
+mode = sys.argv[1]
+web_argv = python("-m", "http.server", "{port}", "--bind", "127.0.0.1")
+web = Child("web", web_argv, 0, "HEARTH_WEB_URL")
+peer = Child("peer", python("-c", '''
+import os, time
+print(f"peer sees {os.environ['HEARTH_WEB_URL']} {os.environ['HEARTH_ENV']}", flush=True)
+time.sleep(600)
+'''))
+crasher = Child("crasher", python("-c", "import time; time.sleep(1); raise SystemExit(3)"))
+ok = Step("setup", python("-c", "import os; print('setup saw', os.environ['DATABASE_URL'])"))
+bad = Step("setup", python("-c", "raise SystemExit(4)"))
+setup, children = {
+    "ok": ([ok], [web, peer]),
+    "crash": ([ok], [web, crasher]),
+    "bad-setup": ([bad], [web]),
+}[mode]
+sys.exit(main(["serve"], setup=setup, children=children))
+"""
+
+# Named servers that are never contacted: the stack uses them as given and starts nothing.
+ENV = {
+    **os.environ,
+    "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/hearth",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+}
+
+
+class Driver:
+    def __init__(self, mode: str) -> None:
+        env = {k: v for k, v in ENV.items() if k != "HEARTH_ENV"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, mode],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 10) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.seen:
+                if match := re.search(pattern, line):
+                    return match
+            try:
+                self.seen.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")
+
+    def output(self) -> str:
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "".join(self.seen)
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[[str], Driver]]:
+    drivers: list[Driver] = []
+
+    def start(mode: str) -> Driver:
+        drivers.append(Driver(mode))
+        return drivers[-1]
+
+    yield start
+    for driver in drivers:  # a failed test must not leave a driver and its children running
+        if driver.proc.poll() is None:
+            driver.proc.terminate()
+            driver.proc.wait(timeout=15)
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_children_learn_each_others_urls_and_stop_on_sigint(
+    start: Callable[[str], Driver],
+) -> None:
+    driver = start("ok")
+    driver.wait_for(r"setup saw postgresql://nobody@127.0.0.1:1/hearth")
+    web = driver.wait_for(r"^\s+web\s+pid (\d+)\s+(http://127.0.0.1:\d+)")
+    peer_pid = int(driver.wait_for(r"^\s+peer\s+pid (\d+)").group(1))
+    driver.wait_for(rf"peer sees {re.escape(web.group(2))} development")
+    driver.wait_for(r"Serving HTTP on 127.0.0.1")
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with no_proxy.open(web.group(2), timeout=5) as response:
+        assert response.status == 200
+
+    driver.proc.send_signal(signal.SIGINT)
+    assert driver.proc.wait(timeout=15) == 0, driver.output()
+    assert gone(int(web.group(1)))
+    assert gone(peer_pid)
+
+
+def test_a_child_that_exits_stops_everything_and_fails(start: Callable[[str], Driver]) -> None:
+    driver = start("crash")
+    web_pid = int(driver.wait_for(r"^\s+web\s+pid (\d+)").group(1))
+    assert driver.proc.wait(timeout=15) == 1
+    assert "crasher exited unexpectedly (code 3)" in driver.output()
+    assert gone(web_pid)
+
+
+def test_a_failed_setup_step_starts_no_child(start: Callable[[str], Driver]) -> None:
+    driver = start("bad-setup")
+    assert driver.proc.wait(timeout=15) == 1
+    output = driver.output()
+    assert "setup failed with exit code 4" in output
+    assert "Hearth is running" not in output
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout() -> None:
+    stubborn = Child("stubborn", (sys.executable, "-c", ""))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+            " print('ready', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    started = time.monotonic()
+    stop_children([Running(stubborn, None, [], proc)], timeout=0.5)
+    assert proc.returncode == -signal.SIGKILL
+    assert time.monotonic() - started == pytest.approx(0.5, abs=0.4)
