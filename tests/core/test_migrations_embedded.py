@@ -7,6 +7,8 @@ needing one would pass everywhere else and fail only on a newcomer's laptop.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -15,10 +17,13 @@ import pgserver
 from services.core.migrations import discover, migrate
 
 
-async def test_every_migration_applies_to_embedded_postgres(tmp_path: Path) -> None:
+async def test_every_migration_applies_to_embedded_postgres() -> None:
     # pgserver logs from an exit thread, after pytest has closed the captured stream.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    # Not pytest's tmp_path: under xdist, as root, it is made 0700 and the `pgserver` system
+    # user that pgserver runs postgres as could not enter it.
+    data = Path(tempfile.mkdtemp(prefix="hearth-pgserver-"))
+    server = pgserver.get_server(data / "pg", cleanup_mode="stop")
     try:
         url = server.get_uri()
         applied = await migrate(url)
@@ -33,3 +38,4 @@ async def test_every_migration_applies_to_embedded_postgres(tmp_path: Path) -> N
         assert extensions <= {"plpgsql"}
     finally:
         server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
