@@ -1,26 +1,214 @@
-"""The demo world `make run` loads into an empty development database."""
+"""The demo world `make run` loads into an empty development database.
+
+Built through the same service functions the API calls, so the world obeys every rule a user
+would meet. Everyone's password is DEMO_PASSWORD (the README lists the logins).
+"""
 
 from __future__ import annotations
 
-import asyncpg
+import uuid
+from datetime import UTC, date, datetime
 
+import asyncpg
+import msgspec
+
+from schemas.common import Address
+from schemas.credentialing import CredentialingIn, TransitionIn
+from schemas.payers import FeeScheduleIn, PayerIn
+from schemas.providers import LicenceIn, LicenceType, LocationIn, ProviderIn
+from services.core.auth import Actor
+from services.core.db import init_connection
 from services.core.settings import Settings
-from services.identity.service import create_user
+from services.credentialing import service as credentialing
+from services.identity.service import accept_invite, create_user
+from services.payers import service as payers
+from services.providers import details as provider_details
+from services.providers import service as providers
 
 OPS_EMAIL = "ops@hearth.test"
 DEMO_PASSWORD = "hearth-demo-password"
 
+# CPT code -> (allowed, provider rate) in cents, before each payer's factor.
+BASE_RATES = {
+    "90791": (16_500, 12_000),
+    "90832": (7_200, 5_200),
+    "90834": (10_500, 7_800),
+    "90837": (14_500, 10_800),
+    "90846": (9_800, 7_000),
+    "90847": (11_000, 8_000),
+}
+PAYERS = [
+    # name, X12 payer id, timely filing days, telehealth modifier, prior-auth CPT codes, factor
+    ("Evergreen Health Plan", "EVGRN", 90, "95", [], 1.00),
+    ("Blue Harbor Insurance", "BLHBR", 180, "GT", ["90837"], 0.92),
+    ("Summit Mutual", "SMMT1", 365, None, [], 1.08),
+]
 
-async def load_demo_data(settings: Settings) -> bool:
+
+class DemoProvider(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    first_name: str
+    last_name: str
+    npi: str
+    taxonomy_code: str
+    tax_id: str
+    licences: list[tuple[str, LicenceType, str]]  # state, licence type, number
+    office: Address | None  # None: telehealth only
+    credentialing: dict[str, str]  # X12 payer id -> where the record stands
+    self_pay: dict[str, int]  # CPT code -> cents
+
+
+PROVIDERS = [
+    DemoProvider(
+        email="maya.okafor@hearth.test",
+        first_name="Maya",
+        last_name="Okafor",
+        npi="1654321870",
+        taxonomy_code="103T00000X",  # psychologist
+        tax_id="123-45-6789",
+        licences=[("NY", "PsyD", "NY-PSY-022481"), ("NJ", "PsyD", "NJ-35SI00981200")],
+        office=Address(line1="200 Park Avenue South", city="New York", state="NY", zip="100031503"),
+        credentialing={"EVGRN": "approved", "BLHBR": "approved", "SMMT1": "in_review"},
+        self_pay={"90791": 22_000, "90834": 16_000, "90837": 20_000},
+    ),
+    DemoProvider(
+        email="sam.rivera@hearth.test",
+        first_name="Sam",
+        last_name="Rivera",
+        npi="1328765403",
+        taxonomy_code="1041C0700X",  # clinical social worker
+        tax_id="98-7654321",
+        licences=[("CA", "LCSW", "LCSW-88213"), ("OR", "LCSW", "L-10387")],
+        office=Address(
+            line1="455 Market Street", city="San Francisco", state="CA", zip="941052401"
+        ),
+        credentialing={"EVGRN": "approved", "SMMT1": "denied"},
+        self_pay={"90834": 14_000, "90837": 17_500},
+    ),
+    DemoProvider(
+        email="priya.nair@hearth.test",
+        first_name="Priya",
+        last_name="Nair",
+        npi="1482039579",
+        taxonomy_code="106H00000X",  # marriage and family therapist
+        tax_id="55-1234567",
+        licences=[("TX", "LMFT", "LMFT-204417")],
+        office=None,
+        credentialing={"BLHBR": "submitted"},
+        self_pay={"90834": 13_000, "90846": 15_000, "90847": 16_500},
+    ),
+]
+PATH = {
+    "requested": [],
+    "submitted": ["submitted"],
+    "in_review": ["submitted", "in_review"],
+    "approved": ["submitted", "in_review", "approved"],
+    "denied": ["submitted", "in_review", "denied"],
+}
+
+
+async def load_demo_data(settings: Settings, today: date | None = None) -> bool:
     """Load the world unless the database already has users; True when loaded."""
+    today = today or datetime.now(UTC).date()
     conn = await asyncpg.connect(settings.database_url)
+    await init_connection(conn)
     try:
         async with conn.transaction():
             # Two `make run`s starting at once must not both load it.
             await conn.execute("LOCK TABLE users IN EXCLUSIVE MODE")
             if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
                 return False
-            await create_user(conn, settings, OPS_EMAIL, "ops", DEMO_PASSWORD)
+            await _load(conn, settings, today)
     finally:
         await conn.close()
     return True
+
+
+async def _load(conn: asyncpg.Connection, settings: Settings, today: date) -> None:
+    ops_id = await create_user(conn, settings, OPS_EMAIL, "ops", DEMO_PASSWORD)
+    ops = Actor(user_id=ops_id, role="ops")
+    payer_ids = await _payers(conn, ops, date(today.year, 1, 1))
+    for spec in PROVIDERS:
+        await _provider(conn, settings, ops, spec, payer_ids, today)
+
+
+async def _payers(conn: asyncpg.Connection, ops: Actor, start: date) -> dict[str, uuid.UUID]:
+    ids = {}
+    for name, x12_id, filing_days, modifier, prior_auth, factor in PAYERS:
+        payer = await payers.create_payer(
+            conn,
+            PayerIn(
+                name=name,
+                x12_payer_id=x12_id,
+                timely_filing_days=filing_days,
+                telehealth_modifier=modifier,  # type: ignore[arg-type]
+                prior_auth_cpt_codes=prior_auth,
+            ),
+        )
+        ids[x12_id] = payer.id
+        for cpt, (allowed, rate) in BASE_RATES.items():
+            await payers.create_fee_schedule(
+                conn,
+                ops,
+                payer.id,
+                FeeScheduleIn(
+                    cpt_code=cpt,
+                    allowed_cents=round(allowed * factor),
+                    provider_rate_cents=round(rate * factor),
+                    effective_from=start,
+                ),
+            )
+    return ids
+
+
+async def _provider(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    ops: Actor,
+    spec: DemoProvider,
+    payer_ids: dict[str, uuid.UUID],
+    today: date,
+) -> None:
+    locations = [LocationIn(name="Telehealth", place_of_service="10")]
+    if spec.office is not None:
+        locations.insert(0, LocationIn(name="Office", place_of_service="11", address=spec.office))
+    expires = date(today.year + 2, 6, 30)
+    onboarded = await providers.onboard_provider(
+        conn,
+        settings,
+        ops,
+        ProviderIn(
+            email=spec.email,
+            first_name=spec.first_name,
+            last_name=spec.last_name,
+            npi=spec.npi,
+            taxonomy_code=spec.taxonomy_code,
+            tax_id=spec.tax_id,
+            licences=[
+                LicenceIn(state=state, licence_type=kind, number=number, expires_on=expires)
+                for state, kind, number in spec.licences
+            ],
+            locations=locations,
+        ),
+    )
+    await accept_invite(conn, settings, onboarded.invite_token, DEMO_PASSWORD)
+    provider_id = onboarded.provider.id
+    for cpt, cents in spec.self_pay.items():
+        await provider_details.set_self_pay_rate(conn, provider_id, cpt, cents)
+    for x12_id, status in spec.credentialing.items():
+        record = await credentialing.request_credentialing(
+            conn, ops, CredentialingIn(provider_id=provider_id, payer_id=payer_ids[x12_id])
+        )
+        for step in PATH[status]:
+            approved = step == "approved"
+            await credentialing.transition(
+                conn,
+                ops,
+                record.id,
+                TransitionIn(
+                    to_status=step,  # type: ignore[arg-type]
+                    reason=f"demo data: {step}",
+                    effective_on=date(today.year, 1, 1) if approved else None,
+                    ends_on=date(today.year + 2, 12, 31) if approved else None,
+                ),
+            )

@@ -9,6 +9,7 @@ Tests that need committed data (workers, crashes, races) ask for `committed_db`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import AsyncGenerator
@@ -57,6 +58,8 @@ def _template_name(config: pytest.Config) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # pgserver logs from an exit thread, after pytest has closed the captured streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     if hasattr(config, "workerinput"):
         return  # the controller made the template
     stack = LocalStack(ROOT / ".data" / "test")
@@ -156,9 +159,9 @@ async def redis(redis_url: str, redis_namespace: str) -> AsyncGenerator[Redis, N
 async def db(worker_db: str) -> AsyncGenerator[asyncpg.Connection, None]:
     """A connection in a transaction that is rolled back after the test."""
     conn = await asyncpg.connect(worker_db)
-    from services.core.db import _init_connection
+    from services.core.db import init_connection
 
-    await _init_connection(conn)
+    await init_connection(conn)
     tx = conn.transaction()
     await tx.start()
     _current["conn"] = conn

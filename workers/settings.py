@@ -33,6 +33,8 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(SETTINGS.redis_url)
+    # Namespaced like every other key of ours, so stacks sharing one Redis keep their own queue.
+    queue_name = f"{SETTINGS.redis_namespace}:queue"
     # Short timeouts: a killed worker's job comes back 10 s after the longest of these.
     job_timeout = 60
     max_tries = 5

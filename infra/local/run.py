@@ -62,7 +62,12 @@ SETUP: tuple[Step, ...] = (
 
 API_ARGV = python("-m", "uvicorn", "services.app:create_app", "--factory")
 CHILDREN: tuple[Child, ...] = (
-    Child("api", (*API_ARGV, "--host", HOST, "--port", "{port}"), 8000, "HEARTH_API_URL"),
+    Child(
+        "api",
+        (*API_ARGV, "--host", HOST, "--port", "{port}"),
+        int(os.environ.get("HEARTH_API_PORT", "8000")),  # 0: any free port (tests)
+        "HEARTH_API_URL",
+    ),
     Child("worker", python("-m", "arq", "workers.settings.WorkerSettings")),
 )
 

@@ -17,7 +17,7 @@ Connection = asyncpg.Connection  # re-exported so services need not import async
 Record = asyncpg.Record
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -27,7 +27,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init_connection,
         command_timeout=30,
     )
     assert pool is not None

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from services.core.auth import Actor
-from services.core.db import _init_connection, run_in_transaction
+from services.core.db import init_connection, run_in_transaction
 from services.core.errors import Conflict
 from services.payers import service
 from tests.payers.conftest import fee_in, make_actor, payer_in
@@ -17,7 +17,7 @@ from tests.payers.conftest import fee_in, make_actor, payer_in
 
 async def _connect(url: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(url)
-    await _init_connection(conn)
+    await init_connection(conn)
     return conn
 
 

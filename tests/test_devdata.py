@@ -1,0 +1,38 @@
+"""The demo world loads once, through the services, and its logins work."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+import msgspec
+from redis.asyncio import Redis
+
+from services.core.settings import Settings
+from services.devdata import DEMO_PASSWORD, OPS_EMAIL, PAYERS, PROVIDERS, load_demo_data
+from services.identity.service import login
+
+
+async def test_demo_world_loads_once_and_everyone_can_log_in(
+    committed_db: str, settings: Settings, redis: Redis
+) -> None:
+    world = msgspec.structs.replace(settings, database_url=committed_db)
+    assert await load_demo_data(world, today=date(2026, 11, 26)) is True
+    assert await load_demo_data(world, today=date(2026, 11, 26)) is False
+
+    conn = await asyncpg.connect(committed_db)
+    try:
+        roles = dict(await conn.fetch("SELECT role, count(*) FROM users GROUP BY role"))
+        assert roles["ops"] == 1
+        assert roles["provider"] == len(PROVIDERS)
+        assert await conn.fetchval("SELECT count(*) FROM payers") == len(PAYERS)
+        assert await conn.fetchval("SELECT count(*) FROM fee_schedules") == len(PAYERS) * 6
+        statuses = dict(
+            await conn.fetch("SELECT status, count(*) FROM credentialing_records GROUP BY status")
+        )
+        assert statuses == {"approved": 3, "in_review": 1, "denied": 1, "submitted": 1}
+        for email in [OPS_EMAIL, *(p.email for p in PROVIDERS)]:
+            tokens = await login(conn, redis, world, email, DEMO_PASSWORD, "198.51.100.1")
+            assert tokens.access_token
+    finally:
+        await conn.close()
