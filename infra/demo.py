@@ -1,0 +1,307 @@
+"""The scripted demo: drives Hearth through its HTTP API only, as a frontend would.
+
+`make demo` runs it against the stack `make run` started; it can run again and again against
+one stack (every name it creates is new). It prints a readable account of each step and writes
+the counts it observed to .data/demo/summary.json.
+
+Today: ops sign in, create a payer with a fee schedule, onboard a provider and take their
+credentialing to approved; the provider accepts the invitation; a client signs up, adds a policy
+and books a session, and the provider then sees the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+OPS_EMAIL = os.environ.get("HEARTH_DEMO_OPS_EMAIL", "ops@hearth.test")
+OPS_PASSWORD = os.environ.get("HEARTH_DEMO_OPS_PASSWORD", "hearth-demo-password")
+PASSWORD = "demo-run-passphrase"  # for the users this run creates
+
+
+class DemoFailed(Exception):
+    """The API answered something the demo did not expect."""
+
+
+@dataclass
+class Demo:
+    http: httpx.Client
+    run: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def call(self, method: str, path: str, token: str | None, expect: int, **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = self.http.request(method, path, headers=headers, **kw)
+        if response.status_code != expect:
+            raise DemoFailed(
+                f"{method} {path}: expected {expect}, got {response.status_code}: "
+                f"{response.text[:500]}"
+            )
+        return response.json() if response.content else None
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def say(step: str, detail: str = "") -> None:
+    print(f"  {step:<34} {detail}", flush=True)
+
+
+def npi_with_check_digit(first_nine: str) -> str:
+    """A valid NPI: Luhn over the prefix 80840 and the nine digits."""
+    total = 0
+    for i, ch in enumerate(reversed("80840" + first_nine)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return first_nine + str((10 - total % 10) % 10)
+
+
+def ops_setup(demo: Demo) -> dict[str, Any]:
+    ops = demo.call(
+        "POST", "/auth/login", None, 200, json={"email": OPS_EMAIL, "password": OPS_PASSWORD}
+    )["access_token"]
+    say("ops signed in", OPS_EMAIL)
+    payer = demo.call(
+        "POST",
+        "/payers",
+        ops,
+        201,
+        json={
+            "name": f"Demo Health {demo.run}",
+            "x12_payer_id": f"DEMO{demo.run}".upper(),
+            "timely_filing_days": 90,
+            "telehealth_modifier": "95",
+            "prior_auth_cpt_codes": [],
+        },
+    )
+    demo.count("payers_created")
+    say("payer created", f"{payer['name']} ({payer['x12_payer_id']})")
+    start = date(_today().year, 1, 1).isoformat()
+    for cpt, allowed, rate in [
+        ("90791", 16_500, 12_000),
+        ("90834", 10_500, 7_800),
+        ("90837", 14_500, 10_800),
+    ]:
+        demo.call(
+            "POST",
+            f"/payers/{payer['id']}/fee-schedules",
+            ops,
+            201,
+            json={
+                "cpt_code": cpt,
+                "allowed_cents": allowed,
+                "provider_rate_cents": rate,
+                "effective_from": start,
+            },
+        )
+        demo.count("fee_schedules_created")
+        say("fee schedule", f"{cpt}: allowed ${allowed / 100:.2f}, provider rate ${rate / 100:.2f}")
+    overlap = demo.http.post(
+        f"/payers/{payer['id']}/fee-schedules",
+        headers={"Authorization": f"Bearer {ops}"},
+        json={
+            "cpt_code": "90834",
+            "allowed_cents": 9_000,
+            "provider_rate_cents": 7_000,
+            "effective_from": start,
+        },
+    )
+    if overlap.status_code != 409:
+        raise DemoFailed(f"an overlapping fee schedule answered {overlap.status_code}")
+    say("overlapping schedule refused", f"409 {overlap.json()['code']}")
+    return {"ops": ops, "payer": payer}
+
+
+def onboard_provider(demo: Demo, ops: str, payer: dict[str, Any]) -> dict[str, Any]:
+    email = f"therapist-{demo.run}@demo.hearth.test"
+    npi = npi_with_check_digit(f"1{secrets.randbelow(10**8):08d}")
+    onboarded = demo.call(
+        "POST",
+        "/providers",
+        ops,
+        201,
+        json={
+            "email": email,
+            "first_name": "Robin",
+            "last_name": f"Demo{demo.run}",
+            "npi": npi,
+            "taxonomy_code": "1041C0700X",
+            "tax_id": "12-3456789",
+            "licences": [
+                {
+                    "state": "NY",
+                    "licence_type": "LCSW",
+                    "number": f"LCSW-{demo.run}",
+                    "expires_on": f"{_today().year + 2}-06-30",
+                }
+            ],
+            "locations": [{"name": "Telehealth", "place_of_service": "10"}],
+        },
+    )
+    provider = onboarded["provider"]
+    demo.count("providers_onboarded")
+    say("provider onboarded", f"{provider['first_name']} {provider['last_name']}, NPI {npi}")
+    tokens = demo.call(
+        "POST",
+        "/auth/invites/accept",
+        None,
+        200,
+        json={"token": onboarded["invite_token"], "password": PASSWORD},
+    )
+    say("provider accepted invitation", email)
+    record = demo.call(
+        "POST",
+        "/credentialing",
+        ops,
+        201,
+        json={"provider_id": provider["id"], "payer_id": payer["id"]},
+    )
+    today = _today()
+    for step in ("submitted", "in_review", "approved"):
+        body: dict[str, Any] = {"to_status": step, "reason": f"demo: {step}"}
+        if step == "approved":
+            body |= {
+                "effective_on": date(today.year, 1, 1).isoformat(),
+                "ends_on": date(today.year + 2, 12, 31).isoformat(),
+            }
+        record = demo.call(
+            "POST", f"/credentialing/{record['id']}/transitions", ops, 200, json=body
+        )
+        demo.count("credentialing_transitions")
+    say("credentialing", " -> ".join(e["to_status"] for e in record["events"]))
+    bad = demo.http.post(
+        f"/credentialing/{record['id']}/transitions",
+        headers={"Authorization": f"Bearer {ops}"},
+        json={"to_status": "submitted", "reason": "demo: invalid"},
+    )
+    if bad.status_code != 409:
+        raise DemoFailed(f"an invalid transition answered {bad.status_code}")
+    say("invalid transition refused", "approved -> submitted: 409")
+    return {"provider": provider, "token": tokens["access_token"]}
+
+
+def client_journey(demo: Demo, payer: dict[str, Any], provider: dict[str, Any]) -> None:
+    email = f"client-{demo.run}@demo.hearth.test"
+    signed = demo.call(
+        "POST",
+        "/clients/signup",
+        None,
+        201,
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "first_name": "Jordan",
+            "last_name": f"Demo{demo.run}",
+            "date_of_birth": "1990-04-12",
+            "sex": "U",
+            "address": {"line1": "12 Main Street", "city": "Albany", "state": "NY", "zip": "12207"},
+        },
+    )
+    client, token = signed["client"], signed["tokens"]["access_token"]
+    demo.count("clients_signed_up")
+    say("client signed up", email)
+    policy = demo.call(
+        "POST",
+        f"/clients/{client['id']}/policies",
+        token,
+        201,
+        json={
+            "payer_id": payer["id"],
+            "member_id": f"M{demo.run}".upper(),
+            "group_number": "G100",
+            "priority": "primary",
+            "relationship": "self",
+            "effective_from": date(_today().year, 1, 1).isoformat(),
+        },
+    )
+    demo.count("policies_added")
+    say("policy added", f"{payer['name']}, member {policy['member_id']}")
+    hidden = demo.http.get(
+        f"/clients/{client['id']}", headers={"Authorization": f"Bearer {provider['token']}"}
+    )
+    say("provider before a booking", f"GET client -> {hidden.status_code}")
+    if hidden.status_code != 404:
+        raise DemoFailed("a provider saw a client they have no session with")
+    starts = (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
+    booking = {
+        "provider_id": provider["provider"]["id"],
+        "policy_id": policy["id"],
+        "starts_at": starts.isoformat(),
+        "duration_minutes": 53,
+        "place_of_service": "10",
+    }
+    key = {"Idempotency-Key": f"demo-{demo.run}-booking"}
+    session = demo.call("POST", "/therapy-sessions", token, 201, json=booking, headers=key)
+    again = demo.call("POST", "/therapy-sessions", token, 201, json=booking, headers=key)
+    if again["id"] != session["id"]:
+        raise DemoFailed("a repeated Idempotency-Key booked a second session")
+    demo.count("sessions_booked")
+    say("session booked", f"{starts:%Y-%m-%d %H:%M} UTC, telehealth; repeat -> same booking")
+    seen = demo.call("GET", f"/clients/{client['id']}", provider["token"], 200)
+    say("provider after the booking", f"sees {seen['first_name']} {seen['last_name']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.demo")
+    parser.add_argument(
+        "--base-url", default=os.environ.get("HEARTH_API_URL", "http://127.0.0.1:8000")
+    )
+    default_out = Path(os.environ.get("HEARTH_DEMO_DIR", REPO / ".data" / "demo"))
+    parser.add_argument("--out", type=Path, default=default_out)
+    args = parser.parse_args(argv)
+    run = uuid.uuid4().hex[:6]
+    started = time.monotonic()
+    print(f"Hearth demo {run} against {args.base_url}")
+    with httpx.Client(base_url=args.base_url, timeout=30) as http:
+        try:
+            http.get("/health/ready").raise_for_status()
+        except httpx.HTTPError as exc:
+            print(
+                f"the API at {args.base_url} is not ready ({exc}); start it with `make run`",
+                file=sys.stderr,
+            )
+            return 2
+        demo = Demo(http=http, run=run)
+        try:
+            setup = ops_setup(demo)
+            provider = onboard_provider(demo, setup["ops"], setup["payer"])
+            client_journey(demo, setup["payer"], provider)
+        except DemoFailed as exc:
+            print(f"demo failed: {exc}", file=sys.stderr)
+            return 1
+    summary = {
+        "run_id": run,
+        "base_url": args.base_url,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - started, 2),
+        **demo.counts,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(
+        f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in demo.counts.items())
+    )
+    print(f"summary: {args.out / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API
+and the worker over an empty database; the demo then runs twice against that one stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import database_url, drop_database
+from tests.live import ROOT, app_env, free_port, process, wait_ready
+
+
+@pytest.fixture
+async def empty_database() -> AsyncGenerator[str, None]:
+    server = os.environ["HEARTH_TEST_SERVER_URL"]
+    name = f"hearth_demo_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield database_url(server, name)
+    await drop_database(server, name)
+
+
+def test_make_run_then_demo_twice(
+    empty_database: str, redis_url: str, redis_namespace: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = app_env(
+        empty_database,
+        redis_url,
+        HEARTH_ENV="development",
+        HEARTH_API_PORT=str(port),
+        HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-demo",
+    )
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "run.log"
+    with process([sys.executable, "-m", "infra.local.run"], env, log) as stack:
+        wait_ready(base, stack, log, timeout=60)
+        for attempt in (1, 2):
+            out = tmp_path / f"demo-{attempt}"
+            demo = subprocess.run(
+                [sys.executable, "-m", "infra.demo", "--base-url", base, "--out", str(out)],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert demo.returncode == 0, demo.stdout + demo.stderr
+            summary = json.loads((out / "summary.json").read_text())
+            assert summary["payers_created"] == 1
+            assert summary["fee_schedules_created"] == 3
+            assert summary["providers_onboarded"] == 1
+            assert summary["credentialing_transitions"] == 3
+            assert summary["clients_signed_up"] == 1
+            assert summary["policies_added"] == 1
+            assert summary["sessions_booked"] == 1
+        os.killpg(stack.pid, signal.SIGINT)
+        assert stack.wait(timeout=30) == 0, log.read_text()[-3000:]
