@@ -156,3 +156,55 @@ def session_body(provider: Actor, client: Actor | None = None, **fields: Any) ->
         body["client_id"] = str(client.client_id)
     body.update(fields)
     return body
+
+
+class World:
+    """Two providers and two clients, each pair with a session and the client with a policy."""
+
+    ops: Actor
+    providers: tuple[Actor, Actor]
+    clients: tuple[Actor, Actor]
+    policies: tuple[uuid.UUID, uuid.UUID]
+    sessions: tuple[SessionOut, SessionOut]
+    payer: uuid.UUID
+
+    def actor(self, role: str) -> Actor | None:
+        return {"provider": self.providers[0], "client": self.clients[0], "ops": self.ops}.get(role)
+
+
+FOREIGN_NAME = "Bertha"  # the foreign client's first name: never in a 404
+
+
+async def make_world(db: asyncpg.Connection, settings: Settings) -> World:
+    w = World()
+    w.ops = await make_ops(db, settings)
+    w.providers = (await make_provider(db, settings), await make_provider(db, settings))
+    w.clients = (
+        await make_client(db, settings),
+        await make_client(db, settings, first_name=FOREIGN_NAME),
+    )
+    w.payer = await make_payer(db)
+    w.policies = (
+        await make_policy(db, w.clients[0], w.payer),
+        await make_policy(db, w.clients[1], w.payer),
+    )
+    w.sessions = (
+        await make_session(db, w.ops, w.providers[0], w.clients[0], w.policies[0]),
+        await make_session(db, w.ops, w.providers[1], w.clients[1], w.policies[1]),
+    )
+    return w
+
+
+def statuses(
+    none: int,
+    provider: tuple[int, int, int],
+    client: tuple[int, int, int],
+    ops: tuple[int, int, int],
+) -> list[tuple[str, str, int]]:
+    """(role, object, status) rows of an authorization matrix."""
+    rows = [("none", obj, none) for obj in ("own", "foreign", "unknown")]
+    for role, expected in (("provider", provider), ("client", client), ("ops", ops)):
+        rows += [
+            (role, obj, s) for obj, s in zip(("own", "foreign", "unknown"), expected, strict=True)
+        ]
+    return rows
