@@ -70,12 +70,9 @@ class ClientOut(Out):
     updated_at: datetime
 
 
-class ClientRow(Out):
-    """A clients row as stored (flat address)."""
+class ClientColumns(Out):
+    """The profile columns a client or ops may write."""
 
-    id: uuid.UUID
-    user_id: uuid.UUID
-    email: str
     first_name: str
     last_name: str
     date_of_birth: date
@@ -86,6 +83,14 @@ class ClientRow(Out):
     state: str
     zip: str
     phone: str | None
+
+
+class ClientRow(ClientColumns, kw_only=True):
+    """A clients row as stored (flat address)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
     created_at: datetime
     updated_at: datetime
 

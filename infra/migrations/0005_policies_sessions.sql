@@ -31,6 +31,7 @@ CREATE TABLE insurance_policies (
     effective_to              DATE,
     created_at                TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at                TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (id, client_id),  -- target of therapy_sessions' (policy_id, client_id) key
     CONSTRAINT insurance_policies_dates CHECK (effective_to IS NULL OR effective_to >= effective_from),
     CONSTRAINT insurance_policies_subscriber CHECK (
         CASE WHEN relationship = 'self' THEN
@@ -55,7 +56,7 @@ CREATE TABLE therapy_sessions (
     id                UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     provider_id       UUID NOT NULL REFERENCES providers (id),
     client_id         UUID NOT NULL REFERENCES clients (id),
-    policy_id         UUID REFERENCES insurance_policies (id),  -- NULL: self-pay
+    policy_id         UUID,  -- NULL: self-pay
     starts_at         TIMESTAMPTZ NOT NULL,
     duration_minutes  INTEGER NOT NULL CHECK (duration_minutes BETWEEN 15 AND 240),
     -- 02 telehealth elsewhere, 10 telehealth in the patient's home, 11 office.
@@ -70,6 +71,9 @@ CREATE TABLE therapy_sessions (
     -- Named so later migrations can DROP and re-ADD it with the statuses they introduce.
     CONSTRAINT therapy_sessions_status_check
         CHECK (status IN ('scheduled', 'cancelled', 'no_show')),
+    -- A session's policy is its client's own.
+    CONSTRAINT therapy_sessions_policy_fk FOREIGN KEY (policy_id, client_id)
+        REFERENCES insurance_policies (id, client_id),
     CONSTRAINT therapy_sessions_cancelled_check
         CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL AND cancelled_by IS NOT NULL))
 );

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import asyncpg
 
-from schemas.clients import ClientRow, PolicyRow
+from schemas.clients import ClientColumns, ClientRow, PolicyRow
 from services.core.db import one, to_struct, to_structs
 
 _CLIENT = """
@@ -70,8 +70,25 @@ def _after(after: tuple[datetime, uuid.UUID] | None) -> tuple[datetime | None, u
     return after if after is not None else (None, None)
 
 
-async def insert_client(conn: asyncpg.Connection, user_id: uuid.UUID, c: ClientRow) -> ClientRow:
-    row = await conn.fetchrow(
+def _column_values(c: ClientColumns) -> tuple[object, ...]:
+    return (
+        c.first_name,
+        c.last_name,
+        c.date_of_birth,
+        c.sex,
+        c.address_line1,
+        c.address_line2,
+        c.city,
+        c.state,
+        c.zip,
+        c.phone,
+    )
+
+
+async def insert_client(
+    conn: asyncpg.Connection, user_id: uuid.UUID, email: str, c: ClientColumns
+) -> ClientRow:
+    client_id = await conn.fetchval(
         """
         INSERT INTO clients (user_id, email, first_name, last_name, date_of_birth, sex,
                              address_line1, address_line2, city, state, zip, phone)
@@ -79,25 +96,17 @@ async def insert_client(conn: asyncpg.Connection, user_id: uuid.UUID, c: ClientR
         RETURNING id
         """,
         user_id,
-        c.email,
-        c.first_name,
-        c.last_name,
-        c.date_of_birth,
-        c.sex,
-        c.address_line1,
-        c.address_line2,
-        c.city,
-        c.state,
-        c.zip,
-        c.phone,
+        email,
+        *_column_values(c),
     )
-    assert row is not None
-    created = await get_client(conn, row["id"])
+    created = await get_client(conn, client_id)
     assert created is not None
     return created
 
 
-async def update_client(conn: asyncpg.Connection, c: ClientRow) -> ClientRow:
+async def update_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, c: ClientColumns
+) -> ClientRow:
     await conn.execute(
         """
         UPDATE clients SET first_name = $2, last_name = $3, date_of_birth = $4, sex = $5,
@@ -105,19 +114,10 @@ async def update_client(conn: asyncpg.Connection, c: ClientRow) -> ClientRow:
                phone = $11, updated_at = now()
         WHERE id = $1
         """,
-        c.id,
-        c.first_name,
-        c.last_name,
-        c.date_of_birth,
-        c.sex,
-        c.address_line1,
-        c.address_line2,
-        c.city,
-        c.state,
-        c.zip,
-        c.phone,
+        client_id,
+        *_column_values(c),
     )
-    updated = await get_client(conn, c.id)
+    updated = await get_client(conn, client_id)
     assert updated is not None
     return updated
 

@@ -10,6 +10,7 @@ import msgspec
 
 from schemas.clients import (
     AddressOut,
+    ClientColumns,
     ClientCreateIn,
     ClientInvitedOut,
     ClientOut,
@@ -60,11 +61,13 @@ def client_out(row: ClientRow) -> ClientOut:
     )
 
 
-def _row(
-    data: SignupIn | ClientCreateIn | ClientPatchIn, base: ClientRow | None = None
-) -> ClientRow:
-    """The row `data` describes (a PATCH: `base` with the given fields replaced)."""
+def _columns(
+    data: ClientCreateIn | ClientPatchIn, base: ClientColumns | None = None
+) -> ClientColumns:
+    """The profile `data` describes (a PATCH: `base` with the given fields replaced)."""
     fields = unset_to_dict(data)
+    fields.pop("email", None)
+    fields.pop("password", None)
     address = fields.pop("address", None)
     if isinstance(address, Address):
         fields |= {
@@ -74,14 +77,9 @@ def _row(
             "state": address.state,
             "zip": address.zip,
         }
-    fields.pop("password", None)
     if base is None:
-        now = datetime.now(UTC)
-        fields |= {"id": uuid.uuid4(), "user_id": uuid.uuid4(), "created_at": now}
-        fields["updated_at"] = now
-        fields["email"] = str(fields["email"]).lower()
-        return msgspec.convert(fields, ClientRow)
-    return msgspec.structs.replace(base, **fields)
+        return msgspec.convert(fields, ClientColumns)
+    return msgspec.convert(msgspec.structs.asdict(base) | fields, ClientColumns)
 
 
 async def _create(
@@ -93,7 +91,7 @@ async def _create(
 ) -> ClientRow:
     check_birth_date(data.date_of_birth, "date_of_birth")
     user_id = await identity.create_user(conn, settings, data.email, "client", password)
-    client = await queries.insert_client(conn, user_id, _row(data))
+    client = await queries.insert_client(conn, user_id, data.email.lower(), _columns(data))
     # A self-signup is its own actor: the new client wrote their own record.
     writer = actor or Actor(user_id=user_id, role="client", client_id=client.id)
     await audit.record(conn, writer, "create", ENTITY, [client.id])
@@ -173,6 +171,6 @@ async def update_client(
     client = await visible_client(conn, actor, client_id, lock=True)
     if not isinstance(data.date_of_birth, msgspec.UnsetType):
         check_birth_date(data.date_of_birth, "date_of_birth")
-    updated = await queries.update_client(conn, _row(data, client))
+    updated = await queries.update_client(conn, client.id, _columns(data, client))
     await audit.record(conn, actor, "update", ENTITY, [client.id])
     return client_out(updated)

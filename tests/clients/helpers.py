@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from schemas.clients import PolicyIn, SignupIn
 from schemas.common import Address
@@ -208,3 +209,13 @@ def statuses(
             (role, obj, s) for obj, s in zip(("own", "foreign", "unknown"), expected, strict=True)
         ]
     return rows
+
+
+def matrix_cases(routes: dict[str, Any]) -> list[Any]:
+    """pytest params (route, role, object, status) from {route: (request, statuses(...))}."""
+
+    return [
+        pytest.param(route, role, obj, status, id=f"{route}-{role}-{obj}")
+        for route, (_, rows) in routes.items()
+        for role, obj, status in rows
+    ]

@@ -11,7 +11,14 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.clients.helpers import FOREIGN_NAME, World, make_world, signup_body, statuses
+from tests.clients.helpers import (
+    FOREIGN_NAME,
+    World,
+    make_world,
+    matrix_cases,
+    signup_body,
+    statuses,
+)
 
 Request = tuple[str, str, dict[str, Any] | None]
 
@@ -68,11 +75,7 @@ ROUTES: dict[str, tuple[Callable[[World, str], Request], list[tuple[str, str, in
     ),
 }
 
-CASES = [
-    pytest.param(route, role, obj, status, id=f"{route}-{role}-{obj}")
-    for route, (_, rows) in ROUTES.items()
-    for role, obj, status in rows
-]
+CASES = matrix_cases(ROUTES)
 
 
 async def _call(client: httpx.AsyncClient, request: Request, headers: dict[str, str]) -> Any:

@@ -11,7 +11,14 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.clients.helpers import World, make_world, move_to_past, session_body, statuses
+from tests.clients.helpers import (
+    World,
+    make_world,
+    matrix_cases,
+    move_to_past,
+    session_body,
+    statuses,
+)
 
 Request = tuple[str, str, dict[str, Any] | None]
 
@@ -49,11 +56,7 @@ ROUTES: dict[str, tuple[Callable[[World, str], Request], list[tuple[str, str, in
     ),
 }
 
-CASES = [
-    pytest.param(route, role, obj, status, id=f"{route}-{role}-{obj}")
-    for route, (_, rows) in ROUTES.items()
-    for role, obj, status in rows
-]
+CASES = matrix_cases(ROUTES)
 
 
 @pytest.mark.parametrize(("route", "role", "obj", "status"), CASES)

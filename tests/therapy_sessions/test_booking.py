@@ -256,3 +256,24 @@ async def test_lists_are_scoped_filtered_paged_and_audited(
     assert bad.status_code == 400
     bad_from = await client.get("/therapy-sessions", params={"from": "soon"}, headers=token(ops))
     assert bad_from.status_code == 400
+
+
+async def test_the_database_refuses_a_session_with_another_clients_policy(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    ops = await make_ops(db, settings)
+    provider = await make_provider(db, settings)
+    me, other = await make_client(db, settings), await make_client(db, settings)
+    their_policy = await make_policy(db, other, await make_payer(db))
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await db.execute(
+            """
+            INSERT INTO therapy_sessions (provider_id, client_id, policy_id, starts_at,
+                                          duration_minutes, place_of_service, created_by)
+            VALUES ($1, $2, $3, now() + interval '1 day', 50, '11', $4)
+            """,
+            provider.provider_id,
+            me.client_id,
+            their_policy,
+            ops.user_id,
+        )
