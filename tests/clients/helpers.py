@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
+import msgspec
 import pytest
 
 from schemas.clients import PolicyIn, SignupIn
 from schemas.common import Address
 from schemas.therapy_sessions import BookSessionIn, SessionOut
+from services.app import close_resources, create_app, open_resources
 from services.clients import policies
 from services.clients import service as clients
 from services.core.auth import Actor
+from services.core.db import _init_connection
 from services.core.settings import Settings
 from services.identity.service import create_user
 from services.therapy_sessions import service as sessions
@@ -213,9 +219,36 @@ def statuses(
 
 def matrix_cases(routes: dict[str, Any]) -> list[Any]:
     """pytest params (route, role, object, status) from {route: (request, statuses(...))}."""
-
     return [
         pytest.param(route, role, obj, status, id=f"{route}-{role}-{obj}")
         for route, (_, rows) in routes.items()
         for role, obj, status in rows
     ]
+
+
+@asynccontextmanager
+async def committed_api(settings: Settings, url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over its own pool on a committed database: requests really run concurrently."""
+    local = msgspec.structs.replace(settings, database_url=url, db_pool_max=12)
+    app = create_app(local)
+    await open_resources(app, local)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as http:
+            yield http
+    finally:
+        await close_resources(app)
+
+
+async def arrange_committed(url: str, settings: Settings) -> tuple[Actor, Actor, uuid.UUID]:
+    """A provider, a client and the client's primary policy, committed."""
+    conn = await asyncpg.connect(url)
+    await _init_connection(conn)
+    try:
+        async with conn.transaction():
+            provider = await make_provider(conn, settings)
+            me = await make_client(conn, settings)
+            policy = await make_policy(conn, me, await make_payer(conn))
+    finally:
+        await conn.close()
+    return provider, me, policy

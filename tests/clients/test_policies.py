@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 
 from services.core.settings import Settings
 from tests.clients.helpers import (
+    arrange_committed,
     audit_rows,
+    committed_api,
     make_client,
     make_ops,
     make_payer,
@@ -225,3 +228,30 @@ async def test_ops_manage_any_clients_policies(
     [audit] = await audit_rows(db, "insurance_policy", uuid.UUID(created.json()["id"]))
     assert (audit["actor_user_id"], audit["action"], audit["entity"]) == (
         ops.user_id, "create", "insurance_policy")  # fmt: skip
+
+
+async def test_concurrent_overlapping_policies_one_wins(
+    committed_db: str, settings: Settings, token: Any
+) -> None:
+    # The client already has a primary from 2020 (open-ended): add two secondaries at once.
+    _, me, _ = await arrange_committed(committed_db, settings)
+    async with committed_api(settings, committed_db) as http:
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    f"/clients/{me.client_id}/policies",
+                    json=policy_body(payer, priority="secondary", member_id=f"S{i}"),
+                    headers=token(me),
+                )
+                for i, payer in enumerate([await _payer(committed_db)] * 6)
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 5
+
+
+async def _payer(url: str) -> uuid.UUID:
+    conn = await asyncpg.connect(url)
+    try:
+        return await make_payer(conn)
+    finally:
+        await conn.close()

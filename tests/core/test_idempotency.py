@@ -8,15 +8,19 @@ from typing import Any
 
 import asyncpg
 import httpx
-import msgspec
 import pytest
 
 from schemas.therapy_sessions import CancelSessionIn
-from services.app import close_resources, create_app, open_resources
 from services.core import idempotency
 from services.core.db import _init_connection
 from services.core.settings import Settings
-from tests.clients.helpers import make_client, make_payer, make_policy, make_provider, session_body
+from tests.clients.helpers import (
+    arrange_committed,
+    committed_api,
+    make_client,
+    make_provider,
+    session_body,
+)
 
 
 async def test_a_repeat_gets_the_first_response_and_books_once(
@@ -98,36 +102,16 @@ async def test_bad_keys_are_400(
     assert response.status_code == 400
 
 
-async def _arrange(url: str, settings: Settings) -> tuple[Any, Any, uuid.UUID]:
-    conn = await asyncpg.connect(url)
-    await _init_connection(conn)
-    try:
-        async with conn.transaction():
-            provider = await make_provider(conn, settings)
-            me = await make_client(conn, settings)
-            policy = await make_policy(conn, me, await make_payer(conn))
-    finally:
-        await conn.close()
-    return provider, me, policy
-
-
 async def test_concurrent_repeats_book_once(
     committed_db: str, settings: Settings, token: Any
 ) -> None:
-    provider, me, policy = await _arrange(committed_db, settings)
-    local = msgspec.structs.replace(settings, database_url=committed_db, db_pool_max=12)
-    app = create_app(local)
-    await open_resources(app, local)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as http:
-            body = session_body(provider, policy_id=str(policy))
-            headers = token(me) | {"Idempotency-Key": "race"}
-            answers = await asyncio.gather(
-                *(http.post("/therapy-sessions", json=body, headers=headers) for _ in range(8))
-            )
-    finally:
-        await close_resources(app)
+    provider, me, policy = await arrange_committed(committed_db, settings)
+    async with committed_api(settings, committed_db) as http:
+        body = session_body(provider, policy_id=str(policy))
+        headers = token(me) | {"Idempotency-Key": "race"}
+        answers = await asyncio.gather(
+            *(http.post("/therapy-sessions", json=body, headers=headers) for _ in range(8))
+        )
     assert [a.status_code for a in answers] == [201] * 8
     assert len({a.json()["id"] for a in answers}) == 1
     conn = await asyncpg.connect(committed_db)
@@ -142,7 +126,7 @@ async def test_a_concurrent_repeat_waits_for_the_first_then_replays(
     committed_db: str, settings: Settings
 ) -> None:
     """Two real connections: the second blocks on the key until the first commits."""
-    _, me, _ = await _arrange(committed_db, settings)
+    _, me, _ = await arrange_committed(committed_db, settings)
     first, second = await asyncpg.connect(committed_db), await asyncpg.connect(committed_db)
     for conn in (first, second):
         await _init_connection(conn)
@@ -179,7 +163,7 @@ async def test_a_concurrent_repeat_waits_for_the_first_then_replays(
 async def test_a_concurrent_repeat_runs_itself_when_the_first_rolls_back(
     committed_db: str, settings: Settings
 ) -> None:
-    _, me, _ = await _arrange(committed_db, settings)
+    _, me, _ = await arrange_committed(committed_db, settings)
     first, second = await asyncpg.connect(committed_db), await asyncpg.connect(committed_db)
     for conn in (first, second):
         await _init_connection(conn)
