@@ -25,6 +25,7 @@ from services.clients import queries
 from services.clients.errors import BadDate, ClientNotFound
 from services.core import audit
 from services.core.auth import Actor
+from services.core.errors import NotFound, Unauthorized
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.identity import service as identity
@@ -105,10 +106,19 @@ async def sign_up(conn: asyncpg.Connection, settings: Settings, data: SignupIn) 
     return SignupOut(client=client_out(client), tokens=tokens)
 
 
+async def require_caller(conn: asyncpg.Connection, actor: Actor) -> None:
+    """401 when a valid token names a user that no longer exists (its id is about to be stored)."""
+    try:
+        await identity.get_me(conn, actor)
+    except NotFound as exc:
+        raise Unauthorized("the token's user does not exist") from exc
+
+
 async def create_client(
     conn: asyncpg.Connection, settings: Settings, actor: Actor, data: ClientCreateIn
 ) -> ClientInvitedOut:
     """Ops create a client; the client sets a password with the invitation token."""
+    await require_caller(conn, actor)
     client = await _create(conn, settings, actor, data, None)
     token, expires_at = await identity.create_invite(conn, settings, client.user_id, actor.user_id)
     return ClientInvitedOut(

@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 from litestar.params import HeaderParameter
 
-from services.core.errors import Conflict, Unprocessable
+from services.core.errors import Conflict, Unauthorized, Unprocessable
 
 T = TypeVar("T")
 
@@ -60,20 +60,10 @@ async def run_once(
     if key is None:
         return status, await use_case()
     digest = request_hash(operation, body)
-    inserted = await conn.fetchval(
-        """
-        INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response_status,
-                                      response_body)
-        VALUES ($1, $2, $3, $4, $5, 'null'::jsonb)
-        ON CONFLICT (user_id, key) DO NOTHING
-        RETURNING true
-        """,
-        user_id,
-        key,
-        operation,
-        digest,
-        _PENDING,
-    )
+    try:
+        inserted = await _insert_key(conn, user_id, key, operation, digest)
+    except asyncpg.ForeignKeyViolationError as exc:  # a valid token whose user is gone
+        raise Unauthorized("the token's user does not exist") from exc
     if inserted:
         result = await use_case()
         await conn.execute(
@@ -103,3 +93,24 @@ async def run_once(
     if stored["response_status"] == _PENDING:  # only if a use case committed without finishing
         raise Conflict("the first request with this key did not finish", code="idempotency_pending")
     return stored["response_status"], msgspec.convert(stored["response_body"], out_type)
+
+
+async def _insert_key(
+    conn: asyncpg.Connection, user_id: uuid.UUID, key: str, operation: str, digest: bytes
+) -> bool:
+    """True when this request is the first with the key; waits while another holds it."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response_status,
+                                      response_body)
+        VALUES ($1, $2, $3, $4, $5, 'null'::jsonb)
+        ON CONFLICT (user_id, key) DO NOTHING
+        RETURNING true
+        """,
+        user_id,
+        key,
+        operation,
+        digest,
+        _PENDING,
+    )
+    return bool(inserted)

@@ -65,6 +65,7 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
     now = datetime.now(UTC)
     if not now < data.starts_at <= now + BOOKING_HORIZON:
         raise BadBooking("starts_at must be in the future, within two years", field="starts_at")
+    await clients.require_caller(conn, actor)
     provider_id, client_id = await _parties(conn, actor, data)
     if data.policy_id is not None:
         # The date of service is the session's date where it happens (the offset given).
@@ -139,6 +140,7 @@ async def cancel_session(
 ) -> SessionOut:
     """Cancel a scheduled session; it ends without a claim."""
     session = await _lock_scheduled(conn, actor, session_id)
+    await clients.require_caller(conn, actor)
     cancelled = await queries.update_cancel(conn, session.id, reason, actor.user_id)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return cancelled

@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.core.auth import Actor
 from services.core.settings import Settings
 from tests.clients.helpers import (
     World,
@@ -17,6 +18,7 @@ from tests.clients.helpers import (
     matrix_cases,
     move_to_past,
     session_body,
+    signup_body,
     statuses,
 )
 
@@ -123,3 +125,29 @@ async def test_a_non_uuid_session_path_is_404(
         response = await client.request("GET" if "cancel" not in path else "POST", path,
                                         headers=token(w.ops))  # fmt: skip
         assert response.status_code == 404, path
+
+
+async def test_a_token_whose_user_is_gone_is_401_on_writes_that_store_it(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
+) -> None:
+    w = await make_world(db, settings)
+    ghost = Actor(user_id=uuid.uuid4(), role="ops")
+    booked = await client.post(
+        "/therapy-sessions",
+        json=session_body(w.providers[0], w.clients[0]),
+        headers=token(ghost) | {"Idempotency-Key": "ghost"},
+    )
+    assert booked.status_code == 401
+    unkeyed = await client.post(
+        "/therapy-sessions", json=session_body(w.providers[0], w.clients[0]), headers=token(ghost)
+    )
+    assert unkeyed.status_code == 401
+    cancel = await client.post(
+        f"/therapy-sessions/{w.sessions[0].id}/cancel", json={"reason": "x"}, headers=token(ghost)
+    )
+    assert cancel.status_code == 401
+    body = signup_body()
+    del body["password"]
+    created = await client.post("/clients", json=body, headers=token(ghost))
+    assert created.status_code == 401
+    assert await db.fetchval("SELECT count(*) FROM clients WHERE email = $1", body["email"]) == 0
