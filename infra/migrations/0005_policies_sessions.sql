@@ -9,6 +9,7 @@ CREATE TABLE insurance_policy_keys (
     UNIQUE (client_id, priority)
 );
 
+-- created_at is clock_timestamp(): rows made in one transaction still list in the order made.
 CREATE TABLE insurance_policies (
     id                        UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     client_id                 UUID NOT NULL REFERENCES clients (id),
@@ -29,7 +30,7 @@ CREATE TABLE insurance_policies (
     patient_member_id         TEXT CHECK (length(patient_member_id) BETWEEN 1 AND 80),
     effective_from            DATE NOT NULL,
     effective_to              DATE,
-    created_at                TIMESTAMPTZ NOT NULL DEFAULT now(),
+    created_at                TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     updated_at                TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (id, client_id),  -- target of therapy_sessions' (policy_id, client_id) key
     CONSTRAINT insurance_policies_dates CHECK (effective_to IS NULL OR effective_to >= effective_from),
@@ -66,7 +67,7 @@ CREATE TABLE therapy_sessions (
     cancel_reason     TEXT CHECK (length(cancel_reason) BETWEEN 1 AND 500),
     cancelled_by      UUID REFERENCES users (id),
     created_by        UUID NOT NULL REFERENCES users (id),
-    created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+    created_at        TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     updated_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- Named so later migrations can DROP and re-ADD it with the statuses they introduce.
     CONSTRAINT therapy_sessions_status_check
