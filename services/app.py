@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from services.clients.routes import ClientController, PolicyController
 from services.core.auth import BEARER, TokenAuthMiddleware, provide_actor
 from services.core.db import create_pool, provide_conn
 from services.core.errors import handle_exception
@@ -28,6 +29,7 @@ from services.identity.routes import AuthController
 from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.providers.routes import ProviderController, ProviderDetailsController
+from services.therapy_sessions.routes import TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
     live,
@@ -39,6 +41,9 @@ ROUTE_HANDLERS: list[Any] = [
     ProviderController,
     ProviderDetailsController,
     CredentialingController,
+    ClientController,
+    PolicyController,
+    TherapySessionController,
 ]
 
 

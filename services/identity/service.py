@@ -66,6 +66,16 @@ async def create_user(
     return user_id
 
 
+async def issue_tokens(
+    conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID
+) -> TokenPair:
+    """Sign a user in right after creating them (a signup answers with tokens)."""
+    user = await queries.get_user(conn, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return await _issue(conn, user, settings)
+
+
 async def create_invite(
     conn: asyncpg.Connection, settings: Settings, user_id: uuid.UUID, created_by: uuid.UUID | None
 ) -> tuple[str, datetime]:

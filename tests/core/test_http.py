@@ -136,4 +136,5 @@ EXPECTED_PUBLIC = [
     "/auth/refresh",
     "/auth/logout",
     "/auth/invites/accept",
+    "/clients/signup",
 ]

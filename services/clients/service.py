@@ -1,0 +1,186 @@
+"""Use cases of client intake: signup, ops-created clients, profiles, and who may see them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import asyncpg
+import msgspec
+
+from schemas.clients import (
+    AddressOut,
+    ClientColumns,
+    ClientCreateIn,
+    ClientInvitedOut,
+    ClientOut,
+    ClientPatchIn,
+    ClientRow,
+    SignupIn,
+    SignupOut,
+    unset_to_dict,
+)
+from schemas.common import Address
+from services.clients import queries
+from services.clients.errors import BadDate, ClientNotFound
+from services.core import audit
+from services.core.auth import Actor
+from services.core.errors import NotFound, Unauthorized
+from services.core.pagination import Page, decode_cursor, make_page
+from services.core.settings import Settings
+from services.identity import service as identity
+
+ENTITY = "client"
+_EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def check_birth_date(value: date, field: str) -> None:
+    """A date of birth is not in the future and not before 1900."""
+    if value > datetime.now(UTC).date() or value < _EARLIEST_BIRTH:
+        raise BadDate("date of birth must be between 1900-01-01 and today", field=field)
+
+
+def client_out(row: ClientRow) -> ClientOut:
+    return ClientOut(
+        id=row.id,
+        user_id=row.user_id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        sex=row.sex,
+        address=AddressOut(
+            line1=row.address_line1,
+            line2=row.address_line2,
+            city=row.city,
+            state=row.state,
+            zip=row.zip,
+        ),
+        phone=row.phone,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _columns(
+    data: ClientCreateIn | ClientPatchIn, base: ClientColumns | None = None
+) -> ClientColumns:
+    """The profile `data` describes (a PATCH: `base` with the given fields replaced)."""
+    fields = unset_to_dict(data)
+    fields.pop("email", None)
+    fields.pop("password", None)
+    address = fields.pop("address", None)
+    if isinstance(address, Address):
+        fields |= {
+            "address_line1": address.line1,
+            "address_line2": address.line2 or None,
+            "city": address.city,
+            "state": address.state,
+            "zip": address.zip,
+        }
+    if base is None:
+        return msgspec.convert(fields, ClientColumns)
+    return msgspec.convert(msgspec.structs.asdict(base) | fields, ClientColumns)
+
+
+async def _create(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor | None,
+    data: SignupIn | ClientCreateIn,
+    password: str | None,
+) -> ClientRow:
+    check_birth_date(data.date_of_birth, "date_of_birth")
+    user_id = await identity.create_user(conn, settings, data.email, "client", password)
+    client = await queries.insert_client(conn, user_id, data.email.lower(), _columns(data))
+    # A self-signup is its own actor: the new client wrote their own record.
+    writer = actor or Actor(user_id=user_id, role="client", client_id=client.id)
+    await audit.record(conn, writer, "create", ENTITY, [client.id])
+    return client
+
+
+async def sign_up(conn: asyncpg.Connection, settings: Settings, data: SignupIn) -> SignupOut:
+    """A client creates their own account and profile, and is signed in."""
+    client = await _create(conn, settings, None, data, data.password)
+    tokens = await identity.issue_tokens(conn, settings, client.user_id)
+    return SignupOut(client=client_out(client), tokens=tokens)
+
+
+async def require_caller(conn: asyncpg.Connection, actor: Actor) -> None:
+    """401 when a valid token names a user that no longer exists (its id is about to be stored)."""
+    try:
+        await identity.get_me(conn, actor)
+    except NotFound as exc:
+        raise Unauthorized("the token's user does not exist") from exc
+
+
+async def create_client(
+    conn: asyncpg.Connection, settings: Settings, actor: Actor, data: ClientCreateIn
+) -> ClientInvitedOut:
+    """Ops create a client; the client sets a password with the invitation token."""
+    await require_caller(conn, actor)
+    client = await _create(conn, settings, actor, data, None)
+    token, expires_at = await identity.create_invite(conn, settings, client.user_id, actor.user_id)
+    return ClientInvitedOut(
+        client=client_out(client), invite_token=token, invite_expires_at=expires_at
+    )
+
+
+async def provider_sees_client(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> bool:
+    """A provider sees a client while they have a session together that was not cancelled."""
+    return await queries.provider_sees_client(conn, provider_id, client_id)
+
+
+async def may_see_client(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID) -> bool:
+    """Object-level rule for every read of a client's profile and policies."""
+    if actor.role == "ops":
+        return True
+    if actor.role == "client":
+        return actor.client_id == client_id
+    return actor.provider_id is not None and await provider_sees_client(
+        conn, actor.provider_id, client_id
+    )
+
+
+async def visible_client(
+    conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID, *, lock: bool = False
+) -> ClientRow:
+    """The client, or 404 when unknown or not the caller's to see."""
+    if not await may_see_client(conn, actor, client_id):
+        raise ClientNotFound("client not found")
+    get = queries.lock_client if lock else queries.get_client
+    client = await get(conn, client_id)
+    if client is None:
+        raise ClientNotFound("client not found")
+    return client
+
+
+async def get_client(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID) -> ClientOut:
+    client = await visible_client(conn, actor, client_id)
+    await audit.record(conn, actor, "read", ENTITY, [client.id])
+    return client_out(client)
+
+
+async def list_clients(
+    conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
+) -> Page[ClientOut]:
+    if actor.role == "provider" and actor.provider_id is None:
+        return Page(items=[], next_cursor=None)
+    provider_id = actor.provider_id if actor.role == "provider" else None
+    rows = await queries.list_clients(conn, provider_id, decode_cursor(cursor), limit + 1)
+    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
+    await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
+    return Page(items=[client_out(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+async def update_client(
+    conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID, data: ClientPatchIn
+) -> ClientOut:
+    client = await visible_client(conn, actor, client_id, lock=True)
+    if not isinstance(data.date_of_birth, msgspec.UnsetType):
+        check_birth_date(data.date_of_birth, "date_of_birth")
+    updated = await queries.update_client(conn, client.id, _columns(data, client))
+    await audit.record(conn, actor, "update", ENTITY, [client.id])
+    return client_out(updated)

@@ -1,0 +1,116 @@
+"""/therapy-sessions: book, list, read, cancel, no-show."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from schemas.therapy_sessions import (
+    BookSessionIn,
+    CancelSessionIn,
+    SessionFilters,
+    SessionOut,
+    SessionStatus,
+)
+from services.core import idempotency
+from services.core.auth import allow
+from services.core.deps import Caller, Conn
+from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.therapy_sessions import service
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, QueryParameter(max_length=200)]
+Since = Annotated[datetime | None, QueryParameter(name="from")]
+Until = Annotated[datetime | None, QueryParameter(name="to")]
+
+
+class TherapySessionController(Controller):
+    path = "/therapy-sessions"
+    tags = ["therapy-sessions"]
+
+    @post("/", guards=[allow("ops", "provider", "client")], operation_id="book_therapy_session")
+    async def book(
+        self,
+        data: JSONBody[BookSessionIn],
+        conn: Conn,
+        actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[SessionOut]:
+        """Book a session; a repeat with the same Idempotency-Key gets the first answer."""
+        status, session = await idempotency.run_once(
+            conn,
+            actor.user_id,
+            idempotency_key,
+            "book_therapy_session",
+            data,
+            201,
+            lambda: service.book_session(conn, actor, data),
+            SessionOut,
+        )
+        return Response(session, status_code=status)
+
+    @get("/", guards=[allow("ops", "provider", "client")], operation_id="list_therapy_sessions")
+    async def list_(
+        self,
+        conn: Conn,
+        actor: Caller,
+        provider_id: FromQuery[uuid.UUID | None] = None,
+        client_id: FromQuery[uuid.UUID | None] = None,
+        status: FromQuery[SessionStatus | None] = None,
+        starts_from: Since = None,
+        starts_to: Until = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[SessionOut]:
+        """Sessions the caller may see, filtered; `from` <= starts_at < `to`."""
+        filters = SessionFilters(
+            provider_id=provider_id,
+            client_id=client_id,
+            status=status,
+            starts_from=starts_from,
+            starts_to=starts_to,
+        )
+        return await service.list_sessions(conn, actor, filters, cursor, limit)
+
+    @get(
+        "/{session_id:uuid}",
+        guards=[allow("ops", "provider", "client")],
+        operation_id="get_therapy_session",
+    )
+    async def get_one(
+        self, session_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> SessionOut:
+        """One therapy session."""
+        return await service.get_session(conn, actor, session_id)
+
+    @post(
+        "/{session_id:uuid}/cancel",
+        guards=[allow("ops", "provider", "client")],
+        operation_id="cancel_therapy_session",
+        status_code=200,
+    )
+    async def cancel(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[CancelSessionIn],
+        conn: Conn,
+        actor: Caller,
+    ) -> SessionOut:
+        """Cancel a scheduled session."""
+        return await service.cancel_session(conn, actor, session_id, data.reason)
+
+    @post(
+        "/{session_id:uuid}/no-show",
+        guards=[allow("ops", "provider")],
+        operation_id="mark_therapy_session_no_show",
+        status_code=200,
+    )
+    async def no_show(
+        self, session_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> SessionOut:
+        """Record that the client did not come (after the start time)."""
+        return await service.mark_no_show(conn, actor, session_id)

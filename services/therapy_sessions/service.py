@@ -1,0 +1,160 @@
+"""Use cases of booking: book, read, cancel, mark a no-show."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from schemas.therapy_sessions import BookSessionIn, SessionFilters, SessionOut
+from services.clients import policies
+from services.clients import service as clients
+from services.clients.errors import ClientNotFound
+from services.core import audit
+from services.core.auth import Actor
+from services.core.pagination import Page, decode_cursor, make_page
+from services.therapy_sessions import queries
+from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
+
+ENTITY = "therapy_session"
+BOOKING_HORIZON = timedelta(days=730)
+
+
+def _scope(actor: Actor) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """(provider_id, client_id) the caller is limited to; (None, None) for ops."""
+    if actor.role == "ops":
+        return None, None
+    owned = actor.provider_id if actor.role == "provider" else actor.client_id
+    if owned is None:  # a token without its profile sees nothing
+        raise SessionNotFound("therapy session not found")
+    return (owned, None) if actor.role == "provider" else (None, owned)
+
+
+async def _parties(
+    conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Who the session is between, as the caller's role allows."""
+    provider_id, client_id = data.provider_id, data.client_id
+    if actor.role == "client":
+        if actor.client_id is None or client_id not in (None, actor.client_id):
+            raise ClientNotFound("client not found", field="client_id")
+        client_id = actor.client_id
+    if actor.role == "provider":
+        if actor.provider_id is None or provider_id not in (None, actor.provider_id):
+            raise SessionNotFound("providers book only their own sessions", field="provider_id")
+        provider_id = actor.provider_id
+    if provider_id is None:
+        raise BadBooking("provider_id is required", field="provider_id")
+    if client_id is None:
+        raise BadBooking("client_id is required", field="client_id")
+    if actor.role == "provider":
+        # A provider books only for a client they already see.
+        if not await clients.provider_sees_client(conn, provider_id, client_id):
+            raise ClientNotFound("client not found", field="client_id")
+    elif not await queries.client_exists(conn, client_id):
+        raise BadBooking("no client has this id", field="client_id")
+    if not await queries.provider_exists(conn, provider_id):
+        raise BadBooking("no provider has this id", field="provider_id")
+    return provider_id, client_id
+
+
+async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSessionIn) -> SessionOut:
+    """A scheduled session between a provider and a client."""
+    now = datetime.now(UTC)
+    if not now < data.starts_at <= now + BOOKING_HORIZON:
+        raise BadBooking("starts_at must be in the future, within two years", field="starts_at")
+    await clients.require_caller(conn, actor)
+    provider_id, client_id = await _parties(conn, actor, data)
+    if data.policy_id is not None:
+        # The date of service is the session's date where it happens (the offset given).
+        day = data.starts_at.date()
+        if await policies.covering_policy(conn, client_id, data.policy_id, day) is None:
+            raise BadBooking(
+                "the policy is not the client's or does not cover the session date",
+                field="policy_id",
+            )
+    session = await queries.insert_session(
+        conn,
+        provider_id=provider_id,
+        client_id=client_id,
+        policy_id=data.policy_id,
+        starts_at=data.starts_at,
+        duration_minutes=data.duration_minutes,
+        place_of_service=data.place_of_service,
+        created_by=actor.user_id,
+    )
+    await audit.record(conn, actor, "create", ENTITY, [session.id])
+    return session
+
+
+async def get_session(conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID) -> SessionOut:
+    session = await queries.get_session(conn, session_id, *_scope(actor))
+    if session is None:
+        raise SessionNotFound("therapy session not found")
+    await audit.record(conn, actor, "read", ENTITY, [session.id])
+    return session
+
+
+async def list_sessions(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    filters: SessionFilters,
+    cursor: str | None,
+    limit: int,
+) -> Page[SessionOut]:
+    try:
+        provider_id, client_id = _scope(actor)
+    except SessionNotFound:
+        return Page(items=[], next_cursor=None)
+    # A filter naming someone outside the caller's scope matches nothing.
+    if (provider_id and filters.provider_id not in (None, provider_id)) or (
+        client_id and filters.client_id not in (None, client_id)
+    ):
+        return Page(items=[], next_cursor=None)
+    scoped = msgspec.structs.replace(
+        filters,
+        provider_id=provider_id or filters.provider_id,
+        client_id=client_id or filters.client_id,
+    )
+    rows = await queries.list_sessions(conn, scoped, decode_cursor(cursor), limit + 1)
+    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
+    await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
+    return page
+
+
+async def _lock_scheduled(
+    conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID
+) -> SessionOut:
+    session = await queries.lock_session(conn, session_id, *_scope(actor))
+    if session is None:
+        raise SessionNotFound("therapy session not found")
+    if session.status != "scheduled":
+        raise WrongStatus(f"the session is {session.status}, not scheduled", field="status")
+    return session
+
+
+async def cancel_session(
+    conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID, reason: str
+) -> SessionOut:
+    """Cancel a scheduled session; it ends without a claim."""
+    session = await _lock_scheduled(conn, actor, session_id)
+    await clients.require_caller(conn, actor)
+    cancelled = await queries.update_cancel(conn, session.id, reason, actor.user_id)
+    await audit.record(conn, actor, "update", ENTITY, [session.id])
+    return cancelled
+
+
+async def mark_no_show(conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID) -> SessionOut:
+    """The client did not come: only once the session's start time has passed."""
+    session = await _lock_scheduled(conn, actor, session_id)
+    if session.starts_at > datetime.now(UTC):
+        raise WrongStatus(
+            "a session is a no-show only after it was due to start",
+            code="therapy_session_not_started",
+            field="starts_at",
+        )
+    marked = await queries.update_no_show(conn, session.id)
+    await audit.record(conn, actor, "update", ENTITY, [session.id])
+    return marked
