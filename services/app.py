@@ -22,6 +22,7 @@ from services.core.db import create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
 from services.core.middleware import request_id_middleware
+from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
 from services.credentialing.routes import CredentialingController
 from services.health.routes import live, ready
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
             ),
         ],
         exception_handlers={Exception: handle_exception},
+        guards=[refuse_unknown_query_params],
         openapi_config=OpenAPIConfig(
             title="Hearth API",
             version="0.1.0",

@@ -21,7 +21,7 @@ from services.app import close_resources, create_app, open_resources
 from services.clients import policies
 from services.clients import service as clients
 from services.core.auth import Actor
-from services.core.db import _init_connection
+from services.core.db import init_connection
 from services.core.settings import Settings
 from services.identity.service import create_user
 from services.therapy_sessions import service as sessions
@@ -243,7 +243,7 @@ async def committed_api(settings: Settings, url: str) -> AsyncIterator[httpx.Asy
 async def arrange_committed(url: str, settings: Settings) -> tuple[Actor, Actor, uuid.UUID]:
     """A provider, a client and the client's primary policy, committed."""
     conn = await asyncpg.connect(url)
-    await _init_connection(conn)
+    await init_connection(conn)
     try:
         async with conn.transaction():
             provider = await make_provider(conn, settings)

@@ -138,3 +138,15 @@ EXPECTED_PUBLIC = [
     "/auth/invites/accept",
     "/clients/signup",
 ]
+
+
+async def test_an_undeclared_query_parameter_is_refused_naming_it(
+    client: httpx.AsyncClient, token: Any
+) -> None:
+    ops = Actor(user_id=uuid.uuid4(), role="ops")
+    response = await client.get("/payers?statuss=x", headers=token(ops))
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "statuss", "message": "unknown query parameter 'statuss'"}
+    ]
+    assert (await client.get("/payers?limit=5", headers=token(ops))).status_code == 200

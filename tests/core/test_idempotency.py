@@ -12,7 +12,7 @@ import pytest
 
 from schemas.therapy_sessions import CancelSessionIn
 from services.core import idempotency
-from services.core.db import _init_connection
+from services.core.db import init_connection
 from services.core.settings import Settings
 from tests.clients.helpers import (
     arrange_committed,
@@ -129,7 +129,7 @@ async def test_a_concurrent_repeat_waits_for_the_first_then_replays(
     _, me, _ = await arrange_committed(committed_db, settings)
     first, second = await asyncpg.connect(committed_db), await asyncpg.connect(committed_db)
     for conn in (first, second):
-        await _init_connection(conn)
+        await init_connection(conn)
     release = asyncio.Event()
     runs: list[str] = []
     body = CancelSessionIn(reason="same body")
@@ -166,7 +166,7 @@ async def test_a_concurrent_repeat_runs_itself_when_the_first_rolls_back(
     _, me, _ = await arrange_committed(committed_db, settings)
     first, second = await asyncpg.connect(committed_db), await asyncpg.connect(committed_db)
     for conn in (first, second):
-        await _init_connection(conn)
+        await init_connection(conn)
     body = CancelSessionIn(reason="same body")
     started = asyncio.Event()
 

@@ -17,8 +17,10 @@ async def test_access_line_names_the_route_template_not_the_data(
 ) -> None:
     caplog.set_level(logging.INFO)
     secret = "jane.doe.phi@example.test"
+    refused = await client.get(f"/health/live?note={secret}")
+    assert refused.status_code == 400  # an undeclared query parameter
     response = await client.post(
-        f"/auth/login?note={secret}", json={"email": secret, "password": "Hunter2-but-longer"}
+        "/auth/login", json={"email": secret, "password": "Hunter2-but-longer"}
     )
     assert response.status_code == 401
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
