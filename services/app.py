@@ -21,7 +21,8 @@ from services.core.auth import BEARER, TokenAuthMiddleware, provide_actor
 from services.core.db import create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
-from services.core.middleware import request_id_middleware
+from services.core.middleware import allow_header_hook, request_id_middleware
+from services.core.openapi import refine as refine_openapi
 from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
 from services.credentialing.routes import CredentialingController
@@ -122,6 +123,12 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
         debug=False,
     )
     _document_bearer_security(app)
+    allow = {
+        route.path_format: ", ".join(sorted(getattr(route, "methods", set())))
+        for route in app.routes
+    }
+    app.before_send.append(allow_header_hook(allow))
+    refine_openapi(app.openapi_schema)
     # Outermost, around routing and error rendering, so 404s and 500s carry the id too.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     return app

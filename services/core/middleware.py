@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,3 +53,23 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             reset_request_id(token)
 
     return middleware
+
+
+def allow_header_hook(methods_by_template: dict[str, str]) -> Any:
+    """before_send: OPTIONS answers the route's real methods.
+
+    Litestar builds a route's OPTIONS handler when the path's first handler registers and
+    keeps listing only those methods after more handlers join the path.
+    """
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        allow = methods_by_template.get(str(scope.get("path_template", "")))
+        if allow is None:
+            return
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+        headers.append((b"allow", allow.encode()))
+        message["headers"] = headers
+
+    return before_send

@@ -52,3 +52,6 @@ def refuse_unknown_query_params(
     for name in connection.query_params:
         if name not in allowed:
             raise UnknownQueryParameter(f"unknown query parameter {name!r}", field=name or "query")
+        if len(connection.query_params.getall(name)) > 1:
+            # Every parameter of ours is a single value; which of two would win is a guess.
+            raise UnknownQueryParameter(f"query parameter {name!r} is repeated", field=name)

@@ -12,7 +12,14 @@ from services.core.auth import BEARER, allow
 PROMETHEUS = PrometheusConfig(app_name="hearth", group_path=True, exclude=["^/metrics", "^/health"])
 
 
-@get("/metrics", guards=[allow("ops")], security=BEARER, operation_id="metrics", tags=["ops"])
+@get(
+    "/metrics",
+    guards=[allow("ops")],
+    security=BEARER,
+    operation_id="metrics",
+    tags=["ops"],
+    media_type=CONTENT_TYPE_LATEST,
+)
 async def metrics() -> Response[bytes]:
     """Prometheus exposition of this process's metrics (ops only)."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(REGISTRY))
