@@ -7,15 +7,19 @@ would meet. Everyone's password is DEMO_PASSWORD (the README lists the logins).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 import msgspec
 
+from schemas.clients import PolicyIn, Sex, SignupIn, SubscriberIn
 from schemas.common import Address
 from schemas.credentialing import CredentialingIn, TransitionIn
 from schemas.payers import FeeScheduleIn, PayerIn
 from schemas.providers import LicenceIn, LicenceType, LocationIn, ProviderIn
+from schemas.therapy_sessions import BookSessionIn
+from services.clients import policies
+from services.clients import service as clients
 from services.core.auth import Actor
 from services.core.db import init_connection
 from services.core.settings import Settings
@@ -24,6 +28,7 @@ from services.identity.service import accept_invite, create_user
 from services.payers import service as payers
 from services.providers import details as provider_details
 from services.providers import service as providers
+from services.therapy_sessions import service as therapy_sessions
 
 OPS_EMAIL = "ops@hearth.test"
 DEMO_PASSWORD = "hearth-demo-password"
@@ -98,6 +103,61 @@ PROVIDERS = [
         self_pay={"90834": 13_000, "90846": 15_000, "90847": 16_500},
     ),
 ]
+
+
+class DemoClient(msgspec.Struct, frozen=True, kw_only=True):
+    """A client whose member id is one the clearinghouse simulator's world knows."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    sex: Sex
+    city: str
+    state: str
+    zip: str
+    payer: str  # X12 payer id
+    member_id: str  # the subscriber's
+    subscriber: tuple[str, str, date, Sex] | None = None  # when the client is a dependant
+    provider: str | None = None  # email of the provider with a booked session
+
+
+def _client(
+    first: str, last: str, born: str, sex: Sex, place: tuple[str, str, str], payer: str,
+    member_id: str, provider: str | None = None,
+    subscriber: tuple[str, str, date, Sex] | None = None,
+) -> DemoClient:  # fmt: skip
+    city, state, zip_code = place
+    return DemoClient(
+        first_name=first, last_name=last, date_of_birth=date.fromisoformat(born), sex=sex,
+        city=city, state=state, zip=zip_code, payer=payer, member_id=member_id,
+        subscriber=subscriber, provider=provider,
+    )  # fmt: skip
+
+
+NYC, SF, AUSTIN = (
+    ("New York", "NY", "10025"),
+    ("San Francisco", "CA", "94110"),
+    (
+        "Austin",
+        "TX",
+        "78704",
+    ),
+)
+MAYA, SAM = "maya.okafor@hearth.test", "sam.rivera@hearth.test"
+CLIENTS = [
+    _client("Jordan", "Lee", "1990-04-12", "U", NYC, "EVGRN", "EVG100001", MAYA),
+    _client("Casey", "Morgan", "1985-09-30", "F", SF, "EVGRN", "EVG100004", SAM),
+    _client("Riley", "Chen", "1978-02-14", "M", SF, "EVGRN", "EVG100005"),
+    _client("Avery", "Patel", "1992-11-03", "F", NYC, "EVGRN", "EVG100008", MAYA),
+    _client("Quinn", "Foster", "1988-07-21", "U", SF, "EVGRN", "EVG100010"),
+    _client("Alex", "Kim", "2010-08-19", "M", NYC, "BLHBR", "BHI200001", MAYA,
+            subscriber=("Pat", "Kim", date(1975, 5, 5), "F")),
+    _client("Morgan", "Diaz", "1969-12-01", "M", AUSTIN, "BLHBR", "BHI200006"),
+    _client("Sydney", "Park", "1995-03-22", "F", NYC, "BLHBR", "BHI200009"),
+    _client("Taylor", "Brooks", "1983-06-15", "F", NYC, "SMMT1", "SMM300003", MAYA),
+    _client("Jamie", "Rivera", "1991-01-27", "M", AUSTIN, "SMMT1", "SMM300007"),
+]  # fmt: skip
+
 PATH = {
     "requested": [],
     "submitted": ["submitted"],
@@ -128,8 +188,12 @@ async def _load(conn: asyncpg.Connection, settings: Settings, today: date) -> No
     ops_id = await create_user(conn, settings, OPS_EMAIL, "ops", DEMO_PASSWORD)
     ops = Actor(user_id=ops_id, role="ops")
     payer_ids = await _payers(conn, ops, date(today.year, 1, 1))
-    for spec in PROVIDERS:
-        await _provider(conn, settings, ops, spec, payer_ids, today)
+    provider_ids = {
+        spec.email: await _provider(conn, settings, ops, spec, payer_ids, today)
+        for spec in PROVIDERS
+    }
+    for client in CLIENTS:
+        await _demo_client(conn, settings, client, payer_ids, provider_ids, today)
 
 
 async def _payers(conn: asyncpg.Connection, ops: Actor, start: date) -> dict[str, uuid.UUID]:
@@ -168,7 +232,7 @@ async def _provider(
     spec: DemoProvider,
     payer_ids: dict[str, uuid.UUID],
     today: date,
-) -> None:
+) -> uuid.UUID:
     locations = [LocationIn(name="Telehealth", place_of_service="10")]
     if spec.office is not None:
         locations.insert(0, LocationIn(name="Office", place_of_service="11", address=spec.office))
@@ -212,3 +276,62 @@ async def _provider(
                     ends_on=date(today.year + 2, 12, 31) if approved else None,
                 ),
             )
+    return provider_id
+
+
+async def _demo_client(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    spec: DemoClient,
+    payer_ids: dict[str, uuid.UUID],
+    provider_ids: dict[str, uuid.UUID],
+    today: date,
+) -> None:
+    email = f"{spec.first_name}.{spec.last_name}@hearth.test".lower()
+    signed = await clients.sign_up(
+        conn,
+        settings,
+        SignupIn(
+            email=email,
+            password=DEMO_PASSWORD,
+            first_name=spec.first_name,
+            last_name=spec.last_name,
+            date_of_birth=spec.date_of_birth,
+            sex=spec.sex,
+            address=Address(line1="1 Demo Street", city=spec.city, state=spec.state, zip=spec.zip),
+        ),
+    )
+    me = Actor(user_id=signed.client.user_id, role="client", client_id=signed.client.id)
+    subscriber = None
+    if spec.subscriber is not None:
+        first, last, born, sex = spec.subscriber
+        subscriber = SubscriberIn(first_name=first, last_name=last, date_of_birth=born, sex=sex)
+    policy = await policies.add_policy(
+        conn,
+        me,
+        signed.client.id,
+        PolicyIn(
+            payer_id=payer_ids[spec.payer],
+            member_id=spec.member_id,
+            priority="primary",
+            relationship="self" if subscriber is None else "child",
+            subscriber=subscriber,
+            effective_from=date(today.year, 1, 1),
+        ),
+    )
+    if spec.provider is None:
+        return
+    # Next week, 15:00 in New York: a booked session lets the provider see the client.
+    days_ahead = 7 + (1 - today.weekday()) % 7
+    starts = datetime.combine(today + timedelta(days=days_ahead), time(20, 0), tzinfo=UTC)
+    await therapy_sessions.book_session(
+        conn,
+        me,
+        BookSessionIn(
+            provider_id=provider_ids[spec.provider],
+            policy_id=policy.id,
+            starts_at=starts,
+            duration_minutes=53,
+            place_of_service="10",
+        ),
+    )

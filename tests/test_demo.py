@@ -8,36 +8,17 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncGenerator
 from pathlib import Path
 
-import asyncpg
-import pytest
-
-from tests.conftest import database_url, drop_database
 from tests.live import ROOT, app_env, free_port, process, wait_ready
 
 
-@pytest.fixture
-async def empty_database() -> AsyncGenerator[str, None]:
-    server = os.environ["HEARTH_TEST_SERVER_URL"]
-    name = f"hearth_demo_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield database_url(server, name)
-    await drop_database(server, name)
-
-
 def test_make_run_then_demo_twice(
-    empty_database: str, redis_url: str, redis_namespace: str, tmp_path: Path
+    empty_db: str, redis_url: str, redis_namespace: str, tmp_path: Path
 ) -> None:
     port = free_port()
     env = app_env(
-        empty_database,
+        empty_db,
         redis_url,
         HEARTH_ENV="development",
         HEARTH_API_PORT=str(port),

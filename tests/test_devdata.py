@@ -9,7 +9,14 @@ import msgspec
 from redis.asyncio import Redis
 
 from services.core.settings import Settings
-from services.devdata import DEMO_PASSWORD, OPS_EMAIL, PAYERS, PROVIDERS, load_demo_data
+from services.devdata import (
+    CLIENTS,
+    DEMO_PASSWORD,
+    OPS_EMAIL,
+    PAYERS,
+    PROVIDERS,
+    load_demo_data,
+)
 from services.identity.service import login
 
 
@@ -31,7 +38,17 @@ async def test_demo_world_loads_once_and_everyone_can_log_in(
             await conn.fetch("SELECT status, count(*) FROM credentialing_records GROUP BY status")
         )
         assert statuses == {"approved": 3, "in_review": 1, "denied": 1, "submitted": 1}
-        for email in [OPS_EMAIL, *(p.email for p in PROVIDERS)]:
+        assert roles["client"] == len(CLIENTS)
+        assert await conn.fetchval("SELECT count(*) FROM insurance_policies") == len(CLIENTS)
+        booked = await conn.fetchval("SELECT count(*) FROM therapy_sessions")
+        assert booked == sum(1 for c in CLIENTS if c.provider) == 5
+        dependant = await conn.fetchrow(
+            "SELECT relationship, member_id, subscriber_first_name FROM insurance_policies p"
+            " JOIN clients c ON c.id = p.client_id WHERE c.first_name = 'Alex'"
+        )
+        assert tuple(dependant) == ("child", "BHI200001", "Pat")
+        client_emails = [f"{c.first_name}.{c.last_name}@hearth.test".lower() for c in CLIENTS]
+        for email in [OPS_EMAIL, *(p.email for p in PROVIDERS), *client_emails]:
             tokens = await login(conn, redis, world, email, DEMO_PASSWORD, "198.51.100.1")
             assert tokens.access_token
     finally:
