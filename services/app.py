@@ -53,7 +53,9 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
     app.state.pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    app.state.redis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
+    app.state.redis = await create_arq_pool(
+        RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.arq_queue_name
+    )
 
 
 async def close_resources(app: Litestar) -> None:

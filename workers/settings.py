@@ -11,6 +11,7 @@ from services.core.db import create_pool
 from services.core.logging import configure_logging
 from services.core.settings import load_settings
 from workers.jobs.credentialing import expire_credentialing
+from workers.jobs.outbox import relay_outbox
 
 SETTINGS = load_settings()
 
@@ -29,12 +30,14 @@ class WorkerSettings:
     functions: ClassVar[list[Any]] = []
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
+        # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
+        cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
     ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(SETTINGS.redis_url)
     # Namespaced like every other key of ours, so stacks sharing one Redis keep their own queue.
-    queue_name = f"{SETTINGS.redis_namespace}:queue"
+    queue_name = SETTINGS.arq_queue_name
     # Short timeouts: a killed worker's job comes back 10 s after the longest of these.
     job_timeout = 60
     max_tries = 5

@@ -68,6 +68,15 @@ async def run_in_transaction(conn: asyncpg.Connection) -> AsyncGenerator[asyncpg
         await tx.commit()
 
 
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A pooled connection in a transaction, for jobs and multi-step use cases."""
+    async with pool.acquire() as proxy:
+        conn = cast(asyncpg.Connection, proxy)
+        async with conn.transaction():
+            yield conn
+
+
 def to_struct(record: Record | None, typ: type[T]) -> T | None:
     if record is None:
         return None

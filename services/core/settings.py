@@ -44,7 +44,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
+    # An outbox row handed to arq and not completed within this is handed out again; longer
+    # than any job's timeout, so a slow job is not doubled while it still runs.
+    outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def arq_queue_name(self) -> str:
+        return f"{self.redis_namespace}:queue"
 
     def tax_id_keyring(self) -> dict[str, bytes]:
         return parse_keyring(self.tax_id_keys)

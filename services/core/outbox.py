@@ -1,0 +1,151 @@
+"""The transactional outbox: jobs written with the rows they follow from, relayed to arq.
+
+A row is handed to arq with the job id `{namespace}:outbox-{id}-{attempt}`: arq refuses a job
+id whose key or kept result still exists (after a SIGKILL, too), so every hand-out needs a
+fresh id, and the row's attempt count gives it one. A row handed out but not completed within `visibility_s` is
+handed out again: jobs must be idempotent, and each completes its row in the transaction that
+does its work.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import asyncpg
+import msgspec
+
+from services.core.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+class Enqueuer(Protocol):
+    async def enqueue_job(self, function: str, *args: Any, _job_id: str | None = None) -> Any: ...
+
+
+class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    job: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def add(
+    conn: asyncpg.Connection,
+    job: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    available_at: datetime | None = None,
+) -> int | None:
+    """Queue `job(outbox_id, **payload)` once this transaction commits; None if already queued."""
+    outbox_id: int | None = await conn.fetchval(
+        """
+        INSERT INTO outbox (job, payload, dedupe_key, available_at)
+        VALUES ($1, $2, $3, coalesce($4, now()))
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND completed_at IS NULL
+        DO NOTHING
+        RETURNING id
+        """,
+        job,
+        payload,
+        dedupe_key,
+        available_at,
+    )
+    return outbox_id
+
+
+async def lock_due(
+    conn: asyncpg.Connection, now: datetime, visibility_s: int, limit: int
+) -> list[OutboxRow]:
+    """Rows never handed out, or handed out longer ago than `visibility_s` and not done."""
+    rows = await conn.fetch(
+        """
+        SELECT id, job, payload, attempts FROM outbox
+        WHERE completed_at IS NULL AND available_at <= $1
+          AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
+        ORDER BY available_at, id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+        """,
+        now,
+        visibility_s,
+        limit,
+    )
+    return [msgspec.convert(dict(r), OutboxRow) for r in rows]
+
+
+async def mark_enqueued(conn: asyncpg.Connection, outbox_id: int, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE outbox SET enqueued_at = $2, attempts = attempts + 1 WHERE id = $1",
+        outbox_id,
+        now,
+    )
+
+
+async def lock(conn: asyncpg.Connection, outbox_id: int) -> OutboxRow | None:
+    """The row, locked, if its work is still to do (a job's first step)."""
+    row = await conn.fetchrow(
+        "SELECT id, job, payload, attempts FROM outbox"
+        " WHERE id = $1 AND completed_at IS NULL FOR UPDATE",
+        outbox_id,
+    )
+    return None if row is None else msgspec.convert(dict(row), OutboxRow)
+
+
+async def complete(conn: asyncpg.Connection, outbox_id: int) -> None:
+    await conn.execute(
+        "UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL", outbox_id
+    )
+
+
+async def record_failure(
+    conn: asyncpg.Connection, outbox_id: int, error: str, retry_in: timedelta
+) -> None:
+    """A transient failure: hand the row out again after `retry_in`."""
+    await conn.execute(
+        """
+        UPDATE outbox SET last_error = $2, enqueued_at = NULL, available_at = now() + $3
+        WHERE id = $1 AND completed_at IS NULL
+        """,
+        outbox_id,
+        error[:500],
+        retry_in,
+    )
+
+
+def job_id(namespace: str, outbox_id: int, attempt: int) -> str:
+    # arq's job keys are not per queue: the namespace keeps deployments sharing a Redis apart.
+    return f"{namespace}:outbox-{outbox_id}-{attempt}"
+
+
+async def relay(
+    pool: asyncpg.Pool,
+    queue: Enqueuer,
+    now: datetime,
+    *,
+    namespace: str,
+    visibility_s: int,
+    limit: int = 200,
+) -> int:
+    """Hand due rows to arq; returns how many. Safe to run concurrently with itself."""
+    handed = 0
+    async with transaction(pool) as conn:
+        for row in await lock_due(conn, now, visibility_s, limit):
+            # Enqueued while the row is locked: if this transaction then fails, the job runs,
+            # finds the row still marked not handed out, and does its work anyway (idempotent);
+            # the row is handed out again and that job finds it completed.
+            job = await queue.enqueue_job(
+                row.job, row.id, _job_id=job_id(namespace, row.id, row.attempts + 1)
+            )
+            if job is None:
+                # That id's job is still queued or its result is kept: the row comes back
+                # after the visibility timeout under the next attempt's id.
+                log.warning("outbox job id taken", extra={"job": row.job, "count": row.id})
+            await mark_enqueued(conn, row.id, now)
+            handed += 1
+    if handed:
+        log.info("outbox relayed", extra={"count": handed})
+    return handed

@@ -1,0 +1,19 @@
+"""The outbox relay, run by cron every few seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.core import outbox
+
+
+async def relay_outbox(ctx: dict[str, Any]) -> int:
+    """Hand due outbox rows to arq (and again those whose job never finished)."""
+    return await outbox.relay(
+        ctx["pool"],
+        ctx["redis"],
+        datetime.now(UTC),
+        namespace=ctx["settings"].redis_namespace,
+        visibility_s=ctx["settings"].outbox_visibility_s,
+    )
