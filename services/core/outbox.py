@@ -2,9 +2,9 @@
 
 A row is handed to arq with the job id `{namespace}:outbox-{id}-{attempt}`: arq refuses a job
 id whose key or kept result still exists (after a SIGKILL, too), so every hand-out needs a
-fresh id, and the row's attempt count gives it one. A row handed out but not completed within `visibility_s` is
-handed out again: jobs must be idempotent, and each completes its row in the transaction that
-does its work.
+fresh id, and the row's attempt count gives it one. A row handed out but not completed within
+`visibility_s` is handed out again: jobs must be idempotent, and each completes its row in the
+transaction that does its work.
 """
 
 from __future__ import annotations
