@@ -48,6 +48,9 @@ class Remaining(msgspec.Struct, frozen=True, kw_only=True):
     value: int
     source: Source
     basis: Basis
+    # With both IND and FAM remaining amounts: the larger one, which did not apply. A session
+    # lowers both, so the smaller stays the one that applies.
+    other: int | None = None
 
 
 class AccumulatorState(msgspec.Struct, frozen=True, kw_only=True):

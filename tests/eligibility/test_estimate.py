@@ -153,7 +153,10 @@ def test_family_smaller_remaining_applies() -> None:
     assert (state.deductible.value, state.deductible.basis) == (90000, "individual")
     result = estimate(plans.KIM_FAMILY, CPT_90837)
     assert (result.client_cents, result.insurer_cents) == (CPT_90837, 0)
-    assert "$900.00 remaining" in line_of(result, "deductible").text
+    assert line_of(result, "deductible").text == (
+        "Deductible: $145.00 of $145.00 goes to the deductible (deductible $900.00 remaining "
+        "(the family has $1,200.00 left: the smaller applies), from the mental health (MH) lines)"
+    )
 
 
 def test_family_remaining_smaller_than_individual() -> None:
@@ -164,7 +167,9 @@ def test_family_remaining_smaller_than_individual() -> None:
     )
     result = estimate(benefits, CPT_90834)
     assert result.client_cents == 5000 + 1650  # $50 family deductible, then 30% of $55
-    assert "for the family" in line_of(result, "deductible").text
+    assert "$50.00 remaining for the family (the individual has $900.00 left" in (
+        line_of(result, "deductible").text
+    )
 
 
 def test_kim_projection_fills_the_deductible() -> None:
@@ -186,6 +191,7 @@ def test_carve_out_names_who_to_ask() -> None:
     )
     assert "Mindful Behavioral Health" in (result.reason or "")
     assert kinds(result) == ["carve_out"]
+    assert "(800) 555-0199" in result.lines[0].text
 
 
 def test_inactive_coverage_gives_no_estimate() -> None:

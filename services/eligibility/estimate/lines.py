@@ -71,12 +71,21 @@ def describe_remaining(what: str, remaining: Remaining, *, unit: str = "money") 
     figure = money(remaining.value) if unit == "money" else f"{remaining.value}"
     basis = {
         "individual": "remaining",
-        "family": "remaining for the family (smaller than the individual figure)",
+        "family": "remaining for the family",
         "reset": "remaining (the plan year's full amount)",
         "assumed_total": "remaining, assumed: the payer gave the plan year's total but not "
         "what is used, so none is assumed used",
     }[remaining.basis]
+    if remaining.other is not None:
+        larger = "family" if remaining.basis == "individual" else "individual"
+        basis += f" (the {larger} has {money(remaining.other)} left: the smaller applies)"
     return f"{what} {figure} {basis}, {from_source(remaining.source)}"
+
+
+def phone(number: str) -> str:
+    if len(number) == 10 and number.isdigit():
+        return f"({number[:3]}) {number[3:6]}-{number[6:]}"
+    return number
 
 
 def rejection_reason(rejections: list[Rejection]) -> tuple[str, bool]:

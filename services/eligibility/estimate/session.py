@@ -15,6 +15,7 @@ from .lines import (
     money,
     notes,
     percent,
+    phone,
     rejection_reason,
 )
 from .state import consume, has_benefit, reset_state, tier_of
@@ -61,9 +62,10 @@ def _blocked(benefits: Benefits, network: Network, session_date: date) -> Sessio
         return _not_estimated(session_date, reason, [line("coverage", reason)])
     if benefits.carve_out is not None:
         who = benefits.carve_out
-        phone = f" at {who.phone}" if who.phone else ""
-        reason = f"mental health is handled by {who.name}: ask them{phone} for benefits"
-        return _not_estimated(session_date, reason, [line("carve_out", reason)], ask=who)
+        at = f" at {phone(who.phone)}" if who.phone else ""
+        reason = f"mental health is handled by {who.name}: ask them{at} for benefits"
+        text = f"No estimate: {reason} (the plan's general lines do not apply)"
+        return _not_estimated(session_date, reason, [line("carve_out", text)], ask=who)
     if network == "in" and not has_benefit(benefits.in_network):
         reason = "the 271 shows no in-network mental-health benefit"
         if has_benefit(benefits.out_of_network):
@@ -100,8 +102,11 @@ def _cost_share(
     if deductible is None:
         lines.append(line("missing", "No deductible reported for MH or 30: assumed none applies"))
     else:
-        text = f"Deductible: {money(applied)} of {money(allowed)} goes to the deductible ("
-        text += describe_remaining("deductible", deductible) + ")"
+        if deductible.value == 0:
+            text = "Deductible met: " + describe_remaining("deductible", deductible)
+        else:
+            text = f"Deductible: {money(applied)} of {money(allowed)} goes to the deductible ("
+            text += describe_remaining("deductible", deductible) + ")"
         lines.append(line("deductible", text, applied, deductible.source))
     rest = allowed - applied
     copay, coinsurance = tier.copay, tier.coinsurance

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import msgspec
+
 from schemas.eligibility import Accumulator, Benefits, Cents, Count, Network, TierBenefits
 from schemas.estimates import AccumulatorState, Basis, Remaining
 
@@ -54,8 +56,11 @@ def _remaining(acc: Accumulator) -> Remaining | None:
         for figure, basis in pairs
         if figure is not None
     ]
+    if len(found) == 2:
+        smaller, larger = sorted(found, key=lambda r: (r.value, r.basis != "individual"))
+        return msgspec.structs.replace(smaller, other=larger.value)
     if found:
-        return min(found, key=lambda r: r.value)
+        return found[0]
     full = _full(acc)
     return (
         None
@@ -113,9 +118,8 @@ def reset_state(
 def _less(remaining: Remaining | None, used: int) -> Remaining | None:
     if remaining is None or used == 0:
         return remaining
-    return Remaining(
-        value=max(0, remaining.value - used), source=remaining.source, basis=remaining.basis
-    )
+    other = None if remaining.other is None else max(0, remaining.other - used)
+    return msgspec.structs.replace(remaining, value=max(0, remaining.value - used), other=other)
 
 
 def consume(
