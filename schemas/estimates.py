@@ -1,0 +1,96 @@
+"""Cost estimates: what a session costs the client and the insurer, and the lines that say why.
+
+Money is integer cents. Every explanation line that uses a figure from the 271 names the service
+type it came from (`MH`, else `30`), as `schemas.eligibility` records it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+import msgspec
+
+from schemas.common import Out
+from schemas.eligibility import CarveOut, Network, Source
+
+ExplanationKind = Literal[
+    "deductible",
+    "copay",
+    "coinsurance",
+    "oop_cap",
+    "visit_limit",
+    "plan_year_reset",
+    "out_of_network",
+    "carve_out",
+    "coverage",  # inactive coverage, a rejection, or no benefit in the tier asked for
+    "prior_auth",
+    "missing",  # a figure the estimate needed and the 271 (or ops) did not give
+    "note",  # a fallback or ambiguity the 271 parser met (Benefits.notes)
+]
+
+# Where a remaining amount came from: the payer's individual or family remaining figure (the
+# smaller applies), the plan year's full total after a reset, or the total assumed unused
+# because the payer gave a total and no remaining or year-to-date figure.
+Basis = Literal["individual", "family", "reset", "assumed_total"]
+
+
+class Explanation(Out, kw_only=True):
+    kind: ExplanationKind
+    text: str
+    amount_cents: int | None = None
+    source: Source | None = None
+
+
+class Remaining(msgspec.Struct, frozen=True, kw_only=True):
+    """What is left of a deductible, an out-of-pocket maximum (cents) or a visit limit (visits)."""
+
+    value: int
+    source: Source
+    basis: Basis
+    # With both IND and FAM remaining amounts: the larger one, which did not apply. A session
+    # lowers both, so the smaller stays the one that applies.
+    other: int | None = None
+
+
+class AccumulatorState(msgspec.Struct, frozen=True, kw_only=True):
+    """The running figures one network tier's estimates read and lower, for one plan year."""
+
+    network: Network
+    year_end: date  # the last day of the plan year these figures belong to
+    deductible: Remaining | None = None  # None: the payer reported no deductible
+    out_of_pocket: Remaining | None = None
+    visits: Remaining | None = None  # None: no visit limit reported
+
+
+class SessionEstimate(Out, kw_only=True):
+    """One session's estimate, or the reason there is none.
+
+    In network `price_cents` is the payer's allowed amount; out of network it is the provider's
+    self-pay rate, which the client pays in full (`insurer_cents` 0) and may claim back with a
+    superbill: `expected_reimbursement_cents`. Always client + insurer = price when estimated.
+    """
+
+    session_date: date
+    status: Literal["estimated", "not_estimated"]
+    network: Network | None = None
+    price_cents: int | None = None
+    client_cents: int | None = None
+    insurer_cents: int | None = None
+    allowed_cents: int | None = None  # the plan's allowed amount used (OON: for reimbursement)
+    expected_reimbursement_cents: int | None = None
+    reason: str | None = None  # why there is no estimate, or no expected reimbursement
+    retry_later: bool = False  # the payer could not answer now (AAA 42/80)
+    ask: CarveOut | None = None  # a carve-out: who to ask instead
+    before: AccumulatorState | None = None
+    after: AccumulatorState | None = None
+    lines: list[Explanation] = []
+
+
+class Projection(Out, kw_only=True):
+    """The next sessions in date order, each starting from the state the one before left."""
+
+    sessions: list[SessionEstimate]
+    client_total_cents: int  # over the estimated sessions
+    insurer_total_cents: int
+    complete: bool  # every session has an estimate

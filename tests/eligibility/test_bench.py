@@ -1,0 +1,34 @@
+"""`python -m infra.bench` prints the estimate benchmark lines in the agreed shape (no timing)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_prints_the_estimate_lines() -> None:
+    env = {**os.environ, "HEARTH_BENCH_SECONDS": "0.01"}
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.bench"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    number = r"[0-9]+"
+    assert re.fullmatch(
+        rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
+        rf"baseline=msgspec_roundtrip_benefits baseline_per_s={number} ratio=[0-9]+\.[0-9]{{3}}",
+        lines[0],
+    ), lines
+    assert re.fullmatch(
+        rf"bench estimate_baseline name=msgspec_roundtrip_benefits per_s={number}", lines[1]
+    ), lines
