@@ -34,3 +34,8 @@ CREATE TABLE benefit_checks (
 );
 CREATE INDEX benefit_checks_latest ON benefit_checks (policy_id, completed_at DESC);
 CREATE INDEX benefit_checks_client ON benefit_checks (client_id, completed_at DESC);
+
+-- X12 control numbers: unique and increasing across every file Hearth writes (ISA13 has nine
+-- digits, GS06 and ST02 up to nine).
+CREATE SEQUENCE x12_interchange_control START 1 MAXVALUE 999999999 CYCLE;
+CREATE SEQUENCE x12_group_control START 1 MAXVALUE 999999999 CYCLE;
