@@ -69,8 +69,8 @@ def read_delimiters(text: str) -> Delimiters:
     start = _isa_start(text)
     element = text[start + 3]
     position = start + 3
-    elements: list[str] = []
-    for _ in range(16):
+    elements: list[str] = []  # ISA01..ISA15; `position` ends on the separator before ISA16
+    for _ in range(15):
         following = text.find(element, position + 1)
         if following < 0:
             raise X12Error("the ISA segment has fewer than 16 elements")
