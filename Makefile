@@ -9,9 +9,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
+X12VENV := .venv-x12
+X12PY := $(X12VENV)/bin/python
+X12STAMP := $(X12VENV)/.synced
 PYTEST_WORKERS ?= auto
 
-.PHONY: help install lock lint fmt run test demo bench migrate clean
+.PHONY: help install lock lint fmt run test demo bench migrate clean x12-tools x12-lock
 
 help:
 	@echo "make install   create .venv and install requirements.lock (only when the lock changed)"
@@ -23,7 +26,8 @@ help:
 	@echo "make demo      the scripted demo (infra.demo)"
 	@echo "make bench     the benchmarks (infra.bench)"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
-	@echo "make clean     remove .venv and tool caches (the local databases in .data stay)"
+	@echo "make x12-tools create .venv-x12 (linuxforhealth-x12 for 270/271 validation)"
+	@echo "make clean     remove .venv, .venv-x12 and tool caches (the local databases in .data stay)"
 
 $(VPY):
 	@if [ -z "$(PY)" ]; then echo "No python3.11, python3.12 or python3 on PATH; set PY=..." >&2; exit 1; fi
@@ -40,6 +44,21 @@ $(STAMP): requirements.lock | $(UV)
 	@touch $@
 
 install: $(STAMP)
+
+# linuxforhealth-x12 (the 005010X279A1 validator) needs pydantic 1, so it lives in its own
+# environment, never the app's; like the main venv, it syncs only when its lock changed.
+$(X12PY):
+	@if [ -z "$(PY)" ]; then echo "No python3.11, python3.12 or python3 on PATH; set PY=..." >&2; exit 1; fi
+	$(PY) -m venv $(X12VENV)
+
+$(X12STAMP): infra/x12-tools.lock | $(X12PY) $(UV)
+	$(UV) pip sync --python $(X12PY) infra/x12-tools.lock
+	@touch $@
+
+x12-tools: $(X12STAMP)
+
+x12-lock: | $(UV)
+	$(UV) pip compile infra/x12-tools.in --generate-hashes --python-version 3.11 -o infra/x12-tools.lock
 
 lock: | $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
@@ -62,7 +81,7 @@ migrate: $(STAMP)
 	$(VPY) -m infra.local.run migrate
 
 # pytest exits 5 when it collected nothing: that fails here like any other failure.
-test: $(STAMP)
+test: $(STAMP) x12-tools
 	@$(VPY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; fi; \
 	exit $$status
@@ -74,5 +93,5 @@ bench: $(STAMP)
 	$(VPY) -m infra.bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(X12VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -path ./.data -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,284 @@
+"""X12 5010 interchange plumbing shared by every codec: delimiters, tokenizer, envelopes.
+
+Pure functions, no I/O. Delimiters always come from the ISA segment, never assumed: the element
+separator is its fourth character, ISA11 the repetition separator, ISA16 the component
+separator, and the character right after ISA16 ends every segment. Real files pad the ISA
+wrongly, so ISA16 is found by counting sixteen element separators, not by its fixed position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+# An element is a plain value, a composite (a tuple of components, joined with the component
+# separator) or a repeated element (a list of values, joined with the repetition separator).
+# Trailing empty elements and components are dropped, as X12 requires.
+Element = str | tuple[str, ...] | list[str]
+Segment = Sequence[Element]
+
+_CONTROL_MAX = 999_999_999
+
+
+class X12Error(ValueError):
+    """The text is not a well-formed X12 interchange, or a value cannot be written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delimiters:
+    element: str = "*"
+    component: str = ":"
+    repetition: str = "^"
+    segment: str = "~"
+
+    def chars(self) -> str:
+        return self.element + self.component + self.repetition + self.segment
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Who sends an interchange to whom, and for which guide (ISA/GS identities)."""
+
+    sender_id: str  # ISA06 / GS02
+    receiver_id: str  # ISA08 / GS03
+    functional_id: str  # GS01: HS 270, HB 271, HC 837, HP 835, FA 999, HN 277
+    version: str  # GS08 and ST03, e.g. 005010X279A1
+    sender_qualifier: str = "ZZ"
+    receiver_qualifier: str = "ZZ"
+    usage: str = "P"  # ISA15: P production, T test
+
+
+@dataclass(frozen=True, slots=True)
+class ControlNumbers:
+    """ISA13, GS06 and the first ST02; each transaction set takes the next ST02."""
+
+    interchange: int
+    group: int
+    transaction: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("interchange", "group", "transaction"):
+            value = getattr(self, name)
+            if not 1 <= value <= _CONTROL_MAX:
+                raise X12Error(f"control number {name}={value} is outside 1..{_CONTROL_MAX}")
+
+
+def read_delimiters(text: str) -> Delimiters:
+    """The interchange's delimiters, read from its ISA segment."""
+    start = _isa_start(text)
+    element = text[start + 3]
+    position = start + 3
+    elements: list[str] = []  # ISA01..ISA15; `position` ends on the separator before ISA16
+    for _ in range(15):
+        following = text.find(element, position + 1)
+        if following < 0:
+            raise X12Error("the ISA segment has fewer than 16 elements")
+        elements.append(text[position + 1 : following])
+        position = following
+    if position + 2 >= len(text):
+        raise X12Error("the interchange ends inside the ISA segment")
+    component, terminator = text[position + 1], text[position + 2]
+    repetition = elements[10]  # ISA11
+    delimiters = Delimiters(element, component, repetition, terminator)
+    if len(set(delimiters.chars())) != 4 or len(repetition) != 1:
+        raise X12Error(f"the ISA delimiters are not four distinct characters: {delimiters}")
+    if any(c.isalnum() or c == " " for c in delimiters.chars()):
+        raise X12Error(f"the ISA declares a letter, digit or space as a delimiter: {delimiters}")
+    return delimiters
+
+
+def _isa_start(text: str) -> int:
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("ISA", start) or len(text) < start + 4:
+        raise X12Error("an interchange starts with an ISA segment")
+    return start
+
+
+def segments(text: str, delimiters: Delimiters | None = None) -> Iterator[list[str]]:
+    """Each segment as its list of elements (the segment id first); blank lines are skipped."""
+    d = delimiters or read_delimiters(text)
+    for raw in text[_isa_start(text) :].split(d.segment):
+        # Files often put CR/LF after each terminator (or use CR LF as the terminator itself).
+        stripped = raw.strip("\r\n")
+        if stripped.strip():
+            yield stripped.split(d.element)
+
+
+def components(value: str, delimiters: Delimiters) -> list[str]:
+    return value.split(delimiters.component)
+
+
+def repeats(value: str, delimiters: Delimiters) -> list[str]:
+    """The repetitions of a repeatable element (EB03 `1^33^MH`); an empty value has none."""
+    return [part for part in value.split(delimiters.repetition) if part] if value else []
+
+
+def _check_value(value: str, d: Delimiters) -> str:
+    bad = [c for c in value if c in d.chars() or not c.isprintable()]
+    if bad:
+        raise X12Error(f"value {value!r} contains a delimiter or control character {bad[0]!r}")
+    return value
+
+
+def _trim(values: list[str]) -> list[str]:
+    while values and values[-1] == "":
+        values.pop()
+    return values
+
+
+def write_segment(segment: Segment, d: Delimiters) -> str:
+    """One segment with its terminator, refusing any value that contains a delimiter."""
+    parts: list[str] = []
+    for element in segment:
+        if isinstance(element, tuple):
+            parts.append(d.component.join(_trim([_check_value(c, d) for c in element])))
+        elif isinstance(element, list):
+            parts.append(d.repetition.join(_check_value(r, d) for r in element if r))
+        else:
+            parts.append(_check_value(element, d))
+    if not parts or not parts[0]:
+        raise X12Error("a segment needs its id")
+    return d.element.join(_trim(parts)) + d.segment
+
+
+def _isa(envelope: Envelope, control: int, now: datetime, d: Delimiters) -> str:
+    fixed = [
+        ("ISA05", envelope.sender_qualifier, 2),
+        ("ISA06", envelope.sender_id, 15),
+        ("ISA07", envelope.receiver_qualifier, 2),
+        ("ISA08", envelope.receiver_id, 15),
+        ("ISA15", envelope.usage, 1),
+    ]
+    for name, value, width in fixed:
+        if not value or len(value) > width:
+            raise X12Error(f"{name} {value!r} must be 1 to {width} characters")
+        _check_value(value, d)
+    elements = [
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        envelope.sender_qualifier.ljust(2),
+        envelope.sender_id.ljust(15),
+        envelope.receiver_qualifier.ljust(2),
+        envelope.receiver_id.ljust(15),
+        now.strftime("%y%m%d"),
+        now.strftime("%H%M"),
+        d.repetition,
+        "00501",
+        f"{control:09d}",
+        "0",
+        envelope.usage,
+        d.component,
+    ]
+    return d.element.join(elements) + d.segment
+
+
+def write_interchange(
+    transactions: Sequence[tuple[str, Sequence[Segment]]],
+    *,
+    envelope: Envelope,
+    control: ControlNumbers,
+    now: datetime,
+    delimiters: Delimiters = Delimiters(),
+    line_breaks: bool = False,
+) -> str:
+    """ISA/GS, each transaction set as ST…SE, then GE/IEA, with exact counts.
+
+    `transactions` holds (ST01 transaction set id, the segments between ST and SE). `now` is the
+    interchange's clock (UTC), injected so files are reproducible.
+    """
+    if not transactions:
+        raise X12Error("an interchange needs at least one transaction set")
+    d = delimiters
+    out = [_isa(envelope, control.interchange, now, d)]
+    gs: Segment = (
+        "GS",
+        envelope.functional_id,
+        envelope.sender_id,
+        envelope.receiver_id,
+        now.strftime("%Y%m%d"),
+        now.strftime("%H%M"),
+        str(control.group),
+        "X",
+        envelope.version,
+    )
+    out.append(write_segment(gs, d))
+    for offset, (set_id, body) in enumerate(transactions):
+        st02 = f"{control.transaction + offset:04d}"
+        out.append(write_segment(("ST", set_id, st02, envelope.version), d))
+        out.extend(write_segment(segment, d) for segment in body)
+        out.append(write_segment(("SE", str(len(body) + 2), st02), d))
+    out.append(write_segment(("GE", str(len(transactions)), str(control.group)), d))
+    out.append(write_segment(("IEA", "1", f"{control.interchange:09d}"), d))
+    newline = "\n" if line_breaks and d.segment not in "\r\n" else ""
+    return newline.join(out) + newline
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionSet:
+    set_id: str  # ST01
+    control: str  # ST02
+    segments: list[list[str]]  # ST through SE
+
+
+@dataclass(frozen=True, slots=True)
+class Interchange:
+    delimiters: Delimiters
+    isa: list[str]
+    gs: list[list[str]]
+    transactions: list[TransactionSet]
+
+
+def read_interchange(text: str) -> Interchange:
+    """Split an interchange into its transaction sets, checking every envelope count."""
+    d = read_delimiters(text)
+    isa: list[str] = []
+    groups: list[list[str]] = []
+    sets: list[TransactionSet] = []
+    current: list[list[str]] | None = None
+    in_group = ended = 0
+    for seg in segments(text, d):
+        tag = seg[0]
+        if ended:
+            raise X12Error(f"segment {tag} after IEA")
+        if tag == "ISA":
+            isa = seg
+        elif tag == "GS":
+            groups.append(seg)
+            in_group = 0
+        elif tag == "ST":
+            current = [seg]
+        elif current is not None:
+            current.append(seg)
+            if tag == "SE":
+                sets.append(_closed_set(current))
+                in_group += 1
+                current = None
+        elif tag == "GE":
+            _expect(seg, 1, str(in_group), "GE01 transaction set count")
+            _expect(seg, 2, groups[-1][6] if groups and len(groups[-1]) > 6 else "", "GE02")
+        elif tag == "IEA":
+            _expect(seg, 1, str(len(groups)), "IEA01 group count")
+            _expect(seg, 2, isa[13] if len(isa) > 13 else "", "IEA02")
+            ended = 1
+        else:
+            raise X12Error(f"segment {tag} outside a transaction set")
+    if current is not None or not ended:
+        raise X12Error("the interchange is truncated (no SE or no IEA)")
+    return Interchange(d, isa, groups, sets)
+
+
+def _closed_set(seg_list: list[list[str]]) -> TransactionSet:
+    st, se = seg_list[0], seg_list[-1]
+    _expect(se, 1, str(len(seg_list)), "SE01 segment count")
+    _expect(se, 2, st[2] if len(st) > 2 else "", "SE02")
+    return TransactionSet(st[1] if len(st) > 1 else "", st[2] if len(st) > 2 else "", seg_list)
+
+
+def _expect(seg: list[str], index: int, wanted: str, what: str) -> None:
+    got = seg[index] if len(seg) > index else ""
+    if got.lstrip("0") != wanted.lstrip("0"):
+        raise X12Error(f"{what} is {got!r}, expected {wanted!r}")
