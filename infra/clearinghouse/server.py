@@ -109,6 +109,11 @@ def create_app(sim: Simulator) -> Litestar:
                 del sim.answers[key]  # a crash is not an answer: the retry gets a fresh try
                 future.set_exception(error)
                 raise
+            if sim.mode == "aaa42":
+                # "Unable to respond now" is the payer not processing the inquiry at all, so
+                # it is not kept as this PayloadID's answer: a retry with the same PayloadID
+                # (as CORE clients retry) gets processed once the payer is back.
+                del sim.answers[key]
             first = future
         status, answer = await asyncio.shield(first)
         return _multipart(status, answer)

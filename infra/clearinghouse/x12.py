@@ -264,7 +264,7 @@ class Writer:
         return "".join(segment + self.delims.segment for segment in self.segments)
 
 
-def _write_benefit(w: Writer, benefit: Benefit, loop: str) -> None:
+def _write_benefit(w: Writer, benefit: Benefit) -> None:
     d = w.delims
     w.add(
         "EB", benefit.code, benefit.level, d.repetition.join(benefit.service_types),
@@ -283,7 +283,6 @@ def _write_benefit(w: Writer, benefit: Benefit, loop: str) -> None:
         if entity.phone:
             w.add("PER", "IC", "", "TE", entity.phone)
         w.add("LE", "2120")
-    del loop
 
 
 def _write_person(w: Writer, person: Person271, code: str) -> None:
@@ -301,7 +300,7 @@ def _write_person(w: Writer, person: Person271, code: str) -> None:
     for qualifier, day in person.dates:
         w.add("DTP", qualifier, "D8", day.strftime("%Y%m%d"))
     for benefit in person.benefits:
-        _write_benefit(w, benefit, code)
+        _write_benefit(w, benefit)
 
 
 @dataclass(frozen=True)

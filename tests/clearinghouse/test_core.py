@@ -109,6 +109,19 @@ async def test_concurrent_repeats_are_processed_once(ch: httpx.AsyncClient) -> N
     assert all(response.status_code == 200 for response, _ in answers)
 
 
+async def test_an_aaa42_answer_is_not_kept_for_the_payload_id(ch: httpx.AsyncClient) -> None:
+    await ch.post("/_admin/mode", json={"mode": "aaa42"})
+    request = envelope(fixture(JORDAN))
+    _, unable = await post_core(ch, request)
+    assert "AAA*Y**42*R~" in unable["Payload"]
+    await ch.post("/_admin/mode", json={"mode": "normal"})
+    _, retried = await post_core(ch, request)
+    assert "AAA" not in retried["Payload"]
+    assert "EB*B*IND*MH***27*30*****Y~" in retried["Payload"]
+    _, again = await post_core(ch, request)
+    assert again == retried  # the real answer is kept
+
+
 async def test_reset_forgets_payload_ids(ch: httpx.AsyncClient) -> None:
     request = envelope(fixture(JORDAN))
     _, first = await post_core(ch, request)
