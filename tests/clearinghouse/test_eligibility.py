@@ -259,7 +259,9 @@ def assert_only_known_aaa_defect(x12: str, loop: str, aaa: str) -> None:
     [
         ("270_unknown_member.x12", "2100C", "AAA*N**75*C"),
         ("270_wrong_dob.x12", "2100C", "AAA*N**71*C"),
+        ("270_no_dob.x12", "2100C", "AAA*N**58*C"),
         ("270_alex_kim_wrong_dob.x12", "2100D", "AAA*N**71*C"),
+        ("270_unknown_dependant.x12", "2100D", "AAA*N**67*C"),
     ],
 )
 async def test_member_rejections_in_their_loop(
