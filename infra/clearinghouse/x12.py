@@ -28,7 +28,7 @@ class Delimiters:
 def read_delimiters(text: str) -> tuple[Delimiters, int]:
     """The interchange's delimiters and where its ISA starts."""
     start = text.find("ISA")
-    if start < 0 or len(text) < start + 106:
+    if start < 0 or len(text) < start + 4:
         raise X12Error("no ISA segment")
     element = text[start + 3]
     pos = start + 3

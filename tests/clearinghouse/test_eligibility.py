@@ -223,6 +223,16 @@ async def test_delimiters_come_from_the_isa(ch: httpx.AsyncClient) -> None:
     assert_valid(x12)
 
 
+async def test_a_short_isa_and_newline_terminators_are_read(ch: httpx.AsyncClient) -> None:
+    # ISA06/ISA08 not padded to 15 and a newline as segment terminator: the delimiters are
+    # found by counting ISA elements, and the answer uses them with a well-formed ISA.
+    x12 = await ask(ch, "270_jordan_lee_short_isa.x12")
+    assert x12.startswith("ISA*00*          *00*          *ZZ*EVGRN          *ZZ*HEARTH   ")
+    assert x12[105] == "\n"
+    assert eb(x12) == SHAPES["270_jordan_lee.x12"]
+    assert_valid(x12)
+
+
 async def test_envelope_and_control_numbers(ch: httpx.AsyncClient) -> None:
     first = segments(await ask(ch, "270_jordan_lee.x12"))
     second = segments(await ask(ch, "270_jordan_lee.x12"))
