@@ -17,6 +17,8 @@ from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 
 MODES = ("normal", "slow", "down", "aaa42")
+# PayloadIDs remembered; the oldest are forgotten past this, so a long `make run` stays small.
+REMEMBERED = 50_000
 
 
 @dataclass
@@ -103,6 +105,8 @@ def create_app(sim: Simulator) -> Litestar:
                 asyncio.get_running_loop().create_future()
             )
             sim.answers[key] = future
+            while len(sim.answers) > REMEMBERED:
+                del sim.answers[next(iter(sim.answers))]
             try:
                 future.set_result(sim.answer_270(fields))
             except Exception as error:
