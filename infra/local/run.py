@@ -41,6 +41,10 @@ class Child:
     argv: tuple[str, ...]
     port: int | None = None  # None: listens on nothing; 0: a free port chosen at start
     url_env: str | None = None  # the variable through which every child learns this one's URL
+    url_path: str = ""  # appended to http://HOST:PORT in url_env (an endpoint, e.g. "/core")
+
+    def url(self, port: int) -> str:
+        return f"http://{HOST}:{port}{self.url_path}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,14 @@ SETUP: tuple[Step, ...] = (
 
 API_ARGV = python("-m", "uvicorn", "services.app:create_app", "--factory")
 CHILDREN: tuple[Child, ...] = (
+    # The payers' side: the API reaches its CORE endpoint through HEARTH_CLEARINGHOUSE_URL.
+    Child(
+        "clearinghouse",
+        python("-m", "infra.clearinghouse", "--host", HOST, "--port", "{port}"),
+        int(os.environ.get("HEARTH_CLEARINGHOUSE_PORT", "0")),  # 0: any free port
+        "HEARTH_CLEARINGHOUSE_URL",
+        "/core",
+    ),
     Child(
         "api",
         (*API_ARGV, "--host", HOST, "--port", "{port}"),
@@ -142,7 +154,7 @@ def start_children(children: Sequence[Child], env: Mapping[str, str]) -> list[Ru
     child_env = dict(env)
     for child in children:
         if child.url_env is not None and (port := ports[child.name]) is not None:
-            child_env[child.url_env] = f"http://{HOST}:{port}"
+            child_env[child.url_env] = child.url(port)
 
     parent = os.getpid()
     running: list[Running] = []
@@ -199,7 +211,7 @@ def print_table(stack: LocalStack, env: Mapping[str, str], running: Sequence[Run
         ("redis", stack.redis_source, env["REDIS_URL"], ""),
     ]
     for entry in running:
-        url = f"http://{HOST}:{entry.port}" if entry.port is not None else ""
+        url = entry.child.url(entry.port) if entry.port is not None else ""
         rows.append((entry.child.name, f"pid {entry.proc.pid}", url, shlex.join(entry.argv)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [

@@ -1,0 +1,1 @@
+"""Clearinghouse simulator: the payers' side of eligibility (and later claims and remittance)."""

@@ -1,0 +1,39 @@
+"""`python -m infra.clearinghouse --host 127.0.0.1 --port N` (port 0: any free port).
+
+The first stdout line is `listening on http://HOST:PORT`, printed once the socket is bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+from datetime import date
+
+import uvicorn
+
+from infra.clearinghouse.server import build
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.clearinghouse")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--today", type=date.fromisoformat, default=None,
+                        help="date for 270s without DTP*291 (default: the real date)")  # fmt: skip
+    args = parser.parse_args(argv)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    print(f"listening on http://{args.host}:{port}", flush=True)
+    config = uvicorn.Config(build(args.today), log_level="warning", access_log=False)
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The CAQH CORE connectivity envelope (rule vC2.2.0, HTTP+MIME multipart/form-data), receiver side.
+
+Error codes follow the rule's envelope error vocabulary: `Success`; `<Field>Required` when a
+field is missing or empty (`PayloadIDRequired`, ...); `<Field>Illegal` when its value is not
+acceptable (`PayloadIDIllegal` for a PayloadID that is not a UUID, `TimeStampIllegal`, ...);
+`VersionMismatch` for a CORERuleVersion other than 2.2.0; `UnAuthorized` for bad credentials.
+HTTP status: 200 with a payload, 400 for an envelope error, 401 for UnAuthorized. Kept in one
+module so another transport can sit beside it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+CORE_RULE_VERSION = "2.2.0"
+REALTIME = "RealTime"
+REQUEST_270 = "X12_270_Request_005010X279A1"
+RESPONSE_271 = "X12_271_Response_005010X279A1"
+ENVELOPE_ERROR = "CoreEnvelopeError"
+REQUIRED = (
+    "PayloadType", "ProcessingMode", "PayloadID", "TimeStamp", "SenderID", "ReceiverID",
+    "CORERuleVersion", "Payload",
+)  # fmt: skip
+RESPONSE_ORDER = (
+    "PayloadType", "ProcessingMode", "PayloadID", "TimeStamp", "SenderID", "ReceiverID",
+    "CORERuleVersion", "Payload", "ErrorCode", "ErrorMessage",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+    sender_id: str  # the submitter these credentials belong to
+    receiver_id: str  # this clearinghouse
+
+
+@dataclass(frozen=True)
+class EnvelopeError(Exception):
+    code: str
+    message: str
+    status: int = 400
+
+
+def now_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp_ok(value: str) -> bool:
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return stamp.tzinfo is not None
+
+
+def check_request(fields: dict[str, str], creds: Credentials) -> None:
+    """Raise EnvelopeError for the first problem with a real-time 270 request envelope."""
+    user, password = fields.get("UserName", ""), fields.get("Password", "")
+    good_user = secrets.compare_digest(user.encode(), creds.username.encode())
+    good_password = secrets.compare_digest(password.encode(), creds.password.encode())
+    if not (good_user and good_password):
+        raise EnvelopeError("UnAuthorized", "UserName or Password is not valid", 401)
+    for name in REQUIRED:
+        if not fields.get(name, "").strip():
+            raise EnvelopeError(f"{name}Required", f"{name} is required")
+    if fields["CORERuleVersion"] != CORE_RULE_VERSION:
+        raise EnvelopeError("VersionMismatch", f"CORERuleVersion must be {CORE_RULE_VERSION}")
+    if fields["PayloadType"] != REQUEST_270:
+        raise EnvelopeError("PayloadTypeIllegal", f"PayloadType must be {REQUEST_270}")
+    if fields["ProcessingMode"] != REALTIME:
+        raise EnvelopeError("ProcessingModeIllegal", f"ProcessingMode must be {REALTIME}")
+    try:
+        uuid.UUID(fields["PayloadID"])
+    except ValueError:
+        raise EnvelopeError("PayloadIDIllegal", "PayloadID must be a UUID") from None
+    if not _timestamp_ok(fields["TimeStamp"]):
+        raise EnvelopeError("TimeStampIllegal", "TimeStamp must be ISO 8601 with a UTC offset")
+    if fields["SenderID"] != creds.sender_id:
+        raise EnvelopeError("UnAuthorized", "SenderID does not belong to these credentials", 401)
+    if fields["ReceiverID"] != creds.receiver_id:
+        raise EnvelopeError("ReceiverIDIllegal", f"ReceiverID must be {creds.receiver_id}")
+
+
+def response_fields(
+    request: dict[str, str], creds: Credentials, payload_type: str, payload: str,
+    code: str = "Success", message: str = "",
+) -> dict[str, str]:  # fmt: skip
+    return {
+        "PayloadType": payload_type,
+        "ProcessingMode": REALTIME,
+        "PayloadID": request.get("PayloadID", ""),
+        "TimeStamp": now_stamp(),
+        "SenderID": creds.receiver_id,
+        "ReceiverID": request.get("SenderID", ""),
+        "CORERuleVersion": CORE_RULE_VERSION,
+        "Payload": payload,
+        "ErrorCode": code,
+        "ErrorMessage": message,
+    }
+
+
+def encode_multipart(fields: dict[str, str]) -> tuple[bytes, str]:
+    """multipart/form-data body and its Content-Type."""
+    boundary = f"core-{uuid.uuid4().hex}"
+    parts = []
+    for name in RESPONSE_ORDER:
+        if name not in fields:
+            continue
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{fields[name]}\r\n"
+        )
+    body = "".join(parts) + f"--{boundary}--\r\n"
+    return body.encode(), f"multipart/form-data; boundary={boundary}"

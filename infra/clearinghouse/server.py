@@ -1,0 +1,156 @@
+"""The clearinghouse over HTTP: `POST /core` (CORE real time) and the `/_admin/*` switches."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import UploadFile
+
+from infra.clearinghouse import core, eligibility
+from infra.clearinghouse.world import World, load_world
+from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
+
+MODES = ("normal", "slow", "down", "aaa42")
+# PayloadIDs remembered; the oldest are forgotten past this, so a long `make run` stays small.
+REMEMBERED = 50_000
+
+
+@dataclass
+class Simulator:
+    world: World
+    creds: core.Credentials
+    today: date | None = None  # fixed "today" for 270s without DTP*291 (None: the real date)
+    mode: str = "normal"
+    delay_s: float = 0.0
+    # (SenderID, PayloadID) -> the first answer; a future while it is being made, so a
+    # concurrent repeat waits for it instead of processing the payload a second time.
+    answers: dict[tuple[str, str], asyncio.Future[tuple[int, dict[str, str]]]] = field(
+        default_factory=dict
+    )
+    # Seeded from the clock so control numbers keep increasing across restarts.
+    last_control: int = field(default_factory=lambda: int(time.time()) % 900_000_000)
+
+    def next_control(self) -> int:
+        self.last_control = self.last_control % 999_999_999 + 1
+        return self.last_control
+
+    def answer_270(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+        try:
+            inquiry = read_270(fields["Payload"])
+        except X12Error as error:
+            return 400, core.response_fields(
+                fields, self.creds, core.ENVELOPE_ERROR, "", "PayloadIllegal", str(error)
+            )
+        today = self.today or datetime.now(UTC).date()
+        response = eligibility.answer(self.world, inquiry, today, unable=self.mode == "aaa42")
+        control = Control(self.next_control(), datetime.now(UTC))
+        text = write_271(inquiry, response, control)
+        return 200, core.response_fields(fields, self.creds, core.RESPONSE_271, text)
+
+
+def credentials_from_env() -> core.Credentials:
+    env = os.environ
+    return core.Credentials(
+        username=env.get("HEARTH_CLEARINGHOUSE_USERNAME", "hearth"),
+        password=env.get("HEARTH_CLEARINGHOUSE_PASSWORD", "hearth-sim-password"),
+        sender_id=env.get("HEARTH_CLEARINGHOUSE_SENDER_ID", "HEARTH"),
+        receiver_id=env.get("HEARTH_CLEARINGHOUSE_RECEIVER_ID", "HEARTHCH"),
+    )
+
+
+async def _form_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
+    form = await request.form()
+    fields: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            fields[name] = (await value.read()).decode("utf-8", errors="replace")
+        else:
+            fields[name] = str(value)
+    return fields
+
+
+def _multipart(status: int, fields: dict[str, str]) -> Response[bytes]:
+    body, content_type = core.encode_multipart(fields)
+    return Response(body, status_code=status, media_type=content_type)
+
+
+def create_app(sim: Simulator) -> Litestar:
+    @post("/core", status_code=200)
+    async def core_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+        """CORE real-time request: a 270 in, a 271 (or an envelope error) out."""
+        if sim.mode == "down":
+            return Response(b"clearinghouse is down (test switch)", status_code=503,
+                            media_type="text/plain", headers={"Retry-After": "1"})  # fmt: skip
+        if sim.mode == "slow":
+            await asyncio.sleep(sim.delay_s)
+        fields = await _form_fields(request)
+        try:
+            core.check_request(fields, sim.creds)
+        except core.EnvelopeError as error:
+            payload = core.response_fields(
+                fields, sim.creds, core.ENVELOPE_ERROR, "", error.code, error.message
+            )
+            payload.pop("Payload")
+            return _multipart(error.status, payload)
+        key = (fields["SenderID"], fields["PayloadID"])
+        first = sim.answers.get(key)
+        if first is None:
+            future: asyncio.Future[tuple[int, dict[str, str]]] = (
+                asyncio.get_running_loop().create_future()
+            )
+            sim.answers[key] = future
+            while len(sim.answers) > REMEMBERED:
+                del sim.answers[next(iter(sim.answers))]
+            try:
+                future.set_result(sim.answer_270(fields))
+            except Exception as error:
+                del sim.answers[key]  # a crash is not an answer: the retry gets a fresh try
+                future.set_exception(error)
+                raise
+            if sim.mode == "aaa42":
+                # "Unable to respond now" is the payer not processing the inquiry at all, so
+                # it is not kept as this PayloadID's answer: a retry with the same PayloadID
+                # (as CORE clients retry) gets processed once the payer is back.
+                del sim.answers[key]
+            first = future
+        status, answer = await asyncio.shield(first)
+        return _multipart(status, answer)
+
+    @post("/_admin/mode", status_code=200)
+    async def set_mode(data: dict[str, Any]) -> Response[dict[str, Any]]:
+        """Switch the test mode: normal, slow (delay_s), down, aaa42."""
+        mode = data.get("mode")
+        delay = data.get("delay_s", 0.0)
+        if mode not in MODES:
+            return Response({"error": f"mode must be one of {', '.join(MODES)}"}, status_code=400)
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 600:
+            return Response({"error": "delay_s must be a number of seconds, 0..600"},
+                            status_code=400)  # fmt: skip
+        sim.mode, sim.delay_s = mode, float(delay)
+        return Response({"mode": sim.mode, "delay_s": sim.delay_s})
+
+    @post("/_admin/reset", status_code=200)
+    async def reset() -> dict[str, Any]:
+        """Back to normal mode; forget every PayloadID."""
+        sim.mode, sim.delay_s = "normal", 0.0
+        sim.answers.clear()
+        return {"mode": sim.mode, "delay_s": sim.delay_s}
+
+    @get("/_admin/health")
+    async def health() -> dict[str, Any]:
+        """Liveness and the current mode."""
+        return {"status": "ok", "mode": sim.mode, "delay_s": sim.delay_s}
+
+    return Litestar(
+        route_handlers=[core_endpoint, set_mode, reset, health], openapi_config=None, debug=False
+    )
+
+
+def build(today: date | None = None) -> Litestar:
+    return create_app(Simulator(world=load_world(), creds=credentials_from_env(), today=today))

@@ -1,0 +1,244 @@
+"""The payers' world: payers, plans, members and the claims that fill their accumulators.
+
+The state is data (world.json), loaded once per process. Accumulators are not stored: they are
+sums over recorded claims (`Claim`) of one person in the plan year that contains the date asked
+about, up to and including that date. So a 270 dated 2026-11-26 sees every 2026 claim, one
+dated 2026-03-01 sees only the claims before it, and one dated 2027-01-05 sees a fresh year.
+Later issues (837 claims, 835 remittance) add claims with `World.record_claim`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+WORLD_FILE = Path(__file__).with_name("world.json")
+NETWORKS = ("in", "out")
+
+
+@dataclass(frozen=True)
+class Amounts:
+    ind: int | None = None
+    fam: int | None = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What a plan pays in one network tier for one benefit category (cents; a fraction)."""
+
+    covered: bool = True
+    copay: int | None = None
+    coinsurance: Decimal | None = None
+    deductible: Amounts = Amounts()
+    out_of_pocket: Amounts = Amounts()
+    visit_limit: int | None = None
+    prior_auth: bool | None = None
+
+
+@dataclass(frozen=True)
+class CarveOut:
+    code: str
+    name: str
+    qualifier: str
+    identifier: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    payer: str
+    name: str
+    insurance_type: str
+    group: str
+    general: dict[str, Tier]  # network ("in"/"out") -> tier, the service type 30 lines
+    mental_health: dict[str, Tier] | None  # None: the payer says nothing specific for MH
+    carve_out: CarveOut | None = None
+    year_start: tuple[int, int] = (1, 1)  # month, day
+
+    def year(self, day: date) -> tuple[date, date]:
+        """The plan year containing `day`: [begin, end]."""
+        month, dom = self.year_start
+        begin = date(day.year, month, dom)
+        if begin > day:
+            begin = date(day.year - 1, month, dom)
+        following = date(begin.year + 1, month, dom)
+        return begin, date.fromordinal(following.toordinal() - 1)
+
+    @property
+    def calendar_year(self) -> bool:
+        return self.year_start == (1, 1)
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # member id, or "<subscriber id>-NN" for a dependant without their own
+    first: str
+    last: str
+    dob: date
+    gender: str | None = None  # F or M; None: not on file
+    relationship: str | None = None  # INS02 for a dependant (19 child, 01 spouse)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A subscriber: the person holding the member id, with their dependants."""
+
+    person: Person
+    payer: str
+    plan: str
+    start: date
+    end: date | None = None
+    coverage: str = "IND"  # IND or FAM
+    dependants: tuple[Person, ...] = ()
+
+    @property
+    def member_id(self) -> str:
+        return self.person.key
+
+    def active_on(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def family_keys(self) -> tuple[str, ...]:
+        return (self.person.key, *(d.key for d in self.dependants))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one adjudicated service used of a person's accumulators."""
+
+    person: str
+    day: date
+    network: str = "in"
+    deductible: int = 0
+    out_of_pocket: int = 0
+    visits: int = 0
+
+
+@dataclass(frozen=True)
+class Used:
+    """Year-to-date use as of a date, for one person and their family."""
+
+    deductible: int
+    out_of_pocket: int
+    visits: int
+    family_deductible: int
+    family_out_of_pocket: int
+
+
+@dataclass
+class World:
+    payers: dict[str, str]  # payer id -> name
+    plans: dict[str, Plan]
+    members: dict[str, Member]
+    claims: list[Claim] = field(default_factory=list)
+
+    def record_claim(self, claim: Claim) -> None:
+        self.claims.append(claim)
+
+    def used(self, member: Member, person: Person, network: str, day: date) -> Used:
+        begin, _ = self.plans[member.plan].year(day)
+        family = set(member.family_keys())
+        fam_ded = fam_oop = 0
+        ded = oop = visits = 0
+        for claim in self.claims:
+            if claim.network != network or not begin <= claim.day <= day:
+                continue
+            if claim.person in family:
+                fam_ded += claim.deductible
+                fam_oop += claim.out_of_pocket
+            if claim.person == person.key:
+                ded += claim.deductible
+                oop += claim.out_of_pocket
+                visits += claim.visits
+        return Used(ded, oop, visits, fam_ded, fam_oop)
+
+
+def _day(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+def _tier(raw: dict[str, Any]) -> Tier:
+    coins = raw.get("coinsurance")
+    return Tier(
+        covered=raw.get("covered", True),
+        copay=raw.get("copay"),
+        coinsurance=None if coins is None else Decimal(coins),
+        deductible=Amounts(**raw.get("deductible", {})),
+        out_of_pocket=Amounts(**raw.get("out_of_pocket", {})),
+        visit_limit=raw.get("visit_limit"),
+        prior_auth=raw.get("prior_auth"),
+    )
+
+
+def _tiers(raw: dict[str, Any]) -> dict[str, Tier]:
+    return {net: _tier(raw[net]) for net in NETWORKS if net in raw}
+
+
+def _plan(plan_id: str, raw: dict[str, Any]) -> Plan:
+    general = _tiers(raw.get("general", {}))
+    mh_raw = raw.get("mental_health")
+    mental_health = general if mh_raw == "same" else None if mh_raw is None else _tiers(mh_raw)
+    carve = raw.get("carve_out")
+    month, dom = (int(part) for part in raw.get("plan_year_start", "01-01").split("-"))
+    return Plan(
+        id=plan_id,
+        payer=raw["payer"],
+        name=raw["name"],
+        insurance_type=raw.get("insurance_type", ""),
+        group=raw.get("group", ""),
+        general=general,
+        mental_health=mental_health,
+        carve_out=None if carve is None else CarveOut(**carve),
+        year_start=(month, dom),
+    )
+
+
+def _member(raw: dict[str, Any]) -> tuple[Member, str]:
+    person = Person(raw["member_id"], raw["first"], raw["last"], _day(raw["dob"]),
+                    raw.get("gender"))  # fmt: skip
+    dependants = tuple(
+        Person(
+            d["key"],
+            d["first"],
+            d["last"],
+            _day(d["dob"]),
+            d.get("gender"),
+            d.get("relationship", "19"),
+        )
+        for d in raw.get("dependants", [])
+    )
+    end = raw.get("end")
+    member = Member(
+        person=person, payer="", plan=raw["plan"], start=_day(raw["start"]),
+        end=None if end is None else _day(end), coverage=raw.get("coverage", "IND"),
+        dependants=dependants,
+    )  # fmt: skip
+    return member, raw["plan"]
+
+
+def load_world(path: Path = WORLD_FILE) -> World:
+    raw = json.loads(path.read_text())
+    plans = {plan_id: _plan(plan_id, body) for plan_id, body in raw["plans"].items()}
+    members: dict[str, Member] = {}
+    for entry in raw["members"]:
+        member, plan_id = _member(entry)
+        members[member.member_id] = Member(**{**member.__dict__, "payer": plans[plan_id].payer})
+    claims = [
+        Claim(
+            person=entry["person"],
+            day=_day(day),
+            network=entry.get("network", "in"),
+            deductible=entry.get("deductible", 0),
+            out_of_pocket=entry.get("out_of_pocket", 0),
+            visits=entry.get("visits", 0),
+        )
+        for entry in raw["claims"]
+        for day in entry["dates"]
+    ]
+    payers = {payer_id: body["name"] for payer_id, body in raw["payers"].items()}
+    return World(payers=payers, plans=plans, members=members, claims=claims)
