@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from arq import create_pool as create_arq_pool
 from arq.connections import RedisSettings
 from litestar import Litestar
@@ -16,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
 from services.core.auth import BEARER, TokenAuthMiddleware, provide_actor
 from services.core.db import create_pool, provide_conn
@@ -26,6 +28,11 @@ from services.core.openapi import refine as refine_openapi
 from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
 from services.credentialing.routes import CredentialingController
+from services.eligibility.routes import (
+    BenefitChecksController,
+    EstimatesController,
+    OutOfNetworkRatesController,
+)
 from services.health.routes import live, ready
 from services.identity.routes import AuthController
 from services.metrics.routes import PROMETHEUS, metrics
@@ -43,6 +50,9 @@ ROUTE_HANDLERS: list[Any] = [
     ProviderController,
     ProviderDetailsController,
     CredentialingController,
+    BenefitChecksController,
+    EstimatesController,
+    OutOfNetworkRatesController,
     ClientController,
     PolicyController,
     TherapySessionController,
@@ -53,12 +63,15 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
     app.state.pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    app.state.http = httpx.AsyncClient()
+    app.state.clearinghouse = CoreHttpClient.from_settings(settings, http=app.state.http)
     app.state.redis = await create_arq_pool(
         RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.arq_queue_name
     )
 
 
 async def close_resources(app: Litestar) -> None:
+    await app.state.http.aclose()
     await app.state.redis.aclose()
     await app.state.pool.close()
 
@@ -91,6 +104,12 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
     async def provide_redis(state: State) -> Any:
         return state.redis
 
+    async def provide_pool(state: State) -> Any:
+        return state.pool
+
+    async def provide_clearinghouse(state: State) -> Any:
+        return state.clearinghouse
+
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[resources],
@@ -99,6 +118,8 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
             "conn": Provide(conn_provider or provide_conn),
             "settings": Provide(provide_settings),
             "redis": Provide(provide_redis),
+            "pool": Provide(provide_pool),
+            "clearinghouse": Provide(provide_clearinghouse),
             "actor": Provide(provide_actor),
         },
         middleware=[
@@ -123,6 +144,7 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
             ),
         ),
         debug=False,
+        logging_config=None,  # ours (JSON, request ids, no PHI), set up above
     )
     _document_bearer_security(app)
     allow = {

@@ -43,8 +43,13 @@ _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePro
 class ClearinghouseAdapter(Protocol):
     """A way to reach the clearinghouse in real time (CORE HTTP MIME today; REST later)."""
 
-    async def realtime(self, payload_type: str, payload: str) -> str:
-        """Send one payload (a 270, say) and return the answer's payload (the 271)."""
+    async def realtime(
+        self, payload_type: str, payload: str, *, payload_id: uuid.UUID | None = None
+    ) -> str:
+        """Send one payload (a 270, say) and return the answer's payload (the 271).
+
+        `payload_id` names the exchange; every retry of it reuses the same one.
+        """
         ...
 
 

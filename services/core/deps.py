@@ -8,6 +8,7 @@ import asyncpg
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
+from services.clearinghouse.client import CoreHttpClient
 from services.core.auth import Actor
 from services.core.settings import Settings
 
@@ -15,3 +16,6 @@ Conn: TypeAlias = NamedDependency[asyncpg.Connection]
 Caller: TypeAlias = NamedDependency[Actor]
 AppSettings: TypeAlias = NamedDependency[Settings]
 RedisClient: TypeAlias = NamedDependency[Redis]
+# For use cases that call out: they open their own short transactions around the call.
+Pool: TypeAlias = NamedDependency[asyncpg.Pool]
+Clearinghouse: TypeAlias = NamedDependency[CoreHttpClient]

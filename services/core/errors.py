@@ -120,6 +120,10 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     return errors
 
 
+def _route(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("path_template", ""))
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render every error as problem details; anything unexpected is a logged 500."""
     if isinstance(exc, DomainError):
@@ -138,6 +142,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         )
     if isinstance(exc, HTTPException):
         status = exc.status_code
+        if status >= 500:
+            log.error("server error", exc_info=exc, extra={"route": _route(request)})
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         return _problem(
             status,
@@ -147,5 +153,5 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             request,
             headers=dict(exc.headers or {}),
         )
-    log.exception("unhandled error", extra={"route": request.scope.get("path_template", "")})
+    log.exception("unhandled error", extra={"route": _route(request)})
     return _problem(500, "Internal error", "an unexpected error occurred", "internal", request)

@@ -57,6 +57,8 @@ _DESCRIPTIONS = {
     "409": "The request conflicts with the object's current state",
     "422": "The request is well formed but breaks a business rule",
     "429": "Too many attempts; see Retry-After",
+    "502": "The clearinghouse answered with something unusable",
+    "503": "A service this operation needs (the clearinghouse, say) is unavailable",
 }
 _METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -71,6 +73,8 @@ def _error_statuses(path: str, method: str, operation: Operation) -> list[str]:
         statuses.append("409")
     if path.startswith("/auth/"):
         statuses += ["401", "429"]
+    if "eligibility" in (operation.tags or []):
+        statuses += ["502", "503"]
     return sorted(set(statuses))
 
 

@@ -49,6 +49,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
+    # A benefit check answered within this many days is reused instead of asking again.
+    benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
     # An outbox row handed to arq and not completed within this is handed out again; longer
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90

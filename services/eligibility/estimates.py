@@ -1,0 +1,101 @@
+"""Estimates: a benefit check plus the payer's allowed amount, through the pure engine."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from schemas.benefit_checks import BenefitCheckIn, EstimateIn, EstimateOut, OutOfNetworkRateOut
+from services.clearinghouse.client import ClearinghouseAdapter
+from services.core.auth import Actor
+from services.core.db import transaction
+from services.core.settings import Settings
+from services.credentialing.service import is_credentialed
+from services.eligibility import queries
+from services.eligibility.estimate import (
+    choose_network,
+    initial_state,
+    project_sessions,
+    weekly,
+)
+from services.eligibility.service import check_benefits
+from services.payers.service import get_payer, get_rate
+from services.providers.details import checked_cpt, get_self_pay_rate
+
+
+async def estimate(
+    pool: asyncpg.Pool,
+    clearinghouse: ClearinghouseAdapter,
+    settings: Settings,
+    actor: Actor,
+    data: EstimateIn,
+) -> EstimateOut:
+    """The client's share of the next sessions with this provider for this CPT code."""
+    first = data.first_session or datetime.now(UTC).date() + timedelta(days=7)
+    check, _ = await check_benefits(
+        pool,
+        clearinghouse,
+        settings,
+        actor,
+        BenefitCheckIn(
+            policy_id=data.policy_id,
+            provider_id=data.provider_id,
+            service_date=first,
+            refresh=data.refresh,
+        ),
+    )
+    async with transaction(pool) as conn:
+        fee = await get_rate(conn, check.payer_id, data.cpt_code, None, first)
+        self_pay = await get_self_pay_rate(conn, data.provider_id, data.cpt_code)
+        oon_allowed = await queries.get_oon_rate(conn, check.payer_id, data.cpt_code)
+        credentialed = await is_credentialed(conn, data.provider_id, check.payer_id, first)
+    network = choose_network(check.benefits, provider_in_network=credentialed)
+    if credentialed and network == "in":
+        reason = "the provider is credentialed with this payer on the first session's date"
+    elif credentialed:
+        reason = "the plan covers mental health only out of network"
+    else:
+        reason = "the provider is not credentialed with this payer on the first session's date"
+    projection = project_sessions(
+        check.benefits,
+        network=network,
+        allowed_cents=fee.allowed_cents if fee else None,
+        self_pay_cents=self_pay.amount_cents if self_pay else None,
+        oon_allowed_cents=oon_allowed,
+        state=initial_state(check.benefits, network, check.service_date),
+        dates=weekly(first, data.sessions),
+    )
+    return EstimateOut(
+        client_id=check.client_id,
+        provider_id=data.provider_id,
+        policy_id=check.policy_id,
+        payer_id=check.payer_id,
+        cpt_code=data.cpt_code,
+        network=network,
+        network_reason=reason,
+        allowed_cents=fee.allowed_cents if fee else None,
+        self_pay_cents=self_pay.amount_cents if self_pay else None,
+        out_of_network_allowed_cents=oon_allowed,
+        benefit_check_id=check.id,
+        checked_at=check.completed_at,
+        projection=projection,
+    )
+
+
+async def set_oon_rate(
+    conn: asyncpg.Connection, actor: Actor, payer_id: uuid.UUID, cpt_code: str, allowed_cents: int
+) -> OutOfNetworkRateOut:
+    """Ops record what a plan allows out of network for a CPT code."""
+    payer = await get_payer(conn, payer_id)
+    return await queries.upsert_oon_rate(
+        conn, payer.id, checked_cpt(cpt_code), allowed_cents, actor.user_id
+    )
+
+
+async def list_oon_rates(
+    conn: asyncpg.Connection, payer_id: uuid.UUID
+) -> list[OutOfNetworkRateOut]:
+    payer = await get_payer(conn, payer_id)
+    return await queries.list_oon_rates(conn, payer.id)

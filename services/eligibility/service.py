@@ -1,0 +1,261 @@
+"""Benefit checks (270/271 through the clearinghouse) and estimates built on them.
+
+A check reads what it needs in one short transaction, asks the clearinghouse with nothing held,
+and stores the answer in a second transaction. A check that got no answer stores nothing: a 270
+is a question, not a money movement, so a crash in between leaves nothing to finish.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from schemas.benefit_checks import (
+    BenefitCheckIn,
+    BenefitCheckOut,
+    BenefitCheckRow,
+    BenefitCheckX12Out,
+    CheckContextRow,
+)
+from services.clearinghouse.client import ClearinghouseAdapter
+from services.clearinghouse.errors import ClearinghouseError
+from services.clients import service as clients
+from services.core import audit, outbox
+from services.core.auth import Actor
+from services.core.db import transaction
+from services.core.errors import NotFound, Unprocessable
+from services.core.pagination import Page, decode_cursor, make_page
+from services.core.settings import Settings
+from services.core.x12 import ControlNumbers, X12Error
+from services.eligibility import queries
+from services.eligibility.x12 import (
+    Payer270,
+    Person270,
+    Receiver270,
+    Request270,
+    TraceMismatch,
+    envelope_270,
+    parse_271,
+    write_270,
+)
+
+PAYLOAD_270 = "X12_270_Request_005010X279A1"
+ENTITY = "benefit_check"
+RETRY_AFTER = timedelta(minutes=15)
+
+
+class BenefitCheckNotFound(NotFound):
+    code = "benefit_check_not_found"
+
+
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
+
+
+class BadCheck(Unprocessable):
+    code = "bad_benefit_check"
+
+
+async def _context(conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID) -> CheckContextRow:
+    """The policy and its client, if the caller may see them (404 otherwise)."""
+    context = await queries.get_check_context(conn, policy_id)
+    if context is None or not await clients.may_see_client(conn, actor, context.client_id):
+        raise PolicyNotFound("policy not found", field="policy_id")
+    return context
+
+
+def _receiver_for(actor: Actor, provider_id: uuid.UUID | None) -> uuid.UUID | None:
+    if actor.role == "provider":
+        if provider_id not in (None, actor.provider_id):
+            raise BadCheck("a provider checks benefits for themself", field="provider_id")
+        return actor.provider_id
+    return provider_id
+
+
+def _request(
+    context: CheckContextRow,
+    receiver: Receiver270,
+    settings: Settings,
+    trace: str,
+    service_date: date,
+) -> Request270:
+    patient = Person270(
+        first_name=context.first_name,
+        last_name=context.last_name,
+        birth_date=context.date_of_birth,
+        sex=context.sex,
+        member_id=context.member_id
+        if context.relationship == "self"
+        else context.patient_member_id,
+    )
+    subscriber = None
+    if context.relationship != "self":
+        # The database refuses a non-self policy without its subscriber's name and birth date.
+        assert context.subscriber_first_name is not None
+        assert context.subscriber_last_name is not None
+        assert context.subscriber_date_of_birth is not None
+        subscriber = Person270(
+            first_name=context.subscriber_first_name,
+            last_name=context.subscriber_last_name,
+            birth_date=context.subscriber_date_of_birth,
+            sex=context.subscriber_sex,
+            member_id=context.member_id,
+        )
+    return Request270(
+        payer=Payer270(x12_id=context.x12_payer_id, name=context.payer_name),
+        receiver=receiver,
+        patient=patient,
+        trace=trace,
+        ein=settings.platform_ein,
+        service_date=service_date,
+        reference=trace[:30],
+        relationship=context.relationship,
+        subscriber=subscriber,
+    )
+
+
+def _out(row: BenefitCheckRow, *, reused: bool = False, retry: bool = False) -> BenefitCheckOut:
+    return BenefitCheckOut(
+        id=row.id,
+        policy_id=row.policy_id,
+        client_id=row.client_id,
+        provider_id=row.provider_id,
+        payer_id=row.payer_id,
+        service_date=row.service_date,
+        status=row.status,
+        benefits=row.benefits,
+        requested_at=row.requested_at,
+        completed_at=row.completed_at,
+        duration_ms=row.duration_ms,
+        reused=reused,
+        retry_pending=retry,
+    )
+
+
+async def check_benefits(
+    pool: asyncpg.Pool,
+    clearinghouse: ClearinghouseAdapter,
+    settings: Settings,
+    actor: Actor | None,
+    data: BenefitCheckIn,
+    *,
+    system: Actor | None = None,
+) -> tuple[BenefitCheckOut, bool]:
+    """(the check, whether the payer was asked now). `actor` None: the re-check job."""
+    caller = actor or system
+    assert caller is not None
+    provider_id = _receiver_for(caller, data.provider_id)
+    service_date = data.service_date or datetime.now(UTC).date()
+    fresh_since = datetime.now(UTC) - timedelta(days=settings.benefit_check_fresh_days)
+    async with transaction(pool) as conn:
+        context = await _context(conn, caller, data.policy_id)
+        if not data.refresh:
+            fresh = await queries.get_latest_check(
+                conn, context.policy_id, provider_id, fresh_since
+            )
+            if fresh is not None:
+                await audit.record(conn, actor, "read", ENTITY, [fresh.id])
+                return _out(fresh, reused=True), False
+        receiver = await _receiver(conn, settings, provider_id)
+        isa, gs = await queries.next_control_numbers(conn)
+    trace = uuid.uuid4().hex
+    payload_id = uuid.uuid4()
+    requested_at = datetime.now(UTC)
+    x270 = write_270(
+        _request(context, receiver, settings, trace, service_date),
+        envelope=envelope_270(settings.clearinghouse_sender_id, settings.clearinghouse_receiver_id),
+        control=ControlNumbers(interchange=isa, group=gs),
+        now=requested_at,
+    )
+    started = time.perf_counter()
+    x271 = await clearinghouse.realtime(PAYLOAD_270, x270, payload_id=payload_id)
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    try:
+        benefits = parse_271(x271, trace)
+    except (X12Error, TraceMismatch) as exc:
+        raise ClearinghouseError(f"the 271 cannot be used: {exc}") from exc
+    transient = any(r.transient for r in benefits.rejections)
+    status = "retry" if transient else benefits.status
+    async with transaction(pool) as conn:
+        check_id = await queries.insert_check(
+            conn,
+            policy_id=context.policy_id,
+            client_id=context.client_id,
+            provider_id=provider_id,
+            service_date=service_date,
+            trace=trace,
+            payload_id=payload_id,
+            status=status,
+            benefits=benefits,
+            request_x12=x270,
+            response_x12=x271,
+            requested_by=actor.user_id if actor else None,
+            requested_at=requested_at,
+            completed_at=datetime.now(UTC),
+            duration_ms=duration_ms,
+        )
+        await audit.record(conn, actor, "create", ENTITY, [check_id])
+        if not transient:
+            row = await queries.get_check(conn, check_id)
+            assert row is not None
+            return _out(row), True
+        # The payer could not answer now: keep the last good answer and ask again later.
+        await outbox.add(
+            conn,
+            "recheck_benefits",
+            {"policy_id": str(context.policy_id), "provider_id": str(provider_id or "")},
+            dedupe_key=f"recheck:{context.policy_id}:{provider_id}",
+            available_at=datetime.now(UTC) + RETRY_AFTER,
+        )
+        last_good = await queries.get_latest_check(
+            conn, context.policy_id, provider_id, datetime.min.replace(tzinfo=UTC)
+        )
+        row = last_good or await queries.get_check(conn, check_id)
+        assert row is not None
+        return _out(row, retry=True), True
+
+
+async def _receiver(
+    conn: asyncpg.Connection, settings: Settings, provider_id: uuid.UUID | None
+) -> Receiver270:
+    if provider_id is None:
+        return Receiver270(npi=settings.platform_npi, last_or_org_name=settings.platform_name)
+    found = await queries.get_provider_receiver(conn, provider_id)
+    if found is None:
+        raise BadCheck("no such provider", field="provider_id")
+    npi, last_name, first_name = found
+    return Receiver270(npi=npi, last_or_org_name=last_name, first_name=first_name)
+
+
+async def get_check(conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID) -> BenefitCheckOut:
+    row = await queries.get_check(conn, check_id)
+    if row is None or not await clients.may_see_client(conn, actor, row.client_id):
+        raise BenefitCheckNotFound("benefit check not found")
+    await audit.record(conn, actor, "read", ENTITY, [row.id])
+    return _out(row)
+
+
+async def get_check_x12(
+    conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID
+) -> BenefitCheckX12Out:
+    """The raw 270 and 271 (ops only: they carry every identifier in the exchange)."""
+    await get_check(conn, actor, check_id)
+    return await queries.get_check_x12(conn, check_id)
+
+
+async def list_checks(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    client_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+) -> Page[BenefitCheckOut]:
+    if not await clients.may_see_client(conn, actor, client_id):
+        raise NotFound("client not found", field="client_id")
+    rows = await queries.list_checks(conn, client_id, decode_cursor(cursor), limit)
+    page = make_page(rows, limit, lambda r: (r.completed_at, r.id))
+    await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
+    return Page(items=[_out(r) for r in page.items], next_cursor=page.next_cursor)

@@ -1,0 +1,221 @@
+"""Benefit checks and estimates end to end: the API and the clearinghouse simulator as real
+processes, over a database holding the demo world (whose members the simulator knows)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+
+from services.core.auth import Actor, issue_access_token
+from services.core.settings import Settings
+from services.devdata import load_demo_data
+from tests.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
+from tests.conftest import clone_template, drop_database
+from tests.live import api_server, app_env
+
+
+class World(msgspec.Struct, kw_only=True):
+    api: str
+    simulator: str
+    db: str
+    tokens: dict[str, str]  # who -> Authorization header value
+    policies: dict[str, str]  # client first name -> policy id
+    clients: dict[str, str]
+    providers: dict[str, str]  # provider first name -> id
+
+
+async def _load(url: str, settings: Settings) -> tuple[dict[str, Actor], dict[str, dict[str, str]]]:
+    await load_demo_data(msgspec.structs.replace(settings, database_url=url))
+    conn = await asyncpg.connect(url)
+    try:
+        ops = await conn.fetchval("SELECT id FROM users WHERE role = 'ops'")
+        providers = await conn.fetch("SELECT id, user_id, first_name FROM providers")
+        clients = await conn.fetch(
+            "SELECT c.id, c.user_id, c.first_name, p.id AS policy_id FROM clients c"
+            " JOIN insurance_policies p ON p.client_id = c.id"
+        )
+    finally:
+        await conn.close()
+    actors = {"ops": Actor(user_id=ops, role="ops")}
+    for p in providers:
+        actors[p["first_name"]] = Actor(user_id=p["user_id"], role="provider", provider_id=p["id"])
+    for c in clients:
+        actors[c["first_name"]] = Actor(user_id=c["user_id"], role="client", client_id=c["id"])
+    ids = {
+        "policies": {c["first_name"]: str(c["policy_id"]) for c in clients},
+        "clients": {c["first_name"]: str(c["id"]) for c in clients},
+        "providers": {p["first_name"]: str(p["id"]) for p in providers},
+    }
+    return actors, ids
+
+
+@pytest.fixture(scope="module")
+def world(
+    pytestconfig: pytest.Config,
+    settings: Settings,
+    redis_namespace: str,
+    clearinghouse: str,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    name = f"hearth_elig_{uuid.uuid4().hex[:8]}"
+    url = asyncio.run(clone_template(pytestconfig, name))
+    try:
+        actors, ids = asyncio.run(_load(url, settings))
+        env = app_env(
+            url,
+            settings.redis_url,
+            HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-elig",
+            HEARTH_CLEARINGHOUSE_URL=f"{clearinghouse}/core",
+            HEARTH_CLEARINGHOUSE_DEADLINE_S="3",
+            HEARTH_CLEARINGHOUSE_TIMEOUT_S="2",
+        )
+        with api_server(env, tmp_path_factory.mktemp("elig")) as base:
+            tokens = {
+                who: f"Bearer {issue_access_token(actor, settings)}"
+                for who, actor in actors.items()
+            }
+            yield World(api=base, simulator=clearinghouse, db=url, tokens=tokens, **ids)
+    finally:
+        asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
+
+
+def _check(world: World, who: str, client: str, **extra: Any) -> httpx.Response:
+    body = {"policy_id": world.policies[client], **extra}
+    return httpx.post(
+        f"{world.api}/benefit-checks",
+        json=body,
+        headers={"Authorization": world.tokens[who]},
+        timeout=30,
+    )
+
+
+@pytest.fixture(autouse=True)
+def normal_simulator(world: World) -> Iterator[None]:
+    httpx.post(f"{world.simulator}/_admin/reset")
+    yield
+    httpx.post(f"{world.simulator}/_admin/reset")
+
+
+def test_copay_plan_round_trip_and_reuse(world: World) -> None:
+    first = _check(world, "ops", "Jordan", provider_id=world.providers["Maya"], refresh=True)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["status"] == "active"
+    assert body["benefits"]["in_network"]["copay"] == {"cents": 3000, "source": "MH"}
+    again = _check(world, "ops", "Jordan", provider_id=world.providers["Maya"])
+    assert again.status_code == 200
+    assert again.json()["id"] == body["id"]
+    assert again.json()["reused"] is True
+
+
+@pytest.mark.parametrize(
+    ("client", "status", "check"),
+    [
+        ("Casey", "active", lambda b: b["in_network"]["coinsurance"]["value"] == "0.2"),
+        ("Riley", "active", lambda b: b["in_network"]["out_of_pocket"]["remaining"]["cents"] == 0),
+        ("Avery", "active", lambda b: b["in_network"]["visits_remaining"]["value"] == 2),
+        ("Quinn", "active", lambda b: b["in_network"]["copay"]["source"] == "30"),
+        ("Alex", "active", lambda b: b["in_network"]["deductible"]["remaining"]["cents"] == 90000),
+        ("Morgan", "inactive", lambda b: True),
+        ("Sydney", "active", lambda b: b["carve_out"]["name"] == "Mindful Behavioral Health"),
+        ("Taylor", "active", lambda b: b["in_network"]["prior_auth_required"] is True),
+        ("Jamie", "active", lambda b: b["out_of_network"]["coinsurance"]["value"] == "0.4"),
+    ],
+)
+def test_each_plan_shape_through_the_api(
+    world: World, client: str, status: str, check: Any
+) -> None:
+    response = _check(world, "ops", client, refresh=True)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == status, body
+    assert check(body["benefits"]), body["benefits"]
+
+
+def test_an_unknown_member_is_a_final_rejection(world: World) -> None:
+    conn_url = world.db
+
+    async def unknown_member() -> None:
+        conn = await asyncpg.connect(conn_url)
+        try:
+            await conn.execute(
+                "UPDATE insurance_policies SET member_id = 'NOPE0000' WHERE id = $1",
+                uuid.UUID(world.policies["Riley"]),
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(unknown_member())
+    response = _check(world, "ops", "Riley", refresh=True)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "rejected"
+    assert body["benefits"]["rejections"][0]["code"] == "75"
+
+
+def test_simulator_down_is_a_clear_503_and_stores_nothing(world: World) -> None:
+    async def count() -> int:
+        conn = await asyncpg.connect(world.db)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM benefit_checks"))
+        finally:
+            await conn.close()
+
+    before = asyncio.run(count())
+    httpx.post(f"{world.simulator}/_admin/mode", json={"mode": "down"})
+    response = _check(world, "ops", "Taylor", refresh=True)
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "clearinghouse_unavailable"
+    assert asyncio.run(count()) == before
+
+
+def test_a_transient_rejection_keeps_the_last_good_answer(world: World) -> None:
+    good = _check(world, "ops", "Casey", refresh=True).json()
+    httpx.post(f"{world.simulator}/_admin/mode", json={"mode": "aaa42"})
+    response = _check(world, "ops", "Casey", refresh=True)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["retry_pending"] is True
+    assert body["id"] == good["id"]
+    assert body["status"] == "active"
+
+
+def test_who_may_check(world: World) -> None:
+    # The client themself, and their provider (a session is booked), may; others get 404.
+    assert _check(world, "Jordan", "Jordan").status_code in (200, 201)
+    assert _check(world, "Maya", "Jordan").status_code in (200, 201)
+    assert _check(world, "Sam", "Jordan").status_code == 404  # no session together
+    assert _check(world, "Casey", "Jordan").status_code == 404  # another client's policy
+    assert httpx.post(f"{world.api}/benefit-checks", json={}).status_code == 401
+
+
+def test_estimate_for_a_copay_plan_with_five_sessions(world: World) -> None:
+    response = httpx.post(
+        f"{world.api}/estimates",
+        json={
+            "policy_id": world.policies["Jordan"],
+            "provider_id": world.providers["Maya"],
+            "cpt_code": "90834",
+            "sessions": 5,
+        },
+        headers={"Authorization": world.tokens["Jordan"]},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["network"] == "in"
+    assert body["allowed_cents"] == 10500
+    sessions = body["projection"]["sessions"]
+    assert len(sessions) == 5
+    assert [s["client_cents"] for s in sessions] == [3000] * 5
+    assert all(s["client_cents"] + s["insurer_cents"] == 10500 for s in sessions)
+    assert any(line["kind"] == "copay" for line in sessions[0]["lines"])
