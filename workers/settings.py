@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
+from services.clearinghouse.client import CoreHttpClient
 from services.core.db import create_pool
 from services.core.logging import configure_logging
 from services.core.settings import load_settings
 from workers.jobs.credentialing import expire_credentialing
+from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.outbox import relay_outbox
 
 SETTINGS = load_settings()
@@ -20,18 +23,22 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(SETTINGS.log_level)
     ctx["settings"] = SETTINGS
     ctx["pool"] = await create_pool(SETTINGS.database_url, min_size=1, max_size=5)
+    ctx["http"] = httpx.AsyncClient()
+    ctx["clearinghouse"] = CoreHttpClient.from_settings(SETTINGS, http=ctx["http"])
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["http"].aclose()
     await ctx["pool"].close()
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = []
+    functions: ClassVar[list[Any]] = [recheck_benefits]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
+        cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

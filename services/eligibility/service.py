@@ -47,6 +47,11 @@ ENTITY = "benefit_check"
 RETRY_AFTER = timedelta(minutes=15)
 
 
+def recheck_key(policy_id: uuid.UUID | str, provider_id: uuid.UUID | str | None) -> str:
+    """One queued re-check per policy and provider at a time."""
+    return f"recheck:{policy_id}:{provider_id or ''}"
+
+
 class BenefitCheckNotFound(NotFound):
     code = "benefit_check_not_found"
 
@@ -207,7 +212,7 @@ async def check_benefits(
             conn,
             "recheck_benefits",
             {"policy_id": str(context.policy_id), "provider_id": str(provider_id or "")},
-            dedupe_key=f"recheck:{context.policy_id}:{provider_id}",
+            dedupe_key=recheck_key(context.policy_id, provider_id),
             available_at=datetime.now(UTC) + RETRY_AFTER,
         )
         last_good = await queries.get_latest_check(

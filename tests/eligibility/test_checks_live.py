@@ -219,3 +219,51 @@ def test_estimate_for_a_copay_plan_with_five_sessions(world: World) -> None:
     assert [s["client_cents"] for s in sessions] == [3000] * 5
     assert all(s["client_cents"] + s["insurer_cents"] == 10500 for s in sessions)
     assert any(line["kind"] == "copay" for line in sessions[0]["lines"])
+
+
+def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Settings) -> None:
+    from datetime import date
+
+    from services.clearinghouse.client import CoreHttpClient
+    from services.core.db import create_pool, transaction
+    from services.eligibility.rechecks import queue_rechecks, run_recheck
+
+    live = msgspec.structs.replace(
+        settings,
+        database_url=world.db,
+        clearinghouse_url=f"{world.simulator}/core",
+    )
+
+    async def scenario() -> None:
+        pool = await create_pool(world.db, min_size=1, max_size=3)
+        clearinghouse = CoreHttpClient.from_settings(live)
+        try:
+            async with transaction(pool) as conn:
+                # Nothing on file this month, nothing queued (an earlier test's AAA 42 queued one).
+                await conn.execute("DELETE FROM benefit_checks")
+                await conn.execute("UPDATE outbox SET completed_at = now()")
+                queued = await queue_rechecks(conn, date(2026, 11, 26), 30)
+                again = await queue_rechecks(conn, date(2026, 11, 26), 30)
+                rows = await conn.fetch(
+                    "SELECT id FROM outbox WHERE job = 'recheck_benefits' AND completed_at IS NULL"
+                )
+            assert queued == 5  # the demo world's five booked sessions
+            assert again == 0
+            outcomes = [await run_recheck(pool, clearinghouse, live, r["id"]) for r in rows]
+            assert sorted(outcomes) == ["active"] * 5
+            assert await run_recheck(pool, clearinghouse, live, rows[0]["id"]) == "done already"
+            async with transaction(pool) as conn:
+                checks = await conn.fetchval(
+                    "SELECT count(*) FROM benefit_checks WHERE requested_by IS NULL"
+                )
+                audit_rows = await conn.fetchval(
+                    "SELECT count(*) FROM audit_events"
+                    " WHERE entity = 'benefit_check' AND actor_role = 'system'"
+                )
+            assert checks == 5
+            assert audit_rows == 5
+        finally:
+            await clearinghouse.aclose()
+            await pool.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,86 @@
+"""Re-checking benefits: before a first session, and again each month for upcoming sessions.
+
+The daily cron only selects due work and writes outbox rows (deduplicated per policy and
+provider); each row's job asks the payer with nothing held and completes the row afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, date, datetime
+
+import asyncpg
+
+from schemas.benefit_checks import BenefitCheckIn
+from services.clearinghouse.client import ClearinghouseAdapter
+from services.clearinghouse.errors import ClearinghouseUnavailable
+from services.core import outbox
+from services.core.auth import Actor
+from services.core.db import transaction
+from services.core.settings import Settings
+from services.eligibility.service import RETRY_AFTER, check_benefits, recheck_key
+
+log = logging.getLogger(__name__)
+JOB = "recheck_benefits"
+# Authorizes the job's reads; its audit rows name the system (no user).
+SYSTEM = Actor(user_id=uuid.UUID(int=0), role="ops")
+
+
+async def queue_rechecks(conn: asyncpg.Connection, today: date, horizon_days: int) -> int:
+    """Queue a check for each policy x provider with a session in the horizon and no answer
+    this calendar month (so the first of the month refreshes them all, and a first session is
+    never met without one)."""
+    month_start = today.replace(day=1)
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.policy_id, s.provider_id
+        FROM therapy_sessions s
+        WHERE s.status = 'scheduled' AND s.policy_id IS NOT NULL
+          AND s.starts_at >= $1 AND s.starts_at < $1 + make_interval(days => $2)
+          AND NOT EXISTS (
+              SELECT 1 FROM benefit_checks b
+              WHERE b.policy_id = s.policy_id AND b.provider_id = s.provider_id
+                AND b.status IN ('active', 'inactive', 'rejected')
+                AND b.completed_at >= $3
+          )
+        """,
+        datetime.combine(today, datetime.min.time(), tzinfo=UTC),
+        horizon_days,
+        datetime.combine(month_start, datetime.min.time(), tzinfo=UTC),
+    )
+    queued = 0
+    for row in rows:
+        payload = {"policy_id": str(row["policy_id"]), "provider_id": str(row["provider_id"])}
+        key = recheck_key(row["policy_id"], row["provider_id"])
+        if await outbox.add(conn, JOB, payload, dedupe_key=key) is not None:
+            queued += 1
+    return queued
+
+
+async def run_recheck(
+    pool: asyncpg.Pool, clearinghouse: ClearinghouseAdapter, settings: Settings, outbox_id: int
+) -> str:
+    """One outbox row's check; safe to run twice (a second run finds the row completed)."""
+    async with transaction(pool) as conn:
+        row = await outbox.lock(conn, outbox_id)
+    if row is None:
+        return "done already"
+    provider = row.payload.get("provider_id") or None
+    request = BenefitCheckIn(
+        policy_id=uuid.UUID(row.payload["policy_id"]),
+        provider_id=uuid.UUID(provider) if provider else None,
+        refresh=True,
+    )
+    try:
+        check, _ = await check_benefits(pool, clearinghouse, settings, None, request, system=SYSTEM)
+    except ClearinghouseUnavailable as exc:
+        async with transaction(pool) as conn:
+            await outbox.record_failure(conn, outbox_id, exc.detail, RETRY_AFTER)
+        return "clearinghouse unavailable; retrying later"
+    async with transaction(pool) as conn:
+        if check.retry_pending:
+            await outbox.record_failure(conn, outbox_id, "payer could not answer now", RETRY_AFTER)
+            return "payer could not answer now; retrying later"
+        await outbox.complete(conn, outbox_id)
+    return check.status
