@@ -311,8 +311,20 @@ class Control:
     at: datetime
 
 
+def answer_delimiters(asked: Delimiters) -> Delimiters:
+    """The 270's delimiters, except a line break as segment terminator: `~` then.
+
+    Line breaks after segments are commonly taken for cosmetic wrapping and stripped (and
+    linuxforhealth-x12 reads no transaction from such a file), so the answer never ends its
+    segments with one.
+    """
+    if asked.segment in "\r\n":
+        return Delimiters(asked.element, asked.repetition, asked.component, "~")
+    return asked
+
+
 def write_271(inquiry: Inquiry270, response: Response271, control: Control) -> str:
-    d = inquiry.delimiters
+    d = answer_delimiters(inquiry.delimiters)
     w = Writer(d)
     at = control.at
     w.add(

@@ -7,6 +7,8 @@ the test asserts that the refusal is exactly that defect, and checks the AAA cod
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -225,10 +227,12 @@ async def test_delimiters_come_from_the_isa(ch: httpx.AsyncClient) -> None:
 
 async def test_a_short_isa_and_newline_terminators_are_read(ch: httpx.AsyncClient) -> None:
     # ISA06/ISA08 not padded to 15 and a newline as segment terminator: the delimiters are
-    # found by counting ISA elements, and the answer uses them with a well-formed ISA.
+    # found by counting ISA elements. The answer has a well-formed ISA and ends its segments
+    # with `~`, never a line break (often stripped as wrapping).
     x12 = await ask(ch, "270_jordan_lee_short_isa.x12")
     assert x12.startswith("ISA*00*          *00*          *ZZ*EVGRN          *ZZ*HEARTH   ")
-    assert x12[105] == "\n"
+    assert x12[104:106] == ":~"
+    assert "\n" not in x12
     assert eb(x12) == SHAPES["270_jordan_lee.x12"]
     assert_valid(x12)
 
@@ -258,7 +262,9 @@ async def test_envelope_and_control_numbers(ch: httpx.AsyncClient) -> None:
 def assert_only_known_aaa_defect(x12: str, loop: str, aaa: str) -> None:
     errors = x279_errors(x12)
     assert len(errors) == 1, errors
-    assert f"'loop_{loop.lower()}', 'aaa_segment', 0, 'reject_reason_code'" in errors[0], errors
+    # pydantic's location of the refused field, however the validator prints it
+    where = rf"loop_{loop.lower()}\W+aaa_segment\W+0\W+reject_reason_code"
+    assert re.search(where, errors[0]), errors
     # The same file with a code that is on both lists (15, required application data missing)
     # passes: the reject code is the tool's only objection. Only this check's copy is changed.
     assert x279_errors(x12.replace(aaa, "AAA*N**15*C")) == []
