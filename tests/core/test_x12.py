@@ -21,7 +21,10 @@ from services.core.x12 import (
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 ENV = Envelope("HEARTH", "HEARTHCH", "HS", "005010X279A1")
-ISA = "ISA*00*          *00*          *ZZ*HEARTH         *ZZ*HEARTHCH       *261126*0930*^*00501*000000007*0*P*:~"
+ISA = (
+    "ISA*00*          *00*          *ZZ*HEARTH         *ZZ*HEARTHCH       "
+    "*261126*0930*^*00501*000000007*0*P*:~"
+)
 
 
 def test_standard_delimiters() -> None:
