@@ -16,7 +16,12 @@ Env = Literal["development", "test", "production"]
 # Development and test run with these; production refuses to start without real values.
 _DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 _DEV_TAX_ID_KEY = "k1:" + base64.b64encode(b"dev-only-aes-256-key-32-bytes!!!").decode()
-_SECRETS = ("jwt_secret", "tax_id_keys")
+_SECRETS = ("jwt_secret", "tax_id_keys", "clearinghouse_password")
+# Production also refuses the development identity: a dev EIN or NPI on a real 270 or claim
+# would be sent to payers as ours.
+_PRODUCTION_REQUIRED = (*_SECRETS, "platform_ein", "platform_npi")
+# CMS: the NPI check digit is the Luhn digit of the first nine behind the prefix 80840.
+_NPI_PREFIX = "80840"
 
 
 class SettingsError(Exception):
@@ -45,6 +50,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The clearinghouse (CAQH CORE Phase II HTTP MIME); the default is the local simulator.
+    clearinghouse_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = (
+        "http://127.0.0.1:8090/core"
+    )
+    clearinghouse_username: Annotated[str, Meta(min_length=1, max_length=128)] = "hearth"
+    clearinghouse_password: Annotated[str, Meta(min_length=1, max_length=256)] = (
+        "hearth-sim-password"
+    )
+    # ISA06/ISA08 and the envelope's SenderID/ReceiverID: X12-safe, at most 15 characters.
+    clearinghouse_sender_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,15}$")] = "HEARTH"
+    clearinghouse_receiver_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,15}$")] = "HEARTHCH"
+    clearinghouse_timeout_s: Annotated[float, Meta(gt=0, le=60)] = 10.0  # one attempt
+    # All attempts of one real-time request; CORE real time answers within 20 seconds.
+    clearinghouse_deadline_s: Annotated[float, Meta(gt=0, le=120)] = 18.0
+    # The platform is the billing provider: its EIN (TRN03 of every 270 is "1" + EIN), its
+    # type-2 organization NPI and name.
+    platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = "990000001"
+    platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = "2123456784"
+    platform_name: Annotated[str, Meta(min_length=1, max_length=60)] = "Hearth Health"
 
     def tax_id_keyring(self) -> dict[str, bytes]:
         return parse_keyring(self.tax_id_keys)
@@ -88,8 +112,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = _env_name(field) if field in Settings.__struct_fields__ else "environment"
         raise SettingsError(f"{name}: {message.split(' - at ')[0]}") from exc
     if settings.env == "production":
-        for secret in _SECRETS:
+        for secret in _PRODUCTION_REQUIRED:
             if secret not in raw:
                 raise SettingsError(f"{_env_name(secret)} must be set in production")
     parse_keyring(settings.tax_id_keys)
+    if not _npi_check_digit_ok(settings.platform_npi):
+        raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
+    if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
+        raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
     return settings
+
+
+def _npi_check_digit_ok(npi: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(_NPI_PREFIX + npi[:9])):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return (10 - total % 10) % 10 == int(npi[9])

@@ -46,7 +46,43 @@ def test_production_needs_every_secret() -> None:
     env = {"HEARTH_ENV": "production", "HEARTH_JWT_SECRET": "x" * 40}
     with pytest.raises(SettingsError, match="HEARTH_TAX_ID_KEYS"):
         load_settings(env)
-    assert load_settings({**env, "HEARTH_TAX_ID_KEYS": key}).env == "production"
+    env["HEARTH_TAX_ID_KEYS"] = key
+    for name, value in [
+        ("HEARTH_CLEARINGHOUSE_PASSWORD", "real-password"),
+        ("HEARTH_PLATFORM_EIN", "123456789"),
+        ("HEARTH_PLATFORM_NPI", "1234567893"),
+    ]:
+        with pytest.raises(SettingsError, match=name):
+            load_settings(env)
+        env[name] = value
+    assert load_settings(env).env == "production"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"HEARTH_PLATFORM_NPI": "1234567890"}, "HEARTH_PLATFORM_NPI"),  # check digit
+        ({"HEARTH_PLATFORM_NPI": "123456789"}, "HEARTH_PLATFORM_NPI"),
+        ({"HEARTH_PLATFORM_EIN": "12-3456789"}, "HEARTH_PLATFORM_EIN"),
+        ({"HEARTH_CLEARINGHOUSE_SENDER_ID": "HEARTH*X"}, "HEARTH_CLEARINGHOUSE_SENDER_ID"),
+        ({"HEARTH_CLEARINGHOUSE_URL": "ftp://x"}, "HEARTH_CLEARINGHOUSE_URL"),
+        ({"HEARTH_CLEARINGHOUSE_TIMEOUT_S": "30"}, "HEARTH_CLEARINGHOUSE_TIMEOUT_S"),
+    ],
+)
+def test_clearinghouse_and_platform_settings_checked(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(env)
+
+
+def test_clearinghouse_defaults_point_at_the_simulator() -> None:
+    s = load_settings({})
+    assert (s.clearinghouse_url, s.clearinghouse_username) == (
+        "http://127.0.0.1:8090/core",
+        "hearth",
+    )
+    assert (s.clearinghouse_sender_id, s.clearinghouse_receiver_id) == ("HEARTH", "HEARTHCH")
+    assert s.clearinghouse_deadline_s < 20
+    assert (s.platform_ein, s.platform_npi) == ("990000001", "2123456784")
 
 
 def test_keyring_rotation_decrypts_old_values_and_encrypts_with_the_first_key() -> None:
