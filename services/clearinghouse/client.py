@@ -1,0 +1,163 @@
+"""The clearinghouse adapter and its CORE-over-HTTP implementation (httpx).
+
+Only transient failures are retried: connection errors, timeouts and HTTP 5xx, with jittered
+exponential backoff under one overall deadline. Every retry sends the SAME PayloadID, so a
+receiver that did process an attempt whose answer we lost answers the retry with that first
+answer instead of processing it twice. An envelope refusal or any other answer is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+
+from services.clearinghouse.core import (
+    CoreProtocolError,
+    CoreResponse,
+    Credentials,
+    encode_multipart,
+    parse_response,
+    request_fields,
+)
+from services.clearinghouse.errors import (
+    ClearinghouseError,
+    ClearinghouseUnavailable,
+    EnvelopeRejected,
+)
+from services.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Connection refused or reset, a timeout, a dropped connection: the request may be retried.
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class ClearinghouseAdapter(Protocol):
+    """A way to reach the clearinghouse in real time (CORE HTTP MIME today; REST later)."""
+
+    async def realtime(self, payload_type: str, payload: str) -> str:
+        """Send one payload (a 270, say) and return the answer's payload (the 271)."""
+        ...
+
+
+class CoreHttpClient:
+    """CAQH CORE Phase II HTTP MIME over an httpx.AsyncClient (the app's, or its own)."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        credentials: Credentials,
+        timeout_s: float,
+        deadline_s: float,
+        http: httpx.AsyncClient | None = None,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = 4.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self._sleep = sleep
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient | None = None
+    ) -> CoreHttpClient:
+        return cls(
+            url=settings.clearinghouse_url,
+            credentials=Credentials(
+                username=settings.clearinghouse_username,
+                password=settings.clearinghouse_password,
+                sender_id=settings.clearinghouse_sender_id,
+                receiver_id=settings.clearinghouse_receiver_id,
+            ),
+            timeout_s=settings.clearinghouse_timeout_s,
+            deadline_s=settings.clearinghouse_deadline_s,
+            http=http,
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def realtime(
+        self, payload_type: str, payload: str, *, payload_id: uuid.UUID | None = None
+    ) -> str:
+        """The answer's payload; ClearinghouseUnavailable when it stays down until the deadline."""
+        payload_id = payload_id or uuid.uuid4()
+        fields = request_fields(
+            payload_type=payload_type,
+            payload=payload,
+            payload_id=payload_id,
+            now=datetime.now(UTC),
+            credentials=self.credentials,
+        )
+        body, content_type = encode_multipart(fields, f"hearth-{uuid.uuid4().hex}")
+        answer = await self._post_until_deadline(body, content_type, payload_id)
+        if answer.is_envelope_error:
+            raise EnvelopeRejected(answer.error_code, answer.error_message)
+        if answer.payload_id != str(payload_id):
+            raise ClearinghouseError(f"the answer names PayloadID {answer.payload_id!r}, not ours")
+        return answer.payload
+
+    async def _post_until_deadline(
+        self, body: bytes, content_type: str, payload_id: uuid.UUID
+    ) -> CoreResponse:
+        deadline = time.monotonic() + self.deadline_s
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            reason = await self._attempt(body, content_type, min(self.timeout_s, remaining))
+            if isinstance(reason, CoreResponse):
+                return reason
+            # Full jitter over an exponential ceiling keeps many workers from retrying in step.
+            ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
+            pause = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not secrets)
+            log.warning(
+                "clearinghouse attempt failed",
+                extra={"payload_id": str(payload_id), "attempt": attempt, "reason": reason},
+            )
+            if time.monotonic() + pause >= deadline:
+                raise ClearinghouseUnavailable(
+                    f"the clearinghouse did not answer within {self.deadline_s:g} s "
+                    f"({attempt} attempts; last: {reason})"
+                )
+            await self._sleep(pause)
+
+    async def _attempt(
+        self, body: bytes, content_type: str, attempt_s: float
+    ) -> CoreResponse | str:
+        """The answer, or why this attempt failed transiently (a string)."""
+        try:
+            response = await self._http.post(
+                self.url,
+                content=body,
+                headers={"Content-Type": content_type},
+                timeout=httpx.Timeout(max(attempt_s, 0.001)),
+            )
+        except _TRANSIENT_ERRORS as exc:
+            return type(exc).__name__
+        if response.status_code >= 500:
+            return f"HTTP {response.status_code}"
+        try:
+            return parse_response(response.headers.get("content-type", ""), response.content)
+        except CoreProtocolError as exc:
+            raise ClearinghouseError(
+                f"the clearinghouse answered HTTP {response.status_code} without a CORE envelope"
+                f" ({exc})"
+            ) from exc

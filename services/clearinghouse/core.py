@@ -1,0 +1,123 @@
+"""CAQH CORE Phase II connectivity: the HTTP MIME (multipart/form-data) envelope (pure).
+
+Real-time requests carry PayloadType, ProcessingMode, PayloadID (a UUID, reused on every retry
+so the receiver answers a repeat with its first answer), TimeStamp, SenderID, ReceiverID,
+CORERuleVersion, UserName, Password and Payload; the answer carries the same fields plus
+ErrorCode (`Success` or the reason) and ErrorMessage. An envelope the receiver refuses comes
+back with PayloadType `CoreEnvelopeError`. This module knows nothing of HTTP clients, so
+another transport (a clearinghouse's REST API) can sit beside it.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+PAYLOAD_270 = "X12_270_Request_005010X279A1"
+PAYLOAD_271 = "X12_271_Response_005010X279A1"
+ENVELOPE_ERROR = "CoreEnvelopeError"
+CORE_RULE_VERSION = "2.2.0"
+REALTIME = "RealTime"
+SUCCESS = "Success"
+
+_RESPONSE_FIELDS = ("PayloadType", "ProcessingMode", "PayloadID", "ErrorCode")
+
+
+class CoreProtocolError(ValueError):
+    """A response that is not a CORE multipart envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+    sender_id: str
+    receiver_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoreResponse:
+    payload_type: str
+    payload_id: str
+    error_code: str
+    error_message: str
+    payload: str
+    fields: dict[str, str]
+
+    @property
+    def is_envelope_error(self) -> bool:
+        return self.payload_type == ENVELOPE_ERROR or self.error_code != SUCCESS
+
+
+def request_fields(
+    *,
+    payload_type: str,
+    payload: str,
+    payload_id: uuid.UUID,
+    now: datetime,
+    credentials: Credentials,
+    processing_mode: str = REALTIME,
+) -> dict[str, str]:
+    """The form fields of one request, in the order CORE lists them."""
+    return {
+        "PayloadType": payload_type,
+        "ProcessingMode": processing_mode,
+        "PayloadID": str(payload_id),
+        "TimeStamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SenderID": credentials.sender_id,
+        "ReceiverID": credentials.receiver_id,
+        "CORERuleVersion": CORE_RULE_VERSION,
+        "UserName": credentials.username,
+        "Password": credentials.password,
+        "Payload": payload,
+    }
+
+
+def encode_multipart(fields: dict[str, str], boundary: str) -> tuple[bytes, str]:
+    """The multipart/form-data body and its Content-Type header."""
+    if any(boundary in value for value in fields.values()):
+        raise ValueError("the multipart boundary occurs in a field value")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ]
+    body = "".join(parts) + f"--{boundary}--\r\n"
+    return body.encode("utf-8"), f"multipart/form-data; boundary={boundary}"
+
+
+def decode_multipart(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a multipart/form-data body (as a CORE receiver or sender sends them)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise CoreProtocolError(f"expected multipart/form-data, got {content_type!r}")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise CoreProtocolError("the multipart body has no parts")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            raise CoreProtocolError("a multipart part has no field name")
+        raw = part.get_payload(decode=True)
+        data = raw if isinstance(raw, bytes) else b""
+        fields[name] = data.decode(part.get_content_charset() or "utf-8")
+    return fields
+
+
+def parse_response(content_type: str, body: bytes) -> CoreResponse:
+    """A CORE answer; CoreProtocolError when it is not one."""
+    fields = decode_multipart(content_type, body)
+    missing = [name for name in _RESPONSE_FIELDS if name not in fields]
+    if missing:
+        raise CoreProtocolError(f"the CORE answer lacks {', '.join(missing)}")
+    return CoreResponse(
+        payload_type=fields["PayloadType"],
+        payload_id=fields["PayloadID"],
+        error_code=fields["ErrorCode"],
+        error_message=fields.get("ErrorMessage", ""),
+        payload=fields.get("Payload", ""),
+        fields=fields,
+    )
