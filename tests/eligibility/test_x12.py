@@ -23,6 +23,7 @@ from services.eligibility.x12 import (
     Person270,
     Receiver270,
     Request270,
+    Sex,
     TraceMismatch,
     envelope_270,
     parse_271,
@@ -102,6 +103,19 @@ def test_270_dependant_with_own_member_id_is_the_subscriber() -> None:
     text = write_270(own, envelope=ENVELOPE, control=ControlNumbers(1, 1), now=NOW)
     assert "NM1*IL*1*Kim*Alex****MI*BHI200002~" in text
     assert "INS*" not in text
+    assert x279_errors(text) == []
+
+
+@pytest.mark.parametrize("sex", ["U", None])
+def test_270_unknown_sex_is_left_out(sex: Sex | None) -> None:
+    jordan = Person270("Jordan", "Lee", date(1990, 4, 12), sex, "EVG100001")
+    text = write_270(
+        replace(subscriber_request(), patient=jordan),
+        envelope=ENVELOPE,
+        control=ControlNumbers(1, 1),
+        now=NOW,
+    )
+    assert "~DMG*D8*19900412~" in text
     assert x279_errors(text) == []
 
 

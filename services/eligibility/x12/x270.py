@@ -110,7 +110,10 @@ def _person(entity: str, person: Person270, *, with_id: bool) -> list[Segment]:
     nm1: Segment = ("NM1", entity, "1", person.last_name, person.first_name)
     if with_id and person.member_id:
         nm1 = (*nm1, "", "", "", "MI", person.member_id)
-    dmg: Segment = ("DMG", "D8", person.birth_date.strftime("%Y%m%d"), person.sex or "")
+    # DMG03 is situational: an unknown sex is sent as no sex rather than U, which some
+    # receivers (linuxforhealth-x12's model among them) do not accept.
+    sex = person.sex if person.sex in ("F", "M") else ""
+    dmg: Segment = ("DMG", "D8", person.birth_date.strftime("%Y%m%d"), sex)
     return [nm1, dmg]
 
 
