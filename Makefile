@@ -27,7 +27,7 @@ help:
 	@echo "make bench     the benchmarks (infra.bench)"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
 	@echo "make x12-tools create .venv-x12 (linuxforhealth-x12 for 270/271 validation)"
-	@echo "make clean     remove .venv and tool caches (the local databases in .data stay)"
+	@echo "make clean     remove .venv, .venv-x12 and tool caches (the local databases in .data stay)"
 
 $(VPY):
 	@if [ -z "$(PY)" ]; then echo "No python3.11, python3.12 or python3 on PATH; set PY=..." >&2; exit 1; fi

@@ -435,3 +435,36 @@ def test_amount_with_fraction_of_a_cent_refused() -> None:
     text = fixture("jordan_copay").replace("*27*30*", "*27*30.005*")
     with pytest.raises(X12Error, match="fraction of a cent"):
         parse_271(text, "TR-JORDAN")
+
+
+@pytest.mark.parametrize(
+    ("eb12", "in_network", "out_of_network"),
+    [
+        ("*Y", True, False),
+        ("*N", False, True),
+        ("*W", True, True),
+        ("*U", True, True),
+        ("", True, True),
+    ],
+)
+def test_eb12_network_tiers(eb12: str, in_network: bool, out_of_network: bool) -> None:
+    text = fixture("jordan_copay").replace(
+        "EB*B**MH***27*30*****Y~", f"EB*B**MH***27*30****{eb12}~"
+    )
+    text = text.replace("EB*B**MH***27*70*****N~", "EB*1**30~")  # keep the SE count
+    assert "EB*1**30~" in text
+    assert f"27*30****{eb12}~" in text
+    b = parse_271(text, "TR-JORDAN")
+    assert (b.in_network.copay == mh(3000)) is in_network
+    assert (b.out_of_network.copay == mh(3000)) is out_of_network
+
+
+def test_visit_limit_in_eb09_eb10_form() -> None:
+    # Legal per the guide (linuxforhealth refuses it, so the simulator writes HSD): parse both.
+    original = fixture("avery_visits_remaining")
+    text = original.replace(
+        "EB*F*IND*MH***29******W~\nHSD*VS*2~", "EB*F*IND*MH***29***VS*3**W~\nMSG*VISITS~"
+    )
+    assert text != original
+    tier = parse_271(text, "TR-AVERY2").in_network
+    assert tier.visits_remaining == Count(value=3, source="MH")
