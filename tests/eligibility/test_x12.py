@@ -353,6 +353,22 @@ def test_carve_out_derives_no_figures() -> None:
     assert any("carved out to Mindful Behavioral Health" in n for n in b.notes)
 
 
+def test_carve_out_alone_is_active() -> None:
+    text = fixture("sydney_carve_out")
+    for old, new in [
+        ("EB*1**30**BLUE HARBOR PPO~\n", ""),
+        ("EB*B**30***27*20*****Y~\n", ""),
+        ("EB*C*IND*30***23*1000*****Y~\n", ""),
+        ("SE*21*0001", "SE*18*0001"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    assert x279_errors(text) == []
+    b = parse_271(text, "TR-SYDNEY")
+    assert b.status == "active"
+    assert b.carve_out is not None
+
+
 def test_high_deductible_with_prior_auth_and_rd8_plan_dates() -> None:
     b = parse("taylor_hdhp")
     t = b.in_network

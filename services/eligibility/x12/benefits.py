@@ -237,11 +237,15 @@ def _plan_dates(answer: Answer) -> tuple[date | None, date | None]:
     return begin, end
 
 
-def _status(answer: Answer, relevant: list[EbLine]) -> Literal["active", "inactive", "rejected"]:
+def _status(
+    answer: Answer, relevant: list[EbLine], carved_out: bool
+) -> Literal["active", "inactive", "rejected"]:
     if any(line.code == "1" for line in relevant):
         return "active"
     if any(line.code == "6" for line in relevant):
         return "inactive"
+    if carved_out:  # EB*U**MH naming the MH payer, and nothing about the plan itself
+        return "active"
     if answer.rejections or not answer.subscriber_found:
         return "rejected"
     return "inactive"
@@ -267,7 +271,9 @@ def build_benefits(answer: Answer) -> Benefits:
         notes.add(f"mental health is carved out to {carve.name}: no figures from this plan")
     elif relevant and not any(_source(line) == "MH" for line in relevant):
         notes.add("the payer sent no MH lines: every figure comes from service type 30")
-    status = _status(answer, [line for line in answer.lines if _source(line) is not None])
+    status = _status(
+        answer, [line for line in answer.lines if _source(line) is not None], carve is not None
+    )
     plan_begin, plan_end = _plan_dates(answer)
     plan_name = next(
         (line.plan_name for line in answer.lines if line.plan_name and line.code in ("1", "6")),
