@@ -6,7 +6,9 @@ the counts it observed to .data/demo/summary.json.
 
 Today: ops sign in, create a payer with a fee schedule, onboard a provider and take their
 credentialing to approved; the provider accepts the invitation; a client signs up, adds a policy
-and books a session, and the provider then sees the client.
+and books a session, and the provider then sees the client. Then a demo-world client checks
+their benefits (270/271 through the clearinghouse simulator, written to .data/demo/edi/) and
+gets an estimate with a five-session projection.
 """
 
 from __future__ import annotations
@@ -259,6 +261,73 @@ def client_journey(demo: Demo, payer: dict[str, Any], provider: dict[str, Any]) 
     say("provider after the booking", f"sees {seen['first_name']} {seen['last_name']}")
 
 
+DEMO_CLIENT = ("jordan.lee@hearth.test", "hearth-demo-password")  # a demo-world member
+
+
+def benefits_and_estimate(demo: Demo, ops: str, edi: Path) -> None:
+    """A demo-world client asks what sessions with their therapist will cost."""
+    email, password = DEMO_CLIENT
+    token = demo.call(
+        "POST", "/auth/login", None, 200, json={"email": email, "password": password}
+    )["access_token"]
+    me = demo.call("GET", "/auth/me", token, 200)
+    policy = demo.call("GET", f"/clients/{me['client_id']}/policies", token, 200)["items"][0]
+    sessions = demo.call("GET", "/therapy-sessions", token, 200)["items"]
+    provider_id = sessions[0]["provider_id"]
+    check = demo.http.post(
+        "/benefit-checks",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"policy_id": policy["id"], "provider_id": provider_id, "refresh": True},
+    )
+    if check.status_code != 201:
+        raise DemoFailed(f"benefit check answered {check.status_code}: {check.text[:300]}")
+    body = check.json()
+    demo.count("benefit_checks")
+    tier = body["benefits"]["in_network"]
+    copay = tier.get("copay")
+    say(
+        "benefit check (270/271)",
+        f"{body['status']}, in-network copay "
+        f"{'$%.2f' % (copay['cents'] / 100) if copay else 'none'}, took {body['duration_ms']} ms",
+    )
+    exchange = demo.call("GET", f"/benefit-checks/{body['id']}/x12", ops, 200)
+    files = [
+        ("270", "eligibility-inquiry", exchange["request_x12"]),
+        ("271", "eligibility-response", exchange["response_x12"]),
+    ]
+    for sequence, (kind, description, text) in enumerate(files, start=1):
+        (edi / f"{sequence:04d}-{kind}-{description}.x12").write_text(text)
+        demo.count("edi_files")
+    estimate = demo.call(
+        "POST",
+        "/estimates",
+        token,
+        200,
+        json={
+            "policy_id": policy["id"],
+            "provider_id": provider_id,
+            "cpt_code": "90834",
+            "sessions": 5,
+        },
+    )
+    demo.count("estimates")
+    say(
+        "estimate (90834, 5 sessions)",
+        f"{estimate['network']} network: allowed ${estimate['allowed_cents'] / 100:.2f}",
+    )
+    for session in estimate["projection"]["sessions"]:
+        share = session.get("client_cents")
+        first_line = session["lines"][0]["text"] if session["lines"] else ""
+        say(
+            f"  {session['session_date']}",
+            f"client ${share / 100:.2f}" if share is not None else session.get("reason", ""),
+        )
+        if first_line:
+            print(f"      {first_line}")
+    total = estimate["projection"]["client_total_cents"]
+    say("projected client total", f"${total / 100:.2f} over 5 sessions")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.demo")
     parser.add_argument(
@@ -284,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
             setup = ops_setup(demo)
             provider = onboard_provider(demo, setup["ops"], setup["payer"])
             client_journey(demo, setup["payer"], provider)
+            edi = args.out / "edi"
+            edi.mkdir(parents=True, exist_ok=True)
+            for old in edi.glob("*.x12"):
+                old.unlink()
+            benefits_and_estimate(demo, setup["ops"], edi)
         except DemoFailed as exc:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1

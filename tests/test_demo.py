@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.live import ROOT, app_env, free_port, process, wait_ready
+from tests.x12tools import x279_errors
 
 
 def test_make_run_then_demo_twice(
@@ -43,5 +44,11 @@ def test_make_run_then_demo_twice(
             assert summary["clients_signed_up"] == 1
             assert summary["policies_added"] == 1
             assert summary["sessions_booked"] == 1
+            assert summary["benefit_checks"] == 1
+            assert summary["estimates"] == 1
+            edi = sorted(p.name for p in (out / "edi").iterdir())
+            assert edi == ["0001-270-eligibility-inquiry.x12", "0002-271-eligibility-response.x12"]
+            assert x279_errors((out / "edi" / edi[0]).read_text()) == []
+            assert x279_errors((out / "edi" / edi[1]).read_text()) == []
         os.killpg(stack.pid, signal.SIGINT)
         assert stack.wait(timeout=30) == 0, log.read_text()[-3000:]

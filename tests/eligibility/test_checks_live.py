@@ -236,7 +236,7 @@ def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Set
 
     async def scenario() -> None:
         pool = await create_pool(world.db, min_size=1, max_size=3)
-        clearinghouse = CoreHttpClient.from_settings(live)
+        client_ch = CoreHttpClient.from_settings(live)
         try:
             async with transaction(pool) as conn:
                 # Nothing on file this month, nothing queued (an earlier test's AAA 42 queued one).
@@ -249,9 +249,9 @@ def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Set
                 )
             assert queued == 5  # the demo world's five booked sessions
             assert again == 0
-            outcomes = [await run_recheck(pool, clearinghouse, live, r["id"]) for r in rows]
+            outcomes = [await run_recheck(pool, client_ch, live, r["id"]) for r in rows]
             assert sorted(outcomes) == ["active"] * 5
-            assert await run_recheck(pool, clearinghouse, live, rows[0]["id"]) == "done already"
+            assert await run_recheck(pool, client_ch, live, rows[0]["id"]) == "done already"
             async with transaction(pool) as conn:
                 checks = await conn.fetchval(
                     "SELECT count(*) FROM benefit_checks WHERE requested_by IS NULL"
@@ -263,7 +263,7 @@ def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Set
             assert checks == 5
             assert audit_rows == 5
         finally:
-            await clearinghouse.aclose()
+            await client_ch.aclose()
             await pool.close()
 
     asyncio.run(scenario())
