@@ -11,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bench_prints_the_estimate_lines() -> None:
+def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
     env = {**os.environ, "HEARTH_BENCH_SECONDS": "0.01"}
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -31,4 +31,13 @@ def test_bench_prints_the_estimate_lines() -> None:
     ), lines
     assert re.fullmatch(
         rf"bench estimate_baseline name=msgspec_roundtrip_benefits per_s={number}", lines[1]
+    ), lines
+    decimal = r"[0-9]+\.[0-9]+"
+    assert re.fullmatch(
+        rf"bench eligibility checks_per_s={number} p99_ms={decimal} concurrency=8 "
+        rf"baseline=simulator_health_get baseline_per_s={number} ratio=[0-9]+\.[0-9]{{3}}",
+        lines[2],
+    ), lines
+    assert re.fullmatch(
+        rf"bench eligibility_baseline name=simulator_health_get per_s={number}", lines[3]
     ), lines
