@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from schemas.benefit_checks import (
     BenefitCheckIn,
@@ -49,7 +49,7 @@ class BenefitChecksController(Controller):
         self,
         conn: Conn,
         actor: Caller,
-        client_id: uuid.UUID,
+        client_id: FromQuery[uuid.UUID],
         limit: LimitParam = DEFAULT_LIMIT,
         cursor: CursorParam = None,
     ) -> Page[BenefitCheckOut]:

@@ -267,3 +267,54 @@ def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Set
             await pool.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("who", "read", "x12", "listing"),
+    [
+        ("ops", 200, 200, 200),
+        ("Maya", 200, 403, 200),  # Jordan's provider: a session is booked
+        ("Sam", 404, 403, 404),  # a provider without a session together
+        ("Jordan", 200, 403, 200),  # the client themself
+        ("Casey", 404, 403, 404),  # another client
+        (None, 401, 401, 401),
+    ],
+)
+def test_reading_checks_matrix(
+    world: World, who: str | None, read: int, x12: int, listing: int
+) -> None:
+    made = _check(world, "ops", "Jordan", provider_id=world.providers["Maya"]).json()
+    headers = {"Authorization": world.tokens[who]} if who else {}
+    one = httpx.get(f"{world.api}/benefit-checks/{made['id']}", headers=headers)
+    raw = httpx.get(f"{world.api}/benefit-checks/{made['id']}/x12", headers=headers)
+    listed = httpx.get(
+        f"{world.api}/benefit-checks",
+        params={"client_id": world.clients["Jordan"]},
+        headers=headers,
+    )
+    unknown = httpx.get(f"{world.api}/benefit-checks/{uuid.uuid4()}", headers=headers)
+    assert (one.status_code, raw.status_code, listed.status_code) == (read, x12, listing)
+    assert unknown.status_code == (401 if who is None else 404)
+    for response in (one, listed):
+        if response.status_code == 404:
+            assert "EVG100001" not in response.text  # nothing of Jordan's leaks
+    if listing == 200:
+        assert made["id"] in {item["id"] for item in listed.json()["items"]}
+
+
+def test_estimate_refusals(world: World) -> None:
+    def estimate(who: str, client: str, provider: str) -> int:
+        return httpx.post(
+            f"{world.api}/estimates",
+            json={
+                "policy_id": world.policies[client],
+                "provider_id": world.providers[provider],
+                "cpt_code": "90834",
+            },
+            headers={"Authorization": world.tokens[who]},
+            timeout=30,
+        ).status_code
+
+    assert estimate("Casey", "Jordan", "Maya") == 404  # another client's policy
+    assert estimate("Sam", "Jordan", "Sam") == 404  # no session with Jordan
+    assert estimate("Maya", "Jordan", "Sam") == 422  # a provider estimates for themself

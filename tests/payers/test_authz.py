@@ -84,6 +84,16 @@ REQUESTS: dict[str, Any] = {
         _fee_url(w, o, "/end"),
         {"effective_to": "2026-06-30"},
     ),
+    "set_oon_rate": lambda w, o: (
+        "PUT",
+        f"/payers/{_payer_id(w, o)}/out-of-network-rates/90834",
+        {"allowed_cents": 15000},
+    ),
+    "list_oon_rates": lambda w, o: (
+        "GET",
+        f"/payers/{_payer_id(w, o)}/out-of-network-rates",
+        None,
+    ),
 }
 
 ALL = ("provider", "client", "ops")
@@ -133,6 +143,20 @@ ROUTES = [
         "/payers/{payer_id:uuid}/fee-schedules/{fee_schedule_id:uuid}/end",
         ("ops",),
         {"own": 200, "foreign": 404, "unknown": 404},
+    ),
+    Route(
+        "set_oon_rate",
+        "PUT",
+        "/payers/{payer_id:uuid}/out-of-network-rates/{cpt_code:str}",
+        ("ops",),
+        {"own": 200, "foreign": 200, "unknown": 404},
+    ),
+    Route(
+        "list_oon_rates",
+        "GET",
+        "/payers/{payer_id:uuid}/out-of-network-rates",
+        ("ops", "provider"),
+        {"own": 200, "foreign": 200, "unknown": 404},
     ),
 ]
 
