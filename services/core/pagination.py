@@ -7,15 +7,23 @@ import binascii
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeAlias, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from services.core.errors import DomainError
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+# The two query parameters every list route takes: `limit: LimitQuery = DEFAULT_LIMIT` and
+# `cursor: CursorQuery = None`. A cursor is unpadded urlsafe base64 (see encode_cursor).
+LimitQuery: TypeAlias = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+CursorQuery: TypeAlias = Annotated[
+    str | None, QueryParameter(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")
+]
 
 
 class Page(msgspec.Struct, Generic[T]):
