@@ -160,9 +160,9 @@ async def list_policies(
 ) -> Page[PolicyOut]:
     await visible_client(conn, actor, client_id)
     rows = await queries.list_policies(conn, client_id, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
+    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
-    return Page(items=[policy_out(r) for r in page.items], next_cursor=page.next_cursor)
+    return page.map(policy_out)
 
 
 async def _save(conn: asyncpg.Connection, actor: Actor, policy: PolicyRow) -> PolicyOut:

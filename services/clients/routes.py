@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from schemas.clients import (
     ClientCreateIn,
@@ -23,10 +22,7 @@ from schemas.clients import (
 from services.clients import policies, service
 from services.core.auth import PUBLIC, allow
 from services.core.deps import AppSettings, Caller, Conn
-from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, QueryParameter(max_length=200)]
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 
 class ClientController(Controller):
@@ -52,8 +48,8 @@ class ClientController(Controller):
         self,
         conn: Conn,
         actor: Caller,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
     ) -> Page[ClientOut]:
         """Clients the caller may see: all for ops, a provider's own clients."""
         return await service.list_clients(conn, actor, cursor, limit)
@@ -94,8 +90,8 @@ class PolicyController(Controller):
         client_id: FromPath[uuid.UUID],
         conn: Conn,
         actor: Caller,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
     ) -> Page[PolicyOut]:
         """A client's insurance policies, ended ones included."""
         return await policies.list_policies(conn, actor, client_id, cursor, limit)

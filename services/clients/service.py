@@ -170,9 +170,9 @@ async def list_clients(
         return Page(items=[], next_cursor=None)
     provider_id = actor.provider_id if actor.role == "provider" else None
     rows = await queries.list_clients(conn, provider_id, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
+    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
-    return Page(items=[client_out(r) for r in page.items], next_cursor=page.next_cursor)
+    return page.map(client_out)
 
 
 async def update_client(

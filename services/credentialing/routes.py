@@ -16,9 +16,8 @@ from schemas.credentialing import (
 )
 from services.core.auth import allow
 from services.core.deps import Caller, Conn
-from services.core.pagination import DEFAULT_LIMIT, Page
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.credentialing import service
-from services.providers.routes import CursorQuery, LimitQuery
 
 
 class CredentialingController(Controller):

@@ -160,7 +160,7 @@ async def list_records(
     rows = await queries.list_records(
         conn, owner_scope(actor), filters, decode_cursor(cursor), limit + 1
     )
-    return make_page(rows, limit, lambda r: (r.created_at, r.id))
+    return make_page(rows, limit)
 
 
 async def is_credentialed(

@@ -21,11 +21,9 @@ from schemas.payers import (
 )
 from services.core.auth import ROLES, allow
 from services.core.deps import Caller, Conn
-from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.payers import service
 
-LimitParam = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-CursorParam = Annotated[str | None, QueryParameter(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
 NameQuery = Annotated[
     str | None, QueryParameter(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
@@ -53,8 +51,8 @@ class PayersController(Controller):
         self,
         conn: Conn,
         q: NameQuery = None,
-        limit: LimitParam = DEFAULT_LIMIT,
-        cursor: CursorParam = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
     ) -> Page[PayerOut]:
         """Payers, oldest first; `q` keeps those whose name contains it."""
         return await service.list_payers(conn, q, limit, cursor)
@@ -88,8 +86,8 @@ class FeeSchedulesController(Controller):
         actor: Caller,
         cpt_code: CptQuery = None,
         as_of: FromQuery[date | None] = None,
-        limit: LimitParam = DEFAULT_LIMIT,
-        cursor: CursorParam = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
     ) -> Page[FeeScheduleOut | FeeScheduleRateOut]:
         """A payer's fee schedules, oldest first; `as_of` keeps those in force that day."""
         return await service.list_fee_schedules(

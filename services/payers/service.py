@@ -98,7 +98,7 @@ async def list_payers(
     conn: asyncpg.Connection, name_contains: str | None, limit: int, cursor: str | None
 ) -> Page[PayerOut]:
     rows = await queries.list_payers(conn, name_contains, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit, lambda p: (p.created_at, p.id))
+    return make_page(rows, limit)
 
 
 def _check_date(value: date, field: str) -> None:
@@ -236,8 +236,7 @@ async def list_fee_schedules(
     after = decode_cursor(cursor)
     await get_payer(conn, payer_id)
     rows = await queries.list_fee_schedules(conn, payer_id, cpt_code, as_of, after, limit + 1)
-    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
-    return Page(items=[_view(actor, r) for r in page.items], next_cursor=page.next_cursor)
+    return make_page(rows, limit).map(lambda r: _view(actor, r))
 
 
 async def get_rate(

@@ -108,7 +108,7 @@ async def list_licences(
     conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[LicenceOut]:
     rows = await queries.list_licences(conn, provider_id, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit, lambda r: (r.created_at, r.id))
+    return make_page(rows, limit)
 
 
 async def delete_licence(
@@ -138,8 +138,7 @@ async def list_locations(
     conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[LocationOut]:
     rows = await queries.list_locations(conn, provider_id, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
-    return Page(items=[location_out(r) for r in page.items], next_cursor=page.next_cursor)
+    return make_page(rows, limit).map(location_out)
 
 
 async def update_location(
@@ -196,7 +195,7 @@ async def list_self_pay_rates(
     conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[SelfPayRateOut]:
     rows = await queries.list_self_pay_rates(conn, provider_id, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit, lambda r: (r.created_at, r.id))
+    return make_page(rows, limit)
 
 
 async def get_self_pay_rate(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import TypeVar
 
 import asyncpg
 
@@ -19,11 +20,32 @@ from schemas.providers import (
 )
 from services.core.db import one, to_struct, to_structs
 
+T = TypeVar("T")
+
 _PROVIDER = """
     SELECT p.id, p.user_id, u.email, p.first_name, p.last_name, p.npi, p.taxonomy_code,
            p.tax_id_last4, p.created_at, p.updated_at
     FROM providers p JOIN users u ON u.id = p.user_id
 """
+# One provider's rows after a (created_at, id) cursor: $1 provider, $2 and $3 cursor, $4 limit.
+_OWNED_PAGE = """
+    WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+    ORDER BY created_at, id LIMIT $4
+"""
+
+
+async def _list_owned(
+    conn: asyncpg.Connection,
+    select: str,
+    typ: type[T],
+    provider_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[T]:
+    """`select`: "SELECT <columns> FROM <table>" of a table with provider_id, created_at, id."""
+    created_at, last_id = after or (None, None)
+    rows = await conn.fetch(select + _OWNED_PAGE, provider_id, created_at, last_id, limit)
+    return to_structs(rows, typ)
 
 
 async def insert_provider(
@@ -162,20 +184,11 @@ async def list_licences(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[LicenceOut]:
-    created_at, last_id = after or (None, None)
-    rows = await conn.fetch(
-        """
+    select = """
         SELECT id, provider_id, state, licence_type, number, expires_on, created_at
         FROM provider_licences
-        WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-        ORDER BY created_at, id LIMIT $4
-        """,
-        provider_id,
-        created_at,
-        last_id,
-        limit,
-    )
-    return to_structs(rows, LicenceOut)
+    """
+    return await _list_owned(conn, select, LicenceOut, provider_id, after, limit)
 
 
 async def delete_licence(
@@ -258,21 +271,12 @@ async def list_locations(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[LocationRow]:
-    created_at, last_id = after or (None, None)
-    rows = await conn.fetch(
-        """
+    select = """
         SELECT id, provider_id, name, place_of_service, address_line1, address_line2,
                city, state, zip, created_at, updated_at
         FROM provider_locations
-        WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-        ORDER BY created_at, id LIMIT $4
-        """,
-        provider_id,
-        created_at,
-        last_id,
-        limit,
-    )
-    return to_structs(rows, LocationRow)
+    """
+    return await _list_owned(conn, select, LocationRow, provider_id, after, limit)
 
 
 async def delete_location(
@@ -310,20 +314,11 @@ async def list_self_pay_rates(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[SelfPayRateOut]:
-    created_at, last_id = after or (None, None)
-    rows = await conn.fetch(
-        """
+    select = """
         SELECT id, provider_id, cpt_code, amount_cents, created_at, updated_at
         FROM provider_self_pay_rates
-        WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-        ORDER BY created_at, id LIMIT $4
-        """,
-        provider_id,
-        created_at,
-        last_id,
-        limit,
-    )
-    return to_structs(rows, SelfPayRateOut)
+    """
+    return await _list_owned(conn, select, SelfPayRateOut, provider_id, after, limit)
 
 
 async def get_self_pay_rate(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from schemas.providers import (
     LicenceIn,
@@ -23,11 +22,9 @@ from schemas.providers import (
 )
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
-from services.core.pagination import DEFAULT_LIMIT, Page
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.providers import details, service
 
-LimitQuery = Annotated[int, QueryParameter(ge=1, le=200)]
-CursorQuery = Annotated[str | None, QueryParameter(max_length=512)]
 OPS = [allow("ops")]
 OPS_OR_SELF = [allow("ops", "provider")]
 

@@ -109,7 +109,7 @@ async def list_providers(
     conn: asyncpg.Connection, limit: int, cursor: str | None
 ) -> Page[ProviderOut]:
     rows = await queries.list_providers(conn, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit, lambda p: (p.created_at, p.id))
+    return make_page(rows, limit)
 
 
 async def update_provider(

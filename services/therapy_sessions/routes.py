@@ -19,11 +19,9 @@ from schemas.therapy_sessions import (
 from services.core import idempotency
 from services.core.auth import allow
 from services.core.deps import Caller, Conn
-from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.therapy_sessions import service
 
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, QueryParameter(max_length=200)]
 Since = Annotated[datetime | None, QueryParameter(name="from")]
 Until = Annotated[datetime | None, QueryParameter(name="to")]
 
@@ -63,8 +61,8 @@ class TherapySessionController(Controller):
         status: FromQuery[SessionStatus | None] = None,
         starts_from: Since = None,
         starts_to: Until = None,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
     ) -> Page[SessionOut]:
         """Sessions the caller may see, filtered; `from` <= starts_at < `to`."""
         filters = SessionFilters(

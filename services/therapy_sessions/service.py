@@ -119,7 +119,7 @@ async def list_sessions(
         client_id=client_id or filters.client_id,
     )
     rows = await queries.list_sessions(conn, scoped, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit, lambda r: (r.created_at, r.id))
+    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page
 

@@ -1,12 +1,11 @@
-"""Arranging clients, providers, payers, policies and sessions for tests."""
+"""Request bodies, the two-of-everything world and the authorization matrix of the clients and
+sessions tests (the arrange functions themselves are in tests/factories.py)."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -14,23 +13,23 @@ import httpx
 import msgspec
 import pytest
 
-from schemas.clients import PolicyIn, SignupIn
-from schemas.common import Address
-from schemas.therapy_sessions import BookSessionIn, SessionOut
+from schemas.therapy_sessions import SessionOut
 from services.app import close_resources, create_app, open_resources
-from services.clients import policies
-from services.clients import service as clients
 from services.core.auth import Actor
 from services.core.db import init_connection
 from services.core.settings import Settings
-from services.identity.service import create_user
-from services.therapy_sessions import service as sessions
-
-PASSWORD = "correct horse battery"
-
-
-def email() -> str:
-    return f"c-{uuid.uuid4().hex[:12]}@example.test"
+from tests.factories import (
+    PASSWORD,
+    email,
+    future,
+    make_client,
+    make_insured_client,
+    make_ops,
+    make_payer,
+    make_policy,
+    make_provider,
+    make_session,
+)
 
 
 def signup_body(**overrides: Any) -> dict[str, Any]:
@@ -46,97 +45,6 @@ def signup_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-async def make_ops(db: asyncpg.Connection, settings: Settings) -> Actor:
-    user_id = await create_user(db, settings, email(), "ops", None)
-    return Actor(user_id=user_id, role="ops")
-
-
-async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any) -> Actor:
-    data = SignupIn(
-        email=email(),
-        password=PASSWORD,
-        first_name=fields.get("first_name", "Ada"),
-        last_name="Lovelace",
-        date_of_birth=date(1990, 4, 1),
-        sex="F",
-        address=Address(line1="1 Main St", city="Springfield", state="IL", zip="62701"),
-    )
-    out = await clients.sign_up(db, settings, data)
-    return Actor(user_id=out.client.user_id, role="client", client_id=out.client.id)
-
-
-async def make_provider(db: asyncpg.Connection, settings: Settings) -> Actor:
-    user_id = await create_user(db, settings, email(), "provider", None)
-    provider_id = await db.fetchval(
-        """
-        INSERT INTO providers (user_id, first_name, last_name, npi, taxonomy_code,
-                               tax_id_encrypted, tax_id_key_id, tax_id_last4)
-        VALUES ($1, 'Pat', 'Therapist', $2, '101YM0800X', '\\x00'::bytea, 'k1', '1234')
-        RETURNING id
-        """,
-        user_id,
-        "1" + "".join(secrets.choice("0123456789") for _ in range(9)),
-    )
-    return Actor(user_id=user_id, role="provider", provider_id=provider_id)
-
-
-async def make_payer(db: asyncpg.Connection) -> uuid.UUID:
-    payer_id: uuid.UUID = await db.fetchval(
-        """
-        INSERT INTO payers (name, x12_payer_id, timely_filing_days)
-        VALUES ('Acme Health', $1, 90) RETURNING id
-        """,
-        "P" + uuid.uuid4().hex[:10],
-    )
-    return payer_id
-
-
-async def make_policy(
-    db: asyncpg.Connection, client: Actor, payer_id: uuid.UUID, **fields: Any
-) -> uuid.UUID:
-    data = PolicyIn(
-        payer_id=payer_id,
-        member_id=fields.get("member_id", "M123456"),
-        priority=fields.get("priority", "primary"),
-        relationship="self",
-        effective_from=fields.get("effective_from", date(2020, 1, 1)),
-        effective_to=fields.get("effective_to"),
-    )
-    assert client.client_id is not None
-    return (await policies.add_policy(db, client, client.client_id, data)).id
-
-
-def future(days: int = 7) -> datetime:
-    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
-
-
-async def make_session(
-    db: asyncpg.Connection,
-    ops: Actor,
-    provider: Actor,
-    client: Actor,
-    policy_id: uuid.UUID | None = None,
-    *,
-    starts_at: datetime | None = None,
-) -> SessionOut:
-    data = BookSessionIn(
-        provider_id=provider.provider_id,
-        client_id=client.client_id,
-        policy_id=policy_id,
-        starts_at=starts_at or future(),
-        duration_minutes=50,
-        place_of_service="11",
-    )
-    return await sessions.book_session(db, ops, data)
-
-
-async def move_to_past(db: asyncpg.Connection, session_id: uuid.UUID) -> None:
-    await db.execute(
-        "UPDATE therapy_sessions SET starts_at = now() - interval '2 hours' WHERE id = $1",
-        session_id,
-    )
 
 
 async def audit_rows(db: asyncpg.Connection, entity: str, entity_id: uuid.UUID) -> list[Any]:
@@ -184,7 +92,7 @@ FOREIGN_NAME = "Bertha"  # the foreign client's first name: never in a 404
 
 async def make_world(db: asyncpg.Connection, settings: Settings) -> World:
     w = World()
-    w.ops = await make_ops(db, settings)
+    w.ops = await make_ops(db)
     w.providers = (await make_provider(db, settings), await make_provider(db, settings))
     w.clients = (
         await make_client(db, settings),
@@ -247,8 +155,7 @@ async def arrange_committed(url: str, settings: Settings) -> tuple[Actor, Actor,
     try:
         async with conn.transaction():
             provider = await make_provider(conn, settings)
-            me = await make_client(conn, settings)
-            policy = await make_policy(conn, me, await make_payer(conn))
+            me, policy = await make_insured_client(conn, settings)
     finally:
         await conn.close()
     return provider, me, policy

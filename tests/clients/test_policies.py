@@ -11,10 +11,8 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.clients.helpers import (
-    arrange_committed,
-    audit_rows,
-    committed_api,
+from tests.clients.helpers import arrange_committed, audit_rows, committed_api
+from tests.factories import (
     make_client,
     make_ops,
     make_payer,
@@ -189,7 +187,7 @@ async def test_bad_policies_are_refused_naming_the_field(
 async def test_provider_with_a_session_reads_policies_but_never_writes(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     me = await make_client(db, settings)
     payer = await make_payer(db)
@@ -219,7 +217,7 @@ async def test_provider_with_a_session_reads_policies_but_never_writes(
 async def test_ops_manage_any_clients_policies(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     me = await make_client(db, settings)
     payer = await make_payer(db)
     created = await client.post(f"/clients/{me.client_id}/policies", json=policy_body(payer),

@@ -10,13 +10,8 @@ import httpx
 from services.clients.service import provider_sees_client
 from services.core.settings import Settings
 from services.therapy_sessions.service import cancel_session
-from tests.clients.helpers import (
-    audit_rows,
-    make_client,
-    make_ops,
-    make_provider,
-    make_session,
-)
+from tests.clients.helpers import audit_rows
+from tests.factories import make_client, make_ops, make_provider, make_session
 
 
 async def test_client_reads_and_changes_their_profile(
@@ -68,7 +63,7 @@ async def test_patch_refuses_bad_dates_and_unknown_fields_and_changes_nothing(
 async def test_provider_sees_a_client_only_with_a_non_cancelled_session(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     patient = await make_client(db, settings)
     assert provider.provider_id
@@ -97,7 +92,7 @@ async def test_provider_sees_a_client_only_with_a_non_cancelled_session(
 async def test_ops_list_pages_and_audits_each_client_returned(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     made = [await make_client(db, settings) for _ in range(3)]
     seen: list[str] = []
     cursor = None
@@ -124,7 +119,7 @@ async def test_ops_list_pages_and_audits_each_client_returned(
 async def test_bad_list_parameters_are_400(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     for params in ({"limit": 0}, {"limit": 201}, {"limit": "x"}, {"cursor": "%%%"},
                    {"limit": 10**30}, {"cursor": "a" * 300}):  # fmt: skip
         response = await client.get("/clients", params=params, headers=token(ops))

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.clients.helpers import PASSWORD, audit_rows, make_ops, signup_body
+from tests.clients.helpers import audit_rows, signup_body
+from tests.factories import PASSWORD, make_ops
 
 
 async def test_signup_creates_the_client_and_signs_them_in(
@@ -123,7 +124,7 @@ async def test_not_json_is_400(client: httpx.AsyncClient) -> None:
 async def test_ops_create_a_client_with_an_invitation(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     body = signup_body()
     del body["password"]
     response = await client.post("/clients", json=body, headers=token(ops))
@@ -155,7 +156,7 @@ async def test_ops_create_a_client_with_an_invitation(
 async def test_ops_create_refuses_a_password_field(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     response = await client.post("/clients", json=signup_body(), headers=token(ops))
     assert response.status_code == 400
     assert "password" in response.json()["errors"][0]["message"]

@@ -14,13 +14,8 @@ from schemas.therapy_sessions import CancelSessionIn
 from services.core import idempotency
 from services.core.db import init_connection
 from services.core.settings import Settings
-from tests.clients.helpers import (
-    arrange_committed,
-    committed_api,
-    make_client,
-    make_provider,
-    session_body,
-)
+from tests.clients.helpers import arrange_committed, committed_api, session_body
+from tests.factories import make_client, make_provider
 
 
 async def test_a_repeat_gets_the_first_response_and_books_once(

@@ -15,8 +15,8 @@ from schemas.credentialing import CredentialingIn
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.credentialing.service import request_credentialing
+from tests.factories import make_client_actor, make_ops, make_payer, make_provider
 from tests.providers.authz import OBJECTS, ROLES, expected_status, headers_for
-from tests.providers.factory import make_client_actor, make_payer, make_provider, ops_user
 
 
 @dataclass
@@ -29,7 +29,7 @@ class World:
 
 @pytest.fixture
 async def world(db: asyncpg.Connection, settings: Settings) -> World:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     a = await make_provider(db, settings, ops)
     b = await make_provider(db, settings, ops)
     assert a.provider_id is not None

@@ -20,7 +20,7 @@ from services.credentialing.service import (
     request_credentialing,
     transition,
 )
-from tests.providers.factory import make_payer, make_provider, ops_user
+from tests.factories import make_ops, make_payer, make_provider
 from workers.jobs.credentialing import expire_credentialing
 
 
@@ -33,7 +33,7 @@ async def pool(committed_db: str) -> AsyncGenerator[asyncpg.Pool, None]:
 
 async def _record(pool: asyncpg.Pool, settings: Settings, steps: list[TransitionIn]) -> Any:
     async with pool.acquire() as conn, conn.transaction():
-        ops = await ops_user(conn)
+        ops = await make_ops(conn)
         provider = await make_provider(conn, settings, ops)
         assert provider.provider_id is not None
         record = await request_credentialing(

@@ -12,7 +12,7 @@ import pytest
 
 from services.core.settings import Settings
 from services.credentialing.service import run_expiry
-from tests.providers.factory import make_payer, make_provider, ops_user
+from tests.factories import make_ops, make_payer, make_provider
 
 
 async def _open(
@@ -38,7 +38,7 @@ async def _move(
 async def test_full_lifecycle_over_http(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     payer = await make_payer(db)
     created = await _open(client, token(ops), provider.provider_id, payer)
@@ -83,7 +83,7 @@ async def test_full_lifecycle_over_http(
 async def test_lists_filter_and_a_provider_sees_only_their_own(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     a = await make_provider(db, settings, ops)
     b = await make_provider(db, settings, ops)
     aetna, cigna = await make_payer(db, "Aetna"), await make_payer(db, "Cigna")
@@ -116,7 +116,7 @@ async def test_lists_filter_and_a_provider_sees_only_their_own(
 async def test_expiring_lists_what_the_job_flagged(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     record_ids = []
     for ends_on in ("2027-02-01", "2027-09-01"):
@@ -160,7 +160,7 @@ async def test_bad_transition_bodies_are_400_and_change_nothing(
     token: Any,
     body: dict[str, Any],
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     record_id = (
         await _open(client, token(ops), provider.provider_id, await make_payer(db))
@@ -193,7 +193,7 @@ async def test_bad_transition_bodies_are_400_and_change_nothing(
 async def test_bad_requests_to_open_are_4xx(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any, body: Any, status: int
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     response = await client.post("/credentialing", json=body, headers=token(ops))
     assert response.status_code == status, response.text
     assert await db.fetchval("SELECT count(*) FROM credentialing_records") == 0

@@ -25,7 +25,7 @@ from services.credentialing.service import (
     run_expiry,
     transition,
 )
-from tests.providers.factory import make_payer, make_provider, ops_user
+from tests.factories import make_ops, make_payer, make_provider
 
 STATUSES = ["requested", "submitted", "in_review", "approved", "denied", "expired"]
 # The valid path that leads to each status from a new record.
@@ -56,7 +56,7 @@ def move(to: str, **dates: date) -> TransitionIn:
 async def _arrange(
     db: asyncpg.Connection, settings: Settings
 ) -> tuple[Actor, uuid.UUID, uuid.UUID]:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     assert provider.provider_id is not None
     return ops, provider.provider_id, await make_payer(db)

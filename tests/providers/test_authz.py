@@ -14,8 +14,8 @@ import pytest
 
 from services.core.auth import Actor
 from services.core.settings import Settings
+from tests.factories import make_client_actor, make_ops, make_provider, provider_body
 from tests.providers.authz import OBJECTS, ROLES, expected_status, headers_for
-from tests.providers.factory import make_client_actor, make_provider, ops_user, provider_body
 
 
 @dataclass
@@ -71,7 +71,7 @@ async def _owned(
 
 @pytest.fixture
 async def world(db: asyncpg.Connection, settings: Settings) -> World:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     a, own = await _owned(db, settings, ops, "Alpha", 77701)
     _, foreign = await _owned(db, settings, ops, "Bravo", 77702)
     actors: dict[str, Actor | None] = {

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.providers.factory import make_payer, make_provider, ops_user, provider_body
+from tests.factories import make_ops, make_payer, make_provider, provider_body
 
 NASTY: list[Any] = [
     None, "", "\x00", "a\x00b", "\u202e", 10**30, -(10**30), -1, 0, 1.5, True, [], {},
@@ -38,7 +38,7 @@ def _json_safe(value: Any) -> bool:
 async def test_no_body_or_query_makes_a_5xx(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     pid = provider.provider_id
     payer = await make_payer(db)
@@ -98,7 +98,7 @@ async def test_no_body_or_query_makes_a_5xx(
 async def test_bad_queries_are_400(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any, path: str, query: str
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     response = await client.get(f"{path}?{query}", headers=token(ops))
     # /providers takes no provider_id, status, expiring or payer_id filter: refused by name.
     assert response.status_code == 400, response.text
@@ -117,7 +117,7 @@ async def test_bad_queries_are_400(
 async def test_bad_paths_are_4xx(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any, path: str
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     for method in ("GET", "PUT", "DELETE"):
         response = await client.request(method, path, json={"amount_cents": 1}, headers=token(ops))
         assert 400 <= response.status_code < 500, (method, path, response.text)

@@ -13,13 +13,7 @@ from services.core.auth import Actor
 from services.core.crypto import Keyring
 from services.core.settings import Settings, parse_keyring
 from services.providers.service import TAX_ID_CONTEXT, reveal_tax_id
-from tests.providers.factory import (
-    TAX_ID,
-    make_provider,
-    ops_user,
-    provider_body,
-    valid_npi,
-)
+from tests.factories import TAX_ID, make_ops, make_provider, provider_body, valid_npi
 
 TAX_DIGITS = TAX_ID.replace("-", "")
 OTHER_KEY = "k9:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes, not ours
@@ -39,7 +33,7 @@ async def _onboard(
 async def test_onboarding_creates_user_profile_and_a_working_invitation(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     body = provider_body(
         licences=[
             {"state": "NY", "licence_type": "LCSW", "number": "A-1", "expires_on": "2031-01-31"}
@@ -78,7 +72,7 @@ async def test_onboarding_creates_user_profile_and_a_working_invitation(
 async def test_tax_id_is_stored_encrypted_and_opens_only_with_the_key(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     created = await _onboard(client, token(ops), tax_id="123-45-6789")
     assert created.status_code == 201
     provider_id = created.json()["provider"]["id"]
@@ -141,7 +135,7 @@ async def test_bad_onboarding_input_is_a_4xx_naming_the_field_and_creates_nothin
     status: int,
     field: str,
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     users_before = await db.fetchval("SELECT count(*) FROM users")
     response = await _onboard(client, token(ops), **overrides)
     assert response.status_code == status, response.text
@@ -156,7 +150,7 @@ async def test_bad_onboarding_input_is_a_4xx_naming_the_field_and_creates_nothin
 async def test_duplicate_npi_or_email_is_409_naming_the_field(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     first = provider_body()
     assert (await client.post("/providers", json=first, headers=token(ops))).status_code == 201
     same_npi = await _onboard(client, token(ops), npi=first["npi"])
@@ -191,7 +185,7 @@ async def test_provider_edits_names_and_taxonomy_but_not_npi_or_tax_id(
 async def test_ops_change_npi_and_a_taken_npi_is_409(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     a = await make_provider(db, settings, ops)
     b = await make_provider(db, settings, ops)
     b_npi = await db.fetchval("SELECT npi FROM providers WHERE id = $1", b.provider_id)
@@ -209,7 +203,7 @@ async def test_ops_change_npi_and_a_taken_npi_is_409(
 async def test_provider_list_pages_with_a_cursor(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     ids = [(await make_provider(db, settings, ops)).provider_id for _ in range(3)]
     first = (await client.get("/providers?limit=2", headers=token(ops))).json()
     assert len(first["items"]) == 2
@@ -337,7 +331,7 @@ async def test_self_pay_rates_upsert_per_cpt_code(
 async def test_garbage_bodies_are_400(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any, raw: bytes
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     response = await client.post(
         "/providers", content=raw, headers={**token(ops), "content-type": "application/json"}
     )
@@ -348,14 +342,14 @@ async def test_garbage_bodies_are_400(
 async def test_provider_me_without_a_profile_is_404(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    ghost = Actor(user_id=(await ops_user(db)).user_id, role="provider")
+    ghost = Actor(user_id=(await make_ops(db)).user_id, role="provider")
     assert (await client.get("/providers/me", headers=token(ghost))).status_code == 404
 
 
 async def test_a_refused_detail_rolls_the_whole_onboarding_back(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    ops = await ops_user(db)
+    ops = await make_ops(db)
     licence = {"state": "NY", "licence_type": "LCSW", "number": "DUP", "expires_on": "2031-01-31"}
     response = await _onboard(client, token(ops), licences=[licence, licence])
     assert response.status_code == 409

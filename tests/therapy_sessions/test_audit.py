@@ -9,7 +9,8 @@ import asyncpg
 import httpx
 
 from services.core.settings import Settings
-from tests.clients.helpers import make_world, move_to_past, session_body
+from tests.clients.helpers import make_world, session_body
+from tests.factories import move_to_past
 
 
 async def _new_rows(db: asyncpg.Connection, after: int) -> list[tuple[Any, ...]]:

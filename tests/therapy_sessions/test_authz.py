@@ -16,11 +16,11 @@ from tests.clients.helpers import (
     World,
     make_world,
     matrix_cases,
-    move_to_past,
     session_body,
     signup_body,
     statuses,
 )
+from tests.factories import move_to_past
 
 Request = tuple[str, str, dict[str, Any] | None]
 

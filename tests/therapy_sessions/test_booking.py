@@ -10,17 +10,17 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.clients.helpers import (
-    audit_rows,
+from tests.clients.helpers import audit_rows, session_body
+from tests.factories import (
     future,
     make_client,
+    make_insured_client,
     make_ops,
     make_payer,
     make_policy,
     make_provider,
     make_session,
     move_to_past,
-    session_body,
 )
 
 
@@ -28,8 +28,7 @@ async def test_a_client_books_with_any_provider_using_their_own_policy(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
     provider = await make_provider(db, settings)
-    me = await make_client(db, settings)
-    policy_id = await make_policy(db, me, await make_payer(db))
+    me, policy_id = await make_insured_client(db, settings)
     response = await client.post(
         "/therapy-sessions",
         json=session_body(provider, policy_id=str(policy_id)),
@@ -52,7 +51,7 @@ async def test_a_client_books_with_any_provider_using_their_own_policy(
 async def test_ops_book_for_anyone_and_self_pay_needs_no_policy(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     patient = await make_client(db, settings)
     response = await client.post("/therapy-sessions", json=session_body(provider, patient),
@@ -68,7 +67,7 @@ async def test_ops_book_for_anyone_and_self_pay_needs_no_policy(
 async def test_a_provider_books_only_for_a_client_they_already_see(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     other = await make_provider(db, settings)
     patient = await make_client(db, settings)
@@ -90,8 +89,7 @@ async def test_a_client_cannot_book_for_someone_else_or_with_their_policy(
 ) -> None:
     provider = await make_provider(db, settings)
     me = await make_client(db, settings)
-    other = await make_client(db, settings)
-    their_policy = await make_policy(db, other, await make_payer(db))
+    other, their_policy = await make_insured_client(db, settings)
     for_other = await client.post("/therapy-sessions", json=session_body(provider, other),
                                   headers=token(me))  # fmt: skip
     assert for_other.status_code == 404
@@ -166,7 +164,7 @@ async def test_bad_bookings_are_refused_naming_the_field(
 async def test_cancel_only_from_scheduled(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     me = await make_client(db, settings)
     for actor in (me, provider, ops):
@@ -191,7 +189,7 @@ async def test_cancel_only_from_scheduled(
 async def test_no_show_only_after_the_start_and_only_from_scheduled(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     me = await make_client(db, settings)
     session = await make_session(db, ops, provider, me)
@@ -215,7 +213,7 @@ async def test_no_show_only_after_the_start_and_only_from_scheduled(
 async def test_lists_are_scoped_filtered_paged_and_audited(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     p1, p2 = await make_provider(db, settings), await make_provider(db, settings)
     c1, c2 = await make_client(db, settings), await make_client(db, settings)
     s11 = await make_session(db, ops, p1, c1, starts_at=future(3))
@@ -261,7 +259,7 @@ async def test_lists_are_scoped_filtered_paged_and_audited(
 async def test_the_database_refuses_a_session_with_another_clients_policy(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
-    ops = await make_ops(db, settings)
+    ops = await make_ops(db)
     provider = await make_provider(db, settings)
     me, other = await make_client(db, settings), await make_client(db, settings)
     their_policy = await make_policy(db, other, await make_payer(db))

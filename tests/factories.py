@@ -1,0 +1,162 @@
+"""Arrange users, providers, clients, payers, policies and sessions for tests.
+
+Plain async functions over the test's `db` connection (or any connection): they go through the
+real service functions where one exists, and return the ids or the Actor a token would carry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from schemas.clients import PolicyIn, SignupIn
+from schemas.common import Address
+from schemas.providers import ProviderIn
+from schemas.therapy_sessions import BookSessionIn, SessionOut
+from services.clients import policies
+from services.clients import service as clients
+from services.core.auth import Actor
+from services.core.settings import Settings
+from services.providers.service import onboard_provider
+from services.providers.validation import npi_check_digit
+from services.therapy_sessions import service as sessions
+
+PASSWORD = "correct horse battery"
+TAX_ID = "98-7654321"
+_serial = itertools.count(int(uuid.uuid4().int % 10_000_000))
+
+
+def email() -> str:
+    return f"c-{uuid.uuid4().hex[:12]}@example.test"
+
+
+def valid_npi(seed: int | None = None) -> str:
+    """A valid individual NPI, different on every call unless `seed` is given."""
+    body = "1" + f"{(next(_serial) if seed is None else seed) % 100_000_000:08d}"
+    return body + str(npi_check_digit(body))
+
+
+async def make_ops(db: asyncpg.Connection) -> Actor:
+    """An ops user that exists (events and invitations reference their id)."""
+    user_id = await db.fetchval(
+        "INSERT INTO users (email, role) VALUES ($1, 'ops') RETURNING id",
+        f"ops-{uuid.uuid4().hex[:10]}@example.test",
+    )
+    return Actor(user_id=user_id, role="ops")
+
+
+def provider_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "email": f"therapist-{uuid.uuid4().hex[:10]}@example.test",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "npi": valid_npi(),
+        "taxonomy_code": "101YM0800X",
+        "tax_id": TAX_ID,
+    }
+    body.update(overrides)
+    return body
+
+
+async def make_provider(
+    db: asyncpg.Connection, settings: Settings, ops: Actor | None = None, **overrides: Any
+) -> Actor:
+    """Onboard a provider; returns the Actor their token would carry."""
+    ops = ops or await make_ops(db)
+    data = ProviderIn(**provider_body(**overrides))
+    out = await onboard_provider(db, settings, ops, data)
+    return Actor(user_id=out.provider.user_id, role="provider", provider_id=out.provider.id)
+
+
+async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any) -> Actor:
+    """Sign a client up; returns the Actor their token would carry."""
+    data = SignupIn(
+        email=email(),
+        password=PASSWORD,
+        first_name=fields.get("first_name", "Ada"),
+        last_name="Lovelace",
+        date_of_birth=date(1990, 4, 1),
+        sex="F",
+        address=Address(line1="1 Main St", city="Springfield", state="IL", zip="62701"),
+    )
+    out = await clients.sign_up(db, settings, data)
+    return Actor(user_id=out.client.user_id, role="client", client_id=out.client.id)
+
+
+async def make_client_actor(db: asyncpg.Connection) -> Actor:
+    """A client user with no profile behind its client id (for role probes)."""
+    user_id = await db.fetchval(
+        "INSERT INTO users (email, role) VALUES ($1, 'client') RETURNING id",
+        f"client-{uuid.uuid4().hex[:10]}@example.test",
+    )
+    return Actor(user_id=user_id, role="client", client_id=uuid.uuid4())
+
+
+async def make_payer(db: asyncpg.Connection, name: str = "Acme Health") -> uuid.UUID:
+    payer_id: uuid.UUID = await db.fetchval(
+        """
+        INSERT INTO payers (name, x12_payer_id, timely_filing_days)
+        VALUES ($1, $2, 90) RETURNING id
+        """,
+        name,
+        "P" + uuid.uuid4().hex[:10].upper(),
+    )
+    return payer_id
+
+
+async def make_policy(
+    db: asyncpg.Connection, client: Actor, payer_id: uuid.UUID, **fields: Any
+) -> uuid.UUID:
+    data = PolicyIn(
+        payer_id=payer_id,
+        member_id=fields.get("member_id", "M123456"),
+        priority=fields.get("priority", "primary"),
+        relationship="self",
+        effective_from=fields.get("effective_from", date(2020, 1, 1)),
+        effective_to=fields.get("effective_to"),
+    )
+    assert client.client_id is not None
+    return (await policies.add_policy(db, client, client.client_id, data)).id
+
+
+async def make_insured_client(
+    db: asyncpg.Connection, settings: Settings, **fields: Any
+) -> tuple[Actor, uuid.UUID]:
+    """A client with a primary policy at a new payer: (the client, the policy id)."""
+    me = await make_client(db, settings, **fields)
+    return me, await make_policy(db, me, await make_payer(db))
+
+
+def future(days: int = 7) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+
+
+async def make_session(
+    db: asyncpg.Connection,
+    ops: Actor,
+    provider: Actor,
+    client: Actor,
+    policy_id: uuid.UUID | None = None,
+    *,
+    starts_at: datetime | None = None,
+) -> SessionOut:
+    data = BookSessionIn(
+        provider_id=provider.provider_id,
+        client_id=client.client_id,
+        policy_id=policy_id,
+        starts_at=starts_at or future(),
+        duration_minutes=50,
+        place_of_service="11",
+    )
+    return await sessions.book_session(db, ops, data)
+
+
+async def move_to_past(db: asyncpg.Connection, session_id: uuid.UUID) -> None:
+    await db.execute(
+        "UPDATE therapy_sessions SET starts_at = now() - interval '2 hours' WHERE id = $1",
+        session_id,
+    )
