@@ -120,3 +120,4 @@ class BenefitCheckRow(Out, kw_only=True):
     requested_at: datetime
     completed_at: datetime
     duration_ms: int
+    created_at: datetime

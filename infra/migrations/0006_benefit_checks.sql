@@ -30,10 +30,11 @@ CREATE TABLE benefit_checks (
     requested_at  TIMESTAMPTZ NOT NULL,
     completed_at  TIMESTAMPTZ NOT NULL,
     duration_ms   INTEGER NOT NULL CHECK (duration_ms >= 0),
+    created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     FOREIGN KEY (policy_id, client_id) REFERENCES insurance_policies (id, client_id)
 );
 CREATE INDEX benefit_checks_latest ON benefit_checks (policy_id, completed_at DESC);
-CREATE INDEX benefit_checks_client ON benefit_checks (client_id, completed_at DESC);
+CREATE INDEX benefit_checks_client ON benefit_checks (client_id, created_at DESC, id DESC);
 
 -- X12 control numbers: unique and increasing across every file Hearth writes (ISA13 has nine
 -- digits, GS06 and ST02 up to nine).

@@ -19,7 +19,7 @@ from services.core.db import one, to_struct, to_structs
 
 _CHECK = """
     SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date, b.status,
-           b.benefits, b.requested_at, b.completed_at, b.duration_ms
+           b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
     FROM benefit_checks b JOIN insurance_policies p ON p.id = b.policy_id
 """
 
@@ -145,14 +145,14 @@ async def list_checks(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[BenefitCheckRow]:
-    """A client's checks, newest first, keyset-paged on (completed_at, id)."""
+    """A client's checks, newest first, keyset-paged on (created_at, id)."""
     after_at, after_id = after if after else (None, None)
     rows = await conn.fetch(
         _CHECK
         + """
         WHERE b.client_id = $1
-          AND ($2::timestamptz IS NULL OR (b.completed_at, b.id) < ($2, $3))
-        ORDER BY b.completed_at DESC, b.id DESC LIMIT $4
+          AND ($2::timestamptz IS NULL OR (b.created_at, b.id) < ($2, $3))
+        ORDER BY b.created_at DESC, b.id DESC LIMIT $4
         """,
         client_id,
         after_at,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from schemas.benefit_checks import (
     BenefitCheckIn,
@@ -19,11 +18,8 @@ from schemas.benefit_checks import (
 )
 from services.core.auth import ROLES, allow
 from services.core.deps import AppSettings, Caller, Clearinghouse, Conn, Pool
-from services.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.eligibility import estimates, service
-
-LimitParam = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-CursorParam = Annotated[str | None, QueryParameter(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class BenefitChecksController(Controller):
@@ -50,8 +46,8 @@ class BenefitChecksController(Controller):
         conn: Conn,
         actor: Caller,
         client_id: FromQuery[uuid.UUID],
-        limit: LimitParam = DEFAULT_LIMIT,
-        cursor: CursorParam = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
     ) -> Page[BenefitCheckOut]:
         """A client's benefit checks, newest first."""
         return await service.list_checks(conn, actor, client_id, limit, cursor)

@@ -261,6 +261,6 @@ async def list_checks(
     if not await clients.may_see_client(conn, actor, client_id):
         raise NotFound("client not found", field="client_id")
     rows = await queries.list_checks(conn, client_id, decode_cursor(cursor), limit)
-    page = make_page(rows, limit, lambda r: (r.completed_at, r.id))
+    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
-    return Page(items=[_out(r) for r in page.items], next_cursor=page.next_cursor)
+    return page.map(_out)
