@@ -150,3 +150,15 @@ async def test_an_undeclared_query_parameter_is_refused_naming_it(
         {"field": "statuss", "message": "unknown query parameter 'statuss'"}
     ]
     assert (await client.get("/payers?limit=5", headers=token(ops))).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["-19823194661", "1700000000", "0.0"])
+async def test_a_date_query_parameter_must_be_iso(
+    client: httpx.AsyncClient, token: Any, value: str
+) -> None:
+    ops = Actor(user_id=uuid.uuid4(), role="ops")
+    response = await client.get(f"/therapy-sessions?from={value}", headers=token(ops))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "from"
+    ok = await client.get("/therapy-sessions?from=2026-11-01T00:00:00Z", headers=token(ops))
+    assert ok.status_code == 200
