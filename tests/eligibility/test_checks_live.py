@@ -318,3 +318,60 @@ def test_estimate_refusals(world: World) -> None:
     assert estimate("Casey", "Jordan", "Maya") == 404  # another client's policy
     assert estimate("Sam", "Jordan", "Sam") == 404  # no session with Jordan
     assert estimate("Maya", "Jordan", "Sam") == 422  # a provider estimates for themself
+
+
+def test_a_real_worker_relays_and_runs_a_queued_recheck(
+    world: World, settings: Settings, redis_namespace: str, tmp_path: Any
+) -> None:
+    """The arq worker process: the relay cron hands the outbox row over, the job asks the
+    simulator and completes the row."""
+    import sys
+    import time
+
+    from tests.live import process
+
+    policy = uuid.UUID(world.policies["Avery"])
+    provider = uuid.UUID(world.providers["Maya"])
+
+    async def arrange() -> int:
+        conn = await asyncpg.connect(world.db)
+        try:
+            await conn.execute("UPDATE outbox SET completed_at = now()")
+            await conn.execute("DELETE FROM benefit_checks WHERE policy_id = $1", policy)
+            return int(
+                await conn.fetchval(
+                    "INSERT INTO outbox (job, payload) VALUES ('recheck_benefits', $1::jsonb)"
+                    " RETURNING id",
+                    f'{{"policy_id": "{policy}", "provider_id": "{provider}"}}',
+                )
+            )
+        finally:
+            await conn.close()
+
+    async def state(row: int) -> tuple[bool, int]:
+        conn = await asyncpg.connect(world.db)
+        try:
+            done = await conn.fetchval(
+                "SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", row
+            )
+            checks = await conn.fetchval(
+                "SELECT count(*) FROM benefit_checks WHERE policy_id = $1 AND requested_by IS NULL",
+                policy,
+            )
+            return bool(done), int(checks)
+        finally:
+            await conn.close()
+
+    row = asyncio.run(arrange())
+    env = app_env(
+        world.db,
+        settings.redis_url,
+        HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-worker-{uuid.uuid4().hex[:6]}",
+        HEARTH_CLEARINGHOUSE_URL=f"{world.simulator}/core",
+    )
+    log = tmp_path / "worker.log"
+    with process([sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env, log):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not asyncio.run(state(row))[0]:
+            time.sleep(0.5)
+    assert asyncio.run(state(row)) == (True, 1), log.read_text()[-3000:]
