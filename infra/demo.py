@@ -315,15 +315,17 @@ def benefits_and_estimate(demo: Demo, ops: str, edi: Path) -> None:
         "estimate (90834, 5 sessions)",
         f"{estimate['network']} network: allowed ${estimate['allowed_cents'] / 100:.2f}",
     )
+    shown = {"deductible", "copay", "coinsurance", "oop_cap", "visit_limit", "plan_year_reset"}
     for session in estimate["projection"]["sessions"]:
         share = session.get("client_cents")
-        first_line = session["lines"][0]["text"] if session["lines"] else ""
         say(
             f"  {session['session_date']}",
             f"client ${share / 100:.2f}" if share is not None else session.get("reason", ""),
         )
-        if first_line:
-            print(f"      {first_line}")
+        for line in session["lines"]:
+            if line["kind"] in shown:
+                source = f" [{line['source']}]" if line.get("source") else ""
+                print(f"      {line['text']}{source}")
     total = estimate["projection"]["client_total_cents"]
     say("projected client total", f"${total / 100:.2f} over 5 sessions")
 
