@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import asyncpg
 import msgspec
@@ -90,7 +90,3 @@ def one(record: Record | None, typ: type[T]) -> T:
 
 def to_structs(records: Iterable[Record], typ: type[T]) -> list[T]:
     return [msgspec.convert(dict(r), typ) for r in records]
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return msgspec.to_builtins(value)  # type: ignore[no-any-return]
