@@ -375,3 +375,65 @@ def test_a_real_worker_relays_and_runs_a_queued_recheck(
         while time.monotonic() < deadline and not asyncio.run(state(row))[0]:
             time.sleep(0.5)
     assert asyncio.run(state(row)) == (True, 1), log.read_text()[-3000:]
+
+
+def test_a_worker_killed_mid_check_leaves_the_row_to_the_next_worker(
+    world: World, settings: Settings, redis_namespace: str, tmp_path: Any
+) -> None:
+    """SIGKILL while the job waits on the payer: nothing is stored, the relay hands the row out
+    again under a new job id after the visibility timeout, and one check is stored in the end."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.live import process
+
+    policy = uuid.UUID(world.policies["Casey"])
+    provider = uuid.UUID(world.providers["Sam"])
+
+    async def sql(query: str, *args: Any) -> Any:
+        conn = await asyncpg.connect(world.db)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql("UPDATE outbox SET completed_at = now()"))
+    asyncio.run(sql("DELETE FROM benefit_checks WHERE policy_id = $1", policy))
+    row = asyncio.run(
+        sql(
+            "INSERT INTO outbox (job, payload) VALUES ('recheck_benefits', $1::jsonb) RETURNING id",
+            f'{{"policy_id": "{policy}", "provider_id": "{provider}"}}',
+        )
+    )
+    env = app_env(
+        world.db,
+        settings.redis_url,
+        HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-crash-{uuid.uuid4().hex[:6]}",
+        HEARTH_CLEARINGHOUSE_URL=f"{world.simulator}/core",
+        HEARTH_OUTBOX_VISIBILITY_S="5",
+    )
+    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    httpx.post(f"{world.simulator}/_admin/mode", json={"mode": "slow", "delay_s": 15})
+    with process(worker, env, tmp_path / "worker-1.log") as first:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not asyncio.run(
+            sql("SELECT attempts > 0 FROM outbox WHERE id = $1", row)
+        ):
+            time.sleep(0.2)
+        time.sleep(1)  # the job is now waiting on the slow payer
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert asyncio.run(sql("SELECT completed_at IS NULL FROM outbox WHERE id = $1", row))
+    assert asyncio.run(sql("SELECT count(*) FROM benefit_checks WHERE policy_id = $1", policy)) == 0
+    httpx.post(f"{world.simulator}/_admin/mode", json={"mode": "normal"})
+    with process(worker, env, tmp_path / "worker-2.log"):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not asyncio.run(
+            sql("SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", row)
+        ):
+            time.sleep(0.5)
+    assert asyncio.run(sql("SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", row))
+    assert asyncio.run(sql("SELECT attempts FROM outbox WHERE id = $1", row)) >= 2
+    assert asyncio.run(sql("SELECT count(*) FROM benefit_checks WHERE policy_id = $1", policy)) == 1
