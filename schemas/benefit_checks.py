@@ -26,24 +26,6 @@ class BenefitCheckIn(Base, kw_only=True):
     refresh: bool = False  # ask the payer even if a fresh answer is on file
 
 
-class BenefitCheckOut(Out, kw_only=True):
-    id: uuid.UUID
-    policy_id: uuid.UUID
-    client_id: uuid.UUID
-    provider_id: uuid.UUID | None
-    payer_id: uuid.UUID
-    service_date: date
-    status: CheckStatus
-    benefits: Benefits
-    requested_at: datetime
-    completed_at: datetime
-    duration_ms: int
-    reused: bool = False  # a fresh answer on file was returned instead of asking again
-    # The payer could not answer now (AAA 42/80): this is the last good answer, if any, and
-    # the check is asked again later.
-    retry_pending: bool = False
-
-
 class BenefitCheckX12Out(Out, kw_only=True):
     id: uuid.UUID
     request_x12: str
@@ -121,3 +103,10 @@ class BenefitCheckRow(Out, kw_only=True):
     completed_at: datetime
     duration_ms: int
     created_at: datetime
+
+
+class BenefitCheckOut(BenefitCheckRow, kw_only=True):
+    reused: bool = False  # a fresh answer on file was returned instead of asking again
+    # The payer could not answer now (AAA 42/80): this is the last good answer, if any, and
+    # the check is asked again later.
+    retry_pending: bool = False

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+import msgspec
 
 from schemas.benefit_checks import (
     BenefitCheckIn,
@@ -123,21 +124,7 @@ def _request(
 
 
 def _out(row: BenefitCheckRow, *, reused: bool = False, retry: bool = False) -> BenefitCheckOut:
-    return BenefitCheckOut(
-        id=row.id,
-        policy_id=row.policy_id,
-        client_id=row.client_id,
-        provider_id=row.provider_id,
-        payer_id=row.payer_id,
-        service_date=row.service_date,
-        status=row.status,
-        benefits=row.benefits,
-        requested_at=row.requested_at,
-        completed_at=row.completed_at,
-        duration_ms=row.duration_ms,
-        reused=reused,
-        retry_pending=retry,
-    )
+    return BenefitCheckOut(**msgspec.structs.asdict(row), reused=reused, retry_pending=retry)
 
 
 async def check_benefits(
