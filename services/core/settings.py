@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from services.core.addresses import Network, parse_networks
+
 Env = Literal["development", "test", "production"]
 
 # Development and test run with these; production refuses to start without real values.
@@ -48,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
     login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
+    # Networks of our own proxies / load balancers ("10.0.0.0/8,192.0.2.7"): X-Forwarded-For is
+    # believed only when the peer is one of them. Empty: the peer is always the client.
+    trusted_proxies: Annotated[str, Meta(max_length=2000)] = ""
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
@@ -81,6 +86,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def tax_id_keyring(self) -> dict[str, bytes]:
         return parse_keyring(self.tax_id_keys)
+
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
 
 def parse_keyring(value: str) -> dict[str, bytes]:
@@ -125,6 +133,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if secret not in raw:
                 raise SettingsError(f"{_env_name(secret)} must be set in production")
     parse_keyring(settings.tax_id_keys)
+    try:
+        settings.trusted_proxy_networks()
+    except ValueError as exc:
+        raise SettingsError(f"HEARTH_TRUSTED_PROXIES: {exc}") from exc
     if not _npi_check_digit_ok(settings.platform_npi):
         raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:

@@ -8,13 +8,14 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from schemas.identity import AcceptInviteIn, ChangePasswordIn, LoginIn, MeOut, RefreshIn, TokenPair
+from services.core.addresses import client_address
 from services.core.auth import BEARER, PUBLIC, ROLES, allow
 from services.core.deps import AppSettings, Caller, Conn, RedisClient
 from services.identity import service
 
 
 def _address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request)
 
 
 class AuthController(Controller):
