@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
+from services.core import clock
 from services.core.auth import BEARER, TokenAuthMiddleware, provide_actor
 from services.core.db import create_pool, provide_conn
 from services.core.errors import handle_exception
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
     """`conn_provider` replaces the request transaction (tests run requests in a savepoint)."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    clock.start(settings.clock_shift_to)
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncGenerator[None, None]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 
 from schemas.benefit_checks import BenefitCheckIn, EstimateIn, EstimateOut, OutOfNetworkRateOut
 from services.clearinghouse.client import ClearinghouseAdapter
+from services.core import clock
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
@@ -33,7 +34,7 @@ async def estimate(
     data: EstimateIn,
 ) -> EstimateOut:
     """The client's share of the next sessions with this provider for this CPT code."""
-    first = data.first_session or datetime.now(UTC).date() + timedelta(days=7)
+    first = data.first_session or clock.today() + timedelta(days=7)
     check, _ = await check_benefits(
         pool,
         clearinghouse,
