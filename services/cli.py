@@ -1,4 +1,4 @@
-"""Operator commands: `python -m services.cli migrate | create-ops-user | load-demo-data`."""
+"""Operator commands: `python -m services.cli <command>` (see --help)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,43 @@ async def _create_ops_user(settings: Settings, email: str) -> int:
     return 0
 
 
+async def reencrypt_tax_ids(settings: Settings, batch_size: int = 100) -> int:
+    """Rewrite every tax id not under the newest key and the provider-bound scheme.
+
+    Each batch is its own short transaction with its rows locked, so the command can be
+    interrupted at any point and run again: rows already rewritten are no longer selected.
+    Returns how many rows were rewritten.
+    """
+    from services.core.crypto import Keyring
+    from services.providers.tax_ids import reencrypt_batch
+
+    keyring = Keyring(settings.tax_id_keyring())
+    conn = await asyncpg.connect(settings.database_url)
+    total, after = 0, None
+    try:
+        while True:
+            async with conn.transaction():
+                done, after = await reencrypt_batch(conn, keyring, after, batch_size)
+            total += done
+            if done < batch_size:
+                return total
+    finally:
+        await conn.close()
+
+
+async def _reencrypt_tax_ids(settings: Settings, batch_size: int) -> int:
+    from services.providers.tax_ids import TaxIdUnreadable
+
+    try:
+        total = await reencrypt_tax_ids(settings, batch_size)
+    except TaxIdUnreadable as exc:
+        # The batches before this one are committed; rerunning after the fix resumes.
+        print(f"re-encryption stopped: {exc}", file=sys.stderr)
+        return 1
+    print(f"tax ids re-encrypted under key {next(iter(settings.tax_id_keyring()))}: {total}")
+    return 0
+
+
 async def _load_demo_data(settings: Settings) -> int:
     from services.devdata import load_demo_data
 
@@ -58,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     ops = sub.add_parser("create-ops-user", help="create an ops user (password from a prompt)")
     ops.add_argument("--email", required=True)
     sub.add_parser("load-demo-data", help="load the demo world into an empty development database")
+    reencrypt = sub.add_parser(
+        "reencrypt-tax-ids", help="re-encrypt every tax id under the first HEARTH_TAX_ID_KEYS key"
+    )
+    reencrypt.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -69,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "create-ops-user":
             return asyncio.run(_create_ops_user(settings, args.email))
+        if args.command == "reencrypt-tax-ids":
+            return asyncio.run(_reencrypt_tax_ids(settings, max(1, args.batch_size)))
         return asyncio.run(_load_demo_data(settings))
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)

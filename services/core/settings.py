@@ -98,6 +98,9 @@ def parse_keyring(value: str) -> dict[str, bytes]:
         kid, sep, b64 = part.strip().partition(":")
         if not sep or not kid:
             raise SettingsError("HEARTH_TAX_ID_KEYS: expected 'kid:base64key[,kid:base64key]'")
+        if kid in keys:
+            # A dict keeps the last of two: rows sealed under the other key would never open.
+            raise SettingsError(f"HEARTH_TAX_ID_KEYS: key id {kid!r} appears more than once")
         try:
             key = base64.b64decode(b64, validate=True)
         except binascii.Error as exc:
