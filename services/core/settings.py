@@ -33,6 +33,9 @@ class SettingsError(Exception):
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Env = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
+    # The schema owner's URL, used only by `migrate` and `grant-app-role`; unset: database_url.
+    # In production the application's database_url names a role made by grant-app-role.
+    migration_database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Prefix of every Redis key we write, so deployments (and test runs) can share one Redis.
     redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
