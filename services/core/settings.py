@@ -63,6 +63,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Who may read the OpenAPI document at /schema/openapi.json: anyone, ops only, or nobody
+    # (not served). Unset: public outside production, ops in production. The viewers (Scalar,
+    # Swagger) load their scripts from a CDN, so they are served outside production only.
+    openapi: Literal["public", "ops", "off"] | None = None
     # The clearinghouse (CAQH CORE Phase II HTTP MIME); the default is the local simulator.
     clearinghouse_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = (
         "http://127.0.0.1:8090/core"
@@ -86,6 +90,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def arq_queue_name(self) -> str:
         return f"{self.redis_namespace}:queue"
+
+    @property
+    def openapi_access(self) -> Literal["public", "ops", "off"]:
+        if self.openapi is not None:
+            return self.openapi
+        return "ops" if self.env == "production" else "public"
 
     def tax_id_keyring(self) -> dict[str, bytes]:
         return parse_keyring(self.tax_id_keys)
