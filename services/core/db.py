@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import msgspec
@@ -26,11 +26,27 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+class DatabaseUnreachable(ConnectionError):
+    """PostgreSQL cannot be reached: an outage (503), whatever OSError the socket gave."""
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    # A stopped server on a Unix socket is a FileNotFoundError (the socket file is gone), which
+    # the error handler must not take for an outage everywhere: only here, while connecting.
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (ConnectionError, TimeoutError):
+        raise
+    except OSError as exc:
+        raise DatabaseUnreachable(f"cannot reach PostgreSQL: {exc.strerror or exc}") from exc
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        connect=_connect,
         init=init_connection,
         command_timeout=30,
     )
