@@ -64,8 +64,16 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as proxy:
         # A pooled connection is a proxy of the Connection it lends; services take either.
         conn = cast(asyncpg.Connection, proxy)
-        async with run_in_transaction(conn):
-            yield conn
+        try:
+            async with run_in_transaction(conn):
+                yield conn
+        except Exception as exc:
+            # The server went away under us (stopped, restarted, our backend terminated):
+            # asyncpg then raises whatever the protocol's state gives (InternalClientError,
+            # InterfaceError...). Say what it is, so the handler answers 503, not 500.
+            if conn.is_closed() and not isinstance(exc, DatabaseUnreachable):
+                raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
+            raise
 
 
 @asynccontextmanager
