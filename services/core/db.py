@@ -13,10 +13,6 @@ from litestar.datastructures import State
 
 T = TypeVar("T")
 
-# A request waits this long for a pooled connection, then answers 503 (an exhausted pool is an
-# outage to the caller; waiting forever would only pile more requests up behind it).
-ACQUIRE_TIMEOUT_S = 10.0
-
 Connection = asyncpg.Connection  # re-exported so services need not import asyncpg
 Record = asyncpg.Record
 
@@ -61,7 +57,8 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     rather than a success the database never saw.
     """
     pool: asyncpg.Pool = state.pool
-    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as proxy:
+    # Bounded (Settings.db_acquire_timeout_s): the TimeoutError is answered 503.
+    async with pool.acquire(timeout=state.settings.db_acquire_timeout_s) as proxy:
         # A pooled connection is a proxy of the Connection it lends; services take either.
         conn = cast(asyncpg.Connection, proxy)
         try:

@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
     db_pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    # A request waits this long for a pooled connection, then answers 503: an exhausted pool is
+    # an outage to its callers, and waiting on would only pile more requests up behind it.
+    db_acquire_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
     jwt_secret: Annotated[str, Meta(min_length=32)] = _DEV_JWT_SECRET
     jwt_issuer: str = "hearth"
     access_token_ttl_s: Annotated[int, Meta(ge=60, le=86_400)] = 900

@@ -6,6 +6,7 @@ stopped under one, a role whose connection limit is full.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -28,7 +29,10 @@ from services.core.settings import Settings
 from tests.conftest import _test_conn, database_url
 from tests.servers import Redis62, serve_app
 
-LOGIN = {"email": "someone@example.test", "password": "some password"}
+
+def login() -> dict[str, str]:
+    """A login nobody else tries: limit counters of other tests never meet it."""
+    return {"email": f"outage-{uuid.uuid4().hex[:10]}@example.test", "password": "some password"}
 
 
 def assert_outage(response: Any) -> None:
@@ -45,7 +49,7 @@ async def test_a_redis_outage_answers_503_with_retry_after(
     async with serve_app(embedded, conn_provider=_test_conn) as client:
         assert (await client.get("/health/ready")).status_code == 200
         redis62.kill()
-        assert_outage(await client.post("/auth/login", json=LOGIN))
+        assert_outage(await client.post("/auth/login", json=login()))
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         assert ready.headers["retry-after"] == str(OUTAGE_RETRY_AFTER_S)
@@ -60,8 +64,42 @@ async def stoppable_postgres() -> AsyncGenerator[Any, None]:
     data = Path(tempfile.mkdtemp(prefix="hearth-pgdown-"))
     server = pgserver.get_server(data / "pg", cleanup_mode="stop")
     yield server
-    server.cleanup()
+    with contextlib.suppress(Exception):  # already stopped by the test
+        server.cleanup()
     shutil.rmtree(data, ignore_errors=True)
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> None:
+    from pgserver import _commands
+
+    # As root, pgserver runs postgres as the system user `pgserver`, and pg_ctl must too.
+    user = "pgserver" if os.geteuid() == 0 else None
+    _commands.pg_ctl([*args], pgdata=pgdata, user=user, timeout=30)  # type: ignore[attr-defined]
+
+
+async def test_terminated_connections_of_a_shutting_down_postgres_answer_503(
+    stoppable_postgres: Any, settings: Settings
+) -> None:
+    """pg_terminate_backend under the app while the server refuses new connections (57P03)."""
+    url = stoppable_postgres.get_uri()
+    stopping = msgspec.structs.replace(settings, database_url=url)
+    async with serve_app(stopping, conn_provider=None) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        admin = await asyncpg.connect(url)
+        try:
+            # Smart shutdown: no new connections ("the database system is shutting down"),
+            # existing sessions (this one) go on.
+            _pg_ctl(stoppable_postgres.pgdata, "-m", "smart", "-W", "stop")
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+            refused = await _raised(asyncpg.connect(url))
+            assert isinstance(refused, asyncpg.CannotConnectNowError)
+            for _ in range(3):
+                assert_outage(await client.post("/auth/login", json=login()))
+        finally:
+            await admin.close()
 
 
 async def test_a_postgres_outage_answers_503_with_retry_after(
@@ -73,7 +111,7 @@ async def test_a_postgres_outage_answers_503_with_retry_after(
         stoppable_postgres.cleanup()  # pg_ctl stop: the pool's connections die, the socket goes
         # The first request finds a pooled connection dead, the next ones cannot reconnect.
         for _ in range(3):
-            assert_outage(await client.post("/auth/login", json=LOGIN))
+            assert_outage(await client.post("/auth/login", json=login()))
         ready = await client.get("/health/ready")
         assert ready.status_code == 503
         assert ready.headers["retry-after"] == str(OUTAGE_RETRY_AFTER_S)
@@ -137,3 +175,18 @@ async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
     for bug in (syntax, missing, unknown):
         assert not is_outage(bug)
         assert handle_exception(_request(), bug).status_code == 500  # type: ignore[arg-type]
+
+
+async def test_an_exhausted_pool_answers_503_after_the_acquire_timeout(
+    committed_db: str, settings: Settings
+) -> None:
+    """Every pooled connection busy (a slow query, a leak): callers get 503, not an endless wait."""
+    small = msgspec.structs.replace(
+        settings, database_url=committed_db, db_pool_min=1, db_pool_max=1, db_acquire_timeout_s=0.3
+    )
+    async with serve_app(small, conn_provider=None) as client:
+        app = client._transport.app  # type: ignore[attr-defined]
+        async with app.state.pool.acquire():
+            assert_outage(await client.post("/auth/login", json=login()))
+        # Released, the pool serves again: the login is refused on its merits.
+        assert (await client.post("/auth/login", json=login())).status_code == 401
