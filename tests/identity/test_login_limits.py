@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.core.auth import Actor
-from services.core.settings import Settings
+from services.core.settings import Settings, SettingsError, load_settings
 from services.identity.ratelimit import account_delay_s
 from services.identity.service import create_user
 from tests.conftest import _test_conn
@@ -255,3 +255,17 @@ async def test_a_right_current_password_clears_the_password_change_count(
         assert answer.status_code == 200, answer.text
         # A password change may end the old token's validity: go on with the new one.
         headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_limit_settings_are_read_and_a_base_delay_over_the_cap_is_refused() -> None:
+    env = {
+        "HEARTH_ENV": "test",
+        "HEARTH_LOGIN_MAX_FAILURES_PER_PAIR": "7",
+        "HEARTH_LOGIN_ACCOUNT_DELAY_CAP_S": "30",
+        "HEARTH_PASSWORD_CHANGE_MAX_FAILURES": "3",
+    }
+    loaded = load_settings(env)
+    assert (loaded.login_max_failures_per_pair, loaded.login_account_delay_cap_s) == (7, 30)
+    assert loaded.password_change_max_failures == 3
+    with pytest.raises(SettingsError, match="HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S"):
+        load_settings({**env, "HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S": "31"})
