@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncGenerator
@@ -62,7 +63,12 @@ async def stoppable_postgres() -> AsyncGenerator[Any, None]:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     # Not tmp_path: as root, pgserver runs postgres as `pgserver`, who could not enter it.
     data = Path(tempfile.mkdtemp(prefix="hearth-pgdown-"))
-    server = pgserver.get_server(data / "pg", cleanup_mode="stop")
+    try:
+        server = pgserver.get_server(data / "pg", cleanup_mode="stop")
+    except subprocess.CalledProcessError:
+        # As root, pgserver first creates its system user; another xdist worker doing the same
+        # at the same moment makes one useradd fail. The user exists now.
+        server = pgserver.get_server(data / "pg", cleanup_mode="stop")
     yield server
     with contextlib.suppress(Exception):  # already stopped by the test
         server.cleanup()
