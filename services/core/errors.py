@@ -140,20 +140,27 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     TimeoutError,  # pool acquire, connect, command timeouts (asyncio.TimeoutError too)
 )
 
+_MISCONFIGURED = (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)
+
 
 def is_outage(exc: BaseException) -> bool:
     """True for a PostgreSQL or Redis outage, also when wrapped (`raise ... from outage`)."""
-    seen = 0
+    chain: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and seen < 8:
-        if isinstance(current, _OUTAGES):
-            return True
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__
+    # redis-py raises a wrong password as ConnectionError(...) from AuthenticationError: a
+    # deployment to fix (page someone), like asyncpg's InvalidPasswordError, not an outage.
+    if any(isinstance(link, _MISCONFIGURED) for link in chain):
+        return False
+    return any(
+        isinstance(link, _OUTAGES)
         # asyncpg says so of a pooled connection that died under us; other InterfaceErrors
         # are misuse, i.e. bugs.
-        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
-            return True
-        current, seen = current.__cause__, seen + 1
-    return False
+        or (isinstance(link, asyncpg.InterfaceError) and "connection is closed" in str(link))
+        for link in chain
+    )
 
 
 def _route(request: Request[Any, Any, Any]) -> str:

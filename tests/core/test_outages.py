@@ -167,6 +167,13 @@ async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
         unknown = await _raised(live.execute_command("EXPIRE", "k", 10, "NX"))
     finally:
         await live.aclose()
+    # A password the server does not have: a deployment to fix, not an outage to wait out.
+    misconfigured = redis.asyncio.Redis(unix_socket_path=str(redis62.socket), password="nope")
+    try:
+        wrong_password = await _raised(misconfigured.ping())
+    finally:
+        await misconfigured.aclose()
+    assert isinstance(wrong_password.__cause__, redis.exceptions.AuthenticationError)
     redis62.kill()
     dead = redis.asyncio.Redis.from_url(redis62.url)
     try:
@@ -178,7 +185,7 @@ async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
     for outage in (full, gone):
         assert is_outage(outage)
         assert handle_exception(_request(), outage).status_code == 503  # type: ignore[arg-type]
-    for bug in (syntax, missing, unknown):
+    for bug in (syntax, missing, unknown, wrong_password):
         assert not is_outage(bug)
         assert handle_exception(_request(), bug).status_code == 500  # type: ignore[arg-type]
 
