@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
@@ -124,6 +125,13 @@ async def test_a_postgres_outage_answers_503_with_retry_after(
         assert ready.json()["postgres"] == "down"
 
 
+def as_role(server_url: str, role: str) -> str:
+    """The server's `postgres` database as `role` (TCP or Unix-socket URL alike)."""
+    parts = urlsplit(database_url(server_url, "postgres"))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+
 def _request() -> Request[Any, Any, Any]:
     scope = {
         "type": "http", "method": "GET", "path": "/x", "root_path": "", "query_string": b"",
@@ -148,9 +156,7 @@ async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
     role = f"hearth_full_{uuid.uuid4().hex[:8]}"
     await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
     try:
-        full = await _raised(
-            asyncpg.connect(database_url(server, "postgres").replace("postgres@", f"{role}@", 1))
-        )
+        full = await _raised(asyncpg.connect(as_role(server, role)))
     finally:
         await admin.execute(f'DROP ROLE "{role}"')
         await admin.close()
