@@ -78,10 +78,11 @@ def world(
             HEARTH_CLEARINGHOUSE_TIMEOUT_S="2",
         )
         with api_server(env, tmp_path_factory.mktemp("elig")) as base:
-            tokens = {
-                who: f"Bearer {issue_access_token(actor, settings)}"
+            signed = {
+                who: issue_access_token(actor, settings, version=0, session_id=uuid.uuid4())
                 for who, actor in actors.items()
             }
+            tokens = {who: f"Bearer {value}" for who, value in signed.items()}
             yield World(api=base, simulator=clearinghouse, db=url, tokens=tokens, **ids)
     finally:
         asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
