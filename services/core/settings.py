@@ -37,6 +37,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # No default: a deployment that forgot HEARTH_ENV must not run with the published dev secrets.
     env: Env
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
+    # The schema owner's URL, used only by `migrate` and `grant-app-role`; unset: database_url.
+    # In production the application's database_url names a role made by grant-app-role.
+    migration_database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Prefix of every Redis key we write, so deployments (and test runs) can share one Redis.
     redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
@@ -64,6 +67,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Who may read the OpenAPI document at /schema/openapi.json: anyone, ops only, or nobody
+    # (not served). Unset: public outside production, ops in production. The viewers (Scalar,
+    # Swagger) load their scripts from a CDN, so they are served outside production only.
+    openapi: Literal["public", "ops", "off"] | None = None
     # The clearinghouse (CAQH CORE Phase II HTTP MIME); the default is the local simulator.
     clearinghouse_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = (
         "http://127.0.0.1:8090/core"
@@ -88,6 +95,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def arq_queue_name(self) -> str:
         return f"{self.redis_namespace}:queue"
 
+    @property
+    def openapi_access(self) -> Literal["public", "ops", "off"]:
+        if self.openapi is not None:
+            return self.openapi
+        return "ops" if self.env == "production" else "public"
+
     def tax_id_keyring(self) -> dict[str, bytes]:
         return parse_keyring(self.tax_id_keys)
 
@@ -102,6 +115,9 @@ def parse_keyring(value: str) -> dict[str, bytes]:
         kid, sep, b64 = part.strip().partition(":")
         if not sep or not kid:
             raise SettingsError("HEARTH_TAX_ID_KEYS: expected 'kid:base64key[,kid:base64key]'")
+        if kid in keys:
+            # A dict keeps the last of two: rows sealed under the other key would never open.
+            raise SettingsError(f"HEARTH_TAX_ID_KEYS: key id {kid!r} appears more than once")
         try:
             key = base64.b64decode(b64, validate=True)
         except binascii.Error as exc:
