@@ -20,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
 from services.core.auth import BEARER, TokenAuthMiddleware, TokenClaims, allow, provide_actor
-from services.core.db import create_pool, provide_conn
+from services.core.db import DatabaseUnreachable, create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
 from services.core.middleware import (
@@ -131,7 +131,8 @@ AuthConn = Callable[[State], AbstractAsyncContextManager[Any]]
 def _pooled(state: State) -> AbstractAsyncContextManager[Any]:
     # A connection of its own, returned before the handler takes its own: one short read,
     # no transaction held.
-    return state.pool.acquire()  # type: ignore[no-any-return]
+    # Bounded like the request's own connection: a timeout is answered 503.
+    return state.pool.acquire(timeout=state.settings.db_acquire_timeout_s)  # type: ignore[no-any-return]
 
 
 def create_app(
@@ -148,7 +149,13 @@ def create_app(
 
     async def check_access(state: State, claims: TokenClaims) -> bool:
         async with open_auth_conn(state) as conn:
-            return await token_is_current(conn, claims)
+            try:
+                return await token_is_current(conn, claims)
+            except Exception as exc:
+                # As in provide_conn: a connection lost under us is an outage (503), not a 500.
+                if conn.is_closed() and not isinstance(exc, DatabaseUnreachable):
+                    raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
+                raise
 
     configure_logging(settings.log_level)
 

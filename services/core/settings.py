@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
     db_pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    # A request waits this long for a pooled connection, then answers 503: an exhausted pool is
+    # an outage to its callers, and waiting on would only pile more requests up behind it.
+    db_acquire_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
     jwt_secret: Annotated[str, Meta(min_length=32)] = _DEV_JWT_SECRET
     jwt_issuer: str = "hearth"
     access_token_ttl_s: Annotated[int, Meta(ge=60, le=86_400)] = 900
@@ -54,9 +57,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tax_id_keys: str = _DEV_TAX_ID_KEY
     argon2_time_cost: Annotated[int, Meta(ge=1, le=20)] = 3
     argon2_memory_kib: Annotated[int, Meta(ge=8, le=1_048_576)] = 65_536
-    login_max_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    # Login limits (services/identity/ratelimit.py says which attack each one stops). One
+    # account from one address, and one address over every account, are blocked for the window
+    # once over their limit; an account alone is never blocked, only slowed down: past its free
+    # attempts, one attempt per delay, doubling from the base up to the cap.
+    login_max_failures_per_pair: Annotated[int, Meta(ge=1, le=1000)] = 5
     login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
+    login_account_free_attempts: Annotated[int, Meta(ge=1, le=1000)] = 5
+    login_account_window_s: Annotated[int, Meta(ge=60, le=7 * 86_400)] = 3_600
+    login_account_delay_base_s: Annotated[int, Meta(ge=1, le=3_600)] = 2
+    login_account_delay_cap_s: Annotated[int, Meta(ge=1, le=3_600)] = 60
+    # An address the account signed in from lately skips the account's slow-down (its owner,
+    # most likely); the pair and address limits still apply to it.
+    login_known_address_ttl_s: Annotated[int, Meta(ge=0, le=365 * 86_400)] = 30 * 86_400
+    # Wrong current passwords on POST /auth/password, per user, before it answers 429.
+    password_change_max_failures: Annotated[int, Meta(ge=1, le=1000)] = 5
+    password_change_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
     # Networks of our own proxies / load balancers ("10.0.0.0/8,192.0.2.7"): X-Forwarded-For is
     # believed only when the peer is one of them. Empty: the peer is always the client.
     trusted_proxies: Annotated[str, Meta(max_length=2000)] = ""
@@ -164,6 +181,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"HEARTH_TRUSTED_PROXIES: {exc}") from exc
     if not _npi_check_digit_ok(settings.platform_npi):
         raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
+    if settings.login_account_delay_base_s > settings.login_account_delay_cap_s:
+        raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
     return settings
