@@ -16,6 +16,7 @@ from services.app import create_app
 from services.core import clock
 from services.core.settings import SettingsError, load_settings
 from tests.conftest import ROOT
+from tests.core.test_settings_production import _production
 from tests.live import app_env
 
 # Wall-clock reads other than the clock's own; SQL now() is allowed only for bookkeeping
@@ -48,24 +49,16 @@ def test_services_and_workers_read_time_only_from_the_clock() -> None:
 
 
 def test_the_shift_is_an_instant_with_its_offset() -> None:
-    settings = load_settings({"HEARTH_CLOCK_SHIFT_TO": SHIFT})
+    settings = load_settings({"HEARTH_ENV": "test", "HEARTH_CLOCK_SHIFT_TO": SHIFT})
     assert settings.clock_shift_to == datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
-    assert load_settings({}).clock_shift_to is None
+    assert load_settings({"HEARTH_ENV": "test"}).clock_shift_to is None
     for bad in ("2028-02-29T12:00:00", "2027-02-29T12:00:00Z", "tomorrow"):
         with pytest.raises(SettingsError, match="HEARTH_CLOCK_SHIFT_TO"):
-            load_settings({"HEARTH_CLOCK_SHIFT_TO": bad})
+            load_settings({"HEARTH_ENV": "test", "HEARTH_CLOCK_SHIFT_TO": bad})
 
 
 def test_production_refuses_a_shifted_clock() -> None:
-    key = "k2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-    env = {
-        "HEARTH_ENV": "production",
-        "HEARTH_JWT_SECRET": "x" * 40,
-        "HEARTH_TAX_ID_KEYS": key,
-        "HEARTH_CLEARINGHOUSE_PASSWORD": "real-password",
-        "HEARTH_PLATFORM_EIN": "123456789",
-        "HEARTH_PLATFORM_NPI": "1234567893",
-    }
+    env = _production()
     assert load_settings(env).clock_shift_to is None
     with pytest.raises(SettingsError, match="HEARTH_CLOCK_SHIFT_TO"):
         load_settings({**env, "HEARTH_CLOCK_SHIFT_TO": SHIFT})
