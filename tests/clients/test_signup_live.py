@@ -10,11 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
+from redis.asyncio import Redis
 
+from schemas.clients import SignupIn
+from services.clients.signup import run_account_email, sign_up
+from services.core.db import create_pool, transaction
 from services.core.settings import Settings
 from tests.clients.helpers import signup_body
-from tests.live import api_server, app_env, process
+from tests.live import api_server, app_env, free_port, process
 from tests.mailsink import MailSink, mail_sink  # noqa: F401 - the sink fixture
 
 
@@ -61,3 +66,43 @@ def test_the_mailed_code_verifies_and_a_second_signup_tells_the_owner(
     notice = mail_sink.wait_for(address, count=2)[1]
     assert notice["subject"] == "Someone tried to sign up with your email address"
     assert "Verification code" not in notice["body"]
+
+
+async def test_a_refused_send_is_tried_again_later_and_then_sent(
+    committed_db: str,
+    settings: Settings,
+    mail_sink: MailSink,  # noqa: F811
+    redis: Redis,
+) -> None:
+    """The SMTP server is down: the row is handed back with its error, nothing is lost; once
+    the server answers, the same row's email goes out and the row completes."""
+    here = msgspec.structs.replace(settings, database_url=committed_db)
+    body = msgspec.convert(signup_body(first_name="Noor"), SignupIn)
+    pool = await create_pool(committed_db, min_size=1, max_size=2)
+    try:
+        async with transaction(pool) as conn:
+            await sign_up(conn, redis, here, body, "192.0.2.50")
+            outbox_id = await conn.fetchval(
+                "SELECT id FROM outbox WHERE job = 'send_account_email'"
+            )
+        down = msgspec.structs.replace(here, smtp_port=free_port(), smtp_timeout_s=2)
+        assert await run_account_email(pool, down, outbox_id) == (
+            "mail server unavailable; retrying later"
+        )
+        row = await pool.fetchrow(
+            "SELECT completed_at, last_error, available_at > now() AS later FROM outbox"
+            " WHERE id = $1",
+            outbox_id,
+        )
+        assert row["completed_at"] is None
+        assert row["later"]
+        assert "ConnectionRefusedError" in row["last_error"]
+        up = msgspec.structs.replace(here, smtp_port=mail_sink.smtp_port)
+        assert await run_account_email(pool, up, outbox_id) == "sent"
+        assert await run_account_email(pool, up, outbox_id) == "nothing to send"
+        done = await pool.fetchval("SELECT completed_at FROM outbox WHERE id = $1", outbox_id)
+        assert done is not None
+    finally:
+        await pool.close()
+    [message] = mail_sink.messages(body.email)
+    assert message["body"].startswith("Hello Noor,")
