@@ -97,6 +97,8 @@ async def prepare_account_email(
     to = await verification.get_email(conn, user_id)
     client = await queries.lock_client_by_user(conn, user_id)
     name = client.first_name if client is not None else None
+    if client is not None:
+        await audit.record(conn, None, "read", ENTITY, [client.id])  # the job reads the name
     if to is None:
         await outbox.complete(conn, outbox_id)
         return None
@@ -123,6 +125,11 @@ async def run_account_email(pool: asyncpg.Pool, settings: Settings, outbox_id: i
         async with transaction(pool) as conn:
             await outbox.record_failure(conn, outbox_id, str(exc), RETRY_IN)
         return "mail server unavailable; retrying later"
+    except mail.RecipientRefused:
+        # A bad address stays bad: the row is done (the user can sign up again once fixed).
+        async with transaction(pool) as conn:
+            await outbox.complete(conn, outbox_id)
+        return "recipient refused"
     async with transaction(pool) as conn:
         await outbox.complete(conn, outbox_id)
     return "sent"

@@ -21,6 +21,10 @@ class MailUnavailable(Exception):
     """The SMTP server refused or could not be reached: transient, the job tries again later."""
 
 
+class RecipientRefused(Exception):
+    """The server refused the address itself: sending again would not help."""
+
+
 def _message(settings: Settings, email: OutgoingEmail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.smtp_from
@@ -42,9 +46,19 @@ def _send(settings: Settings, message: EmailMessage) -> None:
 
 
 async def send(settings: Settings, email: OutgoingEmail) -> None:
-    """Deliver one message; raises MailUnavailable on any SMTP or network failure."""
+    """Deliver one message; RecipientRefused when the address is refused, MailUnavailable on
+    any other SMTP or network failure."""
     try:
         # smtplib blocks: a thread keeps the worker's event loop free.
         await asyncio.to_thread(_send, settings, _message(settings, email))
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise RecipientRefused(_describe(exc)) from exc
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise MailUnavailable(_describe(exc)) from exc
+
+
+def _describe(exc: Exception) -> str:
+    # The class and SMTP code only: an exception's text may quote the recipient's address,
+    # and this ends up in the outbox row and the logs.
+    code = getattr(exc, "smtp_code", None) or getattr(exc, "errno", None)
+    return type(exc).__name__ + (f" ({code})" if code is not None else "")

@@ -109,6 +109,8 @@ async def test_a_new_address_gets_a_pending_account_and_a_verification_email(
     assert message.subject == "Confirm your email address for Hearth"
     assert message.body.startswith("Hello Ada,")
     assert "Lovelace" not in message.body
+    reads = [a for a in await audit_rows(db, "client", row["id"]) if a["action"] == "read"]
+    assert [(a["actor_role"], a["actor_user_id"]) for a in reads] == [("system", None)]
     assert "1990" not in message.body
 
 
@@ -231,6 +233,7 @@ async def test_a_pending_signup_does_not_block_a_later_one(
     assert row["first_name"] == "Ada"
     assert [a["action"] for a in await audit_rows(db, "client", row["id"])] == [
         "create",
+        "read",  # the job read the squatter's name for their email
         "update",
     ]
     # The earlier link stopped working; the owner's link verifies with the owner's password.
@@ -267,7 +270,7 @@ async def test_ops_create_a_client_for_a_pending_address(
         await client.post("/auth/verify-email", json={"token": squatter_token})
     ).status_code == 401
     assert await login(client, body["email"], squatter["password"]) == 401
-    [_, update] = await audit_rows(db, "client", uuid.UUID(out["client"]["id"]))
+    [_, _, update] = await audit_rows(db, "client", uuid.UUID(out["client"]["id"]))
     assert (update["action"], update["actor_user_id"]) == ("update", ops.user_id)
     accepted = await client.post(
         "/auth/invites/accept", json={"token": out["invite_token"], "password": PASSWORD}

@@ -96,7 +96,8 @@ async def test_a_refused_send_is_tried_again_later_and_then_sent(
         )
         assert row["completed_at"] is None
         assert row["later"]
-        assert "ConnectionRefusedError" in row["last_error"]
+        assert row["last_error"].startswith("ConnectionRefusedError")
+        assert body.email not in row["last_error"]
         up = msgspec.structs.replace(here, smtp_port=mail_sink.smtp_port)
         assert await run_account_email(pool, up, outbox_id) == "sent"
         assert await run_account_email(pool, up, outbox_id) == "nothing to send"
