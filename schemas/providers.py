@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from schemas.common import Address, Base, Email, Name, Out, ShortText, UsState, text
 
@@ -140,5 +140,16 @@ class ProviderOnboardedOut(Out):
 
 
 class TaxIdRow(Out):
+    id: uuid.UUID
     tax_id_encrypted: bytes
     tax_id_key_id: str
+    tax_id_scheme: int
+
+
+class SealedTaxId(Struct, frozen=True, kw_only=True):
+    """A tax id ready to store: nonce || ciphertext, its key id and scheme, the last four."""
+
+    encrypted: bytes
+    key_id: str
+    scheme: int
+    last4: str

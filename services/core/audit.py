@@ -11,7 +11,8 @@ import asyncpg
 from services.core.auth import Actor
 from services.core.logging import current_request_id
 
-Action = Literal["read", "create", "update", "delete"]
+# "read_x12": the raw 270/271 of a benefit check, every identifier of the exchange at once.
+Action = Literal["read", "read_x12", "create", "update", "delete"]
 
 
 async def record(

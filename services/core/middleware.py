@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id on every response and log line, and one access line per request."""
+"""ASGI middleware: a request id on every response and log line, one access line per request,
+and the security headers every response carries."""
 
 from __future__ import annotations
 
@@ -73,3 +74,39 @@ def allow_header_hook(methods_by_template: dict[str, str]) -> Any:
         message["headers"] = headers
 
     return before_send
+
+
+# Responses carry access and refresh tokens and PHI: no cache (browser, proxy, CDN) may keep them.
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+# Two years, subdomains too: production is served over HTTPS only.
+_HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+
+
+def security_headers_middleware(app: ASGIApp, *, hsts: bool) -> ASGIApp:
+    """nosniff, no framing or referrer, no-store unless a handler chose its own caching, and
+    HSTS when `hsts` (production)."""
+    extra = (*_ALWAYS, _HSTS) if hsts else _ALWAYS
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                if b"cache-control" not in present:
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware

@@ -33,11 +33,17 @@ class SettingsError(Exception):
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Env = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
+    # The schema owner's URL, used only by `migrate` and `grant-app-role`; unset: database_url.
+    # In production the application's database_url names a role made by grant-app-role.
+    migration_database_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Prefix of every Redis key we write, so deployments (and test runs) can share one Redis.
     redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
     db_pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    # A request waits this long for a pooled connection, then answers 503: an exhausted pool is
+    # an outage to its callers, and waiting on would only pile more requests up behind it.
+    db_acquire_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
     jwt_secret: Annotated[str, Meta(min_length=32)] = _DEV_JWT_SECRET
     jwt_issuer: str = "hearth"
     access_token_ttl_s: Annotated[int, Meta(ge=60, le=86_400)] = 900
@@ -47,9 +53,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tax_id_keys: str = _DEV_TAX_ID_KEY
     argon2_time_cost: Annotated[int, Meta(ge=1, le=20)] = 3
     argon2_memory_kib: Annotated[int, Meta(ge=8, le=1_048_576)] = 65_536
-    login_max_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    # Login limits (services/identity/ratelimit.py says which attack each one stops). One
+    # account from one address, and one address over every account, are blocked for the window
+    # once over their limit; an account alone is never blocked, only slowed down: past its free
+    # attempts, one attempt per delay, doubling from the base up to the cap.
+    login_max_failures_per_pair: Annotated[int, Meta(ge=1, le=1000)] = 5
     login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
+    login_account_free_attempts: Annotated[int, Meta(ge=1, le=1000)] = 5
+    login_account_window_s: Annotated[int, Meta(ge=60, le=7 * 86_400)] = 3_600
+    login_account_delay_base_s: Annotated[int, Meta(ge=1, le=3_600)] = 2
+    login_account_delay_cap_s: Annotated[int, Meta(ge=1, le=3_600)] = 60
+    # An address the account signed in from lately skips the account's slow-down (its owner,
+    # most likely); the pair and address limits still apply to it.
+    login_known_address_ttl_s: Annotated[int, Meta(ge=0, le=365 * 86_400)] = 30 * 86_400
+    # Wrong current passwords on POST /auth/password, per user, before it answers 429.
+    password_change_max_failures: Annotated[int, Meta(ge=1, le=1000)] = 5
+    password_change_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
     # Networks of our own proxies / load balancers ("10.0.0.0/8,192.0.2.7"): X-Forwarded-For is
     # believed only when the peer is one of them. Empty: the peer is always the client.
     trusted_proxies: Annotated[str, Meta(max_length=2000)] = ""
@@ -77,6 +97,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Who may read the OpenAPI document at /schema/openapi.json: anyone, ops only, or nobody
+    # (not served). Unset: public outside production, ops in production. The viewers (Scalar,
+    # Swagger) load their scripts from a CDN, so they are served outside production only.
+    openapi: Literal["public", "ops", "off"] | None = None
     # The clearinghouse (CAQH CORE Phase II HTTP MIME); the default is the local simulator.
     clearinghouse_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = (
         "http://127.0.0.1:8090/core"
@@ -101,6 +125,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def arq_queue_name(self) -> str:
         return f"{self.redis_namespace}:queue"
 
+    @property
+    def openapi_access(self) -> Literal["public", "ops", "off"]:
+        if self.openapi is not None:
+            return self.openapi
+        return "ops" if self.env == "production" else "public"
+
     def tax_id_keyring(self) -> dict[str, bytes]:
         return parse_keyring(self.tax_id_keys)
 
@@ -115,6 +145,9 @@ def parse_keyring(value: str) -> dict[str, bytes]:
         kid, sep, b64 = part.strip().partition(":")
         if not sep or not kid:
             raise SettingsError("HEARTH_TAX_ID_KEYS: expected 'kid:base64key[,kid:base64key]'")
+        if kid in keys:
+            # A dict keeps the last of two: rows sealed under the other key would never open.
+            raise SettingsError(f"HEARTH_TAX_ID_KEYS: key id {kid!r} appears more than once")
         try:
             key = base64.b64decode(b64, validate=True)
         except binascii.Error as exc:
@@ -156,6 +189,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"HEARTH_TRUSTED_PROXIES: {exc}") from exc
     if not _npi_check_digit_ok(settings.platform_npi):
         raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
+    if settings.login_account_delay_base_s > settings.login_account_delay_cap_s:
+        raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
     return settings

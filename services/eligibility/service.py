@@ -223,18 +223,26 @@ async def _receiver(
 
 
 async def get_check(conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID) -> BenefitCheckOut:
+    row = await _visible_check(conn, actor, check_id)
+    await audit.record(conn, actor, "read", ENTITY, [row.id])
+    return _out(row)
+
+
+async def _visible_check(
+    conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID
+) -> BenefitCheckRow:
     row = await queries.get_check(conn, check_id)
     if row is None or not await clients.may_see_client(conn, actor, row.client_id):
         raise BenefitCheckNotFound("benefit check not found")
-    await audit.record(conn, actor, "read", ENTITY, [row.id])
-    return _out(row)
+    return row
 
 
 async def get_check_x12(
     conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID
 ) -> BenefitCheckX12Out:
     """The raw 270 and 271 (ops only: they carry every identifier in the exchange)."""
-    await get_check(conn, actor, check_id)
+    row = await _visible_check(conn, actor, check_id)
+    await audit.record(conn, actor, "read_x12", ENTITY, [row.id])
     return await queries.get_check_x12(conn, check_id)
 
 

@@ -103,11 +103,16 @@ class AuthController(Controller):
         status_code=200,
     )
     async def change_password(
-        self, data: JSONBody[ChangePasswordIn], conn: Conn, settings: AppSettings, actor: Caller
+        self,
+        data: JSONBody[ChangePasswordIn],
+        conn: Conn,
+        settings: AppSettings,
+        redis: RedisClient,
+        actor: Caller,
     ) -> TokenPair:
         """Change the caller's password; every other session is signed out."""
         return await service.change_password(
-            conn, settings, actor, data.current_password, data.new_password
+            conn, redis, settings, actor, data.current_password, data.new_password
         )
 
     @get("/me", guards=[allow(*ROLES)], security=BEARER, operation_id="get_me")

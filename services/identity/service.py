@@ -96,15 +96,7 @@ async def login(
     address: str,
 ) -> TokenPair:
     email = email.lower()
-    await ratelimit.count_attempt(
-        redis,
-        settings.redis_namespace,
-        email,
-        address,
-        per_account=settings.login_max_failures_per_account,
-        per_address=settings.login_max_failures_per_address,
-        window_s=settings.login_failure_window_s,
-    )
+    await ratelimit.count_login_attempt(redis, settings, email, address)
     user = await queries.get_user_by_email(conn, email)
     ok = await verify_password(
         user.password_hash if user else None,
@@ -114,7 +106,7 @@ async def login(
     )
     if user is None or not ok or user.disabled_at is not None:
         raise Unauthorized("email or password is wrong", code="bad_credentials")
-    await ratelimit.clear_on_success(redis, settings.redis_namespace, email, address)
+    await ratelimit.clear_login_success(redis, settings, email, address)
     return await _issue(conn, user, settings)
 
 
@@ -166,8 +158,14 @@ async def accept_invite(
 
 
 async def change_password(
-    conn: asyncpg.Connection, settings: Settings, actor: Actor, current: str, new: str
+    conn: asyncpg.Connection,
+    redis: Redis,
+    settings: Settings,
+    actor: Actor,
+    current: str,
+    new: str,
 ) -> TokenPair:
+    await ratelimit.count_password_change(redis, settings, actor.user_id)
     user = await queries.lock_user(conn, actor.user_id)
     if user is None:
         raise NotFound("user not found")
@@ -178,6 +176,7 @@ async def change_password(
         raise Unauthorized(
             "current password is wrong", code="bad_credentials", field="current_password"
         )
+    await ratelimit.clear_password_change(redis, settings, actor.user_id)
     password_hash = await hash_password(new, settings.argon2_time_cost, settings.argon2_memory_kib)
     await queries.update_password(conn, user.id, password_hash)
     await queries.update_revoke_user_tokens(conn, user.id)

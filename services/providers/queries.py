@@ -15,6 +15,7 @@ from schemas.providers import (
     LicenceOut,
     LocationRow,
     ProviderOut,
+    SealedTaxId,
     SelfPayRateOut,
     TaxIdRow,
 )
@@ -50,33 +51,34 @@ async def _list_owned(
 
 async def insert_provider(
     conn: asyncpg.Connection,
+    provider_id: uuid.UUID,
     user_id: uuid.UUID,
-    first_name: str,
-    last_name: str,
+    names: tuple[str, str],
     npi: str,
     taxonomy_code: str,
-    tax_id: tuple[bytes, str, str],
-) -> uuid.UUID | None:
-    """None when the NPI is already on file."""
-    encrypted, key_id, last4 = tax_id
-    provider_id: uuid.UUID | None = await conn.fetchval(
+    tax_id: SealedTaxId,
+) -> bool:
+    """False when the NPI is already on file. The id is chosen by the caller: the tax id's
+    ciphertext is bound to it."""
+    inserted = await conn.fetchval(
         """
-        INSERT INTO providers (user_id, first_name, last_name, npi, taxonomy_code,
-                               tax_id_encrypted, tax_id_key_id, tax_id_last4)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO providers (id, user_id, first_name, last_name, npi, taxonomy_code,
+                               tax_id_encrypted, tax_id_key_id, tax_id_scheme, tax_id_last4)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (npi) DO NOTHING
         RETURNING id
         """,
+        provider_id,
         user_id,
-        first_name,
-        last_name,
+        *names,
         npi,
         taxonomy_code,
-        encrypted,
-        key_id,
-        last4,
+        tax_id.encrypted,
+        tax_id.key_id,
+        tax_id.scheme,
+        tax_id.last4,
     )
-    return provider_id
+    return inserted is not None
 
 
 async def get_provider(
@@ -122,17 +124,20 @@ async def update_provider(
     names: tuple[str, str],
     npi: str,
     taxonomy_code: str,
-    tax_id: tuple[bytes, str, str] | None,
+    tax_id: SealedTaxId | None,
 ) -> None:
     """`tax_id` None keeps the stored one. Raises UniqueViolationError for a taken NPI."""
-    encrypted, key_id, last4 = tax_id or (None, None, None)
+    sealed: tuple[bytes | None, str | None, int | None, str | None] = (None, None, None, None)
+    if tax_id is not None:
+        sealed = (tax_id.encrypted, tax_id.key_id, tax_id.scheme, tax_id.last4)
     await conn.execute(
         """
         UPDATE providers
         SET first_name = $2, last_name = $3, npi = $4, taxonomy_code = $5,
             tax_id_encrypted = COALESCE($6, tax_id_encrypted),
             tax_id_key_id = COALESCE($7, tax_id_key_id),
-            tax_id_last4 = COALESCE($8, tax_id_last4),
+            tax_id_scheme = COALESCE($8, tax_id_scheme),
+            tax_id_last4 = COALESCE($9, tax_id_last4),
             updated_at = now()
         WHERE id = $1
         """,
@@ -140,17 +145,54 @@ async def update_provider(
         *names,
         npi,
         taxonomy_code,
-        encrypted,
-        key_id,
-        last4,
+        *sealed,
     )
+
+
+_TAX_ID = "SELECT id, tax_id_encrypted, tax_id_key_id, tax_id_scheme FROM providers"
 
 
 async def get_tax_id(conn: asyncpg.Connection, provider_id: uuid.UUID) -> TaxIdRow | None:
-    row = await conn.fetchrow(
-        "SELECT tax_id_encrypted, tax_id_key_id FROM providers WHERE id = $1", provider_id
-    )
+    row = await conn.fetchrow(_TAX_ID + " WHERE id = $1", provider_id)
     return to_struct(row, TaxIdRow)
+
+
+async def lock_stale_tax_ids(
+    conn: asyncpg.Connection,
+    key_id: str,
+    scheme: int,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[TaxIdRow]:
+    """Tax ids not under (key_id, scheme), in id order after `after`, locked."""
+    rows = await conn.fetch(
+        _TAX_ID
+        + """
+        WHERE (tax_id_key_id <> $1 OR tax_id_scheme <> $2) AND ($3::uuid IS NULL OR id > $3)
+        ORDER BY id LIMIT $4 FOR UPDATE
+        """,
+        key_id,
+        scheme,
+        after,
+        limit,
+    )
+    return to_structs(rows, TaxIdRow)
+
+
+async def update_tax_id_ciphertext(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, encrypted: bytes, key_id: str, scheme: int
+) -> None:
+    """Re-encryption only: the value, hence its last four and updated_at, stays the same."""
+    await conn.execute(
+        """
+        UPDATE providers SET tax_id_encrypted = $2, tax_id_key_id = $3, tax_id_scheme = $4
+        WHERE id = $1
+        """,
+        provider_id,
+        encrypted,
+        key_id,
+        scheme,
+    )
 
 
 async def insert_licence(

@@ -8,16 +8,17 @@ import asyncpg
 import msgspec
 
 from schemas.providers import ProviderIn, ProviderOnboardedOut, ProviderOut, ProviderPatchIn
+from services.core import audit
 from services.core.auth import Actor
-from services.core.crypto import Keyring
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.identity.service import create_invite, create_user
-from services.providers import details, queries
+from services.providers import details, queries, tax_ids
 from services.providers.errors import InvalidValue, NpiTaken, OpsOnlyField, ProviderNotFound
-from services.providers.validation import is_valid_npi, is_valid_taxonomy, normalize_tax_id
+from services.providers.validation import is_valid_npi, is_valid_taxonomy
 
-TAX_ID_CONTEXT = b"providers.tax_id"
+# A provider's profile holds their NPI and (sealed) tax id: onboarding and edits are audited.
+ENTITY = "provider"
 # A provider token without a profile id scopes to this id, which matches no provider.
 _NOBODY = uuid.UUID(int=0)
 
@@ -46,34 +47,23 @@ def checked_taxonomy(value: str) -> str:
     return value
 
 
-def sealed_tax_id(settings: Settings, value: str) -> tuple[bytes, str, str]:
-    """(ciphertext, key id, last four) of a tax id; the plaintext goes nowhere else."""
-    digits = normalize_tax_id(value)
-    if digits is None:
-        raise InvalidValue(
-            "tax id must be an EIN (NN-NNNNNNN) or SSN (NNN-NN-NNNN) of 9 digits", field="tax_id"
-        )
-    key_id, blob = Keyring(settings.tax_id_keyring()).encrypt(digits, TAX_ID_CONTEXT)
-    return blob, key_id, digits[-4:]
-
-
 async def onboard_provider(
     conn: asyncpg.Connection, settings: Settings, actor: Actor, data: ProviderIn
 ) -> ProviderOnboardedOut:
     """Ops create the user (no password), the profile, its details and an invitation."""
     npi = checked_npi(data.npi)
     taxonomy = checked_taxonomy(data.taxonomy_code)
-    tax_id = sealed_tax_id(settings, data.tax_id)
+    provider_id = uuid.uuid4()  # chosen here: the tax id's ciphertext is bound to it
+    tax_id = tax_ids.seal(settings, provider_id, data.tax_id)
     for index, licence in enumerate(data.licences):
         details.check_licence(licence, f"licences[{index}].")
     for index, location in enumerate(data.locations):
         details.check_location(location.place_of_service, location.address, f"locations[{index}].")
     user_id = await create_user(conn, settings, data.email, "provider", None)
-    provider_id = await queries.insert_provider(
-        conn, user_id, data.first_name, data.last_name, npi, taxonomy, tax_id
-    )
-    if provider_id is None:
+    names = (data.first_name, data.last_name)
+    if not await queries.insert_provider(conn, provider_id, user_id, names, npi, taxonomy, tax_id):
         raise NpiTaken("a provider with this NPI already exists", field="npi")
+    await audit.record(conn, actor, "create", ENTITY, [provider_id])
     licences = [
         await details.insert_licence(conn, provider_id, licence, f"licences[{index}].")
         for index, licence in enumerate(data.licences)
@@ -135,13 +125,16 @@ async def update_provider(
         if patch.taxonomy_code is msgspec.UNSET
         else checked_taxonomy(patch.taxonomy_code)
     )
-    tax_id = None if patch.tax_id is msgspec.UNSET else sealed_tax_id(settings, patch.tax_id)
+    tax_id = (
+        None if patch.tax_id is msgspec.UNSET else tax_ids.seal(settings, provider_id, patch.tax_id)
+    )
     try:
         # A savepoint: the unique violation must not poison the request's transaction.
         async with conn.transaction():
             await queries.update_provider(conn, provider_id, (first, last), npi, taxonomy, tax_id)
     except asyncpg.UniqueViolationError as exc:
         raise NpiTaken("a provider with this NPI already exists", field="npi") from exc
+    await audit.record(conn, actor, "update", ENTITY, [provider_id])
     updated = await queries.get_provider(conn, provider_id, None)
     assert updated is not None
     return updated
@@ -151,11 +144,7 @@ async def reveal_tax_id(
     conn: asyncpg.Connection, settings: Settings, provider_id: uuid.UUID
 ) -> str:
     """The provider's tax id digits, for documents that must print it (superbills)."""
-    row = await queries.get_tax_id(conn, provider_id)
-    if row is None:
-        raise ProviderNotFound("provider not found")
-    keyring = Keyring(settings.tax_id_keyring())
-    return keyring.decrypt(row.tax_id_key_id, row.tax_id_encrypted, TAX_ID_CONTEXT)
+    return await tax_ids.reveal(conn, settings, provider_id)
 
 
 async def require_provider(

@@ -9,12 +9,17 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import asyncpg
 import pgserver
+import pytest
 
+from services.core import audit
+from services.core.dbroles import grant_app_role
 from services.core.migrations import discover, migrate
+from tests.core.test_dbroles import url_as
 
 
 async def test_every_migration_applies_to_embedded_postgres() -> None:
@@ -36,6 +41,43 @@ async def test_every_migration_applies_to_embedded_postgres() -> None:
         finally:
             await conn.close()
         assert extensions <= {"plpgsql"}
+    finally:
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _require_password(hba: Path, role: str) -> None:
+    hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
+
+
+async def test_the_least_privilege_role_works_on_embedded_postgres() -> None:
+    """grant-app-role on pgserver: its SCRAM password works and audit rows stay."""
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    data = Path(tempfile.mkdtemp(prefix="hearth-pgserver-"))
+    server = pgserver.get_server(data / "pg", cleanup_mode="stop")
+    role, password = f"hearth_app_t{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    try:
+        url = server.get_uri()
+        await migrate(url)
+        owner = await asyncpg.connect(url)
+        try:
+            await grant_app_role(owner, role, password)
+            # pgserver trusts every local connection: make this role prove its password.
+            _require_password(Path(await owner.fetchval("SHOW hba_file")), role)
+            await owner.execute("SELECT pg_reload_conf()")
+        finally:
+            await owner.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(url_as(url, role, "wrong"))
+        conn = await asyncpg.connect(url_as(url, role, password))
+        try:
+            await audit.record(conn, None, "read", "client", [uuid.uuid4()])
+            for statement in ("DELETE FROM audit_events", "TRUNCATE audit_events"):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                    await conn.execute(statement)
+            assert await conn.fetchval("SELECT count(*) FROM audit_events") == 1
+        finally:
+            await conn.close()
     finally:
         server.cleanup()
         shutil.rmtree(data, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,8 @@ from cryptography.exceptions import InvalidTag
 from services.core.auth import Actor
 from services.core.crypto import Keyring
 from services.core.settings import Settings, parse_keyring
-from services.providers.service import TAX_ID_CONTEXT, reveal_tax_id
+from services.providers import tax_ids
+from services.providers.service import reveal_tax_id
 from tests.factories import TAX_ID, make_ops, make_provider, provider_body, valid_npi
 
 TAX_DIGITS = TAX_ID.replace("-", "")
@@ -88,7 +90,11 @@ async def test_tax_id_is_stored_encrypted_and_opens_only_with_the_key(
         keyring.decrypt(row["tax_id_key_id"], row["tax_id_encrypted"], b"clients.other")
     stranger = Keyring({row["tax_id_key_id"]: parse_keyring(OTHER_KEY)["k9"]})
     with pytest.raises(InvalidTag):
-        stranger.decrypt(row["tax_id_key_id"], row["tax_id_encrypted"], TAX_ID_CONTEXT)
+        stranger.decrypt(
+            row["tax_id_key_id"],
+            row["tax_id_encrypted"],
+            tax_ids.context(uuid.UUID(provider_id), tax_ids.SCHEME_BOUND),
+        )
     for path in (f"/providers/{provider_id}", "/providers"):
         _no_tax_id(await client.get(path, headers=token(ops)))
     patched = await client.patch(
