@@ -59,6 +59,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
+    # `refresh: true` sends a paid 270. Per policy: at most one per this many seconds, read from
+    # the policy's last check in the database so it holds across Redis flushes (0: no minimum).
+    # Per caller: a count per window in Redis; ops re-verify for every client (and are exempt
+    # from the per-policy minimum, to re-check a policy they just corrected), so they have a
+    # larger count of their own.
+    benefit_refresh_min_interval_s: Annotated[int, Meta(ge=0, le=30 * 86_400)] = 3_600
+    benefit_refresh_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 3_600
+    benefit_refresh_max_per_caller: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    benefit_refresh_max_per_ops: Annotated[int, Meta(ge=1, le=100_000)] = 200
     # An outbox row handed to arq and not completed within this is handed out again; longer
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
