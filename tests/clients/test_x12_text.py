@@ -155,6 +155,12 @@ async def test_providers_and_payers_refuse_unsafe_names(
         headers=token(ops),
     )
     _refused(payer, "name")
+    nul = await client.post(
+        "/payers",
+        json={"name": "bad\x00name", "x12_payer_id": "ACME9", "timely_filing_days": 90},
+        headers=token(ops),
+    )
+    _refused(nul, "name")
     payer_id = await make_payer(db)
     renamed = await client.patch(
         f"/payers/{payer_id}", json={"name": "Acme:Health"}, headers=token(ops)
