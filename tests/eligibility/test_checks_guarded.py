@@ -251,6 +251,48 @@ def test_a_stored_value_the_270_cannot_carry_is_a_422_naming_it(
         sql(world, f"UPDATE {table} SET {column} = $1 WHERE {id_column} = $2", before, row_id)
 
 
+def test_the_recheck_job_parks_a_stored_value_the_270_cannot_carry(
+    world: Guarded, settings: Settings
+) -> None:
+    """The job does not crash and retry every few seconds: it records the field and waits."""
+    from services.eligibility.rechecks import run_recheck
+
+    client_id = uuid.UUID(world.clients["Avery"])
+    before = sql(world, "SELECT last_name FROM clients WHERE id = $1", client_id)
+    sql(world, "UPDATE clients SET last_name = 'Patel*IL' WHERE id = $1", client_id)
+    live = msgspec.structs.replace(
+        settings, database_url=world.db, clearinghouse_url=f"{world.simulator}/core"
+    )
+    row = sql(
+        world,
+        "INSERT INTO outbox (job, payload) VALUES ('recheck_benefits', $1::jsonb) RETURNING id",
+        f'{{"policy_id": "{world.policies["Avery"]}", "provider_id": "{world.providers["Maya"]}"}}',
+    )
+
+    async def run() -> str:
+        pool = await create_pool(world.db, min_size=1, max_size=2)
+        client = CoreHttpClient.from_settings(live)
+        try:
+            return await run_recheck(pool, client, live, row)
+        finally:
+            await client.aclose()
+            await pool.close()
+
+    try:
+        outcome = asyncio.run(run())
+        assert outcome.startswith("refused")
+        assert sql(world, "SELECT completed_at IS NULL FROM outbox WHERE id = $1", row)
+        error = sql(world, "SELECT last_error FROM outbox WHERE id = $1", row)
+        assert "client.last_name" in error
+        assert "Patel" not in error
+        wait = sql(world, "SELECT available_at - now() FROM outbox WHERE id = $1", row)
+        assert wait.total_seconds() > 23 * 3600
+        assert checks_of(world, "Avery") == 0
+    finally:
+        sql(world, "UPDATE clients SET last_name = $1 WHERE id = $2", before, client_id)
+        sql(world, "UPDATE outbox SET completed_at = now() WHERE id = $1", row)
+
+
 # 3i: what an estimate shows to whom --------------------------------------------------------------
 
 
