@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from schemas.common import X12_SAFE
 from services.core.addresses import Network, parse_networks
 
 Env = Literal["development", "test", "production"]
@@ -94,7 +95,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # type-2 organization NPI and name.
     platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = "990000001"
     platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = "2123456784"
-    platform_name: Annotated[str, Meta(min_length=1, max_length=60)] = "Hearth Health"
+    # NM1*1P of every 270 the platform asks as itself: X12-safe like every name.
+    platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
+        "Hearth Health"
+    )
 
     @property
     def arq_queue_name(self) -> str:
