@@ -149,6 +149,17 @@ async def test_providers_and_payers_refuse_unsafe_names(
         f"/providers/{provider.provider_id}", json={"first_name": "Ma~ya"}, headers=token(provider)
     )
     _refused(patched, "first_name")
+    location = await client.post(
+        f"/providers/{provider.provider_id}/locations",
+        json={"name": "Office~NM1*77", "place_of_service": "10"},
+        headers=token(provider),
+    )
+    _refused(location, "name")
+    office = {"name": "Office", "place_of_service": "11", "address": {**ADDRESS, "zip": "6270*"}}
+    located = await client.post(
+        f"/providers/{provider.provider_id}/locations", json=office, headers=token(provider)
+    )
+    assert located.status_code == 400  # a malformed ZIP is not an X12 question: still 400
     payer = await client.post(
         "/payers",
         json={"name": "Acme^Health", "x12_payer_id": "ACME9", "timely_filing_days": 90},
