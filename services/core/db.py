@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import msgspec
@@ -22,11 +22,27 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+class DatabaseUnreachable(ConnectionError):
+    """PostgreSQL cannot be reached: an outage (503), whatever OSError the socket gave."""
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    # A stopped server on a Unix socket is a FileNotFoundError (the socket file is gone), which
+    # the error handler must not take for an outage everywhere: only here, while connecting.
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (ConnectionError, TimeoutError):
+        raise
+    except OSError as exc:
+        raise DatabaseUnreachable(f"cannot reach PostgreSQL: {exc.strerror or exc}") from exc
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        connect=_connect,
         init=init_connection,
         command_timeout=30,
     )
@@ -41,11 +57,20 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     rather than a success the database never saw.
     """
     pool: asyncpg.Pool = state.pool
-    async with pool.acquire() as proxy:
+    # Bounded (Settings.db_acquire_timeout_s): the TimeoutError is answered 503.
+    async with pool.acquire(timeout=state.settings.db_acquire_timeout_s) as proxy:
         # A pooled connection is a proxy of the Connection it lends; services take either.
         conn = cast(asyncpg.Connection, proxy)
-        async with run_in_transaction(conn):
-            yield conn
+        try:
+            async with run_in_transaction(conn):
+                yield conn
+        except Exception as exc:
+            # The server went away under us (stopped, restarted, our backend terminated):
+            # asyncpg then raises whatever the protocol's state gives (InternalClientError,
+            # InterfaceError...). Say what it is, so the handler answers 503, not 500.
+            if conn.is_closed() and not isinstance(exc, DatabaseUnreachable):
+                raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
+            raise
 
 
 @asynccontextmanager

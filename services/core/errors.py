@@ -6,7 +6,9 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 import msgspec
+import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -135,6 +137,47 @@ def _x12_unsafe(errors: list[FieldError]) -> bool:
     return bool(errors) and all(e.message.startswith("contains a character an X12") for e in errors)
 
 
+# Seconds a client should wait after a 503 for an outage: long enough for a restart or a
+# failover to be noticed, short enough that nobody gives up.
+OUTAGE_RETRY_AFTER_S = 5
+
+# A dependency that is down, restarting or full, as opposed to a bug: the request may well
+# succeed later, so it is a 503 with Retry-After, not a 500 that pages someone.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,  # refused, reset, loading, pool exhausted
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01: our backend was terminated
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.TooManyConnectionsError,  # 53300
+    ConnectionError,  # refused, reset, broken pipe
+    TimeoutError,  # pool acquire, connect, command timeouts (asyncio.TimeoutError too)
+)
+
+_MISCONFIGURED = (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for a PostgreSQL or Redis outage, also when wrapped (`raise ... from outage`)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__
+    # redis-py raises a wrong password as ConnectionError(...) from AuthenticationError: a
+    # deployment to fix (page someone), like asyncpg's InvalidPasswordError, not an outage.
+    if any(isinstance(link, _MISCONFIGURED) for link in chain):
+        return False
+    return any(
+        isinstance(link, _OUTAGES)
+        # asyncpg says so of a pooled connection that died under us; other InterfaceErrors
+        # are misuse, i.e. bugs.
+        or (isinstance(link, asyncpg.InterfaceError) and "connection is closed" in str(link))
+        for link in chain
+    )
+
+
 def _route(request: Request[Any, Any, Any]) -> str:
     return str(request.scope.get("path_template", ""))
 
@@ -178,6 +221,20 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             code.get(status, f"http_{status}"),
             request,
             headers=dict(exc.headers or {}),
+        )
+    if is_outage(exc):
+        # The type only: a driver's message may quote a query's values.
+        log.warning(
+            "dependency unavailable",
+            extra={"route": _route(request), "error_code": type(exc).__name__},
+        )
+        return _problem(
+            503,
+            "Service unavailable",
+            "a service this request needs is unavailable; try again shortly",
+            "unavailable",
+            request,
+            headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
         )
     log.exception("unhandled error", extra={"route": _route(request)})
     return _problem(500, "Internal error", "an unexpected error occurred", "internal", request)

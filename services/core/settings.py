@@ -19,6 +19,9 @@ Env = Literal["development", "test", "production"]
 # Development and test run with these; production refuses to start without real values.
 _DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 _DEV_TAX_ID_KEY = "k1:" + base64.b64encode(b"dev-only-aes-256-key-32-bytes!!!").decode()
+_DEV_CLEARINGHOUSE_PASSWORD = "hearth-sim-password"
+_DEV_PLATFORM_EIN = "990000001"
+_DEV_PLATFORM_NPI = "2123456784"
 _SECRETS = ("jwt_secret", "tax_id_keys", "clearinghouse_password")
 # Production also refuses the development identity: a dev EIN or NPI on a real 270 or claim
 # would be sent to payers as ours.
@@ -32,7 +35,8 @@ class SettingsError(Exception):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    env: Env = "development"
+    # No default: a deployment that forgot HEARTH_ENV must not run with the published dev secrets.
+    env: Env
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
     # The schema owner's URL, used only by `migrate` and `grant-app-role`; unset: database_url.
     # In production the application's database_url names a role made by grant-app-role.
@@ -42,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_namespace: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "hearth"
     db_pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
     db_pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    # A request waits this long for a pooled connection, then answers 503: an exhausted pool is
+    # an outage to its callers, and waiting on would only pile more requests up behind it.
+    db_acquire_timeout_s: Annotated[float, Meta(gt=0, le=120)] = 10.0
     jwt_secret: Annotated[str, Meta(min_length=32)] = _DEV_JWT_SECRET
     jwt_issuer: str = "hearth"
     access_token_ttl_s: Annotated[int, Meta(ge=60, le=86_400)] = 900
@@ -51,9 +58,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tax_id_keys: str = _DEV_TAX_ID_KEY
     argon2_time_cost: Annotated[int, Meta(ge=1, le=20)] = 3
     argon2_memory_kib: Annotated[int, Meta(ge=8, le=1_048_576)] = 65_536
-    login_max_failures_per_account: Annotated[int, Meta(ge=1, le=1000)] = 5
+    # Login limits (services/identity/ratelimit.py says which attack each one stops). One
+    # account from one address, and one address over every account, are blocked for the window
+    # once over their limit; an account alone is never blocked, only slowed down: past its free
+    # attempts, one attempt per delay, doubling from the base up to the cap.
+    login_max_failures_per_pair: Annotated[int, Meta(ge=1, le=1000)] = 5
     login_max_failures_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 50
     login_failure_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
+    login_account_free_attempts: Annotated[int, Meta(ge=1, le=1000)] = 5
+    login_account_window_s: Annotated[int, Meta(ge=60, le=7 * 86_400)] = 3_600
+    login_account_delay_base_s: Annotated[int, Meta(ge=1, le=3_600)] = 2
+    login_account_delay_cap_s: Annotated[int, Meta(ge=1, le=3_600)] = 60
+    # An address the account signed in from lately skips the account's slow-down (its owner,
+    # most likely); the pair and address limits still apply to it.
+    login_known_address_ttl_s: Annotated[int, Meta(ge=0, le=365 * 86_400)] = 30 * 86_400
+    # Wrong current passwords on POST /auth/password, per user, before it answers 429.
+    password_change_max_failures: Annotated[int, Meta(ge=1, le=1000)] = 5
+    password_change_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 900
     # Networks of our own proxies / load balancers ("10.0.0.0/8,192.0.2.7"): X-Forwarded-For is
     # believed only when the peer is one of them. Empty: the peer is always the client.
     trusted_proxies: Annotated[str, Meta(max_length=2000)] = ""
@@ -83,7 +104,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     )
     clearinghouse_username: Annotated[str, Meta(min_length=1, max_length=128)] = "hearth"
     clearinghouse_password: Annotated[str, Meta(min_length=1, max_length=256)] = (
-        "hearth-sim-password"
+        _DEV_CLEARINGHOUSE_PASSWORD
     )
     # ISA06/ISA08 and the envelope's SenderID/ReceiverID: X12-safe, at most 15 characters.
     clearinghouse_sender_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,15}$")] = "HEARTH"
@@ -93,8 +114,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     clearinghouse_deadline_s: Annotated[float, Meta(gt=0, le=120)] = 18.0
     # The platform is the billing provider: its EIN (TRN03 of every 270 is "1" + EIN), its
     # type-2 organization NPI and name.
-    platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = "990000001"
-    platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = "2123456784"
+    platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
+    platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = _DEV_PLATFORM_NPI
     # NM1*1P of every 270 the platform asks as itself: X12-safe like every name.
     platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
         "Hearth Health"
@@ -144,6 +165,8 @@ def _env_name(field: str) -> str:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from HEARTH_* variables plus DATABASE_URL and REDIS_URL."""
     environ = os.environ if environ is None else environ
+    if not environ.get("HEARTH_ENV"):
+        raise SettingsError("HEARTH_ENV must be set explicitly: development, test or production")
     raw: dict[str, str] = {}
     for field in Settings.__struct_fields__:
         value = environ.get(_env_name(field))
@@ -162,15 +185,56 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if secret not in raw:
                 raise SettingsError(f"{_env_name(secret)} must be set in production")
     parse_keyring(settings.tax_id_keys)
+    if settings.env == "production":
+        _refuse_development_values(settings)
+        _refuse_weak_transport_and_hashing(settings)
     try:
         settings.trusted_proxy_networks()
     except ValueError as exc:
         raise SettingsError(f"HEARTH_TRUSTED_PROXIES: {exc}") from exc
     if not _npi_check_digit_ok(settings.platform_npi):
         raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
+    if settings.login_account_delay_base_s > settings.login_account_delay_cap_s:
+        raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
     return settings
+
+
+def _refuse_development_values(settings: Settings) -> None:
+    """Set explicitly is not enough: the development values are published in the repository."""
+    published = {
+        "jwt_secret": settings.jwt_secret == _DEV_JWT_SECRET,
+        "clearinghouse_password": settings.clearinghouse_password == _DEV_CLEARINGHOUSE_PASSWORD,
+        "platform_ein": settings.platform_ein == _DEV_PLATFORM_EIN,
+        "platform_npi": settings.platform_npi == _DEV_PLATFORM_NPI,
+        # Compared by key bytes: the same key under another key id is still the published one.
+        "tax_id_keys": bool(
+            set(parse_keyring(_DEV_TAX_ID_KEY).values()) & set(settings.tax_id_keyring().values())
+        ),
+    }
+    for field, is_published in published.items():
+        if is_published:
+            raise SettingsError(
+                f"{_env_name(field)}: the development value is refused in production"
+            )
+
+
+# OWASP Password Storage Cheat Sheet, argon2id with p=1: each pair (memory KiB, iterations) is
+# an equivalent minimum; m=19 MiB with t=2 is the one it recommends.
+ARGON2_FLOORS = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
+
+
+def _refuse_weak_transport_and_hashing(settings: Settings) -> None:
+    # The 270 carries names, birth dates and member ids, and we send our password with it.
+    if not settings.clearinghouse_url.startswith("https://"):
+        raise SettingsError("HEARTH_CLEARINGHOUSE_URL: production needs an https:// URL")
+    memory, time_cost = settings.argon2_memory_kib, settings.argon2_time_cost
+    if not any(memory >= m and time_cost >= t for m, t in ARGON2_FLOORS):
+        raise SettingsError(
+            "HEARTH_ARGON2_MEMORY_KIB / HEARTH_ARGON2_TIME_COST: below OWASP's argon2id minimum"
+            " (e.g. 19456 KiB with time cost 2)"
+        )
 
 
 def _npi_check_digit_ok(npi: str) -> bool:

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 
 from schemas.common import Out
 from services.core.auth import PUBLIC
+from services.core.errors import OUTAGE_RETRY_AFTER_S
 
 
 class Health(Out, omit_defaults=True):
@@ -42,4 +43,6 @@ async def ready(state: State) -> Response[Health]:
     return Response(
         Health(status="ok" if ok else "unavailable", postgres=pg, redis=redis),
         status_code=200 if ok else 503,
+        # The load balancer stops sending traffic; a client probing it learns when to look again.
+        headers=None if ok else {"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
     )

@@ -1,13 +1,22 @@
-"""/auth: login, refresh, logout, invitations, password, me."""
+"""/auth: login, refresh, logout, invitations, password, me; /users: ops disable and enable."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
-from schemas.identity import AcceptInviteIn, ChangePasswordIn, LoginIn, MeOut, RefreshIn, TokenPair
+from schemas.identity import (
+    AcceptInviteIn,
+    ChangePasswordIn,
+    LoginIn,
+    MeOut,
+    RefreshIn,
+    TokenPair,
+    UserStatusOut,
+)
 from services.core.addresses import client_address
 from services.core.auth import BEARER, PUBLIC, ROLES, allow
 from services.core.deps import AppSettings, Caller, Conn, RedisClient
@@ -63,14 +72,48 @@ class AuthController(Controller):
         status_code=200,
     )
     async def change_password(
-        self, data: JSONBody[ChangePasswordIn], conn: Conn, settings: AppSettings, actor: Caller
+        self,
+        data: JSONBody[ChangePasswordIn],
+        conn: Conn,
+        settings: AppSettings,
+        redis: RedisClient,
+        actor: Caller,
     ) -> TokenPair:
         """Change the caller's password; every other session is signed out."""
         return await service.change_password(
-            conn, settings, actor, data.current_password, data.new_password
+            conn, redis, settings, actor, data.current_password, data.new_password
         )
 
     @get("/me", guards=[allow(*ROLES)], security=BEARER, operation_id="get_me")
     async def me(self, conn: Conn, actor: Caller) -> MeOut:
         """Who the token belongs to."""
         return await service.get_me(conn, actor)
+
+
+class UsersController(Controller):
+    path = "/users"
+    tags = ["identity"]
+
+    @post(
+        "/{user_id:uuid}/disable",
+        guards=[allow("ops")],
+        operation_id="disable_user",
+        status_code=200,
+    )
+    async def disable(
+        self, user_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> UserStatusOut:
+        """Stop a user signing in; their access and refresh tokens stop working at once."""
+        return await service.set_user_disabled(conn, actor, user_id, disabled=True)
+
+    @post(
+        "/{user_id:uuid}/enable",
+        guards=[allow("ops")],
+        operation_id="enable_user",
+        status_code=200,
+    )
+    async def enable(
+        self, user_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> UserStatusOut:
+        """Let a disabled user sign in again (their old tokens stay ended)."""
+        return await service.set_user_disabled(conn, actor, user_id, disabled=False)

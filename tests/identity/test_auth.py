@@ -1,4 +1,7 @@
-"""Login, refresh rotation and reuse, logout, invitations, password change, rate limits."""
+"""Login, refresh rotation and reuse, logout, invitations, password change.
+
+The login and password-change limits are in test_login_limits.py.
+"""
 
 from __future__ import annotations
 
@@ -105,30 +108,6 @@ async def test_invite_is_single_use(
     assert (await client.post("/auth/invites/accept", json=body)).status_code == 200
     assert (await client.post("/auth/invites/accept", json=body)).status_code == 401
     assert (await _login(client, email, "my chosen passphrase")).status_code == 200
-
-
-async def test_login_is_limited_per_account_with_retry_after(
-    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
-) -> None:
-    email = await _user(db, settings)
-    for _ in range(settings.login_max_failures_per_account):
-        assert (await _login(client, email, "wrong password here")).status_code == 401
-    limited = await _login(client, email)  # even the right password waits now
-    assert limited.status_code == 429
-    assert int(limited.headers["retry-after"]) > 0
-    assert limited.json()["status"] == 429
-
-
-async def test_login_is_limited_per_address_across_accounts(
-    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
-) -> None:
-    statuses = []
-    for i in range(settings.login_max_failures_per_address + 1):
-        statuses.append(
-            (await _login(client, f"spray-{i}@example.test", "guess guess")).status_code
-        )
-    assert statuses[:-1] == [401] * settings.login_max_failures_per_address
-    assert statuses[-1] == 429
 
 
 async def test_no_token_is_401_and_a_forged_token_is_401(client: httpx.AsyncClient) -> None:

@@ -348,7 +348,11 @@ async def test_garbage_bodies_are_400(
 async def test_provider_me_without_a_profile_is_404(
     client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    ghost = Actor(user_id=(await make_ops(db)).user_id, role="provider")
+    user_id = await db.fetchval(
+        "INSERT INTO users (email, role) VALUES ($1, 'provider') RETURNING id",
+        f"no-profile-{uuid.uuid4().hex[:10]}@example.test",
+    )
+    ghost = Actor(user_id=user_id, role="provider")
     assert (await client.get("/providers/me", headers=token(ghost))).status_code == 404
 
 
