@@ -7,21 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import httpx
 from litestar import Litestar, get
 from litestar.params import FromHeader, FromQuery
 from litestar.testing import TestClient
 
-from services.core.auth import Actor
 from services.core.errors import handle_exception
+from tests.factories import make_ops
 
 
 async def test_benefit_checks_without_client_id_names_it(
-    client: httpx.AsyncClient, token: Any
+    client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    import uuid
-
-    ops = Actor(user_id=uuid.uuid4(), role="ops")
+    ops = await make_ops(db)
     response = await client.get("/benefit-checks", headers=token(ops))
     assert response.status_code == 400, response.text
     problem = response.json()

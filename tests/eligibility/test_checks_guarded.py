@@ -67,8 +67,9 @@ def world(
         )
         with api_server(env, tmp_path_factory.mktemp("guard")) as base:
             tokens = {
-                who: f"Bearer {issue_access_token(actor, settings)}"
-                for who, actor in actors.items()
+                who: "Bearer "
+                + issue_access_token(actor, settings, version=ver, session_id=uuid.uuid4())
+                for who, (actor, ver) in actors.items()
             }
             yield Guarded(
                 api=base,
@@ -76,7 +77,7 @@ def world(
                 db=url,
                 tokens=tokens,
                 namespace=namespace,
-                actors=actors,
+                actors={who: actor for who, (actor, _) in actors.items()},
                 redis_url=settings.redis_url,
                 **ids,
             )
