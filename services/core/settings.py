@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from schemas.common import X12_SAFE
 from services.core.addresses import Network, parse_networks
 
 Env = Literal["development", "test", "production"]
@@ -80,6 +81,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
+    # `refresh: true` sends a paid 270. Per policy: at most one per this many seconds, read from
+    # the policy's last check in the database so it holds across Redis flushes (0: no minimum).
+    # Per caller: a count per window in Redis; ops re-verify for every client (and are exempt
+    # from the per-policy minimum, to re-check a policy they just corrected), so they have a
+    # larger count of their own.
+    benefit_refresh_min_interval_s: Annotated[int, Meta(ge=0, le=30 * 86_400)] = 3_600
+    benefit_refresh_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 3_600
+    benefit_refresh_max_per_caller: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    benefit_refresh_max_per_ops: Annotated[int, Meta(ge=1, le=100_000)] = 200
     # An outbox row handed to arq and not completed within this is handed out again; longer
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
@@ -106,7 +116,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # type-2 organization NPI and name.
     platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
     platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = _DEV_PLATFORM_NPI
-    platform_name: Annotated[str, Meta(min_length=1, max_length=60)] = "Hearth Health"
+    # NM1*1P of every 270 the platform asks as itself: X12-safe like every name.
+    platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
+        "Hearth Health"
+    )
 
     @property
     def arq_queue_name(self) -> str:
