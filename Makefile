@@ -86,11 +86,13 @@ test: $(STAMP) x12-tools
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; fi; \
 	exit $$status
 
+# Settings refuse to load without HEARTH_ENV; these local commands say theirs (make run's is
+# set by infra/local/run.py, make test's by tests/conftest.py).
 demo: $(STAMP)
-	$(VPY) -m infra.demo
+	HEARTH_ENV=$${HEARTH_ENV:-development} $(VPY) -m infra.demo
 
 bench: $(STAMP)
-	$(VPY) -m infra.bench
+	HEARTH_ENV=$${HEARTH_ENV:-development} $(VPY) -m infra.bench
 
 clean:
 	rm -rf $(VENV) $(X12VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

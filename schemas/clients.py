@@ -9,13 +9,15 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from schemas.common import Address, Base, Email, Name, Out, Password, Phone, text
+from schemas.common import X12_ID, Address, Base, Email, Name, Out, Password, Phone, text
 
 Sex = Literal["F", "M", "U"]
 Priority = Literal["primary", "secondary"]
 Relationship = Literal["self", "spouse", "child", "other"]
-MemberId = Annotated[str, text(80, pattern=r"^[A-Za-z0-9][A-Za-z0-9 *\-]*$")]
-GroupNumber = Annotated[str, text(50, pattern=r"^[A-Za-z0-9][A-Za-z0-9 *\-]*$")]
+# NM109 of a 270 and of a claim: `*` is the element separator Hearth writes with, so it cannot
+# be part of an id (the X12 writers refuse it; refused here with the field named instead).
+MemberId = Annotated[str, text(80, pattern=X12_ID)]
+GroupNumber = Annotated[str, text(50, pattern=X12_ID)]
 
 
 class ClientCreateIn(Base, kw_only=True):

@@ -57,8 +57,23 @@ class UserRow(Out):
     role: Literal["provider", "client", "ops"]
     created_at: datetime
     disabled_at: datetime | None
+    token_version: int = 0
     provider_id: uuid.UUID | None = None
     client_id: uuid.UUID | None = None
+
+
+class AccessStateRow(Out):
+    role: Literal["provider", "client", "ops"]
+    disabled: bool
+    token_version: int
+    provider_id: uuid.UUID | None
+    client_id: uuid.UUID | None
+    session_revoked: bool
+
+
+class UserStatusOut(Out):
+    user_id: uuid.UUID
+    disabled_at: datetime | None
 
 
 class InviteOut(Out):

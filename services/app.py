@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -19,8 +19,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
-from services.core.auth import BEARER, TokenAuthMiddleware, allow, provide_actor
-from services.core.db import create_pool, provide_conn
+from services.core.auth import BEARER, TokenAuthMiddleware, TokenClaims, allow, provide_actor
+from services.core.db import DatabaseUnreachable, create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
 from services.core.middleware import (
@@ -38,7 +38,8 @@ from services.eligibility.routes import (
     OutOfNetworkRatesController,
 )
 from services.health.routes import live, ready
-from services.identity.routes import AuthController
+from services.identity.routes import AuthController, UsersController
+from services.identity.service import token_is_current
 from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.providers.routes import ProviderController, ProviderDetailsController
@@ -49,6 +50,7 @@ ROUTE_HANDLERS: list[Any] = [
     ready,
     metrics,
     AuthController,
+    UsersController,
     PayersController,
     FeeSchedulesController,
     ProviderController,
@@ -123,9 +125,38 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig | None:
     )
 
 
-def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -> Litestar:
-    """`conn_provider` replaces the request transaction (tests run requests in a savepoint)."""
+AuthConn = Callable[[State], AbstractAsyncContextManager[Any]]
+
+
+def _pooled(state: State) -> AbstractAsyncContextManager[Any]:
+    # A connection of its own, returned before the handler takes its own: one short read,
+    # no transaction held.
+    # Bounded like the request's own connection: a timeout is answered 503.
+    return state.pool.acquire(timeout=state.settings.db_acquire_timeout_s)  # type: ignore[no-any-return]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    conn_provider: Any = None,
+    auth_conn: AuthConn | None = None,
+) -> Litestar:
+    """`conn_provider` replaces the request transaction (tests run requests in a savepoint);
+    `auth_conn` the connection the token check reads the user with (tests: the same one).
+    """
     settings = settings or load_settings()
+    open_auth_conn = auth_conn or _pooled
+
+    async def check_access(state: State, claims: TokenClaims) -> bool:
+        async with open_auth_conn(state) as conn:
+            try:
+                return await token_is_current(conn, claims)
+            except Exception as exc:
+                # As in provide_conn: a connection lost under us is an outage (503), not a 500.
+                if conn.is_closed() and not isinstance(exc, DatabaseUnreachable):
+                    raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
+                raise
+
     configure_logging(settings.log_level)
 
     @asynccontextmanager
@@ -151,7 +182,7 @@ def create_app(settings: Settings | None = None, *, conn_provider: Any = None) -
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[resources],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "check_access": check_access}),
         dependencies={
             "conn": Provide(conn_provider or provide_conn),
             "settings": Provide(provide_settings),

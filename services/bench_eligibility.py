@@ -70,7 +70,9 @@ def _p99(latencies: list[float]) -> float:
 
 
 async def _measure(base: str, seconds: float) -> None:
-    settings = load_settings({"HEARTH_CLEARINGHOUSE_URL": f"{base}/core"})
+    settings = load_settings(
+        {"HEARTH_ENV": "development", "HEARTH_CLEARINGHOUSE_URL": f"{base}/core"}
+    )
     counter = iter(range(1, 10**9))
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
         client = CoreHttpClient.from_settings(settings, http=http)

@@ -183,13 +183,18 @@ async def _test_conn() -> AsyncGenerator[asyncpg.Connection, None]:
         yield conn
 
 
+def _test_auth_conn(_: Any) -> Any:
+    # The token check reads the test's own users, which only its transaction can see.
+    return run_in_transaction(_current["conn"])
+
+
 @pytest.fixture(scope="session")
 async def app_client(settings: Settings) -> AsyncGenerator[httpx.AsyncClient, None]:
     # httpx's ASGI transport runs the app on the test's own event loop (Litestar's test client
     # runs it on another thread's loop, where the test's connection cannot be used).
     # The lifespan is opened by hand: pytest-asyncio tears session fixtures down in another
     # task, which anyio's cancel scopes in Litestar's lifespan refuse.
-    app = create_app(settings, conn_provider=_test_conn)
+    app = create_app(settings, conn_provider=_test_conn, auth_conn=_test_auth_conn)
     await open_resources(app, settings)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as client:
@@ -208,10 +213,20 @@ async def client(
 
 @pytest.fixture
 def token(settings: Settings) -> Any:
-    """token(actor) -> 'Bearer ...' headers, signed like the API signs them."""
+    """token(actor) -> 'Bearer ...' headers, signed like the API signs them.
 
-    def make(actor: Actor) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_access_token(actor, settings)}"}
+    The API checks each token against its user: `actor` must be a real user (tests/factories.py
+    makes them) with that role and profile, at token version `version`. The sign-in id is new
+    (no refresh family), so only a version bump or disabling the user ends such a token.
+    """
+
+    def make(
+        actor: Actor, *, version: int = 0, session_id: uuid.UUID | None = None
+    ) -> dict[str, str]:
+        signed = issue_access_token(
+            actor, settings, version=version, session_id=session_id or uuid.uuid4()
+        )
+        return {"Authorization": f"Bearer {signed}"}
 
     return make
 

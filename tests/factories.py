@@ -88,12 +88,23 @@ async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any)
 
 
 async def make_client_actor(db: asyncpg.Connection) -> Actor:
-    """A client user with no profile behind its client id (for role probes)."""
+    """A client user with a bare profile (no policy, no bookings), for role probes."""
     user_id = await db.fetchval(
         "INSERT INTO users (email, role) VALUES ($1, 'client') RETURNING id",
         f"client-{uuid.uuid4().hex[:10]}@example.test",
     )
-    return Actor(user_id=user_id, role="client", client_id=uuid.uuid4())
+    # The API checks a token's client id against the user's profile, so it must be real.
+    client_id = await db.fetchval(
+        """
+        INSERT INTO clients (user_id, first_name, last_name, date_of_birth, sex,
+                             address_line1, city, state, zip, email)
+        VALUES ($1, 'Cam', 'Client', '1990-01-01', 'U', '1 Main St', 'Boston', 'MA',
+                '02110', 'c@example.test')
+        RETURNING id
+        """,
+        user_id,
+    )
+    return Actor(user_id=user_id, role="client", client_id=client_id)
 
 
 async def make_payer(db: asyncpg.Connection, name: str = "Acme Health") -> uuid.UUID:

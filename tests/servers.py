@@ -29,8 +29,14 @@ START_TIMEOUT_S = 10.0
 async def serve_app(
     settings: Settings, *, peer: str = "198.51.100.10", conn_provider: Callable[..., Any] | None
 ) -> AsyncGenerator[httpx.AsyncClient, None]:
-    """The API under `settings`; requests come from `peer` (the TCP peer address)."""
-    app = create_app(settings, conn_provider=conn_provider)
+    """The API under `settings`; requests come from `peer` (the TCP peer address).
+
+    With a `conn_provider` (the test's transaction) the token check reads users there too.
+    """
+    from tests.conftest import _test_auth_conn  # here: conftest imports this module
+
+    auth_conn = _test_auth_conn if conn_provider is not None else None
+    app = create_app(settings, conn_provider=conn_provider, auth_conn=auth_conn)
     await open_resources(app, settings)
     try:
         transport = httpx.ASGITransport(app=app, client=(peer, 50000))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 import schemathesis
@@ -49,7 +50,8 @@ CHECKS = [
 ]
 
 
-async def _world(url: str, settings: Settings) -> dict[str, Actor]:
+async def _world(url: str, settings: Settings) -> dict[str, tuple[Actor, int]]:
+    """The demo world's ops user and a provider, each with their token version."""
     await load_demo_data(msgspec.structs.replace(settings, database_url=url))
     conn = await asyncpg.connect(url)
     try:
@@ -59,11 +61,15 @@ async def _world(url: str, settings: Settings) -> dict[str, Actor]:
             " WHERE u.email = $1",
             PROVIDERS[0].email,
         )
+        versions = dict(await conn.fetch("SELECT id, token_version FROM users"))
     finally:
         await conn.close()
     return {
-        "ops": Actor(user_id=ops, role="ops"),
-        "provider": Actor(user_id=provider["user_id"], role="provider", provider_id=provider["id"]),
+        "ops": (Actor(user_id=ops, role="ops"), versions[ops]),
+        "provider": (
+            Actor(user_id=provider["user_id"], role="provider", provider_id=provider["id"]),
+            versions[provider["user_id"]],
+        ),
     }
 
 
@@ -73,7 +79,7 @@ def live_api(
     settings: Settings,
     redis_namespace: str,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, dict[str, Actor]]]:
+) -> Iterator[tuple[str, dict[str, tuple[Actor, int]]]]:
     name = f"hearth_fuzz_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(clone_template(pytestconfig, name))
     try:
@@ -110,10 +116,17 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None
 @pytest.mark.parametrize("role", ["ops", "provider"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_under_fuzzing(
-    live_api: tuple[str, dict[str, Actor]], settings: Settings, mode: GenerationMode, role: str
+    live_api: tuple[str, dict[str, tuple[Actor, int]]],
+    settings: Settings,
+    mode: GenerationMode,
+    role: str,
 ) -> None:
     base, actors = live_api
-    headers = {"Authorization": f"Bearer {issue_access_token(actors[role], settings)}"}
+    actor, version = actors[role]
+    signed = issue_access_token(actor, settings, version=version, session_id=uuid.uuid4())
+    headers = {"Authorization": f"Bearer {signed}"}
+    # The API checks tokens against their user: a stale one would fuzz nothing but 401s.
+    assert httpx.get(f"{base}/auth/me", headers=headers).status_code == 200
     schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
     failures = []
     for result in schema.get_all_operations():

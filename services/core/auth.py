@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import jwt
@@ -34,14 +34,34 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     client_id: uuid.UUID | None = None
 
 
-class _Claims(msgspec.Struct, kw_only=True):
+class TokenClaims(msgspec.Struct, frozen=True, kw_only=True):
     sub: uuid.UUID
     role: Role
     pid: uuid.UUID | None = None
     cid: uuid.UUID | None = None
+    # The user's token version when signed: a password change or disabling bumps it.
+    ver: int
+    # The sign-in (refresh-token family) the token belongs to: logout revokes it.
+    sid: uuid.UUID
+
+    def actor(self) -> Actor:
+        return Actor(user_id=self.sub, role=self.role, provider_id=self.pid, client_id=self.cid)
 
 
-def issue_access_token(actor: Actor, settings: Settings, now: float | None = None) -> str:
+# Set on app.state by create_app (core knows no domain): is a signed token still current, that
+# is, its user exists, is active, still has that role and profile, at that token version, and
+# its sign-in was not revoked? Takes app.state for the connection to ask with.
+AccessCheck = Callable[[Any, TokenClaims], Awaitable[bool]]
+
+
+def issue_access_token(
+    actor: Actor,
+    settings: Settings,
+    *,
+    version: int,
+    session_id: uuid.UUID,
+    now: float | None = None,
+) -> str:
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "sub": str(actor.user_id),
@@ -50,6 +70,8 @@ def issue_access_token(actor: Actor, settings: Settings, now: float | None = Non
         "iat": issued,
         "exp": issued + settings.access_token_ttl_s,
         "jti": uuid.uuid4().hex,
+        "ver": version,
+        "sid": str(session_id),
     }
     if actor.provider_id:
         claims["pid"] = str(actor.provider_id)
@@ -58,32 +80,45 @@ def issue_access_token(actor: Actor, settings: Settings, now: float | None = Non
     return jwt.encode(claims, settings.jwt_secret, algorithm=_ALGORITHM)
 
 
-def decode_access_token(token: str, settings: Settings) -> Actor:
+def decode_access_token(token: str, settings: Settings) -> TokenClaims:
+    """The claims of a token we signed and that has not expired (not yet whether it is current)."""
     try:
         payload = jwt.decode(
             token,
             settings.jwt_secret,
             algorithms=[_ALGORITHM],
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "sub", "iss"]},
+            options={"require": ["exp", "iat", "sub", "iss", "ver", "sid"]},
         )
-        claims = msgspec.convert(payload, _Claims, strict=False)
+        return msgspec.convert(payload, TokenClaims, strict=False)
     except (jwt.PyJWTError, msgspec.ValidationError) as exc:
         raise Unauthorized("the access token is invalid or expired", headers=_CHALLENGE) from exc
-    return Actor(user_id=claims.sub, role=claims.role, provider_id=claims.pid, client_id=claims.cid)
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Bearer access tokens; routes with opt public=True skip it."""
+    """Bearer access tokens, checked against the user on every request; opt public=True skips it.
+
+    The check lives here, not in a dependency, so no guarded route can forget to ask for it.
+    No cache: logout, a password change or disabling a user must end their tokens at once, and
+    the check is one primary-key read.
+    """
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Any:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer access token is required", headers=_CHALLENGE)
-        settings: Settings = connection.app.state.settings
-        actor = decode_access_token(token.strip(), settings)
-        return AuthenticationResult(user=actor, auth=token)
+        state = connection.app.state
+        claims = decode_access_token(token.strip(), state.settings)
+        check: AccessCheck = state.check_access
+        if not await check(state, claims):
+            # One answer for unknown, disabled, changed role, old version and logged out.
+            raise Unauthorized(
+                "the access token is no longer valid",
+                code="token_revoked",
+                headers=_CHALLENGE,
+            )
+        return AuthenticationResult(user=claims.actor(), auth=token)
 
 
 def allow(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:

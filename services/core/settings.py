@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from schemas.common import X12_SAFE
 from services.core.addresses import Network, parse_networks
 
 Env = Literal["development", "test", "production"]
@@ -18,6 +19,9 @@ Env = Literal["development", "test", "production"]
 # Development and test run with these; production refuses to start without real values.
 _DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 _DEV_TAX_ID_KEY = "k1:" + base64.b64encode(b"dev-only-aes-256-key-32-bytes!!!").decode()
+_DEV_CLEARINGHOUSE_PASSWORD = "hearth-sim-password"
+_DEV_PLATFORM_EIN = "990000001"
+_DEV_PLATFORM_NPI = "2123456784"
 _SECRETS = ("jwt_secret", "tax_id_keys", "clearinghouse_password")
 # Production also refuses the development identity: a dev EIN or NPI on a real 270 or claim
 # would be sent to payers as ours.
@@ -31,7 +35,8 @@ class SettingsError(Exception):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    env: Env = "development"
+    # No default: a deployment that forgot HEARTH_ENV must not run with the published dev secrets.
+    env: Env
     database_url: str = "postgresql://postgres@127.0.0.1:5432/hearth"
     # The schema owner's URL, used only by `migrate` and `grant-app-role`; unset: database_url.
     # In production the application's database_url names a role made by grant-app-role.
@@ -93,6 +98,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
+    # `refresh: true` sends a paid 270. Per policy: at most one per this many seconds, read from
+    # the policy's last check in the database so it holds across Redis flushes (0: no minimum).
+    # Per caller: a count per window in Redis; ops re-verify for every client (and are exempt
+    # from the per-policy minimum, to re-check a policy they just corrected), so they have a
+    # larger count of their own.
+    benefit_refresh_min_interval_s: Annotated[int, Meta(ge=0, le=30 * 86_400)] = 3_600
+    benefit_refresh_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 3_600
+    benefit_refresh_max_per_caller: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    benefit_refresh_max_per_ops: Annotated[int, Meta(ge=1, le=100_000)] = 200
     # An outbox row handed to arq and not completed within this is handed out again; longer
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
@@ -107,7 +121,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     )
     clearinghouse_username: Annotated[str, Meta(min_length=1, max_length=128)] = "hearth"
     clearinghouse_password: Annotated[str, Meta(min_length=1, max_length=256)] = (
-        "hearth-sim-password"
+        _DEV_CLEARINGHOUSE_PASSWORD
     )
     # ISA06/ISA08 and the envelope's SenderID/ReceiverID: X12-safe, at most 15 characters.
     clearinghouse_sender_id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,15}$")] = "HEARTH"
@@ -117,9 +131,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     clearinghouse_deadline_s: Annotated[float, Meta(gt=0, le=120)] = 18.0
     # The platform is the billing provider: its EIN (TRN03 of every 270 is "1" + EIN), its
     # type-2 organization NPI and name.
-    platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = "990000001"
-    platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = "2123456784"
-    platform_name: Annotated[str, Meta(min_length=1, max_length=60)] = "Hearth Health"
+    platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
+    platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = _DEV_PLATFORM_NPI
+    # NM1*1P of every 270 the platform asks as itself: X12-safe like every name.
+    platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
+        "Hearth Health"
+    )
 
     @property
     def arq_queue_name(self) -> str:
@@ -165,6 +182,8 @@ def _env_name(field: str) -> str:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from HEARTH_* variables plus DATABASE_URL and REDIS_URL."""
     environ = os.environ if environ is None else environ
+    if not environ.get("HEARTH_ENV"):
+        raise SettingsError("HEARTH_ENV must be set explicitly: development, test or production")
     raw: dict[str, str] = {}
     for field in Settings.__struct_fields__:
         value = environ.get(_env_name(field))
@@ -183,6 +202,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if secret not in raw:
                 raise SettingsError(f"{_env_name(secret)} must be set in production")
     parse_keyring(settings.tax_id_keys)
+    if settings.env == "production":
+        _refuse_development_values(settings)
+        _refuse_weak_transport_and_hashing(settings)
     try:
         settings.trusted_proxy_networks()
     except ValueError as exc:
@@ -194,6 +216,42 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
     return settings
+
+
+def _refuse_development_values(settings: Settings) -> None:
+    """Set explicitly is not enough: the development values are published in the repository."""
+    published = {
+        "jwt_secret": settings.jwt_secret == _DEV_JWT_SECRET,
+        "clearinghouse_password": settings.clearinghouse_password == _DEV_CLEARINGHOUSE_PASSWORD,
+        "platform_ein": settings.platform_ein == _DEV_PLATFORM_EIN,
+        "platform_npi": settings.platform_npi == _DEV_PLATFORM_NPI,
+        # Compared by key bytes: the same key under another key id is still the published one.
+        "tax_id_keys": bool(
+            set(parse_keyring(_DEV_TAX_ID_KEY).values()) & set(settings.tax_id_keyring().values())
+        ),
+    }
+    for field, is_published in published.items():
+        if is_published:
+            raise SettingsError(
+                f"{_env_name(field)}: the development value is refused in production"
+            )
+
+
+# OWASP Password Storage Cheat Sheet, argon2id with p=1: each pair (memory KiB, iterations) is
+# an equivalent minimum; m=19 MiB with t=2 is the one it recommends.
+ARGON2_FLOORS = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
+
+
+def _refuse_weak_transport_and_hashing(settings: Settings) -> None:
+    # The 270 carries names, birth dates and member ids, and we send our password with it.
+    if not settings.clearinghouse_url.startswith("https://"):
+        raise SettingsError("HEARTH_CLEARINGHOUSE_URL: production needs an https:// URL")
+    memory, time_cost = settings.argon2_memory_kib, settings.argon2_time_cost
+    if not any(memory >= m and time_cost >= t for m, t in ARGON2_FLOORS):
+        raise SettingsError(
+            "HEARTH_ARGON2_MEMORY_KIB / HEARTH_ARGON2_TIME_COST: below OWASP's argon2id minimum"
+            " (e.g. 19456 KiB with time cost 2)"
+        )
 
 
 def _npi_check_digit_ok(npi: str) -> bool:

@@ -20,6 +20,14 @@ def _dummy_hash(time_cost: int, memory_kib: int) -> str:
     return _hasher(time_cost, memory_kib).hash("not-a-real-password-0000")
 
 
+def needs_rehash(password_hash: str, time_cost: int, memory_kib: int) -> bool:
+    """The hash was made with other parameters (or is not an argon2id hash we can read)."""
+    try:
+        return _hasher(time_cost, memory_kib).check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 async def hash_password(password: str, time_cost: int, memory_kib: int) -> str:
     return await asyncio.to_thread(_hasher(time_cost, memory_kib).hash, password)
 

@@ -7,11 +7,11 @@ from datetime import datetime
 
 import asyncpg
 
-from schemas.identity import InviteRow, RefreshTokenRow, UserRow
+from schemas.identity import AccessStateRow, InviteRow, RefreshTokenRow, UserRow
 from services.core.db import to_struct
 
 _USER = """
-    SELECT u.id, u.email, u.password_hash, u.role, u.created_at, u.disabled_at,
+    SELECT u.id, u.email, u.password_hash, u.role, u.created_at, u.disabled_at, u.token_version,
            p.id AS provider_id, c.id AS client_id
     FROM users u
     LEFT JOIN providers p ON p.user_id = u.id
@@ -50,12 +50,76 @@ async def insert_user(
     return user_id
 
 
-async def update_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str) -> None:
-    await conn.execute(
-        "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+async def get_access_state(
+    conn: asyncpg.Connection, user_id: uuid.UUID, family_id: uuid.UUID
+) -> AccessStateRow | None:
+    """What an access token is checked against on every request; None for an unknown user."""
+    row = await conn.fetchrow(
+        """
+        SELECT u.role, u.disabled_at IS NOT NULL AS disabled, u.token_version,
+               p.id AS provider_id, c.id AS client_id,
+               EXISTS (
+                   SELECT 1 FROM refresh_tokens r
+                   WHERE r.family_id = $2 AND r.revoked_at IS NOT NULL
+               ) AS session_revoked
+        FROM users u
+        LEFT JOIN providers p ON p.user_id = u.id
+        LEFT JOIN clients c ON c.user_id = u.id
+        WHERE u.id = $1
+        """,
+        user_id,
+        family_id,
+    )
+    return to_struct(row, AccessStateRow)
+
+
+async def update_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str) -> int:
+    """A new password ends every access token signed before it: returns the new token version."""
+    version: int = await conn.fetchval(
+        """
+        UPDATE users
+        SET password_hash = $2, password_changed_at = now(), token_version = token_version + 1
+        WHERE id = $1
+        RETURNING token_version
+        """,
         user_id,
         password_hash,
     )
+    return version
+
+
+async def update_password_hash(
+    conn: asyncpg.Connection, user_id: uuid.UUID, old_hash: str, new_hash: str
+) -> None:
+    """The same password under new argon2 parameters: no token is ended, no change recorded.
+
+    Only while the stored hash is still the one verified, so a concurrent password change wins.
+    """
+    await conn.execute(
+        "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+        user_id,
+        old_hash,
+        new_hash,
+    )
+
+
+async def update_disabled(
+    conn: asyncpg.Connection, user_id: uuid.UUID, disabled_at: datetime | None
+) -> datetime | None:
+    """Disable (keeping the first time) or enable; disabling also ends every access token."""
+    value: datetime | None = await conn.fetchval(
+        """
+        UPDATE users
+        SET disabled_at = CASE WHEN $2::timestamptz IS NULL THEN NULL
+                               ELSE coalesce(disabled_at, $2) END,
+            token_version = token_version + CASE WHEN $2::timestamptz IS NULL THEN 0 ELSE 1 END
+        WHERE id = $1
+        RETURNING disabled_at
+        """,
+        user_id,
+        disabled_at,
+    )
+    return value
 
 
 async def insert_refresh_token(

@@ -1,11 +1,12 @@
-"""/auth: login, refresh, logout, invitations, password, me."""
+"""/auth: login, refresh, logout, invitations, password, me; /users: ops disable and enable."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from schemas.identity import (
     AcceptInviteIn,
@@ -14,6 +15,7 @@ from schemas.identity import (
     MeOut,
     RefreshIn,
     TokenPair,
+    UserStatusOut,
     VerifyEmailIn,
 )
 from services.core.addresses import client_address
@@ -119,3 +121,32 @@ class AuthController(Controller):
     async def me(self, conn: Conn, actor: Caller) -> MeOut:
         """Who the token belongs to."""
         return await service.get_me(conn, actor)
+
+
+class UsersController(Controller):
+    path = "/users"
+    tags = ["identity"]
+
+    @post(
+        "/{user_id:uuid}/disable",
+        guards=[allow("ops")],
+        operation_id="disable_user",
+        status_code=200,
+    )
+    async def disable(
+        self, user_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> UserStatusOut:
+        """Stop a user signing in; their access and refresh tokens stop working at once."""
+        return await service.set_user_disabled(conn, actor, user_id, disabled=True)
+
+    @post(
+        "/{user_id:uuid}/enable",
+        guards=[allow("ops")],
+        operation_id="enable_user",
+        status_code=200,
+    )
+    async def enable(
+        self, user_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> UserStatusOut:
+        """Let a disabled user sign in again (their old tokens stay ended)."""
+        return await service.set_user_disabled(conn, actor, user_id, disabled=False)

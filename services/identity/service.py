@@ -8,14 +8,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
-from schemas.identity import MeOut, TokenPair, UserRow
-from services.core.auth import Actor, Role, issue_access_token
+from schemas.identity import MeOut, TokenPair, UserRow, UserStatusOut
+from services.core import audit, clock
+from services.core.auth import Actor, Role, TokenClaims, issue_access_token
 from services.core.errors import Conflict, NotFound, Unauthorized
 from services.core.settings import Settings
 from services.identity import queries, ratelimit
-from services.identity.passwords import hash_password, verify_password
+from services.identity.passwords import hash_password, needs_rehash, verify_password
 
 
 class EmailTaken(Conflict):
@@ -37,15 +39,20 @@ async def _issue(
     conn: asyncpg.Connection, user: UserRow, settings: Settings, family_id: uuid.UUID | None = None
 ) -> TokenPair:
     refresh = secrets.token_urlsafe(32)
+    family_id = family_id or uuid.uuid4()
     await queries.insert_refresh_token(
         conn,
         user.id,
-        family_id or uuid.uuid4(),
+        family_id,
         _token_hash(refresh),
         datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s),
     )
+    # The access token names its refresh family, so logging that family out ends it too.
+    access = issue_access_token(
+        _actor(user), settings, version=user.token_version, session_id=family_id
+    )
     return TokenPair(
-        access_token=issue_access_token(_actor(user), settings),
+        access_token=access,
         refresh_token=refresh,
         expires_in=settings.access_token_ttl_s,
     )
@@ -107,7 +114,19 @@ async def login(
     if user is None or not ok or user.disabled_at is not None:
         raise Unauthorized("email or password is wrong", code="bad_credentials")
     await ratelimit.clear_login_success(redis, settings, email, address)
+    await _upgrade_hash(conn, settings, user, password)
     return await _issue(conn, user, settings)
+
+
+async def _upgrade_hash(
+    conn: asyncpg.Connection, settings: Settings, user: UserRow, password: str
+) -> None:
+    """After a successful login only (we hold the right password): rehash under new parameters."""
+    old = user.password_hash
+    if old is None or not needs_rehash(old, settings.argon2_time_cost, settings.argon2_memory_kib):
+        return
+    new = await hash_password(password, settings.argon2_time_cost, settings.argon2_memory_kib)
+    await queries.update_password_hash(conn, user.id, old, new)
 
 
 async def refresh(conn: asyncpg.Connection, settings: Settings, token: str) -> TokenPair:
@@ -151,10 +170,10 @@ async def accept_invite(
     password_hash = await hash_password(
         password, settings.argon2_time_cost, settings.argon2_memory_kib
     )
-    await queries.update_password(conn, user.id, password_hash)
+    version = await queries.update_password(conn, user.id, password_hash)
     await queries.update_invite_accepted(conn, invite.id)
     await queries.update_revoke_user_tokens(conn, user.id)
-    return await _issue(conn, user, settings)
+    return await _issue(conn, msgspec.structs.replace(user, token_version=version), settings)
 
 
 async def change_password(
@@ -178,9 +197,11 @@ async def change_password(
         )
     await ratelimit.clear_password_change(redis, settings, actor.user_id)
     password_hash = await hash_password(new, settings.argon2_time_cost, settings.argon2_memory_kib)
-    await queries.update_password(conn, user.id, password_hash)
+    # The version bump ends every access token signed before, this caller's included; the
+    # answer carries the only valid pair.
+    version = await queries.update_password(conn, user.id, password_hash)
     await queries.update_revoke_user_tokens(conn, user.id)
-    return await _issue(conn, user, settings)
+    return await _issue(conn, msgspec.structs.replace(user, token_version=version), settings)
 
 
 async def get_me(conn: asyncpg.Connection, actor: Actor) -> MeOut:
@@ -194,3 +215,38 @@ async def get_me(conn: asyncpg.Connection, actor: Actor) -> MeOut:
         provider_id=user.provider_id,
         client_id=user.client_id,
     )
+
+
+async def token_is_current(conn: asyncpg.Connection, claims: TokenClaims) -> bool:
+    """The user exists, is active, and still is what the token says, at its version and sign-in."""
+    state = await queries.get_access_state(conn, claims.sub, claims.sid)
+    return (
+        state is not None
+        and not state.disabled
+        and not state.session_revoked
+        and state.token_version == claims.ver
+        and state.role == claims.role
+        and state.provider_id == claims.pid
+        and state.client_id == claims.cid
+    )
+
+
+class CannotDisableSelf(Conflict):
+    code = "cannot_disable_self"
+
+
+async def set_user_disabled(
+    conn: asyncpg.Connection, actor: Actor, user_id: uuid.UUID, *, disabled: bool
+) -> UserStatusOut:
+    """Ops disable or enable a user; disabling ends their access and refresh tokens at once."""
+    user = await queries.lock_user(conn, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    if disabled and user.id == actor.user_id:
+        # The last ops user could otherwise lock everyone out of the console.
+        raise CannotDisableSelf("ops cannot disable their own account")
+    disabled_at = await queries.update_disabled(conn, user.id, clock.now() if disabled else None)
+    if disabled:
+        await queries.update_revoke_user_tokens(conn, user.id)
+    await audit.record(conn, actor, "update", "user", [user.id])
+    return UserStatusOut(user_id=user.id, disabled_at=disabled_at)

@@ -238,6 +238,7 @@ async def test_from_settings_uses_the_configured_endpoint(server: tuple[str, Scr
     url, script = server
     settings = load_settings(
         {
+            "HEARTH_ENV": "test",
             "HEARTH_CLEARINGHOUSE_URL": url,
             "HEARTH_CLEARINGHOUSE_USERNAME": "someone",
             "HEARTH_CLEARINGHOUSE_PASSWORD": "secret-2",

@@ -368,7 +368,6 @@ async def test_date_of_birth_in_the_future_or_before_1900_is_422(
 
 
 BAD_BODIES: list[tuple[str, dict[str, Any]]] = [
-    ("first_name", {"first_name": "Ada\x00"}),
     ("first_name", {"first_name": "x" * 101}),
     ("first_name", {"first_name": 12}),
     ("date_of_birth", {"date_of_birth": "1990-02-30"}),
@@ -376,7 +375,6 @@ BAD_BODIES: list[tuple[str, dict[str, Any]]] = [
     ("sex", {"sex": "X"}),
     ("address.state", {"address": {"line1": "1", "city": "c", "state": "ZZ", "zip": "62701"}}),
     ("address.zip", {"address": {"line1": "1", "city": "c", "state": "IL", "zip": "6270"}}),
-    ("address.line1", {"address": {"line1": "a\x00b", "city": "c", "state": "IL", "zip": "62701"}}),
     ("phone", {"phone": "call me"}),
     ("email", {"email": "not-an-email"}),
     ("admin", {"admin": True}),

@@ -8,12 +8,12 @@ import asyncpg
 import pytest
 
 from services.core import audit
-from services.core.auth import Actor
 from services.core.logging import reset_request_id, set_request_id
+from tests.factories import make_ops
 
 
 async def test_record_writes_one_row_per_id_with_the_request_id(db: asyncpg.Connection) -> None:
-    actor = Actor(user_id=uuid.uuid4(), role="ops")
+    actor = await make_ops(db)
     ids = [uuid.uuid4(), uuid.uuid4()]
     token = set_request_id("req-audit-test-1")
     try:

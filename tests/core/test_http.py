@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from litestar import Litestar
 
 from services.app import create_app
-from services.core.auth import PUBLIC, Actor
+from services.core.auth import PUBLIC
+from tests.factories import make_client_actor, make_ops
 
 
 async def test_validation_error_is_problem_details_naming_the_field(
@@ -83,12 +84,14 @@ async def test_openapi_json_and_viewer(client: httpx.AsyncClient) -> None:
     assert "text/html" in viewer.headers["content-type"]
 
 
-async def test_metrics_are_for_ops_only(client: httpx.AsyncClient, token: Any) -> None:
+async def test_metrics_are_for_ops_only(
+    client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
+) -> None:
     assert (await client.get("/metrics")).status_code == 401
-    client_actor = Actor(user_id=uuid.uuid4(), role="client", client_id=uuid.uuid4())
+    client_actor = await make_client_actor(db)
     assert (await client.get("/metrics", headers=token(client_actor))).status_code == 403
     await client.get("/health/live")
-    ops = Actor(user_id=uuid.uuid4(), role="ops")
+    ops = await make_ops(db)
     response = await client.get("/metrics", headers=token(ops))
     assert response.status_code == 200
     assert (
@@ -142,9 +145,9 @@ EXPECTED_PUBLIC = [
 
 
 async def test_an_undeclared_query_parameter_is_refused_naming_it(
-    client: httpx.AsyncClient, token: Any
+    client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
 ) -> None:
-    ops = Actor(user_id=uuid.uuid4(), role="ops")
+    ops = await make_ops(db)
     response = await client.get("/payers?statuss=x", headers=token(ops))
     assert response.status_code == 400
     assert response.json()["errors"] == [
@@ -155,9 +158,9 @@ async def test_an_undeclared_query_parameter_is_refused_naming_it(
 
 @pytest.mark.parametrize("value", ["-19823194661", "1700000000", "0.0"])
 async def test_a_date_query_parameter_must_be_iso(
-    client: httpx.AsyncClient, token: Any, value: str
+    client: httpx.AsyncClient, db: asyncpg.Connection, token: Any, value: str
 ) -> None:
-    ops = Actor(user_id=uuid.uuid4(), role="ops")
+    ops = await make_ops(db)
     response = await client.get(f"/therapy-sessions?from={value}", headers=token(ops))
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "from"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -72,7 +73,8 @@ async def _bearer(committed_db: str, settings: Settings, role: str) -> dict[str,
             actor = await make_provider(conn, settings)
     finally:
         await conn.close()
-    return {"Authorization": f"Bearer {issue_access_token(actor, settings)}"}
+    signed = issue_access_token(actor, settings, version=0, session_id=uuid.uuid4())
+    return {"Authorization": f"Bearer {signed}"}
 
 
 async def test_production_sends_hsts_and_serves_the_document_to_ops_only_without_viewers(

@@ -8,17 +8,26 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from services.core.crypto import Keyring
-from services.core.settings import SettingsError, load_settings
+from services.core.settings import Settings, SettingsError, load_settings
 
 
-def test_defaults_are_development() -> None:
-    settings = load_settings({})
+def _load(env: dict[str, str]) -> Settings:
+    """Settings for `env`, in the test environment unless `env` names another."""
+    return load_settings({"HEARTH_ENV": "test", **env})
+
+
+def test_hearth_env_has_no_default() -> None:
+    # A deployment that forgot it would run with the development secrets.
+    for missing in ({}, {"HEARTH_ENV": ""}, {"HEARTH_JWT_SECRET": "x" * 40}):
+        with pytest.raises(SettingsError, match="HEARTH_ENV"):
+            load_settings(missing)
+    settings = load_settings({"HEARTH_ENV": "development"})
     assert settings.env == "development"
     assert settings.access_token_ttl_s == 900
 
 
 def test_values_are_parsed_from_strings() -> None:
-    settings = load_settings({"HEARTH_DB_POOL_MAX": "25", "DATABASE_URL": "postgresql://x/y"})
+    settings = _load({"HEARTH_DB_POOL_MAX": "25", "DATABASE_URL": "postgresql://x/y"})
     assert settings.db_pool_max == 25
     assert settings.database_url == "postgresql://x/y"
 
@@ -38,14 +47,18 @@ def test_values_are_parsed_from_strings() -> None:
 )  # fmt: skip
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
-        load_settings(env)
+        _load(env)
 
 
 def test_production_needs_every_secret() -> None:
     key = "k2:" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-    env = {"HEARTH_ENV": "production", "HEARTH_JWT_SECRET": "x" * 40}
+    env = {
+        "HEARTH_ENV": "production",
+        "HEARTH_JWT_SECRET": "x" * 40,
+        "HEARTH_CLEARINGHOUSE_URL": "https://clearinghouse.example/core",
+    }
     with pytest.raises(SettingsError, match="HEARTH_TAX_ID_KEYS"):
-        load_settings(env)
+        _load(env)
     env["HEARTH_TAX_ID_KEYS"] = key
     for name, value in [
         ("HEARTH_CLEARINGHOUSE_PASSWORD", "real-password"),
@@ -53,9 +66,9 @@ def test_production_needs_every_secret() -> None:
         ("HEARTH_PLATFORM_NPI", "1234567893"),
     ]:
         with pytest.raises(SettingsError, match=name):
-            load_settings(env)
+            _load(env)
         env[name] = value
-    assert load_settings(env).env == "production"
+    assert _load(env).env == "production"
 
 
 @pytest.mark.parametrize(
@@ -71,11 +84,11 @@ def test_production_needs_every_secret() -> None:
 )
 def test_clearinghouse_and_platform_settings_checked(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
-        load_settings(env)
+        _load(env)
 
 
 def test_clearinghouse_defaults_point_at_the_simulator() -> None:
-    s = load_settings({})
+    s = _load({})
     assert (s.clearinghouse_url, s.clearinghouse_username) == (
         "http://127.0.0.1:8090/core",
         "hearth",
@@ -88,9 +101,9 @@ def test_clearinghouse_defaults_point_at_the_simulator() -> None:
 def test_keyring_rotation_decrypts_old_values_and_encrypts_with_the_first_key() -> None:
     old = "k1:" + base64.b64encode(b"a" * 32).decode()
     new = "k2:" + base64.b64encode(b"b" * 32).decode()
-    before = Keyring(load_settings({"HEARTH_TAX_ID_KEYS": old}).tax_id_keyring())
+    before = Keyring(_load({"HEARTH_TAX_ID_KEYS": old}).tax_id_keyring())
     kid, blob = before.encrypt("123456789", b"providers.tax_id")
-    after = Keyring(load_settings({"HEARTH_TAX_ID_KEYS": f"{new},{old}"}).tax_id_keyring())
+    after = Keyring(_load({"HEARTH_TAX_ID_KEYS": f"{new},{old}"}).tax_id_keyring())
     assert after.decrypt(kid, blob, b"providers.tax_id") == "123456789"
     assert after.encrypt("987654321", b"providers.tax_id")[0] == "k2"
     with pytest.raises(InvalidTag):  # bound to its column: another context fails

@@ -164,7 +164,9 @@ async def test_expiry_job_twice_and_concurrently_changes_things_once(
         ]
 
 
-def test_the_cron_entry_runs_daily_at_six_and_unique() -> None:
+def test_the_cron_entry_runs_daily_at_six_and_unique(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker module reads its settings on import, and they need an explicit environment.
+    monkeypatch.setenv("HEARTH_ENV", "test")
     from workers.settings import WorkerSettings
 
     [job] = [c for c in WorkerSettings.cron_jobs if c.coroutine is expire_credentialing]

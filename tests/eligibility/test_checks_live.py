@@ -32,7 +32,10 @@ class World(msgspec.Struct, kw_only=True):
     providers: dict[str, str]  # provider first name -> id
 
 
-async def _load(url: str, settings: Settings) -> tuple[dict[str, Actor], dict[str, dict[str, str]]]:
+async def _load(
+    url: str, settings: Settings
+) -> tuple[dict[str, tuple[Actor, int]], dict[str, dict[str, str]]]:
+    """Who is who, each with their token version (accepting an invitation bumped it)."""
     await load_demo_data(msgspec.structs.replace(settings, database_url=url))
     conn = await asyncpg.connect(url)
     try:
@@ -42,6 +45,7 @@ async def _load(url: str, settings: Settings) -> tuple[dict[str, Actor], dict[st
             "SELECT c.id, c.user_id, c.first_name, p.id AS policy_id FROM clients c"
             " JOIN insurance_policies p ON p.client_id = c.id"
         )
+        versions = dict(await conn.fetch("SELECT id, token_version FROM users"))
     finally:
         await conn.close()
     actors = {"ops": Actor(user_id=ops, role="ops")}
@@ -54,7 +58,7 @@ async def _load(url: str, settings: Settings) -> tuple[dict[str, Actor], dict[st
         "clients": {c["first_name"]: str(c["id"]) for c in clients},
         "providers": {p["first_name"]: str(p["id"]) for p in providers},
     }
-    return actors, ids
+    return {who: (actor, versions[actor.user_id]) for who, actor in actors.items()}, ids
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +82,11 @@ def world(
             HEARTH_CLEARINGHOUSE_TIMEOUT_S="2",
         )
         with api_server(env, tmp_path_factory.mktemp("elig")) as base:
-            tokens = {
-                who: f"Bearer {issue_access_token(actor, settings)}"
-                for who, actor in actors.items()
+            signed = {
+                who: issue_access_token(actor, settings, version=ver, session_id=uuid.uuid4())
+                for who, (actor, ver) in actors.items()
             }
+            tokens = {who: f"Bearer {value}" for who, value in signed.items()}
             yield World(api=base, simulator=clearinghouse, db=url, tokens=tokens, **ids)
     finally:
         asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
@@ -207,7 +212,8 @@ def test_estimate_for_a_copay_plan_with_five_sessions(world: World) -> None:
             "cpt_code": "90834",
             "sessions": 5,
         },
-        headers={"Authorization": world.tokens["Jordan"]},
+        # Ops' full view (the client's own view hides the allowed amount: test_checks_guarded).
+        headers={"Authorization": world.tokens["ops"]},
         timeout=30,
     )
     assert response.status_code == 200, response.text

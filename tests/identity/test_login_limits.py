@@ -178,7 +178,7 @@ async def test_a_successful_login_clears_its_pairs_failures(
 
 def test_the_account_delay_doubles_to_its_cap_allowing_about_a_guess_a_minute() -> None:
     """Attack: a patient guesser with unlimited addresses: how many guesses an hour they get."""
-    settings = Settings()
+    settings = Settings(env="test")
     delays = [account_delay_s(n, settings) for n in range(1, 14)]
     assert delays == [0, 0, 0, 0, 0, 2, 4, 8, 16, 32, 60, 60, 60]
     guesses, elapsed = 0, 0
