@@ -10,7 +10,6 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from schemas.common import X12_ID, Address, Base, Email, Name, Out, Password, Phone, text
-from schemas.identity import TokenPair
 
 Sex = Literal["F", "M", "U"]
 Priority = Literal["primary", "secondary"]
@@ -97,9 +96,14 @@ class ClientRow(ClientColumns, kw_only=True):
     updated_at: datetime
 
 
-class SignupOut(Out):
-    client: ClientOut
-    tokens: TokenPair
+class SignupAcceptedOut(Out):
+    """The same answer whether or not the address was registered: the rest goes by email."""
+
+    status: Literal["check_your_email"] = "check_your_email"
+    detail: str = (
+        "If this address can be used for a new account, we sent it a link to finish signing up."
+        " Check your email."
+    )
 
 
 class ClientInvitedOut(Out):

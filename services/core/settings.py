@@ -78,6 +78,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Networks of our own proxies / load balancers ("10.0.0.0/8,192.0.2.7"): X-Forwarded-For is
     # believed only when the peer is one of them. Empty: the peer is always the client.
     trusted_proxies: Annotated[str, Meta(max_length=2000)] = ""
+    # Per client address, per window: signups, email verifications and invitation acceptances
+    # (each an argon2 hash or a token guess).
+    signup_max_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    verify_email_max_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 20
+    invite_accept_max_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 20
+    account_limit_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 3600
+    email_verification_ttl_s: Annotated[int, Meta(ge=600, le=7 * 86_400)] = 86_400
+    # Outgoing email (notifications, verification); the default is the local sink (infra/mail).
+    smtp_host: Annotated[str, Meta(min_length=1, max_length=255)] = "127.0.0.1"
+    smtp_port: Annotated[int, Meta(ge=1, le=65_535)] = 1025
+    smtp_from: Annotated[str, Meta(min_length=3, max_length=255)] = "Hearth <no-reply@hearth.test>"
+    smtp_starttls: bool = False
+    smtp_username: Annotated[str, Meta(max_length=255)] = ""
+    smtp_password: Annotated[str, Meta(max_length=255)] = ""
+    smtp_timeout_s: Annotated[float, Meta(gt=0, le=60)] = 10.0
+    # Where the people we email open the app (links in emails).
+    app_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = "http://127.0.0.1:8000"
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30

@@ -40,14 +40,20 @@ async def test_signup_refuses_unsafe_names_and_addresses(
     assert await db.fetchval("SELECT count(*) FROM users") == before
 
 
-async def test_x12_safe_punctuation_is_accepted(client: httpx.AsyncClient) -> None:
+async def test_x12_safe_punctuation_is_accepted(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
     body = signup_body(
         first_name="Mary-Jo (MJ)",
         last_name="O'Brien-Smith Jr.",
         address={**ADDRESS, "line1": "1/2 Main St #3"},
     )
     response = await client.post("/clients/signup", json=body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    stored = await db.fetchrow(
+        "SELECT last_name, address_line1 FROM clients WHERE email = $1", body["email"]
+    )
+    assert tuple(stored) == ("O'Brien-Smith Jr.", "1/2 Main St #3")
 
 
 @pytest.mark.parametrize(
