@@ -49,7 +49,7 @@ class EstimateOut(Out, kw_only=True):
     cpt_code: str
     network: Literal["in", "out"]
     network_reason: str
-    allowed_cents: int | None
+    allowed_cents: int | None  # the payer's allowed amount: ops only (None for others)
     self_pay_cents: int | None
     out_of_network_allowed_cents: int | None
     benefit_check_id: uuid.UUID

@@ -9,14 +9,15 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from schemas.common import Address, Base, Email, Name, Out, Password, Phone, text
-from schemas.identity import TokenPair
+from schemas.common import X12_ID, Address, Base, Email, Name, Out, Password, Phone, text
 
 Sex = Literal["F", "M", "U"]
 Priority = Literal["primary", "secondary"]
 Relationship = Literal["self", "spouse", "child", "other"]
-MemberId = Annotated[str, text(80, pattern=r"^[A-Za-z0-9][A-Za-z0-9 *\-]*$")]
-GroupNumber = Annotated[str, text(50, pattern=r"^[A-Za-z0-9][A-Za-z0-9 *\-]*$")]
+# NM109 of a 270 and of a claim: `*` is the element separator Hearth writes with, so it cannot
+# be part of an id (the X12 writers refuse it; refused here with the field named instead).
+MemberId = Annotated[str, text(80, pattern=X12_ID)]
+GroupNumber = Annotated[str, text(50, pattern=X12_ID)]
 
 
 class ClientCreateIn(Base, kw_only=True):
@@ -95,9 +96,14 @@ class ClientRow(ClientColumns, kw_only=True):
     updated_at: datetime
 
 
-class SignupOut(Out):
-    client: ClientOut
-    tokens: TokenPair
+class SignupAcceptedOut(Out):
+    """The same answer whether or not the address was registered: the rest goes by email."""
+
+    status: Literal["check_your_email"] = "check_your_email"
+    detail: str = (
+        "If this address can be used for a new account, we sent it a link to finish signing up."
+        " Check your email."
+    )
 
 
 class ClientInvitedOut(Out):

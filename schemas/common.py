@@ -19,11 +19,40 @@ class Out(msgspec.Struct, kw_only=True):
     """Response bodies."""
 
 
+# Every value that can end up in an X12 file (names, ids, addresses): the X12 basic character
+# set (A-Z 0-9 space ! " & ' ( ) * + , - . / : ; ? =) and the extended one (a-z % @ [ ] _ { } \ |
+# < > # $ ~), less the delimiters Hearth writes with (element *, component :, repetition ^,
+# segment ~). A payer file cannot carry anything else (an accented letter included), and a
+# delimiter inside a value would split or end a segment: the writers refuse both, so refuse
+# them here, where the caller can still correct the value.
+X12_SAFE = r"^[A-Za-z0-9 !\"&'()+,./;?=%@\[\]_{}\\|<>#$-]*$"
+X12_REFUSED_HINT = (
+    "letters, digits, spaces and ! \" & ' ( ) + , - . / ; ? = % @ [ ] _ { } | < > # $"
+)
+# Identifiers payers assign (member, group numbers): a letter or digit, then letters, digits,
+# spaces and hyphens.
+X12_ID = r"^[A-Za-z0-9][A-Za-z0-9 \-]*$"
+X12_ID_HINT = "a letter or digit, then letters, digits, spaces and -"
+# pattern -> what it admits, for the error message (services/core/errors.py)
+X12_PATTERNS = {X12_SAFE: X12_REFUSED_HINT, X12_ID: X12_ID_HINT}
+
+
 def text(max_length: int, min_length: int = 1, pattern: str = _PRINTABLE) -> Meta:
     return Meta(min_length=min_length, max_length=max_length, pattern=pattern)
 
 
-Name = Annotated[str, text(100)]
+def x12_text(max_length: int, min_length: int = 1) -> Meta:
+    """A bounded string that an X12 file can carry as one element (see X12_SAFE)."""
+    return Meta(
+        min_length=min_length,
+        max_length=max_length,
+        pattern=X12_SAFE,
+        description=f"X12-safe text: {X12_REFUSED_HINT}",
+    )
+
+
+# People's and organizations' names go into 270s and claims (NM1), so they are X12-safe.
+Name = Annotated[str, x12_text(100)]
 ShortText = Annotated[str, text(200)]
 LongText = Annotated[str, text(2000)]
 Email = Annotated[
@@ -47,8 +76,10 @@ Limit = Annotated[int, Meta(ge=1, le=200)]
 
 
 class Address(Base, kw_only=True):
-    line1: ShortText
-    line2: Annotated[str, text(200, min_length=0)] | None = None
+    """A postal address; claims carry it in N3/N4, so every part is X12-safe."""
+
+    line1: Annotated[str, x12_text(200)]
+    line2: Annotated[str, x12_text(200, min_length=0)] | None = None
     city: Name
     state: UsState
     zip: Zip

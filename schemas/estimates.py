@@ -69,6 +69,8 @@ class SessionEstimate(Out, kw_only=True):
     In network `price_cents` is the payer's allowed amount; out of network it is the provider's
     self-pay rate, which the client pays in full (`insurer_cents` 0) and may claim back with a
     superbill: `expected_reimbursement_cents`. Always client + insurer = price when estimated.
+    In network, only ops see the price, the insurer's share and the allowed amount (None for a
+    provider or client: they would give the contracted rate away).
     """
 
     session_date: date
@@ -92,5 +94,5 @@ class Projection(Out, kw_only=True):
 
     sessions: list[SessionEstimate]
     client_total_cents: int  # over the estimated sessions
-    insurer_total_cents: int
+    insurer_total_cents: int | None  # None: not shown to this caller (ops only)
     complete: bool  # every session has an estimate

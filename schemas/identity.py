@@ -26,6 +26,10 @@ class AcceptInviteIn(Base):
     password: Password
 
 
+class VerifyEmailIn(Base):
+    token: Token
+
+
 class ChangePasswordIn(Base):
     current_password: AnyPassword
     new_password: Password

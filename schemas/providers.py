@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from schemas.common import Address, Base, Email, Name, Out, ShortText, UsState, text
+from schemas.common import Address, Base, Email, Name, Out, UsState, text, x12_text
 
 # Formats only; the NPI check digit and the taxonomy rules are checked by the service (422).
 Npi = Annotated[str, Meta(min_length=10, max_length=10, pattern=r"^[0-9]{10}$")]
@@ -28,14 +28,18 @@ class LicenceIn(Base):
     expires_on: date
 
 
+# A claim names its service facility (2310C NM1*77), so a location's name is X12-safe.
+LocationName = Annotated[str, x12_text(200)]
+
+
 class LocationIn(Base, kw_only=True):
-    name: ShortText
+    name: LocationName
     place_of_service: PlaceOfService
     address: Address | None = None
 
 
 class LocationPatchIn(Base):
-    name: ShortText | UnsetType = UNSET
+    name: LocationName | UnsetType = UNSET
     place_of_service: PlaceOfService | UnsetType = UNSET
     address: Address | UnsetType | None = UNSET
 

@@ -289,7 +289,7 @@ async def _demo_client(
     today: date,
 ) -> None:
     email = f"{spec.first_name}.{spec.last_name}@hearth.test".lower()
-    signed = await clients.sign_up(
+    signed = await clients.create_client_with_password(
         conn,
         settings,
         SignupIn(
@@ -302,7 +302,7 @@ async def _demo_client(
             address=Address(line1="1 Demo Street", city=spec.city, state=spec.state, zip=spec.zip),
         ),
     )
-    me = Actor(user_id=signed.client.user_id, role="client", client_id=signed.client.id)
+    me = Actor(user_id=signed.user_id, role="client", client_id=signed.id)
     subscriber = None
     if spec.subscriber is not None:
         first, last, born, sex = spec.subscriber
@@ -310,7 +310,7 @@ async def _demo_client(
     policy = await policies.add_policy(
         conn,
         me,
-        signed.client.id,
+        signed.id,
         PolicyIn(
             payer_id=payer_ids[spec.payer],
             member_id=spec.member_id,

@@ -74,7 +74,7 @@ async def make_provider(
 
 
 async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any) -> Actor:
-    """Sign a client up; returns the Actor their token would carry."""
+    """A client with a verified account; returns the Actor their token would carry."""
     data = SignupIn(
         email=email(),
         password=PASSWORD,
@@ -84,8 +84,8 @@ async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any)
         sex="F",
         address=Address(line1="1 Main St", city="Springfield", state="IL", zip="62701"),
     )
-    out = await clients.sign_up(db, settings, data)
-    return Actor(user_id=out.client.user_id, role="client", client_id=out.client.id)
+    out = await clients.create_client_with_password(db, settings, data)
+    return Actor(user_id=out.user_id, role="client", client_id=out.id)
 
 
 async def make_client_actor(db: asyncpg.Connection) -> Actor:

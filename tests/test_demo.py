@@ -1,5 +1,6 @@
-"""`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API
-and the worker over an empty database; the demo then runs twice against that one stack."""
+"""`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API,
+the worker and the SMTP sink over an empty database; the demo then runs twice against that one
+stack."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from tests.x12tools import x279_errors
 def test_make_run_then_demo_twice(
     empty_db: str, redis_url: str, redis_namespace: str, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port, mail_port = free_port(), free_port()
     env = app_env(
         empty_db,
         redis_url,
         HEARTH_ENV="development",
         HEARTH_API_PORT=str(port),
+        # make run starts the SMTP sink there; the demo reads the verification email from it.
+        HEARTH_MAIL_SINK_PORT=str(mail_port),
+        HEARTH_MAIL_SINK_URL=f"http://127.0.0.1:{mail_port}",
         HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-demo",
     )
     base = f"http://127.0.0.1:{port}"

@@ -15,6 +15,7 @@ from services.core.logging import configure_logging
 from services.core.settings import load_settings
 from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
+from workers.jobs.mail import send_account_email
 from workers.jobs.outbox import relay_outbox
 
 SETTINGS = load_settings()
@@ -35,7 +36,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [recheck_benefits]
+    functions: ClassVar[list[Any]] = [recheck_benefits, send_account_email]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.

@@ -42,6 +42,9 @@ class Child:
     port: int | None = None  # None: listens on nothing; 0: a free port chosen at start
     url_env: str | None = None  # the variable through which every child learns this one's URL
     url_path: str = ""  # appended to http://HOST:PORT in url_env (an endpoint, e.g. "/core")
+    # More free ports: each (name, variable) replaces `{name}` in argv and is published, as a
+    # bare port number, to every child through the variable (the mail sink's SMTP port).
+    extra_ports: tuple[tuple[str, str], ...] = ()
 
     def url(self, port: int) -> str:
         return f"http://{HOST}:{port}{self.url_path}"
@@ -65,6 +68,8 @@ SETUP: tuple[Step, ...] = (
 )
 
 API_ARGV = python("-m", "uvicorn", "services.app:create_app", "--factory")
+MAIL_ARGV = python("-m", "infra.mail", "--host", HOST, "--http-port", "{port}",
+                   "--smtp-port", "{smtp_port}", "--dir", str(DATA_DIR / "mail"))  # fmt: skip
 CHILDREN: tuple[Child, ...] = (
     # The payers' side: the API reaches its CORE endpoint through HEARTH_CLEARINGHOUSE_URL.
     Child(
@@ -73,6 +78,15 @@ CHILDREN: tuple[Child, ...] = (
         int(os.environ.get("HEARTH_CLEARINGHOUSE_PORT", "0")),  # 0: any free port
         "HEARTH_CLEARINGHOUSE_URL",
         "/core",
+    ),
+    # The SMTP sink: the worker mails through HEARTH_SMTP_PORT; the demo reads what arrived
+    # at HEARTH_MAIL_SINK_URL (messages are also files under .data/mail).
+    Child(
+        "mail",
+        MAIL_ARGV,
+        int(os.environ.get("HEARTH_MAIL_SINK_PORT", "8025")),  # 0: any free port
+        "HEARTH_MAIL_SINK_URL",
+        extra_ports=(("smtp_port", "HEARTH_SMTP_PORT"),),
     ),
     Child(
         "api",
@@ -152,15 +166,21 @@ def start_children(children: Sequence[Child], env: Mapping[str, str]) -> list[Ru
         else:
             ports[child.name] = child.port
     child_env = dict(env)
+    extra: dict[str, dict[str, int]] = {}
     for child in children:
         if child.url_env is not None and (port := ports[child.name]) is not None:
             child_env[child.url_env] = child.url(port)
+        extra[child.name] = {name: free_port() for name, _ in child.extra_ports}
+        for name, variable in child.extra_ports:
+            child_env[variable] = str(extra[child.name][name])
 
     parent = os.getpid()
     running: list[Running] = []
     for child in children:
         port = ports[child.name]
         argv = [arg.replace("{port}", str(port)) for arg in child.argv]
+        for name, value in extra[child.name].items():
+            argv = [arg.replace(f"{{{name}}}", str(value)) for arg in argv]
         # A session of its own: a terminal Ctrl-C reaches run.py only, which stops the
         # children in order; killpg then reaches whatever a child started itself.
         proc = subprocess.Popen(

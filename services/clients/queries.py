@@ -261,3 +261,9 @@ async def update_policy(conn: asyncpg.Connection, p: PolicyRow) -> PolicyRow:
         *_policy_values(p, key_id),
     )
     return one(row, PolicyRow)
+
+
+async def lock_client_by_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> ClientRow | None:
+    return to_struct(
+        await conn.fetchrow(_CLIENT + " WHERE c.user_id = $1 FOR UPDATE OF c", user_id), ClientRow
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from schemas.clients import (
@@ -16,12 +17,13 @@ from schemas.clients import (
     PolicyIn,
     PolicyOut,
     PolicyPatchIn,
+    SignupAcceptedOut,
     SignupIn,
-    SignupOut,
 )
-from services.clients import policies, service
+from services.clients import policies, service, signup
+from services.core.addresses import client_address
 from services.core.auth import PUBLIC, allow
-from services.core.deps import AppSettings, Caller, Conn
+from services.core.deps import AppSettings, Caller, Conn, RedisClient
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 
@@ -29,12 +31,18 @@ class ClientController(Controller):
     path = "/clients"
     tags = ["clients"]
 
-    @post("/signup", opt=PUBLIC, operation_id="sign_up_client", status_code=201)
+    @post("/signup", opt=PUBLIC, operation_id="sign_up_client", status_code=202)
     async def sign_up(
-        self, data: JSONBody[SignupIn], conn: Conn, settings: AppSettings
-    ) -> SignupOut:
-        """Create a client account and profile, and sign the client in."""
-        return await service.sign_up(conn, settings, data)
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[SignupIn],
+        conn: Conn,
+        settings: AppSettings,
+        redis: RedisClient,
+    ) -> SignupAcceptedOut:
+        """Start a client signup; the same answer for every address, the rest goes by email
+        (a verification link for a new address, a notice for a registered one)."""
+        return await signup.sign_up(conn, redis, settings, data, client_address(request))
 
     @post("/", guards=[allow("ops")], operation_id="create_client", status_code=201)
     async def create(

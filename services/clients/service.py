@@ -17,7 +17,6 @@ from schemas.clients import (
     ClientPatchIn,
     ClientRow,
     SignupIn,
-    SignupOut,
     unset_to_dict,
 )
 from schemas.common import Address
@@ -29,6 +28,7 @@ from services.core.errors import NotFound, Unauthorized
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.identity import service as identity
+from services.identity import verification
 
 ENTITY = "client"
 _EARLIEST_BIRTH = date(1900, 1, 1)
@@ -99,11 +99,11 @@ async def _create(
     return client
 
 
-async def sign_up(conn: asyncpg.Connection, settings: Settings, data: SignupIn) -> SignupOut:
-    """A client creates their own account and profile, and is signed in."""
-    client = await _create(conn, settings, None, data, data.password)
-    tokens = await identity.issue_tokens(conn, settings, client.user_id)
-    return SignupOut(client=client_out(client), tokens=tokens)
+async def create_client_with_password(
+    conn: asyncpg.Connection, settings: Settings, data: SignupIn
+) -> ClientRow:
+    """A ready account for trusted callers only (demo data): no email verification."""
+    return await _create(conn, settings, None, data, data.password)
 
 
 async def require_caller(conn: asyncpg.Connection, actor: Actor) -> None:
@@ -119,7 +119,16 @@ async def create_client(
 ) -> ClientInvitedOut:
     """Ops create a client; the client sets a password with the invitation token."""
     await require_caller(conn, actor)
-    client = await _create(conn, settings, actor, data, None)
+    # An unverified self-signup for this address must not block its real owner: ops take the
+    # pending account over (its password and tokens are dropped, the profile is ops' data).
+    claimed = await verification.claim_pending_user(conn, data.email)
+    pending = await queries.lock_client_by_user(conn, claimed) if claimed else None
+    if pending is not None:
+        check_birth_date(data.date_of_birth, "date_of_birth")
+        client = await queries.update_client(conn, pending.id, _columns(data))
+        await audit.record(conn, actor, "update", ENTITY, [client.id])
+    else:
+        client = await _create(conn, settings, actor, data, None)
     token, expires_at = await identity.create_invite(conn, settings, client.user_id, actor.user_id)
     return ClientInvitedOut(
         client=client_out(client), invite_token=token, invite_expires_at=expires_at

@@ -12,6 +12,7 @@ import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from schemas.common import X12_PATTERNS
 from services.core.logging import current_request_id
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,17 @@ def _problem(
 
 
 _NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+# Litestar's own message for an absent required parameter (litestar/_kwargs/extractors.py);
+# it carries no error list, so without this the answer named no field at all.
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
     """Litestar's error list -> one FieldError per problem, with a dotted field path."""
+    missing = _MISSING_PARAMETER.match(str(exc.detail))
+    if missing:
+        kind, name = missing.groups()
+        return [FieldError(field=name, message=f"missing required {kind} parameter")]
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
@@ -118,8 +126,15 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
             path = f"{path}.{named[1]}" if path else named[1]
         if key and key != "data":  # a query, path or header parameter
             path = f"{key}.{path}" if path else key
+        for pattern, admits in X12_PATTERNS.items():
+            if pattern in message or repr(pattern)[1:-1] in message:
+                message = f"contains a character an X12 payer file cannot carry; use {admits}"
         errors.append(FieldError(field=path or "body", message=message))
     return errors
+
+
+def _x12_unsafe(errors: list[FieldError]) -> bool:
+    return bool(errors) and all(e.message.startswith("contains a character an X12") for e in errors)
 
 
 # Seconds a client should wait after a 503 for an outage: long enough for a restart or a
@@ -175,6 +190,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc)
         named = ", ".join(e.field for e in errors) or "request"
+        if _x12_unsafe(errors):
+            # Well-formed JSON whose value a payer file cannot carry: a 422, like the refusals
+            # of stored values that the X12 writers meet later.
+            return _problem(
+                422,
+                "Unprocessable content",
+                f"not X12-safe: {named}",
+                "x12_unsafe_text",
+                request,
+                errors,
+            )
         return _problem(
             400,
             "Invalid request",

@@ -16,6 +16,8 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("reques
 _EXTRA_FIELDS = (
     "method", "route", "status", "duration_ms", "migration", "job", "job_id", "outcome",
     "user_id", "role", "count", "error_code",
+    # The clearinghouse's own error text and our PayloadID; an X12 error's segment, not value.
+    "error_message", "payload_id", "x12_at",
 )  # fmt: skip
 
 

@@ -71,7 +71,7 @@ def _error_statuses(path: str, method: str, operation: Operation) -> list[str]:
         statuses.append("404")
     if method in ("post", "put", "patch", "delete"):
         statuses.append("409")
-    if path.startswith("/auth/"):
+    if path.startswith("/auth/") or path == "/clients/signup":
         statuses += ["401", "429"]
     if "eligibility" in (operation.tags or []):
         statuses += ["502", "503"]

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from schemas.common import X12_SAFE
 from services.core.addresses import Network, parse_networks
 
 Env = Literal["development", "test", "production"]
@@ -78,9 +79,35 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Networks of our own proxies / load balancers ("10.0.0.0/8,192.0.2.7"): X-Forwarded-For is
     # believed only when the peer is one of them. Empty: the peer is always the client.
     trusted_proxies: Annotated[str, Meta(max_length=2000)] = ""
+    # Per client address, per window: signups, email verifications and invitation acceptances
+    # (each an argon2 hash or a token guess).
+    signup_max_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    verify_email_max_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 20
+    invite_accept_max_per_address: Annotated[int, Meta(ge=1, le=10_000)] = 20
+    account_limit_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 3600
+    email_verification_ttl_s: Annotated[int, Meta(ge=600, le=7 * 86_400)] = 86_400
+    # Outgoing email (notifications, verification); the default is the local sink (infra/mail).
+    smtp_host: Annotated[str, Meta(min_length=1, max_length=255)] = "127.0.0.1"
+    smtp_port: Annotated[int, Meta(ge=1, le=65_535)] = 1025
+    smtp_from: Annotated[str, Meta(min_length=3, max_length=255)] = "Hearth <no-reply@hearth.test>"
+    smtp_starttls: bool = False
+    smtp_username: Annotated[str, Meta(max_length=255)] = ""
+    smtp_password: Annotated[str, Meta(max_length=255)] = ""
+    smtp_timeout_s: Annotated[float, Meta(gt=0, le=60)] = 10.0
+    # Where the people we email open the app (links in emails).
+    app_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = "http://127.0.0.1:8000"
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
+    # `refresh: true` sends a paid 270. Per policy: at most one per this many seconds, read from
+    # the policy's last check in the database so it holds across Redis flushes (0: no minimum).
+    # Per caller: a count per window in Redis; ops re-verify for every client (and are exempt
+    # from the per-policy minimum, to re-check a policy they just corrected), so they have a
+    # larger count of their own.
+    benefit_refresh_min_interval_s: Annotated[int, Meta(ge=0, le=30 * 86_400)] = 3_600
+    benefit_refresh_window_s: Annotated[int, Meta(ge=1, le=86_400)] = 3_600
+    benefit_refresh_max_per_caller: Annotated[int, Meta(ge=1, le=10_000)] = 10
+    benefit_refresh_max_per_ops: Annotated[int, Meta(ge=1, le=100_000)] = 200
     # An outbox row handed to arq and not completed within this is handed out again; longer
     # than any job's timeout, so a slow job is not doubled while it still runs.
     outbox_visibility_s: Annotated[int, Meta(ge=5, le=86_400)] = 90
@@ -107,7 +134,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # type-2 organization NPI and name.
     platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
     platform_npi: Annotated[str, Meta(pattern=r"^[12][0-9]{9}$")] = _DEV_PLATFORM_NPI
-    platform_name: Annotated[str, Meta(min_length=1, max_length=60)] = "Hearth Health"
+    # NM1*1P of every 270 the platform asks as itself: X12-safe like every name.
+    platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
+        "Hearth Health"
+    )
     # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
     # there and ticks on, so CI can run the suite as on another day. Refused in production.
     clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None

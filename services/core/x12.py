@@ -22,7 +22,13 @@ _CONTROL_MAX = 999_999_999
 
 
 class X12Error(ValueError):
-    """The text is not a well-formed X12 interchange, or a value cannot be written."""
+    """The text is not a well-formed X12 interchange, or a value cannot be written.
+
+    The message may quote the offending value (a name, an amount): show it to ops only and
+    never log it. `where` says which segment without quoting anything, for the logs.
+    """
+
+    where: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

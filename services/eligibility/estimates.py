@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
+from redis.asyncio import Redis
 
 from schemas.benefit_checks import BenefitCheckIn, EstimateIn, EstimateOut, OutOfNetworkRateOut
 from services.clearinghouse.client import ClearinghouseAdapter
@@ -14,7 +15,7 @@ from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.credentialing.service import is_credentialed
-from services.eligibility import queries
+from services.eligibility import estimate_view, queries
 from services.eligibility.estimate import (
     choose_network,
     initial_state,
@@ -32,8 +33,11 @@ async def estimate(
     settings: Settings,
     actor: Actor,
     data: EstimateIn,
+    *,
+    redis: Redis | None = None,
 ) -> EstimateOut:
-    """The client's share of the next sessions with this provider for this CPT code."""
+    """The client's share of the next sessions with this provider for this CPT code, as the
+    caller may see it (estimate_view)."""
     first = data.first_session or clock.today() + timedelta(days=7)
     check, _ = await check_benefits(
         pool,
@@ -46,6 +50,7 @@ async def estimate(
             service_date=first,
             refresh=data.refresh,
         ),
+        redis=redis,
     )
     async with transaction(pool) as conn:
         fee = await get_rate(conn, check.payer_id, data.cpt_code, None, first)
@@ -68,7 +73,7 @@ async def estimate(
         state=initial_state(check.benefits, network, check.service_date),
         dates=weekly(first, data.sessions),
     )
-    return EstimateOut(
+    full = EstimateOut(
         client_id=check.client_id,
         provider_id=data.provider_id,
         policy_id=check.policy_id,
@@ -83,6 +88,7 @@ async def estimate(
         checked_at=check.completed_at,
         projection=projection,
     )
+    return estimate_view.for_caller(full, actor)
 
 
 async def set_oon_rate(

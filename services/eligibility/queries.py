@@ -53,6 +53,27 @@ async def get_provider_receiver(
     return None if row is None else (row["npi"], row["last_name"], row["first_name"])
 
 
+async def has_booking(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> bool:
+    """Whether the provider has a session (booked, held or confirmed) with the client."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM therapy_sessions WHERE provider_id = $1 AND client_id = $2"
+        " AND status <> 'cancelled')",
+        provider_id,
+        client_id,
+    )
+    return found
+
+
+async def get_last_requested_at(conn: asyncpg.Connection, policy_id: uuid.UUID) -> datetime | None:
+    """When the payer was last asked about this policy (any receiver, any outcome)."""
+    last: datetime | None = await conn.fetchval(
+        "SELECT max(requested_at) FROM benefit_checks WHERE policy_id = $1", policy_id
+    )
+    return last
+
+
 async def next_control_numbers(conn: asyncpg.Connection) -> tuple[int, int]:
     """Fresh ISA13 and GS06, unique and increasing across every file Hearth writes."""
     row = await conn.fetchrow(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
@@ -19,10 +19,13 @@ from services.core import outbox
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
-from services.eligibility.service import RETRY_AFTER, check_benefits, recheck_key
+from services.eligibility.service import RETRY_AFTER, NotX12Safe, check_benefits, recheck_key
 
 log = logging.getLogger(__name__)
 JOB = "recheck_benefits"
+# A stored value no 270 can carry stays until someone corrects it: try again daily, not every
+# visibility timeout (the error names the field, never the value).
+RETRY_AFTER_BAD_DATA = timedelta(days=1)
 # Authorizes the job's reads; its audit rows name the system (no user).
 SYSTEM = Actor(user_id=uuid.UUID(int=0), role="ops")
 
@@ -78,6 +81,11 @@ async def run_recheck(
         async with transaction(pool) as conn:
             await outbox.record_failure(conn, outbox_id, exc.detail, RETRY_AFTER)
         return "clearinghouse unavailable; retrying later"
+    except NotX12Safe as exc:
+        log.warning("re-check refused", extra={"job": JOB, "error_code": exc.code})
+        async with transaction(pool) as conn:
+            await outbox.record_failure(conn, outbox_id, exc.detail, RETRY_AFTER_BAD_DATA)
+        return f"refused: {exc.detail}"
     async with transaction(pool) as conn:
         if check.retry_pending:
             await outbox.record_failure(conn, outbox_id, "payer could not answer now", RETRY_AFTER)

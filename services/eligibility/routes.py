@@ -17,7 +17,7 @@ from schemas.benefit_checks import (
     OutOfNetworkRateOut,
 )
 from services.core.auth import ROLES, allow
-from services.core.deps import AppSettings, Caller, Clearinghouse, Conn, Pool
+from services.core.deps import AppSettings, Caller, Clearinghouse, Conn, Pool, RedisClient
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.eligibility import estimates, service
 
@@ -34,10 +34,13 @@ class BenefitChecksController(Controller):
         clearinghouse: Clearinghouse,
         settings: AppSettings,
         actor: Caller,
+        redis: RedisClient,
     ) -> Response[BenefitCheckOut]:
         """Ask the payer what the policy covers (201), or return a fresh answer on file (200)."""
         # No request transaction here: nothing may be held while the clearinghouse answers.
-        check, asked = await service.check_benefits(pool, clearinghouse, settings, actor, data)
+        check, asked = await service.check_benefits(
+            pool, clearinghouse, settings, actor, data, redis=redis
+        )
         return Response(check, status_code=201 if asked else 200)
 
     @get("/", guards=[allow(*ROLES)], operation_id="list_benefit_checks")
@@ -79,9 +82,14 @@ class EstimatesController(Controller):
         clearinghouse: Clearinghouse,
         settings: AppSettings,
         actor: Caller,
+        redis: RedisClient,
     ) -> EstimateOut:
-        """What the next sessions will cost the client, with the reasons, line by line."""
-        return await estimates.estimate(pool, clearinghouse, settings, actor, data)
+        """What the next sessions will cost the client, with the reasons, line by line.
+
+        Ops see the payer's allowed amount and the insurer's share; a provider or client sees
+        the client's share and lines that do not state the contracted rate.
+        """
+        return await estimates.estimate(pool, clearinghouse, settings, actor, data, redis=redis)
 
 
 class OutOfNetworkRatesController(Controller):

@@ -7,12 +7,15 @@ is a question, not a money movement, so a crash in between leaves nothing to fin
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import msgspec
+from redis.asyncio import Redis
 
 from schemas.benefit_checks import (
     BenefitCheckIn,
@@ -21,8 +24,10 @@ from schemas.benefit_checks import (
     BenefitCheckX12Out,
     CheckContextRow,
 )
+from schemas.common import X12_SAFE
+from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
-from services.clearinghouse.errors import ClearinghouseError
+from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
 from services.clients import service as clients
 from services.core import audit, clock, outbox
 from services.core.auth import Actor
@@ -31,7 +36,8 @@ from services.core.errors import NotFound, Unprocessable
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.core.x12 import ControlNumbers, X12Error
-from services.eligibility import queries
+from services.credentialing.service import is_credentialed
+from services.eligibility import queries, refresh_limits
 from services.eligibility.x12 import (
     Payer270,
     Person270,
@@ -42,6 +48,8 @@ from services.eligibility.x12 import (
     parse_271,
     write_270,
 )
+
+log = logging.getLogger(__name__)
 
 PAYLOAD_270 = "X12_270_Request_005010X279A1"
 ENTITY = "benefit_check"
@@ -63,6 +71,20 @@ class PolicyNotFound(NotFound):
 
 class BadCheck(Unprocessable):
     code = "bad_benefit_check"
+
+
+class ReceiverNotFound(NotFound):
+    code = "provider_not_found"
+
+
+class NotX12Safe(Unprocessable):
+    code = "x12_unsafe_text"
+
+
+# What callers other than ops read when the clearinghouse answered with an error: its text (and
+# a 271's parse error) can quote names and ids from the exchange.
+UPSTREAM_PLAIN = "the clearinghouse could not answer this benefit check; please try again later"
+_X12_SAFE = re.compile(X12_SAFE)
 
 
 async def _context(conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID) -> CheckContextRow:
@@ -123,6 +145,56 @@ def _request(
     )
 
 
+def _stored_values(context: CheckContextRow, receiver: Receiver270) -> dict[str, str | None]:
+    """Every stored value the 270 carries, by the field a caller would correct."""
+    return {
+        "client.first_name": context.first_name,
+        "client.last_name": context.last_name,
+        "policy.member_id": context.member_id,
+        "policy.patient_member_id": context.patient_member_id,
+        "policy.subscriber.first_name": context.subscriber_first_name,
+        "policy.subscriber.last_name": context.subscriber_last_name,
+        "payer.name": context.payer_name,
+        "payer.x12_payer_id": context.x12_payer_id,
+        "provider.last_name": receiver.last_or_org_name,
+        "provider.first_name": receiver.first_name,
+    }
+
+
+def _require_x12_safe(context: CheckContextRow, receiver: Receiver270) -> None:
+    """422 naming the stored field a 270 cannot carry (rows written before the input rule)."""
+    for field, value in _stored_values(context, receiver).items():
+        if value is not None and not _X12_SAFE.match(value):
+            # The value itself stays out of the answer and the logs: it is a person's data.
+            raise NotX12Safe(
+                f"{field} holds a character an X12 payer file cannot carry; correct it first",
+                field=field,
+            )
+
+
+def _upstream_failure(exc: ClearinghouseError, caller: Actor, payload_id: uuid.UUID) -> Exception:
+    """Log what the clearinghouse said; the full text is for ops, others get a plain one."""
+    cause = exc.__cause__
+    if isinstance(exc, EnvelopeRejected):
+        extra = {"error_code": exc.error_code, "error_message": exc.error_message}
+    elif isinstance(cause, X12Error):
+        # A 271 parse error quotes the value it met: log where it stood, not the value.
+        extra = {"error_code": type(cause).__name__, "x12_at": cause.where or "envelope"}
+    else:
+        extra = {"error_code": exc.code, "error_message": exc.detail}
+    log.warning("clearinghouse error", extra={**extra, "payload_id": str(payload_id)})
+    if caller.role == "ops":
+        return exc
+    return ClearinghouseError(UPSTREAM_PLAIN, code=exc.code)
+
+
+def _parse(x271: str, trace: str) -> Benefits:
+    try:
+        return parse_271(x271, trace)
+    except (X12Error, TraceMismatch) as exc:
+        raise ClearinghouseError(f"the 271 cannot be used: {exc}") from exc
+
+
 def _out(row: BenefitCheckRow, *, reused: bool = False, retry: bool = False) -> BenefitCheckOut:
     return BenefitCheckOut(**msgspec.structs.asdict(row), reused=reused, retry_pending=retry)
 
@@ -135,15 +207,22 @@ async def check_benefits(
     data: BenefitCheckIn,
     *,
     system: Actor | None = None,
+    redis: Redis | None = None,
 ) -> tuple[BenefitCheckOut, bool]:
-    """(the check, whether the payer was asked now). `actor` None: the re-check job."""
+    """(the check, whether the payer was asked now). `actor` None: the re-check job.
+
+    A caller's `refresh` is limited (refresh_limits), so `redis` is needed for it.
+    """
     caller = actor or system
     assert caller is not None
     provider_id = _receiver_for(caller, data.provider_id)
     service_date = data.service_date or clock.today()
     fresh_since = clock.now() - timedelta(days=settings.benefit_check_fresh_days)
+    # The re-check job (no actor) is bounded by its outbox row, not by these limits.
+    refresher = actor if data.refresh else None
     async with transaction(pool) as conn:
         context = await _context(conn, caller, data.policy_id)
+        receiver = await _receiver(conn, settings, context, provider_id, service_date)
         if not data.refresh:
             fresh = await queries.get_latest_check(
                 conn, context.policy_id, provider_id, fresh_since
@@ -151,24 +230,38 @@ async def check_benefits(
             if fresh is not None:
                 await audit.record(conn, actor, "read", ENTITY, [fresh.id])
                 return _out(fresh, reused=True), False
-        receiver = await _receiver(conn, settings, provider_id)
+        if refresher is not None:
+            await refresh_limits.check_policy_interval(conn, settings, refresher, context.policy_id)
+        _require_x12_safe(context, receiver)
         isa, gs = await queries.next_control_numbers(conn)
+    if refresher is not None:
+        assert redis is not None, "a caller's refresh is counted in Redis"
+        await refresh_limits.count_caller(redis, settings, refresher)
     trace = uuid.uuid4().hex
     payload_id = uuid.uuid4()
     requested_at = clock.now()
-    x270 = write_270(
-        _request(context, receiver, settings, trace, service_date),
-        envelope=envelope_270(settings.clearinghouse_sender_id, settings.clearinghouse_receiver_id),
-        control=ControlNumbers(interchange=isa, group=gs),
-        now=requested_at,
-    )
-    started = time.perf_counter()
-    x271 = await clearinghouse.realtime(PAYLOAD_270, x270, payload_id=payload_id)
-    duration_ms = round((time.perf_counter() - started) * 1000)
     try:
-        benefits = parse_271(x271, trace)
-    except (X12Error, TraceMismatch) as exc:
-        raise ClearinghouseError(f"the 271 cannot be used: {exc}") from exc
+        x270 = write_270(
+            _request(context, receiver, settings, trace, service_date),
+            envelope=envelope_270(
+                settings.clearinghouse_sender_id, settings.clearinghouse_receiver_id
+            ),
+            control=ControlNumbers(interchange=isa, group=gs),
+            now=requested_at,
+        )
+    except X12Error as exc:
+        # Whatever else the writer refuses in stored data is the caller's to correct, not ours
+        # to crash on; the message may quote the value, so it is not passed on.
+        raise NotX12Safe(
+            "the policy's stored details cannot be written as a 270", field="policy_id"
+        ) from exc
+    started = time.perf_counter()
+    try:
+        x271 = await clearinghouse.realtime(PAYLOAD_270, x270, payload_id=payload_id)
+        benefits = _parse(x271, trace)
+    except ClearinghouseError as exc:
+        raise _upstream_failure(exc, caller, payload_id) from exc
+    duration_ms = round((time.perf_counter() - started) * 1000)
     transient = any(r.transient for r in benefits.rejections)
     status = "retry" if transient else benefits.status
     async with transaction(pool) as conn:
@@ -211,13 +304,30 @@ async def check_benefits(
 
 
 async def _receiver(
-    conn: asyncpg.Connection, settings: Settings, provider_id: uuid.UUID | None
+    conn: asyncpg.Connection,
+    settings: Settings,
+    context: CheckContextRow,
+    provider_id: uuid.UUID | None,
+    service_date: date,
 ) -> Receiver270:
+    """The 270's information receiver: the platform, or a provider with a reason to ask.
+
+    A provider's NPI goes to the payer, so only one with a session with this client, or
+    credentialed with this payer on the service date, may be named; any other answers 404
+    like an unknown one (whether that provider exists is not the caller's business).
+    """
     if provider_id is None:
         return Receiver270(npi=settings.platform_npi, last_or_org_name=settings.platform_name)
     found = await queries.get_provider_receiver(conn, provider_id)
-    if found is None:
-        raise BadCheck("no such provider", field="provider_id")
+    related = found is not None and (
+        await queries.has_booking(conn, provider_id, context.client_id)
+        or await is_credentialed(conn, provider_id, context.payer_id, service_date)
+    )
+    if found is None or not related:
+        raise ReceiverNotFound(
+            "no provider with a session with this client or credentialed with this payer",
+            field="provider_id",
+        )
     npi, last_name, first_name = found
     return Receiver270(npi=npi, last_or_org_name=last_name, first_name=first_name)
 

@@ -218,3 +218,125 @@ async def update_expire_invites(conn: asyncpg.Connection, user_id: uuid.UUID) ->
         user_id,
         clock.now(),
     )
+
+
+# --- self-signup pending verification -------------------------------------------------------
+
+
+async def lock_user_by_email(conn: asyncpg.Connection, email: str) -> tuple[uuid.UUID, bool] | None:
+    """(user id, whether it is a self-signup still pending verification), locked."""
+    row = await conn.fetchrow(
+        "SELECT id, signup_pending_since IS NOT NULL AS pending FROM users"
+        " WHERE email = $1 FOR UPDATE",
+        email,
+    )
+    return None if row is None else (row["id"], row["pending"])
+
+
+async def insert_pending_user(
+    conn: asyncpg.Connection, email: str, role: str, pending_hash: str, now: datetime
+) -> uuid.UUID | None:
+    """None when the email is taken (a concurrent signup won the race)."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO users (email, role, pending_password_hash, signup_pending_since)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id
+        """,
+        email,
+        role,
+        pending_hash,
+        now,
+    )
+    return user_id
+
+
+async def update_pending_signup(
+    conn: asyncpg.Connection, user_id: uuid.UUID, pending_hash: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE users SET pending_password_hash = $2, signup_pending_since = $3"
+        " WHERE id = $1 AND signup_pending_since IS NOT NULL",
+        user_id,
+        pending_hash,
+        now,
+    )
+
+
+async def update_end_pending(
+    conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime, *, keep_password: bool
+) -> None:
+    """Verified (the pending password becomes the password) or claimed by ops (it is dropped)."""
+    await conn.execute(
+        """
+        UPDATE users SET
+            password_hash = CASE WHEN $3 THEN pending_password_hash ELSE password_hash END,
+            password_changed_at = CASE WHEN $3 THEN $2 ELSE password_changed_at END,
+            pending_password_hash = NULL, signup_pending_since = NULL
+        WHERE id = $1 AND signup_pending_since IS NOT NULL
+        """,
+        user_id,
+        now,
+        keep_password,
+    )
+
+
+async def lock_pending(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
+    """Whether the user is a self-signup still pending verification; locks the user."""
+    pending: bool | None = await conn.fetchval(
+        "SELECT signup_pending_since IS NOT NULL FROM users"
+        " WHERE id = $1 AND disabled_at IS NULL FOR UPDATE",
+        user_id,
+    )
+    return bool(pending)
+
+
+async def insert_email_verification(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    token_hash: bytes,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO email_verifications (user_id, token_hash, created_at, expires_at)
+        VALUES ($1, $2, $3, $4)
+        """,
+        user_id,
+        token_hash,
+        now,
+        expires_at,
+    )
+
+
+async def lock_email_verification(
+    conn: asyncpg.Connection, token_hash: bytes
+) -> tuple[uuid.UUID, uuid.UUID, datetime, datetime | None] | None:
+    """(id, user id, expires at, used at), locked."""
+    row = await conn.fetchrow(
+        "SELECT id, user_id, expires_at, used_at FROM email_verifications"
+        " WHERE token_hash = $1 FOR UPDATE",
+        token_hash,
+    )
+    return None if row is None else (row["id"], row["user_id"], row["expires_at"], row["used_at"])
+
+
+async def update_email_verification_used(
+    conn: asyncpg.Connection, verification_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE email_verifications SET used_at = $2 WHERE id = $1", verification_id, now
+    )
+
+
+async def update_expire_email_verifications(
+    conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE email_verifications SET expires_at = $2"
+        " WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2",
+        user_id,
+        now,
+    )

@@ -16,11 +16,12 @@ from schemas.identity import (
     RefreshIn,
     TokenPair,
     UserStatusOut,
+    VerifyEmailIn,
 )
 from services.core.addresses import client_address
 from services.core.auth import BEARER, PUBLIC, ROLES, allow
 from services.core.deps import AppSettings, Caller, Conn, RedisClient
-from services.identity import service
+from services.identity import service, verification
 
 
 def _address(request: Request[Any, Any, Any]) -> str:
@@ -59,10 +60,42 @@ class AuthController(Controller):
 
     @post("/invites/accept", opt=PUBLIC, operation_id="accept_invite", status_code=200)
     async def accept_invite(
-        self, data: JSONBody[AcceptInviteIn], conn: Conn, settings: AppSettings
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[AcceptInviteIn],
+        conn: Conn,
+        settings: AppSettings,
+        redis: RedisClient,
     ) -> TokenPair:
         """Set a password with an invitation token, and sign in."""
+        # Per address: each attempt costs an argon2 hash and guesses a token.
+        await verification.limit_address(
+            redis,
+            settings,
+            "invite_accept",
+            _address(request),
+            settings.invite_accept_max_per_address,
+        )
         return await service.accept_invite(conn, settings, data.token, data.password)
+
+    @post("/verify-email", opt=PUBLIC, operation_id="verify_email", status_code=200)
+    async def verify_email(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[VerifyEmailIn],
+        conn: Conn,
+        settings: AppSettings,
+        redis: RedisClient,
+    ) -> TokenPair:
+        """Confirm a signup's email address with the mailed token, and sign in."""
+        await verification.limit_address(
+            redis,
+            settings,
+            "verify_email",
+            _address(request),
+            settings.verify_email_max_per_address,
+        )
+        return await verification.verify_email(conn, settings, data.token)
 
     @post(
         "/password",

@@ -169,7 +169,7 @@ async def test_signup_is_public_to_everyone(
     response = await client.post(
         "/clients/signup", json=signup_body(), headers=token(actor) if actor else {}
     )
-    assert response.status_code == 201
+    assert response.status_code == 202
 
 
 async def test_a_non_uuid_path_is_404_not_500(

@@ -151,7 +151,7 @@ async def test_the_exclusion_constraint_backs_the_overlap_rule(
         ({**DEPENDANT, "subscriber": {**DEPENDANT["subscriber"], "date_of_birth": "1800-01-01"}},
          422, "subscriber.date_of_birth"),
         ({"priority": "tertiary"}, 400, "priority"),
-        ({"member_id": "A\x00B"}, 400, "member_id"),
+        ({"member_id": "A\x00B"}, 422, "member_id"),  # outside the X12 sets
         ({"member_id": "x" * 81}, 400, "member_id"),
         ({"effective_from": "2024-13-01"}, 400, "effective_from"),
         ({"effective_from": 20240101}, 400, "effective_from"),

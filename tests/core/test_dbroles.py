@@ -150,7 +150,7 @@ async def test_the_app_works_as_that_role(
                     },
                 },
             )  # fmt: skip
-            assert signup.status_code == 201, signup.text
+            assert signup.status_code == 202, signup.text
     finally:
         await close_resources(app)
     provider_id = uuid.UUID(created.json()["provider"]["id"])

@@ -139,6 +139,7 @@ EXPECTED_PUBLIC = [
     "/auth/refresh",
     "/auth/logout",
     "/auth/invites/accept",
+    "/auth/verify-email",
     "/clients/signup",
 ]
 

@@ -15,7 +15,7 @@ from services.app import close_resources, create_app, open_resources
 from services.core.auth import issue_access_token
 from services.core.settings import Settings, load_settings
 from tests.clients.helpers import signup_body
-from tests.factories import make_ops, make_provider
+from tests.factories import PASSWORD, make_client, make_ops, make_provider
 
 NOSNIFF = ("x-content-type-options", "nosniff")
 NO_STORE = ("cache-control", "no-store")
@@ -29,15 +29,19 @@ async def test_responses_carrying_tokens_or_phi_are_never_stored(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
     signup = await client.post("/clients/signup", json=signup_body())
-    assert signup.status_code == 201, signup.text
-    assert "access_token" in signup.text
+    assert signup.status_code == 202, signup.text
+    owner = await make_client(db, settings)
+    address = await db.fetchval("SELECT email FROM users WHERE id = $1", owner.user_id)
+    login = await client.post("/auth/login", json={"email": address, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    assert "access_token" in login.text
     provider = await make_provider(db, settings)
     me = await client.get("/providers/me", headers=token(provider))
     assert me.status_code == 200
     refused = await client.get("/providers/me")  # errors too: problem details
     unknown = await client.get("/no-such-route")
     live = await client.get("/health/live")
-    for response in (signup, me, refused, unknown, live):
+    for response in (signup, login, me, refused, unknown, live):
         assert _has(response, NO_STORE), response.headers
         assert _has(response, NOSNIFF), response.headers
         assert response.headers["x-frame-options"] == "DENY"

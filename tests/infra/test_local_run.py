@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.run import Child, Running, stop_children
+from infra.local.run import Child, Running, start_children, stop_children
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,3 +164,27 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout() -> None:
     stop_children([Running(stubborn, None, [], proc)], timeout=0.5)
     assert proc.returncode == -signal.SIGKILL
     assert time.monotonic() - started == pytest.approx(0.5, abs=0.4)
+
+
+def test_extra_ports_reach_the_argv_and_every_childs_environment(tmp_path: Path) -> None:
+    """The mail sink's second port: its own argv names it, and every child learns it."""
+    writer = (
+        "import os, sys;"
+        " open(sys.argv[1], 'w').write(os.environ['HEARTH_X_PORT'] + ' ' + sys.argv[2])"
+    )
+    sink = Child(
+        "sink",
+        (sys.executable, "-c", writer, str(tmp_path / "sink"), "{x_port}"),
+        extra_ports=(("x_port", "HEARTH_X_PORT"),),
+    )
+    peer = Child("peer", (sys.executable, "-c", writer, str(tmp_path / "peer"), "-"))
+    running = start_children([sink, peer], dict(os.environ))
+    try:
+        for entry in running:
+            assert entry.proc.wait(timeout=15) == 0
+    finally:
+        stop_children(running)
+    published, in_argv = (tmp_path / "sink").read_text().split()
+    assert published == in_argv
+    assert 0 < int(in_argv) < 65536
+    assert (tmp_path / "peer").read_text() == f"{published} -"

@@ -181,35 +181,47 @@ def _answer(target: _Block, by_id: dict[str, _Block], trace: str, d: Delimiters)
 def _read_person(block: _Block, answer: Answer, d: Delimiters, *, is_target: bool) -> None:
     current: EbLine | None = None
     in_2120 = False
-    for seg in block.segments:
-        tag = seg[0]
-        if tag == "EB" and not is_target:
-            break  # a dependant's answer reads only its subscriber's name and rejections
-        if tag == "NM1" and current is None:
-            if _el(seg, 8) == "MI" and (block.level == "22" or not answer.member_id):
-                answer.member_id = _el(seg, 9) or None
-        elif tag == "INS" and current is None and block.level == "23":
-            answer.relationship_code = _el(seg, 2) or None
-        elif not is_target:
-            continue
-        elif tag == "DTP" and current is None:
-            answer.dates[_el(seg, 1)] = _date_range(_el(seg, 2), _el(seg, 3))
-        elif tag == "EB":
-            current = _eb(seg, d)
-            answer.lines.append(current)
-            in_2120 = False
-        elif current is None:
-            continue
-        elif tag == "HSD":
-            current.hsd.append(seg)
-        elif tag == "DTP":
-            current.dates[_el(seg, 1)] = _date_range(_el(seg, 2), _el(seg, 3))
-        elif tag in ("LS", "LE"):
-            in_2120 = tag == "LS"
-        elif tag == "NM1" and in_2120:
-            current.entities.append(Entity(_el(seg, 1), _el(seg, 3), _el(seg, 9) or None))
-        elif tag == "PER" and in_2120 and current.entities:
-            current.entities[-1].phone = _phone(seg)
+    for index, seg in enumerate(block.segments, start=1):
+        try:
+            tag = seg[0]
+            if tag == "EB" and not is_target:
+                break  # a dependant's answer reads only its subscriber's name and rejections
+            if tag == "NM1" and current is None:
+                if _el(seg, 8) == "MI" and (block.level == "22" or not answer.member_id):
+                    answer.member_id = _el(seg, 9) or None
+            elif tag == "INS" and current is None and block.level == "23":
+                answer.relationship_code = _el(seg, 2) or None
+            elif not is_target:
+                continue
+            elif tag == "DTP" and current is None:
+                answer.dates[_el(seg, 1)] = _date_range(_el(seg, 2), _el(seg, 3))
+            elif tag == "EB":
+                current = _eb(seg, d)
+                answer.lines.append(current)
+                in_2120 = False
+            elif current is None:
+                continue
+            elif tag == "HSD":
+                current.hsd.append(seg)
+            elif tag == "DTP":
+                current.dates[_el(seg, 1)] = _date_range(_el(seg, 2), _el(seg, 3))
+            elif tag in ("LS", "LE"):
+                in_2120 = tag == "LS"
+            elif tag == "NM1" and in_2120:
+                current.entities.append(Entity(_el(seg, 1), _el(seg, 3), _el(seg, 9) or None))
+            elif tag == "PER" and in_2120 and current.entities:
+                current.entities[-1].phone = _phone(seg)
+        except X12Error as exc:
+            # Where, never what: the value may be a person's data (see X12Error).
+            exc.where = exc.where or f"{seg[0]} (segment {index} of HL {block.hl_id})"
+            raise
+
+
+def _quantity(value: str) -> int:
+    try:
+        return int(Decimal(value))
+    except (InvalidOperation, ValueError) as exc:  # "abc", "NaN", "Infinity"
+        raise X12Error(f"EB10 {value!r} is not a number") from exc
 
 
 def _phone(per: list[str]) -> str | None:
@@ -236,7 +248,7 @@ def _eb(seg: list[str], d: Delimiters) -> EbLine:
         amount=cents(amount) if amount else None,
         percent=fraction,
         quantity_qualifier=_el(seg, 9),
-        quantity=int(Decimal(quantity)) if quantity else None,
+        quantity=_quantity(quantity) if quantity else None,
         auth=_el(seg, 11),
         network=_el(seg, 12),
     )

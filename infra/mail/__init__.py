@@ -1,0 +1,1 @@
+"""A local SMTP sink for development and tests: it keeps what it receives and shows it over HTTP."""

@@ -1,0 +1,64 @@
+"""Outgoing email over SMTP. Only jobs send (never a request): see the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from email.message import EmailMessage
+
+import msgspec
+
+from services.core.settings import Settings
+
+
+class OutgoingEmail(msgspec.Struct, frozen=True, kw_only=True):
+    to: str
+    subject: str
+    body: str
+
+
+class MailUnavailable(Exception):
+    """The SMTP server refused or could not be reached: transient, the job tries again later."""
+
+
+class RecipientRefused(Exception):
+    """The server refused the address itself: sending again would not help."""
+
+
+def _message(settings: Settings, email: OutgoingEmail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message.set_content(email.body)
+    return message
+
+
+def _send(settings: Settings, message: EmailMessage) -> None:
+    with smtplib.SMTP(
+        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s
+    ) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)
+
+
+async def send(settings: Settings, email: OutgoingEmail) -> None:
+    """Deliver one message; RecipientRefused when the address is refused, MailUnavailable on
+    any other SMTP or network failure."""
+    try:
+        # smtplib blocks: a thread keeps the worker's event loop free.
+        await asyncio.to_thread(_send, settings, _message(settings, email))
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise RecipientRefused(_describe(exc)) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailUnavailable(_describe(exc)) from exc
+
+
+def _describe(exc: Exception) -> str:
+    # The class and SMTP code only: an exception's text may quote the recipient's address,
+    # and this ends up in the outbox row and the logs.
+    code = getattr(exc, "smtp_code", None) or getattr(exc, "errno", None)
+    return type(exc).__name__ + (f" ({code})" if code is not None else "")
