@@ -244,7 +244,9 @@ def client_journey(demo: Demo, payer: dict[str, Any], provider: dict[str, Any]) 
     say("client signed up", f"{email}: {signed['status']}")
     code = demo.verification_code(email)
     say("verification email read", f"from the mail sink at {demo.mail_url}")
-    token = demo.call("POST", "/auth/verify-email", None, 200, json={"token": code})["access_token"]
+    token = demo.call(
+        "POST", "/auth/verify-email", None, 200, json={"token": code, "password": PASSWORD}
+    )["access_token"]
     me = demo.call("GET", "/auth/me", token, 200)
     client = demo.call("GET", f"/clients/{me['client_id']}", token, 200)
     demo.count("clients_signed_up")

@@ -22,12 +22,19 @@ class Out(msgspec.Struct, kw_only=True):
 # Every value that can end up in an X12 file (names, ids, addresses): the X12 basic character
 # set (A-Z 0-9 space ! " & ' ( ) * + , - . / : ; ? =) and the extended one (a-z % @ [ ] _ { } \ |
 # < > # $ ~), less the delimiters Hearth writes with (element *, component :, repetition ^,
-# segment ~). A payer file cannot carry anything else (an accented letter included), and a
-# delimiter inside a value would split or end a segment: the writers refuse both, so refuse
-# them here, where the caller can still correct the value.
-X12_SAFE = r"^[A-Za-z0-9 !\"&'()+,./;?=%@\[\]_{}\\|<>#$-]*$"
+# segment ~). A delimiter inside a value would split or end a segment, and a payer file cannot
+# carry other characters: refuse them here, where the caller can still correct the value.
+# Latin letters with accents (José Peña, Müller, Łukasz) are people's real names: they are
+# accepted and stored as written, and the writers send them without their accents (PENA),
+# as payers' own systems hold them (services/core/x12.py, to_x12_letters). The X12 "select
+# language characters" exist only by agreement between trading partners, so none are sent.
+X12_SAFE = (
+    r"^[A-Za-z0-9 !\"&'()+,./;?=%@\[\]_{}\\|<>#$"
+    r"\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017f-]*$"  # Latin-1 and Latin Extended-A letters
+)
 X12_REFUSED_HINT = (
-    "letters, digits, spaces and ! \" & ' ( ) + , - . / ; ? = % @ [ ] _ { } | < > # $"
+    "letters (accented Latin letters are sent to payers without their accents), digits, spaces"
+    " and ! \" & ' ( ) + , - . / ; ? = % @ [ ] _ { } | < > # $"
 )
 # Identifiers payers assign (member, group numbers): a letter or digit, then letters, digits,
 # spaces and hyphens.

@@ -28,6 +28,9 @@ class AcceptInviteIn(Base):
 
 class VerifyEmailIn(Base):
     token: Token
+    # The password chosen at signup: the mailed token alone would let whoever reads the mailbox
+    # activate an account whose password a stranger who signed up with that address chose.
+    password: AnyPassword
 
 
 class ChangePasswordIn(Base):

@@ -8,6 +8,7 @@ wrongly, so ISA16 is found by counting sixteen element separators, not by its fi
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,8 +121,32 @@ def repeats(value: str, delimiters: Delimiters) -> list[str]:
     return [part for part in value.split(delimiters.repetition) if part] if value else []
 
 
+# Latin letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans(
+    {
+        "Æ": "AE", "æ": "ae", "Ð": "D", "ð": "d", "Ø": "O", "ø": "o", "Þ": "TH", "þ": "th",
+        "ß": "ss", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "\u0131": "i", "ĸ": "k", "Ł": "L",
+        "ł": "l", "Ŋ": "N", "ŋ": "n", "Œ": "OE", "œ": "oe", "Ŧ": "T", "ŧ": "t",
+        "Ŀ": "L", "ŀ": "l", "ŉ": "n",
+    }
+)  # fmt: skip
+
+
+def to_x12_letters(value: str) -> str:
+    """Accented Latin letters as payers hold them, without accents (Peña -> Pena, Łódź -> Lodz).
+
+    The input rule (schemas/common.py X12_SAFE) admits them in names; the X12 basic and
+    extended sets do not, so every writer sends their base letters.
+    """
+    if value.isascii():
+        return value
+    decomposed = unicodedata.normalize("NFKD", value.translate(_UNDECOMPOSED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _check_value(value: str, d: Delimiters) -> str:
-    bad = [c for c in value if c in d.chars() or not c.isprintable()]
+    value = to_x12_letters(value)
+    bad = [c for c in value if c in d.chars() or not c.isprintable() or not c.isascii()]
     if bad:
         raise X12Error(f"value {value!r} contains a delimiter or control character {bad[0]!r}")
     return value

@@ -282,6 +282,13 @@ async def update_end_pending(
     )
 
 
+async def get_pending_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    hashed: str | None = await conn.fetchval(
+        "SELECT pending_password_hash FROM users WHERE id = $1", user_id
+    )
+    return hashed
+
+
 async def lock_pending(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
     """Whether the user is a self-signup still pending verification; locks the user."""
     pending: bool | None = await conn.fetchval(

@@ -25,7 +25,7 @@ from services.core import clock, ratelimit
 from services.core.errors import Unauthorized
 from services.core.settings import Settings
 from services.identity import queries
-from services.identity.passwords import hash_password
+from services.identity.passwords import hash_password, verify_password
 from services.identity.service import issue_tokens
 
 SignupStatus = Literal["new", "pending", "registered"]
@@ -112,8 +112,15 @@ async def create_email_verification(
     return token
 
 
-async def verify_email(conn: asyncpg.Connection, settings: Settings, token: str) -> TokenPair:
-    """Use a verification token: the pending password becomes the password, and sign in."""
+async def verify_email(
+    conn: asyncpg.Connection, settings: Settings, token: str, password: str
+) -> TokenPair:
+    """Use a verification token with the signup's password: it becomes the password; sign in.
+
+    Both are needed: the token proves the mailbox, the password proves this is the signup the
+    mailbox's owner made. Otherwise a stranger could sign up with someone's address, and the
+    owner, following the link, would activate an account whose password the stranger knows.
+    """
     found = await queries.lock_email_verification(conn, _token_hash(token))
     now = clock.now()
     if found is None or found[3] is not None or found[2] <= now:
@@ -121,6 +128,12 @@ async def verify_email(conn: asyncpg.Connection, settings: Settings, token: str)
     verification_id, user_id, _, _ = found
     if not await queries.lock_pending(conn, user_id):
         raise BadVerification("verification token is not valid or has expired", field="token")
+    pending_hash = await queries.get_pending_password_hash(conn, user_id)
+    if not await verify_password(
+        pending_hash, password, settings.argon2_time_cost, settings.argon2_memory_kib
+    ):
+        # The token stays usable: a mistyped password must not cost the owner their link.
+        raise BadVerification("the password is not the one chosen at signup", field="password")
     await queries.update_end_pending(conn, user_id, now, keep_password=True)
     await queries.update_email_verification_used(conn, verification_id, now)
     await queries.update_expire_email_verifications(conn, user_id, now)

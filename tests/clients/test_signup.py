@@ -178,7 +178,9 @@ async def test_the_mailed_token_verifies_the_address_once_and_signs_in(
     # Only the token's hash is stored.
     stored = await db.fetchval("SELECT token_hash FROM email_verifications")
     assert stored == hashlib.sha256(token.encode()).digest()
-    verified = await client.post("/auth/verify-email", json={"token": token})
+    verified = await client.post(
+        "/auth/verify-email", json={"token": token, "password": body["password"]}
+    )
     assert verified.status_code == 200, verified.text
     me = await client.get(
         "/auth/me", headers={"Authorization": f"Bearer {verified.json()['access_token']}"}
@@ -187,7 +189,9 @@ async def test_the_mailed_token_verifies_the_address_once_and_signs_in(
     assert me.json()["role"] == "client"
     assert me.json()["client_id"] is not None
     assert await login(client, body["email"], body["password"]) == 200
-    reused = await client.post("/auth/verify-email", json={"token": token})
+    reused = await client.post(
+        "/auth/verify-email", json={"token": token, "password": body["password"]}
+    )
     assert reused.status_code == 401
     assert reused.json()["code"] == "bad_verification_token"
     # Verified: a later signup for the address is a registered one and replaces nothing.
@@ -207,11 +211,15 @@ async def test_an_unknown_or_expired_token_is_refused(
     assert (await client.post("/clients/signup", json=body)).status_code == 202
     user = await user_of(db, body["email"])
     token = code_in(await mail_for(db, settings, user["id"]))
-    unknown = await client.post("/auth/verify-email", json={"token": "x" * 43})
+    unknown = await client.post(
+        "/auth/verify-email", json={"token": "x" * 43, "password": "p" * 12}
+    )
     assert unknown.status_code == 401
     assert unknown.json()["errors"][0]["field"] == "token"
     clock.CLOCK.advance(timedelta(seconds=settings.email_verification_ttl_s))
-    expired = await client.post("/auth/verify-email", json={"token": token})
+    expired = await client.post(
+        "/auth/verify-email", json={"token": token, "password": body["password"]}
+    )
     assert expired.status_code == 401
     assert (await user_of(db, body["email"]))["signup_pending_since"] is not None
     assert await login(client, body["email"], body["password"]) == 401
@@ -238,14 +246,41 @@ async def test_a_pending_signup_does_not_block_a_later_one(
         "update",
     ]
     # The earlier link stopped working; the owner's link verifies with the owner's password.
-    stale = await client.post("/auth/verify-email", json={"token": squatter_token})
+    stale = await client.post(
+        "/auth/verify-email", json={"token": squatter_token, "password": squatter["password"]}
+    )
     assert stale.status_code == 401
     message = await mail_for(db, settings, user["id"])
     assert message.body.startswith("Hello Ada,")
-    verified = await client.post("/auth/verify-email", json={"token": code_in(message)})
+    verified = await client.post(
+        "/auth/verify-email", json={"token": code_in(message), "password": owner["password"]}
+    )
     assert verified.status_code == 200
     assert await login(client, owner["email"], owner["password"]) == 200
     assert await login(client, owner["email"], squatter["password"]) == 401
+
+
+async def test_the_mailbox_owner_cannot_activate_a_strangers_signup_with_the_link_alone(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The attack: a stranger signs up with someone's address and a password they know; the
+    owner follows the mailed link; the stranger would then own a verified account there.
+    The link alone verifies nothing: the signup's password must come with it."""
+    squatter = signup_body(password="squatter passphrase")
+    assert (await client.post("/clients/signup", json=squatter)).status_code == 202
+    user = await user_of(db, squatter["email"])
+    link = code_in(await mail_for(db, settings, user["id"]))
+    for attempt in ({"token": link}, {"token": link, "password": "the owners own guess"}):
+        refused = await client.post("/auth/verify-email", json=attempt)
+        assert refused.status_code in (400, 401), refused.text
+        assert refused.json()["errors"][0]["field"] == "password"
+    assert (await user_of(db, squatter["email"]))["signup_pending_since"] is not None
+    assert await login(client, squatter["email"], squatter["password"]) == 401
+    # A mistyped password does not spend the token.
+    verified = await client.post(
+        "/auth/verify-email", json={"token": link, "password": squatter["password"]}
+    )
+    assert verified.status_code == 200
 
 
 async def test_ops_create_a_client_for_a_pending_address(
@@ -268,7 +303,9 @@ async def test_ops_create_a_client_for_a_pending_address(
     assert claimed["password_hash"] is None
     assert claimed["pending_password_hash"] is None
     assert (
-        await client.post("/auth/verify-email", json={"token": squatter_token})
+        await client.post(
+            "/auth/verify-email", json={"token": squatter_token, "password": squatter["password"]}
+        )
     ).status_code == 401
     assert await login(client, body["email"], squatter["password"]) == 401
     [_, _, update] = await audit_rows(db, "client", uuid.UUID(out["client"]["id"]))
@@ -313,13 +350,19 @@ async def test_email_verification_is_limited_per_address(
 ) -> None:
     """Stops guessing verification tokens from one address."""
     for _ in range(settings.verify_email_max_per_address):
-        response = await client.post("/auth/verify-email", json={"token": "y" * 43})
+        response = await client.post(
+            "/auth/verify-email", json={"token": "y" * 43, "password": "p" * 12}
+        )
         assert response.status_code == 401
-    refused = await client.post("/auth/verify-email", json={"token": "y" * 43})
+    refused = await client.post(
+        "/auth/verify-email", json={"token": "y" * 43, "password": "p" * 12}
+    )
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     async with other_address(client, "198.51.100.21") as elsewhere:
-        response = await elsewhere.post("/auth/verify-email", json={"token": "y" * 43})
+        response = await elsewhere.post(
+            "/auth/verify-email", json={"token": "y" * 43, "password": "p" * 12}
+        )
         assert response.status_code == 401
 
 

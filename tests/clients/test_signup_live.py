@@ -56,7 +56,11 @@ def test_the_mailed_code_verifies_and_a_second_signup_tells_the_owner(
     assert message["body"].startswith("Hello Iris,")
     match = re.search(r"Verification code: (\S+)", message["body"])
     assert match is not None
-    verified = httpx.post(f"{stack}/auth/verify-email", json={"token": match.group(1)}, timeout=10)
+    verified = httpx.post(
+        f"{stack}/auth/verify-email",
+        json={"token": match.group(1), "password": body["password"]},
+        timeout=10,
+    )
     assert verified.status_code == 200, verified.text
     login = {"email": address, "password": body["password"]}
     assert httpx.post(f"{stack}/auth/login", json=login, timeout=10).status_code == 200

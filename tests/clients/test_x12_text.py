@@ -16,7 +16,7 @@ from services.core.settings import Settings
 from tests.clients.helpers import signup_body
 from tests.factories import make_client, make_ops, make_payer, make_policy, make_provider
 
-UNSAFE = ["Lee~NM1*IL", "Lee*", "Lee^", "Lee:", "Jos\u00e9", "Lee\x00"]
+UNSAFE = ["Lee~NM1*IL", "Lee*", "Lee^", "Lee:", "Lee\u20ac", "Lee\u4e2d", "Lee\x00"]
 ADDRESS = {"line1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62701"}
 
 
@@ -38,6 +38,19 @@ async def test_signup_refuses_unsafe_names_and_addresses(
     response = await client.post("/clients/signup", json=signup_body(address=bad_address))
     _refused(response, "address.line1")
     assert await db.fetchval("SELECT count(*) FROM users") == before
+
+
+async def test_accented_latin_names_are_accepted_as_written(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """People's real names are not refused; the X12 writers send them without accents."""
+    body = signup_body(first_name="Jos\u00e9", last_name="Pe\u00f1a-\u0141uczak")
+    response = await client.post("/clients/signup", json=body)
+    assert response.status_code == 202, response.text
+    stored = await db.fetchrow(
+        "SELECT first_name, last_name FROM clients WHERE email = $1", body["email"]
+    )
+    assert tuple(stored) == ("Jos\u00e9", "Pe\u00f1a-\u0141uczak")
 
 
 async def test_x12_safe_punctuation_is_accepted(

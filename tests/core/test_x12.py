@@ -15,6 +15,7 @@ from services.core.x12 import (
     read_interchange,
     repeats,
     segments,
+    to_x12_letters,
     write_interchange,
     write_segment,
 )
@@ -74,6 +75,26 @@ def test_write_segment_composites_repeats_and_trailing_empties() -> None:
     d = Delimiters()
     seg = write_segment(("EQ", ["MH", "30"], ("HC", "90837", ""), "", ""), d)
     assert seg == "EQ*MH^30*HC:90837~"
+
+
+def test_accented_latin_letters_are_written_without_their_accents() -> None:
+    seg = write_segment(("NM1", "IL", "1", "Peña-Łódź", "José Ægir"), Delimiters())
+    assert seg == "NM1*IL*1*Pena-Lodz*Jose AEgir~"
+
+
+def test_every_letter_the_input_rule_admits_becomes_an_x12_letter() -> None:
+    # schemas/common.py X12_SAFE admits U+00C0-U+017F less the signs x and the division sign.
+    admitted = [*range(0xC0, 0xD7), *range(0xD8, 0xF7), *range(0xF8, 0x180)]
+    for code_point in admitted:
+        written = to_x12_letters(chr(code_point))
+        assert written.isascii(), (hex(code_point), written)
+        assert written.isalpha(), (hex(code_point), written)
+
+
+@pytest.mark.parametrize("bad", ["A\u20acB", "A\u4e2dB", "A\u00d7B"])
+def test_write_segment_refuses_what_no_x12_letter_stands_for(bad: str) -> None:
+    with pytest.raises(X12Error):
+        write_segment(("NM1", "IL", bad), Delimiters())
 
 
 @pytest.mark.parametrize("bad", ["A*B", "A~B", "A:B", "A^B", "A\nB", "A\x00B"])

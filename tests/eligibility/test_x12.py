@@ -90,6 +90,15 @@ def test_270_subscriber_segments() -> None:
     assert "HL*4" not in text
 
 
+def test_270_sends_accented_names_without_accents_and_stays_valid() -> None:
+    jose = Person270("Jos\u00e9", "Pe\u00f1a", date(1990, 4, 12), "M", "EVG100001")
+    request = replace(subscriber_request(), patient=jose)
+    text = write_270(request, envelope=ENVELOPE, control=ControlNumbers(1, 1), now=NOW)
+    assert "NM1*IL*1*Pena*Jose****MI*EVG100001~" in text
+    assert text.isascii()
+    assert x279_errors(text) == []
+
+
 def test_270_dependant_goes_in_2000d_with_ins() -> None:
     text = write_270(dependant_request(), envelope=ENVELOPE, control=ControlNumbers(1, 1), now=NOW)
     assert "HL*3*2*22*1~NM1*IL*1*Kim*Pat****MI*BHI200001~DMG*D8*19750505*F~HL*4*3*23*0~" in text
