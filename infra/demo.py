@@ -23,11 +23,13 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from services.core import clock
 
 REPO = Path(__file__).resolve().parents[1]
 OPS_EMAIL = os.environ.get("HEARTH_DEMO_OPS_EMAIL", "ops@hearth.test")
@@ -75,7 +77,14 @@ class Demo:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
+
+
+def _start_clock() -> None:
+    # The stack's processes run shifted when HEARTH_CLOCK_SHIFT_TO is set: book and date
+    # things on their day, as a client on that day would.
+    shift_to = os.environ.get("HEARTH_CLOCK_SHIFT_TO")
+    clock.start(datetime.fromisoformat(shift_to) if shift_to else None)
 
 
 def say(step: str, detail: str = "") -> None:
@@ -264,7 +273,7 @@ def client_journey(demo: Demo, payer: dict[str, Any], provider: dict[str, Any]) 
     say("provider before a booking", f"GET client -> {hidden.status_code}")
     if hidden.status_code != 404:
         raise DemoFailed("a provider saw a client they have no session with")
-    starts = (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
+    starts = (clock.now() + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
     booking = {
         "provider_id": provider["provider"]["id"],
         "policy_id": policy["id"],
@@ -368,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the SMTP sink's HTTP side, where the demo reads the verification email",
     )
     args = parser.parse_args(argv)
+    _start_clock()
     run = uuid.uuid4().hex[:6]
     started = time.monotonic()
     print(f"Hearth demo {run} against {args.base_url}")
@@ -396,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "run_id": run,
         "base_url": args.base_url,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": clock.now().isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - started, 2),
         **demo.counts,
     }

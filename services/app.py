@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
+from services.core import clock
 from services.core.auth import BEARER, TokenAuthMiddleware, TokenClaims, allow, provide_actor
 from services.core.db import DatabaseUnreachable, create_pool, provide_conn
 from services.core.errors import handle_exception
@@ -158,6 +159,7 @@ def create_app(
                 raise
 
     configure_logging(settings.log_level)
+    clock.start(settings.clock_shift_to)
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncGenerator[None, None]:

@@ -15,12 +15,13 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import httpx
 
 from services.clearinghouse.client import CoreHttpClient
+from services.core import clock
 from services.core.settings import load_settings
 from services.core.x12 import ControlNumbers
 from services.eligibility.x12 import (
@@ -90,7 +91,7 @@ async def _measure(base: str, seconds: float) -> None:
                 _request(trace),
                 envelope=envelope_270("HEARTH", "HEARTHCH"),
                 control=ControlNumbers(interchange=n, group=n),
-                now=datetime.now(UTC),
+                now=clock.now(),
             )
             benefits = parse_271(await client.realtime("X12_270_Request_005010X279A1", x270), trace)
             assert benefits.status == "active"

@@ -10,6 +10,7 @@ import sys
 
 import asyncpg
 
+from services.core import clock
 from services.core.migrations import MigrationError, migrate
 from services.core.settings import Settings, SettingsError, load_settings
 
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    clock.start(settings.clock_shift_to)
     try:
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))

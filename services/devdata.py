@@ -20,6 +20,7 @@ from schemas.providers import LicenceIn, LicenceType, LocationIn, ProviderIn
 from schemas.therapy_sessions import BookSessionIn
 from services.clients import policies
 from services.clients import service as clients
+from services.core import clock
 from services.core.auth import Actor
 from services.core.db import init_connection
 from services.core.settings import Settings
@@ -169,7 +170,7 @@ PATH = {
 
 async def load_demo_data(settings: Settings, today: date | None = None) -> bool:
     """Load the world unless the database already has users; True when loaded."""
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     conn = await asyncpg.connect(settings.database_url)
     await init_connection(conn)
     try:

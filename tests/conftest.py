@@ -13,8 +13,10 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from redis.asyncio import Redis
 
 from infra.local.stack import LocalStack
 from services.app import close_resources, create_app, open_resources
+from services.core import clock as hearth_clock
 from services.core.auth import Actor, issue_access_token
 from services.core.db import run_in_transaction
 from services.core.migrations import migrate
@@ -33,6 +36,10 @@ from tests.servers import Redis62
 
 ROOT = Path(__file__).resolve().parents[1]
 _RUN = uuid.uuid4().hex[:8]
+# What the `clock` fixture freezes the clock at unless a test freezes it elsewhere.
+FROZEN_AT = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+# HEARTH_CLOCK_SHIFT_TO (CI's run "as on another day"): (the instant, the system time then).
+_shift: tuple[datetime, float] | None = None
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -63,6 +70,12 @@ def _template_name(config: pytest.Config) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     # pgserver logs from an exit thread, after pytest has closed the captured streams.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    global _shift
+    shift_to = os.environ.get("HEARTH_CLOCK_SHIFT_TO")
+    if shift_to:
+        # Like the API and worker at start-up: each xdist worker ticks on from that instant.
+        _shift = (datetime.fromisoformat(shift_to), time.time())
+        hearth_clock.CLOCK.shift_to(_shift[0])
     if hasattr(config, "workerinput"):
         return  # the controller made the template
     stack = LocalStack(ROOT / ".data" / "test")
@@ -121,6 +134,30 @@ def _redis_url(config: pytest.Config) -> str:
     if head.startswith("unix://"):
         return f"{head}?db={index}"
     return f"{head.rsplit('/', 1)[0]}/{index}" + (sep + query if query else "")
+
+
+def restore_clock() -> None:
+    """The clock as the run started it: the system's, or shifted and ticking since then."""
+    hearth_clock.CLOCK.reset()
+    if _shift is not None:
+        instant, at = _shift
+        hearth_clock.CLOCK.shift_to(instant + timedelta(seconds=time.time() - at))
+
+
+@pytest.fixture(autouse=True)
+def _clock_after_each_test() -> Iterator[None]:
+    # A test that froze or advanced the clock leaves it as the run started it.
+    yield
+    restore_clock()
+
+
+@pytest.fixture
+def clock() -> Iterator[hearth_clock.Clock]:
+    """The clock frozen at FROZEN_AT (the default for tests that name dates); freeze() or
+    advance() it further; it is restored after the test."""
+    hearth_clock.CLOCK.freeze(FROZEN_AT)
+    yield hearth_clock.CLOCK
+    restore_clock()
 
 
 @pytest.fixture(scope="session")

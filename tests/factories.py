@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from schemas.providers import ProviderIn
 from schemas.therapy_sessions import BookSessionIn, SessionOut
 from services.clients import policies
 from services.clients import service as clients
+from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.providers.service import onboard_provider
@@ -143,7 +144,7 @@ async def make_insured_client(
 
 
 def future(days: int = 7) -> datetime:
-    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+    return (clock.now() + timedelta(days=days)).replace(microsecond=0)
 
 
 async def make_session(
@@ -168,6 +169,7 @@ async def make_session(
 
 async def move_to_past(db: asyncpg.Connection, session_id: uuid.UUID) -> None:
     await db.execute(
-        "UPDATE therapy_sessions SET starts_at = now() - interval '2 hours' WHERE id = $1",
+        "UPDATE therapy_sessions SET starts_at = $2 WHERE id = $1",
         session_id,
+        clock.now() - timedelta(hours=2),
     )

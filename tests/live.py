@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+
+from services.core import clock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +36,13 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
         "HEARTH_ARGON2_MEMORY_KIB": "1024",
         "PYTHONPATH": str(ROOT),
     }
+    env.pop("HEARTH_CLOCK_SHIFT_TO", None)
+    now = clock.now()
+    if abs(now - datetime.now(UTC)) > timedelta(seconds=1):
+        # This process's clock is shifted (a CI run as on another day) or set by the test: the
+        # child starts its clock where this one is now (not where the run started, minutes
+        # ago), so the two agree to within the child's start-up.
+        env["HEARTH_CLOCK_SHIFT_TO"] = now.isoformat()
     env.update(extra)
     return env
 

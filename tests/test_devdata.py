@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
+from services.core.clock import Clock
 from services.core.settings import Settings
 from services.devdata import (
     CLIENTS,
@@ -21,8 +22,10 @@ from services.identity.service import login
 
 
 async def test_demo_world_loads_once_and_everyone_can_log_in(
-    committed_db: str, settings: Settings, redis: Redis
+    committed_db: str, settings: Settings, redis: Redis, clock: Clock
 ) -> None:
+    # Named dates need the clock on them: the world books sessions ahead of "today".
+    clock.freeze(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
     world = msgspec.structs.replace(settings, database_url=committed_db)
     assert await load_demo_data(world, today=date(2026, 11, 26)) is True
     assert await load_demo_data(world, today=date(2026, 11, 26)) is False

@@ -9,6 +9,7 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.clearinghouse.client import CoreHttpClient
+from services.core import clock
 from services.core.db import create_pool
 from services.core.logging import configure_logging
 from services.core.settings import load_settings
@@ -22,6 +23,7 @@ SETTINGS = load_settings()
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(SETTINGS.log_level)
+    clock.start(SETTINGS.clock_shift_to)
     ctx["settings"] = SETTINGS
     ctx["pool"] = await create_pool(SETTINGS.database_url, min_size=1, max_size=5)
     ctx["http"] = httpx.AsyncClient()

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--today", type=date.fromisoformat, default=None,
-                        help="date for 270s without DTP*291 (default: the real date)")  # fmt: skip
+                        help="date for 270s without DTP*291 (default: the clock's)")  # fmt: skip
     args = parser.parse_args(argv)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it every keep-alive answer waited ~40 ms on the client's delayed ACK.

@@ -13,7 +13,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from infra.clearinghouse import clock
 
 CORE_RULE_VERSION = "2.2.0"
 REALTIME = "RealTime"
@@ -46,7 +48,7 @@ class EnvelopeError(Exception):
 
 
 def now_stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _timestamp_ok(value: str) -> bool:

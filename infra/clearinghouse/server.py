@@ -6,13 +6,13 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import UploadFile
 
-from infra.clearinghouse import core, eligibility
+from infra.clearinghouse import clock, core, eligibility
 from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 
@@ -25,7 +25,7 @@ REMEMBERED = 50_000
 class Simulator:
     world: World
     creds: core.Credentials
-    today: date | None = None  # fixed "today" for 270s without DTP*291 (None: the real date)
+    today: date | None = None  # fixed "today" for 270s without DTP*291 (None: the clock's)
     mode: str = "normal"
     delay_s: float = 0.0
     # (SenderID, PayloadID) -> the first answer; a future while it is being made, so a
@@ -47,9 +47,9 @@ class Simulator:
             return 400, core.response_fields(
                 fields, self.creds, core.ENVELOPE_ERROR, "", "PayloadIllegal", str(error)
             )
-        today = self.today or datetime.now(UTC).date()
+        today = self.today or clock.today()
         response = eligibility.answer(self.world, inquiry, today, unable=self.mode == "aaa42")
-        control = Control(self.next_control(), datetime.now(UTC))
+        control = Control(self.next_control(), clock.now())
         text = write_271(inquiry, response, control)
         return 200, core.response_fields(fields, self.creds, core.RESPONSE_271, text)
 

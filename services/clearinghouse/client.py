@@ -14,7 +14,6 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
@@ -32,6 +31,7 @@ from services.clearinghouse.errors import (
     ClearinghouseUnavailable,
     EnvelopeRejected,
 )
+from services.core import clock
 from services.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class CoreHttpClient:
             payload_type=payload_type,
             payload=payload,
             payload_id=payload_id,
-            now=datetime.now(UTC),
+            now=clock.now(),
             credentials=self.credentials,
         )
         body, content_type = encode_multipart(fields, f"hearth-{uuid.uuid4().hex}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -28,7 +28,7 @@ from services.clients.errors import (
     UnknownPayer,
 )
 from services.clients.service import check_birth_date, visible_client
-from services.core import audit
+from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.pagination import Page, decode_cursor, make_page
 
@@ -110,7 +110,7 @@ async def add_policy(
 ) -> PolicyOut:
     # The client row lock serialises policy writes, so two overlapping policies cannot both pass.
     await visible_client(conn, actor, client_id, lock=True)
-    now = datetime.now(UTC)
+    now = clock.now()
     draft = PolicyRow(
         id=uuid.uuid4(),
         client_id=client_id,

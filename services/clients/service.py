@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 import asyncpg
 import msgspec
@@ -22,7 +22,7 @@ from schemas.clients import (
 from schemas.common import Address
 from services.clients import queries
 from services.clients.errors import BadDate, ClientNotFound
-from services.core import audit
+from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import NotFound, Unauthorized
 from services.core.pagination import Page, decode_cursor, make_page
@@ -36,7 +36,7 @@ _EARLIEST_BIRTH = date(1900, 1, 1)
 
 def check_birth_date(value: date, field: str) -> None:
     """A date of birth is not in the future and not before 1900."""
-    if value > datetime.now(UTC).date() or value < _EARLIEST_BIRTH:
+    if value > clock.today() or value < _EARLIEST_BIRTH:
         raise BadDate("date of birth must be between 1900-01-01 and today", field=field)
 
 

@@ -54,6 +54,12 @@ def _aware(instant: datetime) -> datetime:
 CLOCK = Clock()
 
 
+def start(shift_to: datetime | None) -> None:
+    """Process start-up: move the clock to `shift_to` (HEARTH_CLOCK_SHIFT_TO) when it is set."""
+    if shift_to is not None:
+        CLOCK.shift_to(shift_to)
+
+
 def now() -> datetime:
     return CLOCK.now()
 

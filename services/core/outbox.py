@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import asyncpg
 import msgspec
 
+from services.core import clock
 from services.core.db import transaction
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,12 @@ async def add(
     available_at: datetime | None = None,
 ) -> int | None:
     """Queue `job(outbox_id, **payload)` once this transaction commits; None if already queued."""
+    # Stamped from the clock, not the database's now(): the relay compares them with it.
+    now = clock.now()
     outbox_id: int | None = await conn.fetchval(
         """
-        INSERT INTO outbox (job, payload, dedupe_key, available_at)
-        VALUES ($1, $2, $3, coalesce($4, now()))
+        INSERT INTO outbox (job, payload, dedupe_key, created_at, available_at)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND completed_at IS NULL
         DO NOTHING
         RETURNING id
@@ -52,7 +55,8 @@ async def add(
         job,
         payload,
         dedupe_key,
-        available_at,
+        now,
+        available_at or now,
     )
     return outbox_id
 
@@ -97,7 +101,9 @@ async def lock(conn: asyncpg.Connection, outbox_id: int) -> OutboxRow | None:
 
 async def complete(conn: asyncpg.Connection, outbox_id: int) -> None:
     await conn.execute(
-        "UPDATE outbox SET completed_at = now() WHERE id = $1 AND completed_at IS NULL", outbox_id
+        "UPDATE outbox SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL",
+        outbox_id,
+        clock.now(),
     )
 
 
@@ -107,12 +113,12 @@ async def record_failure(
     """A transient failure: hand the row out again after `retry_in`."""
     await conn.execute(
         """
-        UPDATE outbox SET last_error = $2, enqueued_at = NULL, available_at = now() + $3
+        UPDATE outbox SET last_error = $2, enqueued_at = NULL, available_at = $3
         WHERE id = $1 AND completed_at IS NULL
         """,
         outbox_id,
         error[:500],
-        retry_in,
+        clock.now() + retry_in,
     )
 
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -137,6 +138,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
         "Hearth Health"
     )
+    # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
+    # there and ticks on, so CI can run the suite as on another day. Refused in production.
+    clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None
 
     @property
     def arq_queue_name(self) -> str:
@@ -201,6 +205,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         for secret in _PRODUCTION_REQUIRED:
             if secret not in raw:
                 raise SettingsError(f"{_env_name(secret)} must be set in production")
+        if settings.clock_shift_to is not None:
+            raise SettingsError("HEARTH_CLOCK_SHIFT_TO is refused in production")
     parse_keyring(settings.tax_id_keys)
     if settings.env == "production":
         _refuse_development_values(settings)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 import asyncpg
 
 from schemas.credentialing import CredentialingEventOut, CredentialingOut
+from services.core import clock
 from services.core.db import one, to_struct, to_structs
 
 _RECORD = """
@@ -52,14 +53,16 @@ async def insert_event(
 ) -> None:
     await conn.execute(
         """
-        INSERT INTO credentialing_events (record_id, from_status, to_status, actor_user_id, reason)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO credentialing_events
+            (record_id, from_status, to_status, actor_user_id, reason, at)
+        VALUES ($1, $2, $3, $4, $5, $6)
         """,
         record_id,
         from_status,
         to_status,
         actor_user_id,
         reason,
+        clock.now(),
     )
 
 
@@ -87,7 +90,7 @@ async def update_record_status(
     row = await conn.fetchrow(
         """
         UPDATE credentialing_records
-        SET status = $2, effective_on = $3, ends_on = $4, updated_at = now()
+        SET status = $2, effective_on = $3, ends_on = $4, updated_at = $5
         WHERE id = $1
         RETURNING id, provider_id, payer_id, status, effective_on, ends_on, expiry_warned_at,
                   created_at, updated_at
@@ -96,6 +99,7 @@ async def update_record_status(
         status,
         effective_on,
         ends_on,
+        clock.now(),
     )
     return one(row, CredentialingOut)
 
@@ -175,16 +179,18 @@ async def update_expire_ended(
     rows = await conn.fetch(
         """
         WITH expired AS (
-            UPDATE credentialing_records SET status = 'expired', updated_at = now()
+            UPDATE credentialing_records SET status = 'expired', updated_at = $3
             WHERE status = 'approved' AND ends_on < $1
             RETURNING id
         )
-        INSERT INTO credentialing_events (record_id, from_status, to_status, actor_user_id, reason)
-        SELECT id, 'approved', 'expired', NULL, $2 FROM expired
+        INSERT INTO credentialing_events
+            (record_id, from_status, to_status, actor_user_id, reason, at)
+        SELECT id, 'approved', 'expired', NULL, $2, $3 FROM expired
         RETURNING record_id
         """,
         today,
         reason,
+        clock.now(),
     )
     return [r["record_id"] for r in rows]
 
@@ -195,12 +201,13 @@ async def update_flag_expiring(
     """Flag, once, approved records ending between today and `until` (inclusive)."""
     rows = await conn.fetch(
         """
-        UPDATE credentialing_records SET expiry_warned_at = now(), updated_at = now()
+        UPDATE credentialing_records SET expiry_warned_at = $3, updated_at = $3
         WHERE status = 'approved' AND expiry_warned_at IS NULL
           AND ends_on BETWEEN $1 AND $2
         RETURNING id
         """,
         today,
         until,
+        clock.now(),
     )
     return [r["id"] for r in rows]

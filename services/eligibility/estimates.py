@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from redis.asyncio import Redis
 
 from schemas.benefit_checks import BenefitCheckIn, EstimateIn, EstimateOut, OutOfNetworkRateOut
 from services.clearinghouse.client import ClearinghouseAdapter
+from services.core import clock
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
@@ -37,7 +38,7 @@ async def estimate(
 ) -> EstimateOut:
     """The client's share of the next sessions with this provider for this CPT code, as the
     caller may see it (estimate_view)."""
-    first = data.first_session or datetime.now(UTC).date() + timedelta(days=7)
+    first = data.first_session or clock.today() + timedelta(days=7)
     check, _ = await check_benefits(
         pool,
         clearinghouse,

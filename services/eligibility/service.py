@@ -29,7 +29,7 @@ from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
 from services.clients import service as clients
-from services.core import audit, outbox
+from services.core import audit, clock, outbox
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.errors import NotFound, Unprocessable
@@ -216,8 +216,8 @@ async def check_benefits(
     caller = actor or system
     assert caller is not None
     provider_id = _receiver_for(caller, data.provider_id)
-    service_date = data.service_date or datetime.now(UTC).date()
-    fresh_since = datetime.now(UTC) - timedelta(days=settings.benefit_check_fresh_days)
+    service_date = data.service_date or clock.today()
+    fresh_since = clock.now() - timedelta(days=settings.benefit_check_fresh_days)
     # The re-check job (no actor) is bounded by its outbox row, not by these limits.
     refresher = actor if data.refresh else None
     async with transaction(pool) as conn:
@@ -239,7 +239,7 @@ async def check_benefits(
         await refresh_limits.count_caller(redis, settings, refresher)
     trace = uuid.uuid4().hex
     payload_id = uuid.uuid4()
-    requested_at = datetime.now(UTC)
+    requested_at = clock.now()
     try:
         x270 = write_270(
             _request(context, receiver, settings, trace, service_date),
@@ -279,7 +279,7 @@ async def check_benefits(
             response_x12=x271,
             requested_by=actor.user_id if actor else None,
             requested_at=requested_at,
-            completed_at=datetime.now(UTC),
+            completed_at=clock.now(),
             duration_ms=duration_ms,
         )
         await audit.record(conn, actor, "create", ENTITY, [check_id])
@@ -293,7 +293,7 @@ async def check_benefits(
             "recheck_benefits",
             {"policy_id": str(context.policy_id), "provider_id": str(provider_id or "")},
             dedupe_key=recheck_key(context.policy_id, provider_id),
-            available_at=datetime.now(UTC) + RETRY_AFTER,
+            available_at=clock.now() + RETRY_AFTER,
         )
         last_good = await queries.get_latest_check(
             conn, context.policy_id, provider_id, datetime.min.replace(tzinfo=UTC)

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from schemas.identity import AccessStateRow, InviteRow, RefreshTokenRow, UserRow
+from services.core import clock
 from services.core.db import to_struct
 
 _USER = """
@@ -78,12 +79,13 @@ async def update_password(conn: asyncpg.Connection, user_id: uuid.UUID, password
     version: int = await conn.fetchval(
         """
         UPDATE users
-        SET password_hash = $2, password_changed_at = now(), token_version = token_version + 1
+        SET password_hash = $2, password_changed_at = $3, token_version = token_version + 1
         WHERE id = $1
         RETURNING token_version
         """,
         user_id,
         password_hash,
+        clock.now(),
     )
     return version
 
@@ -153,20 +155,24 @@ async def lock_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> Ref
 
 
 async def update_refresh_token_used(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = $1", token_id)
+    await conn.execute(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1", token_id, clock.now()
+    )
 
 
 async def update_revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
     await conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
         family_id,
+        clock.now(),
     )
 
 
 async def update_revoke_user_tokens(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         user_id,
+        clock.now(),
     )
 
 
@@ -201,13 +207,16 @@ async def lock_invite(conn: asyncpg.Connection, token_hash: bytes) -> InviteRow 
 
 
 async def update_invite_accepted(conn: asyncpg.Connection, invite_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE user_invites SET accepted_at = now() WHERE id = $1", invite_id)
+    await conn.execute(
+        "UPDATE user_invites SET accepted_at = $2 WHERE id = $1", invite_id, clock.now()
+    )
 
 
 async def update_expire_invites(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute(
-        "UPDATE user_invites SET expires_at = now() WHERE user_id = $1 AND accepted_at IS NULL",
+        "UPDATE user_invites SET expires_at = $2 WHERE user_id = $1 AND accepted_at IS NULL",
         user_id,
+        clock.now(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -45,7 +45,7 @@ async def _issue(
         user.id,
         family_id,
         _token_hash(refresh),
-        datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s),
+        clock.now() + timedelta(seconds=settings.refresh_token_ttl_s),
     )
     # The access token names its refresh family, so logging that family out ends it too.
     access = issue_access_token(
@@ -88,7 +88,7 @@ async def create_invite(
 ) -> tuple[str, datetime]:
     """A single-use token the user exchanges for a password; earlier ones stop working."""
     token = secrets.token_urlsafe(32)
-    expires_at = datetime.now(UTC) + timedelta(seconds=settings.invite_ttl_s)
+    expires_at = clock.now() + timedelta(seconds=settings.invite_ttl_s)
     await queries.update_expire_invites(conn, user_id)
     await queries.insert_invite(conn, user_id, _token_hash(token), created_by, expires_at)
     return token, expires_at
@@ -138,7 +138,7 @@ async def refresh(conn: asyncpg.Connection, settings: Settings, token: str) -> T
         # RefreshReuse keeps this write although the request answers 401.
         await queries.update_revoke_family(conn, row.family_id)
         raise RefreshReuse("refresh token was already used; sign in again")
-    if row.expires_at <= datetime.now(UTC):
+    if row.expires_at <= clock.now():
         raise Unauthorized("refresh token has expired", code="bad_refresh_token")
     user = await queries.get_user(conn, row.user_id)
     if user is None or user.disabled_at is not None:
@@ -162,7 +162,7 @@ async def accept_invite(
     conn: asyncpg.Connection, settings: Settings, token: str, password: str
 ) -> TokenPair:
     invite = await queries.lock_invite(conn, _token_hash(token))
-    if invite is None or invite.accepted_at is not None or invite.expires_at <= datetime.now(UTC):
+    if invite is None or invite.accepted_at is not None or invite.expires_at <= clock.now():
         raise Unauthorized("invitation is not valid or has expired", code="bad_invite")
     user = await queries.lock_user(conn, invite.user_id)
     if user is None or user.disabled_at is not None:

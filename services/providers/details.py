@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 import asyncpg
 import msgspec
@@ -24,6 +24,7 @@ from schemas.providers import (
     LocationRow,
     SelfPayRateOut,
 )
+from services.core import clock
 from services.core.errors import NotFound
 from services.core.pagination import Page, decode_cursor, make_page
 from services.providers import queries
@@ -35,7 +36,7 @@ _PO_BOX = re.compile(r"\b(?:P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX)\b", re.IGNORE
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 def check_licence(data: LicenceIn, prefix: str = "") -> None:

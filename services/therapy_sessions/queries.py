@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from schemas.therapy_sessions import SessionFilters, SessionOut
+from services.core import clock
 from services.core.db import one, to_struct, to_structs
 
 _COLUMNS = """
@@ -122,14 +123,15 @@ async def update_cancel(
     row = await conn.fetchrow(
         """
         UPDATE therapy_sessions
-        SET status = 'cancelled', cancelled_at = now(), cancel_reason = $2, cancelled_by = $3,
-            updated_at = now()
+        SET status = 'cancelled', cancelled_at = $4, cancel_reason = $2, cancelled_by = $3,
+            updated_at = $4
         WHERE id = $1
         RETURNING"""  # noqa: S608 (constant column list, no input)
         + _COLUMNS,
         session_id,
         reason,
         by,
+        clock.now(),
     )
     return one(row, SessionOut)
 
@@ -137,10 +139,11 @@ async def update_cancel(
 async def update_no_show(conn: asyncpg.Connection, session_id: uuid.UUID) -> SessionOut:
     row = await conn.fetchrow(
         """
-        UPDATE therapy_sessions SET status = 'no_show', updated_at = now()
+        UPDATE therapy_sessions SET status = 'no_show', updated_at = $2
         WHERE id = $1
         RETURNING"""  # noqa: S608 (constant column list, no input)
         + _COLUMNS,
         session_id,
+        clock.now(),
     )
     return one(row, SessionOut)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 import msgspec
@@ -12,7 +12,7 @@ from schemas.therapy_sessions import BookSessionIn, SessionFilters, SessionOut
 from services.clients import policies
 from services.clients import service as clients
 from services.clients.errors import ClientNotFound
-from services.core import audit
+from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.pagination import Page, decode_cursor, make_page
 from services.therapy_sessions import queries
@@ -62,7 +62,7 @@ async def _parties(
 
 async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSessionIn) -> SessionOut:
     """A scheduled session between a provider and a client."""
-    now = datetime.now(UTC)
+    now = clock.now()
     if not now < data.starts_at <= now + BOOKING_HORIZON:
         raise BadBooking("starts_at must be in the future, within two years", field="starts_at")
     await clients.require_caller(conn, actor)
@@ -149,7 +149,7 @@ async def cancel_session(
 async def mark_no_show(conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID) -> SessionOut:
     """The client did not come: only once the session's start time has passed."""
     session = await _lock_scheduled(conn, actor, session_id)
-    if session.starts_at > datetime.now(UTC):
+    if session.starts_at > clock.now():
         raise WrongStatus(
             "a session is a no-show only after it was due to start",
             code="therapy_session_not_started",

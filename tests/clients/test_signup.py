@@ -16,6 +16,7 @@ import pytest
 
 from services.clients.signup import prepare_account_email
 from services.core import clock
+from services.core.clock import Clock
 from services.core.mail import OutgoingEmail
 from services.core.settings import Settings
 from services.identity import verification
@@ -393,21 +394,30 @@ async def test_weak_password_is_400_naming_password(client: httpx.AsyncClient) -
     assert [e["field"] for e in response.json()["errors"]] == ["password"]
 
 
-@pytest.mark.parametrize(
-    "dob",
-    [
-        (datetime.now(UTC).date() + timedelta(days=2)).isoformat(),
-        "1899-12-31",
-    ],
-)
+@pytest.mark.parametrize("dob", ["2026-11-28", "1899-12-31"])  # the clock: 2026-11-26
 async def test_date_of_birth_in_the_future_or_before_1900_is_422(
-    client: httpx.AsyncClient, db: asyncpg.Connection, dob: str
+    client: httpx.AsyncClient, db: asyncpg.Connection, clock: Clock, dob: str
 ) -> None:
     body = signup_body(date_of_birth=dob)
     response = await client.post("/clients/signup", json=body)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "date_of_birth"
     assert await db.fetchval("SELECT count(*) FROM users WHERE email = $1", body["email"]) == 0
+
+
+async def test_a_date_of_birth_of_29_february(
+    client: httpx.AsyncClient, db: asyncpg.Connection, clock: Clock
+) -> None:
+    clock.freeze(datetime(2028, 2, 29, 12, 0, tzinfo=UTC))
+    for dob in ("1992-02-29", "2028-02-29"):  # a leap day long ago, and today's
+        response = await client.post("/clients/signup", json=signup_body(date_of_birth=dob))
+        assert response.status_code == 202, response.text  # accepted: the email link follows
+    tomorrow = await client.post("/clients/signup", json=signup_body(date_of_birth="2028-03-01"))
+    assert tomorrow.status_code == 422
+    assert tomorrow.json()["errors"][0]["field"] == "date_of_birth"
+    no_such_day = await client.post("/clients/signup", json=signup_body(date_of_birth="2027-02-29"))
+    assert no_such_day.status_code in (400, 422)
+    assert no_such_day.json()["errors"][0]["field"] == "date_of_birth"
 
 
 BAD_BODIES: list[tuple[str, dict[str, Any]]] = [

@@ -14,11 +14,18 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from services.core import outbox
+from services.core.clock import Clock
 from services.core.db import create_pool as create_pg_pool
 from services.core.db import transaction
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NS = f"outbox-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def at_now(clock: Clock) -> None:
+    # Rows are stamped from the clock and relayed at NOW and after: both read the same time.
+    clock.freeze(NOW)
 
 
 @pytest.fixture
@@ -106,6 +113,6 @@ async def test_a_transient_failure_waits_then_comes_back(
     async with transaction(pool) as conn:
         await outbox.record_failure(conn, row, "payer unable to respond (AAA 42)", timedelta(0))
     # available again at once (retry_in 0), with a fresh job id
-    later = datetime.now(UTC) + timedelta(seconds=1)
+    later = NOW + timedelta(seconds=1)
     assert await outbox.relay(pool, queue, later, namespace=NS, visibility_s=60) == 1
     assert f"{NS}:outbox-{row}-2" in await _queued(queue)

@@ -12,11 +12,14 @@ import asyncpg
 import pytest
 
 from schemas.credentialing import CredentialingIn, TransitionIn
+from services.core import clock
+from services.core.clock import Clock
 from services.core.db import create_pool
 from services.core.settings import Settings
 from services.credentialing.service import (
     EXPIRY_REASON,
     InvalidTransition,
+    is_credentialed,
     request_credentialing,
     transition,
 )
@@ -131,7 +134,7 @@ async def _approved_ending(pool: asyncpg.Pool, settings: Settings, ends_on: date
 async def test_expiry_job_twice_and_concurrently_changes_things_once(
     pool: asyncpg.Pool, settings: Settings
 ) -> None:
-    today = datetime.now(UTC).date()
+    today = clock.today()
     ended = await _approved_ending(pool, settings, today - timedelta(days=1))
     ending = await _approved_ending(pool, settings, today + timedelta(days=30))
     far = await _approved_ending(pool, settings, today + timedelta(days=200))
@@ -171,3 +174,50 @@ def test_the_cron_entry_runs_daily_at_six_and_unique(monkeypatch: pytest.MonkeyP
 
     [job] = [c for c in WorkerSettings.cron_jobs if c.coroutine is expire_credentialing]
     assert (job.hour, job.minute, job.unique) == (6, 0, True)
+
+
+async def test_an_approval_ending_on_29_february(
+    pool: asyncpg.Pool, settings: Settings, clock: Clock
+) -> None:
+    """Billable through the leap day itself; the 06:00 cron expires it on 1 March, not before."""
+    leap_day = date(2028, 2, 29)
+    clock.freeze(datetime(2028, 1, 10, 6, 0, tzinfo=UTC))
+    _, record_id = await _record(
+        pool,
+        settings,
+        [
+            _to("submitted"),
+            _to("in_review"),
+            _to("approved", effective_on=date(2027, 3, 1), ends_on=leap_day),
+        ],
+    )
+    async with pool.acquire() as conn:
+        record = await conn.fetchrow(
+            "SELECT provider_id, payer_id FROM credentialing_records WHERE id = $1", record_id
+        )
+        for day, billable in [
+            (date(2028, 2, 28), True),
+            (leap_day, True),
+            (date(2028, 3, 1), False),
+        ]:
+            covered = await is_credentialed(conn, record["provider_id"], record["payer_id"], day)
+            assert covered is billable, day
+    ctx = {"pool": pool, "settings": settings}
+    clock.freeze(datetime(2028, 2, 28, 6, 0, tzinfo=UTC))
+    assert await expire_credentialing(ctx) == {"expired": 0, "warned": 1}  # within 60 days
+    clock.freeze(datetime(2028, 2, 29, 6, 0, tzinfo=UTC))
+    assert await expire_credentialing(ctx) == {"expired": 0, "warned": 0}
+    clock.freeze(datetime(2028, 3, 1, 6, 0, tzinfo=UTC))
+    assert await expire_credentialing(ctx) == {"expired": 1, "warned": 0}
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT status, expiry_warned_at FROM credentialing_records WHERE id = $1", record_id
+        )
+        expired_at = await conn.fetchval(
+            "SELECT at FROM credentialing_events WHERE record_id = $1 AND to_status = 'expired'",
+            record_id,
+        )
+    assert row["status"] == "expired"
+    # Stamped from the clock, like the job's notion of today.
+    assert row["expiry_warned_at"] == datetime(2028, 2, 28, 6, 0, tzinfo=UTC)
+    assert expired_at == datetime(2028, 3, 1, 6, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,13 +22,19 @@ from redis import Redis
 from schemas.benefit_checks import BenefitCheckIn
 from services.clearinghouse.client import CoreHttpClient
 from services.clearinghouse.errors import ClearinghouseError
+from services.core import clock
 from services.core.auth import Actor, issue_access_token
 from services.core.db import create_pool
 from services.core.settings import Settings
 from services.eligibility import service
 from tests.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
 from tests.conftest import clone_template, drop_database
-from tests.eligibility.test_checks_live import World, _load
+from tests.eligibility.test_checks_live import (
+    AS_OF,
+    World,
+    _load,
+    on_world_time,  # noqa: F401 - autouse
+)
 from tests.live import api_server, app_env
 
 MIN_INTERVAL_S = 3600
@@ -52,6 +59,9 @@ def world(
     name = f"hearth_guard_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(clone_template(pytestconfig, name))
     namespace = f"{redis_namespace}-guard"
+    # The demo world on the simulator's day, like test_checks_live (see AS_OF there).
+    made = time.time()
+    clock.CLOCK.shift_to(AS_OF)
     try:
         actors, ids = asyncio.run(_load(url, settings))
         env = app_env(
@@ -76,6 +86,7 @@ def world(
                 simulator=clearinghouse,
                 db=url,
                 tokens=tokens,
+                made=made,
                 namespace=namespace,
                 actors={who: actor for who, (actor, _) in actors.items()},
                 redis_url=settings.redis_url,
@@ -266,8 +277,10 @@ def test_the_recheck_job_parks_a_stored_value_the_270_cannot_carry(
     )
     row = sql(
         world,
-        "INSERT INTO outbox (job, payload) VALUES ('recheck_benefits', $1::jsonb) RETURNING id",
+        "INSERT INTO outbox (job, payload, created_at, available_at)"
+        " VALUES ('recheck_benefits', $1::jsonb, $2, $2) RETURNING id",
         f'{{"policy_id": "{world.policies["Avery"]}", "provider_id": "{world.providers["Maya"]}"}}',
+        clock.now(),
     )
 
     async def run() -> str:
@@ -286,7 +299,8 @@ def test_the_recheck_job_parks_a_stored_value_the_270_cannot_carry(
         error = sql(world, "SELECT last_error FROM outbox WHERE id = $1", row)
         assert "client.last_name" in error
         assert "Patel" not in error
-        wait = sql(world, "SELECT available_at - now() FROM outbox WHERE id = $1", row)
+        # Stamped from the clock, which is what the relay compares it with.
+        wait = sql(world, "SELECT available_at FROM outbox WHERE id = $1", row) - clock.now()
         assert wait.total_seconds() > 23 * 3600
         assert checks_of(world, "Avery") == 0
     finally:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -14,12 +16,18 @@ import httpx
 import msgspec
 import pytest
 
+from services.core import clock
 from services.core.auth import Actor, issue_access_token
 from services.core.settings import Settings
 from services.devdata import load_demo_data
 from tests.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
 from tests.conftest import clone_template, drop_database
 from tests.live import api_server, app_env
+
+# The simulator's world holds claims of 2026 (its accumulators, deductibles met in February):
+# every process of this module (the test, the API, workers) runs as of this instant, ticking
+# on from when the world was made, so the figures hold on any day the suite runs.
+AS_OF = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
 
 class World(msgspec.Struct, kw_only=True):
@@ -30,6 +38,7 @@ class World(msgspec.Struct, kw_only=True):
     policies: dict[str, str]  # client first name -> policy id
     clients: dict[str, str]
     providers: dict[str, str]  # provider first name -> id
+    made: float  # time.time() when the world was made at AS_OF
 
 
 async def _load(
@@ -71,6 +80,8 @@ def world(
 ) -> Iterator[World]:
     name = f"hearth_elig_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(clone_template(pytestconfig, name))
+    made = time.time()
+    clock.CLOCK.shift_to(AS_OF)
     try:
         actors, ids = asyncio.run(_load(url, settings))
         env = app_env(
@@ -87,7 +98,7 @@ def world(
                 for who, (actor, ver) in actors.items()
             }
             tokens = {who: f"Bearer {value}" for who, value in signed.items()}
-            yield World(api=base, simulator=clearinghouse, db=url, tokens=tokens, **ids)
+            yield World(api=base, simulator=clearinghouse, db=url, tokens=tokens, made=made, **ids)
     finally:
         asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
 
@@ -100,6 +111,12 @@ def _check(world: World, who: str, client: str, **extra: Any) -> httpx.Response:
         headers={"Authorization": world.tokens[who]},
         timeout=30,
     )
+
+
+@pytest.fixture(autouse=True)
+def on_world_time(world: World) -> None:
+    """This process on the world's timeline (workers started here inherit it)."""
+    clock.CLOCK.shift_to(AS_OF + timedelta(seconds=time.time() - world.made))
 
 
 @pytest.fixture(autouse=True)
@@ -228,8 +245,6 @@ def test_estimate_for_a_copay_plan_with_five_sessions(world: World) -> None:
 
 
 def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Settings) -> None:
-    from datetime import date
-
     from services.clearinghouse.client import CoreHttpClient
     from services.core.db import create_pool, transaction
     from services.eligibility.rechecks import queue_rechecks, run_recheck
@@ -248,8 +263,8 @@ def test_rechecks_are_queued_once_and_each_runs_once(world: World, settings: Set
                 # Nothing on file this month, nothing queued (an earlier test's AAA 42 queued one).
                 await conn.execute("DELETE FROM benefit_checks")
                 await conn.execute("UPDATE outbox SET completed_at = now()")
-                queued = await queue_rechecks(conn, date(2026, 11, 26), 30)
-                again = await queue_rechecks(conn, date(2026, 11, 26), 30)
+                queued = await queue_rechecks(conn, clock.today(), 30)
+                again = await queue_rechecks(conn, clock.today(), 30)
                 rows = await conn.fetch(
                     "SELECT id FROM outbox WHERE job = 'recheck_benefits' AND completed_at IS NULL"
                 )
@@ -346,9 +361,10 @@ def test_a_real_worker_relays_and_runs_a_queued_recheck(
             await conn.execute("DELETE FROM benefit_checks WHERE policy_id = $1", policy)
             return int(
                 await conn.fetchval(
-                    "INSERT INTO outbox (job, payload) VALUES ('recheck_benefits', $1::jsonb)"
-                    " RETURNING id",
+                    "INSERT INTO outbox (job, payload, created_at, available_at)"
+                    " VALUES ('recheck_benefits', $1::jsonb, $2, $2) RETURNING id",
                     f'{{"policy_id": "{policy}", "provider_id": "{provider}"}}',
+                    clock.now(),
                 )
             )
         finally:
@@ -409,8 +425,10 @@ def test_a_worker_killed_mid_check_leaves_the_row_to_the_next_worker(
     asyncio.run(sql("DELETE FROM benefit_checks WHERE policy_id = $1", policy))
     row = asyncio.run(
         sql(
-            "INSERT INTO outbox (job, payload) VALUES ('recheck_benefits', $1::jsonb) RETURNING id",
+            "INSERT INTO outbox (job, payload, created_at, available_at)"
+            " VALUES ('recheck_benefits', $1::jsonb, $2, $2) RETURNING id",
             f'{{"policy_id": "{policy}", "provider_id": "{provider}"}}',
+            clock.now(),
         )
     )
     env = app_env(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+from services.core import clock
 from services.credentialing.service import run_expiry
 
 log = logging.getLogger(__name__)
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 async def expire_credentialing(ctx: dict[str, Any]) -> dict[str, int]:
     """Safe to run twice or concurrently: each change is one UPDATE that skips done rows."""
-    today = datetime.now(UTC).date()
+    today = clock.today()
     async with ctx["pool"].acquire() as conn, conn.transaction():
         run = await run_expiry(conn, today, ctx["settings"].credentialing_warn_days)
     outcome = {"expired": len(run.expired), "warned": len(run.warned)}

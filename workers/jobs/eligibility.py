@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+from services.core import clock
 from services.core.db import transaction
 from services.eligibility.rechecks import queue_rechecks, run_recheck
 
@@ -16,7 +16,7 @@ HORIZON_DAYS = 7
 async def schedule_benefit_rechecks(ctx: dict[str, Any]) -> int:
     """Queue checks for policies with sessions this week and no answer this month."""
     async with transaction(ctx["pool"]) as conn:
-        queued = await queue_rechecks(conn, datetime.now(UTC).date(), HORIZON_DAYS)
+        queued = await queue_rechecks(conn, clock.today(), HORIZON_DAYS)
     log.info(
         "benefit re-checks queued", extra={"job": "schedule_benefit_rechecks", "count": queued}
     )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from services.core import outbox
+from services.core import clock, outbox
 
 
 async def relay_outbox(ctx: dict[str, Any]) -> int:
@@ -13,7 +12,7 @@ async def relay_outbox(ctx: dict[str, Any]) -> int:
     return await outbox.relay(
         ctx["pool"],
         ctx["redis"],
-        datetime.now(UTC),
+        clock.now(),
         namespace=ctx["settings"].redis_namespace,
         visibility_s=ctx["settings"].outbox_visibility_s,
     )
