@@ -23,13 +23,13 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from services.core import clock
+from infra import shifted_clock as clock
 
 REPO = Path(__file__).resolve().parents[1]
 OPS_EMAIL = os.environ.get("HEARTH_DEMO_OPS_EMAIL", "ops@hearth.test")
@@ -78,13 +78,6 @@ class Demo:
 
 def _today() -> date:
     return clock.today()
-
-
-def _start_clock() -> None:
-    # The stack's processes run shifted when HEARTH_CLOCK_SHIFT_TO is set: book and date
-    # things on their day, as a client on that day would.
-    shift_to = os.environ.get("HEARTH_CLOCK_SHIFT_TO")
-    clock.start(datetime.fromisoformat(shift_to) if shift_to else None)
 
 
 def say(step: str, detail: str = "") -> None:
@@ -377,7 +370,6 @@ def main(argv: list[str] | None = None) -> int:
         help="the SMTP sink's HTTP side, where the demo reads the verification email",
     )
     args = parser.parse_args(argv)
-    _start_clock()
     run = uuid.uuid4().hex[:6]
     started = time.monotonic()
     print(f"Hearth demo {run} against {args.base_url}")

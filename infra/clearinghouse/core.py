@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from infra.clearinghouse import clock
+from infra import shifted_clock as clock
 
 CORE_RULE_VERSION = "2.2.0"
 REALTIME = "RealTime"

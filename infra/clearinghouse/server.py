@@ -12,7 +12,8 @@ from typing import Any
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import UploadFile
 
-from infra.clearinghouse import clock, core, eligibility
+from infra import shifted_clock as clock
+from infra.clearinghouse import core, eligibility
 from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 

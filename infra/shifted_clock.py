@@ -1,7 +1,8 @@
-"""The simulator's clock: the system's, or shifted by HEARTH_CLOCK_SHIFT_TO like Hearth's.
+"""infra's clock: the system's, or shifted by HEARTH_CLOCK_SHIFT_TO like Hearth's.
 
-The simulator is the other party and shares no code with services/, so it reads the variable
-itself: in a run shifted to another day, its 271 dates and its default "today" agree with ours.
+The simulators are the other party and the demo drives the API over HTTP only: neither shares
+code with services/, so they read the variable here: in a run shifted to another day, the 271's
+dates, the simulator's default "today" and the demo's bookings agree with the stack's.
 """
 
 from __future__ import annotations
