@@ -21,7 +21,7 @@ from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
 from services.core import clock
 from services.core.auth import BEARER, TokenAuthMiddleware, TokenClaims, allow, provide_actor
-from services.core.db import DatabaseUnreachable, create_pool, provide_conn
+from services.core.db import DatabaseUnreachable, connection_lost, create_pool, provide_conn
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
 from services.core.middleware import (
@@ -154,7 +154,7 @@ def create_app(
                 return await token_is_current(conn, claims)
             except Exception as exc:
                 # As in provide_conn: a connection lost under us is an outage (503), not a 500.
-                if conn.is_closed() and not isinstance(exc, DatabaseUnreachable):
+                if connection_lost(conn) and not isinstance(exc, DatabaseUnreachable):
                     raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
                 raise
 

@@ -50,6 +50,16 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     return pool
 
 
+def connection_lost(conn: asyncpg.Connection) -> bool:
+    """Whether the server went away under `conn` (an outage, not a bug)."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        # The pool already detached the dead connection from its proxy (seen when our backend
+        # was terminated during a shutdown): the proxy refuses every call, is_closed() too.
+        return True
+
+
 async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """The request's transaction: committed when the handler returns, rolled back if it raises.
 
@@ -68,7 +78,7 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
             # The server went away under us (stopped, restarted, our backend terminated):
             # asyncpg then raises whatever the protocol's state gives (InternalClientError,
             # InterfaceError...). Say what it is, so the handler answers 503, not 500.
-            if conn.is_closed() and not isinstance(exc, DatabaseUnreachable):
+            if connection_lost(conn) and not isinstance(exc, DatabaseUnreachable):
                 raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
             raise
 
