@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,19 +21,16 @@ from schemas.benefit_checks import BenefitCheckIn
 from services.clearinghouse.client import CoreHttpClient
 from services.clearinghouse.errors import ClearinghouseError
 from services.core import clock
-from services.core.auth import Actor, issue_access_token
+from services.core.auth import Actor
 from services.core.db import create_pool
 from services.core.settings import Settings
 from services.eligibility import service
 from tests.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
-from tests.conftest import clone_template, drop_database
 from tests.eligibility.test_checks_live import (
-    AS_OF,
     World,
-    _load,
     on_world_time,  # noqa: F401 - autouse
+    running_world,
 )
-from tests.live import api_server, app_env
 
 MIN_INTERVAL_S = 3600
 PER_CALLER = 2
@@ -56,44 +51,23 @@ def world(
     clearinghouse: str,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Guarded]:
-    name = f"hearth_guard_{uuid.uuid4().hex[:8]}"
-    url = asyncio.run(clone_template(pytestconfig, name))
     namespace = f"{redis_namespace}-guard"
-    # The demo world on the simulator's day, like test_checks_live (see AS_OF there).
-    made = time.time()
-    clock.CLOCK.shift_to(AS_OF)
-    try:
-        actors, ids = asyncio.run(_load(url, settings))
-        env = app_env(
-            url,
-            settings.redis_url,
-            HEARTH_REDIS_NAMESPACE=namespace,
-            HEARTH_CLEARINGHOUSE_URL=f"{clearinghouse}/core",
-            HEARTH_CLEARINGHOUSE_DEADLINE_S="3",
-            HEARTH_CLEARINGHOUSE_TIMEOUT_S="2",
-            HEARTH_BENEFIT_REFRESH_MIN_INTERVAL_S=str(MIN_INTERVAL_S),
-            HEARTH_BENEFIT_REFRESH_MAX_PER_CALLER=str(PER_CALLER),
-            HEARTH_BENEFIT_REFRESH_MAX_PER_OPS=str(PER_OPS),
+    with running_world(
+        pytestconfig,
+        settings,
+        namespace,
+        clearinghouse,
+        tmp_path_factory.mktemp("guard"),
+        HEARTH_BENEFIT_REFRESH_MIN_INTERVAL_S=str(MIN_INTERVAL_S),
+        HEARTH_BENEFIT_REFRESH_MAX_PER_CALLER=str(PER_CALLER),
+        HEARTH_BENEFIT_REFRESH_MAX_PER_OPS=str(PER_OPS),
+    ) as (world, actors):
+        yield Guarded(
+            **msgspec.structs.asdict(world),
+            namespace=namespace,
+            actors=actors,
+            redis_url=settings.redis_url,
         )
-        with api_server(env, tmp_path_factory.mktemp("guard")) as base:
-            tokens = {
-                who: "Bearer "
-                + issue_access_token(actor, settings, version=ver, session_id=uuid.uuid4())
-                for who, (actor, ver) in actors.items()
-            }
-            yield Guarded(
-                api=base,
-                simulator=clearinghouse,
-                db=url,
-                tokens=tokens,
-                made=made,
-                namespace=namespace,
-                actors={who: actor for who, (actor, _) in actors.items()},
-                redis_url=settings.redis_url,
-                **ids,
-            )
-    finally:
-        asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
 
 
 @pytest.fixture(autouse=True)

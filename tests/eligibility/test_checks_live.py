@@ -8,7 +8,9 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -70,6 +72,44 @@ async def _load(
     return {who: (actor, versions[actor.user_id]) for who, actor in actors.items()}, ids
 
 
+@contextmanager
+def running_world(
+    config: pytest.Config,
+    settings: Settings,
+    namespace: str,
+    simulator: str,
+    tmp: Path,
+    **env: str,
+) -> Iterator[tuple[World, dict[str, Actor]]]:
+    """The demo world in a database of its own, as of AS_OF, served by a real API process
+    (`env` adds settings) against the simulator; dropped afterwards."""
+    name = f"hearth_elig_{uuid.uuid4().hex[:8]}"
+    url = asyncio.run(clone_template(config, name))
+    made = time.time()
+    clock.CLOCK.shift_to(AS_OF)
+    try:
+        actors, ids = asyncio.run(_load(url, settings))
+        server_env = app_env(
+            url,
+            settings.redis_url,
+            HEARTH_REDIS_NAMESPACE=namespace,
+            HEARTH_CLEARINGHOUSE_URL=f"{simulator}/core",
+            HEARTH_CLEARINGHOUSE_DEADLINE_S="3",
+            HEARTH_CLEARINGHOUSE_TIMEOUT_S="2",
+            **env,
+        )
+        with api_server(server_env, tmp) as base:
+            signed = {
+                who: issue_access_token(actor, settings, version=ver, session_id=uuid.uuid4())
+                for who, (actor, ver) in actors.items()
+            }
+            tokens = {who: f"Bearer {value}" for who, value in signed.items()}
+            world = World(api=base, simulator=simulator, db=url, tokens=tokens, made=made, **ids)
+            yield world, {who: actor for who, (actor, _) in actors.items()}
+    finally:
+        asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
+
+
 @pytest.fixture(scope="module")
 def world(
     pytestconfig: pytest.Config,
@@ -78,29 +118,10 @@ def world(
     clearinghouse: str,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[World]:
-    name = f"hearth_elig_{uuid.uuid4().hex[:8]}"
-    url = asyncio.run(clone_template(pytestconfig, name))
-    made = time.time()
-    clock.CLOCK.shift_to(AS_OF)
-    try:
-        actors, ids = asyncio.run(_load(url, settings))
-        env = app_env(
-            url,
-            settings.redis_url,
-            HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-elig",
-            HEARTH_CLEARINGHOUSE_URL=f"{clearinghouse}/core",
-            HEARTH_CLEARINGHOUSE_DEADLINE_S="3",
-            HEARTH_CLEARINGHOUSE_TIMEOUT_S="2",
-        )
-        with api_server(env, tmp_path_factory.mktemp("elig")) as base:
-            signed = {
-                who: issue_access_token(actor, settings, version=ver, session_id=uuid.uuid4())
-                for who, (actor, ver) in actors.items()
-            }
-            tokens = {who: f"Bearer {value}" for who, value in signed.items()}
-            yield World(api=base, simulator=clearinghouse, db=url, tokens=tokens, made=made, **ids)
-    finally:
-        asyncio.run(drop_database(os.environ["HEARTH_TEST_SERVER_URL"], name))
+    tmp = tmp_path_factory.mktemp("elig")
+    namespace = f"{redis_namespace}-elig"
+    with running_world(pytestconfig, settings, namespace, clearinghouse, tmp) as (world, _):
+        yield world
 
 
 def _check(world: World, who: str, client: str, **extra: Any) -> httpx.Response:
