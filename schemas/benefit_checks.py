@@ -14,7 +14,7 @@ from schemas.estimates import Projection
 from schemas.payers import CPT_PATTERN
 
 CptCode = Annotated[str, Meta(min_length=5, max_length=5, pattern=CPT_PATTERN)]
-CheckStatus = Literal["active", "inactive", "rejected", "retry"]
+CheckStatus = Literal["active", "inactive", "rejected", "unknown", "retry"]
 
 
 class BenefitCheckIn(Base, kw_only=True):

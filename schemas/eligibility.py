@@ -16,6 +16,33 @@ import msgspec
 Source = Literal["MH", "30"]
 Network = Literal["in", "out"]
 
+# What the payer's answer says about the plan: `unknown` when no EB01 1-8 applies to MH or 30
+# (only R, L, MC, B...): never reported as active or inactive, the estimate says to call the payer.
+CoverageStatus = Literal["active", "inactive", "rejected", "unknown"]
+
+# The time period a benefit figure is stated for (EB06, or HSD05 for a visit limit), by name.
+Period = Literal[
+    "hour",  # 6
+    "day",  # 7
+    "24_hours",  # 13
+    "years",  # 21
+    "service_year",  # 22
+    "calendar_year",  # 23
+    "year_to_date",  # 24
+    "contract",  # 25
+    "episode",  # 26
+    "visit",  # 27
+    "outlier",  # 28
+    "remaining",  # 29
+    "exceeded",  # 30
+    "not_exceeded",  # 31
+    "lifetime",  # 32
+    "lifetime_remaining",  # 33
+    "month",  # 34
+    "week",  # 35
+    "admission",  # 36
+]
+
 
 class Cents(msgspec.Struct, frozen=True, kw_only=True):
     """An amount and the service type whose EB segment gave it."""
@@ -52,12 +79,14 @@ class TierBenefits(msgspec.Struct, frozen=True, kw_only=True):
     """What one network tier (in or out of network) pays for a psychotherapy visit."""
 
     covered: bool = False  # an active-coverage line (EB01 1) applies to this tier
-    copay: Cents | None = None  # per visit (EB01 B, EB06 27 or absent)
+    copay: Cents | None = None  # EB01 B: charged per visit, whatever period the payer names
+    copay_period: Period | None = None  # the copay's EB06 (None: absent, which means per visit)
     coinsurance: Fraction | None = None  # the member's share (EB01 A)
     deductible: Accumulator = Accumulator()
     out_of_pocket: Accumulator = Accumulator()
     visit_limit: Count | None = None  # visits allowed in the period
     visits_remaining: Count | None = None
+    visit_limit_period: Period | None = None  # the limit's period (HSD05, else EB06)
     prior_auth_required: bool | None = None  # EB11: Y True, N False, U or absent None
 
 
@@ -82,7 +111,7 @@ class Rejection(msgspec.Struct, frozen=True, kw_only=True):
 class Benefits(msgspec.Struct, frozen=True, kw_only=True):
     """A parsed 271 for one subscriber or dependant."""
 
-    status: Literal["active", "inactive", "rejected"]
+    status: CoverageStatus
     trace: str  # our TRN02, returned as TRN*2
     member_id: str | None = None
     plan_name: str | None = None
@@ -94,3 +123,6 @@ class Benefits(msgspec.Struct, frozen=True, kw_only=True):
     rejections: list[Rejection] = []
     # Explanations of fallbacks and ambiguities the parser met, for the explanation lines.
     notes: list[str] = []
+    # Envelope mistakes read past (SE01 off by one, SE02 not matching ST02): nothing moves money
+    # on a 271, so such a file is read, and the check keeps what was wrong with it.
+    warnings: list[str] = []

@@ -6,40 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from schemas.eligibility import Benefits, Rejection, Source
 from schemas.estimates import Explanation, ExplanationKind, Remaining
+from services.eligibility.x12.aaa import aaa_text
 
 SOURCE_NAMES: dict[Source, str] = {"MH": "mental health (MH)", "30": "plan coverage (30)"}
-
-# AAA03 reasons a 271 may carry (X279A1); anything else is shown by its code.
-REJECTION_TEXT = {
-    "15": "required application data missing",
-    "41": "authorization or access restrictions",
-    "42": "the payer could not answer now",
-    "43": "invalid or missing provider identification",
-    "45": "invalid or missing provider specialty",
-    "47": "invalid or missing provider state",
-    "48": "invalid or missing referring provider identification",
-    "51": "provider not on file",
-    "52": "service dates not within the provider's plan enrollment",
-    "56": "inappropriate date",
-    "57": "invalid or missing date(s) of service",
-    "58": "invalid or missing date of birth",
-    "60": "date of birth follows the date(s) of service",
-    "61": "date of death precedes the date(s) of service",
-    "62": "date of service not within the allowable inquiry period",
-    "63": "date of service in the future",
-    "64": "invalid or missing patient id",
-    "65": "invalid or missing patient name",
-    "67": "patient not found",
-    "68": "duplicate patient id number",
-    "71": "date of birth does not match the payer's records",
-    "72": "invalid or missing member id",
-    "73": "invalid or missing subscriber name",
-    "75": "subscriber not found",
-    "76": "duplicate subscriber id number",
-    "78": "subscriber not in group or plan",
-    "79": "invalid participant identification",
-    "80": "no response received; the payer could not answer now",
-}
 
 
 def money(cents: int) -> str:
@@ -94,10 +63,7 @@ def rejection_reason(rejections: list[Rejection]) -> tuple[str, bool]:
         return "payer could not answer now; retry later", True
     if not rejections:
         return "the payer rejected the eligibility request", False
-    parts = [
-        f"{REJECTION_TEXT.get(r.code, 'rejected')} (AAA {r.code} in loop {r.loop})"
-        for r in rejections
-    ]
+    parts = [f"{aaa_text(r.code)} (AAA {r.code} in loop {r.loop})" for r in rejections]
     return "the payer rejected the eligibility request: " + "; ".join(parts), False
 
 
