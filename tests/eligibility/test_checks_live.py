@@ -4,6 +4,7 @@ processes, over a database holding the demo world (whose members the simulator k
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -254,6 +255,14 @@ def test_issue13_statuses_and_periods_are_stored_and_reused(
         again = _check(world, "ops", "Jordan")
         assert again.status_code == 200
         assert (again.json()["id"], again.json()["reused"]) == (body["id"], True)
+        # What the API answered is what its OpenAPI documents.
+        schemas = httpx.get(f"{world.api}/schema/openapi.json").json()["components"]["schemas"]
+        tier_props = schemas["TierBenefits"]["properties"]
+        assert set(tier) <= set(tier_props)
+        for name in ("copay_period", "visit_limit_period"):
+            assert "calendar_year" in json.dumps(tier_props[name]), tier_props[name]
+        assert "warnings" in schemas["Benefits"]["properties"]
+        assert status in json.dumps(schemas["BenefitCheckOut"]["properties"]["status"])
     finally:
         _sql(world, "UPDATE insurance_policies SET member_id = 'EVG100001' WHERE id = $1", policy)
         _sql(
