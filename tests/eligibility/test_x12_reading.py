@@ -62,6 +62,10 @@ def test_no_coverage_line_for_mh_or_30_is_unknown_never_inactive() -> None:
     assert b.rejections == []
     assert not b.in_network.covered
     assert b.in_network.copay == mh(4000)  # what the payer did say is kept
+    assert (
+        "the payer's answer says nothing about coverage for MH or the plan (no EB01 1-8):"
+        " ask the payer"
+    ) in b.notes
 
 
 def test_a_coverage_line_for_another_service_type_does_not_decide() -> None:
@@ -86,7 +90,7 @@ def test_the_per_visit_copay_is_preferred_and_the_others_named() -> None:
     b = parse("blake_two_copays")
     assert (b.in_network.copay, b.in_network.copay_period) == (mh(3000), "visit")
     assert (
-        "in network copay: the payer also gives $25.00 per calendar_year; "
+        "in network copay: the payer also gives $25.00 per calendar year; "
         "the per-visit copay is used"
     ) in b.notes
     # EB06 absent means per visit too; its period stays None, as JSON stored before it reads.

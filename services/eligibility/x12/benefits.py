@@ -142,7 +142,9 @@ class _Copay:
 
 
 def _period_words(code: str) -> str:
-    return "per visit" if code in _PER_VISIT else f"per {PERIODS.get(code, 'period ' + code)}"
+    if code in _PER_VISIT:
+        return "per visit"
+    return f"per {PERIODS[code].replace('_', ' ')}" if code in PERIODS else f"EB06 {code}"
 
 
 def _copay(lines: list[EbLine], src: Source) -> _Copay | None:
@@ -414,6 +416,11 @@ def build_benefits(answer: Answer) -> Benefits:
     elif relevant and not any(_source(line) == "MH" for line in relevant):
         notes.add("the payer sent no MH lines: every figure comes from service type 30")
     status = _status(answer, relevant + carve_lines, carve is not None)
+    if status == "unknown":
+        notes.add(
+            "the payer's answer says nothing about coverage for MH or the plan (no EB01 1-8):"
+            " ask the payer"
+        )
     plan_begin, plan_end = _plan_dates(answer)
     in_network = _tier(relevant, "in", notes, carve is not None)
     out_of_network = _tier(relevant, "out", notes, carve is not None)
