@@ -213,11 +213,13 @@ def test_an_unknown_member_is_a_final_rejection(world: World) -> None:
     assert body["benefits"]["rejections"][0]["code"] == "75"
 
 
-def _sql(world: World, query: str, *args: Any) -> Any:
+def sql(world: World, query: str, *args: Any) -> Any:
+    """The first value `query` gives, in the world's database (test_checks_guarded uses it too)."""
+
     async def run() -> Any:
         conn = await asyncpg.connect(world.db)
         try:
-            return await conn.fetch(query, *args)
+            return await conn.fetchval(query, *args)
         finally:
             await conn.close()
 
@@ -237,7 +239,7 @@ def test_issue13_statuses_and_periods_are_stored_and_reused(
 ) -> None:
     """Jordan's policy pointed at a world member with the same person on another plan."""
     policy = uuid.UUID(world.policies["Jordan"])
-    _sql(world, "UPDATE insurance_policies SET member_id = $2 WHERE id = $1", policy, member_id)
+    sql(world, "UPDATE insurance_policies SET member_id = $2 WHERE id = $1", policy, member_id)
     try:
         first = _check(world, "ops", "Jordan", refresh=True)
         assert first.status_code == 201, first.text
@@ -248,10 +250,8 @@ def test_issue13_statuses_and_periods_are_stored_and_reused(
             copay_period,
             visit_limit_period,
         )
-        (row,) = _sql(
-            world, "SELECT status FROM benefit_checks WHERE id = $1", uuid.UUID(body["id"])
-        )
-        assert row["status"] == status
+        check_id = uuid.UUID(body["id"])
+        assert sql(world, "SELECT status FROM benefit_checks WHERE id = $1", check_id) == status
         again = _check(world, "ops", "Jordan")
         assert again.status_code == 200
         assert (again.json()["id"], again.json()["reused"]) == (body["id"], True)
@@ -264,8 +264,8 @@ def test_issue13_statuses_and_periods_are_stored_and_reused(
         assert "warnings" in schemas["Benefits"]["properties"]
         assert status in json.dumps(schemas["BenefitCheckOut"]["properties"]["status"])
     finally:
-        _sql(world, "UPDATE insurance_policies SET member_id = 'EVG100001' WHERE id = $1", policy)
-        _sql(
+        sql(world, "UPDATE insurance_policies SET member_id = 'EVG100001' WHERE id = $1", policy)
+        sql(
             world, "DELETE FROM benefit_checks WHERE policy_id = $1 AND provider_id IS NULL", policy
         )
 
