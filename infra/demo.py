@@ -366,6 +366,46 @@ def benefits_and_estimate(demo: Demo, ops: str, edi: Path) -> None:
                 print(f"      {line['text']}{source}")
     total = estimate["projection"]["client_total_cents"]
     say("projected client total", f"${total / 100:.2f} over 5 sessions")
+    carve_out(demo, ops)
+
+
+CARVE_OUT_CLIENT = ("Sydney", "Park")  # a demo-world member whose plan carves out MH
+
+
+def carve_out(demo: Demo, ops: str) -> None:
+    """Ops check a member whose plan hands mental health to another payer."""
+    cursor: str | None = None
+    found = None
+    while found is None:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = demo.call("GET", "/clients", ops, 200, params=params)
+        found = next(
+            (c for c in page["items"] if (c["first_name"], c["last_name"]) == CARVE_OUT_CLIENT),
+            None,
+        )
+        cursor = page["next_cursor"]
+        if found is None and cursor is None:
+            raise DemoFailed(f"the demo world has no client {' '.join(CARVE_OUT_CLIENT)}")
+    policy = demo.call("GET", f"/clients/{found['id']}/policies", ops, 200)["items"][0]
+    check = demo.http.post(
+        "/benefit-checks",
+        headers={"Authorization": f"Bearer {ops}"},
+        json={"policy_id": policy["id"]},  # no refresh: a second run reuses the answer on file
+    )
+    if check.status_code not in (200, 201):
+        raise DemoFailed(f"benefit check answered {check.status_code}: {check.text[:300]}")
+    demo.count("benefit_checks")
+    body = check.json()
+    carve = body["benefits"]["carve_out"]
+    if carve is None:
+        raise DemoFailed("the carve-out member's check names no carve-out")
+    demo.shown.update(carve_out_status=body["status"], carve_out_to=carve["name"])
+    covered = body["benefits"]["in_network"]["covered"]
+    say(
+        "carve-out check (270/271)",
+        f"{body['status']}, plan covers in network: {'yes' if covered else 'no'}; mental health "
+        f"is handled by {carve['name']} (phone {carve.get('phone') or 'not given'}): ask them",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
