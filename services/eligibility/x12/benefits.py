@@ -294,7 +294,7 @@ def _tier(lines: list[EbLine], tier: Tier, notes: _Notes, carved_out: bool) -> T
     if copay is not None and copay.others:
         notes.add(
             f"{label} copay: the payer also gives {', '.join(copay.others)}; "
-            f"the {_period_words_of(copay.period)} copay is used"
+            f"the {_period_words_of(copay.period)} is used"
         )
     visits = pick(_visits, "visit limit")
     return TierBenefits(
@@ -312,7 +312,9 @@ def _tier(lines: list[EbLine], tier: Tier, notes: _Notes, carved_out: bool) -> T
 
 
 def _period_words_of(period: Period | None) -> str:
-    return "per-visit" if period in (None, "visit") else f"per-{period}"
+    if period in (None, "visit"):
+        return "per-visit copay"
+    return f"copay per {period.replace('_', ' ')}"
 
 
 def _note_half(
