@@ -59,6 +59,7 @@ LIMITS = {
     "HEARTH_BENEFIT_REFRESH_WINDOW_S": "3600",
 }
 START_TIMEOUT_S = 60.0
+SIMULATOR_ARGV = (sys.executable, "-m", "infra.clearinghouse")
 
 
 async def _prepare(env: dict[str, str]) -> None:
@@ -221,8 +222,8 @@ def _run(stack: LocalStack, seconds: float, tmp: Path) -> None:
         policy_id = asyncio.run(_policy_of(database_url))
         simulator_port, api_port = _free_port(), _free_port()
         today = AS_OF.date().isoformat()
-        simulator = [sys.executable, "-m", "infra.clearinghouse", "--host", "127.0.0.1",
-                     "--port", str(simulator_port), "--today", today]  # fmt: skip
+        simulator = [*SIMULATOR_ARGV, "--host", "127.0.0.1", "--port", str(simulator_port),
+                     "--today", today]  # fmt: skip
         sim_url = f"http://127.0.0.1:{simulator_port}"
         api_url = f"http://127.0.0.1:{api_port}"
         env["HEARTH_CLEARINGHOUSE_URL"] = f"{sim_url}/core"

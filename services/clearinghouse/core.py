@@ -10,8 +10,10 @@ another transport (a clearinghouse's REST API) can sit beside it.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
+import email.utils
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,18 +95,28 @@ def decode_multipart(content_type: str, body: bytes) -> dict[str, str]:
     if not content_type.lower().startswith("multipart/form-data"):
         raise CoreProtocolError(f"expected multipart/form-data, got {content_type!r}")
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
+    # compat32, not the HTTP policy: its header objects made this parse about 4 ms of every
+    # real-time check (7 times slower); the parts, parameters and decoding read the same.
+    message = _PARSER.parsebytes(head + body)
+    parts = message.get_payload() if message.is_multipart() else None
+    if not parts or not isinstance(parts, list):
         raise CoreProtocolError("the multipart body has no parts")
     fields: dict[str, str] = {}
-    for part in message.iter_parts():
+    for part in parts:
+        if not isinstance(part, email.message.Message):
+            raise CoreProtocolError("a multipart part is not a MIME part")
         name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
+        if name is None or name == "":
             raise CoreProtocolError("a multipart part has no field name")
         raw = part.get_payload(decode=True)
         data = raw if isinstance(raw, bytes) else b""
-        fields[name] = data.decode(part.get_content_charset() or "utf-8")
+        fields[email.utils.collapse_rfc2231_value(name)] = data.decode(
+            part.get_content_charset() or "utf-8"
+        )
     return fields
+
+
+_PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 
 
 def parse_response(content_type: str, body: bytes) -> CoreResponse:
