@@ -59,6 +59,7 @@ LIMITS = {
     "HEARTH_BENEFIT_REFRESH_WINDOW_S": "3600",
 }
 START_TIMEOUT_S = 60.0
+ROUND_S = 0.5
 SIMULATOR_ARGV = (sys.executable, "-m", "infra.clearinghouse")
 
 
@@ -126,7 +127,29 @@ async def _rate(work: Callable[[], Awaitable[float]], seconds: float) -> tuple[f
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return len(latencies) / (time.perf_counter() - began), latencies
+    return time.perf_counter() - began, latencies
+
+
+async def _alternate(
+    first: Callable[[], Awaitable[float]], second: Callable[[], Awaitable[float]], seconds: float
+) -> tuple[tuple[float, list[float]], tuple[float, list[float]]]:
+    """(calls per second, latencies) of each, run in turns of ROUND_S for `seconds` each.
+
+    Turns, not one block each: the machine is shared, and a load that comes and goes then
+    weighs on both sides of the ratio alike.
+    """
+    rounds = max(1, round(seconds / ROUND_S))
+    spent = [0.0, 0.0]
+    latencies: list[list[float]] = [[], []]
+    for _ in range(rounds):
+        for side, work in enumerate((first, second)):
+            elapsed, done = await _rate(work, seconds / rounds)
+            spent[side] += elapsed
+            latencies[side] += done
+    return (
+        (len(latencies[0]) / spent[0], latencies[0]),
+        (len(latencies[1]) / spent[1], latencies[1]),
+    )
 
 
 def _p(latencies: list[float], q: float) -> float:
@@ -165,8 +188,7 @@ async def _measure(api: str, policy_id: str, seconds: float) -> None:
                 raise SystemExit(f"GET /benefit-checks/{{id}}: {response.status_code}")
             return (time.perf_counter() - began) * 1000
 
-        baseline, base_latencies = await _rate(get, seconds)
-        checks, latencies = await _rate(check, seconds)
+        (baseline, base_latencies), (checks, latencies) = await _alternate(get, check, seconds)
     print(
         f"bench eligibility_api checks_per_s={checks:.0f} p50_ms={statistics.median(latencies):.1f}"
         f" p99_ms={_p(latencies, 0.99):.1f} concurrency={CONCURRENCY} baseline={BASELINE}"
