@@ -42,13 +42,13 @@ from redis.asyncio import Redis
 
 from infra.local.run import API_ARGV
 from infra.local.stack import LocalStack, drop_database, ensure_database
+from services.bench_eligibility import CONCURRENCY, _rate
 from services.core import clock
 from services.core.migrations import migrate
 from services.core.settings import load_settings
 from services.devdata import DEMO_PASSWORD, load_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
-CONCURRENCY = 8
 BASELINE = "benefit_check_get"
 # The simulator's world holds claims of 2026: every process runs as of this instant.
 AS_OF = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -116,20 +116,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _rate(work: Callable[[], Awaitable[float]], seconds: float) -> tuple[float, list[float]]:
-    """Calls per second with CONCURRENCY workers, and each call's latency in ms."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            latencies.append(await work())
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - began, latencies
-
-
 async def _alternate(
     first: Callable[[], Awaitable[float]], second: Callable[[], Awaitable[float]], seconds: float
 ) -> tuple[tuple[float, list[float]], tuple[float, list[float]]]:
@@ -143,8 +129,8 @@ async def _alternate(
     latencies: list[list[float]] = [[], []]
     for _ in range(rounds):
         for side, work in enumerate((first, second)):
-            elapsed, done = await _rate(work, seconds / rounds)
-            spent[side] += elapsed
+            per_s, done = await _rate(work, seconds / rounds)
+            spent[side] += len(done) / per_s if done else 0.0
             latencies[side] += done
     return (
         (len(latencies[0]) / spent[0], latencies[0]),
