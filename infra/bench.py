@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench", "services.bench_eligibility"]
+MODULES = ["services.bench", "services.bench_eligibility", "services.bench_eligibility_api"]
 
 
 def main() -> int:

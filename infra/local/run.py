@@ -67,7 +67,10 @@ SETUP: tuple[Step, ...] = (
     Step("load-demo-data", python("-m", "services.cli", "load-demo-data")),
 )
 
-API_ARGV = python("-m", "uvicorn", "services.app:create_app", "--factory")
+# uvloop and httptools (dependencies) in place of asyncio and h11: named, so a missing one fails
+# at start rather than quietly running slower.
+API_ARGV = python("-m", "uvicorn", "services.app:create_app", "--factory",
+                  "--loop", "uvloop", "--http", "httptools")  # fmt: skip
 MAIL_ARGV = python("-m", "infra.mail", "--host", HOST, "--http-port", "{port}",
                    "--smtp-port", "{smtp_port}", "--dir", str(DATA_DIR / "mail"))  # fmt: skip
 CHILDREN: tuple[Child, ...] = (

@@ -10,8 +10,11 @@ another transport (a clearinghouse's REST API) can sit beside it.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
+import email.utils
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,19 +95,64 @@ def decode_multipart(content_type: str, body: bytes) -> dict[str, str]:
     """The fields of a multipart/form-data body (as a CORE receiver or sender sends them)."""
     if not content_type.lower().startswith("multipart/form-data"):
         raise CoreProtocolError(f"expected multipart/form-data, got {content_type!r}")
+    simple = _plain_fields(content_type, body)
+    if simple is not None:
+        return simple
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
+    # compat32, not the HTTP policy: its header objects cost about 4 ms a parse (7 times
+    # slower); the parts, parameters and decoding read the same.
+    message = _PARSER.parsebytes(head + body)
+    parts = message.get_payload() if message.is_multipart() else None
+    if not parts or not isinstance(parts, list):
         raise CoreProtocolError("the multipart body has no parts")
     fields: dict[str, str] = {}
-    for part in message.iter_parts():
+    for part in parts:
+        if not isinstance(part, email.message.Message):
+            raise CoreProtocolError("a multipart part is not a MIME part")
         name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
+        if name is None or name == "":
             raise CoreProtocolError("a multipart part has no field name")
         raw = part.get_payload(decode=True)
         data = raw if isinstance(raw, bytes) else b""
-        fields[name] = data.decode(part.get_content_charset() or "utf-8")
+        fields[email.utils.collapse_rfc2231_value(name)] = data.decode(
+            part.get_content_charset() or "utf-8"
+        )
     return fields
+
+
+_BOUNDARY = re.compile(r';\s*boundary=("?)([0-9A-Za-z\'()+_,./:=?-]{1,70})\1\s*$', re.IGNORECASE)
+_PLAIN_PART = re.compile(
+    rb'Content-Disposition: form-data; name="([A-Za-z0-9_]+)"\r\n\r\n', re.IGNORECASE
+)
+
+
+def _plain_fields(content_type: str, body: bytes) -> dict[str, str] | None:
+    """The fields when every part is a plain UTF-8 form field, the shape CORE answers take;
+    None for anything else (other headers, transfer encodings, other line ends), which the
+    email parser reads. A real-time check spent most of its parsing time in that parser."""
+    found = _BOUNDARY.search(content_type)
+    if found is None:
+        return None
+    delimiter = b"--" + found[2].encode()
+    closing = b"\r\n" + delimiter + b"--"
+    end = body.rfind(closing)
+    if end < 0 or not body.startswith(delimiter + b"\r\n"):
+        return None
+    if body[end + len(closing) :] not in (b"", b"\r\n"):
+        return None
+    fields: dict[str, str] = {}
+    for part in body[len(delimiter) + 2 : end].split(b"\r\n" + delimiter + b"\r\n"):
+        header = _PLAIN_PART.match(part)
+        if header is None or delimiter in part:
+            return None
+        try:
+            fields[header[1].decode()] = part[header.end() :].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return fields
+
+
+_PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 
 
 def parse_response(content_type: str, body: bytes) -> CoreResponse:

@@ -104,6 +104,13 @@ async def run_in_transaction(conn: asyncpg.Connection) -> AsyncGenerator[asyncpg
 
 
 @asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A pooled connection, no transaction: each statement commits by itself."""
+    async with pool.acquire() as proxy:
+        yield cast(asyncpg.Connection, proxy)
+
+
+@asynccontextmanager
 async def transaction(pool: asyncpg.Pool) -> AsyncGenerator[asyncpg.Connection, None]:
     """A pooled connection in a transaction, for jobs and multi-step use cases."""
     async with pool.acquire() as proxy:

@@ -49,10 +49,13 @@ def _declared(app: Litestar) -> dict[tuple[str, str], dict[str, str | None]]:
     return declared
 
 
-def refuse_unknown_query_params(
+async def refuse_unknown_query_params(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """App-wide guard: every query parameter must be one the operation declares."""
+    """App-wide guard: every query parameter must be one the operation declares.
+
+    async, like every guard of ours: Litestar runs a sync guard in a worker thread.
+    """
     if not connection.query_params:
         return
     app = connection.app

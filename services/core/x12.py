@@ -8,6 +8,8 @@ wrongly, so ISA16 is found by counting sixteen element separators, not by its fi
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -144,8 +146,18 @@ def to_x12_letters(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@functools.cache
+def _unwritable(d: Delimiters) -> re.Pattern[str]:
+    """Any character a value cannot hold: a delimiter, or anything but printable ASCII."""
+    return re.compile(f"[{re.escape(d.chars())}]|[^\x20-\x7e]")
+
+
 def _check_value(value: str, d: Delimiters) -> str:
     value = to_x12_letters(value)
+    # One regex search for the common case: a loop over every character of every value was
+    # most of the time a 270 took to write.
+    if _unwritable(d).search(value) is None:
+        return value
     bad = [c for c in value if c in d.chars() or not c.isprintable() or not c.isascii()]
     if bad:
         raise X12Error(f"value {value!r} contains a delimiter or control character {bad[0]!r}")

@@ -122,14 +122,21 @@ async def insert_check(
     requested_at: datetime,
     completed_at: datetime,
     duration_ms: int,
-) -> uuid.UUID:
-    check_id: uuid.UUID = await conn.fetchval(
+) -> BenefitCheckRow:
+    """The stored check as get_check reads it, from the same statement (no second read)."""
+    row = await conn.fetchrow(
         """
-        INSERT INTO benefit_checks (policy_id, client_id, provider_id, service_date, trace,
-            payload_id, status, benefits, request_x12, response_x12, requested_by, requested_at,
-            completed_at, duration_ms)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        RETURNING id
+        WITH b AS (
+            INSERT INTO benefit_checks (policy_id, client_id, provider_id, service_date, trace,
+                payload_id, status, benefits, request_x12, response_x12, requested_by,
+                requested_at, completed_at, duration_ms)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            RETURNING id, policy_id, client_id, provider_id, service_date, status, benefits,
+                requested_at, completed_at, duration_ms, created_at
+        )
+        SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date,
+               b.status, b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
+        FROM b JOIN insurance_policies p ON p.id = b.policy_id
         """,
         policy_id,
         client_id,
@@ -146,7 +153,7 @@ async def insert_check(
         completed_at,
         duration_ms,
     )
-    return check_id
+    return one(row, BenefitCheckRow)
 
 
 async def get_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> BenefitCheckRow | None:

@@ -6,11 +6,14 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from services.clearinghouse.core import (
     PAYLOAD_270,
     CoreProtocolError,
     Credentials,
+    _plain_fields,
     decode_multipart,
     encode_multipart,
     parse_response,
@@ -92,3 +95,48 @@ def test_parse_response_names_missing_fields() -> None:
     body, content_type = encode_multipart({"PayloadType": "X"}, "zz")
     with pytest.raises(CoreProtocolError, match="ProcessingMode, PayloadID, ErrorCode"):
         parse_response(content_type, body)
+
+
+_NAMES = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_", min_size=1
+)
+_VALUES = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
+
+
+@settings(deadline=None, max_examples=200)
+@given(fields=st.dictionaries(_NAMES, _VALUES, min_size=1, max_size=12))
+def test_plain_form_fields_read_back_exactly(fields: dict[str, str]) -> None:
+    """The fast reading of plain fields gives back every value, line ends and all."""
+    assume(not any("b0undary" in value for value in fields.values()))
+    body, content_type = encode_multipart(fields, "b0undary")
+    assert _plain_fields(content_type, body) == fields
+    assert decode_multipart(content_type, body) == fields
+
+
+def test_parts_in_other_shapes_are_read_by_the_mime_parser() -> None:
+    """Another header, a transfer encoding, a quoted boundary, an epilogue: still read."""
+    body = (
+        b"preamble\r\n--q b\r\n"
+        b'Content-Disposition: form-data; name="PayloadID"\r\n'
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"abc\r\n--q b\r\n"
+        b'content-disposition: form-data; name="Payload"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        b"SVNBKjAwfg==\r\n--q b--\r\nepilogue"
+    )
+    content_type = 'multipart/form-data; boundary="q b"'
+    assert _plain_fields(content_type, body) is None
+    assert decode_multipart(content_type, body) == {"PayloadID": "abc", "Payload": "ISA*00~"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'--b\r\nContent-Disposition: form-data; name="A"\r\n\r\nx\r\n--b--\r\nmore',
+        b'--b\r\nContent-Disposition: form-data; name="A"\r\n\r\nx\r\n--b',
+        b'--b\r\nContent-Disposition: form-data; name="A"\r\n\r\n\xff\r\n--b--\r\n',
+        b'--b\r\nContent-Disposition: form-data; name="A"; filename="f"\r\n\r\nx\r\n--b--\r\n',
+    ],
+)
+def test_the_fast_reading_leaves_anything_unusual_to_the_mime_parser(body: bytes) -> None:
+    assert _plain_fields("multipart/form-data; boundary=b", body) is None

@@ -1,4 +1,7 @@
-"""`python -m infra.bench` prints the estimate benchmark lines in the agreed shape (no timing)."""
+"""`python -m infra.bench` prints the benchmark lines in the agreed shape (no timing).
+
+The API benchmark makes (and drops) its database on the test run's PostgreSQL and uses its Redis.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
-    env = {**os.environ, "HEARTH_BENCH_SECONDS": "0.01"}
+    env = {
+        **os.environ,
+        "HEARTH_BENCH_SECONDS": "0.01",
+        "DATABASE_URL": os.environ["HEARTH_TEST_SERVER_URL"],
+        "REDIS_URL": os.environ["HEARTH_TEST_REDIS_URL"],
+    }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
         cwd=REPO,
@@ -40,4 +48,15 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
     ), lines
     assert re.fullmatch(
         rf"bench eligibility_baseline name=simulator_health_get per_s={number}", lines[3]
+    ), lines
+    assert re.fullmatch(
+        rf"bench eligibility_api checks_per_s={number} p50_ms={decimal} p99_ms={decimal}"
+        rf" concurrency=8 baseline=benefit_check_get baseline_per_s={number}"
+        rf" ratio=[0-9]+\.[0-9]{{3}}",
+        lines[4],
+    ), lines
+    assert re.fullmatch(
+        rf"bench eligibility_api_baseline name=benefit_check_get per_s={number}"
+        rf" p50_ms={decimal} p99_ms={decimal}",
+        lines[5],
     ), lines

@@ -97,7 +97,7 @@ async def test_the_freshness_window_counts_29_february(
     async with pool.acquire() as conn, conn.transaction():
         ops = await make_ops(conn)
         me, policy_id = await make_insured_client(conn, settings)
-        check_id = await queries.insert_check(
+        stored = await queries.insert_check(
             conn,
             policy_id=policy_id,
             client_id=me.client_id,
@@ -129,7 +129,7 @@ async def test_the_freshness_window_counts_29_february(
         for at in (datetime(2028, 2, 29, 23, 59, tzinfo=UTC), answered + timedelta(days=30)):
             clock.freeze(at)
             out, asked = await check_benefits(pool, adapter, live, ops, request)
-            assert (out.id, out.reused, asked) == (check_id, True, False), at
+            assert (out.id, out.reused, asked) == (stored.id, True, False), at
         clock.freeze(datetime(2028, 3, 2, 12, 0, 1, tzinfo=UTC))
         with pytest.raises(ClearinghouseUnavailable):
             await check_benefits(pool, adapter, live, ops, request)
