@@ -44,7 +44,8 @@ class Explanation(Out, kw_only=True):
     source: Source | None = None
 
 
-class Remaining(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: value objects made by the thousand per second that can hold no reference cycle.
+class Remaining(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What is left of a deductible, an out-of-pocket maximum (cents) or a visit limit (visits)."""
 
     value: int
@@ -59,7 +60,7 @@ class Remaining(msgspec.Struct, frozen=True, kw_only=True):
 Figure = Literal["deductible", "out_of_pocket", "visits"]
 
 
-class AccumulatorState(msgspec.Struct, frozen=True, kw_only=True):
+class AccumulatorState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The running figures one network tier's estimates read and lower, for one plan year."""
 
     network: Network

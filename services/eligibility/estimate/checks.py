@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.eligibility import Accumulator, TierBenefits
+from schemas.eligibility import Accumulator, Cents, TierBenefits
 from schemas.estimates import AccumulatorState, Remaining
 
 
@@ -24,7 +24,18 @@ def check_price(field: str, cents: int | None) -> None:
         raise EstimateInputError(field, f"must not be negative (got {cents})")
 
 
-def _accumulator(field: str, acc: Accumulator) -> None:
+def _negative(figure: Cents | None) -> bool:
+    return figure is not None and figure.cents < 0
+
+
+def _accumulator(field: str, what: str, acc: Accumulator) -> None:
+    if not (
+        _negative(acc.total)
+        or _negative(acc.remaining)
+        or _negative(acc.family_total)
+        or _negative(acc.family_remaining)
+    ):
+        return
     for name, figure in (
         ("total", acc.total),
         ("remaining", acc.remaining),
@@ -32,7 +43,8 @@ def _accumulator(field: str, acc: Accumulator) -> None:
         ("family_remaining", acc.family_remaining),
     ):
         if figure is not None and figure.cents < 0:
-            raise EstimateInputError(f"{field}.{name}", f"must not be negative ({figure.cents})")
+            message = f"must not be negative ({figure.cents})"
+            raise EstimateInputError(f"{field}.{what}.{name}", message)
 
 
 def check_tier(field: str, tier: TierBenefits) -> None:
@@ -46,24 +58,31 @@ def check_tier(field: str, tier: TierBenefits) -> None:
             )
     if tier.copay is not None and tier.copay.cents < 0:
         raise EstimateInputError(f"{field}.copay", f"must not be negative ({tier.copay.cents})")
-    _accumulator(f"{field}.deductible", tier.deductible)
-    _accumulator(f"{field}.out_of_pocket", tier.out_of_pocket)
-    for name, count in (
-        ("visit_limit", tier.visit_limit),
-        ("visits_remaining", tier.visits_remaining),
-    ):
+    _accumulator(field, "deductible", tier.deductible)
+    _accumulator(field, "out_of_pocket", tier.out_of_pocket)
+    limit, left = tier.visit_limit, tier.visits_remaining
+    if (limit is None or limit.value >= 0) and (left is None or left.value >= 0):
+        return
+    for name, count in (("visit_limit", limit), ("visits_remaining", left)):
         if count is not None and count.value < 0:
             raise EstimateInputError(f"{field}.{name}", f"must not be negative ({count.value})")
 
 
-def _remaining(field: str, remaining: Remaining | None) -> None:
+def _bad(remaining: Remaining | None) -> bool:
     if remaining is None:
-        return
-    if remaining.value < 0 or (remaining.other is not None and remaining.other < 0):
+        return False
+    return remaining.value < 0 or (remaining.other is not None and remaining.other < 0)
+
+
+def _remaining(field: str, remaining: Remaining | None) -> None:
+    if _bad(remaining):
         raise EstimateInputError(field, "a remaining figure must not be negative")
 
 
 def check_state(state: AccumulatorState) -> None:
+    # The states the engine makes are never negative: a caller's state is checked once.
+    if not (_bad(state.deductible) or _bad(state.out_of_pocket) or _bad(state.visits)):
+        return
     _remaining("state.deductible", state.deductible)
     _remaining("state.out_of_pocket", state.out_of_pocket)
     _remaining("state.visits", state.visits)

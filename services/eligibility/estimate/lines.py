@@ -15,6 +15,7 @@ from decimal import Decimal
 from schemas.eligibility import CarveOut, Cents, Fraction, Period, Rejection, Source
 from schemas.estimates import (
     AccumulatorState,
+    Basis,
     Explanation,
     ExplanationKind,
     Fact,
@@ -54,9 +55,9 @@ NOT_STATED = "not stated by the payer for mental health (MH) or plan coverage (3
 
 
 def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{part:02d}"
+    if cents < 0:
+        return "-" + money(-cents)
+    return f"${cents // 100:,}.{cents % 100:02d}"
 
 
 def percent(fraction: Decimal) -> str:
@@ -71,15 +72,18 @@ def _where(source: Source | None) -> str:
     return f", {from_source(source)}" if source else ""
 
 
+BASIS_WORDS: dict[Basis, str] = {
+    "individual": "remaining",
+    "family": "remaining for the family",
+    "reset": "remaining (the plan year's full amount)",
+    "assumed_total": "remaining, assumed: the payer gave the plan year's total but not what is "
+    "used, so none is assumed used",
+}
+
+
 def describe_remaining(what: str, remaining: Remaining, *, unit: str = "money") -> str:
     figure = money(remaining.value) if unit == "money" else f"{remaining.value}"
-    basis = {
-        "individual": "remaining",
-        "family": "remaining for the family",
-        "reset": "remaining (the plan year's full amount)",
-        "assumed_total": "remaining, assumed: the payer gave the plan year's total but not "
-        "what is used, so none is assumed used",
-    }[remaining.basis]
+    basis = BASIS_WORDS[remaining.basis]
     if remaining.other is not None:
         larger = "family" if remaining.basis == "individual" else "individual"
         shown = money(remaining.other) if unit == "money" else f"{remaining.other}"

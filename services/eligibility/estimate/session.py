@@ -78,18 +78,29 @@ class Plan:
             raise EstimateInputError(
                 "state.network", f"accumulators are for the {state.network} tier, not {network}"
             )
-        check_price("allowed_cents", allowed_cents)
-        check_price("self_pay_cents", self_pay_cents)
-        check_price("oon_allowed_cents", oon_allowed_cents)
+        if (
+            (allowed_cents is not None and allowed_cents < 0)
+            or (self_pay_cents is not None and self_pay_cents < 0)
+            or (oon_allowed_cents is not None and oon_allowed_cents < 0)
+        ):
+            check_price("allowed_cents", allowed_cents)
+            check_price("self_pay_cents", self_pay_cents)
+            check_price("oon_allowed_cents", oon_allowed_cents)
         self.benefits, self.network = benefits, network
         self.allowed, self.self_pay, self.oon_allowed = (
             allowed_cents,
             self_pay_cents,
             oon_allowed_cents,
         )
-        self.blocked = _blocking_fact(benefits, network)
         tier = self.tier = tier_of(benefits, network)
-        self.tier_covered = has_benefit(tier)
+        covered = self.tier_covered = has_benefit(tier)
+        self.blocked = (
+            None
+            if benefits.status == "active"
+            and benefits.carve_out is None
+            and (covered or network == "out")
+            else _blocking_fact(benefits, network)
+        )
         self.prefix: tuple[Fact, ...] = ()
         self.copay: Cents | None = None
         self.coinsurance: Fraction | None = None
