@@ -88,11 +88,7 @@ async def estimate(
             dates=weekly(first, data.sessions),
         )
     except EstimateInputError as error:
-        raise Unprocessable(
-            f"the benefit check's {error.field} is out of range: {error.message}",
-            code="benefits_out_of_range",
-            field=f"benefits.{error.field}",
-        ) from error
+        raise out_of_range(error) from error
     everything = estimate_view.sees_everything(actor)
     return EstimateOut(
         client_id=check.client_id,
@@ -108,6 +104,15 @@ async def estimate(
         benefit_check_id=check.id,
         checked_at=check.completed_at,
         projection=estimate_view.for_caller(figures, actor, payer=payer),
+    )
+
+
+def out_of_range(error: EstimateInputError) -> Unprocessable:
+    """The 422 for benefits or prices the engine refused, naming the field."""
+    return Unprocessable(
+        f"the benefit check's {error.field} is out of range: {error.message}",
+        code="benefits_out_of_range",
+        field=f"benefits.{error.field}",
     )
 
 

@@ -17,6 +17,7 @@ from services.eligibility.estimate import (
     project_sessions,
 )
 from services.eligibility.estimate_view import render_projection, render_session
+from services.eligibility.estimates import out_of_range
 from tests.eligibility import plans
 from tests.eligibility.plans import AS_OF
 
@@ -506,6 +507,15 @@ def test_negative_prices_are_refused(prices: tuple[int | None, ...], field: str)
             oon_allowed=oon_allowed,
         )
     assert refused.value.field == field
+
+
+def test_a_refused_input_is_a_422_naming_the_field() -> None:
+    tier = msgspec.structs.replace(plans.CASEY_MORGAN.in_network, coinsurance=plans.fraction("20"))
+    with pytest.raises(EstimateInputError) as refused:
+        estimate(msgspec.structs.replace(plans.CASEY_MORGAN, in_network=tier))
+    problem = out_of_range(refused.value)
+    assert (problem.status, problem.field) == (422, "benefits.in_network.coinsurance")
+    assert "must be a fraction from 0 to 1 (got 20)" in problem.detail
 
 
 def test_a_negative_remaining_state_is_refused() -> None:
