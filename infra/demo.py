@@ -9,7 +9,8 @@ credentialing to approved; the provider accepts the invitation; a client signs u
 verification email from the local SMTP sink (`make run` starts it), verifies the address and is
 signed in, adds a policy and books a session, and the provider then sees the client. Then a
 demo-world client checks their benefits (270/271 through the clearinghouse simulator, written to
-.data/demo/edi/) and gets an estimate with a five-session projection.
+.data/demo/edi/) and gets an estimate with a five-session projection. The benefit check's
+status, copay period and visit-limit period are printed and kept in summary.json.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Demo:
     run: str
     mail_url: str = "http://127.0.0.1:8025"
     counts: dict[str, int] = field(default_factory=dict)
+    shown: dict[str, str | None] = field(default_factory=dict)  # what the benefit check said
 
     def call(self, method: str, path: str, token: str | None, expect: int, **kw: Any) -> Any:
         headers = dict(kw.pop("headers", {}))
@@ -311,10 +313,19 @@ def benefits_and_estimate(demo: Demo, ops: str, edi: Path) -> None:
     demo.count("benefit_checks")
     tier = body["benefits"]["in_network"]
     copay = tier.get("copay")
+    copay_period, visit_limit_period = tier.get("copay_period"), tier.get("visit_limit_period")
+    demo.shown.update(
+        benefit_check_status=body["status"],
+        copay_period=copay_period,
+        visit_limit_period=visit_limit_period,
+    )
     say(
         "benefit check (270/271)",
         f"{body['status']}, in-network copay "
-        f"{'$%.2f' % (copay['cents'] / 100) if copay else 'none'}, took {body['duration_ms']} ms",
+        f"{'$%.2f' % (copay['cents'] / 100) if copay else 'none'}"
+        f" ({(copay_period or 'visit').replace('_', ' ')}), visit limit "
+        f"{'per ' + visit_limit_period.replace('_', ' ') if visit_limit_period else 'none'}, "
+        f"took {body['duration_ms']} ms",
     )
     exchange = demo.call("GET", f"/benefit-checks/{body['id']}/x12", ops, 200)
     files = [
@@ -355,6 +366,46 @@ def benefits_and_estimate(demo: Demo, ops: str, edi: Path) -> None:
                 print(f"      {line['text']}{source}")
     total = estimate["projection"]["client_total_cents"]
     say("projected client total", f"${total / 100:.2f} over 5 sessions")
+    carve_out(demo, ops)
+
+
+CARVE_OUT_CLIENT = ("Sydney", "Park")  # a demo-world member whose plan carves out MH
+
+
+def carve_out(demo: Demo, ops: str) -> None:
+    """Ops check a member whose plan hands mental health to another payer."""
+    cursor: str | None = None
+    found = None
+    while found is None:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = demo.call("GET", "/clients", ops, 200, params=params)
+        found = next(
+            (c for c in page["items"] if (c["first_name"], c["last_name"]) == CARVE_OUT_CLIENT),
+            None,
+        )
+        cursor = page["next_cursor"]
+        if found is None and cursor is None:
+            raise DemoFailed(f"the demo world has no client {' '.join(CARVE_OUT_CLIENT)}")
+    policy = demo.call("GET", f"/clients/{found['id']}/policies", ops, 200)["items"][0]
+    check = demo.http.post(
+        "/benefit-checks",
+        headers={"Authorization": f"Bearer {ops}"},
+        json={"policy_id": policy["id"]},  # no refresh: a second run reuses the answer on file
+    )
+    if check.status_code not in (200, 201):
+        raise DemoFailed(f"benefit check answered {check.status_code}: {check.text[:300]}")
+    demo.count("benefit_checks")
+    body = check.json()
+    carve = body["benefits"]["carve_out"]
+    if carve is None:
+        raise DemoFailed("the carve-out member's check names no carve-out")
+    demo.shown.update(carve_out_status=body["status"], carve_out_to=carve["name"])
+    covered = body["benefits"]["in_network"]["covered"]
+    say(
+        "carve-out check (270/271)",
+        f"{body['status']}, plan covers in network: {'yes' if covered else 'no'}; mental health "
+        f"is handled by {carve['name']} (phone {carve.get('phone') or 'not given'}): ask them",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         "finished_at": clock.now().isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - started, 2),
         **demo.counts,
+        **demo.shown,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -48,8 +48,18 @@ def test_make_run_then_demo_twice(
             assert summary["clients_signed_up"] == 1
             assert summary["policies_added"] == 1
             assert summary["sessions_booked"] == 1
-            assert summary["benefit_checks"] == 1
+            assert summary["benefit_checks"] == 2  # Jordan's own, then ops for a carve-out
             assert summary["estimates"] == 1
+            # Jordan Lee's plan: active, a $30 copay per visit (EB06 27), no visit limit.
+            assert summary["benefit_check_status"] == "active"
+            assert (summary["copay_period"], summary["visit_limit_period"]) == ("visit", None)
+            assert "active, in-network copay $30.00 (visit), visit limit none" in demo.stdout
+            # Sydney Park's plan hands mental health to another payer; the plan stays active.
+            assert (summary["carve_out_status"], summary["carve_out_to"]) == (
+                "active",
+                "Mindful Behavioral Health",
+            )
+            assert "plan covers in network: yes; mental health is handled by" in demo.stdout
             edi = sorted(p.name for p in (out / "edi").iterdir())
             assert edi == ["0001-270-eligibility-inquiry.x12", "0002-271-eligibility-response.x12"]
             assert x279_errors((out / "edi" / edi[0]).read_text()) == []

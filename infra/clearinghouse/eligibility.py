@@ -4,7 +4,9 @@ Service types: an MH inquiry gets the plan's MH lines; a plan that says nothing 
 MH answers with its service type 30 lines; a carve-out answers EB*U for MH with the other
 payer in loop 2120. A 30 inquiry gets the 30 lines plus the MH lines (as CORE asks of a 30
 answer); any other service type is answered like 30. Every active answer starts with an
-`EB*1**30` plan line naming the plan.
+`EB*1**30` plan line naming the plan (its EB01 is the plan's coverage code: 2-5 for a capitated
+or pending plan; a plan with none sends no coverage line at all, only its figures). A copay goes
+with the tier's EB06 period: 27 per visit, or another such as 23 as some payers send it.
 """
 
 from __future__ import annotations
@@ -84,10 +86,11 @@ def _tier_lines(
     plan = world.plans[member.plan]
     period = "23" if plan.calendar_year else "22"
     used = world.used(member, person, network, day)
-    lines = [Benefit("1", svc, auth=auth, network=net)] if with_active else []
+    coverage = plan.coverage_code
+    lines = [Benefit(coverage, svc, auth=auth, network=net)] if with_active and coverage else []
     if tier.copay is not None:
-        lines.append(Benefit("B", svc, "IND", period="27", amount_cents=tier.copay, auth=auth,
-                             network=net))  # fmt: skip
+        lines.append(Benefit("B", svc, "IND", period=tier.copay_period, amount_cents=tier.copay,
+                             auth=auth, network=net))  # fmt: skip
     if tier.coinsurance is not None:
         lines.append(Benefit("A", svc, "IND", percent=tier.coinsurance, auth=auth, network=net))
     family = member.coverage == "FAM"
@@ -115,7 +118,10 @@ def benefits_for(
     plan = world.plans[member.plan]
     if not member.active_on(day):
         return [Benefit("6", ("30",))]
-    lines = [Benefit("1", ("30",), insurance_type=plan.insurance_type, description=plan.name)]
+    lines = []
+    if plan.coverage_code:
+        lines.append(Benefit(plan.coverage_code, ("30",), insurance_type=plan.insurance_type,
+                             description=plan.name))  # fmt: skip
     for category in _categories(plan, asked):
         if category == "carve" and plan.carve_out is not None:
             c = plan.carve_out

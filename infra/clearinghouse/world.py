@@ -32,6 +32,7 @@ class Tier:
 
     covered: bool = True
     copay: int | None = None
+    copay_period: str = "27"  # EB06: 27 per visit; some payers send 23 (calendar year)
     coinsurance: Decimal | None = None
     deductible: Amounts = Amounts()
     out_of_pocket: Amounts = Amounts()
@@ -59,6 +60,9 @@ class Plan:
     mental_health: dict[str, Tier] | None  # None: the payer says nothing specific for MH
     carve_out: CarveOut | None = None
     year_start: tuple[int, int] = (1, 1)  # month, day
+    # EB01 of the plan's coverage lines: 1 active, 2-5 capitated or pending investigation;
+    # "" sends none, so the answer says nothing about coverage (read as unknown).
+    coverage_code: str = "1"
 
     def year(self, day: date) -> tuple[date, date]:
         """The plan year containing `day`: [begin, end]."""
@@ -167,6 +171,7 @@ def _tier(raw: dict[str, Any]) -> Tier:
     return Tier(
         covered=raw.get("covered", True),
         copay=raw.get("copay"),
+        copay_period=raw.get("copay_period", "27"),
         coinsurance=None if coins is None else Decimal(coins),
         deductible=Amounts(**raw.get("deductible", {})),
         out_of_pocket=Amounts(**raw.get("out_of_pocket", {})),
@@ -195,6 +200,7 @@ def _plan(plan_id: str, raw: dict[str, Any]) -> Plan:
         mental_health=mental_health,
         carve_out=None if carve is None else CarveOut(**carve),
         year_start=(month, dom),
+        coverage_code=raw.get("coverage_code", "1"),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # An element is a plain value, a composite (a tuple of components, joined with the component
@@ -261,18 +261,29 @@ class Interchange:
     isa: list[str]
     gs: list[list[str]]
     transactions: list[TransactionSet]
+    # Envelope mistakes read past in lenient mode (a count or control number that does not
+    # match), each naming the element and the segment's position, never a value.
+    warnings: list[str] = field(default_factory=list)
 
 
-def read_interchange(text: str) -> Interchange:
-    """Split an interchange into its transaction sets, checking every envelope count."""
+def read_interchange(text: str, *, lenient: bool = False) -> Interchange:
+    """Split an interchange into its transaction sets, checking every envelope count.
+
+    Strict by default: a wrong SE01/GE01/IEA01 count or an SE02/GE02/IEA02 that does not match
+    its ST02/GS06/ISA13 refuses the file (an 835 that moves money must add up). `lenient` reads
+    past those mistakes, which published 271s often carry, and lists them in `warnings`; a file
+    that is truncated, not X12, or has segments outside a transaction set is refused either way.
+    """
     d = read_delimiters(text)
     isa: list[str] = []
     groups: list[list[str]] = []
     sets: list[TransactionSet] = []
+    warnings: list[str] = []
     current: list[list[str]] | None = None
     in_group = ended = 0
-    for seg in segments(text, d):
+    for position, seg in enumerate(segments(text, d), start=1):
         tag = seg[0]
+        where = f"{tag} (segment {position})"
         if ended:
             raise X12Error(f"segment {tag} after IEA")
         if tag == "ISA":
@@ -285,31 +296,45 @@ def read_interchange(text: str) -> Interchange:
         elif current is not None:
             current.append(seg)
             if tag == "SE":
-                sets.append(_closed_set(current))
+                st = current[0]
+                _expect(seg, 1, str(len(current)), "SE01 segment count", where, warnings, lenient)
+                _expect(seg, 2, _el(st, 2), "SE02 control number", where, warnings, lenient)
+                sets.append(TransactionSet(_el(st, 1), _el(st, 2), current))
                 in_group += 1
                 current = None
         elif tag == "GE":
-            _expect(seg, 1, str(in_group), "GE01 transaction set count")
-            _expect(seg, 2, groups[-1][6] if groups and len(groups[-1]) > 6 else "", "GE02")
+            gs06 = _el(groups[-1], 6) if groups else ""
+            _expect(seg, 1, str(in_group), "GE01 transaction set count", where, warnings, lenient)
+            _expect(seg, 2, gs06, "GE02 control number", where, warnings, lenient)
         elif tag == "IEA":
-            _expect(seg, 1, str(len(groups)), "IEA01 group count")
-            _expect(seg, 2, isa[13] if len(isa) > 13 else "", "IEA02")
+            _expect(seg, 1, str(len(groups)), "IEA01 group count", where, warnings, lenient)
+            _expect(seg, 2, _el(isa, 13), "IEA02 control number", where, warnings, lenient)
             ended = 1
         else:
             raise X12Error(f"segment {tag} outside a transaction set")
     if current is not None or not ended:
         raise X12Error("the interchange is truncated (no SE or no IEA)")
-    return Interchange(d, isa, groups, sets)
+    return Interchange(d, isa, groups, sets, warnings)
 
 
-def _closed_set(seg_list: list[list[str]]) -> TransactionSet:
-    st, se = seg_list[0], seg_list[-1]
-    _expect(se, 1, str(len(seg_list)), "SE01 segment count")
-    _expect(se, 2, st[2] if len(st) > 2 else "", "SE02")
-    return TransactionSet(st[1] if len(st) > 1 else "", st[2] if len(st) > 2 else "", seg_list)
+def _el(seg: list[str], index: int) -> str:
+    return seg[index] if len(seg) > index else ""
 
 
-def _expect(seg: list[str], index: int, wanted: str, what: str) -> None:
-    got = seg[index] if len(seg) > index else ""
-    if got.lstrip("0") != wanted.lstrip("0"):
+def _expect(
+    seg: list[str],
+    index: int,
+    wanted: str,
+    what: str,
+    where: str,
+    warnings: list[str],
+    lenient: bool,
+) -> None:
+    got = _el(seg, index)
+    if got.lstrip("0") == wanted.lstrip("0"):
+        return
+    if not lenient:
         raise X12Error(f"{what} is {got!r}, expected {wanted!r}")
+    # Control numbers and counts are not a person's data, but a warning is kept with a check
+    # and shown: it says what is wrong and where, and quotes nothing.
+    warnings.append(f"{what} in {where} does not match the envelope; read past it")

@@ -88,7 +88,7 @@ async def get_latest_check(
     policy_id: uuid.UUID,
     provider_id: uuid.UUID | None,
     since: datetime,
-    statuses: tuple[str, ...] = ("active", "inactive", "rejected"),
+    statuses: tuple[str, ...] = ("active", "inactive", "rejected", "unknown"),
 ) -> BenefitCheckRow | None:
     row = await conn.fetchrow(
         _CHECK

@@ -44,7 +44,7 @@ async def queue_rechecks(conn: asyncpg.Connection, today: date, horizon_days: in
           AND NOT EXISTS (
               SELECT 1 FROM benefit_checks b
               WHERE b.policy_id = s.policy_id AND b.provider_id = s.provider_id
-                AND b.status IN ('active', 'inactive', 'rejected')
+                AND b.status IN ('active', 'inactive', 'rejected', 'unknown')
                 AND b.completed_at >= $3
           )
         """,

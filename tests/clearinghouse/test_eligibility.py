@@ -12,6 +12,8 @@ import re
 import httpx
 import pytest
 
+from schemas.eligibility import Cents
+from services.eligibility.x12 import parse_271
 from tests.clearinghouse.conftest import ask, loops, segments
 from tests.x12tools import x279_errors
 
@@ -165,6 +167,26 @@ SHAPES = {
         "EB*C*IND*MH***23*1000*****N",
         "EB*C*IND*MH***29*1000*****N",
     ],
+    # Issue 13: a copay stated per calendar year (EB06 23), as some payers send it.
+    "270_jordan_lee_copay_year.x12": [
+        "EB*1**30*PR*Evergreen Core PPO",
+        "EB*1**MH*********Y",
+        "EB*B*IND*MH***23*25*****Y",
+        "EB*G*IND*MH***23*3000*****Y",
+        "EB*G*IND*MH***29*2925*****Y",
+        "EB*F*IND*MH*********Y",
+        "HSD*VS*30***23",
+        "EB*F*IND*MH*********Y",
+        "HSD*VS*27***29",
+    ],
+    # Issue 13: coverage pending investigation (EB01 5): still active.
+    "270_jordan_lee_pending.x12": [
+        "EB*5**30*PR*Evergreen Bridge PPO",
+        "EB*5**MH*********Y",
+        "EB*B*IND*MH***27*35*****Y",
+    ],
+    # Issue 13: no coverage line at all, only the copay: read as unknown, never inactive.
+    "270_jordan_lee_unstated.x12": ["EB*B*IND*MH***27*40*****Y"],
 }
 
 
@@ -179,6 +201,33 @@ async def test_plan_shapes(ch: httpx.AsyncClient, name: str) -> None:
     assert trace[0][1].startswith("TRN*2*HRTH000")
     assert trace[0][1].endswith("*1123456789")
     assert not any(seg.startswith("AAA") for seg in segments(x12))
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "copay", "copay_period", "visit_limit_period"),
+    [
+        ("270_jordan_lee.x12", "active", 3000, "visit", None),
+        ("270_jordan_lee_copay_year.x12", "active", 2500, "calendar_year", "calendar_year"),
+        ("270_jordan_lee_pending.x12", "active", 3500, "visit", None),
+        ("270_jordan_lee_unstated.x12", "unknown", 4000, "visit", None),
+    ],
+)
+async def test_issue13_shapes_read_by_hearth(
+    ch: httpx.AsyncClient,
+    name: str,
+    status: str,
+    copay: int,
+    copay_period: str,
+    visit_limit_period: str | None,
+) -> None:
+    x12 = await ask(ch, name)
+    trace = re.search(r"TRN\*2\*([^*~]+)", x12)
+    assert trace is not None
+    benefits = parse_271(x12, trace.group(1))
+    tier = benefits.in_network
+    assert benefits.status == status
+    assert tier.copay == Cents(cents=copay, source="MH")
+    assert (tier.copay_period, tier.visit_limit_period) == (copay_period, visit_limit_period)
 
 
 async def test_plan_dates_follow_the_date_of_service(ch: httpx.AsyncClient) -> None:

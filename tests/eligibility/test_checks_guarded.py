@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -30,6 +29,7 @@ from tests.eligibility.test_checks_live import (
     World,
     on_world_time,  # noqa: F401 - autouse
     running_world,
+    sql,
 )
 
 MIN_INTERVAL_S = 3600
@@ -78,17 +78,6 @@ def fresh_state(world: Guarded) -> Iterator[None]:
     httpx.post(f"{world.simulator}/_admin/reset")
     yield
     httpx.post(f"{world.simulator}/_admin/reset")
-
-
-def sql(world: Guarded, query: str, *args: Any) -> Any:
-    async def run() -> Any:
-        conn = await asyncpg.connect(world.db)
-        try:
-            return await conn.fetchval(query, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def _flush_refresh_counts(world: Guarded) -> None:

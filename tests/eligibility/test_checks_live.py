@@ -4,6 +4,7 @@ processes, over a database holding the demo world (whose members the simulator k
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -168,7 +169,15 @@ def test_copay_plan_round_trip_and_reuse(world: World) -> None:
         ("Quinn", "active", lambda b: b["in_network"]["copay"]["source"] == "30"),
         ("Alex", "active", lambda b: b["in_network"]["deductible"]["remaining"]["cents"] == 90000),
         ("Morgan", "inactive", lambda b: True),
-        ("Sydney", "active", lambda b: b["carve_out"]["name"] == "Mindful Behavioral Health"),
+        (
+            "Sydney",
+            "active",  # the plan stays active and covered; only MH's figures are empty
+            lambda b: (
+                b["carve_out"]["name"] == "Mindful Behavioral Health"
+                and b["in_network"]["covered"] is True
+                and b["in_network"]["copay"] is None
+            ),
+        ),
         ("Taylor", "active", lambda b: b["in_network"]["prior_auth_required"] is True),
         ("Jamie", "active", lambda b: b["out_of_network"]["coinsurance"]["value"] == "0.4"),
     ],
@@ -202,6 +211,63 @@ def test_an_unknown_member_is_a_final_rejection(world: World) -> None:
     body = response.json()
     assert body["status"] == "rejected"
     assert body["benefits"]["rejections"][0]["code"] == "75"
+
+
+def sql(world: World, query: str, *args: Any) -> Any:
+    """The first value `query` gives, in the world's database (test_checks_guarded uses it too)."""
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(world.db)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("member_id", "status", "copay_period", "visit_limit_period"),
+    [
+        ("EVG100023", "unknown", "visit", None),  # no coverage line: never inactive
+        ("EVG100021", "active", "calendar_year", "calendar_year"),  # copay with EB06 23
+        ("EVG100022", "active", "visit", None),  # EB01 5: pending investigation, still active
+    ],
+)
+def test_issue13_statuses_and_periods_are_stored_and_reused(
+    world: World, member_id: str, status: str, copay_period: str, visit_limit_period: str | None
+) -> None:
+    """Jordan's policy pointed at a world member with the same person on another plan."""
+    policy = uuid.UUID(world.policies["Jordan"])
+    sql(world, "UPDATE insurance_policies SET member_id = $2 WHERE id = $1", policy, member_id)
+    try:
+        first = _check(world, "ops", "Jordan", refresh=True)
+        assert first.status_code == 201, first.text
+        body = first.json()
+        assert body["status"] == status
+        tier = body["benefits"]["in_network"]
+        assert (tier["copay_period"], tier["visit_limit_period"]) == (
+            copay_period,
+            visit_limit_period,
+        )
+        check_id = uuid.UUID(body["id"])
+        assert sql(world, "SELECT status FROM benefit_checks WHERE id = $1", check_id) == status
+        again = _check(world, "ops", "Jordan")
+        assert again.status_code == 200
+        assert (again.json()["id"], again.json()["reused"]) == (body["id"], True)
+        # What the API answered is what its OpenAPI documents.
+        schemas = httpx.get(f"{world.api}/schema/openapi.json").json()["components"]["schemas"]
+        tier_props = schemas["TierBenefits"]["properties"]
+        assert set(tier) <= set(tier_props)
+        for name in ("copay_period", "visit_limit_period"):
+            assert "calendar_year" in json.dumps(tier_props[name]), tier_props[name]
+        assert "warnings" in schemas["Benefits"]["properties"]
+        assert status in json.dumps(schemas["BenefitCheckOut"]["properties"]["status"])
+    finally:
+        sql(world, "UPDATE insurance_policies SET member_id = 'EVG100001' WHERE id = $1", policy)
+        sql(
+            world, "DELETE FROM benefit_checks WHERE policy_id = $1 AND provider_id IS NULL", policy
+        )
 
 
 def test_simulator_down_is_a_clear_503_and_stores_nothing(world: World) -> None:

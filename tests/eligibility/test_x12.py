@@ -201,6 +201,15 @@ VALID_FIXTURES = [
     "aaa42_source",
     "aaa_source_only",
     "aaa_receiver",
+    # issue 13: hand-written from 005010X279A1, one per reading rule (test_x12_reading.py)
+    "drew_pending",
+    "rowan_unknown",
+    "blake_copay_year",
+    "blake_two_copays",
+    "kai_plan_name",
+    "lee_mixed_sources",
+    "sam_out_of_range",
+    "aaa50_receiver",
 ]
 # linuxforhealth-x12 0.57 checks 2100C/2100D AAA codes against the 2100B list: 75 (subscriber
 # not found), 71 (birth date mismatch), 42 and 67 are valid there per the guide.
@@ -280,6 +289,7 @@ def test_copay_in_network_deductible_met() -> None:
     assert (b.plan_begin, b.plan_end) == (date(2026, 1, 1), date(2026, 12, 31))  # DTP 346/347
     assert b.in_network.covered
     assert b.in_network.copay == mh(3000)
+    assert b.in_network.copay_period == "visit"  # EB06 27
     assert b.in_network.deductible.total == mh(50000)
     assert b.in_network.deductible.remaining == mh(0)
     assert b.out_of_network.copay == mh(7000)  # EB12 N
@@ -309,9 +319,11 @@ def test_visit_limit_from_hsd() -> None:
     assert tier.copay == mh(2500)
     assert tier.visit_limit == Count(value=20, source="MH")
     assert tier.visits_remaining == Count(value=2, source="MH")  # 20 - 18 used (HSD05 24)
+    assert tier.visit_limit_period == "calendar_year"  # the limit's HSD05 23, not the 24 line's
     tier = parse("avery_visits_remaining").in_network  # EB06 29 with a bare HSD*VS*2
     assert tier.visit_limit is None
     assert tier.visits_remaining == Count(value=2, source="MH")
+    assert tier.visit_limit_period is None  # only what remains: no limit, so no period
 
 
 def test_mh_silent_falls_back_to_30_and_98_never_stands_in() -> None:
@@ -354,11 +366,13 @@ def test_carve_out_derives_no_figures() -> None:
     assert b.carve_out is not None
     assert (b.carve_out.name, b.carve_out.entity_code) == ("Mindful Behavioral Health", "PR")
     assert (b.carve_out.identifier, b.carve_out.phone) == ("MBH01", "8005550199")
-    # The plan's 30 lines carry a $20 copay and a $1,000 deductible: not MH's figures.
+    # The plan's 30 lines carry a $20 copay and a $1,000 deductible: not MH's figures. Its
+    # EB*1**30 line (no EB12: both tiers) still says the plan covers both tiers.
     for tier in (b.in_network, b.out_of_network):
         assert tier.copay is None
+        assert tier.copay_period is None
         assert tier.deductible.total is None
-        assert not tier.covered
+        assert tier.covered
     assert any("carved out to Mindful Behavioral Health" in n for n in b.notes)
 
 

@@ -3,6 +3,11 @@
 The answer is found by its TRN*2 (our 270's TRN02 returned), never by position. A 271 that
 carries subscriber loops but none with our trace is refused; one rejected at the payer or
 receiver level (AAA in 2000A/2100A/2100B) before any subscriber loop is read as a rejection.
+
+Envelope mistakes that published 271s often carry (SE01 off by one, SE02 not matching ST02, a
+GE/IEA count or control number that does not match) are read past: nothing moves money on a
+271. They come back as `Answer.warnings` naming the element and position, never a value. A
+file that is truncated, not X12, or lacks our TRN*2 is still refused.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class EbLine:
     quantity: int | None  # EB10
     auth: str  # EB11
     network: str  # EB12 ('' when absent)
+    position: int = 0  # the EB segment's position in its transaction set (ST is 1)
     hsd: list[list[str]] = field(default_factory=list)
     dates: dict[str, tuple[date, date | None]] = field(default_factory=dict)
     entities: list[Entity] = field(default_factory=list)
@@ -69,6 +75,7 @@ class Answer:
     dates: dict[str, tuple[date, date | None]] = field(default_factory=dict)  # 2100C/D DTP
     lines: list[EbLine] = field(default_factory=list)
     subscriber_found: bool = True
+    warnings: list[str] = field(default_factory=list)  # envelope mistakes read past
 
 
 @dataclass(slots=True)
@@ -79,6 +86,7 @@ class _Block:
     parent: str
     level: str
     segments: list[list[str]] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # each segment's place in its set
 
 
 def _el(seg: list[str], i: int) -> str:
@@ -110,17 +118,18 @@ def _date_range(qualifier: str, value: str) -> tuple[date, date | None]:
 
 def _blocks(segments: list[list[str]]) -> list[_Block]:
     blocks: list[_Block] = []
-    for seg in segments:
+    for position, seg in enumerate(segments, start=1):
         if seg[0] == "HL":
             blocks.append(_Block(_el(seg, 1), _el(seg, 2), _el(seg, 3)))
         elif blocks and seg[0] != "SE":
             blocks[-1].segments.append(seg)
+            blocks[-1].positions.append(position)
     return blocks
 
 
 def find_answer(text: str, trace: str) -> Answer:
     """The loops of the first 271 transaction set in `text` that answer `trace`."""
-    interchange = read_interchange(text)
+    interchange = read_interchange(text, lenient=True)
     d = interchange.delimiters
     sets = [t for t in interchange.transactions if t.set_id == "271"]
     if not sets:
@@ -130,13 +139,17 @@ def find_answer(text: str, trace: str) -> Answer:
         by_id = {b.hl_id: b for b in blocks}
         for block in blocks:
             if block.level in ("22", "23") and _has_trace(block, trace):
-                return _answer(block, by_id, trace, d)
+                found = _answer(block, by_id, trace, d)
+                found.warnings = list(interchange.warnings)
+                return found
         people = [b for b in blocks if b.level in ("22", "23")]
         upper = [b for b in blocks if b.level in ("20", "21")]
         if not people and any(_aaa(b, d) for b in upper):
             # Rejected above the subscriber level (payer down, receiver unknown): nothing to
             # match, the AAA segments are the answer.
-            answer = Answer(trace=trace, subscriber_found=False)
+            answer = Answer(
+                trace=trace, subscriber_found=False, warnings=list(interchange.warnings)
+            )
             for b in upper:
                 answer.rejections.extend(_aaa(b, d))
             return answer
@@ -181,7 +194,7 @@ def _answer(target: _Block, by_id: dict[str, _Block], trace: str, d: Delimiters)
 def _read_person(block: _Block, answer: Answer, d: Delimiters, *, is_target: bool) -> None:
     current: EbLine | None = None
     in_2120 = False
-    for index, seg in enumerate(block.segments, start=1):
+    for index, (seg, position) in enumerate(zip(block.segments, block.positions, strict=True), 1):
         try:
             tag = seg[0]
             if tag == "EB" and not is_target:
@@ -197,6 +210,7 @@ def _read_person(block: _Block, answer: Answer, d: Delimiters, *, is_target: boo
                 answer.dates[_el(seg, 1)] = _date_range(_el(seg, 2), _el(seg, 3))
             elif tag == "EB":
                 current = _eb(seg, d)
+                current.position = position
                 answer.lines.append(current)
                 in_2120 = False
             elif current is None:
