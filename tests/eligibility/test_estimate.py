@@ -8,7 +8,13 @@ import msgspec
 import pytest
 
 from schemas.eligibility import Accumulator, Benefits, Count, Network, TierBenefits
-from schemas.estimates import Explanation, Projection, SessionEstimate
+from schemas.estimates import (
+    AccumulatorState,
+    Explanation,
+    Projection,
+    SessionEstimate,
+    SessionFigures,
+)
 from services.eligibility.estimate import (
     EstimateInputError,
     choose_network,
@@ -26,6 +32,28 @@ CPT_90837 = 14500
 SELF_PAY = 15000
 
 
+def figures_of(
+    benefits: Benefits,
+    allowed: int | None = CPT_90834,
+    *,
+    network: Network = "in",
+    on: date = date(2026, 11, 10),
+    self_pay: int | None = None,
+    oon_allowed: int | None = None,
+    state: AccumulatorState | None = None,
+) -> SessionFigures:
+    """One session's figures from the 271's figures as of AS_OF (or `state`)."""
+    return estimate_session(
+        benefits,
+        network=network,
+        allowed_cents=allowed,
+        self_pay_cents=self_pay,
+        oon_allowed_cents=oon_allowed,
+        session_date=on,
+        state=state or initial_state(benefits, network, AS_OF),
+    )
+
+
 def estimate(
     benefits: Benefits,
     allowed: int | None = CPT_90834,
@@ -35,14 +63,9 @@ def estimate(
     self_pay: int | None = None,
     oon_allowed: int | None = None,
 ) -> SessionEstimate:
-    figures = estimate_session(
-        benefits,
-        network=network,
-        allowed_cents=allowed,
-        self_pay_cents=self_pay,
-        oon_allowed_cents=oon_allowed,
-        session_date=on,
-        state=initial_state(benefits, network, AS_OF),
+    """One session as ops see it."""
+    figures = figures_of(
+        benefits, allowed, network=network, on=on, self_pay=self_pay, oon_allowed=oon_allowed
     )
     return render_session(figures, full=True)
 
@@ -373,16 +396,7 @@ def test_a_copay_for_a_calendar_year_still_applies_per_visit_and_names_the_perio
 
 def test_unknown_coverage_gives_no_estimate_and_says_call_the_payer() -> None:
     benefits = msgspec.structs.replace(plans.JORDAN_LEE, status="unknown")
-    figures = estimate_session(
-        benefits,
-        network="in",
-        allowed_cents=CPT_90834,
-        self_pay_cents=None,
-        oon_allowed_cents=None,
-        session_date=date(2026, 11, 10),
-        state=initial_state(benefits, "in", AS_OF),
-    )
-    result = render_session(figures, full=True, payer="Evergreen Health")
+    result = render_session(figures_of(benefits), full=True, payer="Evergreen Health")
     assert (result.status, result.client_cents, result.retry_later) == (
         "not_estimated",
         None,
@@ -475,15 +489,7 @@ def test_benefits_out_of_range_are_refused(change: dict[str, object], field: str
     tier = msgspec.structs.replace(plans.CASEY_MORGAN.in_network, **change)
     benefits = msgspec.structs.replace(plans.CASEY_MORGAN, in_network=tier)
     with pytest.raises(EstimateInputError) as refused:
-        estimate_session(
-            benefits,
-            network="in",
-            allowed_cents=CPT_90834,
-            self_pay_cents=None,
-            oon_allowed_cents=None,
-            session_date=date(2026, 11, 10),
-            state=initial_state(plans.CASEY_MORGAN, "in", AS_OF),
-        )
+        figures_of(benefits, state=initial_state(plans.CASEY_MORGAN, "in", AS_OF))
     assert refused.value.field == field
 
 
@@ -525,15 +531,7 @@ def test_a_negative_remaining_state_is_refused() -> None:
         state, deductible=msgspec.structs.replace(state.deductible, value=-100)
     )
     with pytest.raises(EstimateInputError) as refused:
-        estimate_session(
-            plans.CASEY_MORGAN,
-            network="in",
-            allowed_cents=CPT_90834,
-            self_pay_cents=None,
-            oon_allowed_cents=None,
-            session_date=date(2026, 11, 10),
-            state=bad,
-        )
+        figures_of(plans.CASEY_MORGAN, state=bad)
     assert refused.value.field == "state.deductible"
 
 
@@ -575,15 +573,7 @@ def test_the_client_share_view_never_states_the_allowed_amount() -> None:
             plans.JORDAN_LEE.in_network, deductible=plans.acc(50000, 9000)
         ),
     )
-    figures = estimate_session(
-        benefits,
-        network="in",
-        allowed_cents=CPT_90834,
-        self_pay_cents=None,
-        oon_allowed_cents=None,
-        session_date=date(2026, 11, 10),
-        state=initial_state(benefits, "in", AS_OF),
-    )
+    figures = figures_of(benefits)
     shown = render_session(figures, full=False)
     assert (shown.client_cents, shown.price_cents, shown.insurer_cents) == (10500, None, None)
     full = render_session(figures, full=True)

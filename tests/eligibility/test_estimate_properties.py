@@ -6,6 +6,7 @@ import calendar
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
+from typing import Any
 
 import msgspec
 import pytest
@@ -23,7 +24,13 @@ from schemas.eligibility import (
     Source,
     TierBenefits,
 )
-from schemas.estimates import AccumulatorState, Projection, Remaining, SessionEstimate
+from schemas.estimates import (
+    AccumulatorState,
+    Projection,
+    Remaining,
+    SessionEstimate,
+    SessionFigures,
+)
 from services.eligibility.estimate import (
     EstimateInputError,
     estimate_session,
@@ -116,6 +123,20 @@ def estimate(
         state=state or initial_state(plan, "in", AS_OF),
     )
     return render_session(figures, full=True)
+
+
+def out_of_network(
+    plan: Benefits, self_pay: int, oon_allowed: int | None, state: AccumulatorState
+) -> SessionFigures:
+    return estimate_session(
+        plan,
+        network="out",
+        allowed_cents=None,
+        self_pay_cents=self_pay,
+        oon_allowed_cents=oon_allowed,
+        session_date=AS_OF,
+        state=state,
+    )
 
 
 def project(plan: Benefits, allowed: int, count: int, network: Network = "in") -> Projection:
@@ -309,7 +330,7 @@ def test_plan_year_reset(plan: Benefits, allowed: int, count: int, gap: int) -> 
                 if tier.visits_remaining is not None and tier.visit_limit is None
                 else (tier.visit_limit.value if tier.visit_limit else None),
             }
-            got = {
+            got: dict[str, int | str | None] = {
                 "deductible": full.deductible.value if full.deductible else None,
                 "out_of_pocket": full.out_of_pocket.value if full.out_of_pocket else None,
                 "visits": full.visits.value if full.visits else None,
@@ -333,15 +354,7 @@ def test_plan_year_reset(plan: Benefits, allowed: int, count: int, gap: int) -> 
 def test_out_of_network_client_pays_the_rate(
     plan: Benefits, self_pay: int, oon_allowed: int | None
 ) -> None:
-    result = estimate_session(
-        plan,
-        network="out",
-        allowed_cents=None,
-        self_pay_cents=self_pay,
-        oon_allowed_cents=oon_allowed,
-        session_date=AS_OF,
-        state=initial_state(plan, "out", AS_OF),
-    )
+    result = out_of_network(plan, self_pay, oon_allowed, initial_state(plan, "out", AS_OF))
     assert (result.client_cents, result.insurer_cents, result.price_cents) == (
         self_pay,
         0,
@@ -539,25 +552,19 @@ BAD_FRACTIONS = st.one_of(
 def test_inputs_out_of_range_are_refused(plan: Benefits, allowed: int, data: st.DataObject) -> None:
     tier = plan.in_network
     negative = Cents(cents=data.draw(st.integers(-1_000_000, -1)), source="MH")
-    field, changed = data.draw(
-        st.sampled_from(
-            [
-                (
-                    "in_network.coinsurance",
-                    {"coinsurance": Fraction(value=data.draw(BAD_FRACTIONS), source="MH")},
-                ),
-                ("in_network.copay", {"copay": negative}),
-                (
-                    "in_network.deductible.remaining",
-                    {"deductible": Accumulator(remaining=negative)},
-                ),
-                (
-                    "in_network.out_of_pocket.family_total",
-                    {"out_of_pocket": Accumulator(family_total=negative)},
-                ),
-            ]
-        )
-    )
+    choices: list[tuple[str, dict[str, Any]]] = [
+        (
+            "in_network.coinsurance",
+            {"coinsurance": Fraction(value=data.draw(BAD_FRACTIONS), source="MH")},
+        ),
+        ("in_network.copay", {"copay": negative}),
+        ("in_network.deductible.remaining", {"deductible": Accumulator(remaining=negative)}),
+        (
+            "in_network.out_of_pocket.family_total",
+            {"out_of_pocket": Accumulator(family_total=negative)},
+        ),
+    ]
+    field, changed = data.draw(st.sampled_from(choices))
     plan = msgspec.structs.replace(plan, in_network=msgspec.structs.replace(tier, **changed))
     with pytest.raises(EstimateInputError) as refused:
         project(plan, allowed, 3)
@@ -573,15 +580,7 @@ def test_out_of_network_reimbursement_follows_the_policy(
     plan: Benefits, self_pay: int, oon_allowed: int
 ) -> None:
     state = initial_state(plan, "out", AS_OF)
-    result = estimate_session(
-        plan,
-        network="out",
-        allowed_cents=None,
-        self_pay_cents=self_pay,
-        oon_allowed_cents=oon_allowed,
-        session_date=AS_OF,
-        state=state,
-    )
+    result = out_of_network(plan, self_pay, oon_allowed, state)
     assume(result.status == "estimated")
     allowed = min(oon_allowed, self_pay)
     share = reference_share(plan.out_of_network, state, allowed)
