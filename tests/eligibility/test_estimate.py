@@ -455,6 +455,19 @@ def test_past_the_plan_year_with_only_remaining_figures_there_is_no_estimate() -
     assert not projection.complete
 
 
+def test_a_lifetime_visit_limit_does_not_start_anew_with_the_plan_year() -> None:
+    tier = msgspec.structs.replace(plans.AVERY_PATEL.in_network, visit_limit_period="lifetime")
+    benefits = msgspec.structs.replace(plans.AVERY_PATEL, in_network=tier)
+    projection = project(benefits, CPT_90834, start=date(2026, 12, 24), count=3)
+    shares = [s.client_cents for s in projection.sessions]
+    assert shares == [2500, 2500, CPT_90834]  # the third, in 2027, finds no visit left
+    first = line_of(projection.sessions[0], "visit_limit")
+    assert first.text == (
+        "Visit limit: 2 remaining, from the mental health (MH) lines (the payer states it per "
+        "lifetime); this session uses one"
+    )
+
+
 def test_a_reset_applies_the_smaller_of_the_individual_and_family_totals() -> None:
     tier = msgspec.structs.replace(
         plans.CASEY_MORGAN.in_network,

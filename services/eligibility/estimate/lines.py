@@ -111,10 +111,36 @@ def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
+# Periods that are spans of time ("per calendar year"); the others qualify the figure.
+SPANS = frozenset(
+    {
+        "hour",
+        "day",
+        "24_hours",
+        "years",
+        "service_year",
+        "calendar_year",
+        "contract",
+        "episode",
+        "lifetime",
+        "month",
+        "week",
+        "admission",
+    }
+)
+
+
+def stated_for(period: Period) -> str:
+    """How the payer states a figure's period, in words."""
+    if period in SPANS:
+        return f"the payer states it per {PERIOD_NAMES[period]}"
+    return f"the payer states its period as {PERIOD_NAMES[period]}"
+
+
 def _period(period: Period | None) -> str:
     if period is None or period in ("visit", "remaining"):
         return ""
-    return f" (the payer states it per {PERIOD_NAMES[period]})"
+    return f" ({stated_for(period)})"
 
 
 # Reasons: why a session has no estimate, or no expected reimbursement.
@@ -207,7 +233,7 @@ def _copay_notes(fact: Fact) -> str:
     also: Fraction | None = fact.args[3]
     text = ""
     if period is not None and period != "visit":
-        text += f"; the payer states it per {PERIOD_NAMES[period]}: charged at each visit"
+        text += f"; {stated_for(period)}: charged at each visit"
     if also is not None:
         text += f"; the payer also gives {percent(also.value)} coinsurance: assumed the copay "
         text += "applies instead"

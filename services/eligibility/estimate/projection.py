@@ -60,8 +60,9 @@ def project_sessions(
     sessions: list[SessionFigures] = []
     client = insurer = 0
     complete = True
+    estimate = plan.session
     for session_date in when:
-        session = plan.session(session_date, state)
+        session = estimate(session_date, state)
         sessions.append(session)
         if session.after is not None:
             state = session.after

@@ -8,6 +8,8 @@ from datetime import date
 from schemas.eligibility import Accumulator, Benefits, Cents, Network, TierBenefits
 from schemas.estimates import AccumulatorState, Basis, Figure, Remaining
 
+LIFETIME = ("lifetime", "lifetime_remaining")
+
 
 def tier_of(benefits: Benefits, network: Network) -> TierBenefits:
     return benefits.in_network if network == "in" else benefits.out_of_network
@@ -120,7 +122,7 @@ def reset_state(
     """The state of the plan year holding `session_date`: full totals and the full visit limit.
 
     A figure the 271 gave only as a remaining amount has no total to reset to: it is `unknown`
-    in the new plan year (assuming none would undercharge).
+    in the new plan year (assuming none would undercharge). A lifetime visit limit carries over.
     """
     anchor = benefits.plan_end or state.year_end
     tier = tier_of(benefits, state.network)
@@ -130,16 +132,24 @@ def reset_state(
     if not _resettable(tier.out_of_pocket):
         unknown.append("out_of_pocket")
     limit = tier.visit_limit
-    if tier.visits_remaining is not None and limit is None:
+    visits: Remaining | None
+    if tier.visit_limit_period in LIFETIME:
+        visits = state.visits  # a lifetime limit does not start anew with the plan year
+    elif tier.visits_remaining is not None and limit is None:
         unknown.append("visits")
+        visits = None
+    else:
+        visits = (
+            None
+            if limit is None
+            else Remaining(value=limit.value, source=limit.source, basis="reset")
+        )
     return AccumulatorState(
         network=state.network,
         year_end=year_end_holding(anchor, session_date),
         deductible=None if "deductible" in unknown else _full(tier.deductible),
         out_of_pocket=None if "out_of_pocket" in unknown else _full(tier.out_of_pocket),
-        visits=None
-        if limit is None
-        else Remaining(value=limit.value, source=limit.source, basis="reset"),
+        visits=visits,
         unknown=tuple(unknown),
     )
 
