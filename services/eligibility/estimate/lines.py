@@ -54,10 +54,14 @@ PERIOD_NAMES: dict[Period, str] = {
 NOT_STATED = "not stated by the payer for mental health (MH) or plan coverage (30)"
 
 
+_CENTS = [f".{part:02d}" for part in range(100)]  # format specs are slow; a table is not
+
+
 def money(cents: int) -> str:
     if cents < 0:
         return "-" + money(-cents)
-    return f"${cents // 100:,}.{cents % 100:02d}"
+    whole, part = divmod(cents, 100)
+    return "$" + (str(whole) if whole < 1000 else f"{whole:,}") + _CENTS[part]
 
 
 def percent(fraction: Decimal) -> str:
