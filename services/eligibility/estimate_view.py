@@ -25,7 +25,8 @@ from schemas.estimates import (
     SessionFigures,
 )
 from services.core.auth import Actor
-from services.eligibility.estimate.lines import explain, reason_text
+from services.eligibility.estimate.lines import explain
+from services.eligibility.estimate.words import reason_text
 
 
 def sees_everything(actor: Actor) -> bool:
