@@ -14,7 +14,7 @@ from schemas.eligibility import Benefits, Cents, Fraction, Network
 from schemas.estimates import AccumulatorState, Fact, SessionFigures
 
 from .checks import EstimateInputError, EstimateInvariantError, check_price, check_state, check_tier
-from .state import consume, has_benefit, reset_state, tier_of
+from .state import consume, has_benefit, less, reset_state, tier_of
 
 NO_DEDUCTIBLE = Fact("no_deductible")
 NO_OUT_OF_POCKET = Fact("no_out_of_pocket")
@@ -144,12 +144,12 @@ class Plan:
         """This session's figures, from `state` (the accumulators the session before left)."""
         if self.blocked is not None:
             return self._blocked(session_date, self.blocked)
-        facts: list[Fact] = []
         if session_date > state.year_end:
             reset = reset_state(self.benefits, state, session_date)
-            facts.append(Fact("plan_year_reset", args=(state.year_end, reset)))
+            facts = [Fact("plan_year_reset", args=(state.year_end, reset)), *self.prefix]
             state = reset
-        facts.extend(self.prefix)
+        else:
+            facts = list(self.prefix)
         if state.unknown:
             reason = Fact("reset_unknown", args=(state.year_end, state.unknown))
             return self._not_estimated(session_date, reason, facts, state)
@@ -188,7 +188,8 @@ class Plan:
             applied = 0
             facts.append(NO_DEDUCTIBLE)
         else:
-            applied = min(deductible.value, price)
+            left = deductible.value
+            applied = left if left < price else price
             facts.append(Fact("deductible", applied, deductible.source, (price, deductible)))
         rest = price - applied
         copay, coinsurance = self.copay, self.coinsurance
@@ -200,7 +201,7 @@ class Plan:
                 Fact("coinsurance", share, coinsurance.source, (coinsurance, rest, self.zero_copay))
             )
         elif copay is not None:
-            share = min(copay.cents, rest)
+            share = copay.cents if copay.cents < rest else rest
             args = (copay.cents, rest, self.copay_period, self.copay_also)
             facts.append(Fact("copay", share, copay.source, args))
         else:
@@ -216,11 +217,13 @@ class Plan:
         if not 0 <= total <= price:
             raise EstimateInvariantError(f"member share {total} outside 0..{price}")
         # A capped share pays the deductible first; what the cap took off is not the client's.
-        after = consume(
-            state,
-            deductible=min(applied, total),
-            out_of_pocket=total,
-            visits=0 if visits is None else 1,
+        after = AccumulatorState(
+            network=state.network,
+            year_end=state.year_end,
+            deductible=less(deductible, applied if applied < total else total),
+            out_of_pocket=less(oop, total),
+            visits=less(visits, 1),
+            unknown=state.unknown,
         )
         return total, after
 

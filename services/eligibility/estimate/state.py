@@ -154,7 +154,7 @@ def reset_state(
     )
 
 
-def _less(remaining: Remaining | None, used: int) -> Remaining | None:
+def less(remaining: Remaining | None, used: int) -> Remaining | None:
     if remaining is None or used == 0:
         return remaining
     value, other = remaining.value - used, remaining.other
@@ -175,8 +175,8 @@ def consume(
     return AccumulatorState(
         network=state.network,
         year_end=state.year_end,
-        deductible=_less(state.deductible, deductible),
-        out_of_pocket=_less(state.out_of_pocket, out_of_pocket),
-        visits=_less(state.visits, visits),
+        deductible=less(state.deductible, deductible),
+        out_of_pocket=less(state.out_of_pocket, out_of_pocket),
+        visits=less(state.visits, visits),
         unknown=state.unknown,
     )
