@@ -3,7 +3,9 @@
 Prints one line per benchmark as `bench NAME key=value ...`. Each workload runs in growing
 batches until it has run for HEARTH_BENCH_SECONDS (default 1) and reports calls per second.
 The baseline is a named reference workload measured in the same run, so the ratio says how
-the engine compares with something this machine's speed affects alike.
+the engine compares with something this machine's speed affects alike. `estimate` measures the
+engine's figures (one session, and a 5-session projection); `estimate_rendered` a 5-session
+projection with its text written for ops, as the API renders it, so the text's cost stays seen.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from decimal import Decimal
 import msgspec
 
 from schemas.eligibility import Accumulator, Benefits, Cents, Count, Fraction, TierBenefits
+from schemas.estimates import ProjectionFigures, SessionFigures
 from services.eligibility.estimate import estimate_session, initial_state, project_sessions
+from services.eligibility.estimate_view import render_projection
 
 BASELINE = "msgspec_roundtrip_benefits"
 ALLOWED_90837 = 14500
@@ -63,7 +67,7 @@ def per_second(work: Callable[[], object], seconds: float) -> float:
     return calls / elapsed
 
 
-def one_estimate() -> object:
+def one_estimate() -> SessionFigures:
     return estimate_session(
         BENEFITS,
         network="in",
@@ -75,7 +79,7 @@ def one_estimate() -> object:
     )
 
 
-def projection_of_5() -> object:
+def projection_of_5() -> ProjectionFigures:
     return project_sessions(
         BENEFITS,
         network="in",
@@ -88,6 +92,10 @@ def projection_of_5() -> object:
     )
 
 
+def rendered_projection_of_5() -> object:
+    return render_projection(projection_of_5(), full=True)
+
+
 def msgspec_roundtrip() -> object:
     return msgspec.json.decode(msgspec.json.encode(BENEFITS), type=Benefits)
 
@@ -96,12 +104,17 @@ def main() -> None:
     seconds = float(os.environ.get("HEARTH_BENCH_SECONDS", "1"))
     estimates = per_second(one_estimate, seconds)
     projections = per_second(projection_of_5, seconds)
+    rendered = per_second(rendered_projection_of_5, seconds)
     baseline = per_second(msgspec_roundtrip, seconds)
     print(
         f"bench estimate estimates_per_s={estimates:.0f} projection_5_per_s={projections:.0f} "
         f"baseline={BASELINE} baseline_per_s={baseline:.0f} ratio={estimates / baseline:.3f}"
     )
     print(f"bench estimate_baseline name={BASELINE} per_s={baseline:.0f}")
+    print(
+        f"bench estimate_rendered projection_5_per_s={rendered:.0f} baseline={BASELINE} "
+        f"ratio={rendered / baseline:.3f} figures_ratio={projections / baseline:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What an estimate shows to whom (pure).
+"""What an estimate shows to whom: the engine's figures rendered as text for the caller (pure).
 
 The payer's allowed amount for a CPT code is the platform's contracted rate: the fee-schedule
 API hides it from providers, and an estimate must not hand it over either. Since in network
@@ -7,6 +7,9 @@ or client sees the client's share and the explanation lines, but not the price, 
 share (per session or in total) or a line that states the allowed amount or what is left of it
 after the deductible. Ops see everything.
 
+Each line's text is written here, once, from the engine's facts: ops get the full text, others
+in network the client-share text (estimate/lines.py), so no text is ever rewritten.
+
 What no view can hide: where the client owes the whole allowed amount (a deductible not yet
 met, a visit limit used up) their share *is* that amount, and a coinsurance share is a known
 fraction of it. Those are the client's own costs, which the estimate exists to show.
@@ -14,62 +17,81 @@ fraction of it. Those are the client's own costs, which the estimate exists to s
 
 from __future__ import annotations
 
-import msgspec
-
-from schemas.benefit_checks import EstimateOut
-from schemas.estimates import Explanation, SessionEstimate
+from schemas.estimates import (
+    Explanation,
+    Projection,
+    ProjectionFigures,
+    SessionEstimate,
+    SessionFigures,
+)
 from services.core.auth import Actor
-from services.eligibility.estimate.lines import from_source, money
+from services.eligibility.estimate.lines import explain
+from services.eligibility.estimate.words import reason_text
 
-_BOTH = "coinsurance: assumed the copay applies instead"
+
+def sees_everything(actor: Actor) -> bool:
+    return actor.role == "ops"
 
 
-def for_caller(estimate: EstimateOut, actor: Actor) -> EstimateOut:
+def render_session(
+    session: SessionFigures,
+    *,
+    full: bool,
+    payer: str | None = None,
+    cache: dict[tuple[int, bool], Explanation] | None = None,
+) -> SessionEstimate:
+    """One session as `full` (ops) or client-share text; `cache` shares lines between sessions."""
+    # Out of network the price is the provider's own self-pay rate, the insurer pays nothing
+    # at the visit, and the plan's out-of-network figure is readable by providers.
+    full = full or session.network == "out"
+    lines: list[Explanation] = []
+    for fact in session.facts:
+        if cache is None:
+            lines.append(explain(fact, full=full, payer=payer))
+            continue
+        key = (id(fact), full)
+        line = cache.get(key)
+        if line is None:
+            line = cache[key] = explain(fact, full=full, payer=payer)
+        lines.append(line)
+    reason = session.reason
+    return SessionEstimate(
+        session_date=session.session_date,
+        status=session.status,
+        network=session.network,
+        price_cents=session.price_cents if full else None,
+        client_cents=session.client_cents,
+        insurer_cents=session.insurer_cents if full else None,
+        allowed_cents=session.allowed_cents if full else None,
+        expected_reimbursement_cents=session.expected_reimbursement_cents,
+        reason=None if reason is None else reason_text(reason, payer),
+        retry_later=session.retry_later,
+        ask=session.ask,
+        before=session.before,
+        after=session.after,
+        lines=lines,
+    )
+
+
+def render_projection(
+    projection: ProjectionFigures, *, full: bool, payer: str | None = None
+) -> Projection:
+    """The projection with its text, for ops (`full`) or as the client's share."""
+    # Facts shared by the sessions (notes, prior authorization, assumptions) are the same
+    # objects, alive for the whole call: their lines are written once.
+    cache: dict[tuple[int, bool], Explanation] = {}
+    return Projection(
+        sessions=[
+            render_session(s, full=full, payer=payer, cache=cache) for s in projection.sessions
+        ],
+        client_total_cents=projection.client_total_cents,
+        insurer_total_cents=projection.insurer_total_cents if full else None,
+        complete=projection.complete,
+    )
+
+
+def for_caller(
+    projection: ProjectionFigures, actor: Actor, *, payer: str | None = None
+) -> Projection:
     """Ops' full view, or the client-share view for a provider or a client."""
-    if actor.role == "ops":
-        return estimate
-    projection = msgspec.structs.replace(
-        estimate.projection,
-        sessions=[_session(s) for s in estimate.projection.sessions],
-        insurer_total_cents=None,
-    )
-    return msgspec.structs.replace(estimate, allowed_cents=None, projection=projection)
-
-
-def _session(session: SessionEstimate) -> SessionEstimate:
-    if session.network != "in":
-        # Out of network the price is the provider's own self-pay rate, the insurer pays
-        # nothing at the visit, and the plan's out-of-network figure is readable by providers.
-        return session
-    return msgspec.structs.replace(
-        session,
-        price_cents=None,
-        insurer_cents=None,
-        allowed_cents=None,
-        lines=[_line(line) for line in session.lines],
-    )
-
-
-def _line(line: Explanation) -> Explanation:
-    """The line, said without the allowed amount (or the part of it left after a deductible)."""
-    amount, source = line.amount_cents, line.source
-    where = f", {from_source(source)}" if source else ""
-    if line.kind == "deductible" and amount:
-        text = f"Deductible: {money(amount)} of this session goes to the deductible{where}"
-    elif line.kind == "copay" and amount is not None:
-        text = f"Copay: {money(amount)} for this session{where}"
-        if line.text.endswith(_BOTH):
-            text += f"; the payer also gives {_BOTH}"
-    elif line.kind == "coinsurance" and amount is not None:
-        text = f"Coinsurance: {money(amount)} for this session, on what is left after the "
-        text += f"deductible{where} (rounded half up to the cent)"
-    elif line.kind == "oop_cap":
-        text = "Out-of-pocket cap: the client's share is limited to what remains of the "
-        text += f"out-of-pocket maximum{where}"
-        amount = None  # the share it took off would give the uncapped share
-    elif line.kind == "visit_limit" and amount is not None:
-        text = "Visit limit used up: the plan pays nothing for this session, so the client "
-        text += f"owes its whole cost{where}"
-    else:
-        return line
-    return msgspec.structs.replace(line, text=text, amount_cents=amount)
+    return render_projection(projection, full=sees_everything(actor), payer=payer)

@@ -1,4 +1,9 @@
-"""Estimates: a benefit check plus the payer's allowed amount, through the pure engine."""
+"""Estimates: a benefit check plus the payer's allowed amount, through the pure engine.
+
+The engine computes figures; estimate_view writes their text for the caller's role. Benefits
+whose figures are out of range (a coinsurance outside 0-1, a negative amount) are refused with
+a 422 naming the field, never computed.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,12 @@ from services.clearinghouse.client import ClearinghouseAdapter
 from services.core import clock
 from services.core.auth import Actor
 from services.core.db import transaction
+from services.core.errors import Unprocessable
 from services.core.settings import Settings
 from services.credentialing.service import is_credentialed
 from services.eligibility import estimate_view, queries
 from services.eligibility.estimate import (
+    EstimateInputError,
     choose_network,
     initial_state,
     project_sessions,
@@ -57,6 +64,12 @@ async def estimate(
         self_pay = await get_self_pay_rate(conn, data.provider_id, data.cpt_code)
         oon_allowed = await queries.get_oon_rate(conn, check.payer_id, data.cpt_code)
         credentialed = await is_credentialed(conn, data.provider_id, check.payer_id, first)
+        # Only an answer that does not say whether MH is covered names the payer to call.
+        payer = (
+            (await get_payer(conn, check.payer_id)).name
+            if check.benefits.status == "unknown"
+            else None
+        )
     network = choose_network(check.benefits, provider_in_network=credentialed)
     if credentialed and network == "in":
         reason = "the provider is credentialed with this payer on the first session's date"
@@ -64,16 +77,20 @@ async def estimate(
         reason = "the plan covers mental health only out of network"
     else:
         reason = "the provider is not credentialed with this payer on the first session's date"
-    projection = project_sessions(
-        check.benefits,
-        network=network,
-        allowed_cents=fee.allowed_cents if fee else None,
-        self_pay_cents=self_pay.amount_cents if self_pay else None,
-        oon_allowed_cents=oon_allowed,
-        state=initial_state(check.benefits, network, check.service_date),
-        dates=weekly(first, data.sessions),
-    )
-    full = EstimateOut(
+    try:
+        figures = project_sessions(
+            check.benefits,
+            network=network,
+            allowed_cents=fee.allowed_cents if fee else None,
+            self_pay_cents=self_pay.amount_cents if self_pay else None,
+            oon_allowed_cents=oon_allowed,
+            state=initial_state(check.benefits, network, check.service_date),
+            dates=weekly(first, data.sessions),
+        )
+    except EstimateInputError as error:
+        raise out_of_range(error) from error
+    everything = estimate_view.sees_everything(actor)
+    return EstimateOut(
         client_id=check.client_id,
         provider_id=data.provider_id,
         policy_id=check.policy_id,
@@ -81,14 +98,22 @@ async def estimate(
         cpt_code=data.cpt_code,
         network=network,
         network_reason=reason,
-        allowed_cents=fee.allowed_cents if fee else None,
+        allowed_cents=fee.allowed_cents if fee and everything else None,
         self_pay_cents=self_pay.amount_cents if self_pay else None,
         out_of_network_allowed_cents=oon_allowed,
         benefit_check_id=check.id,
         checked_at=check.completed_at,
-        projection=projection,
+        projection=estimate_view.for_caller(figures, actor, payer=payer),
     )
-    return estimate_view.for_caller(full, actor)
+
+
+def out_of_range(error: EstimateInputError) -> Unprocessable:
+    """The 422 for benefits or prices the engine refused, naming the field."""
+    return Unprocessable(
+        f"the benefit check's {error.field} is out of range: {error.message}",
+        code="benefits_out_of_range",
+        field=f"benefits.{error.field}",
+    )
 
 
 async def set_oon_rate(

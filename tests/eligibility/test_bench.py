@@ -40,14 +40,21 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
     assert re.fullmatch(
         rf"bench estimate_baseline name=msgspec_roundtrip_benefits per_s={number}", lines[1]
     ), lines
+    # The text's cost stays seen: a projection rendered as the API renders it.
+    assert re.fullmatch(
+        rf"bench estimate_rendered projection_5_per_s={number} "
+        rf"baseline=msgspec_roundtrip_benefits ratio=[0-9]+\.[0-9]{{3}} "
+        rf"figures_ratio=[0-9]+\.[0-9]{{3}}",
+        lines[2],
+    ), lines
     decimal = r"[0-9]+\.[0-9]+"
     assert re.fullmatch(
         rf"bench eligibility checks_per_s={number} p99_ms={decimal} concurrency=8 "
         rf"baseline=simulator_health_get baseline_per_s={number} ratio=[0-9]+\.[0-9]{{3}}",
-        lines[2],
+        lines[3],
     ), lines
     assert re.fullmatch(
-        rf"bench eligibility_baseline name=simulator_health_get per_s={number}", lines[3]
+        rf"bench eligibility_baseline name=simulator_health_get per_s={number}", lines[4]
     ), lines
     assert re.fullmatch(
         rf"bench eligibility_api checks_per_s={number} p50_ms={decimal} p99_ms={decimal}"

@@ -21,6 +21,7 @@ from services.core.db import create_pool
 from services.core.settings import Settings
 from services.eligibility import queries
 from services.eligibility.estimate import initial_state, project_sessions
+from services.eligibility.estimate_view import render_projection
 from services.eligibility.service import check_benefits
 from tests.clearinghouse.conftest import ch, clearinghouse  # noqa: F401 - the simulator fixtures
 from tests.eligibility import plans
@@ -60,7 +61,7 @@ def test_a_plan_year_ending_on_29_february_resets_on_1_march() -> None:
     march_to_february = msgspec.structs.replace(
         plans.JORDAN_LEE, plan_begin=date(2027, 3, 1), plan_end=LEAP_DAY
     )
-    projection = project_sessions(
+    figures = project_sessions(
         march_to_february,
         network="in",
         allowed_cents=CPT_90834,
@@ -69,6 +70,7 @@ def test_a_plan_year_ending_on_29_february_resets_on_1_march() -> None:
         state=initial_state(march_to_february, "in", date(2028, 2, 20)),
         dates=[date(2028, 2, 28), LEAP_DAY, date(2028, 3, 1)],
     )
+    projection = render_projection(figures, full=True)
     first, leap, after = projection.sessions
     assert (first.client_cents, leap.client_cents) == (3000, 3000)
     assert leap.lines[0].kind != "plan_year_reset"
@@ -76,6 +78,42 @@ def test_a_plan_year_ending_on_29_february_resets_on_1_march() -> None:
     assert after.lines[0].kind == "plan_year_reset"
     assert after.before is not None
     assert after.before.year_end == date(2029, 2, 28)  # 2029 has no 29 February
+
+
+def test_a_plan_year_ending_29_february_keeps_its_day_in_later_leap_years() -> None:
+    # Anchored on the 271's end date: 28 February in common years, 29 in leap years, for ever.
+    benefits = msgspec.structs.replace(
+        plans.JORDAN_LEE, plan_begin=date(2027, 3, 1), plan_end=LEAP_DAY
+    )
+    dates = [
+        date(2028, 3, 1),
+        date(2029, 3, 1),
+        date(2030, 3, 1),
+        date(2031, 3, 1),
+        date(2032, 2, 29),
+        date(2032, 3, 1),
+    ]
+    figures = project_sessions(
+        benefits,
+        network="in",
+        allowed_cents=CPT_90834,
+        self_pay_cents=None,
+        oon_allowed_cents=None,
+        state=initial_state(benefits, "in", date(2028, 2, 20)),
+        dates=dates,
+    )
+    ends = [s.before.year_end for s in figures.sessions if s.before is not None]
+    assert ends == [
+        date(2029, 2, 28),
+        date(2030, 2, 28),
+        date(2031, 2, 28),
+        date(2032, 2, 29),
+        date(2032, 2, 29),
+        date(2033, 2, 28),
+    ]
+    # 29 February 2032 is the last day of its plan year: no reset on it, one the day after.
+    resets = [any(f.kind == "plan_year_reset" for f in s.facts) for s in figures.sessions]
+    assert resets == [True, True, True, True, False, True]
 
 
 @pytest.fixture

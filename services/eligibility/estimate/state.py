@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
-import msgspec
+from schemas.eligibility import Accumulator, Benefits, Cents, Network, TierBenefits
+from schemas.estimates import AccumulatorState, Basis, Figure, Remaining
 
-from schemas.eligibility import Accumulator, Benefits, Cents, Count, Network, TierBenefits
-from schemas.estimates import AccumulatorState, Basis, Remaining
+LIFETIME = ("lifetime", "lifetime_remaining")
 
 
 def tier_of(benefits: Benefits, network: Network) -> TierBenefits:
@@ -37,16 +38,30 @@ def plan_year_end(benefits: Benefits, as_of: date) -> date:
     return benefits.plan_end if benefits.plan_end is not None else date(as_of.year, 12, 31)
 
 
-def next_year_end(year_end: date) -> date:
-    try:
-        return year_end.replace(year=year_end.year + 1)
-    except ValueError:  # 29 February
-        return date(year_end.year + 1, 2, 28)
+def _anniversary(anchor: date, year: int) -> date:
+    # A plan year ending 29 February ends on 28 February in common years, 29 in leap years.
+    last = calendar.monthrange(year, anchor.month)[1]
+    return date(year, anchor.month, min(anchor.day, last))
+
+
+def year_end_holding(anchor: date, day: date) -> date:
+    """The end of the plan year holding `day`, plan years ending on `anchor`'s day each year."""
+    end = _anniversary(anchor, day.year)
+    return end if day <= end else _anniversary(anchor, day.year + 1)
+
+
+def _pick(found: list[Remaining]) -> Remaining | None:
+    # With individual and family figures, the smaller applies (the family's may run out
+    # first); on a tie the individual figure is named.
+    if len(found) == 2:
+        smaller, larger = sorted(found, key=lambda r: (r.value, r.basis != "individual"))
+        return Remaining(
+            value=smaller.value, source=smaller.source, basis=smaller.basis, other=larger.value
+        )
+    return found[0] if found else None
 
 
 def _remaining(acc: Accumulator) -> Remaining | None:
-    # With individual and family remaining amounts, the smaller applies (the family's may run
-    # out first); on a tie the individual figure is named.
     pairs: tuple[tuple[Cents | None, Basis], ...] = (
         (acc.remaining, "individual"),
         (acc.family_remaining, "family"),
@@ -56,11 +71,8 @@ def _remaining(acc: Accumulator) -> Remaining | None:
         for figure, basis in pairs
         if figure is not None
     ]
-    if len(found) == 2:
-        smaller, larger = sorted(found, key=lambda r: (r.value, r.basis != "individual"))
-        return msgspec.structs.replace(smaller, other=larger.value)
     if found:
-        return found[0]
+        return _pick(found)
     full = _full(acc)
     return (
         None
@@ -70,56 +82,90 @@ def _remaining(acc: Accumulator) -> Remaining | None:
 
 
 def _full(acc: Accumulator) -> Remaining | None:
-    """The plan year's total: the individual one, else the family one."""
-    total = acc.total if acc.total is not None else acc.family_total
-    return (
-        None if total is None else Remaining(value=total.cents, source=total.source, basis="reset")
+    """The plan year's total: the smaller of the individual and family totals given."""
+    found = [
+        Remaining(value=total.cents, source=total.source, basis="reset")
+        for total in (acc.total, acc.family_total)
+        if total is not None
+    ]
+    return _pick(found)
+
+
+def _resettable(acc: Accumulator) -> bool:
+    """Each remaining figure (IND, FAM) has the plan-year total it resets to."""
+    return (acc.remaining is None or acc.total is not None) and (
+        acc.family_remaining is None or acc.family_total is not None
     )
-
-
-def _visits(remaining: Count | None, limit: Count | None, *, reset: bool) -> Remaining | None:
-    if remaining is not None and not reset:
-        return Remaining(value=remaining.value, source=remaining.source, basis="individual")
-    if limit is None:
-        return None
-    basis: Basis = "reset" if reset else "assumed_total"
-    return Remaining(value=limit.value, source=limit.source, basis=basis)
 
 
 def initial_state(benefits: Benefits, network: Network, as_of: date) -> AccumulatorState:
     """The tier's remaining figures as the 271 gave them, as of `as_of` (the check's date)."""
     tier = tier_of(benefits, network)
+    remaining, limit = tier.visits_remaining, tier.visit_limit
+    visits = None
+    if remaining is not None:
+        visits = Remaining(value=remaining.value, source=remaining.source, basis="individual")
+    elif limit is not None:
+        visits = Remaining(value=limit.value, source=limit.source, basis="assumed_total")
     return AccumulatorState(
         network=network,
         year_end=plan_year_end(benefits, as_of),
         deductible=_remaining(tier.deductible),
         out_of_pocket=_remaining(tier.out_of_pocket),
-        visits=_visits(tier.visits_remaining, tier.visit_limit, reset=False),
+        visits=visits,
     )
 
 
 def reset_state(
     benefits: Benefits, state: AccumulatorState, session_date: date
 ) -> AccumulatorState:
-    """The state of the plan year holding `session_date`: full totals and the full visit limit."""
-    year_end = state.year_end
-    while session_date > year_end:
-        year_end = next_year_end(year_end)
+    """The state of the plan year holding `session_date`: full totals and the full visit limit.
+
+    A figure the 271 gave only as a remaining amount has no total to reset to: it is `unknown`
+    in the new plan year (assuming none would undercharge). A lifetime visit limit carries over.
+    """
+    anchor = benefits.plan_end or state.year_end
     tier = tier_of(benefits, state.network)
+    unknown: list[Figure] = []
+    if not _resettable(tier.deductible):
+        unknown.append("deductible")
+    if not _resettable(tier.out_of_pocket):
+        unknown.append("out_of_pocket")
+    limit = tier.visit_limit
+    visits: Remaining | None
+    if tier.visit_limit_period in LIFETIME:
+        visits = state.visits  # a lifetime limit does not start anew with the plan year
+    elif tier.visits_remaining is not None and limit is None:
+        unknown.append("visits")
+        visits = None
+    else:
+        visits = (
+            None
+            if limit is None
+            else Remaining(value=limit.value, source=limit.source, basis="reset")
+        )
     return AccumulatorState(
         network=state.network,
-        year_end=year_end,
-        deductible=_full(tier.deductible),
-        out_of_pocket=_full(tier.out_of_pocket),
-        visits=_visits(None, tier.visit_limit, reset=True),
+        year_end=year_end_holding(anchor, session_date),
+        deductible=None if "deductible" in unknown else _full(tier.deductible),
+        out_of_pocket=None if "out_of_pocket" in unknown else _full(tier.out_of_pocket),
+        visits=visits,
+        unknown=tuple(unknown),
     )
 
 
-def _less(remaining: Remaining | None, used: int) -> Remaining | None:
+def less(remaining: Remaining | None, used: int) -> Remaining | None:
     if remaining is None or used == 0:
         return remaining
-    other = None if remaining.other is None else max(0, remaining.other - used)
-    return msgspec.structs.replace(remaining, value=max(0, remaining.value - used), other=other)
+    value, other = remaining.value - used, remaining.other
+    if other is not None:
+        other = other - used if other > used else 0
+    return Remaining(
+        value=value if value > 0 else 0,
+        source=remaining.source,
+        basis=remaining.basis,
+        other=other,
+    )
 
 
 def consume(
@@ -129,7 +175,8 @@ def consume(
     return AccumulatorState(
         network=state.network,
         year_end=state.year_end,
-        deductible=_less(state.deductible, deductible),
-        out_of_pocket=_less(state.out_of_pocket, out_of_pocket),
-        visits=_less(state.visits, visits),
+        deductible=less(state.deductible, deductible),
+        out_of_pocket=less(state.out_of_pocket, out_of_pocket),
+        visits=less(state.visits, visits),
+        unknown=state.unknown,
     )
