@@ -31,6 +31,7 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
+    assert len(lines) == 7, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -60,10 +61,10 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
         rf"bench eligibility_api checks_per_s={number} p50_ms={decimal} p99_ms={decimal}"
         rf" concurrency=8 baseline=benefit_check_get baseline_per_s={number}"
         rf" ratio=[0-9]+\.[0-9]{{3}}",
-        lines[4],
+        lines[5],
     ), lines
     assert re.fullmatch(
         rf"bench eligibility_api_baseline name=benefit_check_get per_s={number}"
         rf" p50_ms={decimal} p99_ms={decimal}",
-        lines[5],
+        lines[6],
     ), lines
