@@ -28,7 +28,6 @@ from services.core.errors import NotFound, Unauthorized
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.identity import service as identity
-from services.identity import verification
 
 ENTITY = "client"
 _EARLIEST_BIRTH = date(1900, 1, 1)
@@ -121,7 +120,7 @@ async def create_client(
     await require_caller(conn, actor)
     # An unverified self-signup for this address must not block its real owner: ops take the
     # pending account over (its password and tokens are dropped, the profile is ops' data).
-    claimed = await verification.claim_pending_user(conn, data.email)
+    claimed = await identity.claim_pending_user(conn, data.email)
     pending = await queries.lock_client_by_user(conn, claimed) if claimed else None
     if pending is not None:
         check_birth_date(data.date_of_birth, "date_of_birth")
