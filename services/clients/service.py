@@ -16,6 +16,7 @@ from schemas.clients import (
     ClientOut,
     ClientPatchIn,
     ClientRow,
+    PolicyRow,
     SignupIn,
     unset_to_dict,
 )
@@ -192,3 +193,11 @@ async def update_client(
     updated = await queries.update_client(conn, client.id, _columns(data, client))
     await audit.record(conn, actor, "update", ENTITY, [client.id])
     return client_out(updated)
+
+
+async def covering_policy(
+    conn: asyncpg.Connection, client_id: uuid.UUID, policy_id: uuid.UUID, day: date
+) -> PolicyRow | None:
+    """The client's policy if it covers `day` (booking checks this)."""
+    policy = await queries.get_policy(conn, client_id, policy_id)
+    return policy if policy is not None and policy.covers(day) else None
