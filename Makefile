@@ -20,7 +20,7 @@ help:
 	@echo "make install   create .venv and install requirements.lock (only when the lock changed)"
 	@echo "make run       PostgreSQL + Redis (local or embedded), migrations, demo data, API and worker"
 	@echo "make test      the test suite (pytest -n $(PYTEST_WORKERS))"
-	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make lint      ruff check, ruff format --check, mypy, lint-imports (the import contracts)"
 	@echo "make fmt       ruff format and ruff check --fix"
 	@echo "make migrate   apply migrations to DATABASE_URL (or the local stack's hearth database)"
 	@echo "make demo      the scripted demo (infra.demo)"
@@ -68,6 +68,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . || status=1; \
 	$(VENV)/bin/ruff format --check . || status=1; \
 	$(VENV)/bin/mypy || status=1; \
+	$(VENV)/bin/lint-imports || status=1; \
 	exit $$status
 
 fmt: $(STAMP)
@@ -95,5 +96,5 @@ bench: $(STAMP)
 	HEARTH_ENV=$${HEARTH_ENV:-development} $(VPY) -m infra.bench
 
 clean:
-	rm -rf $(VENV) $(X12VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(X12VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
 	find . -path ./.data -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 import asyncpg
@@ -193,11 +192,3 @@ async def end_policy(
     """Set the last day of coverage; a policy is ended, never deleted."""
     policy = await _visible_policy(conn, actor, client_id, policy_id, lock=True)
     return await _save(conn, actor, msgspec.structs.replace(policy, effective_to=data.effective_to))
-
-
-async def covering_policy(
-    conn: asyncpg.Connection, client_id: uuid.UUID, policy_id: uuid.UUID, day: date
-) -> PolicyRow | None:
-    """The client's policy if it covers `day` (booking checks this)."""
-    policy = await queries.get_policy(conn, client_id, policy_id)
-    return policy if policy is not None and policy.covers(day) else None

@@ -16,6 +16,7 @@ from schemas.clients import (
     ClientOut,
     ClientPatchIn,
     ClientRow,
+    PolicyRow,
     SignupIn,
     unset_to_dict,
 )
@@ -28,7 +29,6 @@ from services.core.errors import NotFound, Unauthorized
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.identity import service as identity
-from services.identity import verification
 
 ENTITY = "client"
 _EARLIEST_BIRTH = date(1900, 1, 1)
@@ -121,7 +121,7 @@ async def create_client(
     await require_caller(conn, actor)
     # An unverified self-signup for this address must not block its real owner: ops take the
     # pending account over (its password and tokens are dropped, the profile is ops' data).
-    claimed = await verification.claim_pending_user(conn, data.email)
+    claimed = await identity.claim_pending_user(conn, data.email)
     pending = await queries.lock_client_by_user(conn, claimed) if claimed else None
     if pending is not None:
         check_birth_date(data.date_of_birth, "date_of_birth")
@@ -193,3 +193,11 @@ async def update_client(
     updated = await queries.update_client(conn, client.id, _columns(data, client))
     await audit.record(conn, actor, "update", ENTITY, [client.id])
     return client_out(updated)
+
+
+async def covering_policy(
+    conn: asyncpg.Connection, client_id: uuid.UUID, policy_id: uuid.UUID, day: date
+) -> PolicyRow | None:
+    """The client's policy if it covers `day` (booking checks this)."""
+    policy = await queries.get_policy(conn, client_id, policy_id)
+    return policy if policy is not None and policy.covers(day) else None

@@ -21,7 +21,7 @@ from services.core import audit, mail, outbox
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
-from services.identity import verification
+from services.identity import service as identity
 
 JOB = "send_account_email"
 Kind = Literal["verify_email", "signup_attempt"]
@@ -32,11 +32,11 @@ async def sign_up(
     conn: asyncpg.Connection, redis: Redis, settings: Settings, data: SignupIn, address: str
 ) -> SignupAcceptedOut:
     """Start a signup; what happens next depends on the address and goes by email only."""
-    await verification.limit_address(
+    await identity.limit_address(
         redis, settings, "signup", address, settings.signup_max_per_address
     )
     check_birth_date(data.date_of_birth, "date_of_birth")
-    user = await verification.register_signup(conn, settings, data.email, data.password)
+    user = await identity.register_signup(conn, settings, data.email, data.password)
     kind: Kind = "verify_email"
     if user.status == "new":
         client = await queries.insert_client(conn, user.user_id, data.email.lower(), _columns(data))
@@ -94,7 +94,7 @@ async def prepare_account_email(
     if row is None:
         return None
     user_id = uuid.UUID(row.payload["user_id"])
-    to = await verification.get_email(conn, user_id)
+    to = await identity.get_email(conn, user_id)
     client = await queries.lock_client_by_user(conn, user_id)
     name = client.first_name if client is not None else None
     if client is not None:
@@ -105,7 +105,7 @@ async def prepare_account_email(
     if row.payload["kind"] == "signup_attempt":
         subject, body = _signup_attempt(settings, name)
         return mail.OutgoingEmail(to=to, subject=subject, body=body)
-    token = await verification.create_email_verification(conn, settings, user_id)
+    token = await identity.create_email_verification(conn, settings, user_id)
     if token is None or client is None:  # verified or claimed by ops since the signup
         await outbox.complete(conn, outbox_id)
         return None

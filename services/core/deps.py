@@ -8,7 +8,6 @@ import asyncpg
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
-from services.clearinghouse.client import CoreHttpClient
 from services.core.auth import Actor
 from services.core.settings import Settings
 
@@ -18,4 +17,3 @@ AppSettings: TypeAlias = NamedDependency[Settings]
 RedisClient: TypeAlias = NamedDependency[Redis]
 # For use cases that call out: they open their own short transactions around the call.
 Pool: TypeAlias = NamedDependency[asyncpg.Pool]
-Clearinghouse: TypeAlias = NamedDependency[CoreHttpClient]

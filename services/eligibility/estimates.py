@@ -31,7 +31,7 @@ from services.eligibility.estimate import (
 )
 from services.eligibility.service import check_benefits
 from services.payers.service import get_payer, get_rate
-from services.providers.details import checked_cpt, get_self_pay_rate
+from services.providers.service import checked_cpt, get_self_pay_rate
 
 
 async def estimate(

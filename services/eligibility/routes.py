@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeAlias
 
 from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from schemas.benefit_checks import (
@@ -16,10 +18,16 @@ from schemas.benefit_checks import (
     OutOfNetworkRateIn,
     OutOfNetworkRateOut,
 )
+from services.clearinghouse.client import CoreHttpClient
 from services.core.auth import ROLES, allow
-from services.core.deps import AppSettings, Caller, Clearinghouse, Conn, Pool, RedisClient
+from services.core.deps import AppSettings, Caller, Conn, Pool, RedisClient
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.eligibility import estimates, service
+
+# The clearinghouse the app provides (services/app.py), named here rather than in core (which
+# knows no domain). Typed as the HTTP client, not the ClearinghouseAdapter Protocol: Litestar
+# checks an injected value against its annotation, and a Protocol there answers 500.
+Clearinghouse: TypeAlias = NamedDependency[CoreHttpClient]
 
 
 class BenefitChecksController(Controller):

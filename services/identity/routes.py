@@ -95,7 +95,7 @@ class AuthController(Controller):
             _address(request),
             settings.verify_email_max_per_address,
         )
-        return await verification.verify_email(conn, settings, data.token, data.password)
+        return await service.verify_email(conn, settings, data.token, data.password)
 
     @post(
         "/password",

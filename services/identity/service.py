@@ -19,6 +19,14 @@ from services.core.settings import Settings
 from services.identity import queries, ratelimit
 from services.identity.passwords import hash_password, needs_rehash, verify_password
 
+# The signup steps the clients domain runs (signup, ops claiming a pending signup).
+from services.identity.verification import claim_pending_user as claim_pending_user
+from services.identity.verification import create_email_verification as create_email_verification
+from services.identity.verification import get_email as get_email
+from services.identity.verification import limit_address as limit_address
+from services.identity.verification import register_signup as register_signup
+from services.identity.verification import use_email_verification
+
 
 class EmailTaken(Conflict):
     code = "email_taken"
@@ -81,6 +89,14 @@ async def issue_tokens(
     if user is None:
         raise NotFound("user not found")
     return await _issue(conn, user, settings)
+
+
+async def verify_email(
+    conn: asyncpg.Connection, settings: Settings, token: str, password: str
+) -> TokenPair:
+    """Use a signup's verification token with its password (verification.py), then sign in."""
+    user_id = await use_email_verification(conn, settings, token, password)
+    return await issue_tokens(conn, settings, user_id)
 
 
 async def create_invite(

@@ -20,13 +20,11 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
-from schemas.identity import TokenPair
 from services.core import clock, ratelimit
 from services.core.errors import Unauthorized
 from services.core.settings import Settings
 from services.identity import queries
 from services.identity.passwords import hash_password, verify_password
-from services.identity.service import issue_tokens
 
 SignupStatus = Literal["new", "pending", "registered"]
 
@@ -112,10 +110,10 @@ async def create_email_verification(
     return token
 
 
-async def verify_email(
+async def use_email_verification(
     conn: asyncpg.Connection, settings: Settings, token: str, password: str
-) -> TokenPair:
-    """Use a verification token with the signup's password: it becomes the password; sign in.
+) -> uuid.UUID:
+    """Use a verification token with the signup's password: it becomes the password.
 
     Both are needed: the token proves the mailbox, the password proves this is the signup the
     mailbox's owner made. Otherwise a stranger could sign up with someone's address, and the
@@ -137,7 +135,7 @@ async def verify_email(
     await queries.update_end_pending(conn, user_id, now, keep_password=True)
     await queries.update_email_verification_used(conn, verification_id, now)
     await queries.update_expire_email_verifications(conn, user_id, now)
-    return await issue_tokens(conn, settings, user_id)
+    return user_id
 
 
 async def get_email(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:

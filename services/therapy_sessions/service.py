@@ -9,7 +9,6 @@ import asyncpg
 import msgspec
 
 from schemas.therapy_sessions import BookSessionIn, SessionFilters, SessionOut
-from services.clients import policies
 from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
@@ -70,7 +69,7 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
     if data.policy_id is not None:
         # The date of service is the session's date where it happens (the offset given).
         day = data.starts_at.date()
-        if await policies.covering_policy(conn, client_id, data.policy_id, day) is None:
+        if await clients.covering_policy(conn, client_id, data.policy_id, day) is None:
             raise BadBooking(
                 "the policy is not the client's or does not cover the session date",
                 field="policy_id",

@@ -31,6 +31,7 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
+    assert len(lines) == 7, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
