@@ -10,6 +10,7 @@ module so another transport can sit beside it.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -118,3 +119,37 @@ def encode_multipart(fields: dict[str, str]) -> tuple[bytes, str]:
         )
     body = "".join(parts) + f"--{boundary}--\r\n"
     return body.encode(), f"multipart/form-data; boundary={boundary}"
+
+
+_BOUNDARY = re.compile(r';\s*boundary=("?)([0-9A-Za-z\'()+_,./:=?-]{1,70})\1\s*$', re.IGNORECASE)
+_PLAIN_PART = re.compile(
+    rb'Content-Disposition: form-data; name="([A-Za-z0-9_]+)"\r\n\r\n', re.IGNORECASE
+)
+
+
+def plain_form_fields(content_type: str, body: bytes) -> dict[str, str] | None:
+    """The fields of a multipart/form-data body whose every part is a plain UTF-8 field (the
+    shape CORE requests take); None for anything else (other part headers, file parts,
+    transfer encodings, other line ends, a repeated name), which the framework's parser reads."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    found = _BOUNDARY.search(content_type)
+    if found is None:
+        return None
+    delimiter = b"--" + found[2].encode()
+    closing = b"\r\n" + delimiter + b"--"
+    end = body.rfind(closing)
+    if end < 0 or not body.startswith(delimiter + b"\r\n"):
+        return None
+    if body[end + len(closing) :] not in (b"", b"\r\n"):
+        return None
+    fields: dict[str, str] = {}
+    for part in body[len(delimiter) + 2 : end].split(b"\r\n" + delimiter + b"\r\n"):
+        header = _PLAIN_PART.match(part)
+        if header is None or delimiter in part or header[1].decode() in fields:
+            return None
+        try:
+            fields[header[1].decode()] = part[header.end() :].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return fields

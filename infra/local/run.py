@@ -69,7 +69,7 @@ SETUP: tuple[Step, ...] = (
 
 # uvloop and httptools (dependencies) in place of asyncio and h11: named, so a missing one fails
 # at start rather than quietly running slower.
-API_ARGV = python("-m", "uvicorn", "services.app:create_app", "--factory",
+API_ARGV = python("-m", "uvicorn", "services.app:create_served_app", "--factory",
                   "--loop", "uvloop", "--http", "httptools")  # fmt: skip
 MAIL_ARGV = python("-m", "infra.mail", "--host", HOST, "--http-port", "{port}",
                    "--smtp-port", "{smtp_port}", "--dir", str(DATA_DIR / "mail"))  # fmt: skip

@@ -15,6 +15,17 @@ from services.core.logging import current_request_id
 Action = Literal["read", "read_x12", "create", "update", "delete"]
 
 
+# actor_user_id, actor_role, request_id: who an audit row names, for a statement that writes
+# its row itself (a record and its audit row in one statement).
+Author = tuple[uuid.UUID | None, str, str | None]
+
+
+def author(actor: Actor | None) -> Author:
+    """The audit columns naming `actor` (None: a system job) in this request."""
+    return (actor.user_id if actor else None, actor.role if actor else "system",
+            current_request_id())  # fmt: skip
+
+
 async def record(
     conn: asyncpg.Connection,
     actor: Actor | None,
@@ -25,15 +36,16 @@ async def record(
     """Write one audit row per record; `actor` None means a system job."""
     if not entity_ids:
         return
+    user_id, role, request_id = author(actor)
     await conn.execute(
         """
         INSERT INTO audit_events (actor_user_id, actor_role, action, entity, entity_id, request_id)
         SELECT $1, $2, $3, $4, unnest($5::uuid[]), $6
         """,
-        actor.user_id if actor else None,
-        actor.role if actor else "system",
+        user_id,
+        role,
         action,
         entity,
         list(entity_ids),
-        current_request_id(),
+        request_id,
     )

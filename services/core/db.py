@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
@@ -37,6 +38,20 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
         raise DatabaseUnreachable(f"cannot reach PostgreSQL: {exc.strerror or exc}") from exc
 
 
+# Connections lent as `plain` (see acquire_plain) and not yet given back to their pool.
+_PLAIN: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a connection given back (asyncpg has already rolled back an open
+    transaction and dropped its listeners): the reset query (advisory locks, cursors, LISTEN,
+    SET) unless the connection was lent as plain, which can have left none of those."""
+    if conn in _PLAIN:
+        _PLAIN.discard(conn)
+        return
+    await conn.execute(conn.get_reset_query())
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -45,6 +60,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         connect=_connect,
         init=init_connection,
         command_timeout=30,
+        reset=_reset,
     )
     assert pool is not None
     return pool
@@ -104,16 +120,42 @@ async def run_in_transaction(conn: asyncpg.Connection) -> AsyncGenerator[asyncpg
 
 
 @asynccontextmanager
-async def connection(pool: asyncpg.Pool) -> AsyncGenerator[asyncpg.Connection, None]:
-    """A pooled connection, no transaction: each statement commits by itself."""
-    async with pool.acquire() as proxy:
+async def acquire_plain(
+    pool: asyncpg.Pool, *, wait_s: float | None = None
+) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A pooled connection for plain statements only, given back without the reset query.
+
+    Plain: SELECT, INSERT, UPDATE, DELETE, nextval(), and transactions of those; never SET,
+    LISTEN, an advisory lock, a cursor or a prepared statement kept past the block, nor a
+    function that does one of those. They are what the pool's reset query undoes, a round trip
+    on every release; the caller vouches that there is nothing to undo. An open transaction is
+    still rolled back by asyncpg itself.
+    """
+    async with pool.acquire(timeout=wait_s) as proxy:
+        # The pool hands its reset the Connection, not this proxy of it.
+        _PLAIN.add(proxy._con)  # type: ignore[attr-defined]
         yield cast(asyncpg.Connection, proxy)
 
 
 @asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncGenerator[asyncpg.Connection, None]:
-    """A pooled connection in a transaction, for jobs and multi-step use cases."""
-    async with pool.acquire() as proxy:
+async def connection(
+    pool: asyncpg.Pool, *, plain: bool = False
+) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A pooled connection, no transaction: each statement commits by itself.
+
+    plain: only plain statements run on it (acquire_plain), so no reset query follows.
+    """
+    async with acquire_plain(pool) if plain else pool.acquire() as proxy:
+        yield cast(asyncpg.Connection, proxy)
+
+
+@asynccontextmanager
+async def transaction(
+    pool: asyncpg.Pool, *, plain: bool = False
+) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A pooled connection in a transaction, for jobs and multi-step use cases (plain: as in
+    connection())."""
+    async with acquire_plain(pool) if plain else pool.acquire() as proxy:
         conn = cast(asyncpg.Connection, proxy)
         async with conn.transaction():
             yield conn

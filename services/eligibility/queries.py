@@ -15,6 +15,7 @@ from schemas.benefit_checks import (
     OutOfNetworkRateOut,
 )
 from schemas.eligibility import Benefits
+from services.core import audit
 from services.core.db import one, to_struct, to_structs
 
 _CHECK = """
@@ -122,8 +123,14 @@ async def insert_check(
     requested_at: datetime,
     completed_at: datetime,
     duration_ms: int,
+    audited_by: audit.Author | None = None,
 ) -> BenefitCheckRow:
-    """The stored check as get_check reads it, from the same statement (no second read)."""
+    """The stored check as get_check reads it, from the same statement (no second read).
+
+    `audited_by` (audit.author()): the same statement writes the check's "create" audit row,
+    so the two are stored together without a transaction around them.
+    """
+    author_id, author_role, request_id = audited_by or (None, "system", None)
     row = await conn.fetchrow(
         """
         WITH b AS (
@@ -133,6 +140,10 @@ async def insert_check(
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             RETURNING id, policy_id, client_id, provider_id, service_date, status, benefits,
                 requested_at, completed_at, duration_ms, created_at
+        ), a AS (
+            INSERT INTO audit_events (actor_user_id, actor_role, action, entity, entity_id,
+                request_id)
+            SELECT $15, $16, 'create', 'benefit_check', b.id, $17 FROM b WHERE $18
         )
         SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date,
                b.status, b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
@@ -152,6 +163,10 @@ async def insert_check(
         requested_at,
         completed_at,
         duration_ms,
+        author_id,
+        author_role,
+        request_id,
+        audited_by is not None,
     )
     return one(row, BenefitCheckRow)
 

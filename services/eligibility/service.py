@@ -222,8 +222,8 @@ async def check_benefits(
     refresher = actor if data.refresh else None
     # Reads, a sequence (never rolled back anyway) and at most one audit row: no statement here
     # needs another's transaction, so each commits by itself (BEGIN and COMMIT were two more
-    # round trips on every check).
-    async with connection(pool) as conn:
+    # round trips on every check). Plain statements only: no reset query when it goes back.
+    async with connection(pool, plain=True) as conn:
         context = await _context(conn, caller, data.policy_id)
         receiver = await _receiver(conn, settings, context, provider_id, service_date)
         if not data.refresh:
@@ -267,8 +267,10 @@ async def check_benefits(
     duration_ms = round((time.perf_counter() - started) * 1000)
     transient = any(r.transient for r in benefits.rejections)
     status = "retry" if transient else benefits.status
-    async with transaction(pool) as conn:
-        stored = await queries.insert_check(
+    completed_at = clock.now()
+
+    async def store(conn: asyncpg.Connection) -> BenefitCheckRow:
+        return await queries.insert_check(
             conn,
             policy_id=context.policy_id,
             client_id=context.client_id,
@@ -282,12 +284,17 @@ async def check_benefits(
             response_x12=x271,
             requested_by=actor.user_id if actor else None,
             requested_at=requested_at,
-            completed_at=clock.now(),
+            completed_at=completed_at,
             duration_ms=duration_ms,
+            audited_by=audit.author(actor),
         )
-        await audit.record(conn, actor, "create", ENTITY, [stored.id])
-        if not transient:
-            return _out(stored), True
+
+    if not transient:
+        # The check and its audit row are one statement: atomic without BEGIN and COMMIT.
+        async with connection(pool, plain=True) as conn:
+            return _out(await store(conn)), True
+    async with transaction(pool, plain=True) as conn:
+        stored = await store(conn)
         # The payer could not answer now: keep the last good answer and ask again later.
         await outbox.add(
             conn,
