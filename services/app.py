@@ -19,7 +19,6 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from litestar.openapi.spec import Components, SecurityScheme
 
 from services.clearinghouse.client import CoreHttpClient
-from services.clearinghouse.transport import one_write_transport
 from services.clients.routes import ClientController, PolicyController
 from services.core import clock
 from services.core.auth import BEARER, TokenAuthMiddleware, TokenClaims, allow, provide_actor
@@ -78,8 +77,7 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
     app.state.pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    # One write per request to the clearinghouse (services/clearinghouse/transport.py).
-    app.state.http = httpx.AsyncClient(transport=one_write_transport())
+    app.state.http = httpx.AsyncClient()
     app.state.clearinghouse = CoreHttpClient.from_settings(settings, http=app.state.http)
     app.state.redis = await create_arq_pool(
         RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.arq_queue_name
