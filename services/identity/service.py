@@ -14,14 +14,11 @@ from redis.asyncio import Redis
 from schemas.identity import MeOut, TokenPair, UserRow, UserStatusOut
 from services.core import audit, clock
 from services.core.auth import Actor, Role, TokenClaims, issue_access_token
-from services.core.errors import Conflict, NotFound, Unauthorized
+from services.core.errors import NotFound, Unauthorized
 from services.core.settings import Settings
 from services.identity import queries, ratelimit
+from services.identity.errors import CannotDisableSelf, EmailTaken, RefreshReuse
 from services.identity.passwords import hash_password, needs_rehash, verify_password
-
-
-class EmailTaken(Conflict):
-    code = "email_taken"
 
 
 def _token_hash(token: str) -> bytes:
@@ -147,11 +144,6 @@ async def refresh(conn: asyncpg.Connection, settings: Settings, token: str) -> T
     return await _issue(conn, user, settings, family_id=row.family_id)
 
 
-class RefreshReuse(Unauthorized):
-    code = "refresh_token_reused"
-    keeps_writes = True
-
-
 async def logout(conn: asyncpg.Connection, token: str) -> None:
     row = await queries.lock_refresh_token(conn, _token_hash(token))
     if row is not None:
@@ -229,10 +221,6 @@ async def token_is_current(conn: asyncpg.Connection, claims: TokenClaims) -> boo
         and state.provider_id == claims.pid
         and state.client_id == claims.cid
     )
-
-
-class CannotDisableSelf(Conflict):
-    code = "cannot_disable_self"
 
 
 async def set_user_disabled(

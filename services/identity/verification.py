@@ -22,9 +22,9 @@ from redis.asyncio import Redis
 
 from schemas.identity import TokenPair
 from services.core import clock, ratelimit
-from services.core.errors import Unauthorized
 from services.core.settings import Settings
 from services.identity import queries
+from services.identity.errors import BadVerification
 from services.identity.passwords import hash_password, verify_password
 from services.identity.service import issue_tokens
 
@@ -34,10 +34,6 @@ SignupStatus = Literal["new", "pending", "registered"]
 class SignupUser(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
     status: SignupStatus
-
-
-class BadVerification(Unauthorized):
-    code = "bad_verification_token"
 
 
 def _token_hash(token: str) -> bytes:
