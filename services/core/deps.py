@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from services.clearinghouse.client import CoreHttpClient
 from services.core.auth import Actor
 from services.core.settings import Settings
+from services.core.transactions import Transactions as ShortTransactions
 
 Conn: TypeAlias = NamedDependency[asyncpg.Connection]
 Caller: TypeAlias = NamedDependency[Actor]
@@ -19,3 +20,5 @@ RedisClient: TypeAlias = NamedDependency[Redis]
 # For use cases that call out: they open their own short transactions around the call.
 Pool: TypeAlias = NamedDependency[asyncpg.Pool]
 Clearinghouse: TypeAlias = NamedDependency[CoreHttpClient]
+# For use cases that wait on Redis or argon2: short transactions, nothing held in between.
+Transactions: TypeAlias = NamedDependency[ShortTransactions]

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from schemas.identity import TokenPair
 from services.core import clock, ratelimit
 from services.core.settings import Settings
+from services.core.transactions import Transactions
 from services.identity import queries
 from services.identity.errors import BadVerification
 from services.identity.passwords import hash_password, verify_password
@@ -109,31 +110,48 @@ async def create_email_verification(
 
 
 async def verify_email(
-    conn: asyncpg.Connection, settings: Settings, token: str, password: str
+    transactions: Transactions, settings: Settings, token: str, password: str
 ) -> TokenPair:
     """Use a verification token with the signup's password: it becomes the password; sign in.
 
     Both are needed: the token proves the mailbox, the password proves this is the signup the
     mailbox's owner made. Otherwise a stranger could sign up with someone's address, and the
     owner, following the link, would activate an account whose password the stranger knows.
+    The password is checked with nothing held, between two short transactions; the second
+    checks again that the token and the signup's password are still the ones checked.
     """
-    found = await queries.lock_email_verification(conn, _token_hash(token))
-    now = clock.now()
-    if found is None or found[3] is not None or found[2] <= now:
-        raise BadVerification("verification token is not valid or has expired", field="token")
-    verification_id, user_id, _, _ = found
-    if not await queries.lock_pending(conn, user_id):
-        raise BadVerification("verification token is not valid or has expired", field="token")
-    pending_hash = await queries.get_pending_password_hash(conn, user_id)
+    token_hash = _token_hash(token)
+    async with transactions() as conn:
+        _, user_id, pending_hash = await _valid_verification(conn, token_hash)
     if not await verify_password(
         pending_hash, password, settings.argon2_time_cost, settings.argon2_memory_kib
     ):
         # The token stays usable: a mistyped password must not cost the owner their link.
         raise BadVerification("the password is not the one chosen at signup", field="password")
-    await queries.update_end_pending(conn, user_id, now, keep_password=True)
-    await queries.update_email_verification_used(conn, verification_id, now)
-    await queries.update_expire_email_verifications(conn, user_id, now)
-    return await issue_tokens(conn, settings, user_id)
+    async with transactions() as conn:
+        verification_id, user_id, still = await _valid_verification(conn, token_hash)
+        if still != pending_hash:
+            # A later signup chose another password meanwhile.
+            raise BadVerification("the password is not the one chosen at signup", field="password")
+        now = clock.now()
+        await queries.update_end_pending(conn, user_id, now, keep_password=True)
+        await queries.update_email_verification_used(conn, verification_id, now)
+        await queries.update_expire_email_verifications(conn, user_id, now)
+        return await issue_tokens(conn, settings, user_id)
+
+
+async def _valid_verification(
+    conn: asyncpg.Connection, token_hash: bytes
+) -> tuple[uuid.UUID, uuid.UUID, str | None]:
+    """The unused, unexpired verification, its pending user (both locked) and the signup's
+    password hash; 401 otherwise."""
+    found = await queries.lock_email_verification(conn, token_hash)
+    if found is None or found[3] is not None or found[2] <= clock.now():
+        raise BadVerification("verification token is not valid or has expired", field="token")
+    verification_id, user_id, _, _ = found
+    if not await queries.lock_pending(conn, user_id):
+        raise BadVerification("verification token is not valid or has expired", field="token")
+    return verification_id, user_id, await queries.get_pending_password_hash(conn, user_id)
 
 
 async def get_email(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
