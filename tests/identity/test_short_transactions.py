@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from redis.asyncio import Redis
@@ -53,6 +54,18 @@ class HeldCheck:
             await self.release.wait()
         return await self.real(*args)
 
+    async def during(
+        self, held: Awaitable[httpx.Response], other: Callable[[], Awaitable[httpx.Response]]
+    ) -> tuple[httpx.Response, httpx.Response]:
+        """Answers of `held` (whose check waits) and of `other`, sent while it waits."""
+        task = asyncio.ensure_future(held)
+        await asyncio.wait_for(self.entered.wait(), 5)
+        try:
+            meanwhile = await other()
+        finally:
+            self.release.set()  # whatever `other` did: the app must be able to close
+        return await task, meanwhile
+
 
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch) -> HeldCheck:
@@ -69,19 +82,14 @@ async def test_a_pool_of_one_serves_others_while_a_login_sits_in_argon2(
     )
     email = await _user(committed_db, small)
     async with serve_app(small, conn_provider=None) as client:
-        login = asyncio.create_task(
-            client.post("/auth/login", json={"email": email, "password": PASSWORD})
-        )
-        await asyncio.wait_for(held.entered.wait(), 5)
-        try:
-            # Were the login holding the only connection, this would wait 0.5 s and answer 503.
-            other = await client.post(
+        # Were the login holding the only connection, the other would wait 0.5 s: 503.
+        response, other = await held.during(
+            client.post("/auth/login", json={"email": email, "password": PASSWORD}),
+            lambda: client.post(
                 "/auth/login", json={"email": "nobody@example.test", "password": PASSWORD}
-            )
-        finally:
-            held.release.set()
+            ),
+        )
         assert other.status_code == 401, other.text
-        response = await login
         assert response.status_code == 200, response.text
         me = await client.get(
             "/auth/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}
@@ -100,21 +108,16 @@ async def test_a_password_changed_during_the_check_does_not_let_the_old_one_in(
         bearer = {"Authorization": f"Bearer {first.json()['access_token']}"}
         held = HeldCheck(service.verify_password)
         monkeypatch.setattr(service, "verify_password", held)
-        login = asyncio.create_task(
-            client.post("/auth/login", json={"email": email, "password": PASSWORD})
-        )
-        await asyncio.wait_for(held.entered.wait(), 5)
-        try:
-            # The old password is checked right, but the owner changes it meanwhile.
-            changed = await client.post(
+        # The old password is checked right, but the owner changes it meanwhile.
+        response, changed = await held.during(
+            client.post("/auth/login", json={"email": email, "password": PASSWORD}),
+            lambda: client.post(
                 "/auth/password",
                 json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
                 headers=bearer,
-            )
-        finally:
-            held.release.set()
+            ),
+        )
         assert changed.status_code == 200, changed.text
-        response = await login
         assert response.status_code == 401, response.text
         assert response.json()["code"] == "bad_credentials"
         conn = await asyncpg.connect(committed_db)
@@ -141,24 +144,19 @@ async def test_a_password_change_raced_by_another_keeps_only_the_first(
         second = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
         held = HeldCheck(service.verify_password)
         monkeypatch.setattr(service, "verify_password", held)
-        slow = asyncio.create_task(
+        response, fast = await held.during(
             client.post(
                 "/auth/password",
                 json={"current_password": PASSWORD, "new_password": "the slow one's password"},
                 headers={"Authorization": f"Bearer {first.json()['access_token']}"},
-            )
-        )
-        await asyncio.wait_for(held.entered.wait(), 5)
-        try:
-            fast = await client.post(
+            ),
+            lambda: client.post(
                 "/auth/password",
                 json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
                 headers={"Authorization": f"Bearer {second.json()['access_token']}"},
-            )
-        finally:
-            held.release.set()
+            ),
+        )
         assert fast.status_code == 200, fast.text
-        response = await slow
         assert response.status_code == 401, response.text
         assert response.json()["code"] == "bad_credentials"
         new = await client.post("/auth/login", json={"email": email, "password": NEW_PASSWORD})
