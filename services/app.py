@@ -39,6 +39,7 @@ from services.core.middleware import (
 from services.core.openapi import refine as refine_openapi
 from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
+from services.core.transactions import Transactions
 from services.credentialing.routes import CredentialingController
 from services.eligibility.routes import (
     BenefitChecksController,
@@ -151,7 +152,8 @@ def create_app(
     auth_conn: AuthConn | None = None,
 ) -> Litestar:
     """`conn_provider` replaces the request transaction (tests run requests in a savepoint);
-    `auth_conn` the connection the token check reads the user with (tests: the same one).
+    `auth_conn` the connection the token check reads the user with, and the one each short
+    transaction (`transactions`: login, passwords) is opened on (tests: the same one).
     """
     settings = settings or load_settings()
     open_auth_conn = auth_conn or _pooled
@@ -189,6 +191,9 @@ def create_app(
     async def provide_clearinghouse(state: State) -> Any:
         return state.clearinghouse
 
+    async def provide_transactions(state: State) -> Transactions:
+        return Transactions(lambda: open_auth_conn(state))
+
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[resources],
@@ -199,6 +204,7 @@ def create_app(
             "redis": Provide(provide_redis),
             "pool": Provide(provide_pool),
             "clearinghouse": Provide(provide_clearinghouse),
+            "transactions": Provide(provide_transactions),
             "actor": Provide(provide_actor),
         },
         middleware=[

@@ -26,7 +26,8 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _create_ops_user(settings: Settings, email: str) -> int:
-    from services.identity.service import EmailTaken, create_user
+    from services.identity.errors import EmailTaken
+    from services.identity.service import create_user
 
     password = os.environ.get("HEARTH_OPS_PASSWORD") or getpass.getpass("Password (12+ chars): ")
     if len(password) < 12:

@@ -24,6 +24,7 @@ from services.core import clock
 from services.core.auth import Actor
 from services.core.db import init_connection
 from services.core.settings import Settings
+from services.core.transactions import Transactions
 from services.credentialing import service as credentialing
 from services.identity.service import accept_invite, create_user
 from services.payers import service as payers
@@ -256,7 +257,7 @@ async def _provider(
             locations=locations,
         ),
     )
-    await accept_invite(conn, settings, onboarded.invite_token, DEMO_PASSWORD)
+    await accept_invite(Transactions.within(conn), settings, onboarded.invite_token, DEMO_PASSWORD)
     provider_id = onboarded.provider.id
     for cpt, cents in spec.self_pay.items():
         await provider_details.set_self_pay_rate(conn, provider_id, cpt, cents)

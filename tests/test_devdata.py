@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from services.core.clock import Clock
 from services.core.settings import Settings
+from services.core.transactions import Transactions
 from services.devdata import (
     CLIENTS,
     DEMO_PASSWORD,
@@ -52,7 +53,9 @@ async def test_demo_world_loads_once_and_everyone_can_log_in(
         assert tuple(dependant) == ("child", "BHI200001", "Pat")
         client_emails = [f"{c.first_name}.{c.last_name}@hearth.test".lower() for c in CLIENTS]
         for email in [OPS_EMAIL, *(p.email for p in PROVIDERS), *client_emails]:
-            tokens = await login(conn, redis, world, email, DEMO_PASSWORD, "198.51.100.1")
+            tokens = await login(
+                Transactions.within(conn), redis, world, email, DEMO_PASSWORD, "198.51.100.1"
+            )
             assert tokens.access_token
     finally:
         await conn.close()

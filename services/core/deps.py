@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from services.core.auth import Actor
 from services.core.settings import Settings
+from services.core.transactions import Transactions as ShortTransactions
 
 Conn: TypeAlias = NamedDependency[asyncpg.Connection]
 Caller: TypeAlias = NamedDependency[Actor]
@@ -17,3 +18,5 @@ AppSettings: TypeAlias = NamedDependency[Settings]
 RedisClient: TypeAlias = NamedDependency[Redis]
 # For use cases that call out: they open their own short transactions around the call.
 Pool: TypeAlias = NamedDependency[asyncpg.Pool]
+# For use cases that wait on Redis or argon2: short transactions, nothing held in between.
+Transactions: TypeAlias = NamedDependency[ShortTransactions]

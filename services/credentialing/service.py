@@ -23,9 +23,15 @@ from schemas.credentialing import (
     TransitionIn,
 )
 from services.core.auth import Actor
-from services.core.errors import Conflict, NotFound, Unprocessable
 from services.core.pagination import Page, decode_cursor, make_page
 from services.credentialing import queries
+from services.credentialing.errors import (
+    CredentialingNotFound,
+    InvalidDates,
+    InvalidTransition,
+    OpenRecordExists,
+    UnknownReference,
+)
 from services.providers.service import owner_scope
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -37,26 +43,6 @@ ALLOWED: dict[str, frozenset[str]] = {
     "expired": frozenset(),
 }
 EXPIRY_REASON = "the credentialing end date has passed"
-
-
-class CredentialingNotFound(NotFound):
-    code = "credentialing_not_found"
-
-
-class OpenRecordExists(Conflict):
-    code = "credentialing_open"
-
-
-class InvalidTransition(Conflict):
-    code = "invalid_transition"
-
-
-class InvalidDates(Unprocessable):
-    code = "invalid_dates"
-
-
-class UnknownReference(Unprocessable):
-    code = "unknown_reference"
 
 
 async def request_credentialing(

@@ -20,7 +20,7 @@ from schemas.identity import (
 )
 from services.core.addresses import client_address
 from services.core.auth import BEARER, PUBLIC, ROLES, allow
-from services.core.deps import AppSettings, Caller, Conn, RedisClient
+from services.core.deps import AppSettings, Caller, Conn, RedisClient, Transactions
 from services.identity import service, verification
 
 
@@ -37,13 +37,13 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[LoginIn],
-        conn: Conn,
+        transactions: Transactions,
         settings: AppSettings,
         redis: RedisClient,
     ) -> TokenPair:
         """Exchange email and password for an access token and a refresh token."""
         return await service.login(
-            conn, redis, settings, data.email, data.password, _address(request)
+            transactions, redis, settings, data.email, data.password, _address(request)
         )
 
     @post("/refresh", opt=PUBLIC, operation_id="refresh_token", status_code=200)
@@ -63,7 +63,7 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[AcceptInviteIn],
-        conn: Conn,
+        transactions: Transactions,
         settings: AppSettings,
         redis: RedisClient,
     ) -> TokenPair:
@@ -76,14 +76,14 @@ class AuthController(Controller):
             _address(request),
             settings.invite_accept_max_per_address,
         )
-        return await service.accept_invite(conn, settings, data.token, data.password)
+        return await service.accept_invite(transactions, settings, data.token, data.password)
 
     @post("/verify-email", opt=PUBLIC, operation_id="verify_email", status_code=200)
     async def verify_email(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[VerifyEmailIn],
-        conn: Conn,
+        transactions: Transactions,
         settings: AppSettings,
         redis: RedisClient,
     ) -> TokenPair:
@@ -95,7 +95,7 @@ class AuthController(Controller):
             _address(request),
             settings.verify_email_max_per_address,
         )
-        return await service.verify_email(conn, settings, data.token, data.password)
+        return await service.verify_email(transactions, settings, data.token, data.password)
 
     @post(
         "/password",
@@ -107,14 +107,14 @@ class AuthController(Controller):
     async def change_password(
         self,
         data: JSONBody[ChangePasswordIn],
-        conn: Conn,
+        transactions: Transactions,
         settings: AppSettings,
         redis: RedisClient,
         actor: Caller,
     ) -> TokenPair:
         """Change the caller's password; every other session is signed out."""
         return await service.change_password(
-            conn, redis, settings, actor, data.current_password, data.new_password
+            transactions, redis, settings, actor, data.current_password, data.new_password
         )
 
     @get("/me", guards=[allow(*ROLES)], security=BEARER, operation_id="get_me")

@@ -11,13 +11,16 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
-from schemas.identity import MeOut, TokenPair, UserRow, UserStatusOut
+from schemas.identity import InviteRow, MeOut, TokenPair, UserRow, UserStatusOut
 from services.core import audit, clock
 from services.core.auth import Actor, Role, TokenClaims, issue_access_token
-from services.core.errors import Conflict, NotFound, Unauthorized
+from services.core.errors import NotFound, Unauthorized
 from services.core.settings import Settings
+from services.core.transactions import Transactions
 from services.identity import queries, ratelimit
+from services.identity.errors import CannotDisableSelf, EmailTaken, RefreshReuse
 from services.identity.passwords import hash_password, needs_rehash, verify_password
+from services.identity.verification import check_verification_password, use_email_verification
 
 # The signup steps the clients domain runs (signup, ops claiming a pending signup).
 from services.identity.verification import claim_pending_user as claim_pending_user
@@ -25,11 +28,6 @@ from services.identity.verification import create_email_verification as create_e
 from services.identity.verification import get_email as get_email
 from services.identity.verification import limit_address as limit_address
 from services.identity.verification import register_signup as register_signup
-from services.identity.verification import use_email_verification
-
-
-class EmailTaken(Conflict):
-    code = "email_taken"
 
 
 def _token_hash(token: str) -> bytes:
@@ -92,11 +90,14 @@ async def issue_tokens(
 
 
 async def verify_email(
-    conn: asyncpg.Connection, settings: Settings, token: str, password: str
+    transactions: Transactions, settings: Settings, token: str, password: str
 ) -> TokenPair:
-    """Use a signup's verification token with its password (verification.py), then sign in."""
-    user_id = await use_email_verification(conn, settings, token, password)
-    return await issue_tokens(conn, settings, user_id)
+    """Use a signup's verification token with its password (verification.py), then sign in:
+    the password is checked with nothing held, then spent and signed in in one transaction."""
+    token_hash, checked = await check_verification_password(transactions, settings, token, password)
+    async with transactions() as conn:
+        user_id = await use_email_verification(conn, token_hash, checked)
+        return await issue_tokens(conn, settings, user_id)
 
 
 async def create_invite(
@@ -111,16 +112,22 @@ async def create_invite(
 
 
 async def login(
-    conn: asyncpg.Connection,
+    transactions: Transactions,
     redis: Redis,
     settings: Settings,
     email: str,
     password: str,
     address: str,
 ) -> TokenPair:
+    """Nothing is held across the limiter or argon2: the user is read in one short transaction,
+    the password checked (and rehashed if its parameters are old) with no connection held, and
+    the tokens written in a second one, which first makes sure the password checked is still
+    the user's (no change in between).
+    """
     email = email.lower()
     await ratelimit.count_login_attempt(redis, settings, email, address)
-    user = await queries.get_user_by_email(conn, email)
+    async with transactions() as conn:
+        user = await queries.get_user_by_email(conn, email)
     ok = await verify_password(
         user.password_hash if user else None,
         password,
@@ -128,21 +135,40 @@ async def login(
         settings.argon2_memory_kib,
     )
     if user is None or not ok or user.disabled_at is not None:
-        raise Unauthorized("email or password is wrong", code="bad_credentials")
+        raise _bad_credentials()
+    rehashed = await _rehash(settings, user.password_hash, password)
+    async with transactions() as conn:
+        current = await queries.lock_user(conn, user.id)
+        if current is None or not _unchanged(user, current):
+            # Changed (or disabled) meanwhile: the password checked may be the old one.
+            raise _bad_credentials()
+        if rehashed is not None and user.password_hash is not None:
+            # Only over the hash checked: a concurrent login's rehash is as good as this one.
+            await queries.update_password_hash(conn, user.id, user.password_hash, rehashed)
+        tokens = await _issue(conn, current, settings)
     await ratelimit.clear_login_success(redis, settings, email, address)
-    await _upgrade_hash(conn, settings, user, password)
-    return await _issue(conn, user, settings)
+    return tokens
 
 
-async def _upgrade_hash(
-    conn: asyncpg.Connection, settings: Settings, user: UserRow, password: str
-) -> None:
-    """After a successful login only (we hold the right password): rehash under new parameters."""
-    old = user.password_hash
+def _bad_credentials() -> Unauthorized:
+    return Unauthorized("email or password is wrong", code="bad_credentials")
+
+
+def _unchanged(checked: UserRow, current: UserRow) -> bool:
+    """The user locked for the write still has the password that was checked, and is active.
+
+    Every password change bumps the token version; a rehash (another login's) does not, and
+    must not fail this one.
+    """
+    return current.disabled_at is None and current.token_version == checked.token_version
+
+
+async def _rehash(settings: Settings, old: str | None, password: str) -> str | None:
+    """After a successful check only (we hold the right password): a hash under the current
+    argon2 parameters, when the stored one was made with others; None when it needs none."""
     if old is None or not needs_rehash(old, settings.argon2_time_cost, settings.argon2_memory_kib):
-        return
-    new = await hash_password(password, settings.argon2_time_cost, settings.argon2_memory_kib)
-    await queries.update_password_hash(conn, user.id, old, new)
+        return None
+    return await hash_password(password, settings.argon2_time_cost, settings.argon2_memory_kib)
 
 
 async def refresh(conn: asyncpg.Connection, settings: Settings, token: str) -> TokenPair:
@@ -163,11 +189,6 @@ async def refresh(conn: asyncpg.Connection, settings: Settings, token: str) -> T
     return await _issue(conn, user, settings, family_id=row.family_id)
 
 
-class RefreshReuse(Unauthorized):
-    code = "refresh_token_reused"
-    keeps_writes = True
-
-
 async def logout(conn: asyncpg.Connection, token: str) -> None:
     row = await queries.lock_refresh_token(conn, _token_hash(token))
     if row is not None:
@@ -175,49 +196,78 @@ async def logout(conn: asyncpg.Connection, token: str) -> None:
 
 
 async def accept_invite(
-    conn: asyncpg.Connection, settings: Settings, token: str, password: str
+    transactions: Transactions, settings: Settings, token: str, password: str
 ) -> TokenPair:
-    invite = await queries.lock_invite(conn, _token_hash(token))
+    """The invitation is checked, the password hashed with nothing held, and the invitation
+    checked again as it is spent (of two concurrent accepts, one wins)."""
+    token_hash = _token_hash(token)
+    async with transactions() as conn:
+        await _valid_invite(conn, token_hash)
+    password_hash = await hash_password(
+        password, settings.argon2_time_cost, settings.argon2_memory_kib
+    )
+    async with transactions() as conn:
+        invite, user = await _valid_invite(conn, token_hash)
+        version = await queries.update_password(conn, user.id, password_hash)
+        await queries.update_invite_accepted(conn, invite.id)
+        await queries.update_revoke_user_tokens(conn, user.id)
+        return await _issue(conn, msgspec.structs.replace(user, token_version=version), settings)
+
+
+async def _valid_invite(conn: asyncpg.Connection, token_hash: bytes) -> tuple[InviteRow, UserRow]:
+    """The unspent, unexpired invitation and its active user, both locked; 401 otherwise."""
+    invite = await queries.lock_invite(conn, token_hash)
     if invite is None or invite.accepted_at is not None or invite.expires_at <= clock.now():
         raise Unauthorized("invitation is not valid or has expired", code="bad_invite")
     user = await queries.lock_user(conn, invite.user_id)
     if user is None or user.disabled_at is not None:
         raise Unauthorized("invitation is not valid or has expired", code="bad_invite")
-    password_hash = await hash_password(
-        password, settings.argon2_time_cost, settings.argon2_memory_kib
-    )
-    version = await queries.update_password(conn, user.id, password_hash)
-    await queries.update_invite_accepted(conn, invite.id)
-    await queries.update_revoke_user_tokens(conn, user.id)
-    return await _issue(conn, msgspec.structs.replace(user, token_version=version), settings)
+    return invite, user
 
 
 async def change_password(
-    conn: asyncpg.Connection,
+    transactions: Transactions,
     redis: Redis,
     settings: Settings,
     actor: Actor,
     current: str,
     new: str,
 ) -> TokenPair:
+    """As login: read, check and hash with nothing held, then write only if no other change
+    came in between (the current password given would then be a stale one)."""
     await ratelimit.count_password_change(redis, settings, actor.user_id)
-    user = await queries.lock_user(conn, actor.user_id)
+    async with transactions() as conn:
+        user = await queries.get_user(conn, actor.user_id)
     if user is None:
         raise NotFound("user not found")
     ok = await verify_password(
         user.password_hash, current, settings.argon2_time_cost, settings.argon2_memory_kib
     )
     if not ok:
-        raise Unauthorized(
-            "current password is wrong", code="bad_credentials", field="current_password"
+        raise _wrong_current_password()
+    password_hash = await hash_password(new, settings.argon2_time_cost, settings.argon2_memory_kib)
+    async with transactions() as conn:
+        locked = await queries.lock_user(conn, actor.user_id)
+        if locked is None:
+            raise NotFound("user not found")
+        if locked.token_version != user.token_version:
+            # Changed meanwhile: the current password given may no longer be the current one.
+            raise _wrong_current_password()
+        # The version bump ends every access token signed before, this caller's included; the
+        # answer carries the only valid pair.
+        version = await queries.update_password(conn, locked.id, password_hash)
+        await queries.update_revoke_user_tokens(conn, locked.id)
+        tokens = await _issue(
+            conn, msgspec.structs.replace(locked, token_version=version), settings
         )
     await ratelimit.clear_password_change(redis, settings, actor.user_id)
-    password_hash = await hash_password(new, settings.argon2_time_cost, settings.argon2_memory_kib)
-    # The version bump ends every access token signed before, this caller's included; the
-    # answer carries the only valid pair.
-    version = await queries.update_password(conn, user.id, password_hash)
-    await queries.update_revoke_user_tokens(conn, user.id)
-    return await _issue(conn, msgspec.structs.replace(user, token_version=version), settings)
+    return tokens
+
+
+def _wrong_current_password() -> Unauthorized:
+    return Unauthorized(
+        "current password is wrong", code="bad_credentials", field="current_password"
+    )
 
 
 async def get_me(conn: asyncpg.Connection, actor: Actor) -> MeOut:
@@ -245,10 +295,6 @@ async def token_is_current(conn: asyncpg.Connection, claims: TokenClaims) -> boo
         and state.provider_id == claims.pid
         and state.client_id == claims.cid
     )
-
-
-class CannotDisableSelf(Conflict):
-    code = "cannot_disable_self"
 
 
 async def set_user_disabled(

@@ -21,9 +21,10 @@ import msgspec
 from redis.asyncio import Redis
 
 from services.core import clock, ratelimit
-from services.core.errors import Unauthorized
 from services.core.settings import Settings
+from services.core.transactions import Transactions
 from services.identity import queries
+from services.identity.errors import BadVerification
 from services.identity.passwords import hash_password, verify_password
 
 SignupStatus = Literal["new", "pending", "registered"]
@@ -32,10 +33,6 @@ SignupStatus = Literal["new", "pending", "registered"]
 class SignupUser(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
     status: SignupStatus
-
-
-class BadVerification(Unauthorized):
-    code = "bad_verification_token"
 
 
 def _token_hash(token: str) -> bytes:
@@ -110,32 +107,56 @@ async def create_email_verification(
     return token
 
 
-async def use_email_verification(
-    conn: asyncpg.Connection, settings: Settings, token: str, password: str
-) -> uuid.UUID:
-    """Use a verification token with the signup's password: it becomes the password.
+async def check_verification_password(
+    transactions: Transactions, settings: Settings, token: str, password: str
+) -> tuple[bytes, str | None]:
+    """Check a verification token and the signup's password; the token's hash and the password
+    hash checked, for use_email_verification.
 
     Both are needed: the token proves the mailbox, the password proves this is the signup the
     mailbox's owner made. Otherwise a stranger could sign up with someone's address, and the
     owner, following the link, would activate an account whose password the stranger knows.
+    The password is checked with nothing held, after one short transaction.
     """
-    found = await queries.lock_email_verification(conn, _token_hash(token))
-    now = clock.now()
-    if found is None or found[3] is not None or found[2] <= now:
-        raise BadVerification("verification token is not valid or has expired", field="token")
-    verification_id, user_id, _, _ = found
-    if not await queries.lock_pending(conn, user_id):
-        raise BadVerification("verification token is not valid or has expired", field="token")
-    pending_hash = await queries.get_pending_password_hash(conn, user_id)
+    token_hash = _token_hash(token)
+    async with transactions() as conn:
+        _, _, pending_hash = await _valid_verification(conn, token_hash)
     if not await verify_password(
         pending_hash, password, settings.argon2_time_cost, settings.argon2_memory_kib
     ):
         # The token stays usable: a mistyped password must not cost the owner their link.
         raise BadVerification("the password is not the one chosen at signup", field="password")
+    return token_hash, pending_hash
+
+
+async def use_email_verification(
+    conn: asyncpg.Connection, token_hash: bytes, checked_hash: str | None
+) -> uuid.UUID:
+    """Spend the token checked by check_verification_password: the signup's password becomes
+    the account's. Checks again that the token and the password are still the ones checked."""
+    verification_id, user_id, still = await _valid_verification(conn, token_hash)
+    if still != checked_hash:
+        # A later signup chose another password meanwhile.
+        raise BadVerification("the password is not the one chosen at signup", field="password")
+    now = clock.now()
     await queries.update_end_pending(conn, user_id, now, keep_password=True)
     await queries.update_email_verification_used(conn, verification_id, now)
     await queries.update_expire_email_verifications(conn, user_id, now)
     return user_id
+
+
+async def _valid_verification(
+    conn: asyncpg.Connection, token_hash: bytes
+) -> tuple[uuid.UUID, uuid.UUID, str | None]:
+    """The unused, unexpired verification, its pending user (both locked) and the signup's
+    password hash; 401 otherwise."""
+    found = await queries.lock_email_verification(conn, token_hash)
+    if found is None or found[3] is not None or found[2] <= clock.now():
+        raise BadVerification("verification token is not valid or has expired", field="token")
+    verification_id, user_id, _, _ = found
+    if not await queries.lock_pending(conn, user_id):
+        raise BadVerification("verification token is not valid or has expired", field="token")
+    return verification_id, user_id, await queries.get_pending_password_hash(conn, user_id)
 
 
 async def get_email(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:

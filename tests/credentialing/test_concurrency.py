@@ -16,9 +16,9 @@ from services.core import clock
 from services.core.clock import Clock
 from services.core.db import create_pool
 from services.core.settings import Settings
+from services.credentialing.errors import InvalidTransition
 from services.credentialing.service import (
     EXPIRY_REASON,
-    InvalidTransition,
     is_credentialed,
     request_credentialing,
     transition,

@@ -12,13 +12,15 @@ import pytest
 from schemas.credentialing import CredentialingIn, TransitionIn
 from services.core.auth import Actor
 from services.core.settings import Settings
-from services.credentialing.service import (
-    ALLOWED,
-    EXPIRY_REASON,
+from services.credentialing.errors import (
     InvalidDates,
     InvalidTransition,
     OpenRecordExists,
     UnknownReference,
+)
+from services.credentialing.service import (
+    ALLOWED,
+    EXPIRY_REASON,
     get_record,
     is_credentialed,
     request_credentialing,
