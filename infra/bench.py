@@ -1,26 +1,56 @@
 """`make bench`: every benchmark, one `bench NAME key=value ...` line each.
 
 infra/ never imports services/, so benchmarks of service code run as their own processes
-(`python -m services.bench`) and their lines are passed through as they come.
+(`python -m services.bench`) and their lines are passed through as they come. The API benchmark
+needs servers: infra starts or finds them (infra/local/stack.py), gives it a fresh database
+(dropped afterwards) and the API's command line as `make run` starts it, in its environment.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+from infra.local.run import API_ARGV
+from infra.local.stack import LocalStack, drop_database, ensure_database
+
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench", "services.bench_eligibility", "services.bench_eligibility_api"]
+MODULES = ["services.bench", "services.bench_eligibility"]
+API_MODULE = "services.bench_eligibility_api"
+
+
+def _run(module: str, env: dict[str, str] | None = None) -> int:
+    done = subprocess.run([sys.executable, "-m", module], cwd=REPO, env=env, check=False)
+    if done.returncode != 0:
+        print(f"benchmark {module} failed with exit status {done.returncode}", file=sys.stderr)
+    return done.returncode
+
+
+def _run_api_bench() -> int:
+    with LocalStack(REPO / ".data") as stack:
+        name = f"hearth_bench_{uuid.uuid4().hex[:8]}"
+        database_url = ensure_database(stack.server_url, name)
+        try:
+            env = {
+                **os.environ,
+                "BENCH_DATABASE_URL": database_url,
+                "BENCH_REDIS_URL": stack.redis_url,
+                "BENCH_API_ARGV": json.dumps(list(API_ARGV)),
+            }
+            return _run(API_MODULE, env)
+        finally:
+            drop_database(stack.server_url, name)
 
 
 def main() -> int:
     for module in MODULES:
-        done = subprocess.run([sys.executable, "-m", module], cwd=REPO, check=False)
-        if done.returncode != 0:
-            print(f"benchmark {module} failed with exit status {done.returncode}", file=sys.stderr)
-            return done.returncode
-    return 0
+        if code := _run(module):
+            return code
+    return _run_api_bench()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """`bench eligibility_api`: benefit checks through the API, stored, as a client app makes them.
 
-A real API process (uvicorn, started with `make run`'s arguments: infra/local/run.py API_ARGV)
-and the clearinghouse simulator, over a fresh database of its own (migrated, the demo world
-loaded, dropped afterwards) and its own Redis key namespace (deleted afterwards), on the
-servers of DATABASE_URL / REDIS_URL, or localhost's, or embedded ones (infra/local/stack.py).
+A real API process (uvicorn, started with `make run`'s arguments) and the clearinghouse
+simulator, over a fresh database of its own (migrated, the demo world loaded) and its own Redis
+key namespace (deleted afterwards). `python -m infra.bench` (`make bench`) runs it: infra owns
+the servers (DATABASE_URL / REDIS_URL, or localhost's, or embedded ones), makes and drops the
+database and passes, in the environment, BENCH_DATABASE_URL, BENCH_REDIS_URL and
+BENCH_API_ARGV (JSON): services/ imports nothing from infra/.
 
 The demo client Jordan signs in through POST /auth/login and uses that access token, as the
 client app would: every request passes the full token check. At concurrency 8 the bench sends
@@ -42,8 +44,6 @@ import httpx
 import msgspec
 from redis.asyncio import Redis
 
-from infra.local.run import API_ARGV
-from infra.local.stack import LocalStack, drop_database, ensure_database
 from services.bench_eligibility import CONCURRENCY, _rate
 from services.core import clock
 from services.core.migrations import migrate
@@ -211,16 +211,14 @@ async def _forget(redis_url: str, namespace: str) -> None:
         await redis.aclose()
 
 
-def _run(stack: LocalStack, seconds: float, tmp: Path) -> None:
-    name = f"hearth_bench_{uuid.uuid4().hex[:8]}"
+def _run(database_url: str, redis_url: str, api_argv: list[str], seconds: float, tmp: Path) -> None:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    database_url = ensure_database(stack.server_url, name)
     try:
         env = {
             **os.environ,
             "HEARTH_ENV": "development",
             "DATABASE_URL": database_url,
-            "REDIS_URL": stack.redis_url,
+            "REDIS_URL": redis_url,
             "HEARTH_REDIS_NAMESPACE": namespace,
             "HEARTH_CLOCK_SHIFT_TO": AS_OF.isoformat(),
             "PYTHONPATH": str(REPO),
@@ -237,7 +235,7 @@ def _run(stack: LocalStack, seconds: float, tmp: Path) -> None:
         sim_url = f"http://127.0.0.1:{simulator_port}"
         api_url = f"http://127.0.0.1:{api_port}"
         env["HEARTH_CLEARINGHOUSE_URL"] = f"{sim_url}/core"
-        api = [*API_ARGV, "--host", "127.0.0.1", "--port", str(api_port)]
+        api = [*api_argv, "--host", "127.0.0.1", "--port", str(api_port)]
         with (
             _process(simulator, env, tmp / "simulator.log") as sim_proc,
             _process(api, env, tmp / "api.log") as api_proc,
@@ -246,14 +244,27 @@ def _run(stack: LocalStack, seconds: float, tmp: Path) -> None:
             _wait_ready(f"{api_url}/health/ready", api_proc, tmp / "api.log")
             asyncio.run(_measure(api_url, policy_id, seconds))
     finally:
-        drop_database(stack.server_url, name)
-        asyncio.run(_forget(stack.redis_url, namespace))
+        asyncio.run(_forget(redis_url, namespace))
 
 
 def main() -> None:
+    missing = [n for n in ("BENCH_DATABASE_URL", "BENCH_REDIS_URL", "BENCH_API_ARGV")
+               if not os.environ.get(n)]  # fmt: skip
+    if missing:
+        raise SystemExit(
+            f"{', '.join(missing)} not set: run this benchmark through `make bench` "
+            "(python -m infra.bench), which provides the servers"
+        )
+    api_argv = msgspec.json.decode(os.environ["BENCH_API_ARGV"], type=list[str])
     seconds = float(os.environ.get("HEARTH_BENCH_SECONDS", "1")) * 3
-    with LocalStack(REPO / ".data") as stack, tempfile.TemporaryDirectory() as tmp:
-        _run(stack, seconds, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        _run(
+            os.environ["BENCH_DATABASE_URL"],
+            os.environ["BENCH_REDIS_URL"],
+            api_argv,
+            seconds,
+            Path(tmp),
+        )
 
 
 if __name__ == "__main__":
