@@ -84,19 +84,12 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     """
     pool: asyncpg.Pool = state.pool
     # Bounded (Settings.db_acquire_timeout_s): the TimeoutError is answered 503.
-    async with pool.acquire(timeout=state.settings.db_acquire_timeout_s) as proxy:
-        # A pooled connection is a proxy of the Connection it lends; services take either.
-        conn = cast(asyncpg.Connection, proxy)
-        try:
-            async with run_in_transaction(conn):
-                yield conn
-        except Exception as exc:
-            # The server went away under us (stopped, restarted, our backend terminated):
-            # asyncpg then raises whatever the protocol's state gives (InternalClientError,
-            # InterfaceError...). Say what it is, so the handler answers 503, not 500.
-            if connection_lost(conn) and not isinstance(exc, DatabaseUnreachable):
-                raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
-            raise
+    # A pooled connection is a proxy of the Connection it lends; services take either.
+    async with (
+        pool.acquire(timeout=state.settings.db_acquire_timeout_s) as proxy,
+        transaction_on(cast(asyncpg.Connection, proxy)) as conn,
+    ):
+        yield conn
 
 
 @asynccontextmanager
@@ -117,6 +110,21 @@ async def run_in_transaction(conn: asyncpg.Connection) -> AsyncGenerator[asyncpg
         raise
     else:
         await tx.commit()
+
+
+@asynccontextmanager
+async def transaction_on(conn: asyncpg.Connection) -> AsyncGenerator[asyncpg.Connection, None]:
+    """A transaction on a lent connection, a lost connection raised as an outage (503)."""
+    try:
+        async with run_in_transaction(conn):
+            yield conn
+    except Exception as exc:
+        # The server went away under us (stopped, restarted, our backend terminated): asyncpg
+        # then raises whatever the protocol's state gives (InternalClientError,
+        # InterfaceError...). Say what it is, so the handler answers 503, not 500.
+        if connection_lost(conn) and not isinstance(exc, DatabaseUnreachable):
+            raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
+        raise
 
 
 @asynccontextmanager

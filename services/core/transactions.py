@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import asyncpg
 
-from services.core.db import DatabaseUnreachable, connection_lost, run_in_transaction
+from services.core.db import transaction_on
 
 Acquire = Callable[[], AbstractAsyncContextManager[Any]]
 
@@ -37,13 +37,8 @@ class Transactions:
 
     @asynccontextmanager
     async def __call__(self) -> AsyncGenerator[asyncpg.Connection, None]:
-        async with self._acquire() as lent:
-            conn = cast(asyncpg.Connection, lent)
-            try:
-                async with run_in_transaction(conn):
-                    yield conn
-            except Exception as exc:
-                # As in provide_conn: a connection lost under us is an outage (503), not a 500.
-                if connection_lost(conn) and not isinstance(exc, DatabaseUnreachable):
-                    raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
-                raise
+        async with (
+            self._acquire() as lent,
+            transaction_on(cast(asyncpg.Connection, lent)) as conn,
+        ):
+            yield conn
