@@ -134,7 +134,7 @@ class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
 class AccountTotals(msgspec.Struct, frozen=True, kw_only=True):
     """An account's sums of debits and credits, read from its lines."""
 
-    account_id: int
+    account_id: int | None  # None: no such account yet (no line either)
     kind: AccountKind
     owner_id: uuid.UUID | None
     debits_cents: int

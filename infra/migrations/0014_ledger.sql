@@ -87,7 +87,9 @@ DECLARE
     created XID8;
 BEGIN
     SELECT created_xact INTO created FROM journal_entries WHERE id = NEW.entry_id;
-    -- No such entry: the foreign key refuses the line.
+    -- Not found: no such entry, which the foreign key refuses (also one committed after a
+    -- REPEATABLE READ snapshot: not present to it), or one this same statement inserts (a
+    -- data-modifying WITH), so this transaction's own.
     IF FOUND AND created <> pg_current_xact_id() THEN
         RAISE EXCEPTION 'journal entry % is closed: lines are added only by the transaction '
             'that created it; post a new entry', NEW.entry_id

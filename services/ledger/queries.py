@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
-from schemas.ledger import AccountRow, AccountTotals, EntryIn, EntryOut, LineOut
+from schemas.ledger import AccountRow, AccountTotals, EntryIn, EntryOut
 from services.core.db import to_structs
 
 # Owned accounts are found by (owner_id, kind); the platform's by kind with no owner. Two
@@ -37,11 +38,13 @@ _TOTALS = """
 """
 _TOTALS_ORDER = " GROUP BY a.id ORDER BY a.kind, a.owner_id NULLS FIRST"
 
-# One row per line, the entry's columns repeated; lines in the order they were posted.
+# One row per line, the entry's columns repeated and the line's prefixed `line_`; lines in
+# the order they were posted.
 _ENTRY_LINES = """
     SELECT e.id, e.kind, e.idempotency_key, e.occurred_at, e.created_at, e.memo,
-           e.source_table, e.source_id, l.id AS line_id, l.account_id,
-           a.kind AS account_kind, a.owner_id, l.side, l.amount_cents, l.claim_id
+           e.source_table, e.source_id, l.id AS line_id, l.account_id AS line_account_id,
+           a.kind AS line_kind, a.owner_id AS line_owner_id, l.side AS line_side,
+           l.amount_cents AS line_amount_cents, l.claim_id AS line_claim_id
 """
 # The entry and its lines in one statement: no line is written when the key is taken.
 _POST = """
@@ -66,30 +69,9 @@ _POST = """
 def _entry(rows: Sequence[asyncpg.Record]) -> EntryOut | None:
     if not rows:
         return None
-    first = rows[0]
-    lines = [
-        LineOut(
-            id=r["line_id"],
-            account_id=r["account_id"],
-            kind=r["account_kind"],
-            owner_id=r["owner_id"],
-            side=r["side"],
-            amount_cents=r["amount_cents"],
-            claim_id=r["claim_id"],
-        )
-        for r in rows
-    ]
-    return EntryOut(
-        id=first["id"],
-        kind=first["kind"],
-        idempotency_key=first["idempotency_key"],
-        occurred_at=first["occurred_at"],
-        created_at=first["created_at"],
-        memo=first["memo"],
-        source_table=first["source_table"],
-        source_id=first["source_id"],
-        lines=lines,
-    )
+    head = {k: v for k, v in rows[0].items() if not k.startswith("line_")}
+    lines = [{k[5:]: v for k, v in r.items() if k.startswith("line_")} for r in rows]
+    return msgspec.convert(head | {"lines": lines}, EntryOut)
 
 
 async def list_accounts(

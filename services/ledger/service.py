@@ -144,11 +144,7 @@ async def post_entry(conn: Connection, entry: EntryIn) -> EntryOut:
 def _balance(totals: AccountTotals) -> AccountBalance:
     debit_normal = totals.debits_cents - totals.credits_cents
     return AccountBalance(
-        account_id=totals.account_id,
-        kind=totals.kind,
-        owner_id=totals.owner_id,
-        debits_cents=totals.debits_cents,
-        credits_cents=totals.credits_cents,
+        **msgspec.structs.asdict(totals),
         balance_cents=-debit_normal if totals.kind in CREDIT_NORMAL else debit_normal,
     )
 
@@ -157,13 +153,14 @@ async def get_account_balance(conn: Connection, account: AccountRef) -> AccountB
     """The account's balance, signed by its normal side (schemas.ledger.CREDIT_NORMAL)."""
     found = await queries.list_accounts(conn, [account.kind], [account.owner_id])
     if not found:
-        return AccountBalance(
-            account_id=None,
-            kind=account.kind,
-            owner_id=account.owner_id,
-            debits_cents=0,
-            credits_cents=0,
-            balance_cents=0,
+        return _balance(
+            AccountTotals(
+                account_id=None,
+                kind=account.kind,
+                owner_id=account.owner_id,
+                debits_cents=0,
+                credits_cents=0,
+            )
         )
     (totals,) = await queries.list_totals_of_accounts(conn, [found[0].id])
     return _balance(totals)

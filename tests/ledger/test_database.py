@@ -22,6 +22,12 @@ _LINE = """
     INSERT INTO journal_lines (entry_id, account_id, side, amount_cents) VALUES ($1, $2, $3, $4)
 """
 
+# A balanced pair of lines in one statement: Dr $2, Cr $3, 7 cents each, on entry $1.
+_PAIR = """
+    INSERT INTO journal_lines (entry_id, account_id, side, amount_cents)
+    VALUES ($1, $2, 'debit', 7), ($1, $3, 'credit', 7)
+"""
+
 
 @pytest.fixture
 async def conn(committed_db: str) -> AsyncGenerator[asyncpg.Connection, None]:
@@ -144,14 +150,28 @@ async def test_no_line_is_added_to_an_entry_later(conn: asyncpg.Connection) -> N
     await tx.start()
     await _entry(conn)
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match=f"entry {old} is closed"):
-        await conn.execute(
-            "INSERT INTO journal_lines (entry_id, account_id, side, amount_cents)"
-            " VALUES ($1, $2, 'debit', 7), ($1, $3, 'credit', 7)",
-            old,
-            stripe,
-            bank,
-        )
+        await conn.execute(_PAIR, old, stripe, bank)
     await tx.rollback()
+    assert await _counts(conn) == (1, 2)
+
+
+async def test_an_older_snapshot_cannot_add_to_a_newer_entry(
+    conn: asyncpg.Connection, committed_db: str
+) -> None:
+    """Under REPEATABLE READ, an entry committed after the snapshot is not visible to the
+    trigger; the foreign key (checked against that snapshot) refuses the line instead."""
+    stripe, bank = await _accounts(conn)
+    other = await asyncpg.connect(committed_db)
+    try:
+        tx = other.transaction(isolation="repeatable_read")
+        await tx.start()
+        await other.fetchval("SELECT count(*) FROM journal_entries")  # the snapshot
+        newer = await _post(conn, (stripe, "debit", 100), (bank, "credit", 100))
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await other.execute(_PAIR, newer, stripe, bank)
+        await tx.rollback()
+    finally:
+        await other.close()
     assert await _counts(conn) == (1, 2)
 
 
