@@ -98,7 +98,7 @@ class EntryIn(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: IdempotencyKey
     source_table: SourceTable
     source_id: uuid.UUID
-    lines: tuple[Line, ...]
+    lines: Annotated[tuple[Line, ...], Meta(max_length=100)]  # 2 or more: post_entry says so
     memo: Memo = ""  # for ops; never PHI
     occurred_at: datetime | None = None  # None: the clock's now
 

@@ -206,14 +206,16 @@ async def test_refusals_name_the_rule_and_write_nothing(
         {"source_table": "Payments; DROP"},
         {"memo": "line\nbreak"},
         {"lines": (_line(STRIPE, "debit", 10**12), _line(FEES, "credit", 10**12))},
+        {"lines": (_line(STRIPE, "debit", 1), _line(FEES, "credit", 1)) * 51},
     ],
 )
 async def test_the_schema_bounds_hold_for_entries_built_in_code(
     db: asyncpg.Connection, change: dict[str, object]
 ) -> None:
     good = _entry(_line(STRIPE, "debit", 100), _line(FEES, "credit", 100))
-    with pytest.raises(BadEntry):
+    with pytest.raises(BadEntry) as refused:
         await ledger.post_entry(db, msgspec.structs.replace(good, **change))
+    assert type(refused.value) is BadEntry  # balanced, so refused for the bound itself
     assert await _entries(db) == 0
 
 
