@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from infra.local.run import CHILDREN
-from tests.clearinghouse.conftest import envelope, fixture, read_multipart
+from tests.infra.clearinghouse.conftest import envelope, fixture, read_multipart
 from tests.live import ROOT
 
 DRIVER = """
