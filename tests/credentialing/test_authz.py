@@ -15,8 +15,8 @@ from schemas.credentialing import CredentialingIn
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.credentialing.service import request_credentialing
+from tests.authz import OBJECTS, ROLES, expected_status, headers_for
 from tests.factories import make_client_actor, make_ops, make_payer, make_provider
-from tests.providers.authz import OBJECTS, ROLES, expected_status, headers_for
 
 
 @dataclass
