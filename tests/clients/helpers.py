@@ -97,7 +97,7 @@ async def make_world(db: asyncpg.Connection, settings: Settings) -> World:
         await make_client(db, settings),
         await make_client(db, settings, first_name=FOREIGN_NAME),
     )
-    w.payer = await make_payer(db)
+    w.payer = (await make_payer(db)).id
     w.policies = (
         await make_policy(db, w.clients[0], w.payer),
         await make_policy(db, w.clients[1], w.payer),

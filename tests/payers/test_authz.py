@@ -22,8 +22,8 @@ from services.app import create_app
 from services.core.auth import Actor
 from services.core.settings import Settings
 from tests.authz import OBJECTS, headers_for, refusal
+from tests.factories import make_actor, make_fee, make_payer
 from tests.leaks import leaks
-from tests.payers.conftest import make_actor, make_fee, make_payer
 
 # tests.authz's ROLES, each with a second user of the same role ("_b").
 ROLES = ["none", "provider", "provider_b", "client", "client_b", "ops", "ops_b"]
