@@ -44,13 +44,18 @@ def valid_npi(seed: int | None = None) -> str:
     return body + str(npi_check_digit(body))
 
 
+async def _user(db: asyncpg.Connection, role: str) -> uuid.UUID:
+    user_id: uuid.UUID = await db.fetchval(
+        "INSERT INTO users (email, role) VALUES ($1, $2) RETURNING id",
+        f"{role}-{uuid.uuid4().hex[:10]}@example.test",
+        role,
+    )
+    return user_id
+
+
 async def make_ops(db: asyncpg.Connection) -> Actor:
     """An ops user that exists (events and invitations reference their id)."""
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, role) VALUES ($1, 'ops') RETURNING id",
-        f"ops-{uuid.uuid4().hex[:10]}@example.test",
-    )
-    return Actor(user_id=user_id, role="ops")
+    return Actor(user_id=await _user(db, "ops"), role="ops")
 
 
 def provider_body(**overrides: Any) -> dict[str, Any]:
@@ -93,10 +98,7 @@ async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any)
 
 async def make_client_actor(db: asyncpg.Connection) -> Actor:
     """A client user with a bare profile (no policy, no bookings), for role probes."""
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, role) VALUES ($1, 'client') RETURNING id",
-        f"client-{uuid.uuid4().hex[:10]}@example.test",
-    )
+    user_id = await _user(db, "client")
     # The API checks a token's client id against the user's profile, so it must be real.
     client_id = await db.fetchval(
         """
@@ -113,10 +115,7 @@ async def make_client_actor(db: asyncpg.Connection) -> Actor:
 
 async def make_provider_actor(db: asyncpg.Connection) -> Actor:
     """A provider user with a bare profile (never onboarded: a dummy tax id), for role probes."""
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, role) VALUES ($1, 'provider') RETURNING id",
-        f"provider-{uuid.uuid4().hex[:10]}@example.test",
-    )
+    user_id = await _user(db, "provider")
     provider_id = await db.fetchval(
         """
         INSERT INTO providers (user_id, first_name, last_name, npi, taxonomy_code,
