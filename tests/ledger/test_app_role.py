@@ -35,7 +35,7 @@ async def as_app(committed_db: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def test_the_app_role_posts_and_cannot_rewrite_history(as_app: asyncpg.Connection) -> None:
-    payer = await make_payer(as_app)
+    payer = (await make_payer(as_app)).id
     claim = uuid.uuid4()
     entry = EntryIn(
         kind="completion",

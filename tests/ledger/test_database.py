@@ -238,7 +238,7 @@ async def test_amounts_are_positive(conn: asyncpg.Connection, cents: int) -> Non
 
 
 async def test_accounts_one_per_kind_and_owner(conn: asyncpg.Connection) -> None:
-    payer = await make_payer(conn)
+    payer = (await make_payer(conn)).id
     await conn.execute(
         "INSERT INTO ledger_accounts (kind, owner_id) VALUES ('payer_receivable', $1)", payer
     )

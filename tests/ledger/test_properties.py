@@ -40,7 +40,7 @@ async def _owners(db: asyncpg.Connection) -> list[AccountRef]:
     for _ in range(2):
         client = (await make_client_actor(db)).client_id
         refs.append(AccountRef(kind="client_receivable", owner_id=client))
-        refs.append(AccountRef(kind="payer_receivable", owner_id=await make_payer(db)))
+        refs.append(AccountRef(kind="payer_receivable", owner_id=(await make_payer(db)).id))
     return refs
 
 

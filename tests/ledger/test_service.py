@@ -14,7 +14,7 @@ from schemas.ledger import AccountRef, EntryIn, Line, Side
 from services.core import clock
 from services.ledger import service as ledger
 from services.ledger.errors import BadEntry, EntryKeyReused, UnbalancedEntry
-from tests.factories import make_client_actor, make_payer
+from tests.factories import make_client_actor, make_payer, make_provider_actor
 
 STRIPE = AccountRef(kind="stripe_balance")
 FEES = AccountRef(kind="processing_fees")
@@ -78,21 +78,7 @@ async def test_a_capture_posts_and_the_balances_follow(
 
 
 async def test_credit_normal_accounts_show_what_is_owed_as_positive(db: asyncpg.Connection) -> None:
-    provider = uuid.uuid4()
-    await db.execute(
-        "INSERT INTO users (id, email, role) VALUES ($1, $2, 'provider')",
-        provider,
-        f"p-{provider.hex[:10]}@example.test",
-    )
-    provider_id = await db.fetchval(
-        """
-        INSERT INTO providers (user_id, first_name, last_name, npi, taxonomy_code,
-                               tax_id_encrypted, tax_id_key_id, tax_id_last4)
-        VALUES ($1, 'Ada', 'Lovelace', $2, '101YM0800X', '\\x00', 'k1', '4321') RETURNING id
-        """,
-        provider,
-        f"1{provider.int % 10**9:09d}",
-    )
+    provider_id = (await make_provider_actor(db)).provider_id
     payable = AccountRef(kind="provider_payable", owner_id=provider_id)
     await ledger.post_entry(db, _entry(_line(STRIPE, "debit", 500), _line(payable, "credit", 500)))
     balance = await ledger.get_account_balance(db, payable)
@@ -107,7 +93,7 @@ async def test_an_account_without_lines_has_a_zero_balance(db: asyncpg.Connectio
 
 
 async def test_claim_receivables_are_kept_apart(db: asyncpg.Connection) -> None:
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     receivable = AccountRef(kind="payer_receivable", owner_id=payer)
     adjustment = AccountRef(kind="contractual_adjustment")
     first, second = uuid.uuid4(), uuid.uuid4()
@@ -274,7 +260,7 @@ async def test_concurrent_posts_of_one_key_make_one_entry(committed_db: str) -> 
     the second waits for the first to commit, then both callers get the one entry."""
     first, second = await asyncpg.connect(committed_db), await asyncpg.connect(committed_db)
     try:
-        payer = await make_payer(first)
+        payer = (await make_payer(first)).id
         receivable = AccountRef(kind="payer_receivable", owner_id=payer)
         claim = uuid.uuid4()
         entry = _entry(
