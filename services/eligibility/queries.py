@@ -75,15 +75,6 @@ async def get_last_requested_at(conn: asyncpg.Connection, policy_id: uuid.UUID) 
     return last
 
 
-async def next_control_numbers(conn: asyncpg.Connection) -> tuple[int, int]:
-    """Fresh ISA13 and GS06, unique and increasing across every file Hearth writes."""
-    row = await conn.fetchrow(
-        "SELECT nextval('x12_interchange_control') AS isa, nextval('x12_group_control') AS gs"
-    )
-    assert row is not None
-    return int(row["isa"]), int(row["gs"])
-
-
 async def get_latest_check(
     conn: asyncpg.Connection,
     policy_id: uuid.UUID,

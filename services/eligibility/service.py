@@ -29,7 +29,7 @@ from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
 from services.clients import service as clients
-from services.core import audit, clock, outbox
+from services.core import audit, clock, outbox, x12_control
 from services.core.auth import Actor
 from services.core.db import connection, transaction
 from services.core.errors import NotFound, Unprocessable
@@ -236,7 +236,7 @@ async def check_benefits(
         if refresher is not None:
             await refresh_limits.check_policy_interval(conn, settings, refresher, context.policy_id)
         _require_x12_safe(context, receiver)
-        isa, gs = await queries.next_control_numbers(conn)
+        isa, gs = await x12_control.next_control_numbers(conn)
     if refresher is not None:
         assert redis is not None, "a caller's refresh is counted in Redis"
         await refresh_limits.count_caller(redis, settings, refresher)
