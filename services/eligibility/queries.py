@@ -75,6 +75,31 @@ async def get_last_requested_at(conn: asyncpg.Connection, policy_id: uuid.UUID) 
     return last
 
 
+async def list_due_rechecks(
+    conn: asyncpg.Connection, start: datetime, horizon_days: int, month_start: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(policy, provider) of each scheduled session from `start` within the horizon whose pair
+    has no answered check since `month_start`."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.policy_id, s.provider_id
+        FROM therapy_sessions s
+        WHERE s.status = 'scheduled' AND s.policy_id IS NOT NULL
+          AND s.starts_at >= $1 AND s.starts_at < $1 + make_interval(days => $2)
+          AND NOT EXISTS (
+              SELECT 1 FROM benefit_checks b
+              WHERE b.policy_id = s.policy_id AND b.provider_id = s.provider_id
+                AND b.status IN ('active', 'inactive', 'rejected', 'unknown')
+                AND b.completed_at >= $3
+          )
+        """,
+        start,
+        horizon_days,
+        month_start,
+    )
+    return [(row["policy_id"], row["provider_id"]) for row in rows]
+
+
 async def get_latest_check(
     conn: asyncpg.Connection,
     policy_id: uuid.UUID,
