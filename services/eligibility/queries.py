@@ -146,7 +146,6 @@ async def insert_check(
     `audited_by` (audit.author()): the same statement writes the check's "create" audit row,
     so the two are stored together without a transaction around them.
     """
-    author_id, author_role, request_id = audited_by or (None, "system", None)
     row = await conn.fetchrow(
         """
         WITH b AS (
@@ -156,11 +155,9 @@ async def insert_check(
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             RETURNING id, policy_id, client_id, provider_id, service_date, status, benefits,
                 requested_at, completed_at, duration_ms, created_at
-        ), a AS (
-            INSERT INTO audit_events (actor_user_id, actor_role, action, entity, entity_id,
-                request_id)
-            SELECT $15, $16, 'create', 'benefit_check', b.id, $17 FROM b WHERE $18
-        )
+        ), """  # noqa: S608 (core's constant audit CTE)
+        + audit.create_rows("b", 15)
+        + """
         SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date,
                b.status, b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
         FROM b JOIN insurance_policies p ON p.id = b.policy_id
@@ -179,10 +176,7 @@ async def insert_check(
         requested_at,
         completed_at,
         duration_ms,
-        author_id,
-        author_role,
-        request_id,
-        audited_by is not None,
+        *audit.create_args("benefit_check", audited_by),
     )
     return one(row, BenefitCheckRow)
 
