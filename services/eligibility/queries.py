@@ -17,17 +17,26 @@ from schemas.benefit_checks import (
 from schemas.eligibility import Benefits
 from services.core import audit
 from services.core.db import one, to_struct, to_structs
+from services.core.scope import Scope
 
 _CHECK = """
     SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date, b.status,
            b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
     FROM benefit_checks b JOIN insurance_policies p ON p.id = b.policy_id
 """
+# The caller's scope (services.core.scope) as $1 provider, $2 client, over the policy `p` whose
+# client it is: ops, the client, or a provider who sees the client (client_providers).
+_IN_SCOPE = """
+    ($1::uuid IS NULL OR p.client_id = $2
+     OR EXISTS (SELECT 1 FROM client_providers r
+                WHERE r.provider_id = $1 AND r.client_id = p.client_id))
+"""
 
 
 async def get_check_context(
-    conn: asyncpg.Connection, policy_id: uuid.UUID
+    conn: asyncpg.Connection, policy_id: uuid.UUID, scope: Scope
 ) -> CheckContextRow | None:
+    """The policy, its client and payer, if the policy is in the caller's scope."""
     row = await conn.fetchrow(
         """
         SELECT p.id AS policy_id, p.client_id, p.payer_id, y.name AS payer_name,
@@ -37,8 +46,9 @@ async def get_check_context(
         FROM insurance_policies p
         JOIN clients c ON c.id = p.client_id
         JOIN payers y ON y.id = p.payer_id
-        WHERE p.id = $1
-        """,
+        WHERE p.id = $3 AND"""  # noqa: S608 (constants)
+        + _IN_SCOPE,
+        *scope,
         policy_id,
     )
     return to_struct(row, CheckContextRow)
@@ -52,19 +62,6 @@ async def get_provider_receiver(
         "SELECT npi, last_name, first_name FROM providers WHERE id = $1", provider_id
     )
     return None if row is None else (row["npi"], row["last_name"], row["first_name"])
-
-
-async def has_booking(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
-) -> bool:
-    """Whether the provider has a session (booked, held or confirmed) with the client."""
-    found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM therapy_sessions WHERE provider_id = $1 AND client_id = $2"
-        " AND status <> 'cancelled')",
-        provider_id,
-        client_id,
-    )
-    return found
 
 
 async def get_last_requested_at(conn: asyncpg.Connection, policy_id: uuid.UUID) -> datetime | None:
@@ -181,8 +178,11 @@ async def insert_check(
     return one(row, BenefitCheckRow)
 
 
-async def get_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> BenefitCheckRow | None:
-    return to_struct(await conn.fetchrow(_CHECK + " WHERE b.id = $1", check_id), BenefitCheckRow)
+async def get_check(
+    conn: asyncpg.Connection, check_id: uuid.UUID, scope: Scope
+) -> BenefitCheckRow | None:
+    row = await conn.fetchrow(_CHECK + " WHERE b.id = $3 AND" + _IN_SCOPE, *scope, check_id)
+    return to_struct(row, BenefitCheckRow)
 
 
 async def get_check_x12(conn: asyncpg.Connection, check_id: uuid.UUID) -> BenefitCheckX12Out:
@@ -195,18 +195,22 @@ async def get_check_x12(conn: asyncpg.Connection, check_id: uuid.UUID) -> Benefi
 async def list_checks(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
+    scope: Scope,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[BenefitCheckRow]:
-    """A client's checks, newest first, keyset-paged on (created_at, id)."""
+    """A client's checks in the caller's scope, newest first, keyset-paged on (created_at, id)."""
     after_at, after_id = after if after else (None, None)
     rows = await conn.fetch(
         _CHECK
+        + " WHERE"
+        + _IN_SCOPE
         + """
-        WHERE b.client_id = $1
-          AND ($2::timestamptz IS NULL OR (b.created_at, b.id) < ($2, $3))
-        ORDER BY b.created_at DESC, b.id DESC LIMIT $4
+          AND b.client_id = $3
+          AND ($4::timestamptz IS NULL OR (b.created_at, b.id) < ($4, $5))
+        ORDER BY b.created_at DESC, b.id DESC LIMIT $6
         """,
+        *scope,
         client_id,
         after_at,
         after_id,

@@ -84,6 +84,7 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
         place_of_service=data.place_of_service,
         created_by=actor.user_id,
     )
+    await clients.add_shared_session(conn, provider_id, client_id)
     await audit.record(conn, actor, "create", ENTITY, [session.id])
     return session
 
@@ -141,6 +142,7 @@ async def cancel_session(
     session = await _lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
     cancelled = await queries.update_cancel(conn, session.id, reason, actor.user_id)
+    await clients.remove_shared_session(conn, session.provider_id, session.client_id)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return cancelled
 
