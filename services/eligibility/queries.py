@@ -1,4 +1,10 @@
-"""SQL for benefit checks, their context and the plans' out-of-network rates."""
+"""SQL for benefit checks, their context and the plans' out-of-network rates.
+
+Foreign tables read: insurance_policies, clients and payers (a 270's context in one read, and
+a check's payer); client_providers (the caller's scope: which providers see a client);
+providers (a provider receiver's NPI and name); therapy_sessions (which upcoming sessions are
+due a re-check).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""SQL for therapy sessions."""
+"""SQL for therapy sessions.
+
+Foreign tables read: providers and clients (whether the parties of a booking exist).
+"""
 
 from __future__ import annotations
 
