@@ -55,6 +55,13 @@ async def _sees(db: asyncpg.Connection, provider: Actor, client: Actor) -> bool:
     return await provider_sees_client(db, provider.provider_id, client.client_id)
 
 
+async def _parties(db: asyncpg.Connection, settings: Settings) -> tuple[Actor, Actor, Actor, Actor]:
+    """ops, a provider and two clients."""
+    ops = await make_ops(db)
+    provider = await make_provider(db, settings, ops)
+    return ops, provider, await make_client(db, settings), await make_client(db, settings)
+
+
 async def test_the_relation_follows_booking_no_show_and_cancelling(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
@@ -87,9 +94,7 @@ async def test_the_relation_follows_booking_no_show_and_cancelling(
 async def test_cancelling_the_last_shared_session_ends_the_relation(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings)
-    patient, neighbour = await make_client(db, settings), await make_client(db, settings)
+    ops, provider, patient, neighbour = await _parties(db, settings)
     only = await make_session(db, ops, provider, patient)
     kept = await make_session(db, ops, provider, neighbour)
 
@@ -109,9 +114,7 @@ async def test_cancelling_the_last_shared_session_ends_the_relation(
 async def test_the_migration_backfills_the_relation_from_sessions(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings)
-    a, b = await make_client(db, settings), await make_client(db, settings)
+    ops, provider, a, b = await _parties(db, settings)
     await make_session(db, ops, provider, a)
     await make_session(db, ops, provider, a, starts_at=future(8))
     await cancel_session(db, ops, (await make_session(db, ops, provider, b)).id, "moved")
