@@ -24,6 +24,7 @@ from schemas.credentialing import (
 )
 from services.core.auth import Actor
 from services.core.pagination import Page, decode_cursor, make_page
+from services.core.scope import owner_scope
 from services.credentialing import queries
 from services.credentialing.errors import (
     CredentialingNotFound,
@@ -32,7 +33,6 @@ from services.credentialing.errors import (
     OpenRecordExists,
     UnknownReference,
 )
-from services.providers.service import owner_scope
 
 ALLOWED: dict[str, frozenset[str]] = {
     "requested": frozenset({"submitted"}),
@@ -117,7 +117,7 @@ async def get_record(
     conn: asyncpg.Connection, actor: Actor, record_id: uuid.UUID
 ) -> CredentialingDetailOut:
     """One record with its full history (ops, or the provider it belongs to)."""
-    record = await queries.get_record(conn, record_id, owner_scope(actor))
+    record = await queries.get_record(conn, record_id, owner_scope(actor).provider_id)
     if record is None:
         raise CredentialingNotFound("credentialing record not found")
     events = await queries.list_events(conn, record_id)
@@ -144,7 +144,7 @@ async def list_records(
 ) -> Page[CredentialingOut]:
     """Ops: every record; a provider: only their own. Filters: provider, payer, status, expiring."""
     rows = await queries.list_records(
-        conn, owner_scope(actor), filters, decode_cursor(cursor), limit + 1
+        conn, owner_scope(actor).provider_id, filters, decode_cursor(cursor), limit + 1
     )
     return make_page(rows, limit)
 

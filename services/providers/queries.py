@@ -1,6 +1,7 @@
 """SQL for provider profiles, licences, service locations and self-pay rates.
 
 `owner` parameters scope a read to one provider: NULL (ops) sees every provider.
+Foreign tables read: users (a provider's sign-in email, shown with the profile).
 """
 
 from __future__ import annotations
