@@ -46,6 +46,7 @@ TABLES: dict[str, str] = {
     "therapy_sessions": "therapy_sessions",
     # Ops enter them for estimates; migration 0006 (benefit checks) made them, eligibility writes.
     **dict.fromkeys(("benefit_checks", "payer_out_of_network_rates"), "eligibility"),
+    **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"
