@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 import asyncpg
 
 from schemas.clients import ClientColumns, ClientRow, PolicyRow
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
 
 _CLIENT = """
     SELECT c.id, c.user_id, c.email, c.first_name, c.last_name, c.date_of_birth, c.sex,
@@ -21,11 +22,6 @@ _CLIENT = """
 _PROVIDER_SEES = """
     EXISTS (SELECT 1 FROM therapy_sessions s
             WHERE s.client_id = c.id AND s.provider_id = $1 AND s.status <> 'cancelled')
-"""
-_PAGE = """
-    AND ($2::timestamptz IS NULL OR (c.created_at, c.id) > ($2, $3::uuid))
-    ORDER BY c.created_at, c.id
-    LIMIT $4
 """
 
 
@@ -53,21 +49,14 @@ async def lock_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> ClientR
 async def list_clients(
     conn: asyncpg.Connection,
     provider_id: uuid.UUID | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[ClientRow]:
     """Every client (provider_id None, for ops) or those the provider sees."""
-    rows = await conn.fetch(
-        _CLIENT + " WHERE ($1::uuid IS NULL OR " + _PROVIDER_SEES + ")" + _PAGE,
-        provider_id,
-        *_after(after),
-        limit,
+    query = _CLIENT + " WHERE ($1::uuid IS NULL OR " + _PROVIDER_SEES + ")"
+    return await fetch_page(
+        conn, ClientRow, query, provider_id, after=after, limit=limit, alias="c"
     )
-    return to_structs(rows, ClientRow)
-
-
-def _after(after: tuple[datetime, uuid.UUID] | None) -> tuple[datetime | None, uuid.UUID | None]:
-    return after if after is not None else (None, None)
 
 
 def _column_values(c: ClientColumns) -> tuple[object, ...]:
@@ -146,22 +135,11 @@ async def get_policy(
 async def list_policies(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[PolicyRow]:
-    rows = await conn.fetch(
-        _POLICY
-        + """
-        WHERE client_id = $1
-          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
-        ORDER BY created_at, id
-        LIMIT $4
-        """,
-        client_id,
-        *_after(after),
-        limit,
-    )
-    return to_structs(rows, PolicyRow)
+    query = _POLICY + " WHERE client_id = $1"
+    return await fetch_page(conn, PolicyRow, query, client_id, after=after, limit=limit)
 
 
 async def list_overlapping_policies(

@@ -26,7 +26,7 @@ from services.clients.errors import BadDate, ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import NotFound, Unauthorized
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.core.settings import Settings
 from services.identity import service as identity
 
@@ -178,8 +178,9 @@ async def list_clients(
     if actor.role == "provider" and actor.provider_id is None:
         return Page(items=[], next_cursor=None)
     provider_id = actor.provider_id if actor.role == "provider" else None
-    rows = await queries.list_clients(conn, provider_id, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit)
+    page = await page_of(
+        lambda after, n: queries.list_clients(conn, provider_id, after, n), cursor, limit
+    )
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page.map(client_out)
 

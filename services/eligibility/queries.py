@@ -17,6 +17,7 @@ from schemas.benefit_checks import (
 from schemas.eligibility import Benefits
 from services.core import audit
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
 
 _CHECK = """
     SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date, b.status,
@@ -185,24 +186,21 @@ async def get_check_x12(conn: asyncpg.Connection, check_id: uuid.UUID) -> Benefi
 async def list_checks(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[BenefitCheckRow]:
     """A client's checks, newest first, keyset-paged on (created_at, id)."""
-    after_at, after_id = after if after else (None, None)
-    rows = await conn.fetch(
-        _CHECK
-        + """
-        WHERE b.client_id = $1
-          AND ($2::timestamptz IS NULL OR (b.created_at, b.id) < ($2, $3))
-        ORDER BY b.created_at DESC, b.id DESC LIMIT $4
-        """,
+    query = _CHECK + " WHERE b.client_id = $1"
+    return await fetch_page(
+        conn,
+        BenefitCheckRow,
+        query,
         client_id,
-        after_at,
-        after_id,
-        limit + 1,
+        after=after,
+        limit=limit,
+        alias="b",
+        newest_first=True,
     )
-    return to_structs(rows, BenefitCheckRow)
 
 
 async def upsert_oon_rate(

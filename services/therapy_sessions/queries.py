@@ -9,7 +9,8 @@ import asyncpg
 
 from schemas.therapy_sessions import SessionFilters, SessionOut
 from services.core import clock
-from services.core.db import one, to_struct, to_structs
+from services.core.db import one, to_struct
+from services.core.pagination import After, fetch_page
 
 _COLUMNS = """
     id, provider_id, client_id, policy_id, starts_at, duration_minutes, place_of_service,
@@ -58,11 +59,10 @@ async def lock_session(
 async def list_sessions(
     conn: asyncpg.Connection,
     f: SessionFilters,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[SessionOut]:
-    created, last_id = after if after is not None else (None, None)
-    rows = await conn.fetch(
+    query = (
         "SELECT"
         + _COLUMNS
         + """
@@ -72,20 +72,10 @@ async def list_sessions(
           AND ($3::text IS NULL OR status = $3)
           AND ($4::timestamptz IS NULL OR starts_at >= $4)
           AND ($5::timestamptz IS NULL OR starts_at < $5)
-          AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7::uuid))
-        ORDER BY created_at, id
-        LIMIT $8
-        """,
-        f.provider_id,
-        f.client_id,
-        f.status,
-        f.starts_from,
-        f.starts_to,
-        created,
-        last_id,
-        limit,
+        """
     )
-    return to_structs(rows, SessionOut)
+    filters = (f.provider_id, f.client_id, f.status, f.starts_from, f.starts_to)
+    return await fetch_page(conn, SessionOut, query, *filters, after=after, limit=limit)
 
 
 async def insert_session(

@@ -13,7 +13,7 @@ from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.therapy_sessions import queries
 from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
 
@@ -117,8 +117,9 @@ async def list_sessions(
         provider_id=provider_id or filters.provider_id,
         client_id=client_id or filters.client_id,
     )
-    rows = await queries.list_sessions(conn, scoped, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit)
+    page = await page_of(
+        lambda after, n: queries.list_sessions(conn, scoped, after, n), cursor, limit
+    )
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page
 
