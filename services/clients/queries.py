@@ -6,12 +6,13 @@ Foreign tables read: payers (whether a policy names a payer that exists).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 import asyncpg
 
 from schemas.clients import ClientColumns, ClientRow, PolicyRow
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
 from services.core.scope import Scope
 
 _COLUMNS = """
@@ -25,11 +26,6 @@ _CLIENT = "SELECT" + _COLUMNS + "FROM clients c"
 _IN_SCOPE = """
     ($1::uuid IS NULL OR c.id = $2
      OR EXISTS (SELECT 1 FROM client_providers r WHERE r.provider_id = $1 AND r.client_id = c.id))
-"""
-_PAGE = """
-    AND ($3::timestamptz IS NULL OR (c.created_at, c.id) > ($3, $4::uuid))
-    ORDER BY c.created_at, c.id
-    LIMIT $5
 """
 
 
@@ -61,21 +57,13 @@ async def lock_client(
 async def list_clients(
     conn: asyncpg.Connection,
     scope: Scope,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[ClientRow]:
     """The clients in the caller's scope: every client for ops, those a provider sees."""
-    rows = await conn.fetch(
-        _CLIENT + " WHERE" + _IN_SCOPE + _PAGE,
-        *scope,
-        *_after(after),
-        limit,
+    return await fetch_page(
+        conn, ClientRow, _CLIENT + " WHERE" + _IN_SCOPE, *scope, after=after, limit=limit, alias="c"
     )
-    return to_structs(rows, ClientRow)
-
-
-def _after(after: tuple[datetime, uuid.UUID] | None) -> tuple[datetime | None, uuid.UUID | None]:
-    return after if after is not None else (None, None)
 
 
 def _column_values(c: ClientColumns) -> tuple[object, ...]:
@@ -151,22 +139,11 @@ async def get_policy(
 async def list_policies(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[PolicyRow]:
-    rows = await conn.fetch(
-        _POLICY
-        + """
-        WHERE client_id = $1
-          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
-        ORDER BY created_at, id
-        LIMIT $4
-        """,
-        client_id,
-        *_after(after),
-        limit,
-    )
-    return to_structs(rows, PolicyRow)
+    query = _POLICY + " WHERE client_id = $1"
+    return await fetch_page(conn, PolicyRow, query, client_id, after=after, limit=limit)
 
 
 async def list_overlapping_policies(

@@ -26,7 +26,7 @@ from services.clients.errors import BadDate, ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import NotFound, Unauthorized
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.core.scope import NOBODY, Scope, owner_scope
 from services.core.settings import Settings
 from services.identity import service as identity
@@ -188,8 +188,10 @@ async def get_client(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUI
 async def list_clients(
     conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
 ) -> Page[ClientOut]:
-    rows = await queries.list_clients(conn, owner_scope(actor), decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit)
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_clients(conn, scope, after, n), cursor, limit
+    )
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page.map(client_out)
 

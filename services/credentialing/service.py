@@ -23,7 +23,7 @@ from schemas.credentialing import (
     TransitionIn,
 )
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.credentialing import queries
 from services.credentialing.errors import (
@@ -143,10 +143,10 @@ async def list_records(
     cursor: str | None,
 ) -> Page[CredentialingOut]:
     """Ops: every record; a provider: only their own. Filters: provider, payer, status, expiring."""
-    rows = await queries.list_records(
-        conn, owner_scope(actor).provider_id, filters, decode_cursor(cursor), limit + 1
+    owner = owner_scope(actor).provider_id
+    return await page_of(
+        lambda after, n: queries.list_records(conn, owner, filters, after, n), cursor, limit
     )
-    return make_page(rows, limit)
 
 
 async def is_credentialed(

@@ -23,6 +23,7 @@ from schemas.benefit_checks import (
 from schemas.eligibility import Benefits
 from services.core import audit
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
 from services.core.scope import Scope
 
 _CHECK = """
@@ -202,27 +203,22 @@ async def list_checks(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
     scope: Scope,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[BenefitCheckRow]:
     """A client's checks in the caller's scope, newest first, keyset-paged on (created_at, id)."""
-    after_at, after_id = after if after else (None, None)
-    rows = await conn.fetch(
-        _CHECK
-        + " WHERE"
-        + _IN_SCOPE
-        + """
-          AND b.client_id = $3
-          AND ($4::timestamptz IS NULL OR (b.created_at, b.id) < ($4, $5))
-        ORDER BY b.created_at DESC, b.id DESC LIMIT $6
-        """,
+    query = _CHECK + " WHERE" + _IN_SCOPE + "  AND b.client_id = $3"
+    return await fetch_page(
+        conn,
+        BenefitCheckRow,
+        query,
         *scope,
         client_id,
-        after_at,
-        after_id,
-        limit + 1,
+        after=after,
+        limit=limit,
+        alias="b",
+        newest_first=True,
     )
-    return to_structs(rows, BenefitCheckRow)
 
 
 async def upsert_oon_rate(

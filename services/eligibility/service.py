@@ -33,7 +33,7 @@ from services.core import audit, clock, outbox, x12_control
 from services.core.auth import Actor
 from services.core.db import connection, transaction
 from services.core.errors import NotFound, Unprocessable
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.core.settings import Settings
 from services.core.x12 import ControlNumbers, X12Error
@@ -372,9 +372,9 @@ async def list_checks(
 ) -> Page[BenefitCheckOut]:
     if not await clients.client_in_scope(conn, actor, client_id):
         raise NotFound("client not found", field="client_id")
-    rows = await queries.list_checks(
-        conn, client_id, owner_scope(actor), decode_cursor(cursor), limit
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_checks(conn, client_id, scope, after, n), cursor, limit
     )
-    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page.map(_out)

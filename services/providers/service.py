@@ -10,7 +10,7 @@ import msgspec
 from schemas.providers import ProviderIn, ProviderOnboardedOut, ProviderOut, ProviderPatchIn
 from services.core import audit
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.core.scope import NOBODY, owner_scope
 from services.core.settings import Settings
 from services.identity.service import create_invite, create_user
@@ -94,8 +94,7 @@ async def get_own_provider(conn: asyncpg.Connection, actor: Actor) -> ProviderOu
 async def list_providers(
     conn: asyncpg.Connection, limit: int, cursor: str | None
 ) -> Page[ProviderOut]:
-    rows = await queries.list_providers(conn, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit)
+    return await page_of(lambda after, n: queries.list_providers(conn, after, n), cursor, limit)
 
 
 async def update_provider(

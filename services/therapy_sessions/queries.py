@@ -12,7 +12,8 @@ import asyncpg
 
 from schemas.therapy_sessions import SessionFilters, SessionOut
 from services.core import clock
-from services.core.db import one, to_struct, to_structs
+from services.core.db import one, to_struct
+from services.core.pagination import After, fetch_page
 from services.core.scope import Scope
 
 _COLUMNS = """
@@ -57,12 +58,11 @@ async def list_sessions(
     conn: asyncpg.Connection,
     f: SessionFilters,
     scope: Scope,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[SessionOut]:
     """The sessions `f` asks for, within the caller's scope."""
-    created, last_id = after if after is not None else (None, None)
-    rows = await conn.fetch(
+    query = (
         "SELECT"
         + _COLUMNS
         + """
@@ -72,22 +72,11 @@ async def list_sessions(
           AND ($3::text IS NULL OR status = $3)
           AND ($4::timestamptz IS NULL OR starts_at >= $4)
           AND ($5::timestamptz IS NULL OR starts_at < $5)
-          AND ($9::uuid IS NULL OR provider_id = $9 OR client_id = $10)
-          AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7::uuid))
-        ORDER BY created_at, id
-        LIMIT $8
-        """,
-        f.provider_id,
-        f.client_id,
-        f.status,
-        f.starts_from,
-        f.starts_to,
-        created,
-        last_id,
-        limit,
-        *scope,
+          AND ($6::uuid IS NULL OR provider_id = $6 OR client_id = $7)
+        """
     )
-    return to_structs(rows, SessionOut)
+    filters = (f.provider_id, f.client_id, f.status, f.starts_from, f.starts_to)
+    return await fetch_page(conn, SessionOut, query, *filters, *scope, after=after, limit=limit)
 
 
 async def insert_session(

@@ -12,7 +12,7 @@ from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.therapy_sessions import queries
 from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
@@ -95,10 +95,10 @@ async def list_sessions(
     limit: int,
 ) -> Page[SessionOut]:
     # A filter naming someone outside the caller's scope matches nothing.
-    rows = await queries.list_sessions(
-        conn, filters, owner_scope(actor), decode_cursor(cursor), limit + 1
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_sessions(conn, filters, scope, after, n), cursor, limit
     )
-    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page
 
