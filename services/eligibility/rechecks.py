@@ -19,7 +19,8 @@ from services.core import outbox
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
-from services.eligibility.service import RETRY_AFTER, NotX12Safe, check_benefits, recheck_key
+from services.eligibility.errors import NotX12Safe
+from services.eligibility.service import RETRY_AFTER, check_benefits, recheck_key
 
 log = logging.getLogger(__name__)
 JOB = "recheck_benefits"

@@ -29,15 +29,22 @@ from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
 from services.clients import service as clients
+from services.clients.errors import PolicyNotFound
 from services.core import audit, clock, outbox
 from services.core.auth import Actor
 from services.core.db import connection, transaction
-from services.core.errors import NotFound, Unprocessable
+from services.core.errors import NotFound
 from services.core.pagination import Page, decode_cursor, make_page
 from services.core.settings import Settings
 from services.core.x12 import ControlNumbers, X12Error
 from services.credentialing.service import is_credentialed
 from services.eligibility import queries, refresh_limits
+from services.eligibility.errors import (
+    BadCheck,
+    BenefitCheckNotFound,
+    NotX12Safe,
+    ReceiverNotFound,
+)
 from services.eligibility.x12 import (
     Payer270,
     Person270,
@@ -59,26 +66,6 @@ RETRY_AFTER = timedelta(minutes=15)
 def recheck_key(policy_id: uuid.UUID | str, provider_id: uuid.UUID | str | None) -> str:
     """One queued re-check per policy and provider at a time."""
     return f"recheck:{policy_id}:{provider_id or ''}"
-
-
-class BenefitCheckNotFound(NotFound):
-    code = "benefit_check_not_found"
-
-
-class PolicyNotFound(NotFound):
-    code = "policy_not_found"
-
-
-class BadCheck(Unprocessable):
-    code = "bad_benefit_check"
-
-
-class ReceiverNotFound(NotFound):
-    code = "provider_not_found"
-
-
-class NotX12Safe(Unprocessable):
-    code = "x12_unsafe_text"
 
 
 # What callers other than ops read when the clearinghouse answered with an error: its text (and
