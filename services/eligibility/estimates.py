@@ -122,7 +122,7 @@ async def set_oon_rate(
     """Ops record what a plan allows out of network for a CPT code."""
     payer = await get_payer(conn, payer_id)
     return await queries.upsert_oon_rate(
-        conn, payer.id, checked_cpt(cpt_code), allowed_cents, actor.user_id
+        conn, payer.id, checked_cpt(cpt_code), allowed_cents, actor.user
     )
 
 

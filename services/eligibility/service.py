@@ -23,6 +23,7 @@ from schemas.benefit_checks import (
     BenefitCheckRow,
     BenefitCheckX12Out,
     CheckContextRow,
+    RecheckJob,
 )
 from schemas.common import X12_SAFE
 from schemas.eligibility import Benefits
@@ -63,13 +64,21 @@ ENTITY = "benefit_check"
 RETRY_AFTER = timedelta(minutes=15)
 
 
-def recheck_key(policy_id: uuid.UUID | str, provider_id: uuid.UUID | str | None) -> str:
-    """One queued re-check per policy and provider at a time."""
-    return f"recheck:{policy_id}:{provider_id or ''}"
+async def queue_recheck(
+    conn: asyncpg.Connection,
+    policy_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
+    available_at: datetime | None = None,
+) -> bool:
+    """Queue a re-check of the policy for the provider (None: the platform) once this
+    transaction commits; False when one is queued already (one at a time per pair)."""
+    job = RecheckJob.of(policy_id, provider_id)
+    key = f"recheck:{policy_id}:{provider_id or ''}"
+    return await outbox.add(conn, job, dedupe_key=key, available_at=available_at) is not None
 
 
-# What callers other than ops read when the clearinghouse answered with an error: its text (and
-# a 271's parse error) can quote names and ids from the exchange.
+# What callers other than ops (and the jobs) read when the clearinghouse answered with an error:
+# its text (and a 271's parse error) can quote names and ids from the exchange.
 UPSTREAM_PLAIN = "the clearinghouse could not answer this benefit check; please try again later"
 _X12_SAFE = re.compile(X12_SAFE)
 
@@ -170,7 +179,7 @@ def _upstream_failure(exc: ClearinghouseError, caller: Actor, payload_id: uuid.U
     else:
         extra = {"error_code": exc.code, "error_message": exc.detail}
     log.warning("clearinghouse error", extra={**extra, "payload_id": str(payload_id)})
-    if caller.role == "ops":
+    if caller.role in ("ops", "system"):
         return exc
     return ClearinghouseError(UPSTREAM_PLAIN, code=exc.code)
 
@@ -190,28 +199,25 @@ async def check_benefits(
     pool: asyncpg.Pool,
     clearinghouse: ClearinghouseAdapter,
     settings: Settings,
-    actor: Actor | None,
+    actor: Actor,
     data: BenefitCheckIn,
     *,
-    system: Actor | None = None,
     redis: Redis | None = None,
 ) -> tuple[BenefitCheckOut, bool]:
-    """(the check, whether the payer was asked now). `actor` None: the re-check job.
+    """(the check, whether the payer was asked now). `actor` SYSTEM: the re-check job.
 
     A caller's `refresh` is limited (refresh_limits), so `redis` is needed for it.
     """
-    caller = actor or system
-    assert caller is not None
-    provider_id = _receiver_for(caller, data.provider_id)
+    provider_id = _receiver_for(actor, data.provider_id)
     service_date = data.service_date or clock.today()
     fresh_since = clock.now() - timedelta(days=settings.benefit_check_fresh_days)
-    # The re-check job (no actor) is bounded by its outbox row, not by these limits.
-    refresher = actor if data.refresh else None
+    # The re-check job (SYSTEM) is bounded by its outbox row, not by these limits.
+    refresher = actor if data.refresh and actor.role != "system" else None
     # Reads, a sequence (never rolled back anyway) and at most one audit row: no statement here
     # needs another's transaction, so each commits by itself (BEGIN and COMMIT were two more
     # round trips on every check). Plain statements only: no reset query when it goes back.
     async with connection(pool, plain=True) as conn:
-        context = await _context(conn, caller, data.policy_id)
+        context = await _context(conn, actor, data.policy_id)
         receiver = await _receiver(conn, settings, context, provider_id, service_date)
         if not data.refresh:
             fresh = await queries.get_latest_check(
@@ -250,7 +256,7 @@ async def check_benefits(
         x271 = await clearinghouse.realtime(PAYLOAD_270, x270, payload_id=payload_id)
         benefits = _parse(x271, trace)
     except ClearinghouseError as exc:
-        raise _upstream_failure(exc, caller, payload_id) from exc
+        raise _upstream_failure(exc, actor, payload_id) from exc
     duration_ms = round((time.perf_counter() - started) * 1000)
     transient = any(r.transient for r in benefits.rejections)
     status = "retry" if transient else benefits.status
@@ -269,7 +275,7 @@ async def check_benefits(
             benefits=benefits,
             request_x12=x270,
             response_x12=x271,
-            requested_by=actor.user_id if actor else None,
+            requested_by=actor.user_id,
             requested_at=requested_at,
             completed_at=completed_at,
             duration_ms=duration_ms,
@@ -283,13 +289,7 @@ async def check_benefits(
     async with transaction(pool, plain=True) as conn:
         stored = await store(conn)
         # The payer could not answer now: keep the last good answer and ask again later.
-        await outbox.add(
-            conn,
-            "recheck_benefits",
-            {"policy_id": str(context.policy_id), "provider_id": str(provider_id or "")},
-            dedupe_key=recheck_key(context.policy_id, provider_id),
-            available_at=clock.now() + RETRY_AFTER,
-        )
+        await queue_recheck(conn, context.policy_id, provider_id, clock.now() + RETRY_AFTER)
         last_good = await queries.get_latest_check(
             conn, context.policy_id, provider_id, datetime.min.replace(tzinfo=UTC)
         )

@@ -82,7 +82,7 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
         starts_at=data.starts_at,
         duration_minutes=data.duration_minutes,
         place_of_service=data.place_of_service,
-        created_by=actor.user_id,
+        created_by=actor.user,
     )
     await audit.record(conn, actor, "create", ENTITY, [session.id])
     return session
@@ -140,7 +140,7 @@ async def cancel_session(
     """Cancel a scheduled session; it ends without a claim."""
     session = await _lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
-    cancelled = await queries.update_cancel(conn, session.id, reason, actor.user_id)
+    cancelled = await queries.update_cancel(conn, session.id, reason, actor.user)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return cancelled
 
