@@ -100,12 +100,10 @@ def _receiver_for(actor: Actor, provider_id: uuid.UUID | None) -> uuid.UUID | No
 
 
 def _request(
-    context: CheckContextRow,
-    receiver: Receiver270,
-    settings: Settings,
-    trace: str,
-    service_date: date,
+    context: CheckContextRow, receiver: Receiver270, settings: Settings, service_date: date
 ) -> Request270:
+    """The 270's content, under a new trace number."""
+    trace = uuid.uuid4().hex
     patient = Person270(
         first_name=context.first_name,
         last_name=context.last_name,
@@ -233,16 +231,43 @@ async def check_benefits(
     if refresher is not None:
         assert redis is not None, "a caller's refresh is counted in Redis"
         await refresh_limits.count_caller(redis, settings, refresher)
-    trace = uuid.uuid4().hex
+    control = ControlNumbers(interchange=isa, group=gs)
+    exchange = await _exchange(
+        clearinghouse, settings, actor, _request(context, receiver, settings, service_date), control
+    )
+    return await _store(pool, actor, context, provider_id, service_date, exchange), True
+
+
+class _Exchange(msgspec.Struct, frozen=True, kw_only=True):
+    """One 270 and the 271 that answered it."""
+
+    trace: str
+    payload_id: uuid.UUID
+    x270: str
+    x271: str
+    benefits: Benefits
+    requested_at: datetime
+    completed_at: datetime
+    duration_ms: int
+
+
+async def _exchange(
+    clearinghouse: ClearinghouseAdapter,
+    settings: Settings,
+    actor: Actor,
+    request: Request270,
+    control: ControlNumbers,
+) -> _Exchange:
+    """Write the 270, ask the clearinghouse (nothing held) and read its 271."""
     payload_id = uuid.uuid4()
     requested_at = clock.now()
     try:
         x270 = write_270(
-            _request(context, receiver, settings, trace, service_date),
+            request,
             envelope=envelope_270(
                 settings.clearinghouse_sender_id, settings.clearinghouse_receiver_id
             ),
-            control=ControlNumbers(interchange=isa, group=gs),
+            control=control,
             now=requested_at,
         )
     except X12Error as exc:
@@ -254,13 +279,33 @@ async def check_benefits(
     started = time.perf_counter()
     try:
         x271 = await clearinghouse.realtime(PAYLOAD_270, x270, payload_id=payload_id)
-        benefits = _parse(x271, trace)
+        benefits = _parse(x271, request.trace)
     except ClearinghouseError as exc:
         raise _upstream_failure(exc, actor, payload_id) from exc
     duration_ms = round((time.perf_counter() - started) * 1000)
-    transient = any(r.transient for r in benefits.rejections)
-    status = "retry" if transient else benefits.status
-    completed_at = clock.now()
+    return _Exchange(
+        trace=request.trace,
+        payload_id=payload_id,
+        x270=x270,
+        x271=x271,
+        benefits=benefits,
+        requested_at=requested_at,
+        completed_at=clock.now(),
+        duration_ms=duration_ms,
+    )
+
+
+async def _store(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    context: CheckContextRow,
+    provider_id: uuid.UUID | None,
+    service_date: date,
+    exchange: _Exchange,
+) -> BenefitCheckOut:
+    """Store the answer. A payer that could not answer now: keep the last good answer and ask
+    again later."""
+    transient = any(r.transient for r in exchange.benefits.rejections)
 
     async def store(conn: asyncpg.Connection) -> BenefitCheckRow:
         return await queries.insert_check(
@@ -269,31 +314,30 @@ async def check_benefits(
             client_id=context.client_id,
             provider_id=provider_id,
             service_date=service_date,
-            trace=trace,
-            payload_id=payload_id,
-            status=status,
-            benefits=benefits,
-            request_x12=x270,
-            response_x12=x271,
+            trace=exchange.trace,
+            payload_id=exchange.payload_id,
+            status="retry" if transient else exchange.benefits.status,
+            benefits=exchange.benefits,
+            request_x12=exchange.x270,
+            response_x12=exchange.x271,
             requested_by=actor.user_id,
-            requested_at=requested_at,
-            completed_at=completed_at,
-            duration_ms=duration_ms,
+            requested_at=exchange.requested_at,
+            completed_at=exchange.completed_at,
+            duration_ms=exchange.duration_ms,
             audited_by=audit.author(actor),
         )
 
     if not transient:
         # The check and its audit row are one statement: atomic without BEGIN and COMMIT.
         async with connection(pool, plain=True) as conn:
-            return _out(await store(conn)), True
+            return _out(await store(conn))
     async with transaction(pool, plain=True) as conn:
         stored = await store(conn)
-        # The payer could not answer now: keep the last good answer and ask again later.
         await queue_recheck(conn, context.policy_id, provider_id, clock.now() + RETRY_AFTER)
         last_good = await queries.get_latest_check(
             conn, context.policy_id, provider_id, datetime.min.replace(tzinfo=UTC)
         )
-        return _out(last_good or stored, retry=True), True
+        return _out(last_good or stored, retry=True)
 
 
 async def _receiver(

@@ -31,10 +31,8 @@ def _scope(actor: Actor) -> tuple[uuid.UUID | None, uuid.UUID | None]:
     return (owned, None) if actor.role == "provider" else (None, owned)
 
 
-async def _parties(
-    conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """Who the session is between, as the caller's role allows."""
+def _named_parties(actor: Actor, data: BookSessionIn) -> tuple[uuid.UUID, uuid.UUID]:
+    """The provider and client the booking names, as the caller's role allows."""
     provider_id, client_id = data.provider_id, data.client_id
     if actor.role == "client":
         if actor.client_id is None or client_id not in (None, actor.client_id):
@@ -48,6 +46,14 @@ async def _parties(
         raise BadBooking("provider_id is required", field="provider_id")
     if client_id is None:
         raise BadBooking("client_id is required", field="client_id")
+    return provider_id, client_id
+
+
+async def _parties(
+    conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Who the session is between, as the caller's role allows, both known."""
+    provider_id, client_id = _named_parties(actor, data)
     if actor.role == "provider":
         # A provider books only for a client they already see.
         if not await clients.provider_sees_client(conn, provider_id, client_id):
