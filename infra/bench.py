@@ -1,9 +1,10 @@
 """`make bench`: every benchmark, one `bench NAME key=value ...` line each.
 
-infra/ never imports services/, so benchmarks of service code run as their own processes
-(`python -m services.bench`) and their lines are passed through as they come. The API benchmark
-needs servers: infra starts or finds them (infra/local/stack.py), gives it a fresh database
-(dropped afterwards) and the API's command line as `make run` starts it, in its environment.
+infra/ never imports services/, so benchmarks of service code (services/bench/) run as their
+own processes (`python -m services.bench.estimate`) and their lines are passed through as they
+come. The API benchmark needs servers: infra starts or finds them (infra/local/stack.py), gives
+it a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
+its environment.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from infra.local.run import API_ARGV
 from infra.local.stack import LocalStack, drop_database, ensure_database
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench", "services.bench_eligibility"]
-API_MODULE = "services.bench_eligibility_api"
+MODULES = ["services.bench.estimate", "services.bench.eligibility"]
+API_MODULE = "services.bench.eligibility_api"
 
 
 def _run(module: str, env: dict[str, str] | None = None) -> int:
