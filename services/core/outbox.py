@@ -103,15 +103,15 @@ async def lock(conn: asyncpg.Connection, outbox_id: int, payload: type[P]) -> P 
     the reason (committed with this transaction) and None returned, as for a row already done,
     so the job ends instead of failing again every visibility timeout.
     """
-    stored = await conn.fetchval(
+    row = await conn.fetchrow(
         "SELECT payload FROM outbox WHERE id = $1 AND completed_at IS NULL FOR UPDATE", outbox_id
     )
-    if stored is None:
+    if row is None:
         return None
     try:
-        return msgspec.convert(stored, payload)
+        return msgspec.convert(row["payload"], payload)
     except msgspec.ValidationError as exc:
-        # msgspec names the field, not the value: the reason holds no data from the row.
+        # msgspec names the field (and at most an enum's value): payloads carry ids, no PHI.
         reason = f"malformed {payload.job} payload: {exc}"
         log.error(
             "outbox payload malformed",

@@ -5,6 +5,7 @@ into the row and decoded by the job; a row that does not decode is failed, not r
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
@@ -147,7 +148,7 @@ async def test_a_payload_is_stored_as_json_of_its_fields_and_decoded_typed(
 
 @pytest.mark.parametrize(
     "payload",
-    [{"n": "one"}, {"n": None}, ["n"], "n"],
+    [{"n": "one"}, {"n": None}, ["n"], "n", None],
 )
 async def test_a_malformed_payload_fails_its_row_with_the_reason_once(
     pool: asyncpg.Pool, queue: ArqRedis, payload: object
@@ -155,8 +156,8 @@ async def test_a_malformed_payload_fails_its_row_with_the_reason_once(
     async with transaction(pool) as conn:
         row = await conn.fetchval(
             "INSERT INTO outbox (job, payload, created_at, available_at)"
-            " VALUES ('ping', $1::jsonb, $2, $2) RETURNING id",
-            payload,
+            " VALUES ('ping', $1::text::jsonb, $2, $2) RETURNING id",
+            json.dumps(payload),
             NOW,
         )
     assert await _relay(pool, queue, NOW) == 1
