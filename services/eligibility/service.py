@@ -8,7 +8,6 @@ is a question, not a money movement, so a crash in between leaves nothing to fin
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +24,6 @@ from schemas.benefit_checks import (
     CheckContextRow,
     RecheckJob,
 )
-from schemas.common import X12_SAFE
 from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
@@ -46,9 +44,8 @@ from services.eligibility.errors import (
     NotX12Safe,
     ReceiverNotFound,
 )
+from services.eligibility.inquiry import request_270, require_x12_safe
 from services.eligibility.x12 import (
-    Payer270,
-    Person270,
     Receiver270,
     Request270,
     TraceMismatch,
@@ -80,7 +77,6 @@ async def queue_recheck(
 # What callers other than ops (and the jobs) read when the clearinghouse answered with an error:
 # its text (and a 271's parse error) can quote names and ids from the exchange.
 UPSTREAM_PLAIN = "the clearinghouse could not answer this benefit check; please try again later"
-_X12_SAFE = re.compile(X12_SAFE)
 
 
 async def _context(conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID) -> CheckContextRow:
@@ -97,73 +93,6 @@ def _receiver_for(actor: Actor, provider_id: uuid.UUID | None) -> uuid.UUID | No
             raise BadCheck("a provider checks benefits for themself", field="provider_id")
         return actor.provider_id
     return provider_id
-
-
-def _request(
-    context: CheckContextRow, receiver: Receiver270, settings: Settings, service_date: date
-) -> Request270:
-    """The 270's content, under a new trace number."""
-    trace = uuid.uuid4().hex
-    patient = Person270(
-        first_name=context.first_name,
-        last_name=context.last_name,
-        birth_date=context.date_of_birth,
-        sex=context.sex,
-        member_id=context.member_id
-        if context.relationship == "self"
-        else context.patient_member_id,
-    )
-    subscriber = None
-    if context.relationship != "self":
-        # The database refuses a non-self policy without its subscriber's name and birth date.
-        assert context.subscriber_first_name is not None
-        assert context.subscriber_last_name is not None
-        assert context.subscriber_date_of_birth is not None
-        subscriber = Person270(
-            first_name=context.subscriber_first_name,
-            last_name=context.subscriber_last_name,
-            birth_date=context.subscriber_date_of_birth,
-            sex=context.subscriber_sex,
-            member_id=context.member_id,
-        )
-    return Request270(
-        payer=Payer270(x12_id=context.x12_payer_id, name=context.payer_name),
-        receiver=receiver,
-        patient=patient,
-        trace=trace,
-        ein=settings.platform_ein,
-        service_date=service_date,
-        reference=trace[:30],
-        relationship=context.relationship,
-        subscriber=subscriber,
-    )
-
-
-def _stored_values(context: CheckContextRow, receiver: Receiver270) -> dict[str, str | None]:
-    """Every stored value the 270 carries, by the field a caller would correct."""
-    return {
-        "client.first_name": context.first_name,
-        "client.last_name": context.last_name,
-        "policy.member_id": context.member_id,
-        "policy.patient_member_id": context.patient_member_id,
-        "policy.subscriber.first_name": context.subscriber_first_name,
-        "policy.subscriber.last_name": context.subscriber_last_name,
-        "payer.name": context.payer_name,
-        "payer.x12_payer_id": context.x12_payer_id,
-        "provider.last_name": receiver.last_or_org_name,
-        "provider.first_name": receiver.first_name,
-    }
-
-
-def _require_x12_safe(context: CheckContextRow, receiver: Receiver270) -> None:
-    """422 naming the stored field a 270 cannot carry (rows written before the input rule)."""
-    for field, value in _stored_values(context, receiver).items():
-        if value is not None and not _X12_SAFE.match(value):
-            # The value itself stays out of the answer and the logs: it is a person's data.
-            raise NotX12Safe(
-                f"{field} holds a character an X12 payer file cannot carry; correct it first",
-                field=field,
-            )
 
 
 def _upstream_failure(exc: ClearinghouseError, caller: Actor, payload_id: uuid.UUID) -> Exception:
@@ -226,14 +155,18 @@ async def check_benefits(
                 return _out(fresh, reused=True), False
         if refresher is not None:
             await refresh_limits.check_policy_interval(conn, settings, refresher, context.policy_id)
-        _require_x12_safe(context, receiver)
+        require_x12_safe(context, receiver)
         isa, gs = await queries.next_control_numbers(conn)
     if refresher is not None:
         assert redis is not None, "a caller's refresh is counted in Redis"
         await refresh_limits.count_caller(redis, settings, refresher)
     control = ControlNumbers(interchange=isa, group=gs)
     exchange = await _exchange(
-        clearinghouse, settings, actor, _request(context, receiver, settings, service_date), control
+        clearinghouse,
+        settings,
+        actor,
+        request_270(context, receiver, settings, service_date),
+        control,
     )
     return await _store(pool, actor, context, provider_id, service_date, exchange), True
 
