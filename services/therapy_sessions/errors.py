@@ -15,3 +15,9 @@ class BadBooking(Unprocessable):
 
 class WrongStatus(Conflict):
     code = "therapy_session_status"
+
+
+class CompletionRefused(Unprocessable):
+    """A completion that breaks a rule; the code names the rule (services/.../rules.py)."""
+
+    code = "completion_refused"

@@ -39,7 +39,7 @@ def _named_parties(actor: Actor, data: BookSessionIn) -> tuple[uuid.UUID, uuid.U
     return provider_id, client_id
 
 
-async def _parties(
+async def parties(
     conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Who the session is between, as the caller's role allows, both known."""
@@ -61,7 +61,7 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
     if not now < data.starts_at <= now + BOOKING_HORIZON:
         raise BadBooking("starts_at must be in the future, within two years", field="starts_at")
     await clients.require_caller(conn, actor)
-    provider_id, client_id = await _parties(conn, actor, data)
+    provider_id, client_id = await parties(conn, actor, data)
     if data.policy_id is not None:
         # The date of service is the session's date where it happens (the offset given).
         day = data.starts_at.date()
@@ -109,7 +109,7 @@ async def list_sessions(
     return page
 
 
-async def _lock_scheduled(
+async def lock_scheduled(
     conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID
 ) -> SessionOut:
     session = await queries.lock_session(conn, session_id, owner_scope(actor))
@@ -124,7 +124,7 @@ async def cancel_session(
     conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID, reason: str
 ) -> SessionOut:
     """Cancel a scheduled session; it ends without a claim."""
-    session = await _lock_scheduled(conn, actor, session_id)
+    session = await lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
     cancelled = await queries.update_cancel(conn, session.id, reason, actor.user)
     await clients.remove_shared_session(conn, session.provider_id, session.client_id)
@@ -134,7 +134,7 @@ async def cancel_session(
 
 async def mark_no_show(conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID) -> SessionOut:
     """The client did not come: only once the session's start time has passed."""
-    session = await _lock_scheduled(conn, actor, session_id)
+    session = await lock_scheduled(conn, actor, session_id)
     if session.starts_at > clock.now():
         raise WrongStatus(
             "a session is a no-show only after it was due to start",

@@ -1,0 +1,131 @@
+"""Completion: the provider confirms a session (or records an unbooked one), validated.
+
+DESIGN.md "The lifecycle" 4 and "Validation rules that real payers enforce". The coding rules
+are pure (rules.py); the ones read from the database are here, all judged on the date of
+service (the start's date where the session took place), never on today's statuses. A refusal
+raises before anything is written, so the request's transaction has nothing to undo.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import asyncpg
+
+from schemas.payers import PayerOut
+from schemas.therapy_sessions import (
+    BookSessionIn,
+    CompleteSessionIn,
+    CompletionOut,
+    RecordSessionIn,
+    SessionOut,
+)
+from services.clients import service as clients
+from services.core import audit, clock
+from services.core.auth import Actor
+from services.credentialing.service import is_credentialed
+from services.payers.service import get_payer
+from services.therapy_sessions import queries, rules
+from services.therapy_sessions.errors import CompletionRefused
+from services.therapy_sessions.service import ENTITY, lock_scheduled, parties
+
+
+async def _payer(conn: asyncpg.Connection, session: SessionOut, day: date) -> PayerOut | None:
+    """The payer of the session's policy, which must cover the date; None: self-pay."""
+    if session.policy_id is None:
+        return None
+    policy = await clients.covering_policy(conn, session.client_id, session.policy_id, day)
+    if policy is None:
+        raise CompletionRefused(
+            f"the session's policy is not active on {day.isoformat()}",
+            code="policy_inactive",
+            field="policy_id",
+        )
+    return await get_payer(conn, policy.payer_id)
+
+
+async def _check_payer_rules(
+    conn: asyncpg.Connection, session: SessionOut, payer: PayerOut, day: date
+) -> None:
+    if not await is_credentialed(conn, session.provider_id, payer.id, day):
+        raise CompletionRefused(
+            f"the provider's credentialing with this payer is not approved on {day.isoformat()}",
+            code="not_credentialed",
+            field="provider_id",
+        )
+    closes = day + timedelta(days=payer.timely_filing_days)
+    if clock.today() > closes:
+        raise CompletionRefused(
+            f"the payer's timely-filing window for this date closed on {closes.isoformat()}",
+            code="timely_filing_closed",
+            field="started_at",
+        )
+
+
+async def _confirm(
+    conn: asyncpg.Connection, actor: Actor, session: SessionOut, data: CompleteSessionIn
+) -> CompletionOut:
+    """Validate, then write: the session confirmed and its service lines."""
+    if data.started_at > clock.now():
+        raise CompletionRefused(
+            "a session is completed after it started", code="not_started", field="started_at"
+        )
+    # The date of service is the start's date where the session took place (its offset).
+    day = data.started_at.date()
+    payer = await _payer(conn, session, day)
+    codes = rules.check_coding(data, payer.telehealth_modifier if payer else None)
+    if payer is not None:
+        await _check_payer_rules(conn, session, payer, day)
+    confirmed = await queries.update_confirm(conn, session.id, data, codes, actor.user)
+    lines = await queries.insert_lines(conn, session.id, data)
+    await audit.record(conn, actor, "update", ENTITY, [session.id])
+    return CompletionOut(session=confirmed, lines=lines)
+
+
+async def complete_session(
+    conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID, data: CompleteSessionIn
+) -> CompletionOut:
+    """Confirm a scheduled session: its provider or ops."""
+    session = await lock_scheduled(conn, actor, session_id)
+    await clients.require_caller(conn, actor)
+    return await _confirm(conn, actor, session, data)
+
+
+async def record_session(
+    conn: asyncpg.Connection, actor: Actor, data: RecordSessionIn
+) -> CompletionOut:
+    """An unbooked session that took place: booked and confirmed in one transaction."""
+    booking = BookSessionIn(
+        provider_id=data.provider_id,
+        client_id=data.client_id,
+        policy_id=data.policy_id,
+        starts_at=data.started_at,
+        # The booking's planned length (15-240) is the actual one, within that range.
+        duration_minutes=min(max(data.duration_minutes, 15), 240),
+        place_of_service=data.place_of_service,
+    )
+    await clients.require_caller(conn, actor)
+    provider_id, client_id = await parties(conn, actor, booking)
+    day = data.started_at.date()
+    if data.policy_id is not None and not await clients.covering_policy(
+        conn, client_id, data.policy_id, day
+    ):
+        raise CompletionRefused(
+            f"the policy is not the client's, or not active on {day.isoformat()}",
+            code="policy_inactive",
+            field="policy_id",
+        )
+    session = await queries.insert_session(
+        conn,
+        provider_id=provider_id,
+        client_id=client_id,
+        policy_id=data.policy_id,
+        starts_at=booking.starts_at,
+        duration_minutes=booking.duration_minutes,
+        place_of_service=data.place_of_service,
+        created_by=actor.user,
+    )
+    await clients.add_shared_session(conn, provider_id, client_id)
+    await audit.record(conn, actor, "create", ENTITY, [session.id])
+    return await _confirm(conn, actor, session, data)
