@@ -56,6 +56,7 @@ class SessionOut(Out):
     note_attested: bool | None = None
     confirmed_at: datetime | None = None
     confirmed_by: uuid.UUID | None = None
+    prior_authorization_id: uuid.UUID | None = None  # whose visit the session used
 
 
 class SessionFilters(Out):

@@ -46,6 +46,7 @@ TABLES: dict[str, str] = {
     **dict.fromkeys(("therapy_sessions", "therapy_session_lines"), "therapy_sessions"),
     # Ops enter them for estimates; migration 0006 (benefit checks) made them, eligibility writes.
     **dict.fromkeys(("benefit_checks", "payer_out_of_network_rates"), "eligibility"),
+    "prior_authorizations": "prior_authorizations",
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
 }
 

@@ -26,6 +26,7 @@ from services.core import audit, clock
 from services.core.auth import Actor
 from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
+from services.prior_authorizations.service import use_visit
 from services.therapy_sessions import queries, rules
 from services.therapy_sessions.errors import CompletionRefused
 from services.therapy_sessions.service import ENTITY, lock_scheduled, parties
@@ -63,6 +64,29 @@ async def _check_payer_rules(
         )
 
 
+async def _use_authorization(
+    conn: asyncpg.Connection,
+    session: SessionOut,
+    payer: PayerOut,
+    data: CompleteSessionIn,
+    day: date,
+) -> uuid.UUID | None:
+    """A visit of the prior authorization the payer wants for these codes, used; the last
+    rule, as it writes (the request's transaction undoes it if anything later fails)."""
+    needed = sorted({x.cpt_code for x in data.lines} & set(payer.prior_auth_cpt_codes))
+    if not needed:
+        return None
+    used = await use_visit(conn, session.client_id, payer.id, needed, day)
+    if used is None:
+        raise CompletionRefused(
+            f"the payer requires a prior authorization for {', '.join(needed)}: none covers "
+            f"{day.isoformat()} with a visit left",
+            code="prior_authorization_required",
+            field="lines[0].cpt_code",
+        )
+    return used.id
+
+
 async def _confirm(
     conn: asyncpg.Connection, actor: Actor, session: SessionOut, data: CompleteSessionIn
 ) -> CompletionOut:
@@ -75,9 +99,13 @@ async def _confirm(
     day = data.started_at.date()
     payer = await _payer(conn, session, day)
     codes = rules.check_coding(data, payer.telehealth_modifier if payer else None)
+    authorization = None
     if payer is not None:
         await _check_payer_rules(conn, session, payer, day)
-    confirmed = await queries.update_confirm(conn, session.id, data, codes, actor.user)
+        authorization = await _use_authorization(conn, session, payer, data, day)
+    confirmed = await queries.update_confirm(
+        conn, session.id, data, codes, actor.user, authorization
+    )
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return CompletionOut(session=confirmed, lines=lines)

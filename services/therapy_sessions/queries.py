@@ -24,7 +24,8 @@ from services.core.scope import Scope
 _COLUMNS = """
     id, provider_id, client_id, policy_id, starts_at, duration_minutes, place_of_service,
     status, cancelled_at, cancel_reason, cancelled_by, created_by, created_at, updated_at,
-    diagnosis_codes, started_at, actual_minutes, note_attested, confirmed_at, confirmed_by
+    diagnosis_codes, started_at, actual_minutes, note_attested, confirmed_at, confirmed_by,
+    prior_authorization_id
 """
 # $2 provider, $3 client: the caller's scope (services.core.scope; NULL: ops, every session).
 _SCOPED = (
@@ -152,6 +153,7 @@ async def update_confirm(
     data: CompleteSessionIn,
     diagnosis_codes: list[str],
     by: uuid.UUID,
+    prior_authorization_id: uuid.UUID | None,
 ) -> SessionOut:
     now = clock.now()
     row = await conn.fetchrow(
@@ -159,7 +161,7 @@ async def update_confirm(
         UPDATE therapy_sessions
         SET status = 'confirmed', diagnosis_codes = $2, place_of_service = $3, started_at = $4,
             actual_minutes = $5, note_attested = $6, confirmed_at = $7, confirmed_by = $8,
-            updated_at = $7
+            prior_authorization_id = $9, updated_at = $7
         WHERE id = $1
         RETURNING"""  # noqa: S608 (constant column list, no input)
         + _COLUMNS,
@@ -171,6 +173,7 @@ async def update_confirm(
         data.note_attested,
         now,
         by,
+        prior_authorization_id,
     )
     return one(row, SessionOut)
 
