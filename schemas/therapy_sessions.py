@@ -111,3 +111,4 @@ class SessionLineOut(Out):
 class CompletionOut(Out):
     session: SessionOut
     lines: list[SessionLineOut]
+    claim_id: uuid.UUID | None = None  # None: self-pay or out of network (no claim)

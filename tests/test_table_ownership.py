@@ -47,6 +47,10 @@ TABLES: dict[str, str] = {
     # Ops enter them for estimates; migration 0006 (benefit checks) made them, eligibility writes.
     **dict.fromkeys(("benefit_checks", "payer_out_of_network_rates"), "eligibility"),
     "prior_authorizations": "prior_authorizations",
+    **dict.fromkeys(
+        ("claims", "claim_lines", "claim_submissions", "claim_status_history", "platform_charges"),
+        "claims",
+    ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
 }
 

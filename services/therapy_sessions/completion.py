@@ -24,10 +24,11 @@ from schemas.therapy_sessions import (
 from services.clients import service as clients
 from services.core import audit, clock
 from services.core.auth import Actor
+from services.core.settings import Settings
 from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
 from services.prior_authorizations.service import use_visit
-from services.therapy_sessions import queries, rules
+from services.therapy_sessions import billing, queries, rules
 from services.therapy_sessions.errors import CompletionRefused
 from services.therapy_sessions.service import ENTITY, lock_scheduled, parties
 
@@ -88,9 +89,14 @@ async def _use_authorization(
 
 
 async def _confirm(
-    conn: asyncpg.Connection, actor: Actor, session: SessionOut, data: CompleteSessionIn
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    session: SessionOut,
+    data: CompleteSessionIn,
 ) -> CompletionOut:
-    """Validate, then write: the session confirmed and its service lines."""
+    """Validate and price, then write in the caller's one transaction: the session confirmed,
+    its lines, the prior authorization's visit, the claim and the journal entry."""
     if data.started_at > clock.now():
         raise CompletionRefused(
             "a session is completed after it started", code="not_started", field="started_at"
@@ -99,29 +105,36 @@ async def _confirm(
     day = data.started_at.date()
     payer = await _payer(conn, session, day)
     codes = rules.check_coding(data, payer.telehealth_modifier if payer else None)
-    authorization = None
     if payer is not None:
         await _check_payer_rules(conn, session, payer, day)
-        authorization = await _use_authorization(conn, session, payer, data, day)
+    pricing = await billing.price(conn, settings, session, payer, data, day)
+    authorization = None
+    if pricing.payer is not None:  # only a claim needs the payer's authorization
+        authorization = await _use_authorization(conn, session, pricing.payer, data, day)
     confirmed = await queries.update_confirm(
         conn, session.id, data, codes, actor.user, authorization
     )
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
-    return CompletionOut(session=confirmed, lines=lines)
+    claim_id = await billing.book(conn, actor, confirmed, data, pricing)
+    return CompletionOut(session=confirmed, lines=lines, claim_id=claim_id)
 
 
 async def complete_session(
-    conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID, data: CompleteSessionIn
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    session_id: uuid.UUID,
+    data: CompleteSessionIn,
 ) -> CompletionOut:
     """Confirm a scheduled session: its provider or ops."""
     session = await lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
-    return await _confirm(conn, actor, session, data)
+    return await _confirm(conn, settings, actor, session, data)
 
 
 async def record_session(
-    conn: asyncpg.Connection, actor: Actor, data: RecordSessionIn
+    conn: asyncpg.Connection, settings: Settings, actor: Actor, data: RecordSessionIn
 ) -> CompletionOut:
     """An unbooked session that took place: booked and confirmed in one transaction."""
     booking = BookSessionIn(
@@ -156,4 +169,4 @@ async def record_session(
     )
     await clients.add_shared_session(conn, provider_id, client_id)
     await audit.record(conn, actor, "create", ENTITY, [session.id])
-    return await _confirm(conn, actor, session, data)
+    return await _confirm(conn, settings, actor, session, data)

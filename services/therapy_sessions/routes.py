@@ -21,7 +21,7 @@ from schemas.therapy_sessions import (
 )
 from services.core import idempotency
 from services.core.auth import allow
-from services.core.deps import Caller, Conn
+from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from services.therapy_sessions import completion, service
 
@@ -127,6 +127,7 @@ class TherapySessionController(Controller):
         data: JSONBody[CompleteSessionIn],
         conn: Conn,
         actor: Caller,
+        settings: AppSettings,
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CompletionOut]:
         """Confirm a scheduled session (its provider, or ops); each refused rule is a 422."""
@@ -137,7 +138,7 @@ class TherapySessionController(Controller):
             f"complete_therapy_session:{session_id}",
             data,
             200,
-            lambda: completion.complete_session(conn, actor, session_id, data),
+            lambda: completion.complete_session(conn, settings, actor, session_id, data),
             CompletionOut,
         )
         return Response(out, status_code=status)
@@ -148,6 +149,7 @@ class TherapySessionController(Controller):
         data: JSONBody[RecordSessionIn],
         conn: Conn,
         actor: Caller,
+        settings: AppSettings,
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CompletionOut]:
         """Record an unbooked session that took place: booked and confirmed at once."""
@@ -158,7 +160,7 @@ class TherapySessionController(Controller):
             "record_therapy_session",
             data,
             201,
-            lambda: completion.record_session(conn, actor, data),
+            lambda: completion.record_session(conn, settings, actor, data),
             CompletionOut,
         )
         return Response(out, status_code=status)

@@ -181,7 +181,7 @@ async def test_two_completions_racing_for_the_last_visit_one_wins(
 
     async def first() -> None:
         async with pool.acquire() as conn, conn.transaction():
-            await complete_session(conn, visit.provider, visit.session.id, data)
+            await complete_session(conn, settings, visit.provider, visit.session.id, data)
             first_done.set()
             await release.wait()  # hold the authorization's row lock
 
@@ -189,19 +189,22 @@ async def test_two_completions_racing_for_the_last_visit_one_wins(
         await first_done.wait()
         async with pool.acquire() as conn, conn.transaction():
             try:
-                await complete_session(conn, visit.provider, second.id, data)
+                await complete_session(conn, settings, visit.provider, second.id, data)
             except CompletionRefused as refused:
                 return refused.code
             return "completed"
 
     winner = asyncio.create_task(first())
     loser = asyncio.create_task(racer())
-    await first_done.wait()
+    await asyncio.wait([winner, asyncio.create_task(first_done.wait())], timeout=10,
+                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+    if winner.done():
+        winner.result()  # the first completion failed: say why
     await asyncio.sleep(0.3)  # the racer is now waiting on the row lock
     assert not loser.done()
     release.set()
-    await winner
-    assert await loser == "prior_authorization_required"
+    await asyncio.wait_for(winner, 10)
+    assert await asyncio.wait_for(loser, 10) == "prior_authorization_required"
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT visits_used FROM prior_authorizations") == 1
         statuses = await conn.fetch("SELECT status FROM therapy_sessions ORDER BY status")

@@ -16,8 +16,10 @@ from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.credentialing.service import request_credentialing, transition
+from services.providers.details import set_self_pay_rate
 from tests.factories import (
     make_client,
+    make_fee,
     make_ops,
     make_payer,
     make_policy,
@@ -27,6 +29,27 @@ from tests.factories import (
 
 # The conftest `clock` fixture freezes at 2026-11-26: approvals and policies cover the year.
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
+# Per code: the payer's allowed amount, the provider's rate under it, their self-pay rate.
+PRICES = {
+    "90791": (18000, 13000, 22000),
+    "90832": (8000, 6000, 10000),
+    "90834": (11000, 8000, 14000),
+    "90837": (15000, 11000, 19000),
+    "90846": (12000, 9000, 15000),
+    "90847": (12500, 9500, 15500),
+    "90785": (1500, 1200, 2000),
+}
+
+
+async def price_everything(
+    db: asyncpg.Connection, ops: Actor, provider_id: uuid.UUID, payer_id: uuid.UUID
+) -> None:
+    """A fee schedule for every code at the payer, and the provider's self-pay rates."""
+    for code, (allowed, rate, self_pay) in PRICES.items():
+        await make_fee(
+            db, ops, payer_id, cpt_code=code, allowed_cents=allowed, provider_rate_cents=rate
+        )
+        await set_self_pay_rate(db, provider_id, code, self_pay)
 
 
 async def approve(
@@ -67,6 +90,7 @@ async def arrange(
     *,
     credentialed: bool = True,
     insured: bool = True,
+    priced: bool = True,
     **payer: Any,
 ) -> Visit:
     ops = await make_ops(db)
@@ -77,6 +101,8 @@ async def arrange(
     assert provider.provider_id is not None
     if credentialed:
         await approve(db, ops, provider.provider_id, found.id)
+    if priced:
+        await price_everything(db, ops, provider.provider_id, found.id)
     session = await make_session(db, ops, provider, client, policy_id if insured else None)
     return Visit(ops, provider, client, found, policy_id, session)
 
