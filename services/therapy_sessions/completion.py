@@ -29,8 +29,8 @@ from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
 from services.prior_authorizations.service import use_visit
 from services.therapy_sessions import billing, queries, rules
-from services.therapy_sessions.errors import CompletionRefused
-from services.therapy_sessions.service import ENTITY, lock_scheduled, parties
+from services.therapy_sessions.errors import CompletionRefused, PolicyInactive
+from services.therapy_sessions.service import ENTITY, lock_scheduled, write_booking
 
 
 async def _payer(conn: asyncpg.Connection, session: SessionOut, day: date) -> PayerOut | None:
@@ -39,10 +39,8 @@ async def _payer(conn: asyncpg.Connection, session: SessionOut, day: date) -> Pa
         return None
     policy = await clients.covering_policy(conn, session.client_id, session.policy_id, day)
     if policy is None:
-        raise CompletionRefused(
-            f"the session's policy is not active on {day.isoformat()}",
-            code="policy_inactive",
-            field="policy_id",
+        raise PolicyInactive(
+            f"the session's policy is not active on {day.isoformat()}", field="policy_id"
         )
     return await get_payer(conn, policy.payer_id)
 
@@ -147,26 +145,5 @@ async def record_session(
         place_of_service=data.place_of_service,
     )
     await clients.require_caller(conn, actor)
-    provider_id, client_id = await parties(conn, actor, booking)
-    day = data.started_at.date()
-    if data.policy_id is not None and not await clients.covering_policy(
-        conn, client_id, data.policy_id, day
-    ):
-        raise CompletionRefused(
-            f"the policy is not the client's, or not active on {day.isoformat()}",
-            code="policy_inactive",
-            field="policy_id",
-        )
-    session = await queries.insert_session(
-        conn,
-        provider_id=provider_id,
-        client_id=client_id,
-        policy_id=data.policy_id,
-        starts_at=booking.starts_at,
-        duration_minutes=booking.duration_minutes,
-        place_of_service=data.place_of_service,
-        created_by=actor.user,
-    )
-    await clients.add_shared_session(conn, provider_id, client_id)
-    await audit.record(conn, actor, "create", ENTITY, [session.id])
+    session = await write_booking(conn, actor, booking, refuse=PolicyInactive)
     return await _confirm(conn, settings, actor, session, data)

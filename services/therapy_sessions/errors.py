@@ -21,3 +21,7 @@ class CompletionRefused(Unprocessable):
     """A completion that breaks a rule; the code names the rule (services/.../rules.py)."""
 
     code = "completion_refused"
+
+
+class PolicyInactive(CompletionRefused):
+    code = "policy_inactive"

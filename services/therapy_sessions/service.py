@@ -12,6 +12,7 @@ from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
+from services.core.errors import Unprocessable
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.therapy_sessions import queries
@@ -39,7 +40,7 @@ def _named_parties(actor: Actor, data: BookSessionIn) -> tuple[uuid.UUID, uuid.U
     return provider_id, client_id
 
 
-async def parties(
+async def _parties(
     conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Who the session is between, as the caller's role allows, both known."""
@@ -61,12 +62,24 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
     if not now < data.starts_at <= now + BOOKING_HORIZON:
         raise BadBooking("starts_at must be in the future, within two years", field="starts_at")
     await clients.require_caller(conn, actor)
-    provider_id, client_id = await parties(conn, actor, data)
+    return await write_booking(conn, actor, data)
+
+
+async def write_booking(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    data: BookSessionIn,
+    *,
+    refuse: type[Unprocessable] = BadBooking,
+) -> SessionOut:
+    """The booking row between the parties the caller may name, its policy checked; `refuse`
+    is the error a policy that does not cover the date raises."""
+    provider_id, client_id = await _parties(conn, actor, data)
     if data.policy_id is not None:
         # The date of service is the session's date where it happens (the offset given).
         day = data.starts_at.date()
         if await clients.covering_policy(conn, client_id, data.policy_id, day) is None:
-            raise BadBooking(
+            raise refuse(
                 "the policy is not the client's or does not cover the session date",
                 field="policy_id",
             )

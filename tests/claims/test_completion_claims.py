@@ -18,7 +18,13 @@ from services.core import clock
 from services.core.settings import Settings
 from services.eligibility import queries as eligibility_queries
 from services.ledger.service import post_entry
-from tests.therapy_sessions.completion import Visit, arrange, completion_body, session_row
+from tests.therapy_sessions.completion import (
+    Visit,
+    arrange,
+    authorize,
+    completion_body,
+    session_row,
+)
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -229,17 +235,7 @@ async def test_a_ledger_refusal_midway_leaves_nothing_behind(
     the session, its lines, the authorization's visit and the claim were written: the
     request's one transaction undoes them all."""
     visit = await arrange(db, settings, prior_auth_cpt_codes=["90837"])
-    assert visit.client.client_id is not None
-    await db.execute(
-        """
-        INSERT INTO prior_authorizations (client_id, payer_id, number, cpt_codes,
-            visits_authorized, valid_from, valid_to, created_by)
-        VALUES ($1, $2, 'PA1', '{90837}', 3, '2026-01-01', '2026-12-31', $3)
-        """,
-        visit.client.client_id,
-        visit.payer.id,
-        visit.ops.user_id,
-    )
+    await authorize(db, visit, "PA1", 3)
     await post_entry(
         db,
         EntryIn(

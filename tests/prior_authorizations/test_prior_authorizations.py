@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator
-from datetime import date
 from typing import Any
 
 import asyncpg
@@ -22,7 +21,13 @@ from services.prior_authorizations.service import return_visit
 from services.therapy_sessions.completion import complete_session
 from services.therapy_sessions.errors import CompletionRefused
 from tests.factories import make_provider, make_session
-from tests.therapy_sessions.completion import Visit, arrange, completion_body, session_row
+from tests.therapy_sessions.completion import (
+    Visit,
+    arrange,
+    authorize,
+    completion_body,
+    session_row,
+)
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -162,19 +167,7 @@ async def test_two_completions_racing_for_the_last_visit_one_wins(
     async with pool.acquire() as conn, conn.transaction():
         visit = await arrange(conn, settings, prior_auth_cpt_codes=["90837"])
         second = await make_session(conn, visit.ops, visit.provider, visit.client, visit.policy_id)
-        assert visit.client.client_id is not None
-        await conn.execute(
-            """
-            INSERT INTO prior_authorizations (client_id, payer_id, number, cpt_codes,
-                visits_authorized, valid_from, valid_to, created_by)
-            VALUES ($1, $2, 'LAST1', '{90837}', 1, $3, $4, $5)
-            """,
-            visit.client.client_id,
-            visit.payer.id,
-            date(2026, 1, 1),
-            date(2026, 12, 31),
-            visit.ops.user_id,
-        )
+        await authorize(conn, visit, "LAST1", 1)
     data = msgspec.convert(completion_body(), CompleteSessionIn)
     first_done = asyncio.Event()
     release = asyncio.Event()

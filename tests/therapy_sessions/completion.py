@@ -11,11 +11,13 @@ import asyncpg
 
 from schemas.credentialing import CredentialingIn, TransitionIn
 from schemas.payers import PayerOut
+from schemas.prior_authorizations import PriorAuthorizationIn
 from schemas.therapy_sessions import SessionOut
 from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.credentialing.service import request_credentialing, transition
+from services.prior_authorizations.service import create_authorization
 from services.providers.details import set_self_pay_rate
 from tests.factories import (
     make_client,
@@ -130,3 +132,18 @@ async def session_row(db: asyncpg.Connection, session_id: uuid.UUID) -> dict[str
     )
     assert row is not None
     return dict(row)
+
+
+async def authorize(db: asyncpg.Connection, visit: Visit, number: str, visits: int) -> uuid.UUID:
+    """A prior authorization of `visits` 90837 visits for the year, at the visit's payer."""
+    assert visit.client.client_id is not None
+    data = PriorAuthorizationIn(
+        client_id=visit.client.client_id,
+        payer_id=visit.payer.id,
+        number=number,
+        cpt_codes=["90837"],
+        visits_authorized=visits,
+        valid_from=YEAR[0],
+        valid_to=YEAR[1],
+    )
+    return (await create_authorization(db, visit.ops, data)).id
