@@ -222,3 +222,22 @@ async def test_an_unbooked_session_is_recorded_and_confirmed_at_once(
         "/therapy-sessions/recorded", json=body, headers=token(visit.client)
     )
     assert as_client.status_code == 403
+
+
+async def test_recording_with_a_policy_that_is_not_the_clients_is_refused(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
+) -> None:
+    visit = await arrange(db, settings)
+    stranger = await arrange(db, settings)
+    body = completion_body(
+        provider_id=str(visit.provider.provider_id),
+        client_id=str(visit.client.client_id),
+        policy_id=str(stranger.policy_id),
+    )
+    count = "SELECT count(*) FROM therapy_sessions WHERE client_id = $1"
+    before = await db.fetchval(count, visit.client.client_id)
+    response = await client.post("/therapy-sessions/recorded", json=body, headers=token(visit.ops))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["code"], problem["errors"][0]["field"]) == ("policy_inactive", "policy_id")
+    assert await db.fetchval(count, visit.client.client_id) == before
