@@ -91,3 +91,7 @@ CREATE TABLE claim_status_history (
     at             TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX claim_status_history_claim ON claim_status_history (claim_id, id);
+
+-- payer_receivable is tracked per claim (0014_ledger.sql left this key to this migration).
+ALTER TABLE journal_lines
+    ADD CONSTRAINT journal_lines_claim_fk FOREIGN KEY (claim_id) REFERENCES claims (id);

@@ -18,6 +18,7 @@ from services.core import clock
 from services.core.settings import Settings
 from services.eligibility import queries as eligibility_queries
 from services.ledger.service import post_entry
+from tests.factories import make_payer
 from tests.therapy_sessions.completion import (
     Visit,
     arrange,
@@ -257,3 +258,21 @@ async def test_a_ledger_refusal_midway_leaves_nothing_behind(
     assert (row["status"], row["confirmed_at"], row["lines"]) == ("scheduled", None, 0)
     assert await db.fetchval("SELECT count(*) FROM claims") == claims_before
     assert await db.fetchval("SELECT visits_used FROM prior_authorizations") == 0
+
+
+async def test_a_payer_receivable_line_names_a_real_claim(db: asyncpg.Connection) -> None:
+    payer = (await make_payer(db)).id
+    entry = EntryIn(
+        kind="completion",
+        idempotency_key="no-such-claim",
+        source_table="therapy_sessions",
+        source_id=uuid.uuid4(),
+        lines=(
+            Line(account=AccountRef(kind="payer_receivable", owner_id=payer), side="debit",
+                 amount_cents=100, claim_id=uuid.uuid4()),
+            Line(account=AccountRef(kind="platform_revenue"), side="credit", amount_cents=100),
+        ),
+    )  # fmt: skip
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="journal_lines_claim_fk"):
+        async with db.transaction():
+            await post_entry(db, entry)
