@@ -31,7 +31,7 @@ from schemas.x837 import (
     Submitter,
     Subscriber,
 )
-from services.claims.x837 import envelope_837, write_837
+from services.claims.x837 import envelope_837, group_claims, write_837
 from services.core.identifiers import npi_check_digit
 from services.core.x12 import ControlNumbers
 
@@ -144,7 +144,7 @@ def _addr(a: PostalAddress) -> str:
 
 
 def baseline_837(batch: Batch, control: ControlNumbers) -> str:
-    """The same interchange written by hand: no checks, no grouping helpers, no core code."""
+    """The same interchange written by hand: no checks, no core code; the writer's grouping."""
     isa13, gs06 = f"{control.interchange:09d}", str(control.group)
     day, hhmm = NOW.strftime("%Y%m%d"), NOW.strftime("%H%M")
     b, s, r = batch.billing, batch.submitter, batch.receiver
@@ -160,11 +160,8 @@ def baseline_837(batch: Batch, control: ControlNumbers) -> str:
         _seg("REF", "EI", b.ein),
         _seg("PER", "IC", b.contact.name, "TE", b.contact.phone),
     ]
-    groups: dict[tuple[Subscriber, Patient | None], list[Claim]] = {}
-    for claim in batch.claims:
-        groups.setdefault((claim.subscriber, claim.patient), []).append(claim)
     hl = 1
-    for (sub, pat), claims in groups.items():
+    for (sub, pat), claims in group_claims(batch).items():
         hl += 1
         payer = claims[0].payer
         if pat is None:

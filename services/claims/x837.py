@@ -164,12 +164,8 @@ def _body(batch: Batch, reference: str, now: datetime) -> list[Segment]:
         ("REF", "EI", billing.ein),
         ("PER", "IC", billing.contact.name, "TE", billing.contact.phone),
     ]
-    # dict keeps the first appearance's order: the file follows the batch's order of people.
-    groups: dict[tuple[Subscriber, Patient | None], list[Claim]] = {}
-    for claim in batch.claims:
-        groups.setdefault((claim.subscriber, claim.patient), []).append(claim)
     hl = 1
-    for (subscriber, patient), claims in groups.items():
+    for (subscriber, patient), claims in group_claims(batch).items():
         hl += 1
         body.extend(_subscriber(hl, subscriber, patient, claims[0]))
         if patient is not None:
@@ -178,6 +174,17 @@ def _body(batch: Batch, reference: str, now: datetime) -> list[Segment]:
         for claim in claims:
             body.extend(_claim(claim))
     return body
+
+
+def group_claims(batch: Batch) -> dict[tuple[Subscriber, Patient | None], list[Claim]]:
+    """The batch's claims by subscriber and patient: each group shares its 2000B/2000C loops.
+
+    A dict keeps the first appearance's order: the file follows the batch's order of people.
+    """
+    groups: dict[tuple[Subscriber, Patient | None], list[Claim]] = {}
+    for claim in batch.claims:
+        groups.setdefault((claim.subscriber, claim.patient), []).append(claim)
+    return groups
 
 
 def _subscriber(

@@ -1,7 +1,8 @@
 """The 837P we write: golden files, valid 005010X222A1 (pyx12), exact counts, our own refusals.
 
 pyx12 passes a CLM02 that does not add up, a frequency of 6 and a 25-character CLM01; the
-writer refuses them, and the last tests show both halves of that.
+writer refuses them, and the last tests show both halves of that. The platform's identity
+(billing provider, submitter, receiver) is the bench's, so the bench writes what is tested here.
 """
 
 from __future__ import annotations
@@ -17,17 +18,15 @@ from schemas.x837 import (
     Batch,
     BillingProvider,
     Claim,
-    Contact,
     Line,
     Patient,
     Payer,
     PostalAddress,
-    Receiver,
     RenderingProvider,
     ServiceFacility,
-    Submitter,
     Subscriber,
 )
+from services.bench.claims_837 import BILLING, RECEIVER, SUBMITTER
 from services.claims.x837 import dollars, envelope_837, write_837
 from services.core.x12 import ControlNumbers, X12Error, read_interchange
 from tests.x12tools import x12valid_errors
@@ -39,14 +38,6 @@ DOS = date(2026, 12, 1)
 FIRST = ControlNumbers(1, 1)
 
 HOME = PostalAddress(line1="12 Elm St", city="Portland", state="OR", zip="972141020")
-DESK = Contact(name="Billing Desk", phone="5035550100")
-BILLING = BillingProvider(
-    name="Hearth Health", npi="2123456784", ein="990000001", taxonomy="193200000X", contact=DESK,
-    address=PostalAddress(line1="100 Main St", line2="Floor 4", city="Portland", state="OR",
-                          zip="972041234"),
-)  # fmt: skip
-SUBMITTER = Submitter(name="Hearth Health", id="HEARTH", contact=DESK)
-RECEIVER = Receiver(name="Hearth Clearinghouse", id="HEARTHCH")
 EVERGREEN = Payer(name="Evergreen Health Plan", payer_id="EVGRN", filing_indicator="CI")
 HARBOR = Payer(name="Blue Harbor Insurance", payer_id="BLHBR", filing_indicator="BL")
 JORDAN = Subscriber(
