@@ -21,6 +21,7 @@ from infra.local.stack import LocalStack, drop_database, ensure_database
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ["services.bench", "services.bench_eligibility"]
 API_MODULE = "services.bench_eligibility_api"
+API_BENCH = "eligibility_api"  # the name that runs only the API benchmark (it needs servers)
 
 
 def _run(module: str, env: dict[str, str] | None = None) -> int:
@@ -46,11 +47,20 @@ def _run_api_bench() -> int:
             drop_database(stack.server_url, name)
 
 
-def main() -> int:
-    for module in MODULES:
+def main(argv: list[str] | None = None) -> int:
+    """Every benchmark, or only those named (`python -m infra.bench eligibility_api`)."""
+    names = sys.argv[1:] if argv is None else argv
+    known = {API_BENCH, *MODULES}
+    if unknown := [name for name in names if name not in known]:
+        print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    for module in (m for m in MODULES if not names or m in names):
         if code := _run(module):
             return code
-    return _run_api_bench()
+    if not names or API_BENCH in names:
+        return _run_api_bench()
+    return 0
 
 
 if __name__ == "__main__":
