@@ -1,9 +1,10 @@
 """`make bench`: every benchmark, one `bench NAME key=value ...` line each.
 
-infra/ never imports services/, so benchmarks of service code run as their own processes
-(`python -m services.bench`) and their lines are passed through as they come. The API benchmark
-needs servers: infra starts or finds them (infra/local/stack.py), gives it a fresh database
-(dropped afterwards) and the API's command line as `make run` starts it, in its environment.
+infra/ never imports services/, so benchmarks of service code (services/bench/) run as their
+own processes (`python -m services.bench.estimate`) and their lines are passed through as they
+come. The API benchmark needs servers: infra starts or finds them (infra/local/stack.py), gives
+it a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
+its environment.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from infra.local.run import API_ARGV
 from infra.local.stack import LocalStack, drop_database, ensure_database
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench", "services.bench_eligibility"]
-API_MODULE = "services.bench_eligibility_api"
-API_BENCH = "eligibility_api"  # the name that runs only the API benchmark (it needs servers)
+MODULES = ["services.bench.estimate", "services.bench.eligibility"]
+API_MODULE = "services.bench.eligibility_api"
+API_BENCH = API_MODULE.rpartition(".")[2]  # eligibility_api: it needs servers, infra starts them
 
 
 def _run(module: str, env: dict[str, str] | None = None) -> int:
@@ -48,15 +49,15 @@ def _run_api_bench() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Every benchmark, or only those named (`python -m infra.bench eligibility_api`)."""
+    """Every benchmark, or those named by module (`python -m infra.bench eligibility_api`)."""
     names = sys.argv[1:] if argv is None else argv
-    known = {API_BENCH, *MODULES}
-    if unknown := [name for name in names if name not in known]:
-        print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(sorted(known))}",
-              file=sys.stderr)  # fmt: skip
+    by_name = {module.rpartition(".")[2]: module for module in MODULES}
+    if unknown := [n for n in names if n not in by_name and n != API_BENCH]:
+        known = ", ".join([*by_name, API_BENCH])
+        print(f"unknown benchmark {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 2
-    for module in (m for m in MODULES if not names or m in names):
-        if code := _run(module):
+    for name, module in by_name.items():
+        if (not names or name in names) and (code := _run(module)):
             return code
     if not names or API_BENCH in names:
         return _run_api_bench()

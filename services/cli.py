@@ -103,7 +103,7 @@ async def _grant_app_role(settings: Settings, role: str, ask_password: bool) -> 
 
 
 async def _load_demo_data(settings: Settings) -> int:
-    from services.devdata import load_demo_data
+    from services.dev.demo_data import load_demo_data
 
     if settings.env != "development":
         print(f"demo data is loaded in development only (HEARTH_ENV={settings.env})")

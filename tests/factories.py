@@ -1,7 +1,8 @@
-"""Arrange users, providers, clients, payers, policies and sessions for tests.
+"""Arrange users, providers, clients, payers, fee schedules, policies and sessions for tests.
 
 Plain async functions over the test's `db` connection (or any connection): they go through the
-real service functions where one exists, and return the ids or the Actor a token would carry.
+real service functions where one exists, and return the Actor a token would carry, the service's
+answer (a payer, a fee schedule, a session) or the new row's id.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncpg
 
 from schemas.clients import PolicyIn, SignupIn
 from schemas.common import Address
+from schemas.payers import FeeScheduleIn, FeeScheduleOut, PayerIn, PayerOut
 from schemas.providers import ProviderIn
 from schemas.therapy_sessions import BookSessionIn, SessionOut
 from services.clients import policies
@@ -22,6 +24,7 @@ from services.clients import service as clients
 from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
+from services.payers import service as payers
 from services.providers.service import onboard_provider
 from services.providers.validation import npi_check_digit
 from services.therapy_sessions import service as sessions
@@ -41,13 +44,18 @@ def valid_npi(seed: int | None = None) -> str:
     return body + str(npi_check_digit(body))
 
 
+async def _user(db: asyncpg.Connection, role: str) -> uuid.UUID:
+    user_id: uuid.UUID = await db.fetchval(
+        "INSERT INTO users (email, role) VALUES ($1, $2) RETURNING id",
+        f"{role}-{uuid.uuid4().hex[:10]}@example.test",
+        role,
+    )
+    return user_id
+
+
 async def make_ops(db: asyncpg.Connection) -> Actor:
     """An ops user that exists (events and invitations reference their id)."""
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, role) VALUES ($1, 'ops') RETURNING id",
-        f"ops-{uuid.uuid4().hex[:10]}@example.test",
-    )
-    return Actor(user_id=user_id, role="ops")
+    return Actor(user_id=await _user(db, "ops"), role="ops")
 
 
 def provider_body(**overrides: Any) -> dict[str, Any]:
@@ -90,10 +98,7 @@ async def make_client(db: asyncpg.Connection, settings: Settings, **fields: Any)
 
 async def make_client_actor(db: asyncpg.Connection) -> Actor:
     """A client user with a bare profile (no policy, no bookings), for role probes."""
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, role) VALUES ($1, 'client') RETURNING id",
-        f"client-{uuid.uuid4().hex[:10]}@example.test",
-    )
+    user_id = await _user(db, "client")
     # The API checks a token's client id against the user's profile, so it must be real.
     client_id = await db.fetchval(
         """
@@ -108,16 +113,62 @@ async def make_client_actor(db: asyncpg.Connection) -> Actor:
     return Actor(user_id=user_id, role="client", client_id=client_id)
 
 
-async def make_payer(db: asyncpg.Connection, name: str = "Acme Health") -> uuid.UUID:
-    payer_id: uuid.UUID = await db.fetchval(
+async def make_provider_actor(db: asyncpg.Connection) -> Actor:
+    """A provider user with a bare profile (never onboarded: a dummy tax id), for role probes."""
+    user_id = await _user(db, "provider")
+    provider_id = await db.fetchval(
         """
-        INSERT INTO payers (name, x12_payer_id, timely_filing_days)
-        VALUES ($1, $2, 90) RETURNING id
+        INSERT INTO providers (user_id, first_name, last_name, npi, taxonomy_code,
+                               tax_id_encrypted, tax_id_key_id, tax_id_last4)
+        VALUES ($1, 'Pat', 'Provider', $2, '101YM0800X', '\\x00', 'k1', '6789')
+        RETURNING id
         """,
-        name,
-        "P" + uuid.uuid4().hex[:10].upper(),
+        user_id,
+        "1" + str(uuid.uuid4().int)[:9],
     )
-    return payer_id
+    return Actor(user_id=user_id, role="provider", provider_id=provider_id)
+
+
+async def make_actor(db: asyncpg.Connection, role: str) -> Actor:
+    """A user of `role` ("ops", "provider" or "client") with a bare profile, for role probes."""
+    makers = {"ops": make_ops, "provider": make_provider_actor, "client": make_client_actor}
+    return await makers[role](db)
+
+
+def payer_in(**overrides: Any) -> PayerIn:
+    fields: dict[str, Any] = {
+        "name": "Acme Health",
+        "x12_payer_id": "AC" + uuid.uuid4().hex[:8].upper(),
+        "timely_filing_days": 90,
+        "telehealth_modifier": "95",
+        "prior_auth_cpt_codes": [],
+    }
+    fields.update(overrides)
+    return PayerIn(**fields)
+
+
+async def make_payer(db: asyncpg.Connection, **overrides: Any) -> PayerOut:
+    """A payer (its X12 payer id new on every call) through the payers service."""
+    return await payers.create_payer(db, payer_in(**overrides))
+
+
+def fee_in(**overrides: Any) -> FeeScheduleIn:
+    fields: dict[str, Any] = {
+        "cpt_code": "90837",
+        "modifier": None,
+        "allowed_cents": 15000,
+        "provider_rate_cents": 11000,
+        "effective_from": date(2026, 1, 1),
+        "effective_to": None,
+    }
+    fields.update(overrides)
+    return FeeScheduleIn(**fields)
+
+
+async def make_fee(
+    db: asyncpg.Connection, actor: Actor, payer_id: uuid.UUID, **overrides: Any
+) -> FeeScheduleOut:
+    return await payers.create_fee_schedule(db, actor, payer_id, fee_in(**overrides))
 
 
 async def make_policy(
@@ -140,7 +191,7 @@ async def make_insured_client(
 ) -> tuple[Actor, uuid.UUID]:
     """A client with a primary policy at a new payer: (the client, the policy id)."""
     me = await make_client(db, settings, **fields)
-    return me, await make_policy(db, me, await make_payer(db))
+    return me, await make_policy(db, me, (await make_payer(db)).id)
 
 
 def future(days: int = 7) -> datetime:

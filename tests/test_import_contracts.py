@@ -53,7 +53,7 @@ def test_the_code_keeps_every_contract(tmp_path: Path) -> None:
             "services.core imports no domain (services.<domain>)",
         ),
         (
-            "services/eligibility/estimates.py",
+            "services/eligibility/estimate_service.py",
             "services.providers.details",
             "A domain imports another domain only through its service (or errors) module",
         ),

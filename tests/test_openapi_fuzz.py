@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.core.auth import Actor, issue_access_token
 from services.core.settings import Settings
-from services.devdata import PROVIDERS, load_demo_data
+from services.dev.demo_data import PROVIDERS, load_demo_data
 from tests.conftest import clone_template, drop_database
 from tests.live import api_server, app_env
 

@@ -13,7 +13,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import UploadFile
 
 from infra import shifted_clock as clock
-from infra.clearinghouse import core, eligibility
+from infra.clearinghouse import caqh_core, eligibility
 from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 
@@ -25,7 +25,7 @@ REMEMBERED = 50_000
 @dataclass
 class Simulator:
     world: World
-    creds: core.Credentials
+    creds: caqh_core.Credentials
     today: date | None = None  # fixed "today" for 270s without DTP*291 (None: the clock's)
     mode: str = "normal"
     delay_s: float = 0.0
@@ -45,19 +45,19 @@ class Simulator:
         try:
             inquiry = read_270(fields["Payload"])
         except X12Error as error:
-            return 400, core.response_fields(
-                fields, self.creds, core.ENVELOPE_ERROR, "", "PayloadIllegal", str(error)
+            return 400, caqh_core.response_fields(
+                fields, self.creds, caqh_core.ENVELOPE_ERROR, "", "PayloadIllegal", str(error)
             )
         today = self.today or clock.today()
         response = eligibility.answer(self.world, inquiry, today, unable=self.mode == "aaa42")
         control = Control(self.next_control(), clock.now())
         text = write_271(inquiry, response, control)
-        return 200, core.response_fields(fields, self.creds, core.RESPONSE_271, text)
+        return 200, caqh_core.response_fields(fields, self.creds, caqh_core.RESPONSE_271, text)
 
 
-def credentials_from_env() -> core.Credentials:
+def credentials_from_env() -> caqh_core.Credentials:
     env = os.environ
-    return core.Credentials(
+    return caqh_core.Credentials(
         username=env.get("HEARTH_CLEARINGHOUSE_USERNAME", "hearth"),
         password=env.get("HEARTH_CLEARINGHOUSE_PASSWORD", "hearth-sim-password"),
         sender_id=env.get("HEARTH_CLEARINGHOUSE_SENDER_ID", "HEARTH"),
@@ -68,7 +68,9 @@ def credentials_from_env() -> core.Credentials:
 async def _form_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
     # Plain fields read directly, without the framework's multipart parser (the simulator's
     # CPU shares the machine with the API in the bench).
-    plain = core.plain_form_fields(request.headers.get("content-type", ""), await request.body())
+    plain = caqh_core.plain_form_fields(
+        request.headers.get("content-type", ""), await request.body()
+    )
     if plain is not None:
         return plain
     form = await request.form()
@@ -82,7 +84,7 @@ async def _form_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _multipart(status: int, fields: dict[str, str]) -> Response[bytes]:
-    body, content_type = core.encode_multipart(fields)
+    body, content_type = caqh_core.encode_multipart(fields)
     return Response(body, status_code=status, media_type=content_type)
 
 
@@ -97,10 +99,10 @@ def create_app(sim: Simulator) -> Litestar:
             await asyncio.sleep(sim.delay_s)
         fields = await _form_fields(request)
         try:
-            core.check_request(fields, sim.creds)
-        except core.EnvelopeError as error:
-            payload = core.response_fields(
-                fields, sim.creds, core.ENVELOPE_ERROR, "", error.code, error.message
+            caqh_core.check_request(fields, sim.creds)
+        except caqh_core.EnvelopeError as error:
+            payload = caqh_core.response_fields(
+                fields, sim.creds, caqh_core.ENVELOPE_ERROR, "", error.code, error.message
             )
             payload.pop("Payload")
             return _multipart(error.status, payload)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import httpx
 
-from services.clearinghouse.core import (
+from services.clearinghouse.caqh_core import (
     CoreProtocolError,
     CoreResponse,
     Credentials,

@@ -22,7 +22,7 @@ from services.clearinghouse.client import CoreHttpClient
 from services.core.auth import ROLES, allow
 from services.core.deps import AppSettings, Caller, Conn, Pool, RedisClient
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.eligibility import estimates, service
+from services.eligibility import estimate_service, service
 
 # The clearinghouse the app provides (services/app.py), named here rather than in core (which
 # knows no domain). Typed as the HTTP client, not the ClearinghouseAdapter Protocol: Litestar
@@ -97,7 +97,9 @@ class EstimatesController(Controller):
         Ops see the payer's allowed amount and the insurer's share; a provider or client sees
         the client's share and lines that do not state the contracted rate.
         """
-        return await estimates.estimate(pool, clearinghouse, settings, actor, data, redis=redis)
+        return await estimate_service.estimate(
+            pool, clearinghouse, settings, actor, data, redis=redis
+        )
 
 
 class OutOfNetworkRatesController(Controller):
@@ -114,9 +116,11 @@ class OutOfNetworkRatesController(Controller):
         actor: Caller,
     ) -> OutOfNetworkRateOut:
         """What the plan allows out of network for a CPT code (the 271 does not say)."""
-        return await estimates.set_oon_rate(conn, actor, payer_id, cpt_code, data.allowed_cents)
+        return await estimate_service.set_oon_rate(
+            conn, actor, payer_id, cpt_code, data.allowed_cents
+        )
 
     @get("/", guards=[allow("ops", "provider")], operation_id="list_out_of_network_rates")
     async def list(self, payer_id: FromPath[uuid.UUID], conn: Conn) -> list[OutOfNetworkRateOut]:
         """The plan's out-of-network allowed amounts by CPT code."""
-        return await estimates.list_oon_rates(conn, payer_id)
+        return await estimate_service.list_oon_rates(conn, payer_id)

@@ -1,5 +1,5 @@
-"""Request bodies, the two-of-everything world and the authorization matrix of the clients and
-sessions tests (the arrange functions themselves are in tests/factories.py)."""
+"""Request bodies and the two-of-everything world of the clients and sessions tests (the arrange
+functions themselves are in tests/factories.py, the authorization matrix in tests/authz.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 import httpx
 import msgspec
-import pytest
 
 from schemas.therapy_sessions import SessionOut
 from services.app import close_resources, create_app, open_resources
@@ -98,7 +97,7 @@ async def make_world(db: asyncpg.Connection, settings: Settings) -> World:
         await make_client(db, settings),
         await make_client(db, settings, first_name=FOREIGN_NAME),
     )
-    w.payer = await make_payer(db)
+    w.payer = (await make_payer(db)).id
     w.policies = (
         await make_policy(db, w.clients[0], w.payer),
         await make_policy(db, w.clients[1], w.payer),
@@ -108,30 +107,6 @@ async def make_world(db: asyncpg.Connection, settings: Settings) -> World:
         await make_session(db, w.ops, w.providers[1], w.clients[1], w.policies[1]),
     )
     return w
-
-
-def statuses(
-    none: int,
-    provider: tuple[int, int, int],
-    client: tuple[int, int, int],
-    ops: tuple[int, int, int],
-) -> list[tuple[str, str, int]]:
-    """(role, object, status) rows of an authorization matrix."""
-    rows = [("none", obj, none) for obj in ("own", "foreign", "unknown")]
-    for role, expected in (("provider", provider), ("client", client), ("ops", ops)):
-        rows += [
-            (role, obj, s) for obj, s in zip(("own", "foreign", "unknown"), expected, strict=True)
-        ]
-    return rows
-
-
-def matrix_cases(routes: dict[str, Any]) -> list[Any]:
-    """pytest params (route, role, object, status) from {route: (request, statuses(...))}."""
-    return [
-        pytest.param(route, role, obj, status, id=f"{route}-{role}-{obj}")
-        for route, (_, rows) in routes.items()
-        for role, obj, status in rows
-    ]
 
 
 @asynccontextmanager

@@ -11,14 +11,8 @@ import httpx
 import pytest
 
 from services.core.settings import Settings
-from tests.clients.helpers import (
-    FOREIGN_NAME,
-    World,
-    make_world,
-    matrix_cases,
-    signup_body,
-    statuses,
-)
+from tests.authz import ROLES, headers_for, matrix_cases, statuses
+from tests.clients.helpers import FOREIGN_NAME, World, make_world, signup_body
 
 Request = tuple[str, str, dict[str, Any] | None]
 
@@ -96,7 +90,7 @@ async def test_client_routes_matrix(
 ) -> None:
     w = await make_world(db, settings)
     actor = w.actor(role)
-    response = await _call(client, ROUTES[route][0](w, obj), token(actor) if actor else {})
+    response = await _call(client, ROUTES[route][0](w, obj), headers_for(token, actor))
     assert response.status_code == status, response.text
     if status == 404:
         text = response.text
@@ -130,7 +124,7 @@ async def test_list_clients_matrix(
 ) -> None:
     w = await make_world(db, settings)
     actor = w.actor(role)
-    response = await client.get("/clients", headers=token(actor) if actor else {})
+    response = await client.get("/clients", headers=headers_for(token, actor))
     assert response.status_code == status
     if role == "provider":
         assert [c["id"] for c in response.json()["items"]] == [str(w.clients[0].client_id)]
@@ -154,20 +148,20 @@ async def test_create_client_matrix(
     actor = w.actor(role)
     body = signup_body()
     del body["password"]
-    response = await client.post("/clients", json=body, headers=token(actor) if actor else {})
+    response = await client.post("/clients", json=body, headers=headers_for(token, actor))
     assert response.status_code == status
     created = await db.fetchval("SELECT count(*) FROM clients WHERE email = $1", body["email"])
     assert created == (1 if status == 201 else 0)
 
 
-@pytest.mark.parametrize("role", ["none", "provider", "client", "ops"])
+@pytest.mark.parametrize("role", ROLES)
 async def test_signup_is_public_to_everyone(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any, role: str
 ) -> None:
     w = await make_world(db, settings)
     actor = w.actor(role)
     response = await client.post(
-        "/clients/signup", json=signup_body(), headers=token(actor) if actor else {}
+        "/clients/signup", json=signup_body(), headers=headers_for(token, actor)
     )
     assert response.status_code == 202
 

@@ -51,7 +51,7 @@ async def test_client_adds_reads_corrects_and_ends_a_policy(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     base = f"/clients/{me.client_id}/policies"
     created = await client.post(base, json=policy_body(payer, **DEPENDANT), headers=token(me))
     assert created.status_code == 201, created.text
@@ -91,7 +91,7 @@ async def test_one_primary_and_one_secondary_per_date(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     base = f"/clients/{me.client_id}/policies"
     first = await client.post(base, json=policy_body(payer, effective_to="2024-12-31"),
                               headers=token(me))  # fmt: skip
@@ -126,7 +126,7 @@ async def test_the_exclusion_constraint_backs_the_overlap_rule(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     await make_policy(db, me, payer)
     with pytest.raises(asyncpg.ExclusionViolationError):
         await db.execute(
@@ -169,7 +169,7 @@ async def test_bad_policies_are_refused_naming_the_field(
     field: str,
 ) -> None:
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     response = await client.post(
         f"/clients/{me.client_id}/policies", json=policy_body(payer, **change), headers=token(me)
     )
@@ -190,7 +190,7 @@ async def test_provider_with_a_session_reads_policies_but_never_writes(
     ops = await make_ops(db)
     provider = await make_provider(db, settings)
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     policy_id = await make_policy(db, me, payer)
     base = f"/clients/{me.client_id}/policies"
     assert (await client.get(base, headers=token(provider))).status_code == 404
@@ -219,7 +219,7 @@ async def test_ops_manage_any_clients_policies(
 ) -> None:
     ops = await make_ops(db)
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     created = await client.post(f"/clients/{me.client_id}/policies", json=policy_body(payer),
                                 headers=token(ops))  # fmt: skip
     assert created.status_code == 201
@@ -250,6 +250,6 @@ async def test_concurrent_overlapping_policies_one_wins(
 async def _payer(url: str) -> uuid.UUID:
     conn = await asyncpg.connect(url)
     try:
-        return await make_payer(conn)
+        return (await make_payer(conn)).id
     finally:
         await conn.close()

@@ -136,7 +136,7 @@ async def test_policies_refuse_unsafe_ids_and_names_on_post_and_patch(
     field: str,
 ) -> None:
     me = await make_client(db, settings)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     path = f"/clients/{me.client_id}/policies"
     _refused(await client.post(path, json=_policy_body(payer, **change), headers=token(me)), field)
     policy = await make_policy(db, me, payer)
@@ -191,7 +191,7 @@ async def test_providers_and_payers_refuse_unsafe_names(
         headers=token(ops),
     )
     _refused(nul, "name")
-    payer_id = await make_payer(db)
+    payer_id = (await make_payer(db)).id
     renamed = await client.patch(
         f"/payers/{payer_id}", json={"name": "Acme:Health"}, headers=token(ops)
     )

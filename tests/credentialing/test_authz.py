@@ -15,8 +15,8 @@ from schemas.credentialing import CredentialingIn
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.credentialing.service import request_credentialing
+from tests.authz import OBJECTS, ROLES, expected_status, headers_for
 from tests.factories import make_client_actor, make_ops, make_payer, make_provider
-from tests.providers.authz import OBJECTS, ROLES, expected_status, headers_for
 
 
 @dataclass
@@ -34,7 +34,7 @@ async def world(db: asyncpg.Connection, settings: Settings) -> World:
     b = await make_provider(db, settings, ops)
     assert a.provider_id is not None
     assert b.provider_id is not None
-    payer_id = await make_payer(db)
+    payer_id = (await make_payer(db)).id
     own = CredentialingIn(provider_id=a.provider_id, payer_id=payer_id)
     foreign = CredentialingIn(provider_id=b.provider_id, payer_id=payer_id)
     records = {
@@ -102,7 +102,7 @@ async def test_open_is_for_ops_only(
 ) -> None:
     provider = world.actors["provider"]
     assert provider is not None
-    other_payer = await make_payer(db)
+    other_payer = (await make_payer(db)).id
     response = await client.post(
         "/credentialing",
         json={"provider_id": str(provider.provider_id), "payer_id": str(other_payer)},

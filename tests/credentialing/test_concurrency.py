@@ -42,7 +42,7 @@ async def _record(pool: asyncpg.Pool, settings: Settings, steps: list[Transition
         record = await request_credentialing(
             conn,
             ops,
-            CredentialingIn(provider_id=provider.provider_id, payer_id=await make_payer(conn)),
+            CredentialingIn(provider_id=provider.provider_id, payer_id=(await make_payer(conn)).id),
         )
         for step in steps:
             await transition(conn, ops, record.id, step)

@@ -40,7 +40,7 @@ async def test_full_lifecycle_over_http(
 ) -> None:
     ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     created = await _open(client, token(ops), provider.provider_id, payer)
     assert created.status_code == 201, created.text
     record_id = created.json()["id"]
@@ -86,7 +86,7 @@ async def test_lists_filter_and_a_provider_sees_only_their_own(
     ops = await make_ops(db)
     a = await make_provider(db, settings, ops)
     b = await make_provider(db, settings, ops)
-    aetna, cigna = await make_payer(db, "Aetna"), await make_payer(db, "Cigna")
+    aetna, cigna = (await make_payer(db, name="Aetna")).id, (await make_payer(db, name="Cigna")).id
     a_aetna = (await _open(client, token(ops), a.provider_id, aetna)).json()["id"]
     a_cigna = (await _open(client, token(ops), a.provider_id, cigna)).json()["id"]
     b_aetna = (await _open(client, token(ops), b.provider_id, aetna)).json()["id"]
@@ -121,7 +121,7 @@ async def test_expiring_lists_what_the_job_flagged(
     record_ids = []
     for ends_on in ("2027-02-01", "2027-09-01"):
         record_id = (
-            await _open(client, token(ops), provider.provider_id, await make_payer(db))
+            await _open(client, token(ops), provider.provider_id, (await make_payer(db)).id)
         ).json()["id"]
         for to in ("submitted", "in_review"):
             await _move(client, token(ops), record_id, to)
@@ -163,7 +163,7 @@ async def test_bad_transition_bodies_are_400_and_change_nothing(
     ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     record_id = (
-        await _open(client, token(ops), provider.provider_id, await make_payer(db))
+        await _open(client, token(ops), provider.provider_id, (await make_payer(db)).id)
     ).json()["id"]
     await _move(client, token(ops), record_id, "submitted")
     await _move(client, token(ops), record_id, "in_review")

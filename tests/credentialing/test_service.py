@@ -61,7 +61,7 @@ async def _arrange(
     ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     assert provider.provider_id is not None
-    return ops, provider.provider_id, await make_payer(db)
+    return ops, provider.provider_id, (await make_payer(db)).id
 
 
 async def _record_in(
@@ -149,7 +149,7 @@ async def test_dates_are_refused_outside_approval_and_expiry_only_shortens(
     record_id = await _record_in(db, ops, provider_id, payer_id, "requested")
     with pytest.raises(InvalidDates):
         await transition(db, ops, record_id, move("submitted", ends_on=END))
-    approved = await _record_in(db, ops, provider_id, await make_payer(db), "approved")
+    approved = await _record_in(db, ops, provider_id, (await make_payer(db)).id, "approved")
     for late in (date(2027, 1, 1), date(2025, 12, 31)):
         with pytest.raises(InvalidDates):
             await transition(db, ops, approved, move("expired", ends_on=late))
@@ -173,7 +173,7 @@ async def test_one_open_record_per_provider_and_payer(
         with pytest.raises(OpenRecordExists):
             await request_credentialing(db, ops, pair)
     # Another payer is another pair.
-    other = CredentialingIn(provider_id=provider_id, payer_id=await make_payer(db))
+    other = CredentialingIn(provider_id=provider_id, payer_id=(await make_payer(db)).id)
     await request_credentialing(db, ops, other)
     await transition(db, ops, first.id, move("denied"))
     reapplied = await request_credentialing(db, ops, pair)
@@ -238,7 +238,7 @@ async def test_is_credentialed_reads_the_dates(
     # After expiry the dates still answer for past dates of service.
     await run_expiry(db, date(2027, 2, 1), 60)
     assert await is_credentialed(db, provider_id, payer_id, on) is expected
-    assert not await is_credentialed(db, provider_id, await make_payer(db), on)
+    assert not await is_credentialed(db, provider_id, (await make_payer(db)).id, on)
 
 
 @pytest.mark.parametrize("status", ["requested", "submitted", "in_review", "denied"])
@@ -255,9 +255,9 @@ async def test_expiry_run_expires_ended_flags_ending_and_is_idempotent(
 ) -> None:
     ops, provider_id, payer_id = await _arrange(db, settings)
     ended = await _record_in(db, ops, provider_id, payer_id, "approved")  # ends 2026-12-31
-    soon = await _record_in(db, ops, provider_id, await make_payer(db), "in_review")
+    soon = await _record_in(db, ops, provider_id, (await make_payer(db)).id, "in_review")
     await transition(db, ops, soon, move("approved", ends_on=date(2027, 3, 2)))
-    later = await _record_in(db, ops, provider_id, await make_payer(db), "in_review")
+    later = await _record_in(db, ops, provider_id, (await make_payer(db)).id, "in_review")
     await transition(db, ops, later, move("approved", ends_on=date(2027, 3, 3)))
 
     run = await run_expiry(db, date(2027, 1, 1), 60)  # warn through 2027-03-02

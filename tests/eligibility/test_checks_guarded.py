@@ -24,13 +24,13 @@ from services.core.auth import Actor
 from services.core.db import create_pool
 from services.core.settings import Settings
 from services.eligibility import service
-from tests.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
 from tests.eligibility.test_checks_live import (
     World,
     on_world_time,  # noqa: F401 - autouse
     running_world,
     sql,
 )
+from tests.infra.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
 
 MIN_INTERVAL_S = 3600
 PER_CALLER = 2

@@ -22,9 +22,9 @@ import pytest
 from services.core import clock
 from services.core.auth import Actor, issue_access_token
 from services.core.settings import Settings
-from services.devdata import load_demo_data
-from tests.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
+from services.dev.demo_data import load_demo_data
 from tests.conftest import clone_template, drop_database
+from tests.infra.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator fixture
 from tests.live import api_server, app_env
 
 # The simulator's world holds claims of 2026 (its accumulators, deductibles met in February):

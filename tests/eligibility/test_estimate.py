@@ -22,8 +22,8 @@ from services.eligibility.estimate import (
     initial_state,
     project_sessions,
 )
+from services.eligibility.estimate_service import out_of_range
 from services.eligibility.estimate_view import render_projection, render_session
-from services.eligibility.estimates import out_of_range
 from tests.eligibility import plans
 from tests.eligibility.plans import AS_OF
 

@@ -23,9 +23,9 @@ from services.eligibility import queries
 from services.eligibility.estimate import initial_state, project_sessions
 from services.eligibility.estimate_view import render_projection
 from services.eligibility.service import check_benefits
-from tests.clearinghouse.conftest import ch, clearinghouse  # noqa: F401 - the simulator fixtures
 from tests.eligibility import plans
 from tests.factories import make_insured_client, make_ops
+from tests.infra.clearinghouse.conftest import ch, clearinghouse  # noqa: F401 - the simulator fixtures
 
 CPT_90834 = 10500
 LEAP_DAY = date(2028, 2, 29)

@@ -21,11 +21,12 @@ from schemas.payers import FeeScheduleOut, PayerOut
 from services.app import create_app
 from services.core.auth import Actor
 from services.core.settings import Settings
+from tests.authz import OBJECTS, headers_for, refusal
+from tests.factories import make_actor, make_fee, make_payer
 from tests.leaks import leaks
-from tests.payers.conftest import make_actor, make_fee, make_payer
 
+# tests.authz's ROLES, each with a second user of the same role ("_b").
 ROLES = ["none", "provider", "provider_b", "client", "client_b", "ops", "ops_b"]
-OBJECTS = ["own", "foreign", "unknown"]
 
 
 @dataclass
@@ -163,11 +164,7 @@ ROUTES = [
 
 
 def _expected(route: Route, role: str, obj: str) -> int:
-    if role == "none":
-        return 401
-    if role.removesuffix("_b") not in route.allowed:
-        return 403
-    return route.by_object[obj]
+    return refusal(role.removesuffix("_b"), route.allowed) or route.by_object[obj]
 
 
 @pytest.fixture
@@ -200,7 +197,8 @@ async def test_authorization_matrix(
     role: str,
     obj: str,
 ) -> None:
-    headers = {} if role == "none" else token(await make_actor(db, role.removesuffix("_b")))
+    actor = None if role == "none" else await make_actor(db, role.removesuffix("_b"))
+    headers = headers_for(token, actor)
     method, url, body = route.request(world, obj)
     response = await client.request(method, url, json=body, headers=headers)
     expected = _expected(route, role, obj)

@@ -11,7 +11,7 @@ import pytest
 
 from schemas.payers import PayerOut
 from services.core.auth import Actor
-from tests.payers.conftest import make_fee
+from tests.factories import make_fee
 
 NASTY: list[Any] = [
     "\x00",

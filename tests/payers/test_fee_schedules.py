@@ -14,7 +14,7 @@ from schemas.payers import FeeScheduleOut, PayerOut
 from services.core.auth import Actor
 from services.core.errors import Conflict, NotFound, Unprocessable
 from services.payers import queries, service
-from tests.payers.conftest import make_actor, make_fee, make_payer
+from tests.factories import make_actor, make_fee, make_payer
 
 D = date
 

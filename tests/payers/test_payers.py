@@ -13,7 +13,7 @@ from schemas.payers import PayerPatch
 from services.core.auth import Actor
 from services.core.errors import Conflict, NotFound
 from services.payers import service
-from tests.payers.conftest import make_payer, payer_in
+from tests.factories import make_payer, payer_in
 
 GOOD = {
     "name": "Blue Plan of Somewhere",

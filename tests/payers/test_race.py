@@ -12,7 +12,7 @@ from services.core.auth import Actor
 from services.core.db import init_connection, run_in_transaction
 from services.core.errors import Conflict
 from services.payers import service
-from tests.payers.conftest import fee_in, make_actor, payer_in
+from tests.factories import fee_in, make_actor, payer_in
 
 
 async def _connect(url: str) -> asyncpg.Connection:

@@ -11,7 +11,7 @@ import pytest
 from schemas.payers import PayerOut
 from services.core.auth import Actor
 from services.payers import service
-from tests.payers.conftest import make_fee, make_payer
+from tests.factories import make_fee, make_payer
 
 D = date
 

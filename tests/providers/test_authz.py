@@ -14,9 +14,9 @@ import pytest
 
 from services.core.auth import Actor
 from services.core.settings import Settings
+from tests.authz import OBJECTS, ROLES, expected_status, headers_for
 from tests.factories import make_client_actor, make_ops, make_provider, provider_body
 from tests.leaks import leaks
-from tests.providers.authz import OBJECTS, ROLES, expected_status, headers_for
 
 
 @dataclass

@@ -41,7 +41,7 @@ async def test_no_body_or_query_makes_a_5xx(
     ops = await make_ops(db)
     provider = await make_provider(db, settings, ops)
     pid = provider.provider_id
-    payer = await make_payer(db)
+    payer = (await make_payer(db)).id
     headers = token(ops)
     location = (
         await client.post(

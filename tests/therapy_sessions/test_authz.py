@@ -12,14 +12,8 @@ import pytest
 
 from services.core.auth import Actor
 from services.core.settings import Settings
-from tests.clients.helpers import (
-    World,
-    make_world,
-    matrix_cases,
-    session_body,
-    signup_body,
-    statuses,
-)
+from tests.authz import ROLES, headers_for, matrix_cases, statuses
+from tests.clients.helpers import World, make_world, session_body, signup_body
 from tests.factories import move_to_past
 
 Request = tuple[str, str, dict[str, Any] | None]
@@ -77,7 +71,7 @@ async def test_session_routes_matrix(
         await move_to_past(db, s.id)  # so a no-show is possible
     actor = w.actor(role)
     method, path, body = ROUTES[route][0](w, obj)
-    response = await client.request(method, path, json=body, headers=token(actor) if actor else {})
+    response = await client.request(method, path, json=body, headers=headers_for(token, actor))
     assert response.status_code == status, response.text
     foreign = w.sessions[1]
     if status == 404:
@@ -93,13 +87,13 @@ async def test_session_routes_matrix(
         assert await db.fetchval(count, w.clients[1].client_id) == 1
 
 
-@pytest.mark.parametrize("role", ["none", "provider", "client", "ops"])
+@pytest.mark.parametrize("role", ROLES)
 async def test_list_sessions_matrix(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any, role: str
 ) -> None:
     w = await make_world(db, settings)
     actor = w.actor(role)
-    response = await client.get("/therapy-sessions", headers=token(actor) if actor else {})
+    response = await client.get("/therapy-sessions", headers=headers_for(token, actor))
     if role == "none":
         assert response.status_code == 401
         return

@@ -108,7 +108,7 @@ async def test_the_policy_must_cover_the_session_date(
     provider = await make_provider(db, settings)
     me = await make_client(db, settings)
     ends = future(3).date()
-    policy_id = await make_policy(db, me, await make_payer(db), effective_to=ends)
+    policy_id = await make_policy(db, me, (await make_payer(db)).id, effective_to=ends)
     late = await client.post("/therapy-sessions",
                              json=session_body(provider, policy_id=str(policy_id),
                                                starts_at=future(10).isoformat()),
@@ -262,7 +262,7 @@ async def test_the_database_refuses_a_session_with_another_clients_policy(
     ops = await make_ops(db)
     provider = await make_provider(db, settings)
     me, other = await make_client(db, settings), await make_client(db, settings)
-    their_policy = await make_policy(db, other, await make_payer(db))
+    their_policy = await make_policy(db, other, (await make_payer(db)).id)
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await db.execute(
             """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.clearinghouse.conftest import (
+from tests.infra.clearinghouse.conftest import (
     _wait_listening,
     envelope,
     fixture,

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from services.clearinghouse.caqh_core import PAYLOAD_270, Credentials
 from services.clearinghouse.client import CoreHttpClient
-from services.clearinghouse.core import PAYLOAD_270, Credentials
 from services.clearinghouse.errors import (
     ClearinghouseError,
     ClearinghouseUnavailable,

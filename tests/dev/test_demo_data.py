@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from services.core.clock import Clock
 from services.core.settings import Settings
 from services.core.transactions import Transactions
-from services.devdata import (
+from services.dev.demo_data import (
     CLIENTS,
     DEMO_PASSWORD,
     OPS_EMAIL,

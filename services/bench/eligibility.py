@@ -34,7 +34,7 @@ from services.eligibility.x12 import (
     write_270,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONCURRENCY = 8
 BASELINE = "simulator_health_get"
 

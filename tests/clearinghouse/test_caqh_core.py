@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.clearinghouse.core import (
+from services.clearinghouse.caqh_core import (
     PAYLOAD_270,
     CoreProtocolError,
     Credentials,

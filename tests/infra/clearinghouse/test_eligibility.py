@@ -14,7 +14,7 @@ import pytest
 
 from schemas.eligibility import Cents
 from services.eligibility.x12 import parse_271
-from tests.clearinghouse.conftest import ask, loops, segments
+from tests.infra.clearinghouse.conftest import ask, loops, segments
 from tests.x12tools import x279_errors
 
 

@@ -44,13 +44,13 @@ import httpx
 import msgspec
 from redis.asyncio import Redis
 
-from services.bench_eligibility import CONCURRENCY, _rate
+from services.bench.eligibility import CONCURRENCY, _rate
 from services.core import clock
 from services.core.migrations import migrate
 from services.core.settings import load_settings
-from services.devdata import DEMO_PASSWORD, load_demo_data
+from services.dev.demo_data import DEMO_PASSWORD, load_demo_data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASELINE = "benefit_check_get"
 # The simulator's world holds claims of 2026: every process runs as of this instant.
 AS_OF = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.clearinghouse.conftest import envelope, fixture, post_core
+from tests.infra.clearinghouse.conftest import envelope, fixture, post_core
 
 JORDAN = "270_jordan_lee.x12"
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from litestar._multipart import parse_multipart_form
 
-from infra.clearinghouse.core import plain_form_fields
+from infra.clearinghouse.caqh_core import plain_form_fields
 
 BOUNDARY = "core-" + uuid.uuid4().hex
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -1,4 +1,4 @@
-"""Estimates: a benefit check plus the payer's allowed amount, through the pure engine.
+"""The estimate use case: a benefit check plus the payer's allowed amount, through the pure engine.
 
 The engine computes figures; estimate_view writes their text for the caller's role. Benefits
 whose figures are out of range (a coinsurance outside 0-1, a negative amount) are refused with

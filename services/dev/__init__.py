@@ -1,0 +1,1 @@
+"""Development-only code: the demo world `make run` loads (demo_data)."""
