@@ -25,47 +25,23 @@ _CHECK = """
 """
 
 
-_CONTEXT_COLUMNS = """
-    SELECT p.id AS policy_id, p.client_id, p.payer_id, y.name AS payer_name,
-           y.x12_payer_id, p.member_id, p.relationship, p.patient_member_id,
-           p.subscriber_first_name, p.subscriber_last_name, p.subscriber_date_of_birth,
-           p.subscriber_sex, c.first_name, c.last_name, c.date_of_birth, c.sex
-"""
-_CONTEXT_FROM = """
-    FROM insurance_policies p
-    JOIN clients c ON c.id = p.client_id
-    JOIN payers y ON y.id = p.payer_id
-    WHERE p.id = $1
-"""
-
-
 async def get_check_context(
     conn: asyncpg.Connection, policy_id: uuid.UUID
 ) -> CheckContextRow | None:
-    row = await conn.fetchrow(_CONTEXT_COLUMNS + _CONTEXT_FROM, policy_id)
-    return to_struct(row, CheckContextRow)
-
-
-async def get_check_context_numbered(
-    conn: asyncpg.Connection, policy_id: uuid.UUID
-) -> tuple[CheckContextRow, tuple[int, int]] | None:
-    """The context and fresh control numbers (next_control_numbers) in one round trip.
-
-    For a refresh, which always writes a 270: numbers taken for a check refused afterwards
-    (not the caller's policy, too soon) leave a gap, as a rolled-back use would; ISA13 and
-    GS06 need to be unique and increasing, not consecutive.
-    """
     row = await conn.fetchrow(
-        _CONTEXT_COLUMNS
-        + """, nextval('x12_interchange_control') AS isa, nextval('x12_group_control') AS gs"""
-        + _CONTEXT_FROM,
+        """
+        SELECT p.id AS policy_id, p.client_id, p.payer_id, y.name AS payer_name,
+               y.x12_payer_id, p.member_id, p.relationship, p.patient_member_id,
+               p.subscriber_first_name, p.subscriber_last_name, p.subscriber_date_of_birth,
+               p.subscriber_sex, c.first_name, c.last_name, c.date_of_birth, c.sex
+        FROM insurance_policies p
+        JOIN clients c ON c.id = p.client_id
+        JOIN payers y ON y.id = p.payer_id
+        WHERE p.id = $1
+        """,
         policy_id,
     )
-    if row is None:
-        return None
-    values = dict(row)
-    numbers = int(values.pop("isa")), int(values.pop("gs"))
-    return msgspec.convert(values, CheckContextRow), numbers
+    return to_struct(row, CheckContextRow)
 
 
 async def get_provider_receiver(

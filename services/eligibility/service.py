@@ -87,22 +87,12 @@ UPSTREAM_PLAIN = "the clearinghouse could not answer this benefit check; please 
 _X12_SAFE = re.compile(X12_SAFE)
 
 
-async def _context(
-    conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID, *, numbered: bool
-) -> tuple[CheckContextRow, tuple[int, int] | None]:
-    """The policy and its client, if the caller may see them (404 otherwise).
-
-    `numbered`: with fresh control numbers from the same statement (one round trip fewer).
-    """
-    numbers = None
-    if numbered:
-        found = await queries.get_check_context_numbered(conn, policy_id)
-        context, numbers = found or (None, None)
-    else:
-        context = await queries.get_check_context(conn, policy_id)
+async def _context(conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID) -> CheckContextRow:
+    """The policy and its client, if the caller may see them (404 otherwise)."""
+    context = await queries.get_check_context(conn, policy_id)
     if context is None or not await clients.may_see_client(conn, actor, context.client_id):
         raise PolicyNotFound("policy not found", field="policy_id")
-    return context, numbers
+    return context
 
 
 def _receiver_for(actor: Actor, provider_id: uuid.UUID | None) -> uuid.UUID | None:
@@ -234,8 +224,7 @@ async def check_benefits(
     # needs another's transaction, so each commits by itself (BEGIN and COMMIT were two more
     # round trips on every check). Plain statements only: no reset query when it goes back.
     async with connection(pool, plain=True) as conn:
-        # A refresh always writes a 270: its control numbers come with the context.
-        context, numbers = await _context(conn, caller, data.policy_id, numbered=data.refresh)
+        context = await _context(conn, caller, data.policy_id)
         receiver = await _receiver(conn, settings, context, provider_id, service_date)
         if not data.refresh:
             fresh = await queries.get_latest_check(
@@ -247,7 +236,7 @@ async def check_benefits(
         if refresher is not None:
             await refresh_limits.check_policy_interval(conn, settings, refresher, context.policy_id)
         _require_x12_safe(context, receiver)
-        isa, gs = numbers or await queries.next_control_numbers(conn)
+        isa, gs = await queries.next_control_numbers(conn)
     if refresher is not None:
         assert redis is not None, "a caller's refresh is counted in Redis"
         await refresh_limits.count_caller(redis, settings, refresher)
