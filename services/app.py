@@ -27,6 +27,7 @@ from services.core.db import (
     connection_lost,
     create_pool,
     provide_conn,
+    provide_open_conn,
 )
 from services.core.errors import handle_exception
 from services.core.logging import configure_logging
@@ -195,9 +196,16 @@ def create_app(
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[resources],
-        state=State({"settings": settings, "check_access": check_access}),
+        state=State(
+            {
+                "settings": settings,
+                "check_access": check_access,
+                "request_conn": asynccontextmanager(conn_provider or provide_conn),
+            }
+        ),
         dependencies={
             "conn": Provide(conn_provider or provide_conn),
+            "open_conn": Provide(provide_open_conn),
             "settings": Provide(provide_settings),
             "redis": Provide(provide_redis),
             "pool": Provide(provide_pool),

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from infra.local.stack import LocalStack
@@ -214,8 +215,9 @@ async def db(worker_db: str) -> AsyncGenerator[asyncpg.Connection, None]:
 _current: dict[str, asyncpg.Connection] = {}
 
 
-async def _test_conn() -> AsyncGenerator[asyncpg.Connection, None]:
+async def _test_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     # Each request is a savepoint of the test's transaction: an error rolls back only its work.
+    # `state`: unused, taken as provide_conn takes it (db.provide_open_conn passes it to either).
     async with run_in_transaction(_current["conn"]) as conn:
         yield conn
 

@@ -29,7 +29,7 @@ from services.clients.errors import (
 from services.clients.service import check_birth_date, visible_client
 from services.core import audit, clock
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 
 ENTITY = "insurance_policy"
 
@@ -158,8 +158,9 @@ async def list_policies(
     conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID, cursor: str | None, limit: int
 ) -> Page[PolicyOut]:
     await visible_client(conn, actor, client_id)
-    rows = await queries.list_policies(conn, client_id, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit)
+    page = await page_of(
+        lambda after, n: queries.list_policies(conn, client_id, after, n), cursor, limit
+    )
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page.map(policy_out)
 

@@ -1,73 +1,69 @@
-"""SQL for clients, their insurance policies, and who may see them."""
+"""SQL for clients, their insurance policies, and which providers see them.
+
+Foreign tables read: payers (whether a policy names a payer that exists).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 import asyncpg
 
 from schemas.clients import ClientColumns, ClientRow, PolicyRow
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
+from services.core.scope import Scope
 
-_CLIENT = """
-    SELECT c.id, c.user_id, c.email, c.first_name, c.last_name, c.date_of_birth, c.sex,
-           c.address_line1, c.address_line2, c.city, c.state, c.zip, c.phone,
-           c.created_at, c.updated_at
-    FROM clients c
+_COLUMNS = """
+    id, user_id, email, first_name, last_name, date_of_birth, sex, address_line1,
+    address_line2, city, state, zip, phone, created_at, updated_at
 """
-# The provider visibility rule, in one place: a provider sees a client while they have a
-# session together that was not cancelled. $1 is the provider id; `c` the clients row.
-_PROVIDER_SEES = """
-    EXISTS (SELECT 1 FROM therapy_sessions s
-            WHERE s.client_id = c.id AND s.provider_id = $1 AND s.status <> 'cancelled')
-"""
-_PAGE = """
-    AND ($2::timestamptz IS NULL OR (c.created_at, c.id) > ($2, $3::uuid))
-    ORDER BY c.created_at, c.id
-    LIMIT $4
+_CLIENT = "SELECT" + _COLUMNS + "FROM clients c"
+# The caller's scope (services.core.scope) as $1 provider, $2 client; `c` is the clients row.
+# A provider sees a client while they have a session together that was not cancelled: the
+# therapy_sessions service keeps client_providers in step with that.
+_IN_SCOPE = """
+    ($1::uuid IS NULL OR c.id = $2
+     OR EXISTS (SELECT 1 FROM client_providers r WHERE r.provider_id = $1 AND r.client_id = c.id))
 """
 
 
-async def provider_sees_client(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
-) -> bool:
+async def client_in_scope(conn: asyncpg.Connection, client_id: uuid.UUID, scope: Scope) -> bool:
     seen: bool = await conn.fetchval(
-        "SELECT " + _PROVIDER_SEES + " FROM clients c WHERE c.id = $2",  # noqa: S608 (constants)
-        provider_id,
+        "SELECT EXISTS (SELECT 1 FROM clients c WHERE c.id = $3 AND" + _IN_SCOPE + ")",  # noqa: S608
+        *scope,
         client_id,
     )
-    return bool(seen)
+    return seen
 
 
-async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> ClientRow | None:
-    return to_struct(await conn.fetchrow(_CLIENT + " WHERE c.id = $1", client_id), ClientRow)
+async def get_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, scope: Scope
+) -> ClientRow | None:
+    row = await conn.fetchrow(_CLIENT + " WHERE c.id = $3 AND" + _IN_SCOPE, *scope, client_id)
+    return to_struct(row, ClientRow)
 
 
-async def lock_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> ClientRow | None:
-    return to_struct(
-        await conn.fetchrow(_CLIENT + " WHERE c.id = $1 FOR UPDATE", client_id), ClientRow
+async def lock_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, scope: Scope
+) -> ClientRow | None:
+    row = await conn.fetchrow(
+        _CLIENT + " WHERE c.id = $3 AND" + _IN_SCOPE + "FOR UPDATE OF c", *scope, client_id
     )
+    return to_struct(row, ClientRow)
 
 
 async def list_clients(
     conn: asyncpg.Connection,
-    provider_id: uuid.UUID | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    scope: Scope,
+    after: After | None,
     limit: int,
 ) -> list[ClientRow]:
-    """Every client (provider_id None, for ops) or those the provider sees."""
-    rows = await conn.fetch(
-        _CLIENT + " WHERE ($1::uuid IS NULL OR " + _PROVIDER_SEES + ")" + _PAGE,
-        provider_id,
-        *_after(after),
-        limit,
+    """The clients in the caller's scope: every client for ops, those a provider sees."""
+    return await fetch_page(
+        conn, ClientRow, _CLIENT + " WHERE" + _IN_SCOPE, *scope, after=after, limit=limit, alias="c"
     )
-    return to_structs(rows, ClientRow)
-
-
-def _after(after: tuple[datetime, uuid.UUID] | None) -> tuple[datetime | None, uuid.UUID | None]:
-    return after if after is not None else (None, None)
 
 
 def _column_values(c: ClientColumns) -> tuple[object, ...]:
@@ -88,38 +84,35 @@ def _column_values(c: ClientColumns) -> tuple[object, ...]:
 async def insert_client(
     conn: asyncpg.Connection, user_id: uuid.UUID, email: str, c: ClientColumns
 ) -> ClientRow:
-    client_id = await conn.fetchval(
+    row = await conn.fetchrow(
         """
         INSERT INTO clients (user_id, email, first_name, last_name, date_of_birth, sex,
                              address_line1, address_line2, city, state, zip, phone)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        RETURNING id
-        """,
+        RETURNING"""  # noqa: S608 (constant column list, no input)
+        + _COLUMNS,
         user_id,
         email,
         *_column_values(c),
     )
-    created = await get_client(conn, client_id)
-    assert created is not None
-    return created
+    return one(row, ClientRow)
 
 
 async def update_client(
     conn: asyncpg.Connection, client_id: uuid.UUID, c: ClientColumns
 ) -> ClientRow:
-    await conn.execute(
+    row = await conn.fetchrow(
         """
         UPDATE clients SET first_name = $2, last_name = $3, date_of_birth = $4, sex = $5,
                address_line1 = $6, address_line2 = $7, city = $8, state = $9, zip = $10,
                phone = $11, updated_at = now()
         WHERE id = $1
-        """,
+        RETURNING"""  # noqa: S608 (constant column list, no input)
+        + _COLUMNS,
         client_id,
         *_column_values(c),
     )
-    updated = await get_client(conn, client_id)
-    assert updated is not None
-    return updated
+    return one(row, ClientRow)
 
 
 # --- insurance policies -------------------------------------------------------------------
@@ -146,22 +139,11 @@ async def get_policy(
 async def list_policies(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[PolicyRow]:
-    rows = await conn.fetch(
-        _POLICY
-        + """
-        WHERE client_id = $1
-          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
-        ORDER BY created_at, id
-        LIMIT $4
-        """,
-        client_id,
-        *_after(after),
-        limit,
-    )
-    return to_structs(rows, PolicyRow)
+    query = _POLICY + " WHERE client_id = $1"
+    return await fetch_page(conn, PolicyRow, query, client_id, after=after, limit=limit)
 
 
 async def list_overlapping_policies(
@@ -266,4 +248,49 @@ async def update_policy(conn: asyncpg.Connection, p: PolicyRow) -> PolicyRow:
 async def lock_client_by_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> ClientRow | None:
     return to_struct(
         await conn.fetchrow(_CLIENT + " WHERE c.user_id = $1 FOR UPDATE OF c", user_id), ClientRow
+    )
+
+
+# --- which providers see a client ---------------------------------------------------------
+
+
+async def insert_shared_session(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> None:
+    """One more session of the pair that is not cancelled (the pair's row at its first)."""
+    await conn.execute(
+        """
+        INSERT INTO client_providers (provider_id, client_id, sessions) VALUES ($1, $2, 1)
+        ON CONFLICT (provider_id, client_id)
+        DO UPDATE SET sessions = client_providers.sessions + 1
+        """,
+        provider_id,
+        client_id,
+    )
+
+
+async def update_unshared_session(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> int | None:
+    """One session of the pair fewer; the number left (None: the pair has no row)."""
+    left: int | None = await conn.fetchval(
+        """
+        UPDATE client_providers SET sessions = sessions - 1
+        WHERE provider_id = $1 AND client_id = $2
+        RETURNING sessions
+        """,
+        provider_id,
+        client_id,
+    )
+    return left
+
+
+async def delete_unshared(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> None:
+    """The pair's row once no session of theirs is left (its lock is this transaction's)."""
+    await conn.execute(
+        "DELETE FROM client_providers WHERE provider_id = $1 AND client_id = $2 AND sessions = 0",
+        provider_id,
+        client_id,
     )

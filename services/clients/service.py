@@ -26,7 +26,8 @@ from services.clients.errors import BadDate, ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import NotFound, Unauthorized
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
+from services.core.scope import NOBODY, Scope, owner_scope
 from services.core.settings import Settings
 from services.identity import service as identity
 
@@ -139,31 +140,43 @@ async def provider_sees_client(
     conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
 ) -> bool:
     """A provider sees a client while they have a session together that was not cancelled."""
-    return await queries.provider_sees_client(conn, provider_id, client_id)
+    return await queries.client_in_scope(conn, client_id, Scope(provider_id, NOBODY))
 
 
-async def may_see_client(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID) -> bool:
-    """Object-level rule for every read of a client's profile and policies."""
-    if actor.role == "ops":
-        return True
-    if actor.role == "client":
-        return actor.client_id == client_id
-    return actor.provider_id is not None and await provider_sees_client(
-        conn, actor.provider_id, client_id
-    )
+async def client_in_scope(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID) -> bool:
+    """Whether the client exists and is the caller's to see (one scoped statement)."""
+    return await queries.client_in_scope(conn, client_id, owner_scope(actor))
 
 
 async def visible_client(
     conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID, *, lock: bool = False
 ) -> ClientRow:
-    """The client, or 404 when unknown or not the caller's to see."""
-    if not await may_see_client(conn, actor, client_id):
-        raise ClientNotFound("client not found")
+    """The client, or 404 when unknown or not the caller's to see: one statement finds it in
+    the caller's scope (and locks it with `lock`)."""
     get = queries.lock_client if lock else queries.get_client
-    client = await get(conn, client_id)
+    client = await get(conn, client_id, owner_scope(actor))
     if client is None:
         raise ClientNotFound("client not found")
     return client
+
+
+async def add_shared_session(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> None:
+    """A session was booked between them: the provider sees the client (booking calls this in
+    its transaction)."""
+    await queries.insert_shared_session(conn, provider_id, client_id)
+
+
+async def remove_shared_session(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
+) -> None:
+    """One of their sessions was cancelled: at the last one, the provider no longer sees the
+    client (the cancellation calls this in its transaction)."""
+    # The UPDATE takes the pair's row lock, so concurrent bookings and cancellations count in
+    # turn and the row is deleted only while no other transaction can change it.
+    if await queries.update_unshared_session(conn, provider_id, client_id) == 0:
+        await queries.delete_unshared(conn, provider_id, client_id)
 
 
 async def get_client(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID) -> ClientOut:
@@ -175,11 +188,10 @@ async def get_client(conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUI
 async def list_clients(
     conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
 ) -> Page[ClientOut]:
-    if actor.role == "provider" and actor.provider_id is None:
-        return Page(items=[], next_cursor=None)
-    provider_id = actor.provider_id if actor.role == "provider" else None
-    rows = await queries.list_clients(conn, provider_id, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit)
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_clients(conn, scope, after, n), cursor, limit
+    )
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page.map(client_out)
 

@@ -26,6 +26,26 @@ def author(actor: Actor | None) -> Author:
             current_request_id())  # fmt: skip
 
 
+def create_rows(source: str, first: int) -> str:
+    """SQL of a CTE writing the "create" audit row of each row CTE `source` returns, for a
+    statement that stores records and their audit rows at once (atomic without BEGIN/COMMIT).
+
+    Its parameters are $first to $first + 4, in the order of `create_args`.
+    """
+    # Only a CTE name and parameter numbers, both from the caller's code, are put in the text.
+    n = [f"${first + i}" for i in range(5)]
+    columns = "(actor_user_id, actor_role, action, entity, entity_id, request_id)"
+    values = f"{n[1]}, {n[2]}, 'create', {n[0]}, {source}.id, {n[3]}"
+    select = f"SELECT {values} FROM {source} WHERE {n[4]}"  # noqa: S608 (see above)
+    return f"audited AS (INSERT INTO audit_events {columns} {select})"
+
+
+def create_args(entity: str, written_by: Author | None) -> tuple[object, ...]:
+    """The parameters of `create_rows`: `written_by` None writes no audit row."""
+    user_id, role, request_id = written_by or (None, "system", None)
+    return entity, user_id, role, request_id, written_by is not None
+
+
 async def record(
     conn: asyncpg.Connection,
     actor: Actor | None,

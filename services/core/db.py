@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import AsyncGenerator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -90,6 +90,21 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
         transaction_on(cast(asyncpg.Connection, proxy)) as conn,
     ):
         yield conn
+
+
+ConnOpener = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+
+
+async def provide_open_conn(state: State) -> ConnOpener:
+    """Opens the request's transaction (provide_conn, or the tests' savepoint) on demand.
+
+    For a dependency that must check something on the request's connection before the handler
+    runs: Litestar 2 does not close generator dependencies it already opened when a later one
+    raises, so a check that may raise is made inside the generator that holds the connection.
+    """
+    request_conn: Callable[[State], AbstractAsyncContextManager[asyncpg.Connection]]
+    request_conn = state.request_conn
+    return lambda: request_conn(state)
 
 
 @asynccontextmanager

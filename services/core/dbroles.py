@@ -18,7 +18,13 @@ import os
 
 import asyncpg
 
-APPEND_ONLY_TABLES = ("audit_events", "credentialing_events")
+APPEND_ONLY_TABLES = (
+    "audit_events",
+    "credentialing_events",
+    "ledger_accounts",
+    "journal_entries",
+    "journal_lines",
+)
 # The application checks which migrations ran; only the owner records them.
 READ_ONLY_TABLES = ("schema_migrations",)
 _SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations

@@ -9,10 +9,13 @@ from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
 from services.core.auth import Actor
+from services.core.db import ConnOpener
 from services.core.settings import Settings
 from services.core.transactions import Transactions as ShortTransactions
 
 Conn: TypeAlias = NamedDependency[asyncpg.Connection]
+# Opens the request's transaction itself: for a dependency that checks on it (db.provide_open_conn).
+OpenConn: TypeAlias = NamedDependency[ConnOpener]
 Caller: TypeAlias = NamedDependency[Actor]
 AppSettings: TypeAlias = NamedDependency[Settings]
 RedisClient: TypeAlias = NamedDependency[Redis]

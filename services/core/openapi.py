@@ -106,6 +106,15 @@ def _refs(node: Any, found: set[str]) -> None:
                 _refs(child, found)
 
 
+def _in_path_order(path: str, parameters: list[Any]) -> None:
+    """Path parameters in the order the path names them, wherever a handler or one of its
+    dependencies declared them (the others keep their places)."""
+    slots = [i for i, p in enumerate(parameters) if getattr(p, "param_in", None) == "path"]
+    ordered = sorted((parameters[i] for i in slots), key=lambda p: path.find("{" + p.name + "}"))
+    for slot, parameter in zip(slots, ordered, strict=True):
+        parameters[slot] = parameter
+
+
 def refine(openapi: OpenAPI) -> None:
     components = openapi.components.schemas
     components["ProblemDetails"] = _PROBLEM
@@ -127,6 +136,7 @@ def refine(openapi: OpenAPI) -> None:
                 if isinstance(response, OpenAPIResponse):
                     for media in (response.content or {}).values():
                         _walk(media.schema, seen)
+            _in_path_order(path, operation.parameters or [])
             for parameter in operation.parameters or []:
                 _walk(getattr(parameter, "schema", None), seen)
             if operation.request_body is not None and not isinstance(

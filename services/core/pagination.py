@@ -1,17 +1,24 @@
-"""Opaque keyset cursors over (created_at, id)."""
+"""Keyset pages over (created_at, id): opaque cursors, the SQL seek, and the page built.
+
+Every list route pages the same way. Its queries function calls `fetch_page` with the query up
+to its WHERE clause; its service calls `page_of` with that function, the cursor and the limit.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Generic, Protocol, TypeAlias, TypeVar
 
+import asyncpg
 import msgspec
 from litestar.params import QueryParameter
 
+from services.core.db import to_structs
 from services.core.errors import DomainError
 
 T = TypeVar("T")
@@ -47,6 +54,8 @@ class Keyed(Protocol):
 
 
 K = TypeVar("K", bound=Keyed)
+# The (created_at, id) of the last row of the page before: where the next one starts.
+After: TypeAlias = tuple[datetime, uuid.UUID]
 
 
 class _Key(msgspec.Struct, array_like=True):
@@ -63,7 +72,7 @@ def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+def decode_cursor(cursor: str | None) -> After | None:
     if cursor is None:
         return None
     try:
@@ -80,3 +89,50 @@ def make_page(items: list[K], limit: int) -> Page[K]:
         return Page(items=items, next_cursor=None)
     items = items[:limit]
     return Page(items=items, next_cursor=encode_cursor(items[-1].created_at, items[-1].id))
+
+
+async def page_of(
+    fetch: Callable[[After | None, int], Awaitable[list[K]]], cursor: str | None, limit: int
+) -> Page[K]:
+    """The page after `cursor` (400 naming `cursor` if this API did not issue it).
+
+    `fetch(after, n)` returns at most n rows after `after`, in page order; it is asked for one
+    more than `limit`: that row, never shown, says another page exists.
+    """
+    after = decode_cursor(cursor)
+    return make_page(await fetch(after, limit + 1), limit)
+
+
+async def fetch_page(
+    conn: asyncpg.Connection,
+    typ: type[T],
+    query: str,
+    *args: object,
+    after: After | None,
+    limit: int,
+    alias: str = "",
+    newest_first: bool = False,
+) -> list[T]:
+    """At most `limit` rows of `query` after `after`, oldest first (or newest first).
+
+    `query` ends in its WHERE clause, whose parameters are `args`; the seek is ANDed to it, then
+    the ORDER BY and LIMIT, its three parameters numbered after `args`. `alias` qualifies
+    created_at and id when the query names its table (`alias="c"` for `FROM clients c`).
+    """
+    created_at, last_id = after or (None, None)
+    sql = query + _seek(len(args) + 1, alias, newest_first)
+    return to_structs(await conn.fetch(sql, *args, created_at, last_id, limit), typ)
+
+
+@functools.cache
+def _seek(first: int, alias: str, newest_first: bool) -> str:
+    """The seek for parameters $first (created_at), $first + 1 (id) and $first + 2 (limit)."""
+    if alias and not alias.isidentifier():
+        raise ValueError(f"not a table alias: {alias!r}")
+    created_at, id_ = (f"{alias}.created_at", f"{alias}.id") if alias else ("created_at", "id")
+    past, order = ("<", " DESC") if newest_first else (">", "")
+    at, last, limit = f"${first}", f"${first + 1}", f"${first + 2}"
+    return (
+        f"\n  AND ({at}::timestamptz IS NULL OR ({created_at}, {id_}) {past} ({at}, {last}::uuid))"
+        f"\nORDER BY {created_at}{order}, {id_}{order} LIMIT {limit}"
+    )

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 import asyncpg
 
 from schemas.credentialing import CredentialingEventOut, CredentialingOut
 from services.core import clock
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
 
 _RECORD = """
     SELECT id, provider_id, payer_id, status, effective_on, ends_on, expiry_warned_at,
@@ -108,13 +109,11 @@ async def list_records(
     conn: asyncpg.Connection,
     owner: uuid.UUID | None,
     filters: tuple[uuid.UUID | None, uuid.UUID | None, str | None, bool],
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[CredentialingOut]:
     """`filters`: provider id, payer id, status, expiring only (flagged by the expiry job)."""
-    provider_id, payer_id, status, expiring = filters
-    created_at, last_id = after or (None, None)
-    rows = await conn.fetch(
+    query = (
         _RECORD
         + """
         WHERE ($1::uuid IS NULL OR provider_id = $1)
@@ -122,19 +121,11 @@ async def list_records(
           AND ($3::uuid IS NULL OR payer_id = $3)
           AND ($4::text IS NULL OR status = $4)
           AND (NOT $5::bool OR (status = 'approved' AND expiry_warned_at IS NOT NULL))
-          AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7))
-        ORDER BY created_at, id LIMIT $8
-        """,
-        owner,
-        provider_id,
-        payer_id,
-        status,
-        expiring,
-        created_at,
-        last_id,
-        limit,
+        """
     )
-    return to_structs(rows, CredentialingOut)
+    return await fetch_page(
+        conn, CredentialingOut, query, owner, *filters, after=after, limit=limit
+    )
 
 
 async def list_events(

@@ -23,7 +23,8 @@ from schemas.credentialing import (
     TransitionIn,
 )
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
+from services.core.scope import owner_scope
 from services.credentialing import queries
 from services.credentialing.errors import (
     CredentialingNotFound,
@@ -32,7 +33,6 @@ from services.credentialing.errors import (
     OpenRecordExists,
     UnknownReference,
 )
-from services.providers.service import owner_scope
 
 ALLOWED: dict[str, frozenset[str]] = {
     "requested": frozenset({"submitted"}),
@@ -117,7 +117,7 @@ async def get_record(
     conn: asyncpg.Connection, actor: Actor, record_id: uuid.UUID
 ) -> CredentialingDetailOut:
     """One record with its full history (ops, or the provider it belongs to)."""
-    record = await queries.get_record(conn, record_id, owner_scope(actor))
+    record = await queries.get_record(conn, record_id, owner_scope(actor).provider_id)
     if record is None:
         raise CredentialingNotFound("credentialing record not found")
     events = await queries.list_events(conn, record_id)
@@ -143,10 +143,10 @@ async def list_records(
     cursor: str | None,
 ) -> Page[CredentialingOut]:
     """Ops: every record; a provider: only their own. Filters: provider, payer, status, expiring."""
-    rows = await queries.list_records(
-        conn, owner_scope(actor), filters, decode_cursor(cursor), limit + 1
+    owner = owner_scope(actor).provider_id
+    return await page_of(
+        lambda after, n: queries.list_records(conn, owner, filters, after, n), cursor, limit
     )
-    return make_page(rows, limit)
 
 
 async def is_credentialed(

@@ -1,4 +1,10 @@
-"""SQL for benefit checks, their context and the plans' out-of-network rates."""
+"""SQL for benefit checks, their context and the plans' out-of-network rates.
+
+Foreign tables read: insurance_policies, clients and payers (a 270's context in one read, and
+a check's payer); client_providers (the caller's scope: which providers see a client);
+providers (a provider receiver's NPI and name); therapy_sessions (which upcoming sessions are
+due a re-check).
+"""
 
 from __future__ import annotations
 
@@ -17,17 +23,27 @@ from schemas.benefit_checks import (
 from schemas.eligibility import Benefits
 from services.core import audit
 from services.core.db import one, to_struct, to_structs
+from services.core.pagination import After, fetch_page
+from services.core.scope import Scope
 
 _CHECK = """
     SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date, b.status,
            b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
     FROM benefit_checks b JOIN insurance_policies p ON p.id = b.policy_id
 """
+# The caller's scope (services.core.scope) as $1 provider, $2 client, over the policy `p` whose
+# client it is: ops, the client, or a provider who sees the client (client_providers).
+_IN_SCOPE = """
+    ($1::uuid IS NULL OR p.client_id = $2
+     OR EXISTS (SELECT 1 FROM client_providers r
+                WHERE r.provider_id = $1 AND r.client_id = p.client_id))
+"""
 
 
 async def get_check_context(
-    conn: asyncpg.Connection, policy_id: uuid.UUID
+    conn: asyncpg.Connection, policy_id: uuid.UUID, scope: Scope
 ) -> CheckContextRow | None:
+    """The policy, its client and payer, if the policy is in the caller's scope."""
     row = await conn.fetchrow(
         """
         SELECT p.id AS policy_id, p.client_id, p.payer_id, y.name AS payer_name,
@@ -37,8 +53,9 @@ async def get_check_context(
         FROM insurance_policies p
         JOIN clients c ON c.id = p.client_id
         JOIN payers y ON y.id = p.payer_id
-        WHERE p.id = $1
-        """,
+        WHERE p.id = $3 AND"""  # noqa: S608 (constants)
+        + _IN_SCOPE,
+        *scope,
         policy_id,
     )
     return to_struct(row, CheckContextRow)
@@ -54,19 +71,6 @@ async def get_provider_receiver(
     return None if row is None else (row["npi"], row["last_name"], row["first_name"])
 
 
-async def has_booking(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, client_id: uuid.UUID
-) -> bool:
-    """Whether the provider has a session (booked, held or confirmed) with the client."""
-    found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM therapy_sessions WHERE provider_id = $1 AND client_id = $2"
-        " AND status <> 'cancelled')",
-        provider_id,
-        client_id,
-    )
-    return found
-
-
 async def get_last_requested_at(conn: asyncpg.Connection, policy_id: uuid.UUID) -> datetime | None:
     """When the payer was last asked about this policy (any receiver, any outcome)."""
     last: datetime | None = await conn.fetchval(
@@ -75,13 +79,29 @@ async def get_last_requested_at(conn: asyncpg.Connection, policy_id: uuid.UUID) 
     return last
 
 
-async def next_control_numbers(conn: asyncpg.Connection) -> tuple[int, int]:
-    """Fresh ISA13 and GS06, unique and increasing across every file Hearth writes."""
-    row = await conn.fetchrow(
-        "SELECT nextval('x12_interchange_control') AS isa, nextval('x12_group_control') AS gs"
+async def list_due_rechecks(
+    conn: asyncpg.Connection, start: datetime, horizon_days: int, month_start: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(policy, provider) of each scheduled session from `start` within the horizon whose pair
+    has no answered check since `month_start`."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT s.policy_id, s.provider_id
+        FROM therapy_sessions s
+        WHERE s.status = 'scheduled' AND s.policy_id IS NOT NULL
+          AND s.starts_at >= $1 AND s.starts_at < $1 + make_interval(days => $2)
+          AND NOT EXISTS (
+              SELECT 1 FROM benefit_checks b
+              WHERE b.policy_id = s.policy_id AND b.provider_id = s.provider_id
+                AND b.status IN ('active', 'inactive', 'rejected', 'unknown')
+                AND b.completed_at >= $3
+          )
+        """,
+        start,
+        horizon_days,
+        month_start,
     )
-    assert row is not None
-    return int(row["isa"]), int(row["gs"])
+    return [(row["policy_id"], row["provider_id"]) for row in rows]
 
 
 async def get_latest_check(
@@ -130,7 +150,6 @@ async def insert_check(
     `audited_by` (audit.author()): the same statement writes the check's "create" audit row,
     so the two are stored together without a transaction around them.
     """
-    author_id, author_role, request_id = audited_by or (None, "system", None)
     row = await conn.fetchrow(
         """
         WITH b AS (
@@ -140,11 +159,9 @@ async def insert_check(
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             RETURNING id, policy_id, client_id, provider_id, service_date, status, benefits,
                 requested_at, completed_at, duration_ms, created_at
-        ), a AS (
-            INSERT INTO audit_events (actor_user_id, actor_role, action, entity, entity_id,
-                request_id)
-            SELECT $15, $16, 'create', 'benefit_check', b.id, $17 FROM b WHERE $18
-        )
+        ), """  # noqa: S608 (core's constant audit CTE)
+        + audit.create_rows("b", 15)
+        + """
         SELECT b.id, b.policy_id, b.client_id, b.provider_id, p.payer_id, b.service_date,
                b.status, b.benefits, b.requested_at, b.completed_at, b.duration_ms, b.created_at
         FROM b JOIN insurance_policies p ON p.id = b.policy_id
@@ -163,16 +180,16 @@ async def insert_check(
         requested_at,
         completed_at,
         duration_ms,
-        author_id,
-        author_role,
-        request_id,
-        audited_by is not None,
+        *audit.create_args("benefit_check", audited_by),
     )
     return one(row, BenefitCheckRow)
 
 
-async def get_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> BenefitCheckRow | None:
-    return to_struct(await conn.fetchrow(_CHECK + " WHERE b.id = $1", check_id), BenefitCheckRow)
+async def get_check(
+    conn: asyncpg.Connection, check_id: uuid.UUID, scope: Scope
+) -> BenefitCheckRow | None:
+    row = await conn.fetchrow(_CHECK + " WHERE b.id = $3 AND" + _IN_SCOPE, *scope, check_id)
+    return to_struct(row, BenefitCheckRow)
 
 
 async def get_check_x12(conn: asyncpg.Connection, check_id: uuid.UUID) -> BenefitCheckX12Out:
@@ -185,24 +202,23 @@ async def get_check_x12(conn: asyncpg.Connection, check_id: uuid.UUID) -> Benefi
 async def list_checks(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    scope: Scope,
+    after: After | None,
     limit: int,
 ) -> list[BenefitCheckRow]:
-    """A client's checks, newest first, keyset-paged on (created_at, id)."""
-    after_at, after_id = after if after else (None, None)
-    rows = await conn.fetch(
-        _CHECK
-        + """
-        WHERE b.client_id = $1
-          AND ($2::timestamptz IS NULL OR (b.created_at, b.id) < ($2, $3))
-        ORDER BY b.created_at DESC, b.id DESC LIMIT $4
-        """,
+    """A client's checks in the caller's scope, newest first, keyset-paged on (created_at, id)."""
+    query = _CHECK + " WHERE" + _IN_SCOPE + "  AND b.client_id = $3"
+    return await fetch_page(
+        conn,
+        BenefitCheckRow,
+        query,
+        *scope,
         client_id,
-        after_at,
-        after_id,
-        limit + 1,
+        after=after,
+        limit=limit,
+        alias="b",
+        newest_first=True,
     )
-    return to_structs(rows, BenefitCheckRow)
 
 
 async def upsert_oon_rate(

@@ -19,6 +19,7 @@ from services.core import outbox
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
+from services.eligibility import queries
 from services.eligibility.service import RETRY_AFTER, NotX12Safe, check_benefits, recheck_key
 
 log = logging.getLogger(__name__)
@@ -34,28 +35,13 @@ async def queue_rechecks(conn: asyncpg.Connection, today: date, horizon_days: in
     """Queue a check for each policy x provider with a session in the horizon and no answer
     this calendar month (so the first of the month refreshes them all, and a first session is
     never met without one)."""
-    month_start = today.replace(day=1)
-    rows = await conn.fetch(
-        """
-        SELECT DISTINCT s.policy_id, s.provider_id
-        FROM therapy_sessions s
-        WHERE s.status = 'scheduled' AND s.policy_id IS NOT NULL
-          AND s.starts_at >= $1 AND s.starts_at < $1 + make_interval(days => $2)
-          AND NOT EXISTS (
-              SELECT 1 FROM benefit_checks b
-              WHERE b.policy_id = s.policy_id AND b.provider_id = s.provider_id
-                AND b.status IN ('active', 'inactive', 'rejected', 'unknown')
-                AND b.completed_at >= $3
-          )
-        """,
-        datetime.combine(today, datetime.min.time(), tzinfo=UTC),
-        horizon_days,
-        datetime.combine(month_start, datetime.min.time(), tzinfo=UTC),
-    )
+    month_start = datetime.combine(today.replace(day=1), datetime.min.time(), tzinfo=UTC)
+    start = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    rows = await queries.list_due_rechecks(conn, start, horizon_days, month_start)
     queued = 0
-    for row in rows:
-        payload = {"policy_id": str(row["policy_id"]), "provider_id": str(row["provider_id"])}
-        key = recheck_key(row["policy_id"], row["provider_id"])
+    for policy_id, provider_id in rows:
+        payload = {"policy_id": str(policy_id), "provider_id": str(provider_id)}
+        key = recheck_key(policy_id, provider_id)
         if await outbox.add(conn, JOB, payload, dedupe_key=key) is not None:
             queued += 1
     return queued

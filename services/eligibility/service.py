@@ -29,11 +29,12 @@ from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
 from services.clients import service as clients
-from services.core import audit, clock, outbox
+from services.core import audit, clock, outbox, x12_control
 from services.core.auth import Actor
 from services.core.db import connection, transaction
 from services.core.errors import NotFound, Unprocessable
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
+from services.core.scope import owner_scope
 from services.core.settings import Settings
 from services.core.x12 import ControlNumbers, X12Error
 from services.credentialing.service import is_credentialed
@@ -89,8 +90,8 @@ _X12_SAFE = re.compile(X12_SAFE)
 
 async def _context(conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID) -> CheckContextRow:
     """The policy and its client, if the caller may see them (404 otherwise)."""
-    context = await queries.get_check_context(conn, policy_id)
-    if context is None or not await clients.may_see_client(conn, actor, context.client_id):
+    context = await queries.get_check_context(conn, policy_id, owner_scope(actor))
+    if context is None:
         raise PolicyNotFound("policy not found", field="policy_id")
     return context
 
@@ -236,7 +237,7 @@ async def check_benefits(
         if refresher is not None:
             await refresh_limits.check_policy_interval(conn, settings, refresher, context.policy_id)
         _require_x12_safe(context, receiver)
-        isa, gs = await queries.next_control_numbers(conn)
+        isa, gs = await x12_control.next_control_numbers(conn)
     if refresher is not None:
         assert redis is not None, "a caller's refresh is counted in Redis"
         await refresh_limits.count_caller(redis, settings, refresher)
@@ -326,7 +327,7 @@ async def _receiver(
         return Receiver270(npi=settings.platform_npi, last_or_org_name=settings.platform_name)
     found = await queries.get_provider_receiver(conn, provider_id)
     related = found is not None and (
-        await queries.has_booking(conn, provider_id, context.client_id)
+        await clients.provider_sees_client(conn, provider_id, context.client_id)
         or await is_credentialed(conn, provider_id, context.payer_id, service_date)
     )
     if found is None or not related:
@@ -347,8 +348,8 @@ async def get_check(conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID)
 async def _visible_check(
     conn: asyncpg.Connection, actor: Actor, check_id: uuid.UUID
 ) -> BenefitCheckRow:
-    row = await queries.get_check(conn, check_id)
-    if row is None or not await clients.may_see_client(conn, actor, row.client_id):
+    row = await queries.get_check(conn, check_id, owner_scope(actor))
+    if row is None:
         raise BenefitCheckNotFound("benefit check not found")
     return row
 
@@ -369,9 +370,11 @@ async def list_checks(
     limit: int,
     cursor: str | None,
 ) -> Page[BenefitCheckOut]:
-    if not await clients.may_see_client(conn, actor, client_id):
+    if not await clients.client_in_scope(conn, actor, client_id):
         raise NotFound("client not found", field="client_id")
-    rows = await queries.list_checks(conn, client_id, decode_cursor(cursor), limit)
-    page = make_page(rows, limit)
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_checks(conn, client_id, scope, after, n), cursor, limit
+    )
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page.map(_out)

@@ -1,4 +1,8 @@
-"""SQL for users, refresh tokens and invitations."""
+"""SQL for users, refresh tokens, invitations and email verifications.
+
+Foreign tables read: providers and clients (the profile id a user's token carries, joined to
+the user in the same read).
+"""
 
 from __future__ import annotations
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 import asyncpg
 
 from schemas.payers import FeeScheduleOut, FeeScheduleRate, PayerOut
-from services.core.db import one, to_struct, to_structs
+from services.core.db import one, to_struct
+from services.core.pagination import After, fetch_page
 
 _PAYER = """
     SELECT id, name, x12_payer_id, timely_filing_days, telehealth_modifier,
@@ -84,23 +85,11 @@ async def update_payer(conn: asyncpg.Connection, payer: PayerOut) -> PayerOut:
 async def list_payers(
     conn: asyncpg.Connection,
     name_contains: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[PayerOut]:
-    rows = await conn.fetch(
-        _PAYER
-        + """
-        WHERE ($1::text IS NULL OR strpos(lower(name), lower($1)) > 0)
-          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
-        ORDER BY created_at, id
-        LIMIT $4
-        """,
-        name_contains,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
-    )
-    return to_structs(rows, PayerOut)
+    query = _PAYER + " WHERE ($1::text IS NULL OR strpos(lower(name), lower($1)) > 0)"
+    return await fetch_page(conn, PayerOut, query, name_contains, after=after, limit=limit)
 
 
 async def insert_fee_schedule_key(
@@ -214,27 +203,20 @@ async def list_fee_schedules(
     payer_id: uuid.UUID,
     cpt_code: str | None,
     as_of: date | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[FeeScheduleOut]:
-    rows = await conn.fetch(
+    query = (
         _FEE
         + """
         WHERE k.payer_id = $1
           AND ($2::text IS NULL OR k.cpt_code = $2)
           AND ($3::date IS NULL OR s.valid @> $3::date)
-          AND ($4::timestamptz IS NULL OR (s.created_at, s.id) > ($4, $5::uuid))
-        ORDER BY s.created_at, s.id
-        LIMIT $6
-        """,
-        payer_id,
-        cpt_code,
-        as_of,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
+        """
     )
-    return to_structs(rows, FeeScheduleOut)
+    return await fetch_page(
+        conn, FeeScheduleOut, query, payer_id, cpt_code, as_of, after=after, limit=limit, alias="s"
+    )
 
 
 async def get_rate(

@@ -18,7 +18,7 @@ from schemas.payers import (
     PayerPatch,
 )
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import After, Page, page_of
 from services.payers import queries
 from services.payers.errors import (
     BadFeeSchedule,
@@ -97,8 +97,9 @@ async def get_payer(conn: asyncpg.Connection, payer_id: uuid.UUID) -> PayerOut:
 async def list_payers(
     conn: asyncpg.Connection, name_contains: str | None, limit: int, cursor: str | None
 ) -> Page[PayerOut]:
-    rows = await queries.list_payers(conn, name_contains, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit)
+    return await page_of(
+        lambda after, n: queries.list_payers(conn, name_contains, after, n), cursor, limit
+    )
 
 
 def _check_date(value: date, field: str) -> None:
@@ -233,10 +234,14 @@ async def list_fee_schedules(
     limit: int,
     cursor: str | None,
 ) -> Page[FeeScheduleView]:
-    after = decode_cursor(cursor)
-    await get_payer(conn, payer_id)
-    rows = await queries.list_fee_schedules(conn, payer_id, cpt_code, as_of, after, limit + 1)
-    return make_page(rows, limit).map(lambda r: _view(actor, r))
+
+    async def fetch(after: After | None, n: int) -> list[FeeScheduleOut]:
+        # After the cursor is decoded, as it always was: a bad cursor is 400 for any payer id.
+        await get_payer(conn, payer_id)
+        return await queries.list_fee_schedules(conn, payer_id, cpt_code, as_of, after, n)
+
+    page = await page_of(fetch, cursor, limit)
+    return page.map(lambda r: _view(actor, r))
 
 
 async def get_rate(

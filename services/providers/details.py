@@ -26,7 +26,7 @@ from schemas.providers import (
 )
 from services.core import clock
 from services.core.errors import NotFound
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
 from services.providers import queries
 from services.providers.errors import InvalidValue, LicenceTaken
 from services.providers.validation import is_valid_cpt
@@ -108,8 +108,9 @@ async def add_licence(
 async def list_licences(
     conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[LicenceOut]:
-    rows = await queries.list_licences(conn, provider_id, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit)
+    return await page_of(
+        lambda after, n: queries.list_licences(conn, provider_id, after, n), cursor, limit
+    )
 
 
 async def delete_licence(
@@ -138,8 +139,10 @@ async def add_location(
 async def list_locations(
     conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[LocationOut]:
-    rows = await queries.list_locations(conn, provider_id, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit).map(location_out)
+    page = await page_of(
+        lambda after, n: queries.list_locations(conn, provider_id, after, n), cursor, limit
+    )
+    return page.map(location_out)
 
 
 async def update_location(
@@ -195,8 +198,9 @@ async def set_self_pay_rate(
 async def list_self_pay_rates(
     conn: asyncpg.Connection, provider_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[SelfPayRateOut]:
-    rows = await queries.list_self_pay_rates(conn, provider_id, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit)
+    return await page_of(
+        lambda after, n: queries.list_self_pay_rates(conn, provider_id, after, n), cursor, limit
+    )
 
 
 async def get_self_pay_rate(

@@ -1,13 +1,13 @@
 """SQL for provider profiles, licences, service locations and self-pay rates.
 
 `owner` parameters scope a read to one provider: NULL (ops) sees every provider.
+Foreign tables read: users (a provider's sign-in email, shown with the profile).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import TypeVar
+from datetime import date
 
 import asyncpg
 
@@ -20,33 +20,13 @@ from schemas.providers import (
     TaxIdRow,
 )
 from services.core.db import one, to_struct, to_structs
-
-T = TypeVar("T")
+from services.core.pagination import After, fetch_page
 
 _PROVIDER = """
     SELECT p.id, p.user_id, u.email, p.first_name, p.last_name, p.npi, p.taxonomy_code,
            p.tax_id_last4, p.created_at, p.updated_at
     FROM providers p JOIN users u ON u.id = p.user_id
 """
-# One provider's rows after a (created_at, id) cursor: $1 provider, $2 and $3 cursor, $4 limit.
-_OWNED_PAGE = """
-    WHERE provider_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-    ORDER BY created_at, id LIMIT $4
-"""
-
-
-async def _list_owned(
-    conn: asyncpg.Connection,
-    select: str,
-    typ: type[T],
-    provider_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[T]:
-    """`select`: "SELECT <columns> FROM <table>" of a table with provider_id, created_at, id."""
-    created_at, last_id = after or (None, None)
-    rows = await conn.fetch(select + _OWNED_PAGE, provider_id, created_at, last_id, limit)
-    return to_structs(rows, typ)
 
 
 async def insert_provider(
@@ -102,20 +82,10 @@ async def lock_provider(
 
 
 async def list_providers(
-    conn: asyncpg.Connection, after: tuple[datetime, uuid.UUID] | None, limit: int
+    conn: asyncpg.Connection, after: After | None, limit: int
 ) -> list[ProviderOut]:
-    created_at, last_id = after or (None, None)
-    rows = await conn.fetch(
-        _PROVIDER
-        + """
-        WHERE ($1::timestamptz IS NULL OR (p.created_at, p.id) > ($1, $2))
-        ORDER BY p.created_at, p.id LIMIT $3
-        """,
-        created_at,
-        last_id,
-        limit,
-    )
-    return to_structs(rows, ProviderOut)
+    query = _PROVIDER + " WHERE TRUE"
+    return await fetch_page(conn, ProviderOut, query, after=after, limit=limit, alias="p")
 
 
 async def update_provider(
@@ -223,14 +193,15 @@ async def insert_licence(
 async def list_licences(
     conn: asyncpg.Connection,
     provider_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[LicenceOut]:
-    select = """
+    query = """
         SELECT id, provider_id, state, licence_type, number, expires_on, created_at
         FROM provider_licences
+        WHERE provider_id = $1
     """
-    return await _list_owned(conn, select, LicenceOut, provider_id, after, limit)
+    return await fetch_page(conn, LicenceOut, query, provider_id, after=after, limit=limit)
 
 
 async def delete_licence(
@@ -310,15 +281,16 @@ async def update_location(
 async def list_locations(
     conn: asyncpg.Connection,
     provider_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[LocationRow]:
-    select = """
+    query = """
         SELECT id, provider_id, name, place_of_service, address_line1, address_line2,
                city, state, zip, created_at, updated_at
         FROM provider_locations
+        WHERE provider_id = $1
     """
-    return await _list_owned(conn, select, LocationRow, provider_id, after, limit)
+    return await fetch_page(conn, LocationRow, query, provider_id, after=after, limit=limit)
 
 
 async def delete_location(
@@ -353,14 +325,15 @@ async def upsert_self_pay_rate(
 async def list_self_pay_rates(
     conn: asyncpg.Connection,
     provider_id: uuid.UUID,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: After | None,
     limit: int,
 ) -> list[SelfPayRateOut]:
-    select = """
+    query = """
         SELECT id, provider_id, cpt_code, amount_cents, created_at, updated_at
         FROM provider_self_pay_rates
+        WHERE provider_id = $1
     """
-    return await _list_owned(conn, select, SelfPayRateOut, provider_id, after, limit)
+    return await fetch_page(conn, SelfPayRateOut, query, provider_id, after=after, limit=limit)
 
 
 async def get_self_pay_rate(

@@ -10,7 +10,8 @@ import msgspec
 from schemas.providers import ProviderIn, ProviderOnboardedOut, ProviderOut, ProviderPatchIn
 from services.core import audit
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
+from services.core.scope import NOBODY, owner_scope
 from services.core.settings import Settings
 from services.identity.service import create_invite, create_user
 from services.providers import details, queries, tax_ids
@@ -23,15 +24,6 @@ from services.providers.validation import is_valid_npi, is_valid_taxonomy
 
 # A provider's profile holds their NPI and (sealed) tax id: onboarding and edits are audited.
 ENTITY = "provider"
-# A provider token without a profile id scopes to this id, which matches no provider.
-_NOBODY = uuid.UUID(int=0)
-
-
-def owner_scope(actor: Actor) -> uuid.UUID | None:
-    """The provider a caller is confined to; None for ops, who see every provider."""
-    if actor.role == "ops":
-        return None
-    return actor.provider_id or _NOBODY
 
 
 def checked_npi(value: str) -> str:
@@ -89,21 +81,20 @@ async def get_provider(
     conn: asyncpg.Connection, actor: Actor, provider_id: uuid.UUID
 ) -> ProviderOut:
     """Ops see any provider; a provider only themself (anyone else is 404)."""
-    provider = await queries.get_provider(conn, provider_id, owner_scope(actor))
+    provider = await queries.get_provider(conn, provider_id, owner_scope(actor).provider_id)
     if provider is None:
         raise ProviderNotFound("provider not found")
     return provider
 
 
 async def get_own_provider(conn: asyncpg.Connection, actor: Actor) -> ProviderOut:
-    return await get_provider(conn, actor, actor.provider_id or _NOBODY)
+    return await get_provider(conn, actor, actor.provider_id or NOBODY)
 
 
 async def list_providers(
     conn: asyncpg.Connection, limit: int, cursor: str | None
 ) -> Page[ProviderOut]:
-    rows = await queries.list_providers(conn, decode_cursor(cursor), limit + 1)
-    return make_page(rows, limit)
+    return await page_of(lambda after, n: queries.list_providers(conn, after, n), cursor, limit)
 
 
 async def update_provider(
@@ -114,7 +105,7 @@ async def update_provider(
     patch: ProviderPatchIn,
 ) -> ProviderOut:
     """Providers may change their names and taxonomy; NPI and tax id are for ops."""
-    current = await queries.lock_provider(conn, provider_id, owner_scope(actor))
+    current = await queries.lock_provider(conn, provider_id, owner_scope(actor).provider_id)
     if current is None:
         raise ProviderNotFound("provider not found")
     if actor.role != "ops":

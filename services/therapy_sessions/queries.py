@@ -1,4 +1,7 @@
-"""SQL for therapy sessions."""
+"""SQL for therapy sessions.
+
+Foreign tables read: providers and clients (whether the parties of a booking exist).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,18 @@ import asyncpg
 
 from schemas.therapy_sessions import SessionFilters, SessionOut
 from services.core import clock
-from services.core.db import one, to_struct, to_structs
+from services.core.db import one, to_struct
+from services.core.pagination import After, fetch_page
+from services.core.scope import Scope
 
 _COLUMNS = """
     id, provider_id, client_id, policy_id, starts_at, duration_minutes, place_of_service,
     status, cancelled_at, cancel_reason, cancelled_by, created_by, created_at, updated_at
 """
-# $2 provider, $3 client: the caller's scope (NULL: no restriction, for ops).
+# $2 provider, $3 client: the caller's scope (services.core.scope; NULL: ops, every session).
 _SCOPED = (
     "SELECT" + _COLUMNS + "FROM therapy_sessions WHERE id = $1"
-    " AND ($2::uuid IS NULL OR provider_id = $2) AND ($3::uuid IS NULL OR client_id = $3)"
+    " AND ($2::uuid IS NULL OR provider_id = $2 OR client_id = $3)"
 )
 
 
@@ -36,33 +41,28 @@ async def client_exists(conn: asyncpg.Connection, client_id: uuid.UUID) -> bool:
 
 
 async def get_session(
-    conn: asyncpg.Connection,
-    session_id: uuid.UUID,
-    provider_id: uuid.UUID | None,
-    client_id: uuid.UUID | None,
+    conn: asyncpg.Connection, session_id: uuid.UUID, scope: Scope
 ) -> SessionOut | None:
-    row = await conn.fetchrow(_SCOPED, session_id, provider_id, client_id)
+    row = await conn.fetchrow(_SCOPED, session_id, *scope)
     return to_struct(row, SessionOut)
 
 
 async def lock_session(
-    conn: asyncpg.Connection,
-    session_id: uuid.UUID,
-    provider_id: uuid.UUID | None,
-    client_id: uuid.UUID | None,
+    conn: asyncpg.Connection, session_id: uuid.UUID, scope: Scope
 ) -> SessionOut | None:
-    row = await conn.fetchrow(_SCOPED + " FOR UPDATE", session_id, provider_id, client_id)
+    row = await conn.fetchrow(_SCOPED + " FOR UPDATE", session_id, *scope)
     return to_struct(row, SessionOut)
 
 
 async def list_sessions(
     conn: asyncpg.Connection,
     f: SessionFilters,
-    after: tuple[datetime, uuid.UUID] | None,
+    scope: Scope,
+    after: After | None,
     limit: int,
 ) -> list[SessionOut]:
-    created, last_id = after if after is not None else (None, None)
-    rows = await conn.fetch(
+    """The sessions `f` asks for, within the caller's scope."""
+    query = (
         "SELECT"
         + _COLUMNS
         + """
@@ -72,20 +72,11 @@ async def list_sessions(
           AND ($3::text IS NULL OR status = $3)
           AND ($4::timestamptz IS NULL OR starts_at >= $4)
           AND ($5::timestamptz IS NULL OR starts_at < $5)
-          AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7::uuid))
-        ORDER BY created_at, id
-        LIMIT $8
-        """,
-        f.provider_id,
-        f.client_id,
-        f.status,
-        f.starts_from,
-        f.starts_to,
-        created,
-        last_id,
-        limit,
+          AND ($6::uuid IS NULL OR provider_id = $6 OR client_id = $7)
+        """
     )
-    return to_structs(rows, SessionOut)
+    filters = (f.provider_id, f.client_id, f.status, f.starts_from, f.starts_to)
+    return await fetch_page(conn, SessionOut, query, *filters, *scope, after=after, limit=limit)
 
 
 async def insert_session(

@@ -6,29 +6,19 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
-import msgspec
 
 from schemas.therapy_sessions import BookSessionIn, SessionFilters, SessionOut
 from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, make_page
+from services.core.pagination import Page, page_of
+from services.core.scope import owner_scope
 from services.therapy_sessions import queries
 from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
 
 ENTITY = "therapy_session"
 BOOKING_HORIZON = timedelta(days=730)
-
-
-def _scope(actor: Actor) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    """(provider_id, client_id) the caller is limited to; (None, None) for ops."""
-    if actor.role == "ops":
-        return None, None
-    owned = actor.provider_id if actor.role == "provider" else actor.client_id
-    if owned is None:  # a token without its profile sees nothing
-        raise SessionNotFound("therapy session not found")
-    return (owned, None) if actor.role == "provider" else (None, owned)
 
 
 async def _parties(
@@ -84,12 +74,13 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
         place_of_service=data.place_of_service,
         created_by=actor.user_id,
     )
+    await clients.add_shared_session(conn, provider_id, client_id)
     await audit.record(conn, actor, "create", ENTITY, [session.id])
     return session
 
 
 async def get_session(conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID) -> SessionOut:
-    session = await queries.get_session(conn, session_id, *_scope(actor))
+    session = await queries.get_session(conn, session_id, owner_scope(actor))
     if session is None:
         raise SessionNotFound("therapy session not found")
     await audit.record(conn, actor, "read", ENTITY, [session.id])
@@ -103,22 +94,11 @@ async def list_sessions(
     cursor: str | None,
     limit: int,
 ) -> Page[SessionOut]:
-    try:
-        provider_id, client_id = _scope(actor)
-    except SessionNotFound:
-        return Page(items=[], next_cursor=None)
     # A filter naming someone outside the caller's scope matches nothing.
-    if (provider_id and filters.provider_id not in (None, provider_id)) or (
-        client_id and filters.client_id not in (None, client_id)
-    ):
-        return Page(items=[], next_cursor=None)
-    scoped = msgspec.structs.replace(
-        filters,
-        provider_id=provider_id or filters.provider_id,
-        client_id=client_id or filters.client_id,
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_sessions(conn, filters, scope, after, n), cursor, limit
     )
-    rows = await queries.list_sessions(conn, scoped, decode_cursor(cursor), limit + 1)
-    page = make_page(rows, limit)
     await audit.record(conn, actor, "read", ENTITY, [r.id for r in page.items])
     return page
 
@@ -126,7 +106,7 @@ async def list_sessions(
 async def _lock_scheduled(
     conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID
 ) -> SessionOut:
-    session = await queries.lock_session(conn, session_id, *_scope(actor))
+    session = await queries.lock_session(conn, session_id, owner_scope(actor))
     if session is None:
         raise SessionNotFound("therapy session not found")
     if session.status != "scheduled":
@@ -141,6 +121,7 @@ async def cancel_session(
     session = await _lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
     cancelled = await queries.update_cancel(conn, session.id, reason, actor.user_id)
+    await clients.remove_shared_session(conn, session.provider_id, session.client_id)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return cancelled
 

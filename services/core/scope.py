@@ -1,0 +1,32 @@
+"""The owner scope: whose rows a caller may read or write, passed to SQL as parameters.
+
+One statement both finds a row and checks the caller may see it: a foreign row and an unknown
+one are the same "not found". A scope is (provider_id, client_id): both None for ops, who see
+every row; otherwise the caller's own profile id in its role's place and NOBODY, which matches
+no row, in the other (and in its own place too when the token has no profile). So `$p IS NULL`
+means ops, and a statement ORs the owner columns its table has:
+`($p::uuid IS NULL OR provider_id = $p OR client_id = $c)`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NamedTuple
+
+from services.core.auth import Actor
+
+NOBODY = uuid.UUID(int=0)
+
+
+class Scope(NamedTuple):
+    provider_id: uuid.UUID | None
+    client_id: uuid.UUID | None
+
+
+def owner_scope(actor: Actor) -> Scope:
+    """The owners a caller is confined to; (None, None) for ops."""
+    if actor.role == "ops":
+        return Scope(None, None)
+    provider = actor.provider_id if actor.role == "provider" else None
+    client = actor.client_id if actor.role == "client" else None
+    return Scope(provider or NOBODY, client or NOBODY)

@@ -1,0 +1,181 @@
+"""SQL for ledger accounts, journal entries and their lines."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from schemas.ledger import AccountRow, AccountTotals, EntryIn, EntryOut
+from services.core.db import to_structs
+
+# Owned accounts are found by (owner_id, kind); the platform's by kind with no owner. Two
+# equality lookups on the UNIQUE (owner_id, kind) index: `IS NOT DISTINCT FROM` would not
+# use it.
+_ACCOUNTS = """
+    SELECT a.id, a.kind, a.owner_id
+    FROM unnest($1::text[], $2::uuid[]) AS w (kind, owner_id)
+    JOIN ledger_accounts a ON a.owner_id = w.owner_id AND a.kind = w.kind
+    UNION ALL
+    SELECT a.id, a.kind, a.owner_id
+    FROM ledger_accounts a
+    WHERE a.owner_id IS NULL
+      AND a.kind = ANY (SELECT kind FROM unnest($1::text[], $2::uuid[]) AS w (kind, owner_id)
+                        WHERE owner_id IS NULL)
+"""
+
+_TOTALS = """
+    SELECT a.id AS account_id, a.kind, a.owner_id,
+           coalesce(sum(l.amount_cents) FILTER (WHERE l.side = 'debit'), 0)::bigint
+               AS debits_cents,
+           coalesce(sum(l.amount_cents) FILTER (WHERE l.side = 'credit'), 0)::bigint
+               AS credits_cents
+    FROM ledger_accounts a
+    LEFT JOIN journal_lines l ON l.account_id = a.id
+"""
+_TOTALS_ORDER = " GROUP BY a.id ORDER BY a.kind, a.owner_id NULLS FIRST"
+
+# One row per line, the entry's columns repeated and the line's prefixed `line_`; lines in
+# the order they were posted.
+_ENTRY_LINES = """
+    SELECT e.id, e.kind, e.idempotency_key, e.occurred_at, e.created_at, e.memo,
+           e.source_table, e.source_id, l.id AS line_id, l.account_id AS line_account_id,
+           a.kind AS line_kind, a.owner_id AS line_owner_id, l.side AS line_side,
+           l.amount_cents AS line_amount_cents, l.claim_id AS line_claim_id
+"""
+# The entry and its lines in one statement: no line is written when the key is taken.
+_POST = """
+    WITH e AS (
+        INSERT INTO journal_entries (kind, idempotency_key, occurred_at, memo,
+                                     source_table, source_id)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, kind, idempotency_key, occurred_at, created_at, memo,
+                  source_table, source_id
+    ), l AS (
+        INSERT INTO journal_lines (entry_id, account_id, side, amount_cents, claim_id)
+        SELECT e.id, w.account_id, w.side, w.amount_cents, w.claim_id
+        FROM e, unnest($7::bigint[], $8::text[], $9::bigint[], $10::uuid[])
+                WITH ORDINALITY AS w (account_id, side, amount_cents, claim_id, n)
+        ORDER BY w.n
+        RETURNING id, account_id, side, amount_cents, claim_id
+    )
+"""
+
+
+def _entry(rows: Sequence[asyncpg.Record]) -> EntryOut | None:
+    if not rows:
+        return None
+    head = {k: v for k, v in rows[0].items() if not k.startswith("line_")}
+    lines = [{k[5:]: v for k, v in r.items() if k.startswith("line_")} for r in rows]
+    return msgspec.convert(head | {"lines": lines}, EntryOut)
+
+
+async def list_accounts(
+    conn: asyncpg.Connection, kinds: list[str], owners: list[uuid.UUID | None]
+) -> list[AccountRow]:
+    """The accounts that exist among (kinds[i], owners[i])."""
+    return to_structs(await conn.fetch(_ACCOUNTS, kinds, owners), AccountRow)
+
+
+async def insert_accounts(
+    conn: asyncpg.Connection, kinds: list[str], owners: list[uuid.UUID | None]
+) -> list[AccountRow]:
+    """Those of the accounts that this call created; the others existed or are being created.
+
+    Rows go in a fixed order, so two transactions creating the same accounts wait for each
+    other instead of deadlocking.
+    """
+    rows = await conn.fetch(
+        """
+        INSERT INTO ledger_accounts (kind, owner_id)
+        SELECT kind, owner_id FROM unnest($1::text[], $2::uuid[]) AS w (kind, owner_id)
+        ORDER BY owner_id NULLS FIRST, kind
+        ON CONFLICT (owner_id, kind) DO NOTHING
+        RETURNING id, kind, owner_id
+        """,
+        kinds,
+        owners,
+    )
+    return to_structs(rows, AccountRow)
+
+
+async def insert_entry(
+    conn: asyncpg.Connection, entry: EntryIn, occurred_at: datetime, account_ids: list[int]
+) -> EntryOut | None:
+    """The entry and its lines; None when the idempotency key is taken.
+
+    A concurrent transaction holding the same key makes this wait for its outcome.
+    """
+    rows = await conn.fetch(
+        _POST
+        + _ENTRY_LINES
+        + """
+        FROM e CROSS JOIN l JOIN ledger_accounts a ON a.id = l.account_id
+        ORDER BY l.id
+        """,
+        entry.kind,
+        entry.idempotency_key,
+        occurred_at,
+        entry.memo,
+        entry.source_table,
+        entry.source_id,
+        account_ids,
+        [line.side for line in entry.lines],
+        [line.amount_cents for line in entry.lines],
+        [line.claim_id for line in entry.lines],
+    )
+    return _entry(rows)
+
+
+async def get_entry_by_key(conn: asyncpg.Connection, idempotency_key: str) -> EntryOut | None:
+    rows = await conn.fetch(
+        _ENTRY_LINES
+        + """
+        FROM journal_entries e
+        JOIN journal_lines l ON l.entry_id = e.id
+        JOIN ledger_accounts a ON a.id = l.account_id
+        WHERE e.idempotency_key = $1
+        ORDER BY l.id
+        """,
+        idempotency_key,
+    )
+    return _entry(rows)
+
+
+async def list_totals_of_accounts(
+    conn: asyncpg.Connection, account_ids: list[int]
+) -> list[AccountTotals]:
+    rows = await conn.fetch(
+        _TOTALS + " WHERE a.id = ANY ($1::bigint[])" + _TOTALS_ORDER, account_ids
+    )
+    return to_structs(rows, AccountTotals)
+
+
+async def list_totals_of_owner(
+    conn: asyncpg.Connection, owner_id: uuid.UUID
+) -> list[AccountTotals]:
+    rows = await conn.fetch(_TOTALS + " WHERE a.owner_id = $1" + _TOTALS_ORDER, owner_id)
+    return to_structs(rows, AccountTotals)
+
+
+async def list_totals(conn: asyncpg.Connection) -> list[AccountTotals]:
+    """Every account's totals: the trial balance."""
+    return to_structs(await conn.fetch(_TOTALS + _TOTALS_ORDER), AccountTotals)
+
+
+async def get_claim_receivable(conn: asyncpg.Connection, claim_id: uuid.UUID) -> int:
+    """Debits - credits of the payer_receivable lines that name the claim."""
+    value: int = await conn.fetchval(
+        """
+        SELECT coalesce(sum(CASE l.side WHEN 'debit' THEN l.amount_cents
+                                        ELSE -l.amount_cents END), 0)::bigint
+        FROM journal_lines l JOIN ledger_accounts a ON a.id = l.account_id
+        WHERE l.claim_id = $1 AND a.kind = 'payer_receivable'
+        """,
+        claim_id,
+    )
+    return value

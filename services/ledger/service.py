@@ -1,0 +1,188 @@
+"""Posting journal entries and reading balances: the ledger every money event goes through.
+
+Every function takes the caller's connection and never commits: an entry belongs to the
+transaction of the event it records (a completion, a capture, a payout), and PostgreSQL checks
+at that transaction's COMMIT that the entry balances (infra/migrations/0014_ledger.sql).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+
+from schemas.ledger import (
+    CREDIT_NORMAL,
+    OWNED_KINDS,
+    AccountBalance,
+    AccountRef,
+    AccountRow,
+    AccountTotals,
+    EntryIn,
+    EntryOut,
+    TrialBalance,
+)
+from services.core import clock
+from services.core.db import Connection
+from services.ledger import queries
+from services.ledger.errors import BadEntry, EntryKeyReused, UnbalancedEntry
+
+_Key = tuple[str, str, str, int, str]  # kind, owner, side, cents, claim: a line, comparable
+
+
+def _validate(entry: EntryIn) -> None:
+    """What the database would refuse at COMMIT, and what it cannot see, refused now."""
+    if len(entry.lines) < 2:
+        raise BadEntry(f"an entry has at least two lines, not {len(entry.lines)}", field="lines")
+    for n, line in enumerate(entry.lines):
+        if line.amount_cents <= 0:
+            raise BadEntry(
+                f"line {n}: amounts are positive cents (the side says debit or credit), "
+                f"not {line.amount_cents}",
+                field=f"lines[{n}].amount_cents",
+            )
+        owned = line.account.kind in OWNED_KINDS
+        if owned != (line.account.owner_id is not None):
+            raise BadEntry(
+                f"line {n}: a {line.account.kind} account "
+                + ("names its owner" if owned else "is the platform's and has no owner"),
+                field=f"lines[{n}].account.owner_id",
+            )
+        # DESIGN.md "Money": payer_receivable is tracked per claim, so each claim's ends at 0.
+        if line.account.kind == "payer_receivable" and line.claim_id is None:
+            raise BadEntry(
+                f"line {n}: a payer_receivable line names its claim", field=f"lines[{n}].claim_id"
+            )
+    debits = sum(line.amount_cents for line in entry.lines if line.side == "debit")
+    credits = sum(line.amount_cents for line in entry.lines if line.side == "credit")
+    if debits != credits:
+        raise UnbalancedEntry(
+            f"debits ({debits} cents) and credits ({credits} cents) differ", field="lines"
+        )
+    # Bounds and patterns of the schema (key, memo, source, amounts), which a Struct built in
+    # code has not been checked against.
+    try:
+        msgspec.convert(msgspec.to_builtins(entry), EntryIn)
+    except msgspec.ValidationError as exc:
+        raise BadEntry(str(exc)) from exc
+
+
+def _line_keys(lines: list[tuple[AccountRef, str, int, uuid.UUID | None]]) -> list[_Key]:
+    return sorted(
+        (ref.kind, str(ref.owner_id or ""), side, cents, str(claim or ""))
+        for ref, side, cents, claim in lines
+    )
+
+
+def _same_event(posted: EntryOut, entry: EntryIn) -> bool:
+    """Same kind, cause and lines (in any order); the memo and the time may differ."""
+    return (
+        posted.kind == entry.kind
+        and posted.source_table == entry.source_table
+        and posted.source_id == entry.source_id
+        and _line_keys(
+            [
+                (AccountRef(kind=x.kind, owner_id=x.owner_id), x.side, x.amount_cents, x.claim_id)
+                for x in posted.lines
+            ]
+        )
+        == _line_keys([(x.account, x.side, x.amount_cents, x.claim_id) for x in entry.lines])
+    )
+
+
+def _by_ref(rows: list[AccountRow]) -> dict[AccountRef, int]:
+    return {AccountRef(kind=a.kind, owner_id=a.owner_id): a.id for a in rows}
+
+
+async def get_or_create_accounts(conn: Connection, refs: list[AccountRef]) -> dict[AccountRef, int]:
+    """Account ids by reference, creating the missing accounts (race-safe)."""
+    wanted = sorted(set(refs), key=lambda r: (str(r.owner_id or ""), r.kind))
+    kinds: list[str] = [r.kind for r in wanted]
+    owners = [r.owner_id for r in wanted]
+    found = _by_ref(await queries.list_accounts(conn, kinds, owners))
+    if len(found) < len(wanted):
+        missing = [r for r in wanted if r not in found]
+        found |= _by_ref(
+            await queries.insert_accounts(
+                conn, [r.kind for r in missing], [r.owner_id for r in missing]
+            )
+        )
+    if len(found) < len(wanted):
+        # Another transaction created them meanwhile: ON CONFLICT waited for it to commit,
+        # and the next statement's snapshot (READ COMMITTED) sees its rows.
+        found = _by_ref(await queries.list_accounts(conn, kinds, owners))
+    return found
+
+
+async def post_entry(conn: Connection, entry: EntryIn) -> EntryOut:
+    """Post one money event, once: a repeat of its key with the same lines returns the first.
+
+    The key taken with other lines is refused (EntryKeyReused): a caller built two different
+    events under one name, and neither may be guessed right.
+    """
+    _validate(entry)
+    occurred_at = entry.occurred_at or clock.now()
+    if occurred_at.tzinfo is None:
+        raise BadEntry("occurred_at is timezone-aware", field="occurred_at")
+    accounts = await get_or_create_accounts(conn, [line.account for line in entry.lines])
+    posted = await queries.insert_entry(
+        conn, entry, occurred_at, [accounts[line.account] for line in entry.lines]
+    )
+    if posted is not None:
+        return posted
+    first = await queries.get_entry_by_key(conn, entry.idempotency_key)
+    assert first is not None  # the key is taken, by a committed entry or one of ours
+    if not _same_event(first, entry):
+        raise EntryKeyReused(
+            f"journal entry {first.id} was posted under key {entry.idempotency_key!r} "
+            "with other lines",
+            field="idempotency_key",
+        )
+    return first
+
+
+def _balance(totals: AccountTotals) -> AccountBalance:
+    debit_normal = totals.debits_cents - totals.credits_cents
+    return AccountBalance(
+        **msgspec.structs.asdict(totals),
+        balance_cents=-debit_normal if totals.kind in CREDIT_NORMAL else debit_normal,
+    )
+
+
+async def get_account_balance(conn: Connection, account: AccountRef) -> AccountBalance:
+    """The account's balance, signed by its normal side (schemas.ledger.CREDIT_NORMAL)."""
+    found = await queries.list_accounts(conn, [account.kind], [account.owner_id])
+    if not found:
+        return _balance(
+            AccountTotals(
+                account_id=None,
+                kind=account.kind,
+                owner_id=account.owner_id,
+                debits_cents=0,
+                credits_cents=0,
+            )
+        )
+    (totals,) = await queries.list_totals_of_accounts(conn, [found[0].id])
+    return _balance(totals)
+
+
+async def list_owner_balances(conn: Connection, owner_id: uuid.UUID) -> list[AccountBalance]:
+    """Every account of one client, payer or provider."""
+    return [_balance(t) for t in await queries.list_totals_of_owner(conn, owner_id)]
+
+
+async def get_trial_balance(conn: Connection) -> TrialBalance:
+    accounts = [_balance(t) for t in await queries.list_totals(conn)]
+    debits = sum(a.debits_cents for a in accounts)
+    credits = sum(a.credits_cents for a in accounts)
+    return TrialBalance(
+        debits_cents=debits,
+        credits_cents=credits,
+        imbalance_cents=debits - credits,
+        accounts=accounts,
+    )
+
+
+async def get_claim_receivable(conn: Connection, claim_id: uuid.UUID) -> int:
+    """What the payer still owes on one claim (payer_receivable debits - credits)."""
+    return await queries.get_claim_receivable(conn, claim_id)
