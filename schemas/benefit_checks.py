@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
+import msgspec
 from msgspec import Meta
 
 from schemas.common import Base, Cents, Out
@@ -15,6 +16,25 @@ from schemas.payers import CPT_PATTERN
 
 CptCode = Annotated[str, Meta(min_length=5, max_length=5, pattern=CPT_PATTERN)]
 CheckStatus = Literal["active", "inactive", "rejected", "unknown", "retry"]
+_UUID_OR_EMPTY = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+
+
+class RecheckJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `recheck_benefits`: ids only (no PHI in the outbox or Redis)."""
+
+    job: ClassVar[str] = "recheck_benefits"
+    policy_id: uuid.UUID
+    # "" when the platform asks: rows have said so since the job began, and a field cannot be
+    # decoded as a UUID or "" (two string types in one union).
+    provider_id: Annotated[str, Meta(pattern=_UUID_OR_EMPTY)]
+
+    @classmethod
+    def of(cls, policy_id: uuid.UUID, provider_id: uuid.UUID | None) -> RecheckJob:
+        return cls(policy_id=policy_id, provider_id=str(provider_id or ""))
+
+    @property
+    def provider(self) -> uuid.UUID | None:
+        return uuid.UUID(self.provider_id) if self.provider_id else None
 
 
 class BenefitCheckIn(Base, kw_only=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -14,6 +14,17 @@ from schemas.common import X12_ID, Address, Base, Email, Name, Out, Password, Ph
 Sex = Literal["F", "M", "U"]
 Priority = Literal["primary", "secondary"]
 Relationship = Literal["self", "spouse", "child", "other"]
+AccountEmailKind = Literal["verify_email", "signup_attempt"]
+
+
+class AccountEmailJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `send_account_email`: the user's id only (no address or token)."""
+
+    job: ClassVar[str] = "send_account_email"
+    user_id: uuid.UUID
+    kind: AccountEmailKind
+
+
 # NM109 of a 270 and of a claim: `*` is the element separator Hearth writes with, so it cannot
 # be part of an id (the X12 writers refuse it; refused here with the field named instead).
 MemberId = Annotated[str, text(80, pattern=X12_ID)]

@@ -20,7 +20,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
 from services.core import clock
-from services.core.auth import BEARER, TokenAuthMiddleware, TokenClaims, allow, provide_actor
+from services.core.auth import (
+    BEARER,
+    AccessCheck,
+    TokenAuthMiddleware,
+    TokenClaims,
+    allow,
+    provide_actor,
+)
 from services.core.db import (
     DatabaseUnreachable,
     acquire_plain,
@@ -156,6 +163,32 @@ def create_app(
     """
     settings = settings or load_settings()
     open_auth_conn = auth_conn or _pooled
+    configure_logging(settings.log_level)
+    clock.start(settings.clock_shift_to)
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        lifespan=[_lifespan(settings)],
+        state=State(
+            {
+                "settings": settings,
+                "check_access": _access_check(open_auth_conn),
+                "request_conn": asynccontextmanager(conn_provider or provide_conn),
+            }
+        ),
+        dependencies=_dependencies(settings, conn_provider or provide_conn, open_auth_conn),
+        middleware=_middleware(settings),
+        exception_handlers={Exception: handle_exception},
+        guards=[refuse_unknown_query_params],
+        openapi_config=_openapi_config(settings),
+        debug=False,
+        logging_config=None,  # ours (JSON, request ids, no PHI), set up above
+    )
+    _finish(app, settings)
+    return app
+
+
+def _access_check(open_auth_conn: AuthConn) -> AccessCheck:
+    """The token check the middleware asks (app.state.check_access)."""
 
     async def check_access(state: State, claims: TokenClaims) -> bool:
         async with open_auth_conn(state) as conn:
@@ -167,9 +200,10 @@ def create_app(
                     raise DatabaseUnreachable("the connection to PostgreSQL was lost") from exc
                 raise
 
-    configure_logging(settings.log_level)
-    clock.start(settings.clock_shift_to)
+    return check_access
 
+
+def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncGenerator[None, None]:
         await open_resources(app, settings)
@@ -178,6 +212,12 @@ def create_app(
         finally:
             await close_resources(app)
 
+    return resources
+
+
+def _dependencies(
+    settings: Settings, conn_provider: Any, open_auth_conn: AuthConn
+) -> dict[str, Provide]:
     async def provide_settings() -> Settings:
         return settings
 
@@ -193,43 +233,33 @@ def create_app(
     async def provide_transactions(state: State) -> Transactions:
         return Transactions(lambda: open_auth_conn(state))
 
-    app = Litestar(
-        route_handlers=ROUTE_HANDLERS,
-        lifespan=[resources],
-        state=State(
-            {
-                "settings": settings,
-                "check_access": check_access,
-                "request_conn": asynccontextmanager(conn_provider or provide_conn),
-            }
+    return {
+        "conn": Provide(conn_provider),
+        "open_conn": Provide(provide_open_conn),
+        "settings": Provide(provide_settings),
+        "redis": Provide(provide_redis),
+        "pool": Provide(provide_pool),
+        "clearinghouse": Provide(provide_clearinghouse),
+        "transactions": Provide(provide_transactions),
+        "actor": Provide(provide_actor),
+    }
+
+
+def _middleware(settings: Settings) -> list[Any]:
+    return [
+        PROMETHEUS.middleware,
+        DefineMiddleware(
+            TokenAuthMiddleware,
+            # An ops-only document needs the caller's token read.
+            exclude=["^/health"] if settings.openapi_access == "ops" else ["^/schema", "^/health"],
+            exclude_from_auth_key="public",
         ),
-        dependencies={
-            "conn": Provide(conn_provider or provide_conn),
-            "open_conn": Provide(provide_open_conn),
-            "settings": Provide(provide_settings),
-            "redis": Provide(provide_redis),
-            "pool": Provide(provide_pool),
-            "clearinghouse": Provide(provide_clearinghouse),
-            "transactions": Provide(provide_transactions),
-            "actor": Provide(provide_actor),
-        },
-        middleware=[
-            PROMETHEUS.middleware,
-            DefineMiddleware(
-                TokenAuthMiddleware,
-                # An ops-only document needs the caller's token read.
-                exclude=["^/health"]
-                if settings.openapi_access == "ops"
-                else ["^/schema", "^/health"],
-                exclude_from_auth_key="public",
-            ),
-        ],
-        exception_handlers={Exception: handle_exception},
-        guards=[refuse_unknown_query_params],
-        openapi_config=_openapi_config(settings),
-        debug=False,
-        logging_config=None,  # ours (JSON, request ids, no PHI), set up above
-    )
+    ]
+
+
+def _finish(app: Litestar, settings: Settings) -> None:
+    """What needs the built app: its routes' Allow headers and OpenAPI document, and the
+    outermost middleware."""
     _document_bearer_security(app)
     allow = {
         route.path_format: ", ".join(sorted(getattr(route, "methods", set())))
@@ -242,7 +272,6 @@ def create_app(
     app.asgi_handler = request_id_middleware(
         security_headers_middleware(app.asgi_handler, hsts=settings.env == "production")
     )
-    return app
 
 
 def _freeze_start_up_objects() -> None:

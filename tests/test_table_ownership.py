@@ -96,26 +96,34 @@ def breaches(services: Path) -> list[str]:
     found: list[str] = []
     for path in sorted(services.rglob("*.py")):
         domain = _domain(services, path)
-        if domain is None:
-            continue
-        where = path.relative_to(services.parent).as_posix()
-        written, read = tables_used(path)
-        for table in sorted(written):
-            if TABLES[table] != domain:
-                found.append(f"{where} writes {table}, a table of {TABLES[table]}")
-        if domain == "core":
-            for table in sorted(read - written):
-                if TABLES[table] != "core":
-                    found.append(f"{where} reads {table}: core knows no domain's tables")
-        elif path.name != "queries.py" and (written or read):
-            found.append(f"{where} has SQL ({sorted(written | read)}) outside queries.py")
-        if path.name == "queries.py":
-            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-            for table in sorted(read - written):
-                if TABLES[table] != domain and not re.search(rf"\b{table}\b", doc):
-                    found.append(
-                        f"{where} reads {table} ({TABLES[table]}) unnamed in its docstring"
-                    )
+        if domain is not None:
+            found += _module_breaches(services, path, domain)
+    return found
+
+
+def _module_breaches(services: Path, path: Path, domain: str) -> list[str]:
+    where = path.relative_to(services.parent).as_posix()
+    written, read = tables_used(path)
+    found = [
+        f"{where} writes {table}, a table of {TABLES[table]}"
+        for table in sorted(written)
+        if TABLES[table] != domain
+    ]
+    if domain == "core":
+        found += [
+            f"{where} reads {table}: core knows no domain's tables"
+            for table in sorted(read - written)
+            if TABLES[table] != "core"
+        ]
+    elif path.name != "queries.py" and (written or read):
+        found.append(f"{where} has SQL ({sorted(written | read)}) outside queries.py")
+    if path.name == "queries.py":
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        found += [
+            f"{where} reads {table} ({TABLES[table]}) unnamed in its docstring"
+            for table in sorted(read - written)
+            if TABLES[table] != domain and not re.search(rf"\b{table}\b", doc)
+        ]
     return found
 
 

@@ -106,29 +106,42 @@ def create_app(sim: Simulator) -> Litestar:
             )
             payload.pop("Payload")
             return _multipart(error.status, payload)
-        key = (fields["SenderID"], fields["PayloadID"])
-        first = sim.answers.get(key)
-        if first is None:
-            future: asyncio.Future[tuple[int, dict[str, str]]] = (
-                asyncio.get_running_loop().create_future()
-            )
-            sim.answers[key] = future
-            while len(sim.answers) > REMEMBERED:
-                del sim.answers[next(iter(sim.answers))]
-            try:
-                future.set_result(sim.answer_270(fields))
-            except Exception as error:
-                del sim.answers[key]  # a crash is not an answer: the retry gets a fresh try
-                future.set_exception(error)
-                raise
-            if sim.mode == "aaa42":
-                # "Unable to respond now" is the payer not processing the inquiry at all, so
-                # it is not kept as this PayloadID's answer: a retry with the same PayloadID
-                # (as CORE clients retry) gets processed once the payer is back.
-                del sim.answers[key]
-            first = future
-        status, answer = await asyncio.shield(first)
+        status, answer = await _answer_once(sim, fields)
         return _multipart(status, answer)
+
+    return Litestar(
+        route_handlers=[core_endpoint, *_admin_routes(sim)], openapi_config=None, debug=False
+    )
+
+
+async def _answer_once(sim: Simulator, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """The answer to this sender's PayloadID: the first request's, for every retry of it."""
+    key = (fields["SenderID"], fields["PayloadID"])
+    first = sim.answers.get(key)
+    if first is None:
+        future: asyncio.Future[tuple[int, dict[str, str]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        sim.answers[key] = future
+        while len(sim.answers) > REMEMBERED:
+            del sim.answers[next(iter(sim.answers))]
+        try:
+            future.set_result(sim.answer_270(fields))
+        except Exception as error:
+            del sim.answers[key]  # a crash is not an answer: the retry gets a fresh try
+            future.set_exception(error)
+            raise
+        if sim.mode == "aaa42":
+            # "Unable to respond now" is the payer not processing the inquiry at all, so
+            # it is not kept as this PayloadID's answer: a retry with the same PayloadID
+            # (as CORE clients retry) gets processed once the payer is back.
+            del sim.answers[key]
+        first = future
+    return await asyncio.shield(first)
+
+
+def _admin_routes(sim: Simulator) -> list[Any]:
+    """The test switches: mode, reset, health."""
 
     @post("/_admin/mode", status_code=200)
     async def set_mode(data: dict[str, Any]) -> Response[dict[str, Any]]:
@@ -155,9 +168,7 @@ def create_app(sim: Simulator) -> Litestar:
         """Liveness and the current mode."""
         return {"status": "ok", "mode": sim.mode, "delay_s": sim.delay_s}
 
-    return Litestar(
-        route_handlers=[core_endpoint, set_mode, reset, health], openapi_config=None, debug=False
-    )
+    return [set_mode, reset, health]
 
 
 def build(today: date | None = None) -> Litestar:

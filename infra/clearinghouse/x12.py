@@ -131,6 +131,15 @@ def _person_segment(person: Person270, seg: list[str], delims: Delimiters) -> No
 def read_270(text: str) -> Inquiry270:
     """One 270 transaction (one subscriber, at most one dependant), as a CORE real-time request."""
     delims, segments = split_segments(text)
+    inquiry = _envelope(delims, segments)
+    _read_loops(inquiry, delims, segments)
+    if not inquiry.subscriber.last and not inquiry.subscriber.member_id:
+        raise X12Error("no subscriber (2000C/2100C)")
+    return inquiry
+
+
+def _envelope(delims: Delimiters, segments: list[list[str]]) -> Inquiry270:
+    """The inquiry's envelope and header (ISA, GS, ST, BHT), its loops still empty."""
     isa = segments[0]
     if len(isa) != 17:
         raise X12Error("ISA must have 16 elements")
@@ -141,7 +150,7 @@ def read_270(text: str) -> Inquiry270:
     gs, st, bht = (segments[tags.index(tag)] for tag in ("GS", "ST", "BHT"))
     if el(st, 1) != "270" or el(gs, 8) != "005010X279A1":
         raise X12Error("not a 005010X279A1 270")
-    inquiry = Inquiry270(
+    return Inquiry270(
         delimiters=delims,
         isa_sender=(isa[5], isa[6].strip()),
         isa_receiver=(isa[7], isa[8].strip()),
@@ -150,6 +159,10 @@ def read_270(text: str) -> Inquiry270:
         gs_receiver=el(gs, 3),
         reference=el(bht, 3),
     )
+
+
+def _read_loops(inquiry: Inquiry270, delims: Delimiters, segments: list[list[str]]) -> None:
+    """The payer (2000A), provider (2000B), subscriber (2000C) and dependant (2000D) loops."""
     level = ""
     for seg in segments:
         if seg[0] == "HL":
@@ -167,9 +180,6 @@ def read_270(text: str) -> Inquiry270:
             _person_segment(inquiry.subscriber, seg, delims)
         elif level == "23" and inquiry.dependant is not None:
             _person_segment(inquiry.dependant, seg, delims)
-    if not inquiry.subscriber.last and not inquiry.subscriber.member_id:
-        raise X12Error("no subscriber (2000C/2100C)")
-    return inquiry
 
 
 # --- the 271 ---------------------------------------------------------------------------------

@@ -84,27 +84,30 @@ def _columns(
     return msgspec.convert(msgspec.structs.asdict(base) | fields, ClientColumns)
 
 
+def self_actor(client: ClientRow) -> Actor:
+    """A self-signup is its own actor: the new client wrote their own record."""
+    return Actor(user_id=client.user_id, role="client", client_id=client.id)
+
+
 async def _create(
     conn: asyncpg.Connection,
     settings: Settings,
-    actor: Actor | None,
     data: SignupIn | ClientCreateIn,
     password: str | None,
 ) -> ClientRow:
+    """The new client (its audit row is the caller's: who wrote it differs)."""
     check_birth_date(data.date_of_birth, "date_of_birth")
     user_id = await identity.create_user(conn, settings, data.email, "client", password)
-    client = await queries.insert_client(conn, user_id, data.email.lower(), _columns(data))
-    # A self-signup is its own actor: the new client wrote their own record.
-    writer = actor or Actor(user_id=user_id, role="client", client_id=client.id)
-    await audit.record(conn, writer, "create", ENTITY, [client.id])
-    return client
+    return await queries.insert_client(conn, user_id, data.email.lower(), _columns(data))
 
 
 async def create_client_with_password(
     conn: asyncpg.Connection, settings: Settings, data: SignupIn
 ) -> ClientRow:
     """A ready account for trusted callers only (demo data): no email verification."""
-    return await _create(conn, settings, None, data, data.password)
+    client = await _create(conn, settings, data, data.password)
+    await audit.record(conn, self_actor(client), "create", ENTITY, [client.id])
+    return client
 
 
 async def require_caller(conn: asyncpg.Connection, actor: Actor) -> None:
@@ -129,7 +132,8 @@ async def create_client(
         client = await queries.update_client(conn, pending.id, _columns(data))
         await audit.record(conn, actor, "update", ENTITY, [client.id])
     else:
-        client = await _create(conn, settings, actor, data, None)
+        client = await _create(conn, settings, data, None)
+        await audit.record(conn, actor, "create", ENTITY, [client.id])
     token, expires_at = await identity.create_invite(conn, settings, client.user_id, actor.user_id)
     return ClientInvitedOut(
         client=client_out(client), invite_token=token, invite_expires_at=expires_at

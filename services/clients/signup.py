@@ -7,24 +7,20 @@ hash is stored) and mails it, or tells a registered address's owner that someone
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from typing import Literal
 
 import asyncpg
 from redis.asyncio import Redis
 
-from schemas.clients import ClientRow, SignupAcceptedOut, SignupIn
+from schemas.clients import AccountEmailJob, AccountEmailKind, SignupAcceptedOut, SignupIn
 from services.clients import queries
-from services.clients.service import ENTITY, _columns, check_birth_date
+from services.clients.service import ENTITY, _columns, check_birth_date, self_actor
 from services.core import audit, mail, outbox
-from services.core.auth import Actor
+from services.core.auth import SYSTEM
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.identity import service as identity
 
-JOB = "send_account_email"
-Kind = Literal["verify_email", "signup_attempt"]
 RETRY_IN = timedelta(minutes=1)
 
 
@@ -37,27 +33,22 @@ async def sign_up(
     )
     check_birth_date(data.date_of_birth, "date_of_birth")
     user = await identity.register_signup(conn, settings, data.email, data.password)
-    kind: Kind = "verify_email"
+    kind: AccountEmailKind = "verify_email"
     if user.status == "new":
         client = await queries.insert_client(conn, user.user_id, data.email.lower(), _columns(data))
-        await audit.record(conn, _self(client), "create", ENTITY, [client.id])
+        await audit.record(conn, self_actor(client), "create", ENTITY, [client.id])
     elif user.status == "pending":
         # An unverified signup for this address is replaced by this one: its profile too.
         pending = await queries.lock_client_by_user(conn, user.user_id)
         if pending is not None:
             client = await queries.update_client(conn, pending.id, _columns(data))
-            await audit.record(conn, _self(client), "update", ENTITY, [client.id])
+            await audit.record(conn, self_actor(client), "update", ENTITY, [client.id])
     else:
         kind = "signup_attempt"
     # Deduplicated while unsent: repeated signups do not flood the address's owner.
-    payload = {"user_id": str(user.user_id), "kind": kind}
-    await outbox.add(conn, JOB, payload, dedupe_key=f"account-email:{kind}:{user.user_id}")
+    job = AccountEmailJob(user_id=user.user_id, kind=kind)
+    await outbox.add(conn, job, dedupe_key=f"account-email:{kind}:{user.user_id}")
     return SignupAcceptedOut()
-
-
-def _self(client: ClientRow) -> Actor:
-    # A self-signup is its own actor: the new client wrote their own record.
-    return Actor(user_id=client.user_id, role="client", client_id=client.id)
 
 
 def _verify_email(settings: Settings, first_name: str, token: str) -> tuple[str, str]:
@@ -90,19 +81,19 @@ async def prepare_account_email(
 ) -> mail.OutgoingEmail | None:
     """The message an outbox row asks for (minting its token); None when nothing is to send,
     in which case the row is completed."""
-    row = await outbox.lock(conn, outbox_id)
-    if row is None:
+    job = await outbox.lock(conn, outbox_id, AccountEmailJob)
+    if job is None:
         return None
-    user_id = uuid.UUID(row.payload["user_id"])
+    user_id = job.user_id
     to = await identity.get_email(conn, user_id)
     client = await queries.lock_client_by_user(conn, user_id)
     name = client.first_name if client is not None else None
     if client is not None:
-        await audit.record(conn, None, "read", ENTITY, [client.id])  # the job reads the name
+        await audit.record(conn, SYSTEM, "read", ENTITY, [client.id])  # the job reads the name
     if to is None:
         await outbox.complete(conn, outbox_id)
         return None
-    if row.payload["kind"] == "signup_attempt":
+    if job.kind == "signup_attempt":
         subject, body = _signup_attempt(settings, name)
         return mail.OutgoingEmail(to=to, subject=subject, body=body)
     token = await identity.create_email_verification(conn, settings, user_id)

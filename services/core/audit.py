@@ -20,10 +20,9 @@ Action = Literal["read", "read_x12", "create", "update", "delete"]
 Author = tuple[uuid.UUID | None, str, str | None]
 
 
-def author(actor: Actor | None) -> Author:
-    """The audit columns naming `actor` (None: a system job) in this request."""
-    return (actor.user_id if actor else None, actor.role if actor else "system",
-            current_request_id())  # fmt: skip
+def author(actor: Actor) -> Author:
+    """The audit columns naming `actor` (SYSTEM: no user, role "system") in this request."""
+    return actor.user_id, actor.role, current_request_id()
 
 
 def create_rows(source: str, first: int) -> str:
@@ -48,12 +47,12 @@ def create_args(entity: str, written_by: Author | None) -> tuple[object, ...]:
 
 async def record(
     conn: asyncpg.Connection,
-    actor: Actor | None,
+    actor: Actor,
     action: Action,
     entity: str,
     entity_ids: Sequence[uuid.UUID],
 ) -> None:
-    """Write one audit row per record; `actor` None means a system job."""
+    """Write one audit row per record."""
     if not entity_ids:
         return
     user_id, role, request_id = author(actor)

@@ -17,6 +17,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from services.core.errors import Forbidden, Unauthorized
 from services.core.settings import Settings
 
+# A user's role, the only roles a token can carry (TokenClaims refuses any other: a 401).
 Role = Literal["provider", "client", "ops"]
 ROLES: tuple[Role, ...] = ("provider", "client", "ops")
 PUBLIC = {"public": True}  # route opt: no token needed
@@ -26,12 +27,24 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hearth"'}
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: the user, their role, and the profile that role owns."""
+    """Who is asking: a user, their role and the profile that role owns; or SYSTEM (a job)."""
 
-    user_id: uuid.UUID
-    role: Role
+    user_id: uuid.UUID | None  # None: SYSTEM, no one else
+    role: Role | Literal["system"]
     provider_id: uuid.UUID | None = None
     client_id: uuid.UUID | None = None
+
+    @property
+    def user(self) -> uuid.UUID:
+        """The user's id, for what only a user asks (a route's actor always has one)."""
+        if self.user_id is None:
+            raise TypeError("the system actor is not a user")
+        return self.user_id
+
+
+# The jobs' actor: it sees what ops see, and its audit rows name the system (no user). No
+# token can carry it: a token's role is a user's Role.
+SYSTEM = Actor(user_id=None, role="system")
 
 
 class TokenClaims(msgspec.Struct, frozen=True, kw_only=True):

@@ -124,27 +124,42 @@ def refine(openapi: OpenAPI) -> None:
     for path, item in (openapi.paths or {}).items():
         for method in _METHODS:
             operation: Operation | None = getattr(item, method)
-            if operation is None:
-                continue
-            responses = operation.responses or {}
-            for status in _error_statuses(path, method, operation):
-                responses[status] = OpenAPIResponse(
-                    description=_DESCRIPTIONS[status], content={PROBLEM_JSON: problem}
-                )
-            operation.responses = responses
-            for response in responses.values():
-                if isinstance(response, OpenAPIResponse):
-                    for media in (response.content or {}).values():
-                        _walk(media.schema, seen)
-            _in_path_order(path, operation.parameters or [])
-            for parameter in operation.parameters or []:
-                _walk(getattr(parameter, "schema", None), seen)
-            if operation.request_body is not None and not isinstance(
-                operation.request_body, Reference
-            ):
-                for media in (operation.request_body.content or {}).values():
-                    _refs(media.schema, request_bodies)
-    # Request objects refuse unknown fields (msgspec forbid_unknown_fields): say so, nested too.
+            if operation is not None:
+                _refine_operation(path, method, operation, problem, seen)
+                _refs_of_body(operation, request_bodies)
+    _forbid_unknown_fields(components, request_bodies)
+    for schema in components.values():
+        _walk(schema, seen)
+
+
+def _refine_operation(
+    path: str, method: str, operation: Operation, problem: OpenAPIMediaType, seen: set[int]
+) -> None:
+    """Its error responses as problem details; anyOf for oneOf in its responses and parameters."""
+    responses = operation.responses or {}
+    for status in _error_statuses(path, method, operation):
+        responses[status] = OpenAPIResponse(
+            description=_DESCRIPTIONS[status], content={PROBLEM_JSON: problem}
+        )
+    operation.responses = responses
+    for response in responses.values():
+        if isinstance(response, OpenAPIResponse):
+            for media in (response.content or {}).values():
+                _walk(media.schema, seen)
+    _in_path_order(path, operation.parameters or [])
+    for parameter in operation.parameters or []:
+        _walk(getattr(parameter, "schema", None), seen)
+
+
+def _refs_of_body(operation: Operation, found: set[str]) -> None:
+    if operation.request_body is not None and not isinstance(operation.request_body, Reference):
+        for media in (operation.request_body.content or {}).values():
+            _refs(media.schema, found)
+
+
+def _forbid_unknown_fields(components: dict[str, Any], request_bodies: set[str]) -> None:
+    """Request objects refuse unknown fields (msgspec forbid_unknown_fields): say so, nested
+    too."""
     pending = list(request_bodies)
     while pending:
         name = pending.pop()
@@ -156,5 +171,3 @@ def refine(openapi: OpenAPI) -> None:
         _refs(schema, nested)
         pending.extend(nested - request_bodies)
         request_bodies |= nested
-    for schema in components.values():
-        _walk(schema, seen)

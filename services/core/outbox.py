@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import asyncpg
 import msgspec
@@ -26,22 +26,29 @@ class Enqueuer(Protocol):
     async def enqueue_job(self, function: str, *args: Any, _job_id: str | None = None) -> Any: ...
 
 
+class Payload(Protocol):
+    """A job's payload: a msgspec Struct (schemas/) naming its job, the arq function it runs."""
+
+    job: ClassVar[str]
+
+
+P = TypeVar("P", bound=Payload)
+
+
 class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     job: str
-    payload: dict[str, Any]
     attempts: int
 
 
 async def add(
     conn: asyncpg.Connection,
-    job: str,
-    payload: dict[str, Any],
+    payload: Payload,
     *,
     dedupe_key: str | None = None,
     available_at: datetime | None = None,
 ) -> int | None:
-    """Queue `job(outbox_id, **payload)` once this transaction commits; None if already queued."""
+    """Queue `payload.job(outbox_id)` once this transaction commits; None if already queued."""
     # Stamped from the clock, not the database's now(): the relay compares them with it.
     now = clock.now()
     outbox_id: int | None = await conn.fetchval(
@@ -52,8 +59,8 @@ async def add(
         DO NOTHING
         RETURNING id
         """,
-        job,
-        payload,
+        payload.job,
+        msgspec.to_builtins(payload),
         dedupe_key,
         now,
         available_at or now,
@@ -67,7 +74,7 @@ async def lock_due(
     """Rows never handed out, or handed out longer ago than `visibility_s` and not done."""
     rows = await conn.fetch(
         """
-        SELECT id, job, payload, attempts FROM outbox
+        SELECT id, job, attempts FROM outbox
         WHERE completed_at IS NULL AND available_at <= $1
           AND (enqueued_at IS NULL OR enqueued_at < $1 - make_interval(secs => $2))
         ORDER BY available_at, id
@@ -89,14 +96,29 @@ async def mark_enqueued(conn: asyncpg.Connection, outbox_id: int, now: datetime)
     )
 
 
-async def lock(conn: asyncpg.Connection, outbox_id: int) -> OutboxRow | None:
-    """The row, locked, if its work is still to do (a job's first step)."""
+async def lock(conn: asyncpg.Connection, outbox_id: int, payload: type[P]) -> P | None:
+    """The row's payload, the row locked, if its work is still to do (a job's first step).
+
+    A payload that does not decode as `payload` can never run: the row is marked failed with
+    the reason (committed with this transaction) and None returned, as for a row already done,
+    so the job ends instead of failing again every visibility timeout.
+    """
     row = await conn.fetchrow(
-        "SELECT id, job, payload, attempts FROM outbox"
-        " WHERE id = $1 AND completed_at IS NULL FOR UPDATE",
-        outbox_id,
+        "SELECT payload FROM outbox WHERE id = $1 AND completed_at IS NULL FOR UPDATE", outbox_id
     )
-    return None if row is None else msgspec.convert(dict(row), OutboxRow)
+    if row is None:
+        return None
+    try:
+        return msgspec.convert(row["payload"], payload)
+    except msgspec.ValidationError as exc:
+        # msgspec names the field (and at most an enum's value): payloads carry ids, no PHI.
+        reason = f"malformed {payload.job} payload: {exc}"
+        log.error(
+            "outbox payload malformed",
+            extra={"job": payload.job, "count": outbox_id, "error_message": str(exc)},
+        )
+        await fail(conn, outbox_id, reason)
+        return None
 
 
 async def complete(conn: asyncpg.Connection, outbox_id: int) -> None:
@@ -104,6 +126,19 @@ async def complete(conn: asyncpg.Connection, outbox_id: int) -> None:
         "UPDATE outbox SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL",
         outbox_id,
         clock.now(),
+    )
+
+
+async def fail(conn: asyncpg.Connection, outbox_id: int, reason: str) -> None:
+    """A failure no retry can mend: the row is finished, failed, with the reason."""
+    await conn.execute(
+        """
+        UPDATE outbox SET completed_at = $2, failed_at = $2, last_error = $3
+        WHERE id = $1 AND completed_at IS NULL
+        """,
+        outbox_id,
+        clock.now(),
+        reason[:500],
     )
 
 

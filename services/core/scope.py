@@ -1,10 +1,11 @@
 """The owner scope: whose rows a caller may read or write, passed to SQL as parameters.
 
 One statement both finds a row and checks the caller may see it: a foreign row and an unknown
-one are the same "not found". A scope is (provider_id, client_id): both None for ops, who see
-every row; otherwise the caller's own profile id in its role's place and NOBODY, which matches
-no row, in the other (and in its own place too when the token has no profile). So `$p IS NULL`
-means ops, and a statement ORs the owner columns its table has:
+one are the same "not found". A scope is (provider_id, client_id): both None for ops and for
+the system actor of jobs, who see every row; otherwise the caller's own profile id in its
+role's place and NOBODY, which matches no row, in the other (and in its own place too when the
+token has no profile). So `$p IS NULL` means every row, and a statement ORs the owner columns
+its table has:
 `($p::uuid IS NULL OR provider_id = $p OR client_id = $c)`.
 """
 
@@ -24,8 +25,8 @@ class Scope(NamedTuple):
 
 
 def owner_scope(actor: Actor) -> Scope:
-    """The owners a caller is confined to; (None, None) for ops."""
-    if actor.role == "ops":
+    """The owners a caller is confined to; (None, None) for ops and the system (jobs)."""
+    if actor.role in ("ops", "system"):
         return Scope(None, None)
     provider = actor.provider_id if actor.role == "provider" else None
     client = actor.client_id if actor.role == "client" else None

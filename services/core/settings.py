@@ -193,24 +193,38 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = environ.get(_env_name(field))
         if value is not None and value != "":
             raw[field] = value
+    settings = _convert(raw)
+    if settings.env == "production":
+        _refuse_unset_in_production(settings, raw)
+    parse_keyring(settings.tax_id_keys)
+    if settings.env == "production":
+        _refuse_development_values(settings)
+        _refuse_weak_transport_and_hashing(settings)
+    _refuse_inconsistent(settings)
+    return settings
+
+
+def _convert(raw: dict[str, str]) -> Settings:
     try:
-        settings = msgspec.convert(raw, Settings, strict=False)
+        return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         # msgspec says "... - at `$.field`": name the variable instead of the field.
         message = str(exc)
         field = message.rsplit("$.", 1)[-1].rstrip("`") if "$." in message else ""
         name = _env_name(field) if field in Settings.__struct_fields__ else "environment"
         raise SettingsError(f"{name}: {message.split(' - at ')[0]}") from exc
-    if settings.env == "production":
-        for secret in _PRODUCTION_REQUIRED:
-            if secret not in raw:
-                raise SettingsError(f"{_env_name(secret)} must be set in production")
-        if settings.clock_shift_to is not None:
-            raise SettingsError("HEARTH_CLOCK_SHIFT_TO is refused in production")
-    parse_keyring(settings.tax_id_keys)
-    if settings.env == "production":
-        _refuse_development_values(settings)
-        _refuse_weak_transport_and_hashing(settings)
+
+
+def _refuse_unset_in_production(settings: Settings, raw: dict[str, str]) -> None:
+    for secret in _PRODUCTION_REQUIRED:
+        if secret not in raw:
+            raise SettingsError(f"{_env_name(secret)} must be set in production")
+    if settings.clock_shift_to is not None:
+        raise SettingsError("HEARTH_CLOCK_SHIFT_TO is refused in production")
+
+
+def _refuse_inconsistent(settings: Settings) -> None:
+    """Values that parse but cannot work: a bad proxy network or NPI, limits out of order."""
     try:
         settings.trusted_proxy_networks()
     except ValueError as exc:
@@ -221,7 +235,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
-    return settings
 
 
 def _refuse_development_values(settings: Settings) -> None:

@@ -288,7 +288,9 @@ class Interchange:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_interchange(text: str, *, lenient: bool = False) -> Interchange:
+# One pass, one state machine over the segment tags (every 271 on the check path goes through
+# it): split, its state would travel between functions and each segment would pay a call.
+def read_interchange(text: str, *, lenient: bool = False) -> Interchange:  # noqa: C901  see above
     """Split an interchange into its transaction sets, checking every envelope count.
 
     Strict by default: a wrong SE01/GE01/IEA01 count or an SE02/GE02/IEA02 that does not match

@@ -71,12 +71,6 @@ async def estimate(
             else None
         )
     network = choose_network(check.benefits, provider_in_network=credentialed)
-    if credentialed and network == "in":
-        reason = "the provider is credentialed with this payer on the first session's date"
-    elif credentialed:
-        reason = "the plan covers mental health only out of network"
-    else:
-        reason = "the provider is not credentialed with this payer on the first session's date"
     try:
         figures = project_sessions(
             check.benefits,
@@ -97,7 +91,7 @@ async def estimate(
         payer_id=check.payer_id,
         cpt_code=data.cpt_code,
         network=network,
-        network_reason=reason,
+        network_reason=_network_reason(network, credentialed=credentialed),
         allowed_cents=fee.allowed_cents if fee and everything else None,
         self_pay_cents=self_pay.amount_cents if self_pay else None,
         out_of_network_allowed_cents=oon_allowed,
@@ -105,6 +99,14 @@ async def estimate(
         checked_at=check.completed_at,
         projection=estimate_view.for_caller(figures, actor, payer=payer),
     )
+
+
+def _network_reason(network: str, *, credentialed: bool) -> str:
+    if credentialed and network == "in":
+        return "the provider is credentialed with this payer on the first session's date"
+    if credentialed:
+        return "the plan covers mental health only out of network"
+    return "the provider is not credentialed with this payer on the first session's date"
 
 
 def out_of_range(error: EstimateInputError) -> Unprocessable:
@@ -122,7 +124,7 @@ async def set_oon_rate(
     """Ops record what a plan allows out of network for a CPT code."""
     payer = await get_payer(conn, payer_id)
     return await queries.upsert_oon_rate(
-        conn, payer.id, checked_cpt(cpt_code), allowed_cents, actor.user_id
+        conn, payer.id, checked_cpt(cpt_code), allowed_cents, actor.user
     )
 
 

@@ -7,28 +7,25 @@ provider); each row's job asks the payer with nothing held and completes the row
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from schemas.benefit_checks import BenefitCheckIn
+from schemas.benefit_checks import BenefitCheckIn, RecheckJob
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseUnavailable
 from services.core import outbox
-from services.core.auth import Actor
+from services.core.auth import SYSTEM
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.eligibility import queries
-from services.eligibility.service import RETRY_AFTER, NotX12Safe, check_benefits, recheck_key
+from services.eligibility.errors import NotX12Safe
+from services.eligibility.service import RETRY_AFTER, check_benefits, queue_recheck
 
 log = logging.getLogger(__name__)
-JOB = "recheck_benefits"
 # A stored value no 270 can carry stays until someone corrects it: try again daily, not every
 # visibility timeout (the error names the field, never the value).
 RETRY_AFTER_BAD_DATA = timedelta(days=1)
-# Authorizes the job's reads; its audit rows name the system (no user).
-SYSTEM = Actor(user_id=uuid.UUID(int=0), role="ops")
 
 
 async def queue_rechecks(conn: asyncpg.Connection, today: date, horizon_days: int) -> int:
@@ -40,10 +37,7 @@ async def queue_rechecks(conn: asyncpg.Connection, today: date, horizon_days: in
     rows = await queries.list_due_rechecks(conn, start, horizon_days, month_start)
     queued = 0
     for policy_id, provider_id in rows:
-        payload = {"policy_id": str(policy_id), "provider_id": str(provider_id)}
-        key = recheck_key(policy_id, provider_id)
-        if await outbox.add(conn, JOB, payload, dedupe_key=key) is not None:
-            queued += 1
+        queued += await queue_recheck(conn, policy_id, provider_id)
     return queued
 
 
@@ -52,23 +46,18 @@ async def run_recheck(
 ) -> str:
     """One outbox row's check; safe to run twice (a second run finds the row completed)."""
     async with transaction(pool) as conn:
-        row = await outbox.lock(conn, outbox_id)
-    if row is None:
+        job = await outbox.lock(conn, outbox_id, RecheckJob)
+    if job is None:
         return "done already"
-    provider = row.payload.get("provider_id") or None
-    request = BenefitCheckIn(
-        policy_id=uuid.UUID(row.payload["policy_id"]),
-        provider_id=uuid.UUID(provider) if provider else None,
-        refresh=True,
-    )
+    request = BenefitCheckIn(policy_id=job.policy_id, provider_id=job.provider, refresh=True)
     try:
-        check, _ = await check_benefits(pool, clearinghouse, settings, None, request, system=SYSTEM)
+        check, _ = await check_benefits(pool, clearinghouse, settings, SYSTEM, request)
     except ClearinghouseUnavailable as exc:
         async with transaction(pool) as conn:
             await outbox.record_failure(conn, outbox_id, exc.detail, RETRY_AFTER)
         return "clearinghouse unavailable; retrying later"
     except NotX12Safe as exc:
-        log.warning("re-check refused", extra={"job": JOB, "error_code": exc.code})
+        log.warning("re-check refused", extra={"job": RecheckJob.job, "error_code": exc.code})
         async with transaction(pool) as conn:
             await outbox.record_failure(conn, outbox_id, exc.detail, RETRY_AFTER_BAD_DATA)
         return f"refused: {exc.detail}"

@@ -23,10 +23,7 @@ from services.core.auth import Actor
 from services.core.errors import TooManyRequests
 from services.core.settings import Settings
 from services.eligibility import queries
-
-
-class RefreshTooSoon(TooManyRequests):
-    code = "benefit_refresh_too_soon"
+from services.eligibility.errors import RefreshTooSoon
 
 
 async def check_policy_interval(

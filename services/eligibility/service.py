@@ -8,7 +8,6 @@ is a question, not a money movement, so a crash in between leaves nothing to fin
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -23,25 +22,31 @@ from schemas.benefit_checks import (
     BenefitCheckRow,
     BenefitCheckX12Out,
     CheckContextRow,
+    RecheckJob,
 )
-from schemas.common import X12_SAFE
 from schemas.eligibility import Benefits
 from services.clearinghouse.client import ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, EnvelopeRejected
 from services.clients import service as clients
+from services.clients.errors import PolicyNotFound
 from services.core import audit, clock, outbox, x12_control
 from services.core.auth import Actor
 from services.core.db import connection, transaction
-from services.core.errors import NotFound, Unprocessable
+from services.core.errors import NotFound
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.core.settings import Settings
 from services.core.x12 import ControlNumbers, X12Error
 from services.credentialing.service import is_credentialed
 from services.eligibility import queries, refresh_limits
+from services.eligibility.errors import (
+    BadCheck,
+    BenefitCheckNotFound,
+    NotX12Safe,
+    ReceiverNotFound,
+)
+from services.eligibility.inquiry import request_270, require_x12_safe
 from services.eligibility.x12 import (
-    Payer270,
-    Person270,
     Receiver270,
     Request270,
     TraceMismatch,
@@ -57,35 +62,22 @@ ENTITY = "benefit_check"
 RETRY_AFTER = timedelta(minutes=15)
 
 
-def recheck_key(policy_id: uuid.UUID | str, provider_id: uuid.UUID | str | None) -> str:
-    """One queued re-check per policy and provider at a time."""
-    return f"recheck:{policy_id}:{provider_id or ''}"
+async def queue_recheck(
+    conn: asyncpg.Connection,
+    policy_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
+    available_at: datetime | None = None,
+) -> bool:
+    """Queue a re-check of the policy for the provider (None: the platform) once this
+    transaction commits; False when one is queued already (one at a time per pair)."""
+    job = RecheckJob.of(policy_id, provider_id)
+    key = f"recheck:{policy_id}:{provider_id or ''}"
+    return await outbox.add(conn, job, dedupe_key=key, available_at=available_at) is not None
 
 
-class BenefitCheckNotFound(NotFound):
-    code = "benefit_check_not_found"
-
-
-class PolicyNotFound(NotFound):
-    code = "policy_not_found"
-
-
-class BadCheck(Unprocessable):
-    code = "bad_benefit_check"
-
-
-class ReceiverNotFound(NotFound):
-    code = "provider_not_found"
-
-
-class NotX12Safe(Unprocessable):
-    code = "x12_unsafe_text"
-
-
-# What callers other than ops read when the clearinghouse answered with an error: its text (and
-# a 271's parse error) can quote names and ids from the exchange.
+# What callers other than ops (and the jobs) read when the clearinghouse answered with an error:
+# its text (and a 271's parse error) can quote names and ids from the exchange.
 UPSTREAM_PLAIN = "the clearinghouse could not answer this benefit check; please try again later"
-_X12_SAFE = re.compile(X12_SAFE)
 
 
 async def _context(conn: asyncpg.Connection, actor: Actor, policy_id: uuid.UUID) -> CheckContextRow:
@@ -104,75 +96,6 @@ def _receiver_for(actor: Actor, provider_id: uuid.UUID | None) -> uuid.UUID | No
     return provider_id
 
 
-def _request(
-    context: CheckContextRow,
-    receiver: Receiver270,
-    settings: Settings,
-    trace: str,
-    service_date: date,
-) -> Request270:
-    patient = Person270(
-        first_name=context.first_name,
-        last_name=context.last_name,
-        birth_date=context.date_of_birth,
-        sex=context.sex,
-        member_id=context.member_id
-        if context.relationship == "self"
-        else context.patient_member_id,
-    )
-    subscriber = None
-    if context.relationship != "self":
-        # The database refuses a non-self policy without its subscriber's name and birth date.
-        assert context.subscriber_first_name is not None
-        assert context.subscriber_last_name is not None
-        assert context.subscriber_date_of_birth is not None
-        subscriber = Person270(
-            first_name=context.subscriber_first_name,
-            last_name=context.subscriber_last_name,
-            birth_date=context.subscriber_date_of_birth,
-            sex=context.subscriber_sex,
-            member_id=context.member_id,
-        )
-    return Request270(
-        payer=Payer270(x12_id=context.x12_payer_id, name=context.payer_name),
-        receiver=receiver,
-        patient=patient,
-        trace=trace,
-        ein=settings.platform_ein,
-        service_date=service_date,
-        reference=trace[:30],
-        relationship=context.relationship,
-        subscriber=subscriber,
-    )
-
-
-def _stored_values(context: CheckContextRow, receiver: Receiver270) -> dict[str, str | None]:
-    """Every stored value the 270 carries, by the field a caller would correct."""
-    return {
-        "client.first_name": context.first_name,
-        "client.last_name": context.last_name,
-        "policy.member_id": context.member_id,
-        "policy.patient_member_id": context.patient_member_id,
-        "policy.subscriber.first_name": context.subscriber_first_name,
-        "policy.subscriber.last_name": context.subscriber_last_name,
-        "payer.name": context.payer_name,
-        "payer.x12_payer_id": context.x12_payer_id,
-        "provider.last_name": receiver.last_or_org_name,
-        "provider.first_name": receiver.first_name,
-    }
-
-
-def _require_x12_safe(context: CheckContextRow, receiver: Receiver270) -> None:
-    """422 naming the stored field a 270 cannot carry (rows written before the input rule)."""
-    for field, value in _stored_values(context, receiver).items():
-        if value is not None and not _X12_SAFE.match(value):
-            # The value itself stays out of the answer and the logs: it is a person's data.
-            raise NotX12Safe(
-                f"{field} holds a character an X12 payer file cannot carry; correct it first",
-                field=field,
-            )
-
-
 def _upstream_failure(exc: ClearinghouseError, caller: Actor, payload_id: uuid.UUID) -> Exception:
     """Log what the clearinghouse said; the full text is for ops, others get a plain one."""
     cause = exc.__cause__
@@ -184,7 +107,7 @@ def _upstream_failure(exc: ClearinghouseError, caller: Actor, payload_id: uuid.U
     else:
         extra = {"error_code": exc.code, "error_message": exc.detail}
     log.warning("clearinghouse error", extra={**extra, "payload_id": str(payload_id)})
-    if caller.role == "ops":
+    if caller.role in ("ops", "system"):
         return exc
     return ClearinghouseError(UPSTREAM_PLAIN, code=exc.code)
 
@@ -204,28 +127,25 @@ async def check_benefits(
     pool: asyncpg.Pool,
     clearinghouse: ClearinghouseAdapter,
     settings: Settings,
-    actor: Actor | None,
+    actor: Actor,
     data: BenefitCheckIn,
     *,
-    system: Actor | None = None,
     redis: Redis | None = None,
 ) -> tuple[BenefitCheckOut, bool]:
-    """(the check, whether the payer was asked now). `actor` None: the re-check job.
+    """(the check, whether the payer was asked now). `actor` SYSTEM: the re-check job.
 
     A caller's `refresh` is limited (refresh_limits), so `redis` is needed for it.
     """
-    caller = actor or system
-    assert caller is not None
-    provider_id = _receiver_for(caller, data.provider_id)
+    provider_id = _receiver_for(actor, data.provider_id)
     service_date = data.service_date or clock.today()
     fresh_since = clock.now() - timedelta(days=settings.benefit_check_fresh_days)
-    # The re-check job (no actor) is bounded by its outbox row, not by these limits.
-    refresher = actor if data.refresh else None
+    # The re-check job (SYSTEM) is bounded by its outbox row, not by these limits.
+    refresher = actor if data.refresh and actor.role != "system" else None
     # Reads, a sequence (never rolled back anyway) and at most one audit row: no statement here
     # needs another's transaction, so each commits by itself (BEGIN and COMMIT were two more
     # round trips on every check). Plain statements only: no reset query when it goes back.
     async with connection(pool, plain=True) as conn:
-        context = await _context(conn, caller, data.policy_id)
+        context = await _context(conn, actor, data.policy_id)
         receiver = await _receiver(conn, settings, context, provider_id, service_date)
         if not data.refresh:
             fresh = await queries.get_latest_check(
@@ -236,21 +156,52 @@ async def check_benefits(
                 return _out(fresh, reused=True), False
         if refresher is not None:
             await refresh_limits.check_policy_interval(conn, settings, refresher, context.policy_id)
-        _require_x12_safe(context, receiver)
+        require_x12_safe(context, receiver)
         isa, gs = await x12_control.next_control_numbers(conn)
     if refresher is not None:
         assert redis is not None, "a caller's refresh is counted in Redis"
         await refresh_limits.count_caller(redis, settings, refresher)
-    trace = uuid.uuid4().hex
+    control = ControlNumbers(interchange=isa, group=gs)
+    exchange = await _exchange(
+        clearinghouse,
+        settings,
+        actor,
+        request_270(context, receiver, settings, service_date),
+        control,
+    )
+    return await _store(pool, actor, context, provider_id, service_date, exchange), True
+
+
+class _Exchange(msgspec.Struct, frozen=True, kw_only=True):
+    """One 270 and the 271 that answered it."""
+
+    trace: str
+    payload_id: uuid.UUID
+    x270: str
+    x271: str
+    benefits: Benefits
+    requested_at: datetime
+    completed_at: datetime
+    duration_ms: int
+
+
+async def _exchange(
+    clearinghouse: ClearinghouseAdapter,
+    settings: Settings,
+    actor: Actor,
+    request: Request270,
+    control: ControlNumbers,
+) -> _Exchange:
+    """Write the 270, ask the clearinghouse (nothing held) and read its 271."""
     payload_id = uuid.uuid4()
     requested_at = clock.now()
     try:
         x270 = write_270(
-            _request(context, receiver, settings, trace, service_date),
+            request,
             envelope=envelope_270(
                 settings.clearinghouse_sender_id, settings.clearinghouse_receiver_id
             ),
-            control=ControlNumbers(interchange=isa, group=gs),
+            control=control,
             now=requested_at,
         )
     except X12Error as exc:
@@ -262,13 +213,33 @@ async def check_benefits(
     started = time.perf_counter()
     try:
         x271 = await clearinghouse.realtime(PAYLOAD_270, x270, payload_id=payload_id)
-        benefits = _parse(x271, trace)
+        benefits = _parse(x271, request.trace)
     except ClearinghouseError as exc:
-        raise _upstream_failure(exc, caller, payload_id) from exc
+        raise _upstream_failure(exc, actor, payload_id) from exc
     duration_ms = round((time.perf_counter() - started) * 1000)
-    transient = any(r.transient for r in benefits.rejections)
-    status = "retry" if transient else benefits.status
-    completed_at = clock.now()
+    return _Exchange(
+        trace=request.trace,
+        payload_id=payload_id,
+        x270=x270,
+        x271=x271,
+        benefits=benefits,
+        requested_at=requested_at,
+        completed_at=clock.now(),
+        duration_ms=duration_ms,
+    )
+
+
+async def _store(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    context: CheckContextRow,
+    provider_id: uuid.UUID | None,
+    service_date: date,
+    exchange: _Exchange,
+) -> BenefitCheckOut:
+    """Store the answer. A payer that could not answer now: keep the last good answer and ask
+    again later."""
+    transient = any(r.transient for r in exchange.benefits.rejections)
 
     async def store(conn: asyncpg.Connection) -> BenefitCheckRow:
         return await queries.insert_check(
@@ -277,37 +248,30 @@ async def check_benefits(
             client_id=context.client_id,
             provider_id=provider_id,
             service_date=service_date,
-            trace=trace,
-            payload_id=payload_id,
-            status=status,
-            benefits=benefits,
-            request_x12=x270,
-            response_x12=x271,
-            requested_by=actor.user_id if actor else None,
-            requested_at=requested_at,
-            completed_at=completed_at,
-            duration_ms=duration_ms,
+            trace=exchange.trace,
+            payload_id=exchange.payload_id,
+            status="retry" if transient else exchange.benefits.status,
+            benefits=exchange.benefits,
+            request_x12=exchange.x270,
+            response_x12=exchange.x271,
+            requested_by=actor.user_id,
+            requested_at=exchange.requested_at,
+            completed_at=exchange.completed_at,
+            duration_ms=exchange.duration_ms,
             audited_by=audit.author(actor),
         )
 
     if not transient:
         # The check and its audit row are one statement: atomic without BEGIN and COMMIT.
         async with connection(pool, plain=True) as conn:
-            return _out(await store(conn)), True
+            return _out(await store(conn))
     async with transaction(pool, plain=True) as conn:
         stored = await store(conn)
-        # The payer could not answer now: keep the last good answer and ask again later.
-        await outbox.add(
-            conn,
-            "recheck_benefits",
-            {"policy_id": str(context.policy_id), "provider_id": str(provider_id or "")},
-            dedupe_key=recheck_key(context.policy_id, provider_id),
-            available_at=clock.now() + RETRY_AFTER,
-        )
+        await queue_recheck(conn, context.policy_id, provider_id, clock.now() + RETRY_AFTER)
         last_good = await queries.get_latest_check(
             conn, context.policy_id, provider_id, datetime.min.replace(tzinfo=UTC)
         )
-        return _out(last_good or stored, retry=True), True
+        return _out(last_good or stored, retry=True)
 
 
 async def _receiver(

@@ -235,9 +235,9 @@ async def change_password(
 ) -> TokenPair:
     """As login: read, check and hash with nothing held, then write only if no other change
     came in between (the current password given would then be a stale one)."""
-    await ratelimit.count_password_change(redis, settings, actor.user_id)
+    await ratelimit.count_password_change(redis, settings, actor.user)
     async with transactions() as conn:
-        user = await queries.get_user(conn, actor.user_id)
+        user = await queries.get_user(conn, actor.user)
     if user is None:
         raise NotFound("user not found")
     ok = await verify_password(
@@ -247,7 +247,7 @@ async def change_password(
         raise _wrong_current_password()
     password_hash = await hash_password(new, settings.argon2_time_cost, settings.argon2_memory_kib)
     async with transactions() as conn:
-        locked = await queries.lock_user(conn, actor.user_id)
+        locked = await queries.lock_user(conn, actor.user)
         if locked is None:
             raise NotFound("user not found")
         if locked.token_version != user.token_version:
@@ -260,7 +260,7 @@ async def change_password(
         tokens = await _issue(
             conn, msgspec.structs.replace(locked, token_version=version), settings
         )
-    await ratelimit.clear_password_change(redis, settings, actor.user_id)
+    await ratelimit.clear_password_change(redis, settings, actor.user)
     return tokens
 
 
@@ -271,7 +271,7 @@ def _wrong_current_password() -> Unauthorized:
 
 
 async def get_me(conn: asyncpg.Connection, actor: Actor) -> MeOut:
-    user = await queries.get_user(conn, actor.user_id)
+    user = await queries.get_user(conn, actor.user)
     if user is None:
         raise NotFound("user not found")
     return MeOut(

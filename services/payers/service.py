@@ -161,7 +161,7 @@ async def create_fee_schedule(
                 data.effective_to,
                 data.allowed_cents,
                 data.provider_rate_cents,
-                actor.user_id,
+                actor.user,
             )
     except asyncpg.ExclusionViolationError as exc:
         raise _overlap(
@@ -195,7 +195,7 @@ async def end_fee_schedule(
             code="fee_schedule_end_not_shorter",
             field="effective_to",
         )
-    await queries.update_end_fee_schedule(conn, fee_schedule_id, effective_to, actor.user_id)
+    await queries.update_end_fee_schedule(conn, fee_schedule_id, effective_to, actor.user)
     ended = await queries.get_fee_schedule(conn, payer_id, fee_schedule_id)
     assert ended is not None
     return ended

@@ -41,7 +41,7 @@ class TherapySessionController(Controller):
         """Book a session; a repeat with the same Idempotency-Key gets the first answer."""
         status, session = await idempotency.run_once(
             conn,
-            actor.user_id,
+            actor.user,
             idempotency_key,
             "book_therapy_session",
             data,

@@ -21,10 +21,8 @@ ENTITY = "therapy_session"
 BOOKING_HORIZON = timedelta(days=730)
 
 
-async def _parties(
-    conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """Who the session is between, as the caller's role allows."""
+def _named_parties(actor: Actor, data: BookSessionIn) -> tuple[uuid.UUID, uuid.UUID]:
+    """The provider and client the booking names, as the caller's role allows."""
     provider_id, client_id = data.provider_id, data.client_id
     if actor.role == "client":
         if actor.client_id is None or client_id not in (None, actor.client_id):
@@ -38,6 +36,14 @@ async def _parties(
         raise BadBooking("provider_id is required", field="provider_id")
     if client_id is None:
         raise BadBooking("client_id is required", field="client_id")
+    return provider_id, client_id
+
+
+async def _parties(
+    conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Who the session is between, as the caller's role allows, both known."""
+    provider_id, client_id = _named_parties(actor, data)
     if actor.role == "provider":
         # A provider books only for a client they already see.
         if not await clients.provider_sees_client(conn, provider_id, client_id):
@@ -72,7 +78,7 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
         starts_at=data.starts_at,
         duration_minutes=data.duration_minutes,
         place_of_service=data.place_of_service,
-        created_by=actor.user_id,
+        created_by=actor.user,
     )
     await clients.add_shared_session(conn, provider_id, client_id)
     await audit.record(conn, actor, "create", ENTITY, [session.id])
@@ -120,7 +126,7 @@ async def cancel_session(
     """Cancel a scheduled session; it ends without a claim."""
     session = await _lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
-    cancelled = await queries.update_cancel(conn, session.id, reason, actor.user_id)
+    cancelled = await queries.update_cancel(conn, session.id, reason, actor.user)
     await clients.remove_shared_session(conn, session.provider_id, session.client_id)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return cancelled

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from services.core import audit
+from services.core.auth import SYSTEM
 from services.core.logging import reset_request_id, set_request_id
 from tests.factories import make_ops
 
@@ -49,7 +50,7 @@ async def test_record_writes_one_row_per_id_with_the_request_id(db: asyncpg.Conn
 async def test_audit_rows_cannot_be_changed_or_removed(
     db: asyncpg.Connection, statement: str
 ) -> None:
-    await audit.record(db, None, "update", "client", [uuid.uuid4()])
+    await audit.record(db, SYSTEM, "update", "client", [uuid.uuid4()])
     assert await db.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
         async with db.transaction():

@@ -22,7 +22,7 @@ import pytest
 from services.app import close_resources, create_app, open_resources
 from services.cli import reencrypt_tax_ids
 from services.core import audit
-from services.core.auth import issue_access_token
+from services.core.auth import SYSTEM, issue_access_token
 from services.core.dbroles import RoleError, grant_app_role
 from services.core.settings import Settings
 from tests.conftest import ROOT
@@ -95,7 +95,7 @@ async def test_the_app_role_cannot_remove_an_audit_row(
     owner: asyncpg.Connection, as_role: asyncpg.Connection, statement: str
 ) -> None:
     entity_id = uuid.uuid4()
-    await audit.record(as_role, None, "read", "client", [entity_id])  # it may append
+    await audit.record(as_role, SYSTEM, "read", "client", [entity_id])  # it may append
     assert await as_role.fetchval(
         "SELECT count(*) FROM audit_events WHERE entity_id = $1", entity_id
     )

@@ -17,6 +17,7 @@ import pgserver
 import pytest
 
 from services.core import audit
+from services.core.auth import SYSTEM
 from services.core.dbroles import grant_app_role
 from services.core.migrations import discover, migrate
 from tests.core.test_dbroles import url_as
@@ -71,7 +72,7 @@ async def test_the_least_privilege_role_works_on_embedded_postgres() -> None:
             await asyncpg.connect(url_as(url, role, "wrong"))
         conn = await asyncpg.connect(url_as(url, role, password))
         try:
-            await audit.record(conn, None, "read", "client", [uuid.uuid4()])
+            await audit.record(conn, SYSTEM, "read", "client", [uuid.uuid4()])
             for statement in ("DELETE FROM audit_events", "TRUNCATE audit_events"):
                 with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
                     await conn.execute(statement)

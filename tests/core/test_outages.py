@@ -148,9 +148,8 @@ async def _raised(coro: Any) -> BaseException:
     raise AssertionError("expected an error")
 
 
-async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
-    worker_db: str, redis62: Redis62
-) -> None:
+async def _postgres_errors(worker_db: str) -> tuple[BaseException, ...]:
+    """A role at its connection limit (an outage); a syntax error and a missing table (bugs)."""
     server = os.environ["HEARTH_TEST_SERVER_URL"]
     admin = await asyncpg.connect(server)
     role = f"hearth_full_{uuid.uuid4().hex[:8]}"
@@ -167,6 +166,11 @@ async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
         missing = await _raised(conn.execute("SELECT nothing FROM no_such_table"))
     finally:
         await conn.close()
+    return full, syntax, missing
+
+
+async def _redis_errors(redis62: Redis62) -> tuple[BaseException, ...]:
+    """An unknown command and a wrong password (bugs); then the server gone (an outage)."""
     live = redis.asyncio.Redis.from_url(redis62.url)
     try:
         # A 7.0-only command on Redis 6.2: a bug in our code, not an outage.
@@ -187,7 +191,14 @@ async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
     finally:
         await dead.aclose()
     assert isinstance(gone, redis.exceptions.ConnectionError)
+    return unknown, wrong_password, gone
 
+
+async def test_a_full_connection_limit_is_an_outage_and_a_sql_error_a_500(
+    worker_db: str, redis62: Redis62
+) -> None:
+    full, syntax, missing = await _postgres_errors(worker_db)
+    unknown, wrong_password, gone = await _redis_errors(redis62)
     for outage in (full, gone):
         assert is_outage(outage)
         assert handle_exception(_request(), outage).status_code == 503  # type: ignore[arg-type]

@@ -1,18 +1,24 @@
 """The outbox relay hands each due row to arq once, again after the visibility timeout, and
-never a completed row; two relays at once hand out each row once."""
+never a completed row; two relays at once hand out each row once. Payloads are Structs, encoded
+into the row and decoded by the job; a row that does not decode is failed, not retried."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import asyncpg
+import msgspec
 import pytest
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
+from schemas.benefit_checks import RecheckJob
+from schemas.clients import AccountEmailJob
 from services.core import outbox
 from services.core.clock import Clock
 from services.core.db import create_pool as create_pg_pool
@@ -20,6 +26,11 @@ from services.core.db import transaction
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NS = f"outbox-test-{uuid.uuid4().hex[:8]}"
+
+
+class Ping(msgspec.Struct, frozen=True, kw_only=True):
+    job: ClassVar[str] = "ping"
+    n: int = 0
 
 
 @pytest.fixture(autouse=True)
@@ -62,39 +73,39 @@ async def test_rows_are_handed_out_once_then_again_after_the_visibility_timeout(
     pool: asyncpg.Pool, queue: ArqRedis
 ) -> None:
     async with transaction(pool) as conn:
-        first = await outbox.add(conn, "recheck_benefits", {"policy_id": "p1"})
-        second = await outbox.add(conn, "recheck_benefits", {"policy_id": "p2"})
+        first = await outbox.add(conn, Ping(n=1))
+        second = await outbox.add(conn, Ping(n=2))
     assert await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60) == 2
     assert await _queued(queue) == [f"{NS}:outbox-{first}-1", f"{NS}:outbox-{second}-1"]
     # Within the visibility timeout: nothing more.
     assert await _relay(pool, queue, NOW + timedelta(seconds=30)) == 0
     # One job finished; the other's worker died: only that one comes back, with a new job id.
     async with transaction(pool) as conn:
-        assert await outbox.lock(conn, first) is not None  # type: ignore[arg-type]
+        assert await outbox.lock(conn, first, Ping) == Ping(n=1)  # type: ignore[arg-type]
         await outbox.complete(conn, first)  # type: ignore[arg-type]
     assert await _relay(pool, queue, NOW + timedelta(seconds=61)) == 1
     assert f"{NS}:outbox-{second}-2" in await _queued(queue)
     async with transaction(pool) as conn:
-        assert await outbox.lock(conn, first) is None  # type: ignore[arg-type]
+        assert await outbox.lock(conn, first, Ping) is None  # type: ignore[arg-type]
 
 
 async def test_a_dedupe_key_queues_the_same_work_once_until_it_is_done(
     pool: asyncpg.Pool,
 ) -> None:
     async with transaction(pool) as conn:
-        first = await outbox.add(conn, "recheck_benefits", {}, dedupe_key="policy-1")
-        again = await outbox.add(conn, "recheck_benefits", {}, dedupe_key="policy-1")
+        first = await outbox.add(conn, Ping(), dedupe_key="policy-1")
+        again = await outbox.add(conn, Ping(), dedupe_key="policy-1")
         assert first is not None
         assert again is None
         await outbox.complete(conn, first)
-        assert await outbox.add(conn, "recheck_benefits", {}, dedupe_key="policy-1") is not None
+        assert await outbox.add(conn, Ping(), dedupe_key="policy-1") is not None
 
 
 async def test_two_relays_at_once_hand_each_row_out_once(
     pool: asyncpg.Pool, queue: ArqRedis
 ) -> None:
     async with transaction(pool) as conn:
-        ids = [await outbox.add(conn, "recheck_benefits", {"n": n}) for n in range(40)]
+        ids = [await outbox.add(conn, Ping(n=n)) for n in range(40)]
     handed = await asyncio.gather(
         outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60, limit=25),
         outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60, limit=25),
@@ -107,7 +118,7 @@ async def test_a_transient_failure_waits_then_comes_back(
     pool: asyncpg.Pool, queue: ArqRedis
 ) -> None:
     async with transaction(pool) as conn:
-        row = await outbox.add(conn, "recheck_benefits", {})
+        row = await outbox.add(conn, Ping())
     assert row is not None
     assert await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60) == 1
     async with transaction(pool) as conn:
@@ -116,3 +127,61 @@ async def test_a_transient_failure_waits_then_comes_back(
     later = NOW + timedelta(seconds=1)
     assert await outbox.relay(pool, queue, later, namespace=NS, visibility_s=60) == 1
     assert f"{NS}:outbox-{row}-2" in await _queued(queue)
+
+
+async def test_a_payload_is_stored_as_json_of_its_fields_and_decoded_typed(
+    pool: asyncpg.Pool,
+) -> None:
+    # The recheck job's payload, as today's rows hold it: "" for the platform.
+    policy_id = uuid.uuid4()
+    async with transaction(pool) as conn:
+        row = await outbox.add(conn, RecheckJob.of(policy_id, None))
+        stored = await conn.fetchrow("SELECT job, payload FROM outbox WHERE id = $1", row)
+        assert dict(stored) == {
+            "job": "recheck_benefits",
+            "payload": {"policy_id": str(policy_id), "provider_id": ""},
+        }
+        job = await outbox.lock(conn, row, RecheckJob)  # type: ignore[arg-type]
+    assert job is not None
+    assert (job.policy_id, job.provider) == (policy_id, None)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"n": "one"}, {"n": None}, ["n"], "n", None],
+)
+async def test_a_malformed_payload_fails_its_row_with_the_reason_once(
+    pool: asyncpg.Pool, queue: ArqRedis, payload: object
+) -> None:
+    async with transaction(pool) as conn:
+        row = await conn.fetchval(
+            "INSERT INTO outbox (job, payload, created_at, available_at)"
+            " VALUES ('ping', $1::text::jsonb, $2, $2) RETURNING id",
+            json.dumps(payload),
+            NOW,
+        )
+    assert await _relay(pool, queue, NOW) == 1
+    async with transaction(pool) as conn:
+        assert await outbox.lock(conn, row, Ping) is None
+    done = await pool.fetchrow(
+        "SELECT completed_at, failed_at, last_error FROM outbox WHERE id = $1", row
+    )
+    assert done["completed_at"] == done["failed_at"] == NOW
+    assert done["last_error"].startswith("malformed ping payload: ")
+    # Failed is finished: never handed out again, and a second run of its job does nothing.
+    assert await _relay(pool, queue, NOW + timedelta(hours=1)) == 0
+    async with transaction(pool) as conn:
+        assert await outbox.lock(conn, row, Ping) is None
+    assert (
+        await pool.fetchval("SELECT last_error FROM outbox WHERE id = $1", row)
+        == (done["last_error"])
+    )
+
+
+def test_every_payload_names_a_job_the_worker_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker module reads its settings on import, and they need an explicit environment.
+    monkeypatch.setenv("HEARTH_ENV", "test")
+    from workers.settings import WorkerSettings
+
+    functions = {f.__name__ for f in WorkerSettings.functions}
+    assert {RecheckJob.job, AccountEmailJob.job} <= functions

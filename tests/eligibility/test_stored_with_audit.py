@@ -9,6 +9,7 @@ import asyncpg
 
 from schemas.eligibility import Benefits
 from services.core import audit
+from services.core.auth import SYSTEM
 from services.core.logging import reset_request_id, set_request_id
 from services.core.settings import Settings
 from services.eligibility import queries
@@ -70,7 +71,7 @@ async def test_the_check_is_stored_with_its_audit_row(
 async def test_a_system_check_is_audited_as_the_system(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
-    check_id = await _store(db, settings, audit.author(None))
+    check_id = await _store(db, settings, audit.author(SYSTEM))
     assert await _audit_rows(db, check_id) == [(None, "system", "create", None)]
 
 

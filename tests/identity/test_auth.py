@@ -10,9 +10,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from services.core.auth import SYSTEM, Actor, issue_access_token
 from services.core.settings import Settings
 from services.identity.service import create_invite, create_user
+from tests.factories import make_ops
 
 PASSWORD = "correct horse battery"
 
@@ -115,3 +118,27 @@ async def test_no_token_is_401_and_a_forged_token_is_401(client: httpx.AsyncClie
     forged = await client.get("/auth/me", headers={"Authorization": "Bearer abc.def.ghi"})
     assert forged.status_code == 401
     assert forged.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_token_cannot_carry_the_system_role(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The jobs' actor sees what ops see: no route may ever receive it from a token, even one we
+    signed for a real user."""
+    ops = await make_ops(db)
+    system_claim = Actor(user_id=ops.user_id, role="system")
+    signed = issue_access_token(system_claim, settings, version=0, session_id=uuid.uuid4())
+    headers = {"Authorization": f"Bearer {signed}"}
+    for path in ("/auth/me", "/clients", f"/clients/{uuid.uuid4()}"):
+        answer = await client.get(path, headers=headers)
+        assert answer.status_code == 401, path
+    # The same user's token with the ops role opens those routes (the refusal is the role's).
+    real = issue_access_token(ops, settings, version=0, session_id=uuid.uuid4())
+    assert (await client.get("/clients", headers={"Authorization": f"Bearer {real}"})).is_success
+
+
+def test_the_system_actor_has_no_user() -> None:
+    assert SYSTEM.user_id is None
+    assert SYSTEM.role == "system"
+    with pytest.raises(TypeError, match="not a user"):
+        _ = SYSTEM.user

@@ -191,7 +191,12 @@ def _answer(target: _Block, by_id: dict[str, _Block], trace: str, d: Delimiters)
     return answer
 
 
-def _read_person(block: _Block, answer: Answer, d: Delimiters, *, is_target: bool) -> None:
+# One pass over a subscriber's or dependant's segments, a state machine of the 2110 EB line and
+# its 2120 LS/LE loop, on the check path: split, that state would travel between functions and
+# each segment would pay a call.
+def _read_person(  # noqa: C901  one state machine, see above
+    block: _Block, answer: Answer, d: Delimiters, *, is_target: bool
+) -> None:
     current: EbLine | None = None
     in_2120 = False
     for index, (seg, position) in enumerate(zip(block.segments, block.positions, strict=True), 1):
