@@ -93,6 +93,8 @@ def check_claim(claim: Claim) -> None:
 
 
 def _check_codes(where: str, claim: Claim) -> None:
+    if not (len(claim.place_of_service) == 2 and claim.place_of_service.isdigit()):
+        raise X12Error(f"{where}: CLM05-1 place of service must be 2 digits")
     if claim.frequency not in ("1", "7", "8"):
         raise X12Error(f"{where}: CLM05-3 frequency must be 1, 7 or 8")
     if claim.frequency != "1" and not claim.payer_claim_number:

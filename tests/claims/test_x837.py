@@ -250,6 +250,7 @@ def _zip5(address: PostalAddress) -> PostalAddress:
 
 REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "clm02_mismatch": ({"charge_cents": 14999}, "CLM02 149.99 is not the sum of SV102 150.00"),
+    "place_of_service_1_digit": ({"place_of_service": "2"}, "CLM05-1 place of service"),
     "frequency_6": ({"frequency": "6"}, "CLM05-3 frequency must be 1, 7 or 8"),
     "clm01_25_chars": ({"control_number": "HC" + "1" * 23}, "CLM01"),
     "clm01_lower_case": ({"control_number": "hc1001a"}, "CLM01"),
