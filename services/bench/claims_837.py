@@ -31,12 +31,11 @@ from schemas.x837 import (
     Submitter,
     Subscriber,
 )
-from services.claims.x837 import envelope_837, group_claims, write_837
+from services.claims.x837 import envelope_837, group_claims, split_by_payer, write_837
 from services.core.identifiers import npi_check_digit
 from services.core.x12 import ControlNumbers
 
 BASELINE = "join_concat"
-PER_INTERCHANGE = 500
 NOW = datetime(2026, 12, 4, 15, 30, tzinfo=UTC)
 ENVELOPE = envelope_837("HEARTH", "HEARTHCH")
 DESK = Contact(name="Billing Desk", phone="5035550100")
@@ -107,19 +106,15 @@ def _claim(n: int) -> Claim:
 
 
 def batches(claims: int) -> list[tuple[Batch, ControlNumbers]]:
-    """The claims by payer, in interchanges of at most PER_INTERCHANGE, with their numbers."""
-    by_payer: dict[str, list[Claim]] = {}
-    for n in range(claims):
-        claim = _claim(n)
-        by_payer.setdefault(claim.payer.payer_id, []).append(claim)
-    out: list[tuple[Batch, ControlNumbers]] = []
-    for payer_claims in by_payer.values():
-        for start in range(0, len(payer_claims), PER_INTERCHANGE):
-            chunk = tuple(payer_claims[start : start + PER_INTERCHANGE])
-            batch = Batch(submitter=SUBMITTER, receiver=RECEIVER, billing=BILLING, claims=chunk)
-            control = len(out) + 1
-            out.append((batch, ControlNumbers(interchange=control, group=control)))
-    return out
+    """The claims by payer, in interchanges of at most 500, with their control numbers."""
+    chunks = split_by_payer(_claim(n) for n in range(claims))
+    return [
+        (
+            Batch(submitter=SUBMITTER, receiver=RECEIVER, billing=BILLING, claims=chunk),
+            ControlNumbers(interchange=number, group=number),
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def write_all(work: list[tuple[Batch, ControlNumbers]]) -> list[str]:

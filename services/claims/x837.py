@@ -9,7 +9,7 @@ CLM01, so those and the other rules payers enforce are checked here, each error 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from schemas.x837 import Batch, Claim, Line, Patient, PostalAddress, Subscriber
@@ -19,6 +19,9 @@ from services.core.x12 import ControlNumbers, Envelope, Segment, X12Error, write
 VERSION = "005010X222A1"
 MAX_DIAGNOSES = 12
 MAX_LINES = 50  # 2400 repeats at most 50 times in a claim
+# The guide recommends at most 5,000 claims per transaction set; clearinghouses take fewer per
+# file, and a smaller file loses less when a 999 rejects it whole.
+MAX_CLAIMS_PER_FILE = 500
 _CLM01 = re.compile(r"^[A-Z0-9]{1,17}$")
 # ICD-10-CM without its dot: a letter, a digit, an alphanumeric, then up to four more.
 _ICD10 = re.compile(r"^[A-Z][0-9][A-Z0-9][A-Z0-9]{0,4}$")
@@ -42,6 +45,20 @@ def write_837(batch: Batch, *, envelope: Envelope, control: ControlNumbers, now:
         control=control,
         now=now,
     )
+
+
+def split_by_payer(
+    claims: Iterable[Claim], max_claims: int = MAX_CLAIMS_PER_FILE
+) -> list[tuple[Claim, ...]]:
+    """The claims of each payer (in first-seen order) in chunks of at most `max_claims`."""
+    by_payer: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_payer.setdefault(claim.payer.payer_id, []).append(claim)
+    return [
+        tuple(payer_claims[start : start + max_claims])
+        for payer_claims in by_payer.values()
+        for start in range(0, len(payer_claims), max_claims)
+    ]
 
 
 def dollars(cents: int) -> str:

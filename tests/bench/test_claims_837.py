@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.bench.claims_837 import PER_INTERCHANGE, baseline_all, batches, write_all
+from services.bench.claims_837 import baseline_all, batches, write_all
+from services.claims.x837 import MAX_CLAIMS_PER_FILE
 from services.core.x12 import read_interchange
 from tests.x12tools import x12valid_errors
 
@@ -38,7 +39,7 @@ def test_the_bench_times_valid_interchanges_of_every_shape() -> None:
     assert files == baseline_all(work)
     seen = set()
     for text, (batch, _) in zip(files, work, strict=True):
-        assert len(batch.claims) <= PER_INTERCHANGE
+        assert len(batch.claims) <= MAX_CLAIMS_PER_FILE
         assert len({claim.payer.payer_id for claim in batch.claims}) == 1
         (transaction,) = read_interchange(text).transactions
         assert sum(s[0] == "CLM" for s in transaction.segments) == len(batch.claims)

@@ -27,7 +27,7 @@ from schemas.x837 import (
     Subscriber,
 )
 from services.bench.claims_837 import BILLING, RECEIVER, SUBMITTER
-from services.claims.x837 import dollars, envelope_837, write_837
+from services.claims.x837 import dollars, envelope_837, split_by_payer, write_837
 from services.core.x12 import ControlNumbers, X12Error, read_interchange
 from tests.x12tools import x12valid_errors
 
@@ -223,6 +223,18 @@ def test_one_interchange_per_payer_with_increasing_control_numbers() -> None:
     gs06 = [read_interchange(text).gs[0][6] for text in files]
     assert isa13 == ["000000300", "000000301"]
     assert gs06 == ["40", "41"]
+
+
+def test_split_by_payer_in_files_of_at_most_max_claims() -> None:
+    harbor = msgspec.structs.replace(TELEHEALTH, payer=HARBOR)
+    claims = [office_claim(), harbor, TWO_LINES, harbor, PRIOR_AUTH, DEPENDANT]
+    chunks = split_by_payer(claims, max_claims=2)
+    assert chunks == [(office_claim(), TWO_LINES), (PRIOR_AUTH,), (harbor, harbor), (DEPENDANT,)]
+    assert split_by_payer(claims) == [
+        (office_claim(), TWO_LINES, PRIOR_AUTH),
+        (harbor, harbor, DEPENDANT),
+    ]
+    assert split_by_payer([]) == []
 
 
 def test_names_are_sent_without_accents() -> None:
