@@ -20,7 +20,7 @@ from infra.local.run import API_ARGV
 from infra.local.stack import LocalStack, drop_database, ensure_database
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench.estimate", "services.bench.eligibility"]
+MODULES = ["services.bench.estimate", "services.bench.eligibility", "services.bench.claims_837"]
 API_MODULE = "services.bench.eligibility_api"
 API_BENCH = API_MODULE.rpartition(".")[2]  # eligibility_api: it needs servers, infra starts them
 
