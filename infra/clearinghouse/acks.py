@@ -4,7 +4,8 @@ Each answer uses the 837's own delimiters (with `~` for a line-break terminator,
 and swaps the interchange's sender and receiver. 999: one AK2/IK5 per transaction set, IK3/CTX/IK4
 for each segment at fault, AK9 for the group. 277CA: one 2000A per payer (NM1*PR: a payer's
 277CA, the only one that accepts a claim), the submitter in 2000B, each billing provider in 2000C
-and each claim in 2000D (TRN02 = CLM01, REF*1K on acceptance).
+and each claim in 2000D (TRN02 = CLM01, REF*1K on acceptance). A billing provider the payer does
+not know is refused at 2200C (STC03 U), which rejects every claim under it.
 """
 
 from __future__ import annotations
@@ -173,8 +174,11 @@ def write_277ca(
             w.add("HL", str(provider), str(receiver), "19", "1")
             w.add("NM1", "85", "2", theirs[0].claim.billing_name, "", "", "", "", "XX", npi)
             w.add("TRN", "1", "0")
-            # 2200C's STC has no date (STC02 is not used at this level).
-            _stc(w, w.delims.component.join(("A1", "19", "85")), "", "WQ",
+            # A billing provider the payer does not contract with: 2200C rejects (STC03 U)
+            # every claim it covers, and each claim's 2200D repeats why. 2200C's STC has no date.
+            refused = all(ack.entity == "85" for ack in theirs)
+            status = ("A3", "562", "85") if refused else ("A1", "19", "85")
+            _stc(w, w.delims.component.join(status), "", "U" if refused else "WQ",
                  sum(ack.claim.charge for ack in theirs))  # fmt: skip
             _counts(w, theirs, ("QA", "QC"))
             for ack in theirs:

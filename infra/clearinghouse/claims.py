@@ -96,7 +96,7 @@ class Payers:
         if payer is None:
             return ClaimAck(claim, "A3", "21", "PR")  # missing or invalid information: payer
         if claim.billing_npi not in payer.billing_npis:
-            return ClaimAck(claim, "A7", "562", "85")  # billing provider's NPI
+            return ClaimAck(claim, "A3", "562", "85")  # billing provider's NPI: no contract
         found = self.world.person(claim.subscriber.member_id, _patient(claim))
         if found is None or found[0].payer != payer.id:
             entity = "QC" if claim.patient is not None else "IL"

@@ -175,3 +175,16 @@ async def test_a_replacement_needs_a_payer_claim_number_the_payer_knows(
     assert "STC*A7:464*20261126*U*150" in loops["JLEE1R"]
     assert "STC*A6:464*20261126*U*200" in loops["XBAD7"]
     x12valid(claims, tmp_path)
+
+
+async def test_a_billing_provider_the_payer_does_not_know_is_refused_at_2200c(
+    ch: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    text = fixture("837_duplicate.x12").replace("*XX*1234567893~", "*XX*1555555550~")
+    _, (_, claims) = await _files(ch, text)
+    segs = segments(claims)
+    provider = segs.index("NM1*85*2*HEARTH BEHAVIORAL HEALTH*****XX*1555555550")
+    assert segs[provider + 2] == "STC*A3:562:85**U*200"  # STC03 U: every claim below refused
+    assert "STC*A3:562:85*20261126*U*200" in _claim_loops(claims)["JLEE1B"]
+    assert await results(ch) == {}
+    x12valid(claims, tmp_path)
