@@ -165,7 +165,10 @@ def write_277ca(
         references = {tset.control: tset.reference for tset in interchange.sets}
         w.add("TRN", "2", references.get(mine[0].claim.set_control, "0") or "0")
         total = sum(ack.claim.charge for ack in mine)
-        _stc(w, w.delims.component.join(("A1", "19", "PR")), day, "WQ", total)
+        # A submitter the payer does not accept: 2200B rejects (STC03 U) every claim below.
+        submitter_refused = all(ack.entity == "41" for ack in mine)
+        status = ("A3", "24", "41") if submitter_refused else ("A1", "19", "PR")
+        _stc(w, w.delims.component.join(status), day, "U" if submitter_refused else "WQ", total)
         _counts(w, mine, ("90", "AA"))
         for npi in dict.fromkeys(ack.claim.billing_npi for ack in mine):
             theirs = [ack for ack in mine if ack.claim.billing_npi == npi]
@@ -176,8 +179,10 @@ def write_277ca(
             w.add("TRN", "1", "0")
             # A billing provider the payer does not contract with: 2200C rejects (STC03 U)
             # every claim it covers, and each claim's 2200D repeats why. 2200C's STC has no date.
-            refused = all(ack.entity == "85" for ack in theirs)
+            refused = all(ack.entity in ("85", "41") for ack in theirs)
             status = ("A3", "562", "85") if refused else ("A1", "19", "85")
+            if submitter_refused:
+                status = ("A3", "24", "41")
             _stc(w, w.delims.component.join(status), "", "U" if refused else "WQ",
                  sum(ack.claim.charge for ack in theirs))  # fmt: skip
             _counts(w, theirs, ("QA", "QC"))

@@ -44,21 +44,26 @@ class Payers:
         self.counters[payer] = self.counters.get(payer, 0) + 1
         return f"{payer}{self.counters[payer]:08d}"
 
-    def receive(self, text: str, receiver_id: str, received: date,
+    def receive(self, text: str, parties: tuple[str, str], received: date,
                 controls: tuple[Control, Control]) -> BatchAnswer:  # fmt: skip
         """Acknowledge and adjudicate one 837P interchange, as of the day it was received.
 
         X12Error when the payload has no readable ISA (nothing a TA1 could answer)."""
         isa, segments = read_isa(text)  # X12Error: no interchange to acknowledge at all
         try:
-            interchange = read_837(isa, segments, receiver_id)
+            interchange = read_837(isa, segments, parties)
         except InterchangeError as error:
             return BatchAnswer(write_ta1(isa, error.code, controls[0]), True, None)
         acknowledgement = write_999(interchange, controls[0])
         claims = [claim for tset in interchange.sets if set_accepted(tset) for claim in tset.claims]
         if not claims:
             return BatchAnswer(acknowledgement, False, None)
-        acks = [self.front_door(claim, received) for claim in claims]
+        if interchange.submitter_id != isa.sender[1]:
+            # 1000A names a submitter other than the interchange's sender: not an approved
+            # electronic submitter, so 2200B refuses every claim (STC03 U) and none is read.
+            acks = [ClaimAck(claim, "A3", "24", "41") for claim in claims]
+        else:
+            acks = [self.front_door(claim, received) for claim in claims]
         names = {payer.id: payer.name for payer in self.world.payer_rules.values()}
         text_277 = write_277ca(interchange, acks, names, received, controls[1])
         return BatchAnswer(acknowledgement, False, text_277)

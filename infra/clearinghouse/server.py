@@ -20,7 +20,8 @@ from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 
 # envelope_error: every CORE request is answered with a CoreEnvelopeError (HTTP 500, ServerError).
 MODES = ("normal", "slow", "down", "aaa42", "envelope_error")
-# PayloadIDs remembered; the oldest are forgotten past this, so a long `make run` stays small.
+# PayloadIDs (and batches) remembered; the oldest are forgotten past this, so a long `make run`
+# stays small.
 REMEMBERED = 50_000
 
 
@@ -71,13 +72,16 @@ class Simulator:
         controls = (Control(self.next_control(), clock.now()),
                     Control(self.next_control(), clock.now()))  # fmt: skip
         try:
-            batch = self.payers.receive(fields["Payload"], self.creds.receiver_id, received,
+            parties = (fields["SenderID"], self.creds.receiver_id)
+            batch = self.payers.receive(fields["Payload"], parties, received,
                                         controls)  # fmt: skip
         except X12Error as error:
             return 400, caqh_core.response_fields(
                 fields, self.creds, caqh_core.ENVELOPE_ERROR, "", "PayloadIllegal", str(error)
             )
         self.batches[(fields["SenderID"], fields["PayloadID"])] = batch
+        while len(self.batches) > REMEMBERED:
+            del self.batches[next(iter(self.batches))]
         return 200, caqh_core.response_fields(fields, self.creds, caqh_core.RECEIPT, "")
 
     def retrieve(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:

@@ -148,12 +148,15 @@ def read_isa(text: str) -> tuple[Isa, list[list[str]]]:
     return header, segments
 
 
-def _check_interchange(isa: Isa, segments: list[list[str]], receiver_id: str) -> None:
+def _check_interchange(isa: Isa, segments: list[list[str]], parties: tuple[str, str]) -> None:
     """InterchangeError (TA1) for what the ISA/IEA envelope refuses."""
+    sender_id, receiver_id = parties
     if segments[0][12] != "00501":
         raise InterchangeError("017", "ISA12 must be 00501")
     if not (len(isa.control) == 9 and isa.control.isdigit()):
         raise InterchangeError("018", "ISA13 must be nine digits")
+    if isa.sender[1] != sender_id:
+        raise InterchangeError("006", f"ISA06 must be the CORE SenderID {sender_id}")
     if isa.receiver[1] != receiver_id:
         raise InterchangeError("008", f"ISA08 must be {receiver_id}")
     if segments[-1][0] != "IEA":
@@ -170,9 +173,10 @@ def _check_interchange(isa: Isa, segments: list[list[str]], receiver_id: str) ->
         raise InterchangeError("024", f"the group must be HC {VERSION}")
 
 
-def read_837(isa: Isa, segments: list[list[str]], receiver_id: str) -> Interchange:
-    """One interchange with one functional group of 837P sets (read_isa's result)."""
-    _check_interchange(isa, segments, receiver_id)
+def read_837(isa: Isa, segments: list[list[str]], parties: tuple[str, str]) -> Interchange:
+    """One interchange with one functional group of 837P sets (read_isa's result), sent by
+    parties[0] (the CORE SenderID) to parties[1] (this clearinghouse)."""
+    _check_interchange(isa, segments, parties)
     start = next(index for index, seg in enumerate(segments) if seg[0] == "GS")
     gs = segments[start]
     interchange = Interchange(isa, el(gs, 2), el(gs, 3), el(gs, 6))

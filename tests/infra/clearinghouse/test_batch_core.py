@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -68,6 +69,16 @@ async def test_a_repeated_payload_id_gets_its_first_answer_and_is_processed_once
     assert len(adjudicated) == 10
     assert "TBRK1" not in adjudicated
     assert adjudicated["JLEE1"]["payer_claim_number"] == "EVGRN00000001"
+
+
+async def test_concurrent_repeats_of_a_batch_are_processed_once(ch: httpx.AsyncClient) -> None:
+    await ch.post("/_admin/mode", json={"mode": "slow", "delay_s": 0.3})
+    request = batch_envelope(fixture(ACCEPTED))
+    answers = await asyncio.gather(*(post_core(ch, request) for _ in range(5)))
+    assert {response.status_code for response, _ in answers} == {200}
+    assert all(fields == answers[0][1] for _, fields in answers)  # the first answer, each time
+    assert len(await results(ch)) == 10  # not 50
+    assert max(int(r["payer_claim_number"][5:]) for r in (await results(ch)).values()) == 8
 
 
 @pytest.mark.parametrize(

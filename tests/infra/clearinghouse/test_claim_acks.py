@@ -188,3 +188,36 @@ async def test_a_billing_provider_the_payer_does_not_know_is_refused_at_2200c(
     assert "STC*A3:562:85*20261126*U*200" in _claim_loops(claims)["JLEE1B"]
     assert await results(ch) == {}
     x12valid(claims, tmp_path)
+
+
+async def test_a_submitter_other_than_the_sender_is_refused_at_2200b(
+    ch: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    text = fixture("837_duplicate.x12").replace("*46*HEARTH~", "*46*SOMEBODY~")
+    _, (_, claims) = await _files(ch, text)
+    segs = segments(claims)
+    receiver = segs.index("NM1*41*2*HEARTH BEHAVIORAL HEALTH*****46*SOMEBODY")
+    # STC03 U at 2200B: not an approved electronic submitter, every claim below refused.
+    assert segs[receiver + 2] == "STC*A3:24:41*20261126*U*200"
+    assert "STC*A3:24:41*20261126*U*200" in _claim_loops(claims)["JLEE1B"]
+    assert await results(ch) == {}
+    x12valid(claims, tmp_path)
+
+
+async def test_an_interchange_from_another_sender_gets_a_ta1(ch: httpx.AsyncClient) -> None:
+    text = fixture("837_accepted.x12").replace("*ZZ*HEARTH         *", "*ZZ*INTRUDER       *")
+    (kind, ta1), _ = await _files(ch, text)
+    assert kind == "X12_TA1_Response_00501X231A1"
+    assert "TA1*000000501*261126*1030*R*006" in segments(ta1)
+
+
+async def test_999_rejects_a_frequency_the_guide_does_not_allow(
+    ch: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    text = fixture("837_duplicate.x12").replace("*11:B:1*", "*11:B:6*")
+    (_, ack), _ = await _files(ch, text)
+    segs = segments(ack)
+    start = segs.index("IK3*CLM*19*2300*8")
+    assert segs[start : start + 4] == ["IK3*CLM*19*2300*8", "CTX*CLM01:JLEE1B", "IK4*5:3*1325*7*6",
+                                       "IK5*R*5"]  # fmt: skip
+    x12valid(ack, tmp_path)
