@@ -131,6 +131,58 @@ def _claim(w: Writer, ack: ClaimAck, hl: int, parent: int, day: str) -> None:
             w.add("DTP", "472", "RD8", f"{first:%Y%m%d}-{last:%Y%m%d}")
 
 
+def _provider(w: Writer, theirs: list[ClaimAck], hl: int, receiver: int, day: str,
+              submitter_refused: bool) -> int:  # fmt: skip
+    """2000C for one billing provider and its claims' 2000D; the last HL number used."""
+    provider = hl + 1
+    w.add("HL", str(provider), str(receiver), "19", "1")
+    w.add("NM1", "85", "2", theirs[0].claim.billing_name, "", "", "", "", "XX",
+          theirs[0].claim.billing_npi)  # fmt: skip
+    w.add("TRN", "1", "0")
+    # A billing provider the payer does not contract with: 2200C rejects (STC03 U) every claim
+    # it covers, and each claim's 2200D repeats why. 2200C's STC has no date.
+    refused = all(ack.entity in ("85", "41") for ack in theirs)
+    status = ("A3", "562", "85") if refused else ("A1", "19", "85")
+    if submitter_refused:
+        status = ("A3", "24", "41")
+    _stc(w, w.delims.component.join(status), "", "U" if refused else "WQ",
+         sum(ack.claim.charge for ack in theirs))  # fmt: skip
+    _counts(w, theirs, ("QA", "QC"))
+    hl = provider
+    for ack in theirs:
+        hl += 1
+        _claim(w, ack, hl, provider, day)
+    return hl
+
+
+def _payer(w: Writer, interchange: Interchange, mine: list[ClaimAck], name: str, hl: int,
+           day: str, control: Control) -> int:  # fmt: skip
+    """2000A for one payer, the submitter's 2000B under it, and its providers; the last HL."""
+    source, receiver = hl + 1, hl + 2
+    payer = mine[0].claim.payer_id
+    w.add("HL", str(source), "", "20", "1")
+    w.add("NM1", "PR", "2", name, "", "", "", "", "PI", payer)
+    w.add("TRN", "1", f"{control.number}{payer}")
+    w.add("DTP", "050", "D8", day)
+    w.add("DTP", "009", "D8", control.at.strftime("%Y%m%d"))
+    w.add("HL", str(receiver), str(source), "21", "1")
+    w.add("NM1", "41", "2", interchange.submitter_name, "", "", "", "", "46",
+          interchange.submitter_id)  # fmt: skip
+    references = {tset.control: tset.reference for tset in interchange.sets}
+    w.add("TRN", "2", references.get(mine[0].claim.set_control, "0") or "0")
+    # A submitter the payer does not accept: 2200B rejects (STC03 U) every claim below.
+    submitter_refused = all(ack.entity == "41" for ack in mine)
+    status = ("A3", "24", "41") if submitter_refused else ("A1", "19", "PR")
+    _stc(w, w.delims.component.join(status), day, "U" if submitter_refused else "WQ",
+         sum(ack.claim.charge for ack in mine))  # fmt: skip
+    _counts(w, mine, ("90", "AA"))
+    hl = receiver
+    for npi in dict.fromkeys(ack.claim.billing_npi for ack in mine):
+        theirs = [ack for ack in mine if ack.claim.billing_npi == npi]
+        hl = _provider(w, theirs, hl, receiver, day, submitter_refused)
+    return hl
+
+
 def write_277ca(
     interchange: Interchange, acks: list[ClaimAck], payer_names: dict[str, str],
     received: date, control: Control,
@@ -149,45 +201,7 @@ def write_277ca(
     hl = 0
     for payer in dict.fromkeys(ack.claim.payer_id for ack in acks):
         mine = [ack for ack in acks if ack.claim.payer_id == payer]
-        hl += 1
-        source = hl
-        w.add("HL", str(source), "", "20", "1")
-        w.add("NM1", "PR", "2", payer_names.get(payer, mine[0].claim.payer_name), "", "", "", "",
-              "PI", payer)  # fmt: skip
-        w.add("TRN", "1", f"{control.number}{payer}")
-        w.add("DTP", "050", "D8", day)
-        w.add("DTP", "009", "D8", at.strftime("%Y%m%d"))
-        hl += 1
-        receiver = hl
-        w.add("HL", str(receiver), str(source), "21", "1")
-        w.add("NM1", "41", "2", interchange.submitter_name, "", "", "", "", "46",
-              interchange.submitter_id)  # fmt: skip
-        references = {tset.control: tset.reference for tset in interchange.sets}
-        w.add("TRN", "2", references.get(mine[0].claim.set_control, "0") or "0")
-        total = sum(ack.claim.charge for ack in mine)
-        # A submitter the payer does not accept: 2200B rejects (STC03 U) every claim below.
-        submitter_refused = all(ack.entity == "41" for ack in mine)
-        status = ("A3", "24", "41") if submitter_refused else ("A1", "19", "PR")
-        _stc(w, w.delims.component.join(status), day, "U" if submitter_refused else "WQ", total)
-        _counts(w, mine, ("90", "AA"))
-        for npi in dict.fromkeys(ack.claim.billing_npi for ack in mine):
-            theirs = [ack for ack in mine if ack.claim.billing_npi == npi]
-            hl += 1
-            provider = hl
-            w.add("HL", str(provider), str(receiver), "19", "1")
-            w.add("NM1", "85", "2", theirs[0].claim.billing_name, "", "", "", "", "XX", npi)
-            w.add("TRN", "1", "0")
-            # A billing provider the payer does not contract with: 2200C rejects (STC03 U)
-            # every claim it covers, and each claim's 2200D repeats why. 2200C's STC has no date.
-            refused = all(ack.entity in ("85", "41") for ack in theirs)
-            status = ("A3", "562", "85") if refused else ("A1", "19", "85")
-            if submitter_refused:
-                status = ("A3", "24", "41")
-            _stc(w, w.delims.component.join(status), "", "U" if refused else "WQ",
-                 sum(ack.claim.charge for ack in theirs))  # fmt: skip
-            _counts(w, theirs, ("QA", "QC"))
-            for ack in theirs:
-                hl += 1
-                _claim(w, ack, hl, provider, day)
+        name = payer_names.get(payer, mine[0].claim.payer_name)
+        hl = _payer(w, interchange, mine, name, hl, day, control)
     _close(w, st_index, 1, control)
     return w.text()
