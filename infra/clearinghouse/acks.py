@@ -164,7 +164,7 @@ def _payer(w: Writer, interchange: Interchange, mine: list[ClaimAck], name: str,
     w.add("NM1", "PR", "2", name, "", "", "", "", "PI", payer)
     w.add("TRN", "1", f"{control.number}{payer}")
     w.add("DTP", "050", "D8", day)
-    w.add("DTP", "009", "D8", control.at.strftime("%Y%m%d"))
+    w.add("DTP", "009", "D8", day)  # processed the day it was received
     w.add("HL", str(receiver), str(source), "21", "1")
     w.add("NM1", "41", "2", interchange.submitter_name, "", "", "", "", "46",
           interchange.submitter_id)  # fmt: skip

@@ -326,6 +326,8 @@ class _Reader:
 
     def check_claim(self, claim: Claim) -> None:
         """The guide's own claim rules that pyx12's structure check does not cover."""
+        if not claim.rendering_npi:
+            claim.rendering_npi = claim.billing_npi  # no 2310B: the billing provider rendered it
         if claim.frequency not in FREQUENCIES:
             self.tset.errors.append(SegmentError("CLM", claim.position, "2300", "8", claim.id,
                                                  "5:3", "1325", "7", claim.frequency))  # fmt: skip
