@@ -157,6 +157,8 @@ class Adjudicator:
         if line.cpt not in self.payer.fee_schedule:
             return "96"
         credentials = [c for c in self.payer.credentials(self.claim.rendering_npi) if c.covers(day)]
+        if not credentials:
+            return "B7"  # a line on a day the claim's first day's credential does not cover
         if all(c.cpts is not None and line.cpt not in c.cpts for c in credentials):
             return "185"
         if self._duplicate(line, day):
