@@ -172,6 +172,16 @@ def _trim(values: list[str]) -> list[str]:
 
 def write_segment(segment: Segment, d: Delimiters) -> str:
     """One segment with its terminator, refusing any value that contains a delimiter."""
+    if all(type(element) is str for element in segment):
+        # Plain values only (most segments): one search over them all finds none to convert or
+        # refuse, the common case; otherwise each value is checked (and converted) by itself.
+        values: list[str] = list(segment)  # type: ignore[arg-type]
+        joined = "".join(values)
+        if not joined.isascii() or _unwritable(d).search(joined) is not None:
+            values = [_check_value(value, d) for value in values]
+        if not values or not values[0]:
+            raise X12Error("a segment needs its id")
+        return d.element.join(_trim(values)) + d.segment
     parts: list[str] = []
     for element in segment:
         if isinstance(element, tuple):
