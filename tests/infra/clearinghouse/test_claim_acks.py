@@ -56,6 +56,7 @@ def _claim_loops(x12: str) -> dict[str, list[str]]:
         ("IEA*1*000000501", "IEA*1*000000599", "001"),  # control numbers differ
         ("IEA*1*000000501", "IEA*2*000000501", "021"),  # group count wrong
         ("*ZZ*HEARTHCH       *", "*ZZ*SOMEONEELSE    *", "008"),  # not our receiver id
+        ("*ZZ*HEARTH         *", "*ZZ*INTRUDER       *", "006"),  # not the CORE SenderID
     ],
 )
 async def test_an_interchange_error_gets_a_ta1_and_no_999(
@@ -177,38 +178,27 @@ async def test_a_replacement_needs_a_payer_claim_number_the_payer_knows(
     x12valid(claims, tmp_path)
 
 
-async def test_a_billing_provider_the_payer_does_not_know_is_refused_at_2200c(
-    ch: httpx.AsyncClient, tmp_path: Path
+@pytest.mark.parametrize(
+    ("old", "new", "level", "stc"),
+    [
+        # A billing NPI the payer has no contract with: 2200C (its STC has no date).
+        ("*XX*1234567893~", "*XX*1555555550~", "NM1*85*", "STC*A3:562:85**U*200"),
+        # A 1000A submitter other than the sender: not an approved electronic submitter, 2200B.
+        ("*46*HEARTH~", "*46*SOMEBODY~", "NM1*41*", "STC*A3:24:41*20261126*U*200"),
+    ],
+)  # fmt: skip
+async def test_a_level_refusal_rejects_every_claim_it_covers(
+    ch: httpx.AsyncClient, tmp_path: Path, old: str, new: str, level: str, stc: str
 ) -> None:
-    text = fixture("837_duplicate.x12").replace("*XX*1234567893~", "*XX*1555555550~")
-    _, (_, claims) = await _files(ch, text)
+    _, (_, claims) = await _files(ch, fixture("837_duplicate.x12").replace(old, new))
     segs = segments(claims)
-    provider = segs.index("NM1*85*2*HEARTH BEHAVIORAL HEALTH*****XX*1555555550")
-    assert segs[provider + 2] == "STC*A3:562:85**U*200"  # STC03 U: every claim below refused
-    assert "STC*A3:562:85*20261126*U*200" in _claim_loops(claims)["JLEE1B"]
+    named = next(index for index, seg in enumerate(segs) if seg.startswith(level))
+    assert segs[named].endswith(new.strip("~"))
+    assert segs[named + 2] == stc  # STC03 U at the provider (2200C) or receiver (2200B) level
+    claim_stc = stc.replace("**U", "*20261126*U")  # 2200D repeats it, dated
+    assert claim_stc in _claim_loops(claims)["JLEE1B"]
     assert await results(ch) == {}
     x12valid(claims, tmp_path)
-
-
-async def test_a_submitter_other_than_the_sender_is_refused_at_2200b(
-    ch: httpx.AsyncClient, tmp_path: Path
-) -> None:
-    text = fixture("837_duplicate.x12").replace("*46*HEARTH~", "*46*SOMEBODY~")
-    _, (_, claims) = await _files(ch, text)
-    segs = segments(claims)
-    receiver = segs.index("NM1*41*2*HEARTH BEHAVIORAL HEALTH*****46*SOMEBODY")
-    # STC03 U at 2200B: not an approved electronic submitter, every claim below refused.
-    assert segs[receiver + 2] == "STC*A3:24:41*20261126*U*200"
-    assert "STC*A3:24:41*20261126*U*200" in _claim_loops(claims)["JLEE1B"]
-    assert await results(ch) == {}
-    x12valid(claims, tmp_path)
-
-
-async def test_an_interchange_from_another_sender_gets_a_ta1(ch: httpx.AsyncClient) -> None:
-    text = fixture("837_accepted.x12").replace("*ZZ*HEARTH         *", "*ZZ*INTRUDER       *")
-    (kind, ta1), _ = await _files(ch, text)
-    assert kind == "X12_TA1_Response_00501X231A1"
-    assert "TA1*000000501*261126*1030*R*006" in segments(ta1)
 
 
 async def test_999_rejects_a_frequency_the_guide_does_not_allow(
