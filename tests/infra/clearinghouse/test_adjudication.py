@@ -119,3 +119,22 @@ async def test_the_271_sees_what_adjudication_used(ch: httpx.AsyncClient) -> Non
     # The replacement takes its original's copay back and adds its own; the void takes its back.
     await submit(ch, fixture("837_corrections.x12"))
     assert remaining.format(2410) in await ask(ch, "270_jordan_lee.x12")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("REF*G1*PA-SMM-0001", "REF*G1*PA-SMM-0404"),  # a number the payer never issued
+        (
+            "DTP*472*D8*20261119~\nREF*6R*TBRK2L1",
+            "DTP*472*D8*20251215~\nREF*6R*TBRK2L1",
+        ),  # before its dates
+    ],
+)
+async def test_a_prior_authorization_the_payer_cannot_match_is_denied_197(
+    ch: httpx.AsyncClient, old: str, new: str
+) -> None:
+    text = fixture("837_accepted.x12")
+    assert old in text
+    await submit(ch, text.replace(old, new))
+    assert _adjustments((await results(ch))["TBRK2"]) == [[("CO", "197", 20000)]]
