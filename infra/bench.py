@@ -20,8 +20,9 @@ from infra.local.run import API_ARGV
 from infra.local.stack import LocalStack, drop_database, ensure_database
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench.estimate", "services.bench.eligibility"]
+MODULES = ["services.bench.estimate", "services.bench.eligibility", "services.bench.claims_837"]
 API_MODULE = "services.bench.eligibility_api"
+API_BENCH = API_MODULE.rpartition(".")[2]  # eligibility_api: it needs servers, infra starts them
 
 
 def _run(module: str, env: dict[str, str] | None = None) -> int:
@@ -47,11 +48,20 @@ def _run_api_bench() -> int:
             drop_database(stack.server_url, name)
 
 
-def main() -> int:
-    for module in MODULES:
-        if code := _run(module):
+def main(argv: list[str] | None = None) -> int:
+    """Every benchmark, or those named by module (`python -m infra.bench eligibility_api`)."""
+    names = sys.argv[1:] if argv is None else argv
+    by_name = {module.rpartition(".")[2]: module for module in MODULES}
+    if unknown := [n for n in names if n not in by_name and n != API_BENCH]:
+        known = ", ".join([*by_name, API_BENCH])
+        print(f"unknown benchmark {', '.join(unknown)}; known: {known}", file=sys.stderr)
+        return 2
+    for name, module in by_name.items():
+        if (not names or name in names) and (code := _run(module)):
             return code
-    return _run_api_bench()
+    if not names or API_BENCH in names:
+        return _run_api_bench()
+    return 0
 
 
 if __name__ == "__main__":

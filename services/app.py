@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import httpx
 from arq import create_pool as create_arq_pool
 from arq.connections import RedisSettings
 from litestar import Litestar, Router
@@ -88,15 +87,14 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
     app.state.pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    app.state.http = httpx.AsyncClient()
-    app.state.clearinghouse = CoreHttpClient.from_settings(settings, http=app.state.http)
+    app.state.clearinghouse = CoreHttpClient.from_settings(settings)
     app.state.redis = await create_arq_pool(
         RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.arq_queue_name
     )
 
 
 async def close_resources(app: Litestar) -> None:
-    await app.state.http.aclose()
+    await app.state.clearinghouse.aclose()
     await app.state.redis.aclose()
     await app.state.pool.close()
 

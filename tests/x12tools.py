@@ -1,18 +1,21 @@
-"""Run the X12 tool environment's validator (linuxforhealth-x12) from the tests.
+"""Run the X12 validators from the tests: linuxforhealth-x12 (270/271) and pyx12 (837, 835...).
 
 linuxforhealth-x12 needs pydantic 1, so it lives in `.venv-x12/` (`make x12-tools`), never in
-the app's environment; this module only starts that interpreter on a temporary file.
+the app's environment; pyx12's `x12valid` is installed in `.venv/bin` by `make install`. This
+module only starts them on a temporary file.
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 X12_PYTHON = ROOT / ".venv-x12" / "bin" / "python"
 VALIDATOR = ROOT / "infra" / "x12_validate.py"
+X12VALID = Path(sys.executable).parent / "x12valid"
 
 
 def x279_errors(x12_text: str) -> list[str]:
@@ -36,3 +39,28 @@ def x279_errors(x12_text: str) -> list[str]:
     if done.returncode == 1 and not errors:
         errors = [done.stderr.strip() or "invalid (no message)"]
     return errors
+
+
+def x12valid_errors(x12_text: str) -> list[str]:
+    """pyx12's errors for one interchange whose guide it has a map for (empty list: valid).
+
+    x12valid exits 1 whether the file passes or not: its verdict is the `FILE: OK` or
+    `FILE: Failure` line on stderr, after one `... ERROR ...` line per problem.
+    """
+    with tempfile.TemporaryDirectory(prefix="x12valid-") as tmp:
+        path = Path(tmp) / "interchange.x12"
+        path.write_text(x12_text, encoding="ascii", newline="")
+        done = subprocess.run(
+            [str(X12VALID), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    lines = done.stderr.splitlines()
+    errors = [line.split(" ERROR ", 1)[1] for line in lines if " ERROR " in line]
+    if f"{path}: OK" in lines and not errors:
+        return []
+    if f"{path}: Failure" not in lines:
+        raise RuntimeError(f"x12valid gave no verdict: {done.stderr.strip() or done.returncode}")
+    return errors or ["Failure (no message)"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
@@ -26,12 +25,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     clock.start(SETTINGS.clock_shift_to)
     ctx["settings"] = SETTINGS
     ctx["pool"] = await create_pool(SETTINGS.database_url, min_size=1, max_size=5)
-    ctx["http"] = httpx.AsyncClient()
-    ctx["clearinghouse"] = CoreHttpClient.from_settings(SETTINGS, http=ctx["http"])
+    ctx["clearinghouse"] = CoreHttpClient.from_settings(SETTINGS)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["http"].aclose()
+    await ctx["clearinghouse"].aclose()
     await ctx["pool"].close()
 
 

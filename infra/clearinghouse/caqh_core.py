@@ -6,10 +6,20 @@ acceptable (`PayloadIDIllegal` for a PayloadID that is not a UUID, `TimeStampIll
 `VersionMismatch` for a CORERuleVersion other than 2.2.0; `UnAuthorized` for bad credentials.
 HTTP status: 200 with a payload, 400 for an envelope error, 401 for UnAuthorized. Kept in one
 module so another transport can sit beside it.
+
+Batch mode (Phase II): an 837P is submitted with `X12_837_Request_005010X222A1` and the answer
+only confirms receipt (`X12_Response_ConfirmReceiptReceived`); its 999 is fetched later with
+`X12_999_RetrievalRequest_005010X231A1` (answered `X12_999_Response_005010X231A1`, or
+`X12_TA1_Response_00501X231A1` when the interchange was refused) and its 277CA with
+`X12_005010_Request_Batch_Results_277` (answered `X12_005010_Response_Batch_Results_277`);
+`X12_NoBatchAckFile` / `X12_NoBatchResultsFile` when there is none. A retrieval's Payload is the
+submission's PayloadID. Every batch request carries `PayloadLength` (bytes of the UTF-8 payload)
+and `CheckSum` (its SHA-1, hex), checked: `PayloadLengthIllegal`, `CheckSumIllegal`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import uuid
@@ -20,16 +30,28 @@ from infra import shifted_clock as clock
 
 CORE_RULE_VERSION = "2.2.0"
 REALTIME = "RealTime"
+BATCH = "Batch"
 REQUEST_270 = "X12_270_Request_005010X279A1"
 RESPONSE_271 = "X12_271_Response_005010X279A1"
+SUBMIT_837 = "X12_837_Request_005010X222A1"
+RECEIPT = "X12_Response_ConfirmReceiptReceived"
+RETRIEVE_999 = "X12_999_RetrievalRequest_005010X231A1"
+RESPONSE_999 = "X12_999_Response_005010X231A1"
+RESPONSE_TA1 = "X12_TA1_Response_00501X231A1"
+NO_ACK = "X12_NoBatchAckFile"
+RETRIEVE_277 = "X12_005010_Request_Batch_Results_277"
+RESPONSE_277 = "X12_005010_Response_Batch_Results_277"
+NO_RESULTS = "X12_NoBatchResultsFile"
 ENVELOPE_ERROR = "CoreEnvelopeError"
+# The processing mode each request type is accepted in.
+MODES = {REQUEST_270: REALTIME, SUBMIT_837: BATCH, RETRIEVE_999: BATCH, RETRIEVE_277: BATCH}
 REQUIRED = (
     "PayloadType", "ProcessingMode", "PayloadID", "TimeStamp", "SenderID", "ReceiverID",
     "CORERuleVersion", "Payload",
 )  # fmt: skip
 RESPONSE_ORDER = (
-    "PayloadType", "ProcessingMode", "PayloadID", "TimeStamp", "SenderID", "ReceiverID",
-    "CORERuleVersion", "Payload", "ErrorCode", "ErrorMessage",
+    "PayloadType", "ProcessingMode", "PayloadID", "PayloadLength", "TimeStamp", "SenderID",
+    "ReceiverID", "CORERuleVersion", "CheckSum", "Payload", "ErrorCode", "ErrorMessage",
 )  # fmt: skip
 
 
@@ -60,8 +82,23 @@ def _timestamp_ok(value: str) -> bool:
     return stamp.tzinfo is not None
 
 
+def checksum(payload: str) -> str:
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()  # CORE names SHA-1
+
+
+def _check_batch(fields: dict[str, str]) -> None:
+    for name in ("PayloadLength", "CheckSum"):
+        if not fields.get(name, "").strip():
+            raise EnvelopeError(f"{name}Required", f"{name} is required in batch mode")
+    payload = fields["Payload"]
+    if fields["PayloadLength"].strip() != str(len(payload.encode("utf-8"))):
+        raise EnvelopeError("PayloadLengthIllegal", "PayloadLength is not the payload's length")
+    if fields["CheckSum"].strip().lower() != checksum(payload):
+        raise EnvelopeError("CheckSumIllegal", "CheckSum is not the payload's SHA-1")
+
+
 def check_request(fields: dict[str, str], creds: Credentials) -> None:  # noqa: C901  flat checks, in CORE order
-    """Raise EnvelopeError for the first problem with a real-time 270 request envelope."""
+    """Raise EnvelopeError for the first problem with a request envelope (real time or batch)."""
     user, password = fields.get("UserName", ""), fields.get("Password", "")
     good_user = secrets.compare_digest(user.encode(), creds.username.encode())
     good_password = secrets.compare_digest(password.encode(), creds.password.encode())
@@ -72,10 +109,11 @@ def check_request(fields: dict[str, str], creds: Credentials) -> None:  # noqa: 
             raise EnvelopeError(f"{name}Required", f"{name} is required")
     if fields["CORERuleVersion"] != CORE_RULE_VERSION:
         raise EnvelopeError("VersionMismatch", f"CORERuleVersion must be {CORE_RULE_VERSION}")
-    if fields["PayloadType"] != REQUEST_270:
-        raise EnvelopeError("PayloadTypeIllegal", f"PayloadType must be {REQUEST_270}")
-    if fields["ProcessingMode"] != REALTIME:
-        raise EnvelopeError("ProcessingModeIllegal", f"ProcessingMode must be {REALTIME}")
+    mode = MODES.get(fields["PayloadType"])
+    if mode is None:
+        raise EnvelopeError("PayloadTypeIllegal", f"PayloadType must be one of {', '.join(MODES)}")
+    if fields["ProcessingMode"] != mode:
+        raise EnvelopeError("ProcessingModeIllegal", f"ProcessingMode must be {mode}")
     try:
         uuid.UUID(fields["PayloadID"])
     except ValueError:
@@ -86,15 +124,18 @@ def check_request(fields: dict[str, str], creds: Credentials) -> None:  # noqa: 
         raise EnvelopeError("UnAuthorized", "SenderID does not belong to these credentials", 401)
     if fields["ReceiverID"] != creds.receiver_id:
         raise EnvelopeError("ReceiverIDIllegal", f"ReceiverID must be {creds.receiver_id}")
+    if mode == BATCH:
+        _check_batch(fields)
 
 
 def response_fields(
     request: dict[str, str], creds: Credentials, payload_type: str, payload: str,
     code: str = "Success", message: str = "",
 ) -> dict[str, str]:  # fmt: skip
-    return {
+    batch = MODES.get(request.get("PayloadType", "")) == BATCH
+    answer = {
         "PayloadType": payload_type,
-        "ProcessingMode": REALTIME,
+        "ProcessingMode": BATCH if batch else REALTIME,
         "PayloadID": request.get("PayloadID", ""),
         "TimeStamp": now_stamp(),
         "SenderID": creds.receiver_id,
@@ -104,6 +145,10 @@ def response_fields(
         "ErrorCode": code,
         "ErrorMessage": message,
     }
+    if batch and payload:
+        answer["PayloadLength"] = str(len(payload.encode("utf-8")))
+        answer["CheckSum"] = checksum(payload)
+    return answer
 
 
 def encode_multipart(fields: dict[str, str]) -> tuple[bytes, str]:

@@ -1,11 +1,11 @@
-"""The clearinghouse over HTTP: `POST /core` (CORE real time) and the `/_admin/*` switches."""
+"""The clearinghouse over HTTP: `POST /core` (CORE real time and batch) and `/_admin/*`."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -14,11 +14,14 @@ from litestar.datastructures import UploadFile
 
 from infra import shifted_clock as clock
 from infra.clearinghouse import caqh_core, eligibility
+from infra.clearinghouse.claims import BatchAnswer, Payers
 from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 
-MODES = ("normal", "slow", "down", "aaa42")
-# PayloadIDs remembered; the oldest are forgotten past this, so a long `make run` stays small.
+# envelope_error: every CORE request is answered with a CoreEnvelopeError (HTTP 500, ServerError).
+MODES = ("normal", "slow", "down", "aaa42", "envelope_error")
+# PayloadIDs (and batches) remembered; the oldest are forgotten past this, so a long `make run`
+# stays small.
 REMEMBERED = 50_000
 
 
@@ -36,10 +39,65 @@ class Simulator:
     )
     # Seeded from the clock so control numbers keep increasing across restarts.
     last_control: int = field(default_factory=lambda: int(time.time()) % 900_000_000)
+    payers: Payers = field(init=False)
+    # (SenderID, submission PayloadID) -> what its retrieval requests fetch.
+    batches: dict[tuple[str, str], BatchAnswer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.payers = Payers(self.world)
+
+    def reset(self) -> None:
+        """Normal mode, no PayloadIDs, batches or results: the world as world.json has it."""
+        self.mode, self.delay_s = "normal", 0.0
+        self.answers.clear()
+        self.batches.clear()
+        self.world = load_world()
+        self.payers = Payers(self.world)
 
     def next_control(self) -> int:
         self.last_control = self.last_control % 999_999_999 + 1
         return self.last_control
+
+    def answer(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+        kind = fields["PayloadType"]
+        if kind == caqh_core.SUBMIT_837:
+            return self.answer_837(fields)
+        if kind in (caqh_core.RETRIEVE_999, caqh_core.RETRIEVE_277):
+            return self.retrieve(fields)
+        return self.answer_270(fields)
+
+    def answer_837(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+        """Receive a batch: acknowledge and adjudicate it now; the answer confirms receipt only."""
+        received = self.today or clock.today()
+        controls = (Control(self.next_control(), clock.now()),
+                    Control(self.next_control(), clock.now()))  # fmt: skip
+        try:
+            parties = (fields["SenderID"], self.creds.receiver_id)
+            batch = self.payers.receive(fields["Payload"], parties, received,
+                                        controls)  # fmt: skip
+        except X12Error as error:
+            return 400, caqh_core.response_fields(
+                fields, self.creds, caqh_core.ENVELOPE_ERROR, "", "PayloadIllegal", str(error)
+            )
+        self.batches[(fields["SenderID"], fields["PayloadID"])] = batch
+        while len(self.batches) > REMEMBERED:
+            del self.batches[next(iter(self.batches))]
+        return 200, caqh_core.response_fields(fields, self.creds, caqh_core.RECEIPT, "")
+
+    def retrieve(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+        """A 999 (or TA1) or 277CA retrieval; its Payload names the submission's PayloadID."""
+        batch = self.batches.get((fields["SenderID"], fields["Payload"].strip()))
+        if fields["PayloadType"] == caqh_core.RETRIEVE_999:
+            if batch is None:
+                kind, text = caqh_core.NO_ACK, ""
+            else:
+                kind = caqh_core.RESPONSE_TA1 if batch.refused else caqh_core.RESPONSE_999
+                text = batch.acknowledgement
+        elif batch is None or batch.claim_acknowledgement is None:
+            kind, text = caqh_core.NO_RESULTS, ""
+        else:
+            kind, text = caqh_core.RESPONSE_277, batch.claim_acknowledgement
+        return 200, caqh_core.response_fields(fields, self.creds, kind, text)
 
     def answer_270(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
         try:
@@ -98,6 +156,13 @@ def create_app(sim: Simulator) -> Litestar:
         if sim.mode == "slow":
             await asyncio.sleep(sim.delay_s)
         fields = await _form_fields(request)
+        if sim.mode == "envelope_error":
+            payload = caqh_core.response_fields(
+                fields, sim.creds, caqh_core.ENVELOPE_ERROR, "", "ServerError",
+                "test switch: envelope error",
+            )  # fmt: skip
+            payload.pop("Payload")
+            return _multipart(500, payload)
         try:
             caqh_core.check_request(fields, sim.creds)
         except caqh_core.EnvelopeError as error:
@@ -126,12 +191,12 @@ async def _answer_once(sim: Simulator, fields: dict[str, str]) -> tuple[int, dic
         while len(sim.answers) > REMEMBERED:
             del sim.answers[next(iter(sim.answers))]
         try:
-            future.set_result(sim.answer_270(fields))
+            future.set_result(sim.answer(fields))
         except Exception as error:
             del sim.answers[key]  # a crash is not an answer: the retry gets a fresh try
             future.set_exception(error)
             raise
-        if sim.mode == "aaa42":
+        if sim.mode == "aaa42" and fields["PayloadType"] == caqh_core.REQUEST_270:
             # "Unable to respond now" is the payer not processing the inquiry at all, so
             # it is not kept as this PayloadID's answer: a retry with the same PayloadID
             # (as CORE clients retry) gets processed once the payer is back.
@@ -145,7 +210,7 @@ def _admin_routes(sim: Simulator) -> list[Any]:
 
     @post("/_admin/mode", status_code=200)
     async def set_mode(data: dict[str, Any]) -> Response[dict[str, Any]]:
-        """Switch the test mode: normal, slow (delay_s), down, aaa42."""
+        """Switch the test mode: normal, slow (delay_s), down, aaa42, envelope_error."""
         mode = data.get("mode")
         delay = data.get("delay_s", 0.0)
         if mode not in MODES:
@@ -158,9 +223,8 @@ def _admin_routes(sim: Simulator) -> list[Any]:
 
     @post("/_admin/reset", status_code=200)
     async def reset() -> dict[str, Any]:
-        """Back to normal mode; forget every PayloadID."""
-        sim.mode, sim.delay_s = "normal", 0.0
-        sim.answers.clear()
+        """Back to normal mode; forget every PayloadID, batch and adjudication."""
+        sim.reset()
         return {"mode": sim.mode, "delay_s": sim.delay_s}
 
     @get("/_admin/health")
@@ -168,7 +232,12 @@ def _admin_routes(sim: Simulator) -> list[Any]:
         """Liveness and the current mode."""
         return {"status": "ok", "mode": sim.mode, "delay_s": sim.delay_s}
 
-    return [set_mode, reset, health]
+    @get("/_admin/claims")
+    async def claims() -> dict[str, Any]:
+        """Every claim the payers adjudicated, by payer claim number (for the remittance's 835s)."""
+        return {"items": [asdict(result) for result in sim.payers.results.values()]}
+
+    return [set_mode, reset, health, claims]
 
 
 def build(today: date | None = None) -> Litestar:

@@ -4,7 +4,10 @@ The state is data (world.json), loaded once per process. Accumulators are not st
 sums over recorded claims (`Claim`) of one person in the plan year that contains the date asked
 about, up to and including that date. So a 270 dated 2026-11-26 sees every 2026 claim, one
 dated 2026-03-01 sees only the claims before it, and one dated 2027-01-05 sees a fresh year.
-Later issues (837 claims, 835 remittance) add claims with `World.record_claim`.
+Adjudicated 837 claims add theirs with `World.record_claim` (and a void or replacement takes
+them out again with `World.forget_claim`). Each payer also has its fee schedule, filing limit,
+contracted billing NPIs and credentialed rendering providers; `prior_auths` are the
+authorizations the payers know.
 """
 
 from __future__ import annotations
@@ -121,6 +124,44 @@ class Claim:
     deductible: int = 0
     out_of_pocket: int = 0
     visits: int = 0
+    claim_number: str = ""  # the payer claim number that recorded it ("" for world.json's)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A rendering provider credentialed with a payer from `start` to `end` (inclusive)."""
+
+    npi: str
+    start: date
+    end: date | None = None
+    cpts: tuple[str, ...] | None = None  # None: any code on the fee schedule
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
+class Payer:
+    id: str
+    name: str
+    filing_limit_days: int = 365
+    billing_npis: tuple[str, ...] = ()
+    fee_schedule: dict[str, int] = field(default_factory=dict)  # CPT -> allowed cents
+    credentialed: tuple[Credential, ...] = ()
+
+    def credentials(self, npi: str) -> list[Credential]:
+        return [credential for credential in self.credentialed if credential.npi == npi]
+
+
+@dataclass(frozen=True)
+class PriorAuth:
+    number: str
+    payer: str
+    person: str
+    cpts: tuple[str, ...]
+    visits: int
+    start: date
+    end: date
 
 
 @dataclass(frozen=True)
@@ -140,9 +181,32 @@ class World:
     plans: dict[str, Plan]
     members: dict[str, Member]
     claims: list[Claim] = field(default_factory=list)
+    payer_rules: dict[str, Payer] = field(default_factory=dict)
+    prior_auths: dict[str, PriorAuth] = field(default_factory=dict)
 
     def record_claim(self, claim: Claim) -> None:
         self.claims.append(claim)
+
+    def forget_claim(self, claim_number: str) -> None:
+        """Take out what a voided or replaced claim had added to the accumulators."""
+        self.claims = [claim for claim in self.claims if claim.claim_number != claim_number]
+
+    def person(
+        self, member_id: str, patient: tuple[str, str] | None
+    ) -> tuple[Member, Person] | None:
+        """The member and the person treated: the subscriber, or a dependant named in 2010CA."""
+        member = self.members.get(member_id)
+        if member is None:
+            return None
+        if patient is None:
+            return member, member.person
+        for dependant in member.dependants:
+            if (dependant.first.casefold(), dependant.last.casefold()) == (
+                patient[0].casefold(),
+                patient[1].casefold(),
+            ):
+                return member, dependant
+        return None
 
     def used(self, member: Member, person: Person, network: str, day: date) -> Used:
         begin, _ = self.plans[member.plan].year(day)
@@ -247,4 +311,35 @@ def load_world(path: Path = WORLD_FILE) -> World:
         for day in entry["dates"]
     ]
     payers = {payer_id: body["name"] for payer_id, body in raw["payers"].items()}
-    return World(payers=payers, plans=plans, members=members, claims=claims)
+    rules = {payer_id: _payer(payer_id, body) for payer_id, body in raw["payers"].items()}
+    auths = {
+        entry["number"]: PriorAuth(
+            number=entry["number"],
+            payer=entry["payer"],
+            person=entry["person"],
+            cpts=tuple(entry["cpts"]),
+            visits=entry["visits"],
+            start=_day(entry["start"]),
+            end=_day(entry["end"]),
+        )
+        for entry in raw.get("prior_auths", [])
+    }
+    return World(payers=payers, plans=plans, members=members, claims=claims, payer_rules=rules,
+                 prior_auths=auths)  # fmt: skip
+
+
+def _payer(payer_id: str, raw: dict[str, Any]) -> Payer:
+    credentials = tuple(
+        Credential(
+            npi=entry["npi"],
+            start=_day(entry["start"]),
+            end=_day(entry["end"]) if "end" in entry else None,
+            cpts=tuple(entry["cpts"]) if "cpts" in entry else None,
+        )
+        for entry in raw.get("credentialed", [])
+    )
+    return Payer(
+        id=payer_id, name=raw["name"], filing_limit_days=raw.get("filing_limit_days", 365),
+        billing_npis=tuple(raw.get("billing_npis", [])),
+        fee_schedule=dict(raw.get("fee_schedule", {})), credentialed=credentials,
+    )  # fmt: skip

@@ -75,8 +75,10 @@ async def _measure(base: str, seconds: float) -> None:
         {"HEARTH_ENV": "development", "HEARTH_CLEARINGHOUSE_URL": f"{base}/core"}
     )
     counter = iter(range(1, 10**9))
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
-        client = CoreHttpClient.from_settings(settings, http=http)
+    # One transport (connection pool) for the checks and the baseline's GETs.
+    transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=CONCURRENCY))
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = CoreHttpClient.from_settings(settings, transport=transport)
 
         async def health() -> float:
             began = time.perf_counter()

@@ -14,6 +14,7 @@ from msgspec import Meta
 
 from schemas.common import X12_SAFE
 from services.core.addresses import Network, parse_networks
+from services.core.identifiers import is_valid_npi
 
 Env = Literal["development", "test", "production"]
 
@@ -27,8 +28,6 @@ _SECRETS = ("jwt_secret", "tax_id_keys", "clearinghouse_password")
 # Production also refuses the development identity: a dev EIN or NPI on a real 270 or claim
 # would be sent to payers as ours.
 _PRODUCTION_REQUIRED = (*_SECRETS, "platform_ein", "platform_npi")
-# CMS: the NPI check digit is the Luhn digit of the first nine behind the prefix 80840.
-_NPI_PREFIX = "80840"
 
 
 class SettingsError(Exception):
@@ -232,7 +231,7 @@ def _refuse_inconsistent(settings: Settings) -> None:
         settings.trusted_proxy_networks()
     except ValueError as exc:
         raise SettingsError(f"HEARTH_TRUSTED_PROXIES: {exc}") from exc
-    if not _npi_check_digit_ok(settings.platform_npi):
+    if not is_valid_npi(settings.platform_npi):
         raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
     if settings.login_account_delay_base_s > settings.login_account_delay_cap_s:
         raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
@@ -274,11 +273,3 @@ def _refuse_weak_transport_and_hashing(settings: Settings) -> None:
             "HEARTH_ARGON2_MEMORY_KIB / HEARTH_ARGON2_TIME_COST: below OWASP's argon2id minimum"
             " (e.g. 19456 KiB with time cost 2)"
         )
-
-
-def _npi_check_digit_ok(npi: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(_NPI_PREFIX + npi[:9])):
-        value = int(char) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return (10 - total % 10) % 10 == int(npi[9])

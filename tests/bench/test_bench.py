@@ -14,12 +14,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
+def test_bench_prints_the_estimate_eligibility_and_claims_837_lines() -> None:
     env = {
         **os.environ,
         "HEARTH_BENCH_SECONDS": "0.01",
         "DATABASE_URL": os.environ["HEARTH_TEST_SERVER_URL"],
         "REDIS_URL": os.environ["HEARTH_TEST_REDIS_URL"],
+        "HEARTH_BENCH_CLAIMS": "700",
     }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -31,7 +32,7 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 7, lines
+    assert len(lines) == 9, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -58,13 +59,21 @@ def test_bench_prints_the_estimate_and_eligibility_lines() -> None:
         rf"bench eligibility_baseline name=simulator_health_get per_s={number}", lines[4]
     ), lines
     assert re.fullmatch(
+        rf"bench claims_837 claims_per_s={number} claims=700 interchanges=3 "
+        rf"baseline=join_concat ratio=[0-9]+\.[0-9]{{3}}",
+        lines[5],
+    ), lines
+    assert re.fullmatch(
+        rf"bench claims_837_baseline name=join_concat claims_per_s={number}", lines[6]
+    ), lines
+    assert re.fullmatch(
         rf"bench eligibility_api checks_per_s={number} p50_ms={decimal} p99_ms={decimal}"
         rf" concurrency=8 baseline=benefit_check_get baseline_per_s={number}"
         rf" ratio=[0-9]+\.[0-9]{{3}}",
-        lines[5],
+        lines[7],
     ), lines
     assert re.fullmatch(
         rf"bench eligibility_api_baseline name=benefit_check_get per_s={number}"
         rf" p50_ms={decimal} p99_ms={decimal}",
-        lines[6],
+        lines[8],
     ), lines

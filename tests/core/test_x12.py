@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -101,6 +103,57 @@ def test_write_segment_refuses_what_no_x12_letter_stands_for(bad: str) -> None:
 def test_write_segment_refuses_delimiters_in_values(bad: str) -> None:
     with pytest.raises(X12Error, match="delimiter or control"):
         write_segment(("NM1", "IL", bad), Delimiters())
+
+
+@pytest.mark.parametrize("bad", ["A*B", "A~B", "A:B", "A^B", "A\nB", "A\x00B", "*", "A\u4e2d"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        lambda v: ("NM1", "IL", "1", v, "", ""),  # plain values, trailing empties
+        lambda v: ("NM1", v, ""),
+        lambda v: ("SV1", ("HC", "90837"), v),  # beside a composite
+        lambda v: ("SV1", ("HC", v, "95"), "150.00"),  # inside a composite
+        lambda v: ("EQ", ["MH", v]),  # inside a repeat
+        lambda v: ("NM1", "IL", "Pe\u00f1a", v),  # beside a value that needs converting
+    ],
+)
+def test_write_segment_refuses_a_bad_value_in_any_position(
+    bad: str, where: Callable[[str], tuple[Any, ...]]
+) -> None:
+    with pytest.raises(X12Error):
+        write_segment(where(bad), Delimiters())
+
+
+@pytest.mark.parametrize(
+    ("segment", "written"),
+    [
+        (("NM1", "IL", "1", "Lee", "", "", ""), "NM1*IL*1*Lee~"),
+        (("HL", "1", "", "20", "1"), "HL*1**20*1~"),
+        (("PAT",), "PAT~"),
+        (("SV1", ("HC", "90837", ""), "150.00", "", ("1", "")), "SV1*HC:90837*150.00**1~"),
+        (("CLM", "A1", ("11", "B", "1"), "", ""), "CLM*A1*11:B:1~"),
+        (("NM1", "IL", ("Pe\u00f1a", "X")), "NM1*IL*Pena:X~"),
+    ],
+)
+def test_write_segment_trims_trailing_empties_on_every_path(
+    segment: tuple[Any, ...], written: str
+) -> None:
+    assert write_segment(segment, Delimiters()) == written
+
+
+@pytest.mark.parametrize("segment", [(), ("",), ("", "A"), ("", ("A", "B"))])
+def test_write_segment_needs_its_id(segment: tuple[Any, ...]) -> None:
+    with pytest.raises(X12Error, match="needs its id"):
+        write_segment(segment, Delimiters())
+
+
+def test_write_segment_honours_other_delimiters() -> None:
+    d = Delimiters(element="|", component=">", repetition="!", segment="\n")
+    assert write_segment(("SV1", ("HC", "90837"), "A*B:C~D", ""), d) == "SV1|HC>90837|A*B:C~D\n"
+    with pytest.raises(X12Error):
+        write_segment(("NM1", "A|B"), d)
+    with pytest.raises(X12Error):
+        write_segment(("NM1", ("A", "B>C")), d)
 
 
 def test_envelope_counts_control_numbers_and_fixed_width_isa() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 import sys
 import time
 import uuid
@@ -10,6 +12,7 @@ from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -135,3 +138,62 @@ def loops(x12: str) -> list[tuple[str, str]]:
             loop = "trailer"
         out.append((loop, seg))
     return out
+
+
+# --- batch mode (837P in; 999, TA1 and 277CA out) ----------------------------------------------
+
+SUBMIT_837 = "X12_837_Request_005010X222A1"
+RETRIEVE_999 = "X12_999_RetrievalRequest_005010X231A1"
+RETRIEVE_277 = "X12_005010_Request_Batch_Results_277"
+
+
+def batch_envelope(
+    payload: str, payload_type: str = SUBMIT_837, **overrides: str | None
+) -> dict[str, str]:
+    """A CORE batch request: PayloadLength and CheckSum (SHA-1) computed from the payload."""
+    fields = envelope(payload, PayloadType=payload_type, ProcessingMode="Batch")
+    fields["PayloadLength"] = str(len(payload.encode()))
+    fields["CheckSum"] = hashlib.sha1(payload.encode()).hexdigest()
+    for name, value in overrides.items():
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+    return fields
+
+
+async def submit(client: httpx.AsyncClient, text: str) -> str:
+    """Submit an 837P batch; its PayloadID, for the retrievals."""
+    request = batch_envelope(text)
+    response, fields = await post_core(client, request)
+    assert response.status_code == 200, fields
+    assert fields["PayloadType"] == "X12_Response_ConfirmReceiptReceived"
+    return request["PayloadID"]
+
+
+async def retrieve(client: httpx.AsyncClient, kind: str, payload_id: str) -> tuple[str, str]:
+    """(PayloadType, Payload) of a 999 or 277CA retrieval for the batch `payload_id`."""
+    response, fields = await post_core(client, batch_envelope(payload_id, kind))
+    assert response.status_code == 200, fields
+    assert fields["ErrorCode"] == "Success"
+    assert fields["ProcessingMode"] == "Batch"
+    payload = fields.get("Payload", "")
+    if payload:
+        assert fields["PayloadLength"] == str(len(payload.encode()))
+        assert fields["CheckSum"] == hashlib.sha1(payload.encode()).hexdigest()
+    return fields["PayloadType"], payload
+
+
+async def results(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    """The payers' adjudicated claims, by CLM01."""
+    items = (await client.get("/_admin/claims")).json()["items"]
+    return {item["claim_id"]: item for item in items}
+
+
+def x12valid(text: str, tmp_path: Path, name: str = "file.x12") -> None:
+    """pyx12's verdict on `text` (it exits 1 either way: read its FILE line on stderr)."""
+    path = tmp_path / name
+    path.write_text(text)
+    tool = Path(sys.executable).parent / "x12valid"
+    run = subprocess.run([str(tool), str(path)], capture_output=True, text=True, check=False)
+    assert f"{path}: OK" in run.stderr, run.stderr
