@@ -8,6 +8,7 @@ the text is written only when an estimate is rendered for a caller (`SessionEsti
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any, Literal
 
@@ -174,3 +175,16 @@ class ProjectionFigures(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     client_total_cents: int
     insurer_total_cents: int
     complete: bool
+
+
+class CompletionShare(msgspec.Struct, frozen=True, kw_only=True):
+    """What a completion books from the latest benefit check (services/eligibility).
+
+    `coverage`: in or out of network; `carve_out` or `unknown` when the check says another
+    payer handles mental health or cannot say; `unchecked` when no check was ever answered
+    (the client's share is then 0 and the 835's patient responsibility settles it).
+    """
+
+    coverage: Literal["in", "out", "carve_out", "unknown", "unchecked"]
+    client_cents: int
+    benefit_check_id: uuid.UUID | None

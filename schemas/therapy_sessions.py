@@ -6,11 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+import msgspec
 from msgspec import Meta
 
 from schemas.common import Base, Out, text
+from schemas.payers import CptCode, Modifier
 
-SessionStatus = Literal["scheduled", "cancelled", "no_show"]
+SessionStatus = Literal["scheduled", "cancelled", "no_show", "confirmed"]
 PlaceOfService = Literal["02", "10", "11"]
 Duration = Annotated[int, Meta(ge=15, le=240)]
 # An offset is required: the date of service is the date where the session takes place.
@@ -47,6 +49,14 @@ class SessionOut(Out):
     created_by: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    # Set by completion (status confirmed), None before.
+    diagnosis_codes: list[str] | None = None
+    started_at: datetime | None = None
+    actual_minutes: int | None = None
+    note_attested: bool | None = None
+    confirmed_at: datetime | None = None
+    confirmed_by: uuid.UUID | None = None
+    prior_authorization_id: uuid.UUID | None = None  # whose visit the session used
 
 
 class SessionFilters(Out):
@@ -57,3 +67,48 @@ class SessionFilters(Out):
     status: SessionStatus | None = None
     starts_from: datetime | None = None  # starts_at >= this
     starts_to: datetime | None = None  # starts_at < this
+
+
+# ICD-10-CM as written by people: the format (and the dot, dropped) is the completion rules'.
+Diagnosis = Annotated[str, text(8)]
+Pointer = Annotated[int, Meta(ge=1, le=12)]
+
+
+class ServiceLineIn(Base, kw_only=True):
+    """One service line: a primary code or an add-on, pointing at 1-4 of the diagnoses."""
+
+    cpt_code: CptCode
+    modifiers: Annotated[list[Modifier], Meta(max_length=4)] = msgspec.field(default_factory=list)
+    diagnosis_pointers: Annotated[list[Pointer], Meta(min_length=1, max_length=4)]
+
+
+class CompleteSessionIn(Base, kw_only=True):
+    """What the provider attests happened; the rules are services/therapy_sessions/rules.py."""
+
+    lines: Annotated[list[ServiceLineIn], Meta(min_length=1, max_length=6)]
+    diagnosis_codes: Annotated[list[Diagnosis], Meta(max_length=20)]
+    place_of_service: PlaceOfService
+    started_at: StartsAt
+    duration_minutes: Annotated[int, Meta(ge=1, le=480)]
+    note_attested: bool
+
+
+class RecordSessionIn(CompleteSessionIn, kw_only=True):
+    """An unbooked session, recorded and completed at once (ops name the provider)."""
+
+    provider_id: uuid.UUID | None = None
+    client_id: uuid.UUID
+    policy_id: uuid.UUID | None = None  # None: self-pay
+
+
+class SessionLineOut(Out):
+    line_number: int
+    cpt_code: str
+    modifiers: list[str]
+    diagnosis_pointers: list[int]
+
+
+class CompletionOut(Out):
+    session: SessionOut
+    lines: list[SessionLineOut]
+    claim_id: uuid.UUID | None = None  # None: self-pay or out of network (no claim)

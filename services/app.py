@@ -58,6 +58,7 @@ from services.identity.routes import AuthController, UsersController
 from services.identity.service import token_is_current
 from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
+from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.therapy_sessions.routes import TherapySessionController
 
@@ -78,6 +79,7 @@ ROUTE_HANDLERS: list[Any] = [
     ClientController,
     PolicyController,
     TherapySessionController,
+    PriorAuthorizationController,
 ]
 
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import asyncpg
 
+from schemas.claims import ClaimIn, ClaimLineIn
 from schemas.clients import PolicyIn, SignupIn
 from schemas.common import Address
 from schemas.payers import FeeScheduleIn, FeeScheduleOut, PayerIn, PayerOut
 from schemas.providers import ProviderIn
 from schemas.therapy_sessions import BookSessionIn, SessionOut
+from services.claims import service as claims
 from services.clients import policies
 from services.clients import service as clients
 from services.core import clock
@@ -224,3 +226,25 @@ async def move_to_past(db: asyncpg.Connection, session_id: uuid.UUID) -> None:
         session_id,
         clock.now() - timedelta(hours=2),
     )
+
+
+async def make_claim(db: asyncpg.Connection, payer_id: uuid.UUID) -> uuid.UUID:
+    """A `ready` claim at the payer for a new session of bare profiles (ledger lines name it)."""
+    ops = await make_ops(db)
+    provider, client = await make_provider_actor(db), await make_client_actor(db)
+    policy_id = await make_policy(db, client, payer_id)
+    session = await make_session(db, ops, provider, client, policy_id)
+    line = ClaimLineIn(cpt_code="90837", modifiers=[], diagnosis_pointers=[1], allowed_cents=0)
+    data = ClaimIn(
+        therapy_session_id=session.id,
+        payer_id=payer_id,
+        policy_id=policy_id,
+        provider_id=session.provider_id,
+        client_id=session.client_id,
+        service_date=session.starts_at.date(),
+        place_of_service=session.place_of_service,
+        diagnosis_codes=["F411"],
+        prior_authorization_id=None,
+        lines=[line],
+    )
+    return (await claims.create_claim(db, ops, data)).id

@@ -43,9 +43,14 @@ TABLES: dict[str, str] = {
         ("clients", "insurance_policy_keys", "insurance_policies", "client_providers"), "clients"
     ),
     **dict.fromkeys(("credentialing_records", "credentialing_events"), "credentialing"),
-    "therapy_sessions": "therapy_sessions",
+    **dict.fromkeys(("therapy_sessions", "therapy_session_lines"), "therapy_sessions"),
     # Ops enter them for estimates; migration 0006 (benefit checks) made them, eligibility writes.
     **dict.fromkeys(("benefit_checks", "payer_out_of_network_rates"), "eligibility"),
+    "prior_authorizations": "prior_authorizations",
+    **dict.fromkeys(
+        ("claims", "claim_lines", "claim_submissions", "claim_status_history", "platform_charges"),
+        "claims",
+    ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
 }
 

@@ -137,6 +137,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
         "Hearth Health"
     )
+    # The platform's fee on a self-pay or out-of-network session, in basis points of the
+    # provider's self-pay rate (2000: 20%); the provider is owed the rest.
+    platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000
     # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
     # there and ticks on, so CI can run the suite as on another day. Refused in production.
     clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None

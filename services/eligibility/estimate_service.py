@@ -18,7 +18,6 @@ from services.clearinghouse.client import ClearinghouseAdapter
 from services.core import clock
 from services.core.auth import Actor
 from services.core.db import transaction
-from services.core.errors import Unprocessable
 from services.core.settings import Settings
 from services.credentialing.service import is_credentialed
 from services.eligibility import estimate_view, queries
@@ -30,6 +29,7 @@ from services.eligibility.estimate import (
     weekly,
 )
 from services.eligibility.service import check_benefits
+from services.eligibility.share import out_of_range
 from services.payers.service import get_payer, get_rate
 from services.providers.service import checked_cpt, get_self_pay_rate
 
@@ -107,15 +107,6 @@ def _network_reason(network: str, *, credentialed: bool) -> str:
     if credentialed:
         return "the plan covers mental health only out of network"
     return "the provider is not credentialed with this payer on the first session's date"
-
-
-def out_of_range(error: EstimateInputError) -> Unprocessable:
-    """The 422 for benefits or prices the engine refused, naming the field."""
-    return Unprocessable(
-        f"the benefit check's {error.field} is out of range: {error.message}",
-        code="benefits_out_of_range",
-        field=f"benefits.{error.field}",
-    )
 
 
 async def set_oon_rate(

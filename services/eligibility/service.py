@@ -46,6 +46,7 @@ from services.eligibility.errors import (
     ReceiverNotFound,
 )
 from services.eligibility.inquiry import request_270, require_x12_safe
+from services.eligibility.share import completion_share as completion_share
 from services.eligibility.x12 import (
     Receiver270,
     Request270,

@@ -15,3 +15,13 @@ class BadBooking(Unprocessable):
 
 class WrongStatus(Conflict):
     code = "therapy_session_status"
+
+
+class CompletionRefused(Unprocessable):
+    """A completion that breaks a rule; the code names the rule (services/.../rules.py)."""
+
+    code = "completion_refused"
+
+
+class PolicyInactive(CompletionRefused):
+    code = "policy_inactive"

@@ -10,15 +10,22 @@ from datetime import datetime
 
 import asyncpg
 
-from schemas.therapy_sessions import SessionFilters, SessionOut
+from schemas.therapy_sessions import (
+    CompleteSessionIn,
+    SessionFilters,
+    SessionLineOut,
+    SessionOut,
+)
 from services.core import clock
-from services.core.db import one, to_struct
+from services.core.db import one, to_struct, to_structs
 from services.core.pagination import After, fetch_page
 from services.core.scope import Scope
 
 _COLUMNS = """
     id, provider_id, client_id, policy_id, starts_at, duration_minutes, place_of_service,
-    status, cancelled_at, cancel_reason, cancelled_by, created_by, created_at, updated_at
+    status, cancelled_at, cancel_reason, cancelled_by, created_by, created_at, updated_at,
+    diagnosis_codes, started_at, actual_minutes, note_attested, confirmed_at, confirmed_by,
+    prior_authorization_id
 """
 # $2 provider, $3 client: the caller's scope (services.core.scope; NULL: ops, every session).
 _SCOPED = (
@@ -138,3 +145,65 @@ async def update_no_show(conn: asyncpg.Connection, session_id: uuid.UUID) -> Ses
         clock.now(),
     )
     return one(row, SessionOut)
+
+
+async def update_confirm(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    data: CompleteSessionIn,
+    diagnosis_codes: list[str],
+    by: uuid.UUID,
+    prior_authorization_id: uuid.UUID | None,
+) -> SessionOut:
+    now = clock.now()
+    row = await conn.fetchrow(
+        """
+        UPDATE therapy_sessions
+        SET status = 'confirmed', diagnosis_codes = $2, place_of_service = $3, started_at = $4,
+            actual_minutes = $5, note_attested = $6, confirmed_at = $7, confirmed_by = $8,
+            prior_authorization_id = $9, updated_at = $7
+        WHERE id = $1
+        RETURNING"""  # noqa: S608 (constant column list, no input)
+        + _COLUMNS,
+        session_id,
+        diagnosis_codes,
+        data.place_of_service,
+        data.started_at,
+        data.duration_minutes,
+        data.note_attested,
+        now,
+        by,
+        prior_authorization_id,
+    )
+    return one(row, SessionOut)
+
+
+_LINE_COLUMNS = "line_number, cpt_code, modifiers, diagnosis_pointers"
+
+
+async def insert_lines(
+    conn: asyncpg.Connection, session_id: uuid.UUID, data: CompleteSessionIn
+) -> list[SessionLineOut]:
+    rows = await conn.fetch(
+        """
+        INSERT INTO therapy_session_lines (therapy_session_id, line_number, cpt_code, modifiers,
+                                           diagnosis_pointers)
+        SELECT $1, n, code, string_to_array(mods, ','), string_to_array(ptrs, ',')::smallint[]
+        FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS l(code, mods, ptrs, n)
+        RETURNING """  # noqa: S608 (constant column list, no input)
+        + _LINE_COLUMNS,
+        session_id,
+        [line.cpt_code for line in data.lines],
+        [",".join(line.modifiers) for line in data.lines],
+        [",".join(map(str, line.diagnosis_pointers)) for line in data.lines],
+    )
+    return sorted(to_structs(rows, SessionLineOut), key=lambda line: line.line_number)
+
+
+async def list_lines(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[SessionLineOut]:
+    rows = await conn.fetch(
+        "SELECT " + _LINE_COLUMNS + " FROM therapy_session_lines"  # noqa: S608 (constant)
+        " WHERE therapy_session_id = $1 ORDER BY line_number",
+        session_id,
+    )
+    return to_structs(rows, SessionLineOut)

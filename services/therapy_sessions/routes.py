@@ -1,4 +1,4 @@
-"""/therapy-sessions: book, list, read, cancel, no-show."""
+"""/therapy-sessions: book, list, read, cancel, no-show, complete, record an unbooked one."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from schemas.therapy_sessions import (
     BookSessionIn,
     CancelSessionIn,
+    CompleteSessionIn,
+    CompletionOut,
+    RecordSessionIn,
     SessionFilters,
     SessionOut,
     SessionStatus,
 )
 from services.core import idempotency
 from services.core.auth import allow
-from services.core.deps import Caller, Conn
+from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.therapy_sessions import service
+from services.therapy_sessions import completion, service
 
 Since = Annotated[datetime | None, QueryParameter(name="from")]
 Until = Annotated[datetime | None, QueryParameter(name="to")]
@@ -112,3 +115,52 @@ class TherapySessionController(Controller):
     ) -> SessionOut:
         """Record that the client did not come (after the start time)."""
         return await service.mark_no_show(conn, actor, session_id)
+
+    @post(
+        "/{session_id:uuid}/complete",
+        guards=[allow("ops", "provider")],
+        operation_id="complete_therapy_session",
+    )
+    async def complete(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[CompleteSessionIn],
+        conn: Conn,
+        actor: Caller,
+        settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CompletionOut]:
+        """Confirm a scheduled session (its provider, or ops); each refused rule is a 422."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            f"complete_therapy_session:{session_id}",
+            data,
+            200,
+            lambda: completion.complete_session(conn, settings, actor, session_id, data),
+            CompletionOut,
+        )
+        return Response(out, status_code=status)
+
+    @post("/recorded", guards=[allow("ops", "provider")], operation_id="record_therapy_session")
+    async def record(
+        self,
+        data: JSONBody[RecordSessionIn],
+        conn: Conn,
+        actor: Caller,
+        settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CompletionOut]:
+        """Record an unbooked session that took place: booked and confirmed at once."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            "record_therapy_session",
+            data,
+            201,
+            lambda: completion.record_session(conn, settings, actor, data),
+            CompletionOut,
+        )
+        return Response(out, status_code=status)

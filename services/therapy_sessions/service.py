@@ -12,6 +12,7 @@ from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
+from services.core.errors import Unprocessable
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.therapy_sessions import queries
@@ -61,12 +62,24 @@ async def book_session(conn: asyncpg.Connection, actor: Actor, data: BookSession
     if not now < data.starts_at <= now + BOOKING_HORIZON:
         raise BadBooking("starts_at must be in the future, within two years", field="starts_at")
     await clients.require_caller(conn, actor)
+    return await write_booking(conn, actor, data)
+
+
+async def write_booking(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    data: BookSessionIn,
+    *,
+    refuse: type[Unprocessable] = BadBooking,
+) -> SessionOut:
+    """The booking row between the parties the caller may name, its policy checked; `refuse`
+    is the error a policy that does not cover the date raises."""
     provider_id, client_id = await _parties(conn, actor, data)
     if data.policy_id is not None:
         # The date of service is the session's date where it happens (the offset given).
         day = data.starts_at.date()
         if await clients.covering_policy(conn, client_id, data.policy_id, day) is None:
-            raise BadBooking(
+            raise refuse(
                 "the policy is not the client's or does not cover the session date",
                 field="policy_id",
             )
@@ -109,7 +122,7 @@ async def list_sessions(
     return page
 
 
-async def _lock_scheduled(
+async def lock_scheduled(
     conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID
 ) -> SessionOut:
     session = await queries.lock_session(conn, session_id, owner_scope(actor))
@@ -124,7 +137,7 @@ async def cancel_session(
     conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID, reason: str
 ) -> SessionOut:
     """Cancel a scheduled session; it ends without a claim."""
-    session = await _lock_scheduled(conn, actor, session_id)
+    session = await lock_scheduled(conn, actor, session_id)
     await clients.require_caller(conn, actor)
     cancelled = await queries.update_cancel(conn, session.id, reason, actor.user)
     await clients.remove_shared_session(conn, session.provider_id, session.client_id)
@@ -134,7 +147,7 @@ async def cancel_session(
 
 async def mark_no_show(conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID) -> SessionOut:
     """The client did not come: only once the session's start time has passed."""
-    session = await _lock_scheduled(conn, actor, session_id)
+    session = await lock_scheduled(conn, actor, session_id)
     if session.starts_at > clock.now():
         raise WrongStatus(
             "a session is a no-show only after it was due to start",

@@ -14,7 +14,7 @@ from schemas.ledger import AccountRef, EntryIn, Line
 from services.core.dbroles import grant_app_role
 from services.ledger import service as ledger
 from tests.core.test_dbroles import drop_role, url_as
-from tests.factories import make_payer
+from tests.factories import make_claim, make_payer
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ async def as_app(committed_db: str) -> AsyncIterator[asyncpg.Connection]:
 
 async def test_the_app_role_posts_and_cannot_rewrite_history(as_app: asyncpg.Connection) -> None:
     payer = (await make_payer(as_app)).id
-    claim = uuid.uuid4()
+    claim = await make_claim(as_app, payer)
     entry = EntryIn(
         kind="completion",
         idempotency_key="app-role-1",

@@ -21,15 +21,15 @@ from schemas.ledger import (
     Side,
 )
 from services.ledger import service as ledger
-from tests.factories import make_client_actor, make_payer
+from tests.factories import make_claim, make_client_actor, make_payer
 
-CLAIMS = [uuid.UUID(int=n) for n in range(1, 4)]
+CLAIMS = 3  # claims per example, at one of the payers
 PLATFORM = [AccountRef(kind=k) for k in ACCOUNT_KINDS if k not in OWNED_KINDS]
 CENTS = st.integers(min_value=1, max_value=10_000_000)
 
 # (account index, side, cents, claim index); the account index is taken modulo the world's.
 _LINE = st.tuples(st.integers(0, 10_000), st.sampled_from(get_args(Side)), CENTS,
-                  st.integers(0, len(CLAIMS) - 1))  # fmt: skip
+                  st.integers(0, CLAIMS - 1))  # fmt: skip
 ENTRIES = st.lists(
     st.tuples(st.lists(_LINE, min_size=1, max_size=5), st.booleans()), min_size=1, max_size=8
 )
@@ -44,14 +44,16 @@ async def _owners(db: asyncpg.Connection) -> list[AccountRef]:
     return refs
 
 
-def _balanced(raw: list[tuple[int, Side, int, int]], accounts: list[AccountRef]) -> list[Line]:
+def _balanced(
+    raw: list[tuple[int, Side, int, int]], accounts: list[AccountRef], claims: list[uuid.UUID]
+) -> list[Line]:
     """The drawn lines, plus one that makes up the difference on the lighter side."""
     lines = [
         Line(
             account=accounts[a % len(accounts)],
             side=side,
             amount_cents=cents,
-            claim_id=CLAIMS[c] if accounts[a % len(accounts)].kind == "payer_receivable" else None,
+            claim_id=claims[c] if accounts[a % len(accounts)].kind == "payer_receivable" else None,
         )
         for a, side, cents, c in raw
     ]
@@ -77,12 +79,15 @@ async def test_random_entries_keep_the_books_balanced(
     await example.start()
     try:
         accounts = PLATFORM + await _owners(db)
+        payer = next(a.owner_id for a in accounts if a.kind == "payer_receivable")
+        assert payer is not None
+        made = [await make_claim(db, payer) for _ in range(CLAIMS)]
         expected: dict[AccountRef, int] = defaultdict(int)  # debits - credits
         claims: dict[uuid.UUID, int] = defaultdict(int)
         posted_ids = []
         total_debits = 0
         for n, (raw, repeat) in enumerate(drawn):
-            lines = _balanced(raw, accounts)
+            lines = _balanced(raw, accounts, made)
             entry = EntryIn(
                 kind="completion",
                 idempotency_key=f"property-{n}",

@@ -14,7 +14,7 @@ from schemas.ledger import AccountRef, EntryIn, Line, Side
 from services.core import clock
 from services.ledger import service as ledger
 from services.ledger.errors import BadEntry, EntryKeyReused, UnbalancedEntry
-from tests.factories import make_client_actor, make_payer, make_provider_actor
+from tests.factories import make_claim, make_client_actor, make_payer, make_provider_actor
 
 STRIPE = AccountRef(kind="stripe_balance")
 FEES = AccountRef(kind="processing_fees")
@@ -96,7 +96,7 @@ async def test_claim_receivables_are_kept_apart(db: asyncpg.Connection) -> None:
     payer = (await make_payer(db)).id
     receivable = AccountRef(kind="payer_receivable", owner_id=payer)
     adjustment = AccountRef(kind="contractual_adjustment")
-    first, second = uuid.uuid4(), uuid.uuid4()
+    first, second = await make_claim(db, payer), await make_claim(db, payer)
     await ledger.post_entry(
         db,
         _entry(
@@ -262,7 +262,8 @@ async def test_concurrent_posts_of_one_key_make_one_entry(committed_db: str) -> 
     try:
         payer = (await make_payer(first)).id
         receivable = AccountRef(kind="payer_receivable", owner_id=payer)
-        claim = uuid.uuid4()
+        async with first.transaction():
+            claim = await make_claim(first, payer)
         entry = _entry(
             _line(receivable, "debit", 4_200, claim), _line(REVENUE, "credit", 4_200), key="race-1"
         )

@@ -1,0 +1,111 @@
+"""Claims: the claim a confirmed in-network session becomes (status `ready`), read back.
+
+Submission, acknowledgements, corrections and the 837P are later slices (issue 15 items 4-7).
+"""
+
+from __future__ import annotations
+
+import string
+import uuid
+
+import asyncpg
+
+from schemas.claims import ClaimIn, ClaimLineOut, ClaimOut
+from services.claims import queries
+from services.claims.errors import (
+    ChargeBelowAllowed,
+    ClaimExists,
+    ClaimNotFound,
+    NoPlatformCharge,
+)
+from services.core import audit, clock
+from services.core.auth import Actor
+
+ENTITY = "claim"
+_DIGITS = string.digits + string.ascii_uppercase
+# CLM01 = claim number (C + 9 base-36 digits: 36^9 claims) + version (2 base-36 digits).
+_NUMBER_DIGITS, _VERSION_DIGITS = 9, 2
+
+
+def base36(value: int, width: int) -> str:
+    """`value` in base 36 (0-9A-Z), left-padded with zeros to `width` digits."""
+    if value < 0 or value >= 36**width:
+        raise ValueError(f"{value} does not fit {width} base-36 digits")
+    digits = []
+    for _ in range(width):
+        value, digit = divmod(value, 36)
+        digits.append(_DIGITS[digit])
+    return "".join(reversed(digits))
+
+
+def claim_number(sequence: int) -> str:
+    return "C" + base36(sequence, _NUMBER_DIGITS)
+
+
+def clm01(number: str, version: int) -> str:
+    """CLM01 of one version: A-Z 0-9, 12 characters (at most 17), unique per version."""
+    return number + base36(version, _VERSION_DIGITS)
+
+
+async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) -> list[ClaimLineOut]:
+    """The lines at the platform's charge on the date of service (DESIGN.md "Rates")."""
+    codes = [line.cpt_code for line in data.lines]
+    charges = await queries.get_charges(conn, codes, data.service_date)
+    priced = []
+    for n, line in enumerate(data.lines, start=1):
+        charge = charges.get(line.cpt_code)
+        if charge is None:
+            raise NoPlatformCharge(
+                f"the platform has no charge for {line.cpt_code} on {data.service_date}",
+                field=f"lines[{n - 1}].cpt_code",
+            )
+        if charge < line.allowed_cents:
+            # Billing below the allowed amount would lose the difference for good.
+            raise ChargeBelowAllowed(
+                f"the platform's charge for {line.cpt_code} is below the payer's allowed amount",
+                field=f"lines[{n - 1}].cpt_code",
+            )
+        priced.append(
+            ClaimLineOut(
+                line_number=n,
+                cpt_code=line.cpt_code,
+                modifiers=line.modifiers,
+                charge_cents=charge,
+                allowed_cents=line.allowed_cents,
+                units=1,
+                diagnosis_pointers=line.diagnosis_pointers,
+                line_control_number=f"{number}L{n}",
+            )
+        )
+    return priced
+
+
+async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) -> ClaimOut:
+    """The session's claim with this payer, `ready`, version 1 (frequency 1), with history."""
+    number = claim_number(await queries.next_claim_number(conn))
+    lines = await _priced_lines(conn, data, number)
+    claim_id = await queries.insert_claim(
+        conn, data, number, sum(line.charge_cents for line in lines)
+    )
+    if claim_id is None:
+        raise ClaimExists("the session already has a claim with this payer")
+    await queries.insert_lines(conn, claim_id, lines)
+    await queries.insert_submission(conn, claim_id, 1, "1", clm01(number, 1))
+    await queries.insert_history(
+        conn, claim_id, None, "ready", "session confirmed", actor.user, clock.now()
+    )
+    await audit.record(conn, actor, "create", ENTITY, [claim_id])
+    return await _claim(conn, claim_id)
+
+
+async def _claim(conn: asyncpg.Connection, claim_id: uuid.UUID) -> ClaimOut:
+    found = await queries.get_claim(conn, claim_id)
+    if found is None:
+        raise ClaimNotFound("claim not found")
+    return found
+
+
+async def get_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> ClaimOut | None:
+    """The claim a session became, if any (no audit: callers read it for their own use)."""
+    claim_id = await queries.get_claim_of_session(conn, session_id)
+    return None if claim_id is None else await _claim(conn, claim_id)

@@ -1,0 +1,185 @@
+"""What a completion books (DESIGN.md "Money"): the claim in network, and one journal entry.
+
+In network: Dr client_receivable (the estimated share), Dr payer_receivable (allowed - share,
+on the claim), Cr provider_payable (the fee schedule's provider rate), and the difference
+Cr platform_revenue (or Dr provider_rate_subsidy). Out of network or self-pay: no claim; Dr
+client_receivable (the provider's self-pay rate), Cr provider_payable (rate - platform fee),
+Cr platform_revenue (the fee). Carve-out or coverage the benefit check cannot state: refused
+(422 `coverage_unknown`): ops settle it before the session can be completed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from schemas.claims import ClaimIn, ClaimLineIn
+from schemas.ledger import AccountRef, EntryIn, Line, Side
+from schemas.payers import PayerOut
+from schemas.therapy_sessions import CompleteSessionIn, SessionOut
+from services.claims.service import create_claim
+from services.core.auth import Actor
+from services.core.settings import Settings
+from services.eligibility.service import completion_share
+from services.ledger.service import post_entry
+from services.payers.service import get_rate
+from services.providers.service import get_self_pay_rate
+from services.therapy_sessions.errors import CompletionRefused
+from services.therapy_sessions.rules import TELEHEALTH_MODIFIERS
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The amounts of one completion, found before anything is written."""
+
+    payer: PayerOut | None  # None: no claim (self-pay or out of network)
+    allowed: list[int]  # per line, in network
+    provider_rate_cents: int  # in network: the fee schedule's; else the self-pay rate less the fee
+    client_cents: int  # the client's estimated share, or the self-pay rate
+    fee_cents: int = 0  # self-pay and out of network: the platform's fee
+
+
+def _half_up(cents: int, bps: int) -> int:
+    return (cents * bps + 5_000) // 10_000
+
+
+async def _self_pay(
+    conn: asyncpg.Connection, settings: Settings, session: SessionOut, data: CompleteSessionIn
+) -> Pricing:
+    total = 0
+    for n, line in enumerate(data.lines):
+        rate = await get_self_pay_rate(conn, session.provider_id, line.cpt_code)
+        if rate is None:
+            raise CompletionRefused(
+                f"the provider has no self-pay rate for {line.cpt_code}",
+                code="no_self_pay_rate",
+                field=f"lines[{n}].cpt_code",
+            )
+        total += rate.amount_cents
+    fee = _half_up(total, settings.platform_fee_bps)
+    return Pricing(
+        payer=None, allowed=[], provider_rate_cents=total - fee, client_cents=total, fee_cents=fee
+    )
+
+
+async def price(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    session: SessionOut,
+    payer: PayerOut | None,
+    data: CompleteSessionIn,
+    day: date,
+) -> Pricing:
+    """The session's amounts; refusals (no fee schedule, unknown coverage) come before writes."""
+    if payer is None or session.policy_id is None:
+        return await _self_pay(conn, settings, session, data)
+    allowed, rates = [], 0
+    for n, line in enumerate(data.lines):
+        modifier = next((m for m in line.modifiers if m in TELEHEALTH_MODIFIERS), None)
+        fee = await get_rate(conn, payer.id, line.cpt_code, modifier, day)
+        if fee is None:
+            raise CompletionRefused(
+                f"the payer has no fee schedule for {line.cpt_code} on {day.isoformat()}",
+                code="no_fee_schedule",
+                field=f"lines[{n}].cpt_code",
+            )
+        allowed.append(fee.allowed_cents)
+        rates += fee.provider_rate_cents
+    share = await completion_share(conn, session.policy_id, session.provider_id, sum(allowed), day)
+    if share.coverage in ("carve_out", "unknown"):
+        raise CompletionRefused(
+            "the latest benefit check does not say this plan covers the session "
+            f"({share.coverage.replace('_', '-')}): ops settle the coverage first",
+            code="coverage_unknown",
+            field="policy_id",
+        )
+    if share.coverage == "out":
+        return await _self_pay(conn, settings, session, data)
+    return Pricing(
+        payer=payer, allowed=allowed, provider_rate_cents=rates, client_cents=share.client_cents
+    )
+
+
+def _line(
+    kind: str, owner: uuid.UUID | None, side: Side, cents: int, claim: uuid.UUID | None = None
+) -> Line:
+    return Line(
+        account=AccountRef(kind=kind, owner_id=owner),  # type: ignore[arg-type]
+        side=side,
+        amount_cents=cents,
+        claim_id=claim,
+    )
+
+
+def _entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) -> list[Line]:
+    lines = [
+        _line("client_receivable", session.client_id, "debit", p.client_cents),
+        _line("provider_payable", session.provider_id, "credit", p.provider_rate_cents),
+    ]
+    if p.payer is None:
+        lines.append(_line("platform_revenue", None, "credit", p.fee_cents))
+        return lines
+    allowed = sum(p.allowed)
+    lines.append(_line("payer_receivable", p.payer.id, "debit", allowed - p.client_cents, claim_id))
+    margin = allowed - p.provider_rate_cents
+    if margin >= 0:
+        lines.append(_line("platform_revenue", None, "credit", margin))
+    else:
+        lines.append(_line("provider_rate_subsidy", None, "debit", -margin))
+    return [line for line in lines if line.amount_cents > 0]
+
+
+async def book(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    session: SessionOut,
+    data: CompleteSessionIn,
+    pricing: Pricing,
+) -> uuid.UUID | None:
+    """The claim (in network) and the completion's journal entry; the claim's id."""
+    claim_id = None
+    if pricing.payer is not None and session.policy_id is not None:
+        claim = await create_claim(
+            conn,
+            actor,
+            ClaimIn(
+                therapy_session_id=session.id,
+                payer_id=pricing.payer.id,
+                policy_id=session.policy_id,
+                provider_id=session.provider_id,
+                client_id=session.client_id,
+                service_date=data.started_at.date(),
+                place_of_service=data.place_of_service,
+                diagnosis_codes=session.diagnosis_codes or [],
+                prior_authorization_id=session.prior_authorization_id,
+                lines=[
+                    ClaimLineIn(
+                        cpt_code=line.cpt_code,
+                        modifiers=line.modifiers,
+                        diagnosis_pointers=line.diagnosis_pointers,
+                        allowed_cents=allowed,
+                    )
+                    for line, allowed in zip(data.lines, pricing.allowed, strict=True)
+                ],
+            ),
+        )
+        claim_id = claim.id
+    lines = _entry_lines(session, pricing, claim_id)
+    if len(lines) >= 2:  # nothing to book when every amount is zero
+        await post_entry(
+            conn,
+            EntryIn(
+                kind="completion",
+                # One completion entry per session, ever: a retry finds the first.
+                idempotency_key=f"completion-{session.id}",
+                source_table="therapy_sessions",
+                source_id=session.id,
+                lines=tuple(lines),
+                memo="session completed",
+                occurred_at=session.confirmed_at,
+            ),
+        )
+    return claim_id
