@@ -18,7 +18,7 @@ from services.core.clock import Clock
 from services.core.db import create_pool
 from services.core.settings import Settings
 from tests.claims.world import ClaimWorld, claim_on, make_claim_world, move_claim
-from workers.jobs.claims import flag_timely_filing
+from workers.jobs.timely_filing import flag_timely_filing
 
 TODAY = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # the cron's hour; deadlines = date + 90
 
