@@ -311,6 +311,9 @@ async def update_flag_filing_deadlines(
         FROM payers p
         WHERE p.id = c.payer_id AND c.filing_flagged_at IS NULL
           AND c.service_date + p.timely_filing_days <= $1::date + $2::int
+          -- implied by the line above (a window is never negative), and sargable: the
+          -- partial index of unflagged claims by service date finds the candidates
+          AND c.service_date <= $1::date + $2::int
           AND NOT"""  # noqa: S608 (constant fragments, no input)
         + _ACCEPTED
         + """
