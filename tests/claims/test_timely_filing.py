@@ -91,7 +91,10 @@ async def test_the_filing_deadline_queue_soonest_first_in_pages(
 ) -> None:
     clock.freeze(TODAY)
     w, claims = await _arrange(db)
+    # Due the same day as "near": a page ends between the two, the cursor's id breaks the tie.
+    twin = await claim_on(db, w, date(2026, 9, 10), w.payer.id)
     await flag_filing_deadlines(db, date(2026, 12, 10), 30)  # flags all but the accepted one
+    twins = sorted([str(claims["near"]), str(twin)])
     seen: list[tuple[str, str]] = []
     cursor = None
     while True:
@@ -106,7 +109,8 @@ async def test_the_filing_deadline_queue_soonest_first_in_pages(
             break
     assert seen == [
         (str(claims["rejected"]), "2026-11-30"),  # a rejection does not stop the clock
-        (str(claims["near"]), "2026-12-09"),
+        (twins[0], "2026-12-09"),
+        (twins[1], "2026-12-09"),
         (str(claims["later"]), "2027-01-08"),
     ]
     # The world's own two claims (service dates next week) are far from their deadlines.
@@ -117,5 +121,6 @@ async def test_the_filing_deadline_queue_soonest_first_in_pages(
     response = await client.get("/claims/queues/filing-deadline", headers=token(w.ops))
     assert [c["id"] for c in response.json()["items"]] == [
         str(claims["rejected"]),
+        str(twin),
         str(claims["later"]),
     ]
