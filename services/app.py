@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from services.claims.routes import ClaimController, SessionClaimController
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
 from services.core import clock
@@ -80,6 +81,8 @@ ROUTE_HANDLERS: list[Any] = [
     PolicyController,
     TherapySessionController,
     PriorAuthorizationController,
+    ClaimController,
+    SessionClaimController,
 ]
 
 

@@ -228,10 +228,17 @@ async def move_to_past(db: asyncpg.Connection, session_id: uuid.UUID) -> None:
     )
 
 
-async def make_claim(db: asyncpg.Connection, payer_id: uuid.UUID) -> uuid.UUID:
-    """A `ready` claim at the payer for a new session of bare profiles (ledger lines name it)."""
+async def make_claim(
+    db: asyncpg.Connection,
+    payer_id: uuid.UUID,
+    provider: Actor | None = None,
+    client: Actor | None = None,
+    service_date: date | None = None,
+) -> uuid.UUID:
+    """A `ready` claim at the payer for a new session (of new bare profiles unless given)."""
     ops = await make_ops(db)
-    provider, client = await make_provider_actor(db), await make_client_actor(db)
+    provider = provider or await make_provider_actor(db)
+    client = client or await make_client_actor(db)
     policy_id = await make_policy(db, client, payer_id)
     session = await make_session(db, ops, provider, client, policy_id)
     line = ClaimLineIn(cpt_code="90837", modifiers=[], diagnosis_pointers=[1], allowed_cents=0)
@@ -241,7 +248,7 @@ async def make_claim(db: asyncpg.Connection, payer_id: uuid.UUID) -> uuid.UUID:
         policy_id=policy_id,
         provider_id=session.provider_id,
         client_id=session.client_id,
-        service_date=session.starts_at.date(),
+        service_date=service_date or session.starts_at.date(),
         place_of_service=session.place_of_service,
         diagnosis_codes=["F411"],
         prior_authorization_id=None,

@@ -16,6 +16,7 @@ from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.outbox import relay_outbox
+from workers.jobs.timely_filing import flag_timely_filing
 
 SETTINGS = load_settings()
 
@@ -37,6 +38,8 @@ class WorkerSettings:
     functions: ClassVar[list[Any]] = [recheck_benefits, send_account_email]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
+        # Daily, max_tries 1 (cron's default): a run killed mid-way is simply tomorrow's.
+        cron(flag_timely_filing, hour=6, minute=30, unique=True),
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),

@@ -7,10 +7,21 @@ from __future__ import annotations
 
 import string
 import uuid
+from datetime import UTC, date, datetime, time
 
 import asyncpg
 
-from schemas.claims import ClaimIn, ClaimLineOut, ClaimOut
+from schemas.claims import (
+    ClaimDetailOut,
+    ClaimIn,
+    ClaimLineOut,
+    ClaimOut,
+    ClaimStatus,
+    ClaimSummaryOut,
+    ClaimVersionOut,
+    RejectedClaimOut,
+    SessionClaimOut,
+)
 from services.claims import queries
 from services.claims.errors import (
     ChargeBelowAllowed,
@@ -20,6 +31,8 @@ from services.claims.errors import (
 )
 from services.core import audit, clock
 from services.core.auth import Actor
+from services.core.pagination import After, Page, page_of
+from services.core.scope import owner_scope
 
 ENTITY = "claim"
 _DIGITS = string.digits + string.ascii_uppercase
@@ -109,3 +122,106 @@ async def get_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) 
     """The claim a session became, if any (no audit: callers read it for their own use)."""
     claim_id = await queries.get_claim_of_session(conn, session_id)
     return None if claim_id is None else await _claim(conn, claim_id)
+
+
+# The claims API (issue 15 item 9). Every read of a claim is a read of PHI (its diagnoses, its
+# client): each claim returned writes an audit row.
+
+
+async def list_claims(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    status: ClaimStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[ClaimSummaryOut]:
+    """The claims the caller may see (a provider: theirs; ops: every one), filtered."""
+    scope = owner_scope(actor)
+    page = await page_of(
+        lambda after, n: queries.list_claims(conn, scope, status, after, n), cursor, limit
+    )
+    await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
+    return page
+
+
+async def get_claim_detail(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID
+) -> ClaimDetailOut:
+    """One claim with lines and history; another owner's claim is not found."""
+    summary = await _visible(conn, actor, claim_id)
+    await audit.record(conn, actor, "read", ENTITY, [claim_id])
+    return ClaimDetailOut(
+        claim=await _claim(conn, claim_id),
+        filing_deadline=summary.filing_deadline,
+        filing_flagged_at=summary.filing_flagged_at,
+        history=await queries.list_history(conn, claim_id),
+    )
+
+
+async def list_versions(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID
+) -> list[ClaimVersionOut]:
+    """A claim's versions, oldest first (at most 1295: CLM01's two base-36 digits)."""
+    await _visible(conn, actor, claim_id)
+    # The files each version went out in (837) and came back in (999, 277CA) are the
+    # submission slice's tables; they join here, per version, once they exist.
+    versions = await queries.list_versions(conn, claim_id)
+    await audit.record(conn, actor, "read", ENTITY, [claim_id])
+    return versions
+
+
+async def list_rejected(
+    conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
+) -> Page[RejectedClaimOut]:
+    """Ops' queue of rejected claims, each with its latest rejection's reason."""
+    page = await page_of(lambda after, n: queries.list_rejected(conn, after, n), cursor, limit)
+    await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
+    return page
+
+
+def _deadline_key(claim: ClaimSummaryOut) -> After:
+    # The cursor holds an instant: the deadline's midnight UTC stands for the day.
+    return datetime.combine(claim.filing_deadline, time(), UTC), claim.id
+
+
+def _deadline_after(after: After | None) -> tuple[date, uuid.UUID] | None:
+    return None if after is None else (after[0].astimezone(UTC).date(), after[1])
+
+
+async def list_filing_deadlines(
+    conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
+) -> Page[ClaimSummaryOut]:
+    """Ops' queue of flagged claims not yet accepted, soonest deadline first."""
+    page = await page_of(
+        lambda after, n: queries.list_filing_deadlines(conn, _deadline_after(after), n),
+        cursor,
+        limit,
+        key=_deadline_key,
+    )
+    await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
+    return page
+
+
+async def get_session_claims(
+    conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID
+) -> list[SessionClaimOut]:
+    """Where a session's claims stand; a session not the caller's (or with none) is 404."""
+    found = await queries.list_session_claims(conn, owner_scope(actor), session_id)
+    if not found:
+        raise ClaimNotFound("the session has no claim")
+    await audit.record(conn, actor, "read", ENTITY, [c.claim_id for c in found])
+    return found
+
+
+async def flag_filing_deadlines(
+    conn: asyncpg.Connection, today: date, warn_days: int
+) -> list[uuid.UUID]:
+    """Flag, once, the claims not yet accepted whose filing deadline is near (daily job)."""
+    return await queries.update_flag_filing_deadlines(conn, today, warn_days, clock.now())
+
+
+async def _visible(conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID) -> ClaimSummaryOut:
+    found = await queries.get_visible_claim(conn, owner_scope(actor), claim_id)
+    if found is None:
+        raise ClaimNotFound("claim not found")
+    return found

@@ -83,16 +83,28 @@ def decode_cursor(cursor: str | None) -> After | None:
     return key.created_at, key.id
 
 
-def make_page(items: list[K], limit: int) -> Page[K]:
-    """`items` were fetched with LIMIT limit + 1: one extra row says another page exists."""
+def created_key(item: Keyed) -> After:
+    """The key of a page in (created_at, id) order: every page but those sorted otherwise."""
+    return item.created_at, item.id
+
+
+def make_page(items: list[K], limit: int, key: Callable[[K], After] = created_key) -> Page[K]:
+    """`items` were fetched with LIMIT limit + 1: one extra row says another page exists.
+
+    `key` is the (instant, id) of the row the next page starts after: a list sorted by
+    another instant (a deadline) passes its own.
+    """
     if len(items) <= limit:
         return Page(items=items, next_cursor=None)
     items = items[:limit]
-    return Page(items=items, next_cursor=encode_cursor(items[-1].created_at, items[-1].id))
+    return Page(items=items, next_cursor=encode_cursor(*key(items[-1])))
 
 
 async def page_of(
-    fetch: Callable[[After | None, int], Awaitable[list[K]]], cursor: str | None, limit: int
+    fetch: Callable[[After | None, int], Awaitable[list[K]]],
+    cursor: str | None,
+    limit: int,
+    key: Callable[[K], After] = created_key,
 ) -> Page[K]:
     """The page after `cursor` (400 naming `cursor` if this API did not issue it).
 
@@ -100,7 +112,7 @@ async def page_of(
     more than `limit`: that row, never shown, says another page exists.
     """
     after = decode_cursor(cursor)
-    return make_page(await fetch(after, limit + 1), limit)
+    return make_page(await fetch(after, limit + 1), limit, key)
 
 
 async def fetch_page(

@@ -96,6 +96,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where the people we email open the app (links in emails).
     app_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] = "http://127.0.0.1:8000"
     credentialing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 60
+    # Claims not yet accepted whose filing deadline is this close are flagged for ops.
+    timely_filing_warn_days: Annotated[int, Meta(ge=1, le=365)] = 30
     # A benefit check answered within this many days is reused instead of asking again.
     benefit_check_fresh_days: Annotated[int, Meta(ge=0, le=365)] = 30
     # `refresh: true` sends a paid 270. Per policy: at most one per this many seconds, read from

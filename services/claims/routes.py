@@ -1,0 +1,96 @@
+"""/claims for providers and ops, the ops queues, and a session's claim status for its client.
+
+A client reads their claim through the session (`/therapy-sessions/{id}/claim`): clients know
+their sessions, not claims, and a field on the session list would join claims into every
+session read and widen SessionOut for every caller. The claims domain serves the path, so the
+therapy_sessions domain stays unaware of claims.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get
+from litestar.params import FromPath, FromQuery
+
+from schemas.claims import (
+    ClaimDetailOut,
+    ClaimStatus,
+    ClaimSummaryOut,
+    ClaimVersionOut,
+    RejectedClaimOut,
+    SessionClaimOut,
+)
+from services.claims import service
+from services.core.auth import allow
+from services.core.deps import Caller, Conn
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+
+
+class ClaimController(Controller):
+    path = "/claims"
+    tags = ["claims"]
+
+    @get("/", guards=[allow("ops", "provider")], operation_id="list_claims")
+    async def list_(
+        self,
+        conn: Conn,
+        actor: Caller,
+        status: FromQuery[ClaimStatus | None] = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[ClaimSummaryOut]:
+        """Claims the caller may see (a provider: theirs), by status."""
+        return await service.list_claims(conn, actor, status, cursor, limit)
+
+    @get("/{claim_id:uuid}", guards=[allow("ops", "provider")], operation_id="get_claim")
+    async def get_one(
+        self, claim_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> ClaimDetailOut:
+        """One claim with its lines, status history and filing deadline."""
+        return await service.get_claim_detail(conn, actor, claim_id)
+
+    @get("/{claim_id:uuid}/versions", guards=[allow("ops")], operation_id="list_claim_versions")
+    async def versions(
+        self, claim_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> list[ClaimVersionOut]:
+        """A claim's versions (original, corrected, replacement, void) with their CLM01."""
+        return await service.list_versions(conn, actor, claim_id)
+
+    @get("/queues/rejected", guards=[allow("ops")], operation_id="list_rejected_claims")
+    async def rejected(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[RejectedClaimOut]:
+        """Rejected claims to correct, with the reason the history kept."""
+        return await service.list_rejected(conn, actor, cursor, limit)
+
+    @get(
+        "/queues/filing-deadline",
+        guards=[allow("ops")],
+        operation_id="list_filing_deadline_claims",
+    )
+    async def filing_deadline(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[ClaimSummaryOut]:
+        """Claims flagged near their payer's filing limit, not yet accepted; soonest first."""
+        return await service.list_filing_deadlines(conn, actor, cursor, limit)
+
+
+class SessionClaimController(Controller):
+    path = "/therapy-sessions/{session_id:uuid}/claim"
+    tags = ["claims"]
+
+    @get("/", guards=[allow("ops", "provider", "client")], operation_id="get_therapy_session_claim")
+    async def get_one(
+        self, session_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> list[SessionClaimOut]:
+        """Where the session's claim stands (one per payer), without the payer's details."""
+        return await service.get_session_claims(conn, actor, session_id)
