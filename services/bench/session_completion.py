@@ -1,12 +1,12 @@
 """`bench session_completion`: completions through the API, beside pgbench's TPC-B.
 
-The same servers as `bench eligibility_api` (its machinery: a real uvicorn API as `make run`
-starts it and the clearinghouse simulator over a fresh database with the demo world, as of
-AS_OF). Before the load: ops book POOL_PER_S x seconds sessions through the booking service
-between Maya Okafor and two Evergreen members she sees (Jordan Lee, Avery Patel), and she
-checks each member's benefits through the API (a paid 270, stored), so that every completion
-is a real one: valid coding, credentialed provider, active policy, a benefit check, and a
-stored claim and journal entry.
+The same servers as `bench eligibility_api` (services/bench/served.py: a real uvicorn API as
+`make run` starts it and the clearinghouse simulator over a fresh database with the demo world,
+as of AS_OF, with eligibility_api's refresh limits). Before the load: ops book POOL_PER_S x
+seconds sessions through the booking service between Maya Okafor and two Evergreen members she
+sees (Jordan Lee, Avery Patel), and she checks each member's benefits through the API (a paid
+270, stored), so that every completion is a real one: valid coding, credentialed provider,
+active policy, a benefit check, and a stored claim and journal entry.
 
 The load: Maya signs in through POST /auth/login and, at concurrency 8, completes those
 sessions (POST /therapy-sessions/{id}/complete, a 90834 in office, with an Idempotency-Key as
@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,19 +41,8 @@ import msgspec
 
 from schemas.therapy_sessions import BookSessionIn
 from services.bench.eligibility import CONCURRENCY
-from services.bench.eligibility_api import (
-    AS_OF,
-    LIMITS,
-    REPO,
-    SIMULATOR_ARGV,
-    _forget,
-    _free_port,
-    _p,
-    _prepare,
-    _process,
-    _wait_ready,
-)
-from services.core import clock
+from services.bench.eligibility_api import LIMITS
+from services.bench.served import AS_OF, Served, percentile, serve
 from services.core.auth import Actor
 from services.core.db import init_connection
 from services.dev.demo_data import DEMO_PASSWORD, OPS_EMAIL
@@ -235,17 +223,17 @@ class Cpu:
             self.spent[n] += now - then
 
 
-async def _measure(api: str, api_pid: int, database_url: str, world: World, seconds: float) -> None:
+async def _measure(api: Served, world: World, seconds: float) -> None:
     pgbench = os.environ.get("BENCH_PGBENCH")
     pgbench_url = os.environ.get("BENCH_PGBENCH_DATABASE_URL")
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=api, limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=api.url, limits=limits, timeout=30) as http:
         await _sign_in(http, world)
         await _complete_for(http, world, Load(), 0.2)  # warm every connection, both sides
         rounds = max(1, round(seconds / ROUND_S))
         load, baseline = Load(), [0.0, 0.0]
-        backends, before = await _database_stats(database_url)
-        cpu = Cpu(api_pid, backends)
+        backends, before = await _database_stats(api.database_url)
+        cpu = Cpu(api.pid, backends)
         for _ in range(rounds):
             mark = cpu.sample()
             await _complete_for(http, world, load, seconds / rounds)
@@ -257,7 +245,7 @@ async def _measure(api: str, api_pid: int, database_url: str, world: World, seco
             if not world.sessions:
                 print("bench session_completion: the booked sessions ran out", file=sys.stderr)
                 break
-        _, after = await _database_stats(database_url)
+        _, after = await _database_stats(api.database_url)
     tps = baseline[0] / baseline[1] if baseline[1] else None
     _report(load, tps, cpu, [a - b for a, b in zip(after, before, strict=True)])
 
@@ -266,7 +254,7 @@ def _report(load: Load, tps: float | None, cpu: Cpu, database: list[int]) -> Non
     n = len(load.latencies)
     per_s = n / load.spent
     line = f"bench session_completion completions_per_s={per_s:.0f}"
-    line += f" p99_ms={_p(load.latencies, 0.99):.1f}"
+    line += f" p99_ms={percentile(load.latencies, 0.99):.1f}"
     if tps is not None:
         line += f" pgbench_tps={tps:.0f} ratio={per_s / tps:.3f}"
     else:
@@ -286,58 +274,14 @@ def _report(load: Load, tps: float | None, cpu: Cpu, database: list[int]) -> Non
     )
 
 
-def _run(database_url: str, redis_url: str, api_argv: list[str], seconds: float, tmp: Path) -> None:
-    namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    try:
-        env = {
-            **os.environ,
-            "HEARTH_ENV": "development",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "HEARTH_REDIS_NAMESPACE": namespace,
-            "HEARTH_CLOCK_SHIFT_TO": AS_OF.isoformat(),
-            "PYTHONPATH": str(REPO),
-            **LIMITS,
-        }
-        env.pop("HEARTH_MIGRATION_DATABASE_URL", None)
-        clock.CLOCK.shift_to(AS_OF)
-        asyncio.run(_prepare(env))
-        world = asyncio.run(_book(database_url, max(200, round(POOL_PER_S * seconds))))
-        simulator_port, api_port = _free_port(), _free_port()
-        simulator = [*SIMULATOR_ARGV, "--host", "127.0.0.1", "--port", str(simulator_port),
-                     "--today", AS_OF.date().isoformat()]  # fmt: skip
-        sim_url, api_url = f"http://127.0.0.1:{simulator_port}", f"http://127.0.0.1:{api_port}"
-        env["HEARTH_CLEARINGHOUSE_URL"] = f"{sim_url}/core"
-        api = [*api_argv, "--host", "127.0.0.1", "--port", str(api_port)]
-        with (
-            _process(simulator, env, tmp / "simulator.log") as sim_proc,
-            _process(api, env, tmp / "api.log") as api_proc,
-        ):
-            _wait_ready(f"{sim_url}/_admin/health", sim_proc, tmp / "simulator.log")
-            _wait_ready(f"{api_url}/health/ready", api_proc, tmp / "api.log")
-            asyncio.run(_measure(api_url, api_proc.pid, database_url, world, seconds))
-    finally:
-        asyncio.run(_forget(redis_url, namespace))
-
-
 def main() -> None:
-    missing = [n for n in ("BENCH_DATABASE_URL", "BENCH_REDIS_URL", "BENCH_API_ARGV")
-               if not os.environ.get(n)]  # fmt: skip
-    if missing:
-        raise SystemExit(
-            f"{', '.join(missing)} not set: run this benchmark through `make bench` "
-            "(python -m infra.bench session_completion), which provides the servers"
-        )
-    api_argv = msgspec.json.decode(os.environ["BENCH_API_ARGV"], type=list[str])
     seconds = float(os.environ.get("HEARTH_BENCH_SECONDS", "1")) * 3
-    with tempfile.TemporaryDirectory() as tmp:
-        _run(
-            os.environ["BENCH_DATABASE_URL"],
-            os.environ["BENCH_REDIS_URL"],
-            api_argv,
-            seconds,
-            Path(tmp),
-        )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve("session_completion", LIMITS, Path(tmp)) as api,
+    ):
+        world = asyncio.run(_book(api.database_url, max(200, round(POOL_PER_S * seconds))))
+        asyncio.run(_measure(api, world, seconds))
 
 
 if __name__ == "__main__":
