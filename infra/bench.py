@@ -21,8 +21,10 @@ from infra.local.stack import LocalStack, drop_database, ensure_database
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = ["services.bench.estimate", "services.bench.eligibility", "services.bench.claims_837"]
-API_MODULE = "services.bench.eligibility_api"
-API_BENCH = API_MODULE.rpartition(".")[2]  # eligibility_api: it needs servers, infra starts them
+# These need servers: infra starts them. session_completion also gets pgbench and a database.
+API_MODULES = ["services.bench.eligibility_api", "services.bench.session_completion"]
+PGBENCH_USERS = {"services.bench.session_completion"}
+MACHINE_PGBENCH = "/usr/lib/postgresql/*/bin/pgbench"
 
 
 def _run(module: str, env: dict[str, str] | None = None) -> int:
@@ -32,10 +34,21 @@ def _run(module: str, env: dict[str, str] | None = None) -> int:
     return done.returncode
 
 
-def _run_api_bench() -> int:
+def find_pgbench(stack: LocalStack) -> str | None:
+    """The embedded server's own pgbench, or the machine's (the newest); None: neither."""
+    if stack.postgres_source == "embedded":
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        embedded = Path(POSTGRES_BIN_PATH) / "pgbench"
+        return str(embedded) if embedded.exists() else None
+    found = sorted(Path("/").glob(MACHINE_PGBENCH.lstrip("/")), key=lambda p: int(p.parts[-3]))
+    return str(found[-1]) if found else None
+
+
+def _run_api_bench(module: str) -> int:
     with LocalStack(REPO / ".data") as stack:
-        name = f"hearth_bench_{uuid.uuid4().hex[:8]}"
-        database_url = ensure_database(stack.server_url, name)
+        names = [f"hearth_bench_{uuid.uuid4().hex[:8]}"]
+        database_url = ensure_database(stack.server_url, names[0])
         try:
             env = {
                 **os.environ,
@@ -43,24 +56,37 @@ def _run_api_bench() -> int:
                 "BENCH_REDIS_URL": stack.redis_url,
                 "BENCH_API_ARGV": json.dumps(list(API_ARGV)),
             }
-            return _run(API_MODULE, env)
+            if module in PGBENCH_USERS and (pgbench := find_pgbench(stack)):
+                names.append(f"hearth_pgbench_{uuid.uuid4().hex[:8]}")
+                scratch = ensure_database(stack.server_url, names[1])
+                done = subprocess.run(
+                    [pgbench, "-i", "-q", scratch], capture_output=True, text=True, check=False
+                )
+                if done.returncode != 0:
+                    print(f"pgbench -i failed: {done.stderr}", file=sys.stderr)
+                    return done.returncode
+                env |= {"BENCH_PGBENCH": pgbench, "BENCH_PGBENCH_DATABASE_URL": scratch}
+            return _run(module, env)
         finally:
-            drop_database(stack.server_url, name)
+            for name in names:
+                drop_database(stack.server_url, name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Every benchmark, or those named by module (`python -m infra.bench eligibility_api`)."""
     names = sys.argv[1:] if argv is None else argv
     by_name = {module.rpartition(".")[2]: module for module in MODULES}
-    if unknown := [n for n in names if n not in by_name and n != API_BENCH]:
-        known = ", ".join([*by_name, API_BENCH])
+    api_by_name = {module.rpartition(".")[2]: module for module in API_MODULES}
+    if unknown := [n for n in names if n not in by_name and n not in api_by_name]:
+        known = ", ".join([*by_name, *api_by_name])
         print(f"unknown benchmark {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 2
     for name, module in by_name.items():
         if (not names or name in names) and (code := _run(module)):
             return code
-    if not names or API_BENCH in names:
-        return _run_api_bench()
+    for name, module in api_by_name.items():
+        if (not names or name in names) and (code := _run_api_bench(module)):
+            return code
     return 0
 
 

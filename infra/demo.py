@@ -10,7 +10,11 @@ verification email from the local SMTP sink (`make run` starts it), verifies the
 signed in, adds a policy and books a session, and the provider then sees the client. Then a
 demo-world client checks their benefits (270/271 through the clearinghouse simulator, written to
 .data/demo/edi/) and gets an estimate with a five-session projection. The benefit check's
-status, copay period and visit-limit period are printed and kept in summary.json.
+status, copay period and visit-limit period are printed and kept in summary.json. Then the
+demo world's therapist books sessions with four of her clients and completes them (in office,
+telehealth with the payer's modifier, a dependant's under a prior authorization ops record, and
+90837 with the 90785 add-on), each a claim `ready`; summary.json's `sessions_completed` has
+their count and ids. Submission and acknowledgements are not in the demo yet.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Demo:
     mail_url: str = "http://127.0.0.1:8025"
     counts: dict[str, int] = field(default_factory=dict)
     shown: dict[str, str | None] = field(default_factory=dict)  # what the benefit check said
+    completed: list[str] = field(default_factory=list)  # ids of the sessions completed
 
     def call(self, method: str, path: str, token: str | None, expect: int, **kw: Any) -> Any:
         headers = dict(kw.pop("headers", {}))
@@ -369,23 +374,30 @@ def benefits_and_estimate(demo: Demo, ops: str, edi: Path) -> None:
     carve_out(demo, ops)
 
 
+def _pages(demo: Demo, path: str, token: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a list route, page by page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
+        page = demo.call("GET", path, token, 200, params=query)
+        items += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            return items
+
+
 CARVE_OUT_CLIENT = ("Sydney", "Park")  # a demo-world member whose plan carves out MH
 
 
 def carve_out(demo: Demo, ops: str) -> None:
     """Ops check a member whose plan hands mental health to another payer."""
-    cursor: str | None = None
-    found = None
-    while found is None:
-        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = demo.call("GET", "/clients", ops, 200, params=params)
-        found = next(
-            (c for c in page["items"] if (c["first_name"], c["last_name"]) == CARVE_OUT_CLIENT),
-            None,
-        )
-        cursor = page["next_cursor"]
-        if found is None and cursor is None:
-            raise DemoFailed(f"the demo world has no client {' '.join(CARVE_OUT_CLIENT)}")
+    found = next(
+        (c for c in _pages(demo, "/clients", ops)
+         if (c["first_name"], c["last_name"]) == CARVE_OUT_CLIENT),
+        None,
+    )  # fmt: skip
+    if found is None:
+        raise DemoFailed(f"the demo world has no client {' '.join(CARVE_OUT_CLIENT)}")
     policy = demo.call("GET", f"/clients/{found['id']}/policies", ops, 200)["items"][0]
     check = demo.http.post(
         "/benefit-checks",
@@ -405,6 +417,127 @@ def carve_out(demo: Demo, ops: str) -> None:
         "carve-out check (270/271)",
         f"{body['status']}, plan covers in network: {'yes' if covered else 'no'}; mental health "
         f"is handled by {carve['name']} (phone {carve.get('phone') or 'not given'}): ask them",
+    )
+
+
+PROVIDER = ("maya.okafor@hearth.test", "hearth-demo-password")  # the demo world's therapist
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A session the provider books and then completes, as she would confirm it."""
+
+    client: tuple[str, str]  # first and last name, a demo-world client she sees
+    payer: str  # the client's payer's X12 id
+    what: str  # how the demo describes it
+    place_of_service: str
+    lines: list[tuple[str, list[str]]]  # CPT code, modifiers
+    minutes: int
+    diagnoses: tuple[str, ...] = ("F41.1",)
+
+
+VISITS = [
+    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="in office", place_of_service="11",
+          lines=[("90834", [])], minutes=45),
+    Visit(client=("Avery", "Patel"), payer="EVGRN", what="telehealth, Evergreen's modifier 95",
+          place_of_service="10", lines=[("90837", ["95"])], minutes=55),
+    # Blue Harbor wants a prior authorization for 90837; Alex is his mother's dependant.
+    Visit(client=("Alex", "Kim"), payer="BLHBR",
+          what="dependant, prior authorization, modifier GT", place_of_service="10",
+          lines=[("90837", ["GT"])], minutes=56, diagnoses=("F90.0",)),
+    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="90837 with the 90785 add-on",
+          place_of_service="10", lines=[("90837", ["95"]), ("90785", ["95"])], minutes=60,
+          diagnoses=("F41.1", "F32.A")),
+]  # fmt: skip
+ADD_ON_RATE = ("90785", 1_600, 1_200)  # allowed, provider rate: interactive complexity
+
+
+def _add_on_rate(demo: Demo, ops: str, payer: dict[str, Any]) -> None:
+    """The 90785 fee schedule at Evergreen, unless an earlier run added it."""
+    code, allowed, rate = ADD_ON_RATE
+    start = date(_today().year, 1, 1).isoformat()
+    if _pages(demo, f"/payers/{payer['id']}/fee-schedules", ops, cpt_code=code, as_of=start):
+        return
+    body = {"cpt_code": code, "allowed_cents": allowed, "provider_rate_cents": rate,
+            "effective_from": start}  # fmt: skip
+    demo.call("POST", f"/payers/{payer['id']}/fee-schedules", ops, 201, json=body)
+    say("fee schedule", f"{payer['name']} {code}: allowed ${allowed / 100:.2f}")
+
+
+def complete_sessions(demo: Demo, ops: str) -> None:
+    """The demo world's therapist books sessions with her clients and completes each."""
+    email, password = PROVIDER
+    token = demo.call(
+        "POST", "/auth/login", None, 200, json={"email": email, "password": password}
+    )["access_token"]
+    provider_id = demo.call("GET", "/auth/me", token, 200)["provider_id"]
+    payers = {p["x12_payer_id"]: p for p in _pages(demo, "/payers", ops)}
+    _add_on_rate(demo, ops, payers["EVGRN"])
+    clients = {(c["first_name"], c["last_name"]): c for c in _pages(demo, "/clients", token)}
+    year = _today().year
+    authorization = demo.call("POST", "/prior-authorizations", ops, 201, json={
+        "client_id": clients[("Alex", "Kim")]["id"], "payer_id": payers["BLHBR"]["id"],
+        "number": f"PA{demo.run}".upper(), "cpt_codes": ["90837"], "visits_authorized": 12,
+        "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31",
+    })  # fmt: skip
+    say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
+    # Bookings start in a few seconds: a session is completed once it has started.
+    starts = (clock.now() + timedelta(seconds=3)).replace(microsecond=0)
+    booked = []
+    for n, visit in enumerate(VISITS):
+        client = clients[visit.client]
+        policy = next(
+            p for p in _pages(demo, f"/clients/{client['id']}/policies", token)
+            if p["payer_id"] == payers[visit.payer]["id"]
+        )  # fmt: skip
+        # No `refresh`: a second run reuses the answer on file; completion prices from it.
+        check = demo.http.post(
+            "/benefit-checks",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"policy_id": policy["id"], "provider_id": provider_id},
+        )
+        if check.status_code not in (200, 201) or check.json()["status"] != "active":
+            raise DemoFailed(f"benefit check answered {check.status_code}: {check.text[:300]}")
+        booking = {"client_id": client["id"], "policy_id": policy["id"],
+                   "starts_at": starts.isoformat(), "duration_minutes": visit.minutes,
+                   "place_of_service": visit.place_of_service}  # fmt: skip
+        key = {"Idempotency-Key": f"demo-{demo.run}-visit-{n}"}
+        booked.append(demo.call("POST", "/therapy-sessions", token, 201, json=booking, headers=key))
+        demo.count("sessions_booked")
+    say("sessions booked", f"{len(booked)} by {email}, starting {starts:%H:%M:%S} UTC")
+    time.sleep(max(0.0, (starts - clock.now()).total_seconds()) + 0.5)
+    for visit, session in zip(VISITS, booked, strict=True):
+        _complete(demo, token, visit, session)
+
+
+def _complete(demo: Demo, token: str, visit: Visit, session: dict[str, Any]) -> None:
+    body = {
+        "lines": [
+            {"cpt_code": code, "modifiers": modifiers,
+             "diagnosis_pointers": list(range(1, len(visit.diagnoses) + 1))}
+            for code, modifiers in visit.lines
+        ],
+        "diagnosis_codes": list(visit.diagnoses),
+        "place_of_service": visit.place_of_service,
+        "started_at": session["starts_at"],
+        "duration_minutes": visit.minutes,
+        "note_attested": True,
+    }  # fmt: skip
+    out = demo.call(
+        "POST", f"/therapy-sessions/{session['id']}/complete", token, 200, json=body,
+        headers={"Idempotency-Key": f"demo-{demo.run}-complete-{session['id']}"},
+    )  # fmt: skip
+    if out["session"]["status"] != "confirmed" or out["claim_id"] is None:
+        raise DemoFailed(f"completion of {session['id']} gave no confirmed session and claim")
+    demo.completed.append(out["session"]["id"])
+    codes = " + ".join(
+        line["cpt_code"] + "".join(f"-{m}" for m in line["modifiers"]) for line in out["lines"]
+    )
+    authorized = ", prior authorization used" if out["session"]["prior_authorization_id"] else ""
+    say(
+        f"completed: {' '.join(visit.client)}",
+        f"{codes}, POS {visit.place_of_service} ({visit.what}), {visit.minutes} min,"
+        f" ICD-10 {', '.join(visit.diagnoses)}; claim ready{authorized}",
     )
 
 
@@ -443,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             for old in edi.glob("*.x12"):
                 old.unlink()
             benefits_and_estimate(demo, setup["ops"], edi)
+            complete_sessions(demo, setup["ops"])
         except DemoFailed as exc:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1
@@ -453,12 +587,12 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 2),
         **demo.counts,
         **demo.shown,
+        "sessions_completed": {"count": len(demo.completed), "ids": demo.completed},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(
-        f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in demo.counts.items())
-    )
+    counts = {**demo.counts, "sessions_completed": len(demo.completed)}
+    print(f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"summary: {args.out / 'summary.json'}")
     return 0
 

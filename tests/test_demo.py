@@ -33,6 +33,7 @@ def test_make_run_then_demo_twice(
     log = tmp_path / "run.log"
     with process([sys.executable, "-m", "infra.local.run"], env, log) as stack:
         wait_ready(base, stack, log, timeout=60)
+        seen: set[str] = set()  # every run completes sessions of its own
         for attempt in (1, 2):
             out = tmp_path / f"demo-{attempt}"
             demo = subprocess.run(
@@ -47,7 +48,7 @@ def test_make_run_then_demo_twice(
             assert summary["credentialing_transitions"] == 3
             assert summary["clients_signed_up"] == 1
             assert summary["policies_added"] == 1
-            assert summary["sessions_booked"] == 1
+            assert summary["sessions_booked"] == 5  # the new client's, then four of Maya's
             assert summary["benefit_checks"] == 2  # Jordan's own, then ops for a carve-out
             assert summary["estimates"] == 1
             # Jordan Lee's plan: active, a $30 copay per visit (EB06 27), no visit limit.
@@ -60,9 +61,24 @@ def test_make_run_then_demo_twice(
                 "Mindful Behavioral Health",
             )
             assert "plan covers in network: yes; mental health is handled by" in demo.stdout
+            # Maya completes four of her clients' sessions, each a claim (ready); the lines say how.
+            completed = summary["sessions_completed"]
+            assert completed["count"] == 4
+            assert len(set(completed["ids"])) == 4
+            seen.update(completed["ids"])
+            for expected in (
+                "completed: Jordan Lee 90834, POS 11 (in office), 45 min",
+                "completed: Avery Patel 90837-95, POS 10 (telehealth",
+                "completed: Alex Kim 90837-GT, POS 10 (dependant, prior"
+                " authorization, modifier GT), 56 min, ICD-10 F90.0; claim ready, prior"
+                " authorization used",
+                "completed: Jordan Lee 90837-95 + 90785-95, POS 10",
+            ):
+                assert expected in " ".join(demo.stdout.split())
             edi = sorted(p.name for p in (out / "edi").iterdir())
             assert edi == ["0001-270-eligibility-inquiry.x12", "0002-271-eligibility-response.x12"]
             assert x279_errors((out / "edi" / edi[0]).read_text()) == []
             assert x279_errors((out / "edi" / edi[1]).read_text()) == []
+        assert len(seen) == 8
         os.killpg(stack.pid, signal.SIGINT)
         assert stack.wait(timeout=30) == 0, log.read_text()[-3000:]

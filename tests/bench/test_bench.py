@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.bench.test_session_completion import LINE, PROFILE
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_bench_prints_the_estimate_eligibility_and_claims_837_lines() -> None:
+def test_bench_prints_every_benchmarks_lines() -> None:
     env = {
         **os.environ,
         "HEARTH_BENCH_SECONDS": "0.01",
@@ -32,7 +34,7 @@ def test_bench_prints_the_estimate_eligibility_and_claims_837_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 9, lines
+    assert len(lines) == 11, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -77,3 +79,5 @@ def test_bench_prints_the_estimate_eligibility_and_claims_837_lines() -> None:
         rf" p50_ms={decimal} p99_ms={decimal}",
         lines[8],
     ), lines
+    assert re.fullmatch(LINE, lines[9]), lines
+    assert re.fullmatch(PROFILE, lines[10]), lines
