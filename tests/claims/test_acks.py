@@ -72,7 +72,8 @@ def test_999_group_refused_without_our_set_rejects_it() -> None:
 
 
 def test_ta1_r_refuses_the_interchange() -> None:
-    text = "ISA*00*          *00*          *ZZ*HEARTHCH       *ZZ*HEARTH         *261126*1500*^*00501*000000007*0*P*:~TA1*000000042*261126*1500*R*006~IEA*0*000000007~"
+    isa = "ISA*00*          *00*          *ZZ*HEARTHCH       *ZZ*HEARTH         *261126*1500"
+    text = f"{isa}*^*00501*000000007*0*P*:~TA1*000000042*261126*1500*R*006~IEA*0*000000007~"
     ta1 = read_ta1(text)
     assert (ta1.interchange_control, ta1.refused, ta1.note) == ("000000042", True, "006")
 
