@@ -96,6 +96,7 @@ class ClaimBatchRow(msgspec.Struct, frozen=True, kw_only=True):
     group_control: int
     transaction_control: str
     status: BatchStatus
+    sent_at: datetime | None
     ack_applied_at: datetime | None
     results_applied_at: datetime | None
 

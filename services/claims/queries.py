@@ -175,7 +175,7 @@ async def get_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) 
 
 _BATCH = """
     SELECT id, payer_id, payload_id, interchange_control, group_control, transaction_control,
-           status, ack_applied_at, results_applied_at
+           status, sent_at, ack_applied_at, results_applied_at
     FROM claim_batches
 """
 

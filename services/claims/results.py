@@ -31,14 +31,17 @@ from services.clearinghouse.client import (
 from services.clearinghouse.errors import ClearinghouseUnavailable
 from services.core import clock, outbox
 from services.core.db import transaction
+from services.core.settings import Settings
 from services.core.x12 import X12Error
 
 RETRY_AFTER = timedelta(minutes=5)
 _OPEN = ("submitted", "acknowledged")
+_NO_999, _NO_277 = "no 999 yet", "no 277CA yet"
+_WAITING = (_NO_999, _NO_277)
 
 
 async def fetch_claim_results(
-    pool: asyncpg.Pool, clearinghouse: ClearinghouseAdapter, outbox_id: int
+    pool: asyncpg.Pool, clearinghouse: ClearinghouseAdapter, settings: Settings, outbox_id: int
 ) -> str:
     """One batch's 999/TA1 and 277CA; safe to run twice or concurrently."""
     async with transaction(pool) as conn:
@@ -53,8 +56,15 @@ async def fetch_claim_results(
     async with transaction(pool) as conn:
         if outcome == "applied":
             await outbox.complete(conn, outbox_id)
-        else:
-            await outbox.record_failure(conn, outbox_id, outcome, RETRY_AFTER)
+            return outcome
+        await outbox.record_failure(conn, outbox_id, outcome, RETRY_AFTER)
+        overdue = timedelta(hours=settings.claim_ack_timeout_hours)
+        if outcome in _WAITING and batch.sent_at and clock.now() - batch.sent_at > overdue:
+            # Still polled, but no rule waits for ever: ops look at the claims meanwhile.
+            reason = f"{outcome} {settings.claim_ack_timeout_hours} h after submission"
+            for member in await queries.lock_batch_members(conn, batch.id):
+                if member.status in _OPEN:
+                    await _to_ops(conn, member, reason, clock.now())
     return outcome
 
 
@@ -64,14 +74,14 @@ async def _fetch_and_apply(
     if batch.ack_applied_at is None:
         kind, text = await _retrieve(pool, clearinghouse, batch, RETRIEVE_999)
         if kind == NO_ACK_FILE:
-            return "no 999 yet"
+            return _NO_999
         async with transaction(pool) as conn:
             if not await _apply_ack(conn, batch.id, kind, text):
                 return "applied"  # a TA1 refused the interchange: no 277CA will come
     if batch.results_applied_at is None:
         kind, text = await _retrieve(pool, clearinghouse, batch, RETRIEVE_277)
         if kind == NO_RESULTS_FILE:
-            return "no 277CA yet"
+            return _NO_277
         async with transaction(pool) as conn:
             await _apply_277ca(conn, batch.id, kind, text)
     return "applied"

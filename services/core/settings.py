@@ -159,6 +159,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # claim_submit_interval_min minutes, takes it into a batch.
     claim_hold_hours: Annotated[int, Meta(ge=0, le=720)] = 24
     claim_submit_interval_min: Annotated[int, Meta(ge=1, le=60)] = 15
+    # A sent batch with no 999 (or no 277CA) this long after it was received goes to ops.
+    claim_ack_timeout_hours: Annotated[int, Meta(ge=1, le=720)] = 72
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000

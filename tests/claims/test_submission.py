@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ from services.claims.results import fetch_claim_results
 from services.claims.submission import queue_submissions, submit_claims
 from services.clearinghouse.client import CoreHttpClient, CoreResponse
 from services.core.auth import Actor
+from services.core.clock import Clock
 from services.core.db import create_pool, transaction
 from services.core.settings import Settings
 from tests.factories import (
@@ -120,7 +121,10 @@ async def _fetch_results(stack: Stack) -> list[str]:
         ids = await conn.fetch(
             "SELECT id FROM outbox WHERE job = 'fetch_claim_results' AND completed_at IS NULL"
         )
-    return [await fetch_claim_results(stack.pool, stack.clearinghouse, r["id"]) for r in ids]
+    return [
+        await fetch_claim_results(stack.pool, stack.clearinghouse, stack.settings, r["id"])
+        for r in ids
+    ]
 
 
 async def _history(stack: Stack, claim_id: uuid.UUID) -> list[tuple[str | None, str, str]]:
@@ -137,7 +141,8 @@ async def _batches(stack: Stack) -> list[ClaimBatchRow]:
     async with stack.pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT id, payer_id, payload_id, interchange_control, group_control,"
-            " transaction_control, status, ack_applied_at, results_applied_at FROM claim_batches"
+            " transaction_control, status, sent_at, ack_applied_at, results_applied_at"
+            " FROM claim_batches"
         )
     return [msgspec.convert(dict(r), ClaimBatchRow) for r in rows]
 
@@ -283,3 +288,19 @@ async def test_concurrent_and_repeated_runs_send_each_claim_once(stack: Stack) -
     assert await _adjudicated(stack) == dict.fromkeys(clm01s, 1)
     for claim_id in claim_ids:
         assert len(await _history(stack, claim_id)) == 4
+
+
+async def test_no_acknowledgement_changes_nothing_until_overdue_then_ops(
+    stack: Stack, clock: Clock
+) -> None:
+    claim_id = await _ready_claim(stack)
+    await submit_claims(stack.pool, stack.clearinghouse, stack.settings, await _queue(stack))
+    await _admin(stack.simulator, "reset")  # it forgets the batch: "no 999 yet" from now on
+    assert await _fetch_results(stack) == ["no 999 yet"]
+    before = await _submission(stack, claim_id)
+    assert (before["status"], before["needs_ops"], before["ack_codes"]) == ("submitted", False, [])
+    assert len(await _history(stack, claim_id)) == 2
+    clock.advance(timedelta(hours=stack.settings.claim_ack_timeout_hours + 1))
+    assert await _fetch_results(stack) == ["no 999 yet"]
+    after = await _submission(stack, claim_id)
+    assert (after["status"], after["needs_ops"]) == ("submitted", True)

@@ -33,6 +33,8 @@ async def submit_claims(ctx: dict[str, Any], outbox_id: int) -> str:
 
 async def fetch_claim_results(ctx: dict[str, Any], outbox_id: int) -> str:
     """One sent batch's 999/TA1 and 277CA (carries an outbox id only)."""
-    outcome = await run_fetch_claim_results(ctx["pool"], ctx["clearinghouse"], outbox_id)
+    outcome = await run_fetch_claim_results(
+        ctx["pool"], ctx["clearinghouse"], ctx["settings"], outbox_id
+    )
     log.info("claim results", extra={"job": FetchClaimResultsJob.job, "outcome": outcome})
     return outcome
