@@ -5,11 +5,15 @@ crash between commit and call, and concurrent runs, each claim reaching the paye
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -35,6 +39,7 @@ from tests.factories import (
     make_session,
 )
 from tests.infra.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator
+from tests.live import app_env, process
 from tests.x12tools import x12valid_errors
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -304,3 +309,50 @@ async def test_no_acknowledgement_changes_nothing_until_overdue_then_ops(
     assert await _fetch_results(stack) == ["no 999 yet"]
     after = await _submission(stack, claim_id)
     assert (after["status"], after["needs_ops"]) == ("submitted", True)
+
+
+async def test_worker_killed_mid_submission_sends_each_claim_once(
+    stack: Stack, redis_namespace: str, tmp_path: Path
+) -> None:
+    """A real arq worker SIGKILLed while the payer is slow to answer the 837; a second worker
+    gets the outbox row back after the visibility timeout and re-sends the same batch."""
+    claim_id = await _ready_claim(stack)
+    outbox_id = await _queue(stack)
+    env = app_env(
+        stack.settings.database_url, stack.settings.redis_url,
+        HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-submit-{uuid.uuid4().hex[:6]}",
+        HEARTH_CLEARINGHOUSE_URL=f"{stack.simulator}/core",
+        HEARTH_PLATFORM_NPI=WORLD_BILLING_NPI, HEARTH_CLAIM_HOLD_HOURS="0",
+        HEARTH_OUTBOX_VISIBILITY_S="5",
+    )  # fmt: skip
+    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+
+    async def outbox_done() -> bool:
+        async with stack.pool.acquire() as conn:
+            done: bool = await conn.fetchval(
+                "SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", outbox_id
+            )
+        return done
+
+    await _admin(stack.simulator, "mode", {"mode": "slow", "delay_s": 15})
+    with process(worker, env, tmp_path / "worker-1.log") as first:
+        for _ in range(150):
+            if await _batches(stack):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # the batch is committed; the job waits on the slow payer
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    (pending,) = await _batches(stack)
+    assert pending.status == "pending"
+    assert not await outbox_done()
+    await _admin(stack.simulator, "mode", {"mode": "normal"})
+    with process(worker, env, tmp_path / "worker-2.log"):
+        for _ in range(120):
+            if await outbox_done():
+                break
+            await asyncio.sleep(0.5)
+    assert await outbox_done()
+    (sent,) = await _batches(stack)
+    assert (sent.payload_id, sent.status) == (pending.payload_id, "sent")
+    assert await _adjudicated(stack) == {(await _submission(stack, claim_id))["clm01"]: 1}
