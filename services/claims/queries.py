@@ -387,8 +387,9 @@ async def update_submission_ack(
     await conn.execute(
         """
         UPDATE claim_submissions
-        SET ack_codes = ack_codes || ARRAY(SELECT unnest($2::text[]) EXCEPT
-                                           SELECT unnest(ack_codes)),
+        SET ack_codes = ack_codes || ARRAY(
+                SELECT code FROM unnest($2::text[]) WITH ORDINALITY AS given (code, n)
+                WHERE code <> ALL (ack_codes) ORDER BY n),
             payer_claim_number = coalesce(payer_claim_number, $3),
             accepted_on = coalesce(accepted_on, $4)
         WHERE id = $1
