@@ -21,11 +21,12 @@ import httpx
 import msgspec
 import pytest
 
-from schemas.claims import ClaimBatchRow, ClaimIn, ClaimLineIn
+from schemas.claims import ClaimBatchRow, ClaimIn, ClaimLineIn, FetchClaimResultsJob
 from services.claims import service as claims
 from services.claims.results import fetch_claim_results
 from services.claims.submission import queue_submissions, submit_claims
 from services.clearinghouse.client import CoreHttpClient, CoreResponse
+from services.core import outbox
 from services.core.auth import Actor
 from services.core.clock import Clock
 from services.core.db import create_pool, transaction
@@ -216,6 +217,17 @@ async def test_ready_claim_is_submitted_acknowledged_and_accepted(stack: Stack) 
     )
     assert await _fetch_results(stack) == []
     assert len(await _history(stack, claim_id)) == 4
+    # The same 999 and 277CA applied again (the batch's marks gone): the statuses guard.
+    async with transaction(stack.pool) as conn:
+        await conn.execute(
+            "UPDATE claim_batches SET ack_applied_at = NULL, results_applied_at = NULL"
+        )
+        (batch,) = await _batches(stack)
+        await outbox.add(conn, FetchClaimResultsJob(batch_id=batch.id))
+    assert await _fetch_results(stack) == ["applied"]
+    assert len(await _history(stack, claim_id)) == 4
+    again = await _submission(stack, claim_id)
+    assert again == submission
 
 
 async def test_unknown_member_is_rejected_with_its_reason(stack: Stack) -> None:
