@@ -368,3 +368,33 @@ async def test_worker_killed_mid_submission_sends_each_claim_once(
     (sent,) = await _batches(stack)
     assert (sent.payload_id, sent.status) == (pending.payload_id, "sent")
     assert await _adjudicated(stack) == {(await _submission(stack, claim_id))["clm01"]: 1}
+
+
+async def test_refused_envelope_flags_ops_and_the_batch_goes_again_unchanged(stack: Stack) -> None:
+    claim_id = await _ready_claim(stack)
+    outbox_id = await _queue(stack)
+    wrong = msgspec.structs.replace(stack.settings, clearinghouse_password="not-the-password")
+    refusing = CoreHttpClient.from_settings(wrong)
+    try:
+        outcome = await submit_claims(stack.pool, refusing, stack.settings, outbox_id)
+    finally:
+        await refusing.aclose()
+    assert (
+        outcome
+        == f"the clearinghouse refused batch {(await _batches(stack))[0].payload_id}: UnAuthorized"
+    )
+    (pending,) = await _batches(stack)
+    assert pending.status == "pending"
+    flagged = await _submission(stack, claim_id)
+    assert (flagged["status"], flagged["needs_ops"]) == ("submitted", True)
+    async with stack.pool.acquire() as conn:
+        errors = await conn.fetch(
+            "SELECT error_code FROM claim_batch_files WHERE direction = 'received'"
+        )
+    assert [r["error_code"] for r in errors] == ["UnAuthorized"]
+    # The credentials mended, the same batch goes again under its PayloadID.
+    assert await submit_claims(stack.pool, stack.clearinghouse, stack.settings, outbox_id) == (
+        "1 batch(es) sent"
+    )
+    (sent,) = await _batches(stack)
+    assert (sent.payload_id, sent.status) == (pending.payload_id, "sent")
