@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -132,3 +132,97 @@ class SessionClaimOut(Out):
     status: ClaimStatus
     service_date: date
     status_since: datetime
+
+
+class SubmitClaimsJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `submit_claims`: one payer's ready claims (ids only)."""
+
+    job: ClassVar[str] = "submit_claims"
+    payer_id: uuid.UUID
+
+
+class FetchClaimResultsJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `fetch_claim_results`: one sent batch's 999/TA1 and 277CA."""
+
+    job: ClassVar[str] = "fetch_claim_results"
+    batch_id: uuid.UUID
+
+
+BatchStatus = Literal["pending", "sent"]
+
+
+class ClaimBatchRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A batch as the submission and results jobs read it (its file is in claim_batch_files)."""
+
+    id: uuid.UUID
+    payer_id: uuid.UUID
+    payload_id: uuid.UUID
+    interchange_control: int
+    group_control: int
+    transaction_control: str
+    status: BatchStatus
+    sent_at: datetime | None
+    ack_applied_at: datetime | None
+    results_applied_at: datetime | None
+
+
+class BatchClaimRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One claim version of a batch with what its 837P loops need (read across domains)."""
+
+    claim_id: uuid.UUID
+    clm01: str
+    frequency: Literal["1", "7", "8"]
+    total_charge_cents: int
+    place_of_service: str
+    diagnosis_codes: list[str]
+    service_date: date
+    prior_authorization: str | None
+    payer_name: str
+    x12_payer_id: str
+    member_id: str
+    group_number: str | None
+    relationship: Literal["self", "spouse", "child", "other"]
+    subscriber_first_name: str | None
+    subscriber_last_name: str | None
+    subscriber_date_of_birth: date | None
+    subscriber_sex: str | None
+    patient_member_id: str | None
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    sex: str
+    address_line1: str
+    address_line2: str | None
+    city: str
+    state: str
+    zip: str
+    provider_npi: str
+    provider_first_name: str
+    provider_last_name: str
+    provider_taxonomy: str
+    facility_name: str | None
+    facility_line1: str | None
+    facility_line2: str | None
+    facility_city: str | None
+    facility_state: str | None
+    facility_zip: str | None
+
+
+class BatchLineRow(msgspec.Struct, frozen=True, kw_only=True):
+    claim_id: uuid.UUID
+    line_number: int
+    cpt_code: str
+    modifiers: list[str]
+    charge_cents: int
+    units: int
+    diagnosis_pointers: list[int]
+    line_control_number: str
+
+
+class BatchMember(msgspec.Struct, frozen=True, kw_only=True):
+    """A claim in a batch with its current status, as acknowledgements are applied to it."""
+
+    claim_id: uuid.UUID
+    submission_id: uuid.UUID
+    clm01: str
+    status: ClaimStatus

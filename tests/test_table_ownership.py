@@ -48,7 +48,15 @@ TABLES: dict[str, str] = {
     **dict.fromkeys(("benefit_checks", "payer_out_of_network_rates"), "eligibility"),
     "prior_authorizations": "prior_authorizations",
     **dict.fromkeys(
-        ("claims", "claim_lines", "claim_submissions", "claim_status_history", "platform_charges"),
+        (
+            "claims",
+            "claim_lines",
+            "claim_submissions",
+            "claim_status_history",
+            "platform_charges",
+            "claim_batches",
+            "claim_batch_files",
+        ),
         "claims",
     ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from services.clearinghouse.client import CoreHttpClient
@@ -12,6 +12,7 @@ from services.core import clock
 from services.core.db import create_pool
 from services.core.logging import configure_logging
 from services.core.settings import load_settings
+from workers.jobs.claims import fetch_claim_results, schedule_claim_submissions, submit_claims
 from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
@@ -35,7 +36,15 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [recheck_benefits, send_account_email]
+    functions: ClassVar[list[Any]] = [
+        recheck_benefits,
+        send_account_email,
+        # Short timeouts (a killed worker's job comes back 10 s after the longest): a batch of
+        # 500 claims is written in well under a second and sent within the clearinghouse
+        # deadline; the outbox sweeper brings back what a crash interrupted.
+        func(submit_claims, timeout=45),
+        func(fetch_claim_results, timeout=45),
+    ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
         # Daily, max_tries 1 (cron's default): a run killed mid-way is simply tomorrow's.
@@ -43,6 +52,13 @@ class WorkerSettings:
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
+        # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
+        cron(
+            schedule_claim_submissions,
+            minute=set(range(0, 60, SETTINGS.claim_submit_interval_min)),
+            unique=True,
+            timeout=30,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -14,6 +14,7 @@ import email.message
 import email.parser
 import email.policy
 import email.utils
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,19 @@ from datetime import UTC, datetime
 
 PAYLOAD_270 = "X12_270_Request_005010X279A1"
 PAYLOAD_271 = "X12_271_Response_005010X279A1"
+# Batch mode (Phase II): an 837P goes in and only its receipt comes back; the 999 (or a TA1 when
+# the interchange was refused) and the 277CA are fetched later by retrievals whose Payload is
+# the submission's PayloadID, answered "no file yet" until there is one.
+PAYLOAD_837 = "X12_837_Request_005010X222A1"
+RECEIPT = "X12_Response_ConfirmReceiptReceived"
+RETRIEVE_999 = "X12_999_RetrievalRequest_005010X231A1"
+PAYLOAD_999 = "X12_999_Response_005010X231A1"
+PAYLOAD_TA1 = "X12_TA1_Response_00501X231A1"
+NO_ACK_FILE = "X12_NoBatchAckFile"
+RETRIEVE_277 = "X12_005010_Request_Batch_Results_277"
+PAYLOAD_277 = "X12_005010_Response_Batch_Results_277"
+NO_RESULTS_FILE = "X12_NoBatchResultsFile"
+BATCH = "Batch"
 ENVELOPE_ERROR = "CoreEnvelopeError"
 CORE_RULE_VERSION = "2.2.0"
 REALTIME = "RealTime"
@@ -64,11 +78,22 @@ def request_fields(
     credentials: Credentials,
     processing_mode: str = REALTIME,
 ) -> dict[str, str]:
-    """The form fields of one request, in the order CORE lists them."""
+    """The form fields of one request, in the order CORE lists them.
+
+    A batch request also carries PayloadLength (bytes of the UTF-8 payload) and CheckSum (its
+    SHA-1, hex), which the receiver checks before it reads the payload.
+    """
+    batch = {}
+    if processing_mode == BATCH:
+        data = payload.encode("utf-8")
+        # CORE names SHA-1 for the checksum: an integrity check, not a security one.
+        digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        batch = {"PayloadLength": str(len(data)), "CheckSum": digest}
     return {
         "PayloadType": payload_type,
         "ProcessingMode": processing_mode,
         "PayloadID": str(payload_id),
+        **batch,
         "TimeStamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "SenderID": credentials.sender_id,
         "ReceiverID": credentials.receiver_id,

@@ -19,6 +19,17 @@ from typing import Protocol
 import httpx
 
 from services.clearinghouse.caqh_core import (
+    BATCH,
+    NO_ACK_FILE,
+    NO_RESULTS_FILE,
+    PAYLOAD_277,
+    PAYLOAD_837,
+    PAYLOAD_999,
+    PAYLOAD_TA1,
+    REALTIME,
+    RECEIPT,
+    RETRIEVE_277,
+    RETRIEVE_999,
     CoreProtocolError,
     CoreResponse,
     Credentials,
@@ -33,6 +44,23 @@ from services.clearinghouse.errors import (
 )
 from services.core import clock
 from services.core.settings import Settings
+
+# The batch PayloadTypes and the answer type are part of the adapter's surface: domains reach
+# the clearinghouse through this module (the import contracts), never caqh_core.
+__all__ = [
+    "NO_ACK_FILE",
+    "NO_RESULTS_FILE",
+    "PAYLOAD_277",
+    "PAYLOAD_837",
+    "PAYLOAD_999",
+    "PAYLOAD_TA1",
+    "RECEIPT",
+    "RETRIEVE_277",
+    "RETRIEVE_999",
+    "ClearinghouseAdapter",
+    "CoreHttpClient",
+    "CoreResponse",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +78,7 @@ _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemotePro
 
 
 class ClearinghouseAdapter(Protocol):
-    """A way to reach the clearinghouse in real time (CORE HTTP MIME today; REST later)."""
+    """A way to reach the clearinghouse, real time and batch (CORE HTTP MIME today; REST later)."""
 
     async def realtime(
         self, payload_type: str, payload: str, *, payload_id: uuid.UUID | None = None
@@ -58,6 +86,15 @@ class ClearinghouseAdapter(Protocol):
         """Send one payload (a 270, say) and return the answer's payload (the 271).
 
         `payload_id` names the exchange; every retry of it reuses the same one.
+        """
+        ...
+
+    async def batch(
+        self, payload_type: str, payload: str, *, payload_id: uuid.UUID
+    ) -> CoreResponse:
+        """Send one batch request (an 837P, a 999 or 277CA retrieval); the whole answer.
+
+        An envelope error comes back as an answer (the caller stores it), not as an exception.
         """
         ...
 
@@ -115,21 +152,33 @@ class CoreHttpClient:
         self, payload_type: str, payload: str, *, payload_id: uuid.UUID | None = None
     ) -> str:
         """The answer's payload; ClearinghouseUnavailable when it stays down until the deadline."""
-        payload_id = payload_id or uuid.uuid4()
+        answer = await self._exchange(payload_type, payload, payload_id or uuid.uuid4(), REALTIME)
+        if answer.is_envelope_error:
+            raise EnvelopeRejected(answer.error_code, answer.error_message)
+        return answer.payload
+
+    async def batch(
+        self, payload_type: str, payload: str, *, payload_id: uuid.UUID
+    ) -> CoreResponse:
+        """The whole answer, envelope errors included; ClearinghouseUnavailable as realtime."""
+        return await self._exchange(payload_type, payload, payload_id, BATCH)
+
+    async def _exchange(
+        self, payload_type: str, payload: str, payload_id: uuid.UUID, mode: str
+    ) -> CoreResponse:
         fields = request_fields(
             payload_type=payload_type,
             payload=payload,
             payload_id=payload_id,
             now=clock.now(),
             credentials=self.credentials,
+            processing_mode=mode,
         )
         body, content_type = encode_multipart(fields, f"hearth-{uuid.uuid4().hex}")
         answer = await self._post_until_deadline(body, content_type, payload_id)
-        if answer.is_envelope_error:
-            raise EnvelopeRejected(answer.error_code, answer.error_message)
-        if answer.payload_id != str(payload_id):
+        if not answer.is_envelope_error and answer.payload_id != str(payload_id):
             raise ClearinghouseError(f"the answer names PayloadID {answer.payload_id!r}, not ours")
-        return answer.payload
+        return answer
 
     async def _post_until_deadline(
         self, body: bytes, content_type: str, payload_id: uuid.UUID

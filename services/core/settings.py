@@ -139,6 +139,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     platform_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
         "Hearth Health"
     )
+    # The rest of the billing provider's 837P identity (2000A PRV*BI, 2010AA N3/N4: a street
+    # address with a 9-digit ZIP, never a PO box; PER for the billing desk) and 1000B's name.
+    platform_taxonomy: Annotated[str, Meta(pattern=r"^[0-9A-Z]{9}X$")] = "193200000X"
+    platform_address_line1: Annotated[str, Meta(min_length=1, max_length=55, pattern=X12_SAFE)] = (
+        "100 Main St"
+    )
+    platform_address_line2: Annotated[str, Meta(max_length=55, pattern=X12_SAFE)] | None = None
+    platform_city: Annotated[str, Meta(min_length=1, max_length=30, pattern=X12_SAFE)] = "Portland"
+    platform_state: Annotated[str, Meta(pattern=r"^[A-Z]{2}$")] = "OR"
+    platform_zip: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = "972041234"
+    platform_contact_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
+        "Billing Desk"
+    )
+    platform_contact_phone: Annotated[str, Meta(pattern=r"^[0-9]{10}$")] = "5035550100"
+    clearinghouse_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
+        "Hearth Clearinghouse"
+    )
+    # Claim submission (DESIGN.md "Edit window and submission timing"): a ready claim waits
+    # this long (the provider may still edit it) before the submission job, run every
+    # claim_submit_interval_min minutes, takes it into a batch.
+    claim_hold_hours: Annotated[int, Meta(ge=0, le=720)] = 24
+    claim_submit_interval_min: Annotated[int, Meta(ge=1, le=60)] = 15
+    # A sent batch with no 999 (or no 277CA) this long after it was received goes to ops.
+    claim_ack_timeout_hours: Annotated[int, Meta(ge=1, le=720)] = 72
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000

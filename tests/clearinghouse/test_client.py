@@ -169,7 +169,9 @@ async def test_connect_refused_gives_unavailable_after_the_deadline() -> None:
     finally:
         await c.aclose()
     elapsed = time.monotonic() - started
-    assert 0.7 <= elapsed <= 1.5, elapsed  # retried until the deadline, not past it
+    # Retried until the deadline (1 s), not past it; the upper bound leaves room for a loaded
+    # machine (a run under four parallel test suites took 1.5 s), not for a missed deadline.
+    assert 0.7 <= elapsed <= 3.0, elapsed
     assert caught.value.status == 503
     assert caught.value.code == "clearinghouse_unavailable"
 
