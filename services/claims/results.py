@@ -18,6 +18,7 @@ import asyncpg
 from schemas.claims import BatchMember, ClaimBatchRow, FetchClaimResultsJob
 from services.claims import queries
 from services.claims.acks import ClaimAnswer, read_277ca, read_999, read_ta1
+from services.claims.queries import batches
 from services.clearinghouse.client import (
     NO_ACK_FILE,
     NO_RESULTS_FILE,
@@ -46,7 +47,7 @@ async def fetch_claim_results(
     """One batch's 999/TA1 and 277CA; safe to run twice or concurrently."""
     async with transaction(pool) as conn:
         job = await outbox.lock(conn, outbox_id, FetchClaimResultsJob)
-        batch = None if job is None else await queries.get_batch(conn, job.batch_id)
+        batch = None if job is None else await batches.get_batch(conn, job.batch_id)
     if batch is None:
         return "done already"
     try:
@@ -62,7 +63,7 @@ async def fetch_claim_results(
         if outcome in _WAITING and batch.sent_at and clock.now() - batch.sent_at > overdue:
             # Still polled, but no rule waits for ever: ops look at the claims meanwhile.
             reason = f"{outcome} {settings.claim_ack_timeout_hours} h after submission"
-            for member in await queries.lock_batch_members(conn, batch.id):
+            for member in await batches.lock_batch_members(conn, batch.id):
                 if member.status in _OPEN:
                     await _to_ops(conn, member, reason, clock.now())
     return outcome
@@ -97,8 +98,8 @@ async def _retrieve(
     now = clock.now()
     error = (answer.error_code, answer.error_message) if answer.is_envelope_error else None
     async with transaction(pool) as conn:
-        await queries.insert_batch_file(conn, batch.id, "sent", kind, request_id, payload, now)
-        await queries.insert_batch_file(
+        await batches.insert_batch_file(conn, batch.id, "sent", kind, request_id, payload, now)
+        await batches.insert_batch_file(
             conn, batch.id, "received", answer.payload_type, request_id, answer.payload, now,
             error,
         )  # fmt: skip
@@ -109,11 +110,11 @@ async def _retrieve(
 
 async def _apply_ack(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str, text: str) -> bool:
     """Apply the 999 (or TA1); False when the interchange was refused (nothing more comes)."""
-    batch = await queries.lock_batch(conn, batch_id)
+    batch = await batches.lock_batch(conn, batch_id)
     if batch is None or batch.ack_applied_at is not None:
         return batch is not None and batch.results_applied_at is None
     now = clock.now()
-    members = await queries.lock_batch_members(conn, batch_id)
+    members = await batches.lock_batch_members(conn, batch_id)
     if kind == PAYLOAD_TA1 or kind != PAYLOAD_999:
         refused = kind == PAYLOAD_TA1 and _ta1_refused(text)
         for member in members:
@@ -122,7 +123,7 @@ async def _apply_ack(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str, t
             elif member.status in _OPEN:
                 note = f"TA1:R:{read_ta1(text).note}"
                 await _move(conn, member, "rejected", f"interchange refused ({note})", [note], now)
-        await queries.update_batch_applied(conn, batch_id, ack=now, results=now)
+        await batches.update_batch_applied(conn, batch_id, ack=now, results=now)
         return False
     ack = read_999(text, batch.group_control, batch.transaction_control)
     for member in members:
@@ -132,7 +133,7 @@ async def _apply_ack(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str, t
         elif member.status == "submitted" and ack.decision in ("acknowledged", "rejected"):
             reason = f"999 {' '.join(codes) or 'IK5:A'}"
             await _move(conn, member, ack.decision, reason, codes, now)
-    await queries.update_batch_applied(conn, batch_id, ack=now, results=None)
+    await batches.update_batch_applied(conn, batch_id, ack=now, results=None)
     return True
 
 
@@ -144,11 +145,11 @@ def _ta1_refused(text: str) -> bool:
 
 
 async def _apply_277ca(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str, text: str) -> None:
-    batch = await queries.lock_batch(conn, batch_id)
+    batch = await batches.lock_batch(conn, batch_id)
     if batch is None or batch.results_applied_at is not None:
         return
     now = clock.now()
-    members = await queries.lock_batch_members(conn, batch_id)
+    members = await batches.lock_batch_members(conn, batch_id)
     if kind != PAYLOAD_277:
         for member in members:
             await _to_ops(conn, member, f"unexpected claim acknowledgement {kind}", now)
@@ -161,7 +162,7 @@ async def _apply_277ca(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str,
             if answer is None and result.all_rejected:
                 answer = ClaimAnswer("rejected", tuple(result.all_rejected))
             await _apply_claim_answer(conn, member, answer, now)
-    await queries.update_batch_applied(conn, batch_id, ack=None, results=now)
+    await batches.update_batch_applied(conn, batch_id, ack=None, results=now)
 
 
 async def _apply_claim_answer(
@@ -177,7 +178,7 @@ async def _apply_claim_answer(
     elif answer.decision in ("accepted", "rejected"):
         await _move(conn, member, answer.decision, reason, codes, now, answer)
     else:  # A0/A1: still with the payer; keep the codes, the claim stays submitted
-        await queries.update_submission_ack(conn, member.submission_id, codes, None, None)
+        await batches.update_submission_ack(conn, member.submission_id, codes, None, None)
 
 
 async def _move(
@@ -193,7 +194,7 @@ async def _move(
     await queries.insert_history(conn, member.claim_id, member.status, to, reason[:500], None, now)
     number = answer.payer_claim_number if answer else None
     proof = answer.proof_date if answer else None
-    await queries.update_submission_ack(conn, member.submission_id, codes, number, proof)
+    await batches.update_submission_ack(conn, member.submission_id, codes, number, proof)
 
 
 async def _to_ops(

@@ -29,6 +29,7 @@ from services.claims.errors import (
     ClaimNotFound,
     NoPlatformCharge,
 )
+from services.claims.queries import reads
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.pagination import After, Page, page_of
@@ -138,7 +139,7 @@ async def list_claims(
     """The claims the caller may see (a provider: theirs; ops: every one), filtered."""
     scope = owner_scope(actor)
     page = await page_of(
-        lambda after, n: queries.list_claims(conn, scope, status, after, n), cursor, limit
+        lambda after, n: reads.list_claims(conn, scope, status, after, n), cursor, limit
     )
     await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
     return page
@@ -154,7 +155,7 @@ async def get_claim_detail(
         claim=await _claim(conn, claim_id),
         filing_deadline=summary.filing_deadline,
         filing_flagged_at=summary.filing_flagged_at,
-        history=await queries.list_history(conn, claim_id),
+        history=await reads.list_history(conn, claim_id),
     )
 
 
@@ -165,7 +166,7 @@ async def list_versions(
     await _visible(conn, actor, claim_id)
     # The files each version went out in (837) and came back in (999, 277CA) are the
     # submission slice's tables; they join here, per version, once they exist.
-    versions = await queries.list_versions(conn, claim_id)
+    versions = await reads.list_versions(conn, claim_id)
     await audit.record(conn, actor, "read", ENTITY, [claim_id])
     return versions
 
@@ -174,7 +175,7 @@ async def list_rejected(
     conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
 ) -> Page[RejectedClaimOut]:
     """Ops' queue of rejected claims, each with its latest rejection's reason."""
-    page = await page_of(lambda after, n: queries.list_rejected(conn, after, n), cursor, limit)
+    page = await page_of(lambda after, n: reads.list_rejected(conn, after, n), cursor, limit)
     await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
     return page
 
@@ -193,7 +194,7 @@ async def list_filing_deadlines(
 ) -> Page[ClaimSummaryOut]:
     """Ops' queue of flagged claims not yet accepted, soonest deadline first."""
     page = await page_of(
-        lambda after, n: queries.list_filing_deadlines(conn, _deadline_after(after), n),
+        lambda after, n: reads.list_filing_deadlines(conn, _deadline_after(after), n),
         cursor,
         limit,
         key=_deadline_key,
@@ -206,7 +207,7 @@ async def get_session_claims(
     conn: asyncpg.Connection, actor: Actor, session_id: uuid.UUID
 ) -> list[SessionClaimOut]:
     """Where a session's claims stand; a session not the caller's (or with none) is 404."""
-    found = await queries.list_session_claims(conn, owner_scope(actor), session_id)
+    found = await reads.list_session_claims(conn, owner_scope(actor), session_id)
     if not found:
         raise ClaimNotFound("the session has no claim")
     await audit.record(conn, actor, "read", ENTITY, [c.claim_id for c in found])
@@ -221,7 +222,7 @@ async def flag_filing_deadlines(
 
 
 async def _visible(conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID) -> ClaimSummaryOut:
-    found = await queries.get_visible_claim(conn, owner_scope(actor), claim_id)
+    found = await reads.get_visible_claim(conn, owner_scope(actor), claim_id)
     if found is None:
         raise ClaimNotFound("claim not found")
     return found

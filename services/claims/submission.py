@@ -26,6 +26,7 @@ from schemas.claims import (
 )
 from schemas.x837 import Batch, BillingProvider, Claim, Contact, PostalAddress, Receiver, Submitter
 from services.claims import queries
+from services.claims.queries import batches
 from services.claims.x837 import check_claim, envelope_837, split_by_payer, write_837
 from services.clearinghouse.client import PAYLOAD_837, RECEIPT, ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseUnavailable
@@ -47,7 +48,7 @@ async def queue_submissions(conn: asyncpg.Connection, settings: Settings) -> int
     """One outbox row per payer with ready claims past the hold (deduplicated per payer)."""
     cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
     queued = 0
-    for payer_id in await queries.list_payers_with_ready_claims(conn, cutoff):
+    for payer_id in await batches.list_payers_with_ready_claims(conn, cutoff):
         job = SubmitClaimsJob(payer_id=payer_id)
         queued += await outbox.add(conn, job, dedupe_key=f"{job.job}:{payer_id}") is not None
     return queued
@@ -61,14 +62,14 @@ async def submit_claims(
         job = await outbox.lock(conn, outbox_id, SubmitClaimsJob)
         if job is None:
             return "done already"
-        batches = await queries.list_pending_batches(conn, job.payer_id)
-        batches += await _write_batches(conn, settings, job.payer_id)
-    for batch in batches:
+        to_send = await batches.list_pending_batches(conn, job.payer_id)
+        to_send += await _write_batches(conn, settings, job.payer_id)
+    for batch in to_send:
         try:
             refused = await send_batch(pool, clearinghouse, batch)
         except ClearinghouseUnavailable as exc:
             async with transaction(pool) as conn:
-                await queries.update_batch_error(conn, batch.id, exc.detail)
+                await batches.update_batch_error(conn, batch.id, exc.detail)
                 await outbox.record_failure(conn, outbox_id, exc.detail, RETRY_AFTER)
             return "clearinghouse unavailable; retrying later"
         if refused is not None:
@@ -77,7 +78,7 @@ async def submit_claims(
             return refused
     async with transaction(pool) as conn:
         await outbox.complete(conn, outbox_id)
-    return f"{len(batches)} batch(es) sent"
+    return f"{len(to_send)} batch(es) sent"
 
 
 async def _write_batches(
@@ -85,15 +86,15 @@ async def _write_batches(
 ) -> list[ClaimBatchRow]:
     """The payer's ready claims in new pending batches of at most 500, claims `submitted`."""
     cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
-    claim_ids = await queries.lock_ready_claims(conn, payer_id, cutoff)
+    claim_ids = await batches.lock_ready_claims(conn, payer_id, cutoff)
     if not claim_ids:
         return []
     lines: dict[uuid.UUID, list[BatchLineRow]] = {}
-    for line in await queries.list_lines_of(conn, claim_ids):
+    for line in await batches.list_lines_of(conn, claim_ids):
         lines.setdefault(line.claim_id, []).append(line)
     sendable: dict[str, uuid.UUID] = {}
     claims = []
-    for row in await queries.list_claims_to_send(conn, claim_ids):
+    for row in await batches.list_claims_to_send(conn, claim_ids):
         claim = await _claim_or_ops(conn, row, lines.get(row.claim_id, []))
         if claim is not None:
             sendable[claim.control_number] = row.claim_id
@@ -115,10 +116,10 @@ async def _write_batch(
     now = clock.now()
     isa13, gs06 = await next_control_numbers(conn)
     payload_id = uuid.uuid4()
-    batch_id = await queries.insert_batch(
+    batch_id = await batches.insert_batch(
         conn, payer_id, payload_id, (isa13, gs06, "0001"), len(claims), now
     )
-    await queries.attach_to_batch(conn, batch_id, claim_ids)
+    await batches.attach_to_batch(conn, batch_id, claim_ids)
     text = write_837(
         Batch(
             submitter=Submitter(
@@ -135,13 +136,13 @@ async def _write_batch(
         control=ControlNumbers(interchange=isa13, group=gs06),
         now=now,
     )  # fmt: skip
-    await queries.insert_batch_file(conn, batch_id, "sent", PAYLOAD_837, payload_id, text, now)
+    await batches.insert_batch_file(conn, batch_id, "sent", PAYLOAD_837, payload_id, text, now)
     for claim_id in claim_ids:
         await queries.update_claim_status(conn, claim_id, "submitted", now)
         await queries.insert_history(
             conn, claim_id, "ready", "submitted", f"in batch {payload_id}", None, now
         )
-    batch = await queries.get_batch(conn, batch_id)
+    batch = await batches.get_batch(conn, batch_id)
     assert batch is not None
     return batch
 
@@ -170,24 +171,24 @@ async def send_batch(
     """Send a pending batch's stored 837P (same PayloadID on every try) and record the answer;
     None when received, else why the envelope was refused (the batch stays pending)."""
     async with transaction(pool) as conn:
-        text = await queries.get_sent_file(conn, batch.id, PAYLOAD_837)
+        text = await batches.get_sent_file(conn, batch.id, PAYLOAD_837)
     # Nothing held across the call: no transaction, no row lock, no pooled connection.
     answer = await clearinghouse.batch(PAYLOAD_837, text, payload_id=batch.payload_id)
     now = clock.now()
     error = (answer.error_code, answer.error_message) if answer.is_envelope_error else None
     async with transaction(pool) as conn:
-        await queries.insert_batch_file(
+        await batches.insert_batch_file(
             conn, batch.id, "received", answer.payload_type, batch.payload_id, answer.payload,
             now, error,
         )  # fmt: skip
         if error is None and answer.payload_type == RECEIPT:
-            await queries.update_batch_sent(conn, batch.id, now)
+            await batches.update_batch_sent(conn, batch.id, now)
             job = FetchClaimResultsJob(batch_id=batch.id)
             await outbox.add(conn, job, dedupe_key=f"{job.job}:{batch.id}")
             return None
         reason = f"the clearinghouse refused batch {batch.payload_id}: {answer.error_code}"
-        await queries.update_batch_error(conn, batch.id, reason)
-        for member in await queries.lock_batch_members(conn, batch.id):
+        await batches.update_batch_error(conn, batch.id, reason)
+        for member in await batches.lock_batch_members(conn, batch.id):
             await queries.flag_for_ops(conn, member.claim_id, reason, now)
     return reason
 

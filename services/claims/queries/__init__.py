@@ -1,0 +1,219 @@
+"""SQL for claims, their lines, versions, status history and the platform's charges.
+
+Foreign tables read: payers (timely_filing_days: a claim's filing deadline is its service date
+plus the payer's window, read live).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import asyncpg
+
+from schemas.claims import (
+    ClaimIn,
+    ClaimLineOut,
+    ClaimOut,
+)
+from services.core.db import to_struct, to_structs
+
+_CLAIM = """
+    SELECT c.id, c.therapy_session_id, c.payer_id, c.policy_id, c.provider_id, c.client_id,
+           c.claim_number,
+           (SELECT s.clm01 FROM claim_submissions s WHERE s.claim_id = c.id
+            ORDER BY s.version DESC LIMIT 1) AS clm01,
+           c.status, c.service_date, c.place_of_service, c.diagnosis_codes,
+           c.prior_authorization_id, c.total_charge_cents, c.allowed_cents, c.created_at,
+           c.updated_at
+    FROM claims c
+"""
+# A claim some payer's 277CA accepted (its history says so).
+ACCEPTED = """
+    EXISTS (SELECT 1 FROM claim_status_history a
+            WHERE a.claim_id = c.id AND a.to_status = 'accepted')
+"""
+_LINE_COLUMNS = """
+    line_number, cpt_code, modifiers, charge_cents, allowed_cents, units, diagnosis_pointers,
+    line_control_number
+"""
+
+
+async def get_charges(conn: asyncpg.Connection, cpt_codes: list[str], on: date) -> dict[str, int]:
+    """The platform's charge in force on `on` for each code that has one."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (cpt_code) cpt_code, charge_cents
+        FROM platform_charges
+        WHERE cpt_code = ANY($1::text[]) AND effective_from <= $2
+        ORDER BY cpt_code, effective_from DESC
+        """,
+        cpt_codes,
+        on,
+    )
+    return {row["cpt_code"]: row["charge_cents"] for row in rows}
+
+
+async def next_claim_number(conn: asyncpg.Connection) -> int:
+    value: int = await conn.fetchval("SELECT nextval('claim_number_seq')")
+    return value
+
+
+async def insert_claim(
+    conn: asyncpg.Connection, data: ClaimIn, claim_number: str, total_charge_cents: int
+) -> uuid.UUID | None:
+    """The new claim's id; None when the session already has a claim with this payer."""
+    claim_id: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO claims (therapy_session_id, payer_id, policy_id, provider_id, client_id,
+                            claim_number, service_date, place_of_service, diagnosis_codes,
+                            prior_authorization_id, total_charge_cents, allowed_cents)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (therapy_session_id, payer_id) DO NOTHING
+        RETURNING id
+        """,
+        data.therapy_session_id,
+        data.payer_id,
+        data.policy_id,
+        data.provider_id,
+        data.client_id,
+        claim_number,
+        data.service_date,
+        data.place_of_service,
+        data.diagnosis_codes,
+        data.prior_authorization_id,
+        total_charge_cents,
+        sum(line.allowed_cents for line in data.lines),
+    )
+    return claim_id
+
+
+async def insert_lines(
+    conn: asyncpg.Connection, claim_id: uuid.UUID, lines: list[ClaimLineOut]
+) -> None:
+    await conn.executemany(
+        """
+        INSERT INTO claim_lines (claim_id, line_number, cpt_code, modifiers, charge_cents,
+                                 allowed_cents, units, diagnosis_pointers, line_control_number)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """,
+        [
+            (
+                claim_id,
+                x.line_number,
+                x.cpt_code,
+                x.modifiers,
+                x.charge_cents,
+                x.allowed_cents,
+                x.units,
+                x.diagnosis_pointers,
+                x.line_control_number,
+            )
+            for x in lines
+        ],
+    )
+
+
+async def insert_submission(
+    conn: asyncpg.Connection, claim_id: uuid.UUID, version: int, frequency: str, clm01: str
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO claim_submissions (claim_id, version, frequency, clm01)
+        VALUES ($1, $2, $3, $4)
+        """,
+        claim_id,
+        version,
+        frequency,
+        clm01,
+    )
+
+
+async def insert_history(
+    conn: asyncpg.Connection,
+    claim_id: uuid.UUID,
+    from_status: str | None,
+    to_status: str,
+    reason: str,
+    actor_user_id: uuid.UUID | None,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO claim_status_history (claim_id, from_status, to_status, reason,
+                                          actor_user_id, at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        """,
+        claim_id,
+        from_status,
+        to_status,
+        reason,
+        actor_user_id,
+        at,
+    )
+
+
+async def get_claim(conn: asyncpg.Connection, claim_id: uuid.UUID) -> ClaimOut | None:
+    claim = to_struct(await conn.fetchrow(_CLAIM + " WHERE c.id = $1", claim_id), ClaimOut)
+    if claim is None:
+        return None
+    rows = await conn.fetch(
+        "SELECT" + _LINE_COLUMNS + "FROM claim_lines WHERE claim_id = $1 ORDER BY line_number",
+        claim_id,
+    )
+    claim.lines = to_structs(rows, ClaimLineOut)
+    return claim
+
+
+async def get_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM claims WHERE therapy_session_id = $1", session_id
+    )
+    return found
+
+
+async def update_flag_filing_deadlines(
+    conn: asyncpg.Connection, today: date, warn_days: int, at: datetime
+) -> list[uuid.UUID]:
+    """Flag, once, each claim not yet accepted whose deadline is within `warn_days` of today.
+
+    One UPDATE that skips flagged rows: two runs (or two at once, the second waiting on the
+    first's row locks and re-checking) flag each claim once.
+    """
+    rows = await conn.fetch(
+        """
+        UPDATE claims c SET filing_flagged_at = $3
+        FROM payers p
+        WHERE p.id = c.payer_id AND c.filing_flagged_at IS NULL
+          AND c.service_date + p.timely_filing_days <= $1::date + $2::int
+          -- implied by the line above (a window is never negative), and sargable: the
+          -- partial index of unflagged claims by service date finds the candidates
+          AND c.service_date <= $1::date + $2::int
+          AND NOT"""  # noqa: S608 (constant fragments, no input)
+        + ACCEPTED
+        + """
+        RETURNING c.id""",
+        today,
+        warn_days,
+        at,
+    )
+    return [row["id"] for row in rows]
+
+
+async def update_claim_status(
+    conn: asyncpg.Connection, claim_id: uuid.UUID, status: str, at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE claims SET status = $2, updated_at = $3 WHERE id = $1", claim_id, status, at
+    )
+
+
+async def flag_for_ops(
+    conn: asyncpg.Connection, claim_id: uuid.UUID, reason: str, at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE claims SET needs_ops = true, ops_reason = $2, updated_at = $3 WHERE id = $1",
+        claim_id,
+        reason[:500],
+        at,
+    )
