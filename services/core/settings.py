@@ -169,6 +169,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
     # there and ticks on, so CI can run the suite as on another day. Refused in production.
     clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None
+    # The real instant at which the shifted clock reads clock_shift_to (default: each
+    # process's start); one value for a whole run keeps its processes' clocks together.
+    clock_shift_from: Annotated[datetime, Meta(tz=True)] | None = None
 
     @property
     def arq_queue_name(self) -> str:
@@ -249,6 +252,8 @@ def _refuse_unset_in_production(settings: Settings, raw: dict[str, str]) -> None
             raise SettingsError(f"{_env_name(secret)} must be set in production")
     if settings.clock_shift_to is not None:
         raise SettingsError("HEARTH_CLOCK_SHIFT_TO is refused in production")
+    if settings.clock_shift_from is not None:
+        raise SettingsError("HEARTH_CLOCK_SHIFT_FROM is refused in production")
 
 
 def _refuse_inconsistent(settings: Settings) -> None:
