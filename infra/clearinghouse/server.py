@@ -254,7 +254,7 @@ def _admin_routes(sim: Simulator) -> list[Any]:
 
     @post("/_admin/reset", status_code=200)
     async def reset() -> dict[str, Any]:
-        """Back to normal mode; forget every PayloadID, batch and adjudication."""
+        """Back to normal mode; forget every PayloadID, batch, adjudication, 835 and hold."""
         sim.reset()
         return {"mode": sim.mode, "delay_s": sim.delay_s}
 

@@ -20,9 +20,9 @@ from tests.infra.clearinghouse.x835_reader import (
     ClaimPayment,
     Payment,
     balance_errors,
+    pyx12_errors,
     read,
 )
-from tests.x12tools import x12valid_errors
 
 # Claim JLEE2's add-on line becomes a code Evergreen's fee schedule lacks: denied CO-96 alone.
 LINE_DENIAL = ("SV1*HC:90785*30*UN*1***1~\nDTP*472*D8*20261113~\nREF*6R*JLEE2L2",
@@ -40,16 +40,6 @@ async def fetch(ch: httpx.AsyncClient, cursor: str = "0") -> list[str]:
         assert kind == RESPONSE_835
         texts.append(text)
         cursor = text.split("*")[13]
-
-
-def pyx12_errors(text: str) -> list[str]:
-    """x12valid's errors, less its one known defect for the 835: its map gives the footer loop
-    one PLB per repeat of the loop (max 1), where the guide repeats PLB in one footer (">1"),
-    so a payment with more than six provider adjustments (two PLB segments) is refused."""
-    errors = x12valid_errors(text)
-    if text.count("~PLB*") > 1:
-        errors = [e for e in errors if "Loop FOOTER exceeded max count" not in e]
-    return errors
 
 
 def checked(texts: list[str]) -> list[Payment]:
