@@ -97,7 +97,7 @@ class Remitter:
 
     def _due(self, cutoff: datetime | None) -> list[Item]:
         items: list[Item] = []
-        reported: set[str] = set()  # payer claim numbers reported or reversed in this run
+        reported: set[str] = set()  # payer claim numbers reported in this run
         for result in self.payers.results.values():
             if result.remitted or result.adjudicated_at is None:
                 continue
@@ -109,9 +109,7 @@ class Remitter:
             if original is not None and not original.reversed_in:
                 if not original.remitted and original.payer_claim_number not in reported:
                     continue  # the original is not reported yet: nothing to reverse
-                if original.payer_claim_number + "/22" not in reported:
-                    items.append((original, True))
-                    reported.add(original.payer_claim_number + "/22")
+                items.append((original, True))  # once: only one claim replaces or voids it
             if result.status == "void" or result.claim_id in self.held:
                 continue  # a void's 835 is its original's reversal
             items.append((result, False))

@@ -256,3 +256,15 @@ async def test_the_checks_catch_a_file_that_does_not_balance(ch: httpx.AsyncClie
         assert good in text
         assert any(found.startswith(error) for found in balance_errors(text.replace(good, bad)))
     assert pyx12_errors(text.replace("CLP*JLEE1*1*", "CLP*JLEE1*9*")) != []
+
+
+async def test_an_original_and_its_reversal_in_one_835(ch: httpx.AsyncClient) -> None:
+    await submit(ch, fixture("837_accepted.x12"))
+    await submit(ch, fixture("837_corrections.x12"))  # before any payment run
+    evergreen = checked(await fetch(ch))[0]
+    order = [f"{claim.id}/{claim.status}" for claim in evergreen.claims]
+    assert order[:2] == ["JLEE1/1", "JLEE2/1"]
+    assert order[-3:] == ["JLEE1/22", "JLEE1R/1", "JLEE2/22"]
+    # 707.00 paid, 235.00 taken back, 75.00 for the correction: no deficit, no PLB.
+    assert evergreen.first("BPR")[2] == "547"
+    assert evergreen.plb == []
