@@ -32,21 +32,7 @@ class RecoupmentPolicyIn(Base, kw_only=True):
     description: Annotated[str, text(200)]  # the reason in plain words, for statements
 
 
-class RecoupmentPolicyOut(Out):
-    id: uuid.UUID
-    group: CarcGroup
-    code: str
-    decision: Decision
-    condition: Condition | None
-    description: str
-    rule: str  # the decision in words: "recoup when ..., absorb otherwise"
-    is_default: bool  # seeded from DESIGN.md: may be changed, not deleted
-    created_at: datetime
-    updated_at: datetime
-    updated_by: uuid.UUID | None  # None: as the migration seeded it
-
-
-class RecoupmentPolicyRow(msgspec.Struct, frozen=True, kw_only=True):
+class RecoupmentPolicyRow(Out):
     """A stored policy, as the decision reads it."""
 
     id: uuid.UUID
@@ -55,10 +41,14 @@ class RecoupmentPolicyRow(msgspec.Struct, frozen=True, kw_only=True):
     decision: Decision
     condition: Condition | None
     description: str
-    is_default: bool
+    is_default: bool  # seeded from DESIGN.md: may be changed, not deleted
     created_at: datetime
     updated_at: datetime
-    updated_by: uuid.UUID | None
+    updated_by: uuid.UUID | None  # None: as the migration seeded it
+
+
+class RecoupmentPolicyOut(RecoupmentPolicyRow):
+    rule: str  # the decision in words: "recoup when ..., absorb otherwise"
 
 
 class PolicyTerms(msgspec.Struct, frozen=True, kw_only=True):

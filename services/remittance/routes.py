@@ -31,26 +31,27 @@ CodePath = Annotated[
         pattern=CARC_CODE_PATTERN, description="claim adjustment reason code (50, 197, B7)"
     ),
 ]
+# Who carries a loss is the platform's decision: providers and clients neither read nor change it.
+OPS = [allow("ops")]
 
 
 class RecoupmentPoliciesController(Controller):
     path = "/recoupment-policies"
     tags = ["remittance"]
-    guards = [allow("ops")]
 
-    @get("/", operation_id="list_recoupment_policies")
+    @get("/", guards=OPS, operation_id="list_recoupment_policies")
     async def list(
         self, conn: Conn, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
     ) -> Page[RecoupmentPolicyOut]:
         """Every CARC's policy, oldest first (DESIGN.md's defaults, then those ops added)."""
         return await policies.list_policies(conn, limit, cursor)
 
-    @get("/{policy_id:uuid}", operation_id="get_recoupment_policy")
+    @get("/{policy_id:uuid}", guards=OPS, operation_id="get_recoupment_policy")
     async def show(self, policy_id: FromPath[uuid.UUID], conn: Conn) -> RecoupmentPolicyOut:
         """One policy."""
         return await policies.get_policy(conn, policy_id)
 
-    @get("/{policy_id:uuid}/changes", operation_id="list_recoupment_policy_changes")
+    @get("/{policy_id:uuid}/changes", guards=OPS, operation_id="list_recoupment_policy_changes")
     async def changes(
         self,
         policy_id: FromPath[uuid.UUID],
@@ -63,6 +64,7 @@ class RecoupmentPoliciesController(Controller):
 
     @put(
         "/{group:str}/{code:str}",
+        guards=OPS,
         operation_id="set_recoupment_policy",
         responses={201: ResponseSpec(RecoupmentPolicyOut, description="The policy was created")},
     )
@@ -78,7 +80,7 @@ class RecoupmentPoliciesController(Controller):
         policy, created = await policies.set_policy(conn, actor, group, code, data)
         return Response(policy, status_code=201 if created else 200)
 
-    @delete("/{group:str}/{code:str}", operation_id="delete_recoupment_policy")
+    @delete("/{group:str}/{code:str}", guards=OPS, operation_id="delete_recoupment_policy")
     async def remove(self, group: GroupPath, code: CodePath, conn: Conn, actor: Caller) -> None:
         """Delete a policy ops added (409 for DESIGN.md's defaults: change those instead)."""
         await policies.delete_policy(conn, actor, group, code)
