@@ -15,3 +15,7 @@ class BadRecoupmentPolicy(Unprocessable):
 
 class DefaultPolicyKept(Conflict):
     code = "recoupment_policy_is_default"
+
+
+class PolicyChangedMeanwhile(Conflict):
+    code = "recoupment_policy_changed_meanwhile"

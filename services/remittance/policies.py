@@ -22,6 +22,7 @@ from services.remittance import queries
 from services.remittance.errors import (
     BadRecoupmentPolicy,
     DefaultPolicyKept,
+    PolicyChangedMeanwhile,
     RecoupmentPolicyNotFound,
 )
 from services.remittance.recoupment import NEVER_A_LOSS_CODE, rule_text
@@ -84,16 +85,21 @@ async def set_policy(
     """
     group, code = group.upper(), code.upper()
     terms = _checked(group, code, data)
-    # The row's lock orders concurrent PUTs of one CARC; two that both find no row both
-    # insert, the unique key lets one in, and the other waits for it and changes that row.
-    row = await queries.lock_policy_for(conn, group, code)
-    if row is None:
+    # The row's lock orders concurrent PUTs of one CARC. Two that both find no row both
+    # insert: the unique key lets one in, the other waits for its commit, inserts nothing and
+    # locks that row instead (unless a DELETE took it in between: then it inserts again).
+    for _ in range(3):
+        row = await queries.lock_policy_for(conn, group, code)
+        if row is not None:
+            break
         created = await queries.insert_policy(conn, group, code, terms, actor.user)
         if created is not None:
             await queries.insert_change(conn, created, "create", None, terms, author(actor))
             return _out(created), True
-        row = await queries.lock_policy_for(conn, group, code)
-        assert row is not None  # rows are deleted only under this same lock
+    else:
+        raise PolicyChangedMeanwhile(
+            f"{group}-{code} was created and deleted meanwhile; try again", field="code"
+        )
     before = _terms(row)
     if before == terms:
         return _out(row), False
