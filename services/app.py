@@ -61,6 +61,7 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
+from services.remittance.routes import RecoupmentPoliciesController
 from services.therapy_sessions.routes import TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -83,6 +84,7 @@ ROUTE_HANDLERS: list[Any] = [
     PriorAuthorizationController,
     ClaimController,
     SessionClaimController,
+    RecoupmentPoliciesController,
 ]
 
 
