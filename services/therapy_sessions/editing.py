@@ -72,20 +72,26 @@ def _merged(
     """The session's coding with the fields the edit gives, as a completion would state it."""
     assert session.started_at is not None
     assert session.actual_minutes is not None
+    kept = [
+        ServiceLineIn(
+            cpt_code=line.cpt_code,
+            modifiers=line.modifiers,
+            diagnosis_pointers=line.diagnosis_pointers,
+        )
+        for line in lines
+    ]
+    started_at = data.started_at
+    if started_at is None:
+        started_at = _restated(session.started_at, claim.service_date if claim else None)
     return CompleteSessionIn(
-        lines=data.lines
-        or [
-            ServiceLineIn(
-                cpt_code=line.cpt_code,
-                modifiers=line.modifiers,
-                diagnosis_pointers=line.diagnosis_pointers,
-            )
-            for line in lines
-        ],
-        diagnosis_codes=data.diagnosis_codes or list(session.diagnosis_codes or []),
+        lines=kept if data.lines is None else data.lines,
+        diagnosis_codes=(
+            list(session.diagnosis_codes or [])
+            if data.diagnosis_codes is None
+            else data.diagnosis_codes
+        ),
         place_of_service=data.place_of_service or session.place_of_service,
-        started_at=data.started_at
-        or _restated(session.started_at, claim.service_date if claim else None),
+        started_at=started_at,
         duration_minutes=data.duration_minutes or session.actual_minutes,
         note_attested=True,  # attested at completion; an edit corrects the coding, not the note
     )

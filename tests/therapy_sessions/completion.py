@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 
 from schemas.credentialing import CredentialingIn, TransitionIn
 from schemas.eligibility import Benefits
@@ -172,3 +173,17 @@ async def benefit_check(db: asyncpg.Connection, visit: Visit, benefits: Benefits
         completed_at=now,
         duration_ms=1,
     )
+
+
+async def complete(
+    client: httpx.AsyncClient, token: Any, visit: Visit, **fields: Any
+) -> dict[str, Any]:
+    """The visit's session completed by its provider through the API (200), its answer."""
+    response = await client.post(
+        f"/therapy-sessions/{visit.session.id}/complete",
+        json=completion_body(**fields),
+        headers=token(visit.provider),
+    )
+    assert response.status_code == 200, response.text
+    out: dict[str, Any] = response.json()
+    return out

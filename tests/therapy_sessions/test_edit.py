@@ -24,7 +24,7 @@ from tests.therapy_sessions.completion import (
     arrange,
     authorize,
     benefit_check,
-    completion_body,
+    complete,
 )
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -38,19 +38,6 @@ TO_90834 = {
     "lines": [{"cpt_code": "90834", "modifiers": [], "diagnosis_pointers": [1]}],
     "duration_minutes": 45,
 }
-
-
-async def _complete(
-    client: httpx.AsyncClient, token: Any, visit: Visit, **fields: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        f"/therapy-sessions/{visit.session.id}/complete",
-        json=completion_body(**fields),
-        headers=token(visit.provider),
-    )
-    assert response.status_code == 200, response.text
-    out: dict[str, Any] = response.json()
-    return out
 
 
 async def _edit(
@@ -124,7 +111,7 @@ async def test_an_edit_within_the_window_lands_where_a_fresh_completion_would(
     edited, fresh = await arrange(db, settings), await arrange(db, settings)
     for visit in (edited, fresh):
         await benefit_check(db, visit, COPAY)
-    first = await _complete(client, token, edited)
+    first = await complete(client, token, edited)
     claim_id = uuid.UUID(first["claim_id"])
     before = await db.fetchrow(
         "SELECT claim_number, (SELECT clm01 FROM claim_submissions WHERE claim_id = c.id) AS clm01"
@@ -158,7 +145,7 @@ async def test_an_edit_within_the_window_lands_where_a_fresh_completion_would(
     # The ledger: balanced, and each account where completing as 90834 puts it.
     assert await _balanced(db) == 0
     assert await get_claim_receivable(db, claim_id) == 11000 - 3000
-    await _complete(client, token, fresh, **TO_90834)
+    await complete(client, token, fresh, **TO_90834)
     assert await _balances(db, edited) == await _balances(db, fresh) == (3000, 8000, 8000)
     assert await _balanced(db) == 0
     kinds = await db.fetch(
@@ -180,7 +167,7 @@ async def test_a_self_pay_edit_posts_only_the_difference(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
     visit = await arrange(db, settings, insured=False)
-    assert (await _complete(client, token, visit))["claim_id"] is None
+    assert (await complete(client, token, visit))["claim_id"] is None
     response = await _edit(client, token, visit, TO_90834)
     assert response.status_code == 200, response.text
     assert response.json()["claim_id"] is None
@@ -201,7 +188,7 @@ async def test_the_window_is_open_for_47h59_and_closed_at_48h(
 ) -> None:
     assert settings.session_edit_window_hours == 48
     visit = await arrange(db, settings)
-    await _complete(client, token, visit)
+    await complete(client, token, visit)
     clock.advance(timedelta(hours=47, minutes=59))
     assert (await _edit(client, token, visit, {"duration_minutes": 58})).status_code == 200
     clock.advance(timedelta(minutes=1))
@@ -222,7 +209,7 @@ async def test_a_claim_no_longer_ready_cannot_be_edited(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any, status: str
 ) -> None:
     visit = await arrange(db, settings)
-    await _complete(client, token, visit)
+    await complete(client, token, visit)
     await db.execute(
         "UPDATE claims SET status = $2 WHERE therapy_session_id = $1", visit.session.id, status
     )
@@ -253,6 +240,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("add_on_without_primary", {"lines": [{"cpt_code": "90785", "diagnosis_pointers": [1]}]},
      "lines[0].cpt_code"),
     ("icd10_format", {"diagnosis_codes": ["41.1"]}, "diagnosis_codes[0]"),
+    ("diagnosis_count", {"diagnosis_codes": []}, "diagnosis_codes"),
     ("diagnosis_pointer", {"lines": [{"cpt_code": "90837", "diagnosis_pointers": [2]}]},
      "lines[0].diagnosis_pointers"),
     ("telehealth_modifier", {"place_of_service": "10"}, "lines[0].modifiers"),
@@ -275,7 +263,7 @@ async def test_each_completion_rule_refuses_an_edit_and_changes_nothing(
 ) -> None:
     visit = await arrange(db, settings, prior_auth_cpt_codes=["90834"])
     await benefit_check(db, visit, COPAY)
-    await _complete(client, token, visit)
+    await complete(client, token, visit)
     before = await _state(db, visit.session.id)
     response = await _edit(client, token, visit, change)
     assert response.status_code == 422, response.text
@@ -291,7 +279,7 @@ async def test_a_prior_authorization_visit_moves_with_the_codes(
     visit = await arrange(db, settings, prior_auth_cpt_codes=["90837"])
     authorization = await authorize(db, visit, "PA-EDIT-1", visits=2)
     used = "SELECT visits_used FROM prior_authorizations WHERE id = $1"
-    first = await _complete(client, token, visit)
+    first = await complete(client, token, visit)
     assert first["session"]["prior_authorization_id"] == str(authorization)
     assert await db.fetchval(used, authorization) == 1
     # 90834 needs none: the visit goes back.
@@ -315,7 +303,7 @@ async def test_an_edit_leaving_the_start_alone_keeps_the_date_of_service(
 ) -> None:
     visit = await arrange(db, settings)
     # 21:30 in New York on the 25th is the 26th in UTC: the date of service is the 25th.
-    out = await _complete(client, token, visit, started_at="2026-11-25T21:30:00-05:00")
+    out = await complete(client, token, visit, started_at="2026-11-25T21:30:00-05:00")
     service_date = "SELECT service_date::text FROM claims WHERE id = $1"
     assert await db.fetchval(service_date, uuid.UUID(out["claim_id"])) == "2026-11-25"
     assert (await _edit(client, token, visit, {"duration_minutes": 60})).status_code == 200
@@ -327,7 +315,7 @@ async def test_a_retry_with_the_same_idempotency_key_edits_once(
 ) -> None:
     visit = await arrange(db, settings)
     await benefit_check(db, visit, COPAY)
-    await _complete(client, token, visit)
+    await complete(client, token, visit)
     first = await _edit(client, token, visit, TO_90834, **{"Idempotency-Key": "edit-1"})
     second = await _edit(client, token, visit, TO_90834, **{"Idempotency-Key": "edit-1"})
     assert first.status_code == second.status_code == 200, first.text
@@ -351,7 +339,7 @@ async def test_who_may_edit(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
     visit = await arrange(db, settings)
-    await _complete(client, token, visit)
+    await complete(client, token, visit)
     other = await make_provider(db, settings)
     url = f"/therapy-sessions/{visit.session.id}"
     before = await _state(db, visit.session.id)

@@ -5,10 +5,6 @@ mid-way is brought back by the sweeper, and the run queues the next claim's row.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,17 +28,18 @@ from services.therapy_sessions.completion import complete_session
 from tests.claims.test_submission import (  # the simulator's world and its helpers
     Stack,
     _adjudicated,
-    _admin,
     _batches,
+    kill_mid_submission,
     stack,  # noqa: F401 - the fixture
 )
 from tests.factories import make_client_actor, make_policy, make_session
 from tests.infra.clearinghouse.conftest import clearinghouse  # noqa: F401 - the simulator
-from tests.live import app_env, process
+from tests.live import app_env
 from tests.therapy_sessions.completion import (
     Visit,
     approve,
     arrange,
+    complete,
     completion_body,
     price_everything,
 )
@@ -68,17 +65,6 @@ async def _ready_at(db: asyncpg.Connection, claim_id: str) -> datetime:
     return found
 
 
-async def _complete(client: httpx.AsyncClient, token: Any, visit: Visit) -> str:
-    response = await client.post(
-        f"/therapy-sessions/{visit.session.id}/complete",
-        json=completion_body(),
-        headers=token(visit.provider),
-    )
-    assert response.status_code == 200, response.text
-    claim_id: str = response.json()["claim_id"]
-    return claim_id
-
-
 async def test_completion_queues_one_row_per_payer_due_when_the_hold_ends(
     client: httpx.AsyncClient,
     db: asyncpg.Connection,
@@ -87,7 +73,7 @@ async def test_completion_queues_one_row_per_payer_due_when_the_hold_ends(
     clock: Clock,
 ) -> None:
     visit = await arrange(db, settings)
-    first = await _complete(client, token, visit)
+    first = (await complete(client, token, visit))["claim_id"]
     hold = timedelta(hours=settings.claim_hold_hours)
     due = await _ready_at(db, first) + hold
     payload = {"payer_id": str(visit.payer.id)}
@@ -95,7 +81,7 @@ async def test_completion_queues_one_row_per_payer_due_when_the_hold_ends(
     # A later claim at the same payer: still one row, due when the first claim's hold ends.
     clock.advance(timedelta(hours=1))
     later = await make_session(db, visit.ops, visit.provider, visit.client, visit.policy_id)
-    await _complete(client, token, Visit(**{**visit.__dict__, "session": later}))
+    await complete(client, token, Visit(**{**visit.__dict__, "session": later}))
     assert await _open_row(db, visit.payer.id) == [("submit_claims", payload, due)]
     # An earlier availability (the cron's safety net, now) brings the row forward.
     job = SubmitClaimsJob(payer_id=visit.payer.id)
@@ -106,12 +92,7 @@ async def test_completion_queues_one_row_per_payer_due_when_the_hold_ends(
     assert await outbox.add_earliest(db, job, dedupe_key=key, available_at=due) is None
     # A self-pay session has no claim and queues nothing.
     self_pay = await arrange(db, settings, insured=False)
-    response = await client.post(
-        f"/therapy-sessions/{self_pay.session.id}/complete",
-        json=completion_body(),
-        headers=token(self_pay.provider),
-    )
-    assert response.status_code == 200, response.text
+    assert (await complete(client, token, self_pay))["claim_id"] is None
     assert await _open_row(db, self_pay.payer.id) == []
 
 
@@ -175,8 +156,8 @@ async def _submit_with_a_killed_worker(
     due: datetime,
     tmp_path: Path,
 ) -> uuid.UUID:
-    """Worker 1 takes the due row from the relay and is killed while the payer is slow;
-    worker 2 gets the row back from the sweeper and finishes it; the batch's PayloadID."""
+    """The due row relayed to a worker killed mid-way, then swept back to a second one
+    (tests/claims/test_submission.py); the batch's PayloadID."""
     env = app_env(
         settings.database_url, settings.redis_url,
         HEARTH_REDIS_NAMESPACE=namespace,
@@ -185,7 +166,6 @@ async def _submit_with_a_killed_worker(
         HEARTH_CLAIM_HOLD_HOURS=str(HOLD_HOURS),
         HEARTH_OUTBOX_VISIBILITY_S="5",
     )  # fmt: skip
-    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
 
     async def row_done() -> bool:
         async with stack.pool.acquire() as conn:
@@ -194,28 +174,9 @@ async def _submit_with_a_killed_worker(
                 " WHERE job = 'submit_claims' AND available_at <= $1",
                 due,
             )
-        return done
+        return bool(done)
 
-    await _admin(stack.simulator, "mode", {"mode": "slow", "delay_s": 15})
-    with process(worker, env, tmp_path / "worker-1.log") as first:
-        for _ in range(150):  # the relay runs every 5 s
-            if await _batches(stack):
-                break
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1)  # the batch is committed; the job waits on the slow payer
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    (pending,) = await _batches(stack)
-    assert pending.status == "pending"
-    assert not await row_done()
-    await _admin(stack.simulator, "mode", {"mode": "normal"})
-    with process(worker, env, tmp_path / "worker-2.log"):
-        for _ in range(120):
-            if await row_done():
-                break
-            await asyncio.sleep(0.5)
-    assert await row_done(), (tmp_path / "worker-2.log").read_text()[-3000:]
-    return pending.payload_id
+    return (await kill_mid_submission(stack, env, tmp_path, row_done)).payload_id
 
 
 async def test_the_relay_hands_the_row_to_arq_when_due_and_a_killed_worker_is_swept_back(
