@@ -53,6 +53,7 @@ CREDIT_NORMAL: Final[frozenset[AccountKind]] = frozenset(
 # The events that post; the migration's CHECK (journal_entries_kind) lists the same.
 EntryKind = Literal[
     "completion",
+    "completion_edited",
     "card_captured",
     "claim_remitted",
     "provider_adjustment",

@@ -57,6 +57,10 @@ class SessionOut(Out):
     confirmed_at: datetime | None = None
     confirmed_by: uuid.UUID | None = None
     prior_authorization_id: uuid.UUID | None = None  # whose visit the session used
+    # Edits of the coding within the edit window (PATCH): how many, the last one's time and user.
+    edit_count: int = 0
+    edited_at: datetime | None = None
+    edited_by: uuid.UUID | None = None
 
 
 class SessionFilters(Out):
@@ -91,6 +95,17 @@ class CompleteSessionIn(Base, kw_only=True):
     started_at: StartsAt
     duration_minutes: Annotated[int, Meta(ge=1, le=480)]
     note_attested: bool
+
+
+class EditSessionIn(Base, kw_only=True):
+    """A confirmed session's coding, corrected within the edit window: the fields given
+    replace the session's (lines as a whole); every completion rule applies again."""
+
+    lines: Annotated[list[ServiceLineIn], Meta(min_length=1, max_length=6)] | None = None
+    diagnosis_codes: Annotated[list[Diagnosis], Meta(max_length=20)] | None = None
+    place_of_service: PlaceOfService | None = None
+    started_at: StartsAt | None = None
+    duration_minutes: Annotated[int, Meta(ge=1, le=480)] | None = None
 
 
 class RecordSessionIn(CompleteSessionIn, kw_only=True):

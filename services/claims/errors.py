@@ -19,3 +19,9 @@ class NoPlatformCharge(Unprocessable):
 
 class ChargeBelowAllowed(Unprocessable):
     code = "charge_below_allowed"
+
+
+class ClaimNotReady(Conflict):
+    """A claim already taken into a batch: it can no longer be rewritten in place."""
+
+    code = "claim_submitted"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import string
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
@@ -27,9 +27,11 @@ from services.claims.errors import (
     ChargeBelowAllowed,
     ClaimExists,
     ClaimNotFound,
+    ClaimNotReady,
     NoPlatformCharge,
 )
 from services.claims.queries import reads
+from services.claims.submission import queue_payer_submission
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.pagination import After, Page, page_of
@@ -109,6 +111,38 @@ async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) ->
         conn, claim_id, None, "ready", "session confirmed", actor.user, clock.now()
     )
     await audit.record(conn, actor, "create", ENTITY, [claim_id])
+    return await _claim(conn, claim_id)
+
+
+async def queue_submission(conn: asyncpg.Connection, claim_id: uuid.UUID, hold: timedelta) -> None:
+    """The claim's payer's submission row, due when the claim's hold ends (in the caller's
+    transaction), so the batch takes it then rather than at the next cron."""
+    claim = await _claim(conn, claim_id)
+    ready_at = await queries.get_ready_at(conn, claim_id)
+    assert ready_at is not None  # a claim is created ready, with its history row
+    await queue_payer_submission(conn, claim.payer_id, ready_at + hold)
+
+
+async def lock_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> ClaimOut | None:
+    """The session's claim, locked (the submission job skips it until the caller commits)."""
+    claim_id = await queries.lock_claim_of_session(conn, session_id)
+    return None if claim_id is None else await _claim(conn, claim_id)
+
+
+async def rewrite_claim(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID, data: ClaimIn
+) -> ClaimOut:
+    """A `ready` claim rewritten in place from its edited session: same number and version
+    (it was never sent), lines priced again at the service date's charges."""
+    claim = await _claim(conn, claim_id)
+    if claim.status != "ready":
+        raise ClaimNotReady(f"the claim is {claim.status}: it was submitted", field="status")
+    lines = await _priced_lines(conn, data, claim.claim_number)
+    total = sum(line.charge_cents for line in lines)
+    await queries.update_claim_coding(conn, claim_id, data, total, clock.now())
+    await queries.delete_lines(conn, claim_id)
+    await queries.insert_lines(conn, claim_id, lines)
+    await audit.record(conn, actor, "update", ENTITY, [claim_id])
     return await _claim(conn, claim_id)
 
 

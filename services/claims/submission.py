@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -46,12 +46,35 @@ RETRY_AFTER_REFUSAL = timedelta(hours=1)
 
 async def queue_submissions(conn: asyncpg.Connection, settings: Settings) -> int:
     """One outbox row per payer with ready claims past the hold (deduplicated per payer)."""
-    cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
+    now = clock.now()
+    cutoff = now - timedelta(hours=settings.claim_hold_hours)
     queued = 0
     for payer_id in await batches.list_payers_with_ready_claims(conn, cutoff):
-        job = SubmitClaimsJob(payer_id=payer_id)
-        queued += await outbox.add(conn, job, dedupe_key=f"{job.job}:{payer_id}") is not None
+        queued += await queue_payer_submission(conn, payer_id, now) is not None
     return queued
+
+
+async def queue_payer_submission(
+    conn: asyncpg.Connection, payer_id: uuid.UUID, available_at: datetime
+) -> int | None:
+    """The payer's one open `submit_claims` row, due at `available_at` or earlier.
+
+    Completion queues it for the end of the claim's hold, the cron (the safety net) for now:
+    an open row waiting for a later time is brought forward, so the earliest wins.
+    """
+    job = SubmitClaimsJob(payer_id=payer_id)
+    return await outbox.add_earliest(
+        conn, job, dedupe_key=f"{job.job}:{payer_id}", available_at=available_at
+    )
+
+
+async def _queue_next(conn: asyncpg.Connection, settings: Settings, payer_id: uuid.UUID) -> None:
+    """After a run, the row for the payer's next claim to come out of its hold: one that
+    became ready while this run's row was open was deduplicated onto it, not queued."""
+    ready_at = await batches.get_next_ready_at(conn, payer_id)
+    if ready_at is not None:
+        due = ready_at + timedelta(hours=settings.claim_hold_hours)
+        await queue_payer_submission(conn, payer_id, max(due, clock.now()))
 
 
 async def submit_claims(
@@ -78,6 +101,7 @@ async def submit_claims(
             return refused
     async with transaction(pool) as conn:
         await outbox.complete(conn, outbox_id)
+        await _queue_next(conn, settings, job.payer_id)
     return f"{len(to_send)} batch(es) sent"
 
 

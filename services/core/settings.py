@@ -173,6 +173,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # this long (the provider may still edit it) before the submission job, run every
     # claim_submit_interval_min minutes, takes it into a batch.
     claim_hold_hours: Annotated[int, Meta(ge=0, le=720)] = 24
+    # A confirmed session's coding may be edited this long after its confirmation, and only
+    # while its claim is still ready (never submitted).
+    session_edit_window_hours: Annotated[int, Meta(ge=1, le=720)] = 48
     claim_submit_interval_min: Annotated[int, Meta(ge=1, le=60)] = 15
     # A sent batch with no 999 (or no 277CA) this long after it was received goes to ops.
     claim_ack_timeout_hours: Annotated[int, Meta(ge=1, le=720)] = 72

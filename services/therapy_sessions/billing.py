@@ -114,7 +114,7 @@ def _line(
     )
 
 
-def _entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) -> list[Line]:
+def entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) -> list[Line]:
     lines = [
         _line("client_receivable", session.client_id, "debit", p.client_cents),
         _line("provider_payable", session.provider_id, "credit", p.provider_rate_cents),
@@ -132,6 +132,32 @@ def _entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) ->
     return [line for line in lines if line.amount_cents > 0]
 
 
+def claim_in(session: SessionOut, data: CompleteSessionIn, pricing: Pricing) -> ClaimIn | None:
+    """The claim a confirmed (or edited) session makes; None without one (no payer)."""
+    if pricing.payer is None or session.policy_id is None:
+        return None
+    return ClaimIn(
+        therapy_session_id=session.id,
+        payer_id=pricing.payer.id,
+        policy_id=session.policy_id,
+        provider_id=session.provider_id,
+        client_id=session.client_id,
+        service_date=data.started_at.date(),
+        place_of_service=data.place_of_service,
+        diagnosis_codes=session.diagnosis_codes or [],
+        prior_authorization_id=session.prior_authorization_id,
+        lines=[
+            ClaimLineIn(
+                cpt_code=line.cpt_code,
+                modifiers=line.modifiers,
+                diagnosis_pointers=line.diagnosis_pointers,
+                allowed_cents=allowed,
+            )
+            for line, allowed in zip(data.lines, pricing.allowed, strict=True)
+        ],
+    )
+
+
 async def book(
     conn: asyncpg.Connection,
     actor: Actor,
@@ -141,33 +167,10 @@ async def book(
 ) -> uuid.UUID | None:
     """The claim (in network) and the completion's journal entry; the claim's id."""
     claim_id = None
-    if pricing.payer is not None and session.policy_id is not None:
-        claim = await create_claim(
-            conn,
-            actor,
-            ClaimIn(
-                therapy_session_id=session.id,
-                payer_id=pricing.payer.id,
-                policy_id=session.policy_id,
-                provider_id=session.provider_id,
-                client_id=session.client_id,
-                service_date=data.started_at.date(),
-                place_of_service=data.place_of_service,
-                diagnosis_codes=session.diagnosis_codes or [],
-                prior_authorization_id=session.prior_authorization_id,
-                lines=[
-                    ClaimLineIn(
-                        cpt_code=line.cpt_code,
-                        modifiers=line.modifiers,
-                        diagnosis_pointers=line.diagnosis_pointers,
-                        allowed_cents=allowed,
-                    )
-                    for line, allowed in zip(data.lines, pricing.allowed, strict=True)
-                ],
-            ),
-        )
-        claim_id = claim.id
-    lines = _entry_lines(session, pricing, claim_id)
+    data_in = claim_in(session, data, pricing)
+    if data_in is not None:
+        claim_id = (await create_claim(conn, actor, data_in)).id
+    lines = entry_lines(session, pricing, claim_id)
     if len(lines) >= 2:  # nothing to book when every amount is zero
         await post_entry(
             conn,

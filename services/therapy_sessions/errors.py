@@ -25,3 +25,19 @@ class CompletionRefused(Unprocessable):
 
 class PolicyInactive(CompletionRefused):
     code = "policy_inactive"
+
+
+class EditWindowClosed(Conflict):
+    """DESIGN.md "Edit window and submission timing": edits only so long after confirming."""
+
+    code = "edit_window_closed"
+
+
+class CoverageChanged(Conflict):
+    """The session's coverage is not what it was at completion (a claim would appear or go)."""
+
+    code = "coverage_changed"
+
+
+class NothingToEdit(Unprocessable):
+    code = "nothing_to_edit"

@@ -25,7 +25,7 @@ _COLUMNS = """
     id, provider_id, client_id, policy_id, starts_at, duration_minutes, place_of_service,
     status, cancelled_at, cancel_reason, cancelled_by, created_by, created_at, updated_at,
     diagnosis_codes, started_at, actual_minutes, note_attested, confirmed_at, confirmed_by,
-    prior_authorization_id
+    prior_authorization_id, edit_count, edited_at, edited_by
 """
 # $2 provider, $3 client: the caller's scope (services.core.scope; NULL: ops, every session).
 _SCOPED = (
@@ -176,6 +176,43 @@ async def update_confirm(
         prior_authorization_id,
     )
     return one(row, SessionOut)
+
+
+async def update_coding(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    data: CompleteSessionIn,
+    diagnosis_codes: list[str],
+    by: uuid.UUID,
+    prior_authorization_id: uuid.UUID | None,
+) -> SessionOut:
+    """An edit of a confirmed session's coding: counted, its time and user kept."""
+    now = clock.now()
+    row = await conn.fetchrow(
+        """
+        UPDATE therapy_sessions
+        SET diagnosis_codes = $2, place_of_service = $3, started_at = $4, actual_minutes = $5,
+            prior_authorization_id = $6, edit_count = edit_count + 1, edited_at = $7,
+            edited_by = $8, updated_at = $7
+        WHERE id = $1 AND status = 'confirmed'
+        RETURNING"""  # noqa: S608 (constant column list, no input)
+        + _COLUMNS,
+        session_id,
+        diagnosis_codes,
+        data.place_of_service,
+        data.started_at,
+        data.duration_minutes,
+        prior_authorization_id,
+        now,
+        by,
+    )
+    return one(row, SessionOut)
+
+
+async def delete_lines(conn: asyncpg.Connection, session_id: uuid.UUID) -> None:
+    await conn.execute(
+        "DELETE FROM therapy_session_lines WHERE therapy_session_id = $1", session_id
+    )
 
 
 _LINE_COLUMNS = "line_number, cpt_code, modifiers, diagnosis_pointers"

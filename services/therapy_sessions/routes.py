@@ -1,4 +1,5 @@
-"""/therapy-sessions: book, list, read, cancel, no-show, complete, record an unbooked one."""
+"""/therapy-sessions: book, list, read, cancel, no-show, complete, record an unbooked one,
+edit a confirmed one's coding."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from schemas.therapy_sessions import (
@@ -14,6 +15,7 @@ from schemas.therapy_sessions import (
     CancelSessionIn,
     CompleteSessionIn,
     CompletionOut,
+    EditSessionIn,
     RecordSessionIn,
     SessionFilters,
     SessionOut,
@@ -23,7 +25,7 @@ from services.core import idempotency
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.therapy_sessions import completion, service
+from services.therapy_sessions import completion, editing, service
 
 Since = Annotated[datetime | None, QueryParameter(name="from")]
 Until = Annotated[datetime | None, QueryParameter(name="to")]
@@ -161,6 +163,34 @@ class TherapySessionController(Controller):
             data,
             201,
             lambda: completion.record_session(conn, settings, actor, data),
+            CompletionOut,
+        )
+        return Response(out, status_code=status)
+
+    @patch(
+        "/{session_id:uuid}",
+        guards=[allow("ops", "provider")],
+        operation_id="edit_therapy_session",
+    )
+    async def edit(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[EditSessionIn],
+        conn: Conn,
+        actor: Caller,
+        settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CompletionOut]:
+        """Correct a confirmed session's coding within the edit window, while its claim is
+        unsent (409 otherwise); every completion rule applies again (422)."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            f"edit_therapy_session:{session_id}",
+            data,
+            200,
+            lambda: editing.edit_session(conn, settings, actor, session_id, data),
             CompletionOut,
         )
         return Response(out, status_code=status)

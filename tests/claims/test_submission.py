@@ -10,7 +10,7 @@ import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -336,6 +336,35 @@ async def test_no_acknowledgement_changes_nothing_until_overdue_then_ops(
     assert (after["status"], after["needs_ops"]) == ("submitted", True)
 
 
+async def kill_mid_submission(
+    stack: Stack, env: dict[str, str], tmp_path: Path, done: Callable[[], Awaitable[bool]]
+) -> ClaimBatchRow:
+    """A real arq worker SIGKILLed once its batch is committed, while the payer is slow to
+    answer the 837 (the work not `done`); a second worker, the sweeper having handed the
+    outbox row out again, finishes it. The batch as the first worker left it (pending)."""
+    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    await _admin(stack.simulator, "mode", {"mode": "slow", "delay_s": 15})
+    with process(worker, env, tmp_path / "worker-1.log") as first:
+        for _ in range(150):  # the relay runs every 5 s
+            if await _batches(stack):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # the batch is committed; the job waits on the slow payer
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    (pending,) = await _batches(stack)
+    assert pending.status == "pending"
+    assert not await done()
+    await _admin(stack.simulator, "mode", {"mode": "normal"})
+    with process(worker, env, tmp_path / "worker-2.log"):
+        for _ in range(120):
+            if await done():
+                break
+            await asyncio.sleep(0.5)
+    assert await done(), (tmp_path / "worker-2.log").read_text()[-3000:]
+    return pending
+
+
 async def test_worker_killed_mid_submission_sends_each_claim_once(
     stack: Stack, redis_namespace: str, tmp_path: Path
 ) -> None:
@@ -350,7 +379,6 @@ async def test_worker_killed_mid_submission_sends_each_claim_once(
         HEARTH_PLATFORM_NPI=WORLD_BILLING_NPI, HEARTH_CLAIM_HOLD_HOURS="0",
         HEARTH_OUTBOX_VISIBILITY_S="5",
     )  # fmt: skip
-    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
 
     async def outbox_done() -> bool:
         async with stack.pool.acquire() as conn:
@@ -359,25 +387,7 @@ async def test_worker_killed_mid_submission_sends_each_claim_once(
             )
         return done
 
-    await _admin(stack.simulator, "mode", {"mode": "slow", "delay_s": 15})
-    with process(worker, env, tmp_path / "worker-1.log") as first:
-        for _ in range(150):
-            if await _batches(stack):
-                break
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1)  # the batch is committed; the job waits on the slow payer
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    (pending,) = await _batches(stack)
-    assert pending.status == "pending"
-    assert not await outbox_done()
-    await _admin(stack.simulator, "mode", {"mode": "normal"})
-    with process(worker, env, tmp_path / "worker-2.log"):
-        for _ in range(120):
-            if await outbox_done():
-                break
-            await asyncio.sleep(0.5)
-    assert await outbox_done()
+    pending = await kill_mid_submission(stack, env, tmp_path, outbox_done)
     (sent,) = await _batches(stack)
     assert (sent.payload_id, sent.status) == (pending.payload_id, "sent")
     assert await _adjudicated(stack) == {(await _submission(stack, claim_id))["clm01"]: 1}

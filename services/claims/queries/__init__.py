@@ -217,3 +217,54 @@ async def flag_for_ops(
         reason[:500],
         at,
     )
+
+
+# Edits of a confirmed session within the edit window rewrite its claim while it is `ready`.
+
+
+async def lock_claim_of_session(
+    conn: asyncpg.Connection, session_id: uuid.UUID
+) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM claims WHERE therapy_session_id = $1 FOR UPDATE", session_id
+    )
+    return found
+
+
+async def update_claim_coding(
+    conn: asyncpg.Connection,
+    claim_id: uuid.UUID,
+    data: ClaimIn,
+    total_charge_cents: int,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE claims
+        SET service_date = $2, place_of_service = $3, diagnosis_codes = $4,
+            prior_authorization_id = $5, total_charge_cents = $6, allowed_cents = $7,
+            updated_at = $8
+        WHERE id = $1
+        """,
+        claim_id,
+        data.service_date,
+        data.place_of_service,
+        data.diagnosis_codes,
+        data.prior_authorization_id,
+        total_charge_cents,
+        sum(line.allowed_cents for line in data.lines),
+        at,
+    )
+
+
+async def delete_lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM claim_lines WHERE claim_id = $1", claim_id)
+
+
+async def get_ready_at(conn: asyncpg.Connection, claim_id: uuid.UUID) -> datetime | None:
+    """When the claim last became ready (its submission hold runs from then)."""
+    found: datetime | None = await conn.fetchval(
+        "SELECT max(at) FROM claim_status_history WHERE claim_id = $1 AND to_status = 'ready'",
+        claim_id,
+    )
+    return found

@@ -42,6 +42,20 @@ async def list_payers_with_ready_claims(
     return [row["payer_id"] for row in rows]
 
 
+async def get_next_ready_at(conn: asyncpg.Connection, payer_id: uuid.UUID) -> datetime | None:
+    """When the payer's longest-waiting ready claim (not waiting on ops) became ready."""
+    found: datetime | None = await conn.fetchval(
+        """
+        SELECT min((SELECT max(h.at) FROM claim_status_history h
+                    WHERE h.claim_id = c.id AND h.to_status = 'ready'))
+        FROM claims c
+        WHERE c.payer_id = $1 AND c.status = 'ready' AND NOT c.needs_ops
+        """,
+        payer_id,
+    )
+    return found
+
+
 async def lock_ready_claims(
     conn: asyncpg.Connection, payer_id: uuid.UUID, ready_before: datetime
 ) -> list[uuid.UUID]:
