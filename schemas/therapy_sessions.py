@@ -93,6 +93,14 @@ class CompleteSessionIn(Base, kw_only=True):
     note_attested: bool
 
 
+class ClaimCoding(Out):
+    """A claim's coding as a correction leaves it, checked by the completion's rules."""
+
+    lines: list[ServiceLineIn]
+    diagnosis_codes: list[str]
+    place_of_service: PlaceOfService
+
+
 class RecordSessionIn(CompleteSessionIn, kw_only=True):
     """An unbooked session, recorded and completed at once (ops name the provider)."""
 

@@ -186,3 +186,8 @@ async def get_trial_balance(conn: Connection) -> TrialBalance:
 async def get_claim_receivable(conn: Connection, claim_id: uuid.UUID) -> int:
     """What the payer still owes on one claim (payer_receivable debits - credits)."""
     return await queries.get_claim_receivable(conn, claim_id)
+
+
+async def get_entry(conn: Connection, idempotency_key: str) -> EntryOut | None:
+    """The entry posted under a key, if any (a correction reads what a claim's events booked)."""
+    return await queries.get_entry_by_key(conn, idempotency_key)
