@@ -9,7 +9,10 @@ therapy_sessions domain stays unaware of claims.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
+import asyncpg
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -26,7 +29,7 @@ from schemas.claims import (
 )
 from services.claims import corrections, service
 from services.core import idempotency
-from services.core.auth import allow
+from services.core.auth import Actor, allow
 from services.core.deps import Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
@@ -99,11 +102,10 @@ class ClaimController(Controller):
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CorrectionOut]:
         """A rejected claim corrected and sent again (frequency 1)."""
-        status, out = await idempotency.run_once(
-            conn, actor.user, idempotency_key, f"resend_claim:{claim_id}", data, 200,
-            lambda: corrections.resend_claim(conn, actor, claim_id, data), CorrectionOut,
+        return await _once(
+            conn, actor, idempotency_key, f"resend_claim:{claim_id}", data,
+            lambda: corrections.resend_claim(conn, actor, claim_id, data),
         )  # fmt: skip
-        return Response(out, status_code=status)
 
     @post(
         "/{claim_id:uuid}/replace", guards=[allow("ops", "provider")], operation_id="replace_claim"
@@ -117,11 +119,10 @@ class ClaimController(Controller):
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CorrectionOut]:
         """An accepted claim replaced by its corrected whole (frequency 7, REF*F8)."""
-        status, out = await idempotency.run_once(
-            conn, actor.user, idempotency_key, f"replace_claim:{claim_id}", data, 200,
-            lambda: corrections.replace_claim(conn, actor, claim_id, data), CorrectionOut,
+        return await _once(
+            conn, actor, idempotency_key, f"replace_claim:{claim_id}", data,
+            lambda: corrections.replace_claim(conn, actor, claim_id, data),
         )  # fmt: skip
-        return Response(out, status_code=status)
 
     @post("/{claim_id:uuid}/void", guards=[allow("ops", "provider")], operation_id="void_claim")
     async def void(
@@ -133,11 +134,25 @@ class ClaimController(Controller):
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CorrectionOut]:
         """An accepted claim withdrawn (frequency 8, REF*F8)."""
-        status, out = await idempotency.run_once(
-            conn, actor.user, idempotency_key, f"void_claim:{claim_id}", data, 200,
-            lambda: corrections.void_claim(conn, actor, claim_id, data), CorrectionOut,
+        return await _once(
+            conn, actor, idempotency_key, f"void_claim:{claim_id}", data,
+            lambda: corrections.void_claim(conn, actor, claim_id, data),
         )  # fmt: skip
-        return Response(out, status_code=status)
+
+
+async def _once(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    key: str | None,
+    operation: str,
+    data: msgspec.Struct,
+    use_case: Callable[[], Awaitable[CorrectionOut]],
+) -> Response[CorrectionOut]:
+    """A correction once per Idempotency-Key: a repeat gets the first answer."""
+    status, out = await idempotency.run_once(
+        conn, actor.user, key, operation, data, 200, use_case, CorrectionOut
+    )
+    return Response(out, status_code=status)
 
 
 class SessionClaimController(Controller):
