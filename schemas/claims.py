@@ -266,4 +266,3 @@ class ClaimVersionState(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     payer_claim_number: str | None  # the latest one a payer's 277CA gave
     voided: bool  # a void (frequency 8) was made
-    unsent: bool  # a version waits for the submission job

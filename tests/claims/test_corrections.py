@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.claims import queries
 from services.core.settings import Settings
 from services.ledger.service import get_claim_receivable, get_trial_balance
 from tests.authz import ROLES, expected_status, headers_for
@@ -20,6 +21,7 @@ from tests.claims.corrections import (
     coinsurance,
     completed,
     net_by_kind,
+    sent,
     snapshot,
     versions,
 )
@@ -298,3 +300,17 @@ async def test_bad_bodies_are_refused_naming_the_field(
         assert 400 <= response.status_code < 500, body
         assert field in response.text, body
     assert await versions(db, claim_id) == (await versions(db, claim_id))[:1]
+
+
+async def test_the_database_keeps_one_unsent_version_per_claim(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
+) -> None:
+    """The last line behind "a version is sent once": a second version while one waits for
+    the submission job is refused by PostgreSQL, whatever the application does."""
+    _, claim_id = await completed(db, client, token, settings)
+    number = await db.fetchval("SELECT claim_number FROM claims WHERE id = $1", claim_id)
+    with pytest.raises(asyncpg.UniqueViolationError, match="claim_submissions_one_unsent"):
+        async with db.transaction():
+            await queries.insert_submission(db, claim_id, 2, "1", number + "02")
+    await sent(db, claim_id)
+    await queries.insert_submission(db, claim_id, 2, "1", number + "02")

@@ -29,8 +29,7 @@ async def get_version_state(conn: asyncpg.Connection, claim_id: uuid.UUID) -> Cl
         SELECT max(version) AS version,
                (array_agg(payer_claim_number ORDER BY version DESC)
                     FILTER (WHERE payer_claim_number IS NOT NULL))[1] AS payer_claim_number,
-               coalesce(bool_or(frequency = '8'), false) AS voided,
-               coalesce(bool_or(batch_id IS NULL), false) AS unsent
+               coalesce(bool_or(frequency = '8'), false) AS voided
         FROM claim_submissions WHERE claim_id = $1
         """,
         claim_id,
