@@ -87,3 +87,29 @@ async def test_a_replacement_then_a_void_go_through_the_payer(stack: Stack) -> N
         ("acknowledged", "voided"),
     ]
     assert await _adjudicated(stack) == {original: 1, clm01: 1, voided: 1}
+
+
+async def test_a_rejected_claim_resent_after_ops_fix_the_member_id_is_accepted(
+    stack: Stack,  # noqa: F811
+) -> None:
+    claim_id = await _ready_claim(stack, member_id="EVG999999")
+    await _round(stack)
+    rejected, _, _, status = await _latest(stack, claim_id)
+    assert status == "rejected"
+    async with transaction(stack.pool) as conn:
+        await conn.execute(
+            "UPDATE insurance_policies SET member_id = 'EVG100001'"
+            " WHERE id = (SELECT policy_id FROM claims WHERE id = $1)",
+            claim_id,
+        )
+        data = ClaimCorrectionIn(reason="ops corrected the member id")
+        await corrections.resend_claim(conn, stack.ops, claim_id, data)
+    resent = await _round(stack)
+    assert x12valid_errors(resent) == []
+    clm01, frequency, number, status = await _latest(stack, claim_id)
+    assert "*10:B:1*Y*A*Y*Y~" in resent
+    assert "REF*F8" not in resent
+    assert (frequency, status) == ("1", "accepted")
+    assert number is not None
+    assert clm01 != rejected
+    assert await _adjudicated(stack) == {clm01: 1}  # the rejected version never got past the door
