@@ -85,6 +85,13 @@ async def test_a_rejected_claim_is_corrected_and_resent_as_frequency_1(
     assert (last["from_status"], last["to_status"]) == ("rejected", "ready")
     assert last["reason"] == "corrected and resent (frequency 1): " + body["reason"]
     assert last["actor_user_id"] == visit.provider.user
+    audited = await db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE actor_user_id = $1 AND action = 'update'"
+        " AND entity = 'claim' AND entity_id = $2",
+        visit.provider.user,
+        claim_id,
+    )
+    assert audited == 1
     # The add-on's allowed amount and rate: the accounts where a completion would put them.
     assert await net_by_kind(db, visit.session.id, claim_id) == {
         "client_receivable": 3300, "payer_receivable": 13200, "provider_payable": -12200,
