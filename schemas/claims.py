@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.common import Base, Out, text
+from schemas.payers import FilingIndicator
 from schemas.therapy_sessions import Diagnosis, PlaceOfService, ServiceLineIn
 
 ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected", "voided"]
@@ -183,6 +184,7 @@ class BatchClaimRow(msgspec.Struct, frozen=True, kw_only=True):
     prior_authorization: str | None
     payer_name: str
     x12_payer_id: str
+    claim_filing_indicator: FilingIndicator
     member_id: str
     group_number: str | None
     relationship: Literal["self", "spouse", "child", "other"]
