@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
+from msgspec import Meta
 
-from schemas.common import Out
+from schemas.common import Base, Out, text
 from schemas.payers import FilingIndicator
+from schemas.therapy_sessions import Diagnosis, PlaceOfService, ServiceLineIn
 
-ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected"]
+ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected", "voided"]
+Frequency = Literal["1", "7", "8"]
 
 
 class ClaimLineIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -172,7 +175,8 @@ class BatchClaimRow(msgspec.Struct, frozen=True, kw_only=True):
 
     claim_id: uuid.UUID
     clm01: str
-    frequency: Literal["1", "7", "8"]
+    frequency: Frequency
+    payer_claim_number: str | None  # REF*F8 of a 7 or 8: the latest one the payer gave
     total_charge_cents: int
     place_of_service: str
     diagnosis_codes: list[str]
@@ -227,4 +231,40 @@ class BatchMember(msgspec.Struct, frozen=True, kw_only=True):
     claim_id: uuid.UUID
     submission_id: uuid.UUID
     clm01: str
+    frequency: Frequency  # an accepted 8 makes the claim `voided`
     status: ClaimStatus
+
+
+# Corrections (issue 15 item 6): the bodies of resend, replace and void.
+
+Reason = Annotated[str, text(500)]
+
+
+class ClaimCorrectionIn(Base, kw_only=True):
+    """A resend (frequency 1) or a replacement (7): what changes, and why. A field left out
+    keeps the claim's value; nothing given resends the claim as it is (the fix was elsewhere,
+    e.g. ops corrected the policy's member id)."""
+
+    reason: Reason
+    diagnosis_codes: Annotated[list[Diagnosis], Meta(min_length=1, max_length=20)] | None = None
+    lines: Annotated[list[ServiceLineIn], Meta(min_length=1, max_length=6)] | None = None
+    place_of_service: PlaceOfService | None = None
+
+
+class ClaimVoidIn(Base, kw_only=True):
+    reason: Reason
+
+
+class CorrectionOut(Out):
+    """The claim after a correction, with the version it made."""
+
+    claim: ClaimOut
+    version: ClaimVersionOut
+
+
+class ClaimVersionState(msgspec.Struct, frozen=True, kw_only=True):
+    """What a correction needs to know of a claim's versions."""
+
+    version: int
+    payer_claim_number: str | None  # the latest one a payer's 277CA gave
+    voided: bool  # a void (frequency 8) was made

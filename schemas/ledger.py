@@ -69,6 +69,8 @@ EntryKind = Literal[
     "payout_transferred",
     "transfer_reversed",
     "top_up",
+    "claim_corrected",
+    "claim_voided",
 ]
 Side = Literal["debit", "credit"]
 # At most $1,000,000,000.00 on one line: far above any event, far below BIGINT.

@@ -108,6 +108,14 @@ class EditSessionIn(Base, kw_only=True):
     duration_minutes: Annotated[int, Meta(ge=1, le=480)] | None = None
 
 
+class ClaimCoding(Out):
+    """A claim's coding as a correction leaves it, checked by the completion's rules."""
+
+    lines: list[ServiceLineIn]
+    diagnosis_codes: list[str]
+    place_of_service: PlaceOfService
+
+
 class RecordSessionIn(CompleteSessionIn, kw_only=True):
     """An unbooked session, recorded and completed at once (ops name the provider)."""
 

@@ -25,3 +25,31 @@ class ClaimNotReady(Conflict):
     """A claim already taken into a batch: it can no longer be rewritten in place."""
 
     code = "claim_submitted"
+
+
+class ClaimStatusConflict(Conflict):
+    """The claim's status does not allow this correction (the message says which does)."""
+
+    code = "claim_status"
+
+
+class PayerHoldsClaim(Conflict):
+    """A resend (frequency 1) of a claim some payer accepted: that is a replacement's work."""
+
+    code = "payer_holds_claim"
+
+
+class ClaimVoided(Conflict):
+    code = "claim_voided"
+
+
+class NoPayerClaimNumber(Unprocessable):
+    """A replacement or void needs the payer's claim number (REF*F8), from its 277CA."""
+
+    code = "no_payer_claim_number"
+
+
+class CorrectionRefused(Unprocessable):
+    """A corrected claim that breaks a billing rule; the code names the rule."""
+
+    code = "correction_refused"

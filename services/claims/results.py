@@ -175,6 +175,10 @@ async def _apply_claim_answer(
     reason = f"277CA {' '.join(codes)}"
     if answer.decision == "ops":
         await _to_ops(conn, member, f"277CA code no rule decides: {' '.join(codes)}", now)
+    elif answer.decision == "accepted" and member.frequency == "8":
+        # The payer accepted the void: the claim is withdrawn (its 277CA gives the void a
+        # claim number of its own, kept on the version).
+        await _move(conn, member, "voided", reason, codes, now, answer)
     elif answer.decision in ("accepted", "rejected"):
         await _move(conn, member, answer.decision, reason, codes, now, answer)
     else:  # A0/A1: still with the payer; keep the codes, the claim stays submitted

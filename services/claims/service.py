@@ -14,6 +14,7 @@ import asyncpg
 from schemas.claims import (
     ClaimDetailOut,
     ClaimIn,
+    ClaimLineIn,
     ClaimLineOut,
     ClaimOut,
     ClaimStatus,
@@ -63,16 +64,19 @@ def clm01(number: str, version: int) -> str:
     return number + base36(version, _VERSION_DIGITS)
 
 
-async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) -> list[ClaimLineOut]:
-    """The lines at the platform's charge on the date of service (DESIGN.md "Rates")."""
-    codes = [line.cpt_code for line in data.lines]
-    charges = await queries.get_charges(conn, codes, data.service_date)
+async def priced_lines(
+    conn: asyncpg.Connection, lines: list[ClaimLineIn], service_date: date, prefix: str
+) -> list[ClaimLineOut]:
+    """The lines at the platform's charge on the date of service (DESIGN.md "Rates"), each
+    with its line control number (REF*6R) `{prefix}L{n}`."""
+    codes = [line.cpt_code for line in lines]
+    charges = await queries.get_charges(conn, codes, service_date)
     priced = []
-    for n, line in enumerate(data.lines, start=1):
+    for n, line in enumerate(lines, start=1):
         charge = charges.get(line.cpt_code)
         if charge is None:
             raise NoPlatformCharge(
-                f"the platform has no charge for {line.cpt_code} on {data.service_date}",
+                f"the platform has no charge for {line.cpt_code} on {service_date}",
                 field=f"lines[{n - 1}].cpt_code",
             )
         if charge < line.allowed_cents:
@@ -90,7 +94,7 @@ async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) ->
                 allowed_cents=line.allowed_cents,
                 units=1,
                 diagnosis_pointers=line.diagnosis_pointers,
-                line_control_number=f"{number}L{n}",
+                line_control_number=f"{prefix}L{n}",
             )
         )
     return priced
@@ -99,7 +103,7 @@ async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) ->
 async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) -> ClaimOut:
     """The session's claim with this payer, `ready`, version 1 (frequency 1), with history."""
     number = claim_number(await queries.next_claim_number(conn))
-    lines = await _priced_lines(conn, data, number)
+    lines = await priced_lines(conn, data.lines, data.service_date, number)
     claim_id = await queries.insert_claim(
         conn, data, number, sum(line.charge_cents for line in lines)
     )
@@ -137,7 +141,11 @@ async def rewrite_claim(
     claim = await _claim(conn, claim_id)
     if claim.status != "ready":
         raise ClaimNotReady(f"the claim is {claim.status}: it was submitted", field="status")
-    lines = await _priced_lines(conn, data, claim.claim_number)
+    if claim.clm01 != clm01(claim.claim_number, 1):
+        # A corrected version waiting to be resent: the earlier one went out, so the coding is
+        # changed through a correction (a new version), never in place.
+        raise ClaimNotReady("the claim was submitted before: correct it instead", field="status")
+    lines = await priced_lines(conn, data.lines, data.service_date, claim.claim_number)
     total = sum(line.charge_cents for line in lines)
     await queries.update_claim_coding(conn, claim_id, data, total, clock.now())
     await queries.delete_lines(conn, claim_id)

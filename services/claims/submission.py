@@ -278,6 +278,7 @@ def to_x837_claim(row: BatchClaimRow, lines: list[BatchLineRow]) -> Claim:
         "charge_cents": row.total_charge_cents,
         "place_of_service": row.place_of_service,
         "frequency": row.frequency,
+        "payer_claim_number": row.payer_claim_number if row.frequency != "1" else None,
         "prior_authorization": row.prior_authorization,
         "diagnoses": row.diagnosis_codes,
         "payer": {

@@ -206,3 +206,8 @@ async def get_source_net(
         for kind, owner, claim, net in nets
         if net != 0
     ]
+
+
+async def get_entry(conn: Connection, idempotency_key: str) -> EntryOut | None:
+    """The entry posted under a key, if any (a correction reads what a claim's events booked)."""
+    return await queries.get_entry_by_key(conn, idempotency_key)
