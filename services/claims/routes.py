@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, get
-from litestar.params import FromPath, FromQuery
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from schemas.claims import (
     ClaimDetailOut,
     ClaimStatus,
     ClaimSummaryOut,
     ClaimVersionOut,
+    NeedsOpsClaimOut,
+    OpsResolutionIn,
+    OpsResolutionOut,
     RejectedClaimOut,
     SessionClaimOut,
 )
@@ -82,6 +85,33 @@ class ClaimController(Controller):
     ) -> Page[ClaimSummaryOut]:
         """Claims flagged near their payer's filing limit, not yet accepted; soonest first."""
         return await service.list_filing_deadlines(conn, actor, cursor, limit)
+
+    @get("/queues/needs-ops", guards=[allow("ops")], operation_id="list_needs_ops_claims")
+    async def needs_ops(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[NeedsOpsClaimOut]:
+        """Claims flagged for ops with what raised the flag and since when; longest first."""
+        return await service.list_needs_ops(conn, actor, cursor, limit)
+
+    @post(
+        "/{claim_id:uuid}/ops-resolution",
+        guards=[allow("ops")],
+        operation_id="resolve_claim_ops_flag",
+        status_code=200,
+    )
+    async def resolve(
+        self,
+        claim_id: FromPath[uuid.UUID],
+        data: JSONBody[OpsResolutionIn],
+        conn: Conn,
+        actor: Caller,
+    ) -> OpsResolutionOut:
+        """Lower the claim's flag for ops with a note, kept in the claim's history."""
+        return await service.resolve_ops_flag(conn, actor, claim_id, data)
 
 
 class SessionClaimController(Controller):
