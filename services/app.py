@@ -61,7 +61,7 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
-from services.therapy_sessions.routes import TherapySessionController
+from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
     live,
@@ -80,6 +80,7 @@ ROUTE_HANDLERS: list[Any] = [
     ClientController,
     PolicyController,
     TherapySessionController,
+    CoverageQueueController,
     PriorAuthorizationController,
     ClaimController,
     SessionClaimController,

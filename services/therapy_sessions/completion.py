@@ -29,7 +29,11 @@ from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
 from services.prior_authorizations.service import use_visit
 from services.therapy_sessions import billing, queries, rules
-from services.therapy_sessions.errors import CompletionRefused, PolicyInactive
+from services.therapy_sessions.errors import (
+    CompletionRefused,
+    CoverageNotConfirmed,
+    PolicyInactive,
+)
 from services.therapy_sessions.service import ENTITY, lock_scheduled, write_booking
 
 
@@ -103,19 +107,58 @@ async def _confirm(
     day = data.started_at.date()
     payer = await _payer(conn, session, day)
     codes = rules.check_coding(data, payer.telehealth_modifier if payer else None)
-    if payer is not None:
-        await _check_payer_rules(conn, session, payer, day)
-    pricing = await billing.price(conn, settings, session, payer, data, day)
-    authorization = None
-    if pricing.payer is not None:  # only a claim needs the payer's authorization
-        authorization = await _use_authorization(conn, session, pricing.payer, data, day)
+    pricing, authorization = await _price(conn, settings, session, payer, data, day)
     confirmed = await queries.update_confirm(
         conn, session.id, data, codes, actor.user, authorization
     )
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     claim_id = await billing.book(conn, actor, confirmed, data, pricing)
-    return CompletionOut(session=confirmed, lines=lines, claim_id=claim_id)
+    return CompletionOut(
+        session=confirmed, lines=lines, claim_id=claim_id, billing_hold=pricing.hold
+    )
+
+
+async def _price(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    session: SessionOut,
+    payer: PayerOut | None,
+    data: CompleteSessionIn,
+    day: date,
+) -> tuple[billing.Pricing, uuid.UUID | None]:
+    """The payer's rules, the amounts, and the prior authorization's visit a claim uses."""
+    if payer is not None:
+        await _check_payer_rules(conn, session, payer, day)
+    pricing = await billing.price(conn, settings, session, payer, data, day)
+    authorization = None
+    if pricing.payer is not None:  # only a claim needs the payer's authorization
+        authorization = await _use_authorization(conn, session, pricing.payer, data, day)
+    return pricing, authorization
+
+
+async def bill_held(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    session: SessionOut,
+    data: CompleteSessionIn,
+) -> tuple[billing.Pricing, uuid.UUID | None]:
+    """A confirmed session on hold, booked as its completion would have booked it had the
+    latest benefit check said what it says now; (pricing, claim id). Still held: a refusal."""
+    day = data.started_at.date()
+    pricing, authorization = await _price(
+        conn, settings, session, await _payer(conn, session, day), data, day
+    )
+    if pricing.hold is not None:
+        raise CoverageNotConfirmed(
+            "the latest benefit check still does not say this plan covers the session "
+            f"({pricing.hold.replace('_', '-')}): check the benefits again first",
+            field="outcome",
+        )
+    if authorization is not None:
+        session = await queries.update_prior_authorization(conn, session.id, authorization)
+    return pricing, await billing.book(conn, actor, session, data, pricing)
 
 
 async def complete_session(

@@ -25,3 +25,17 @@ class CompletionRefused(Unprocessable):
 
 class PolicyInactive(CompletionRefused):
     code = "policy_inactive"
+
+
+class CoverageNotConfirmed(Conflict):
+    """Billing a held session while the latest benefit check still cannot say it is covered."""
+
+    code = "coverage_not_confirmed"
+
+
+class NotOnHold(Conflict):
+    code = "therapy_session_not_on_hold"
+
+
+class ReasonRequired(Unprocessable):
+    code = "reason_required"
