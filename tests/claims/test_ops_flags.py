@@ -18,7 +18,7 @@ import pytest
 from schemas.claims import OpsResolutionIn
 from services.claims import service as claims
 from services.claims.results import fetch_claim_results
-from services.claims.submission import submit_claims
+from services.claims.submission import queue_submissions, submit_claims
 from services.clearinghouse.client import PAYLOAD_837, RETRIEVE_277, CoreHttpClient, CoreResponse
 from services.core.clock import Clock
 from services.core.db import transaction
@@ -166,3 +166,36 @@ async def test_no_277ca_flag_ends_when_it_comes_and_a_resolved_one_waits_a_timeo
         ("flagged", f"no 277CA yet {stack.settings.claim_ack_timeout_hours} h after submission"),
         ("cleared", "the 277CA came"),
     ]
+
+
+async def test_a_claim_that_cannot_be_sent_waits_for_ops_then_goes_in_the_next_batch(
+    stack: Stack,
+) -> None:
+    claim_id = await _ready_claim(stack)
+    async with transaction(stack.pool) as conn:
+        client_id = await conn.fetchval("SELECT client_id FROM claims WHERE id = $1", claim_id)
+        # A last name longer than NM103's 60 characters: the 837P cannot carry it.
+        await conn.execute("UPDATE clients SET last_name = $2 WHERE id = $1", client_id, "L" * 61)
+    outbox_id = await _queue(stack)
+    assert await submit_claims(stack.pool, stack.clearinghouse, stack.settings, outbox_id) == (
+        "0 batch(es) sent"
+    )
+    assert await _flag(stack, claim_id) == ("ready", True, "unsendable")
+    async with transaction(stack.pool) as conn:
+        # Flagged, it is not taken again: no payer has ready claims to send.
+        assert await queue_submissions(conn, stack.settings) == 0
+        await conn.execute("UPDATE clients SET last_name = 'Lee' WHERE id = $1", client_id)
+        await claims.resolve_ops_flag(
+            conn, stack.ops, claim_id, OpsResolutionIn(note="client's last name corrected")
+        )
+    outbox_id = await _queue(stack)
+    assert await submit_claims(stack.pool, stack.clearinghouse, stack.settings, outbox_id) == (
+        "1 batch(es) sent"
+    )
+    assert await _fetch_results(stack) == ["applied"]
+    assert await _flag(stack, claim_id) == ("accepted", False, None)
+    events = await _events(stack, claim_id)
+    assert [what for what, _ in events] == [
+        "ready", "flagged", "resolved", "submitted", "acknowledged", "accepted",
+    ]  # fmt: skip
+    assert events[1][1].startswith("the claim cannot be sent: ")
