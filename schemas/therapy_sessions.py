@@ -130,6 +130,7 @@ class CoverageHoldOut(Out):
     provider_id: uuid.UUID
     client_id: uuid.UUID
     policy_id: uuid.UUID | None
+    payer_id: uuid.UUID | None  # the policy's: who to call when the check cannot say
     started_at: datetime
     confirmed_at: datetime
     billing_hold: BillingHold

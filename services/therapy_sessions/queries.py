@@ -1,8 +1,8 @@
 """SQL for therapy sessions.
 
 Foreign tables read: providers and clients (whether the parties of a booking exist);
-benefit_checks (the coverage queue shows the status and carve-out of the check a session was
-held on).
+benefit_checks and insurance_policies (the coverage queue shows the status and carve-out of
+the check a session was held on, and the policy's payer).
 """
 
 from __future__ import annotations
@@ -297,9 +297,10 @@ async def list_coverage_holds(
         SELECT s.id, s.provider_id, s.client_id, s.policy_id, s.started_at, s.confirmed_at,
                s.billing_hold, s.billing_hold_at AS held_since,
                s.billing_hold_check_id AS benefit_check_id, b.status AS benefit_check_status,
-               b.benefits -> 'carve_out' AS carve_out, s.created_at
+               b.benefits -> 'carve_out' AS carve_out, p.payer_id, s.created_at
         FROM therapy_sessions s
         LEFT JOIN benefit_checks b ON b.id = s.billing_hold_check_id
+        LEFT JOIN insurance_policies p ON p.id = s.policy_id
         WHERE s.billing_hold IS NOT NULL AND s.billing_settlement IS NULL
           AND ($1::timestamptz IS NULL OR (s.billing_hold_at, s.id) > ($1, $2::uuid))
         ORDER BY s.billing_hold_at, s.id

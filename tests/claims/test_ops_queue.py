@@ -14,7 +14,7 @@ import pytest
 from services.claims import queries
 from services.core.clock import Clock
 from tests.authz import ROLES, expected_status, headers_for
-from tests.claims.world import ClaimWorld, make_claim_world
+from tests.claims.world import ClaimWorld, make_claim_world, session_of
 from tests.factories import make_claim
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -107,6 +107,9 @@ async def test_ops_resolve_a_flag_with_a_note_kept_in_the_history(
 ) -> None:
     w = await make_claim_world(db)
     claim = w.claims[0]
+    session_claim = f"/therapy-sessions/{await session_of(db, claim)}/claim"
+    status_since = (await client.get(session_claim, headers=token(w.ops))).json()[0]
+    clock.advance(timedelta(minutes=5))
     since = clock.now()
     await _flag(db, claim, "unsendable", "the claim cannot be sent: subscriber.address.zip", since)
     clock.advance(timedelta(hours=2))
@@ -138,6 +141,8 @@ async def test_ops_resolve_a_flag_with_a_note_kept_in_the_history(
     assert updates == 1
     queue = (await client.get("/claims/queues/needs-ops", headers=token(w.ops))).json()
     assert queue["items"] == []
+    # Flags and resolutions are no status change: the claim is `ready` since it was made.
+    assert (await client.get(session_claim, headers=token(w.ops))).json()[0] == status_since
     # Nothing is flagged any more: a second resolution is refused and writes nothing.
     again = await client.post(
         f"/claims/{claim}/ops-resolution", json={"note": "again"}, headers=token(w.ops)

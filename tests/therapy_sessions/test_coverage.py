@@ -123,6 +123,7 @@ async def test_a_carve_out_is_held_with_no_claim_nor_entry_and_queued_with_who_t
         "name": "MH Partners", "entity_code": "VN", "identifier": None, "phone": "8005551234",
     }  # fmt: skip
     assert items[1]["carve_out"] is None
+    assert items[1]["payer_id"] == str(unknown.payer.id)
     assert items[0]["held_since"] < items[1]["held_since"]
     reads = await db.fetch(
         "SELECT entity_id FROM audit_events WHERE actor_user_id = $1 AND action = 'read'"
