@@ -199,6 +199,18 @@ class CoverageQueueController(Controller):
         conn: Conn,
         actor: Caller,
         settings: AppSettings,
-    ) -> CoverageSettlementOut:
-        """Bill a held session (after a new benefit check), or mark it self-pay or written off."""
-        return await coverage.settle_coverage(conn, settings, actor, session_id, data)
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CoverageSettlementOut]:
+        """Bill a held session (after a new benefit check), or mark it self-pay or written off;
+        a repeat with the same Idempotency-Key gets the first answer."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            f"settle_therapy_session_coverage:{session_id}",
+            data,
+            200,
+            lambda: coverage.settle_coverage(conn, settings, actor, session_id, data),
+            CoverageSettlementOut,
+        )
+        return Response(out, status_code=status)

@@ -165,7 +165,9 @@ async def test_billing_a_held_session_after_a_new_check_books_it_as_completion_w
     assert await _money(db, visit.session.id) == (0, set())
 
     await _check(db, clock, visit, COPAY)
-    response = await _settle(client, token, visit, outcome="billed")
+    keyed = {"Idempotency-Key": "settle-1", **token(visit.ops)}
+    path = f"/therapy-sessions/{visit.session.id}/coverage-settlement"
+    response = await client.post(path, json={"outcome": "billed"}, headers=keyed)
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["outcome"], body["billing_hold"], body["reason"]) == ("billed", "carve_out", None)
@@ -189,6 +191,9 @@ async def test_billing_a_held_session_after_a_new_check_books_it_as_completion_w
     )
     assert occurred.isoformat()[:19] == held["session"]["confirmed_at"][:19]
     assert (await client.get(QUEUE, headers=token(visit.ops))).json()["items"] == []
+    # A retry with the Idempotency-Key gets the first answer; without one, a refusal.
+    retry = await client.post(path, json={"outcome": "billed"}, headers=keyed)
+    assert (retry.status_code, retry.json()) == (200, body)
     again = await _settle(client, token, visit, outcome="written_off", reason="twice")
     assert (again.status_code, again.json()["code"]) == (409, "therapy_session_not_on_hold")
     assert await db.fetchval(visits, authorization) == 1
