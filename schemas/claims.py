@@ -15,6 +15,19 @@ from schemas.therapy_sessions import Diagnosis, PlaceOfService, ServiceLineIn
 
 ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected", "voided"]
 Frequency = Literal["1", "7", "8"]
+# What raised a claim's flag for ops (0023): the code that sees that condition end lowers it.
+OpsKind = Literal[
+    "unsendable",  # the claim cannot be written as an 837P (ops fix the data, then resolve)
+    "envelope_refused",  # the clearinghouse refused the batch's envelope (ends at its receipt)
+    "no_999",  # no 999 within claim_ack_timeout_hours (ends when the 999 comes)
+    "no_277ca",  # no 277CA within claim_ack_timeout_hours (ends when the 277CA comes)
+    "ack_unreadable",  # a 999 no rule decides (ends when the 277CA decides the claim)
+    "ack_unexpected",  # another file came back where a 999 or 277CA was due
+    "claim_unnamed",  # the 277CA does not name the claim
+    "code_undecided",  # a 277CA code no rule decides
+    "other",  # flagged before 0023 said why
+]
+OpsEvent = Literal["flagged", "cleared", "resolved"]
 
 
 class ClaimLineIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,10 +91,11 @@ class ClaimOut(Out):
 
 class ClaimHistoryOut(Out):
     from_status: str | None
-    to_status: str
+    to_status: str | None  # None: an ops event, the status unchanged (from_status)
     reason: str  # a rejection's: the 999/277CA codes, for providers and ops only
     actor_user_id: uuid.UUID | None
     at: datetime
+    ops_event: OpsEvent | None = None
 
 
 class ClaimSummaryOut(Out):
@@ -116,6 +130,39 @@ class ClaimDetailOut(Out):
     filing_deadline: date
     filing_flagged_at: datetime | None
     history: list[ClaimHistoryOut]
+
+
+class OpsFlagRow(Out):
+    """A flag for ops as it stood when it was lowered."""
+
+    claim_id: uuid.UUID
+    kind: OpsKind
+    reason: str
+    since: datetime
+
+
+class NeedsOpsClaimOut(ClaimSummaryOut, kw_only=True):
+    """The needs-ops queue: a flagged claim, what raised the flag and since when."""
+
+    ops_kind: OpsKind
+    ops_reason: str
+    ops_since: datetime
+
+
+class OpsResolutionIn(Base):
+    """Ops lower a claim's flag, saying what they did (kept in the claim's history)."""
+
+    note: Annotated[str, text(500)]
+
+
+class OpsResolutionOut(Out):
+    claim_id: uuid.UUID
+    kind: OpsKind  # the flag resolved
+    reason: str
+    flagged_since: datetime
+    note: str
+    resolved_by: uuid.UUID
+    resolved_at: datetime
 
 
 class ClaimVersionOut(Out):

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.common import Base, Out, text
+from schemas.eligibility import CarveOut
 from schemas.payers import CptCode, Modifier
 
 SessionStatus = Literal["scheduled", "cancelled", "no_show", "confirmed"]
@@ -135,3 +136,54 @@ class CompletionOut(Out):
     session: SessionOut
     lines: list[SessionLineOut]
     claim_id: uuid.UUID | None = None  # None: self-pay or out of network (no claim)
+    # Set when the benefit check says carve-out or cannot say: confirmed with no claim and no
+    # charge, in ops' coverage queue until they settle it.
+    billing_hold: BillingHold | None = None
+
+
+# The coverage queue (DESIGN.md "Money": carve-out or unknown coverage, no charge and no claim).
+BillingHold = Literal["carve_out", "unknown"]
+Settlement = Literal["billed", "self_pay", "written_off"]
+
+
+class CoverageHoldOut(Out):
+    """A confirmed session on hold: the benefit check it was held on and who to ask."""
+
+    id: uuid.UUID  # the session's
+    provider_id: uuid.UUID
+    client_id: uuid.UUID
+    policy_id: uuid.UUID | None
+    payer_id: uuid.UUID | None  # the policy's: who to call when the check cannot say
+    started_at: datetime
+    confirmed_at: datetime
+    billing_hold: BillingHold
+    held_since: datetime
+    benefit_check_id: uuid.UUID | None
+    benefit_check_status: str | None  # the check's: active, inactive, rejected, unknown
+    carve_out: CarveOut | None  # mental health handled by another entity: ask them
+    created_at: datetime  # the session's booking
+
+
+class HeldSessionRow(Out):
+    id: uuid.UUID
+    billing_hold: BillingHold | None
+    billing_hold_offset_minutes: int | None
+    billing_settlement: Settlement | None
+
+
+class SettleCoverageIn(Base, kw_only=True):
+    """billed: a new benefit check says the plan covers it, book it as completion would;
+    self_pay: the client pays the provider's self-pay rate; written_off: nothing is booked."""
+
+    outcome: Settlement
+    reason: Annotated[str, text(500)] | None = None  # required unless billed
+
+
+class CoverageSettlementOut(Out):
+    session_id: uuid.UUID
+    billing_hold: BillingHold
+    outcome: Settlement
+    reason: str | None
+    settled_by: uuid.UUID
+    settled_at: datetime
+    claim_id: uuid.UUID | None  # billed in network

@@ -62,7 +62,7 @@ from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.routes import RecoupmentPoliciesController
-from services.therapy_sessions.routes import TherapySessionController
+from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
     live,
@@ -81,6 +81,7 @@ ROUTE_HANDLERS: list[Any] = [
     ClientController,
     PolicyController,
     TherapySessionController,
+    CoverageQueueController,
     PriorAuthorizationController,
     ClaimController,
     SessionClaimController,

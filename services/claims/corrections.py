@@ -179,7 +179,7 @@ async def _correct(
         lines = await priced_lines(
             conn, repriced.lines, claim.service_date, clm01(claim.claim_number, version)
         )
-        await corrections.delete_lines(conn, claim.id)
+        await queries.delete_lines(conn, claim.id)
         await queries.insert_lines(conn, claim.id, lines)
         total = sum(line.charge_cents for line in lines)
         allowed = sum(line.allowed_cents for line in lines)
@@ -212,8 +212,13 @@ async def _new_version(
     await queries.insert_submission(
         conn, claim.id, version, frequency, clm01(claim.claim_number, version)
     )
-    await corrections.update_to_ready(conn, claim.id, now)
     note = f"{_LABELS[frequency]}: {reason}"
+    # The correction is the fix of whatever flag the claim carried for ops.
+    await queries.clear_ops_flag(
+        conn, claim.id, kinds=None, submission_id=None, event="cleared",
+        reason=note[:500], actor_user_id=actor.user, at=now,
+    )  # fmt: skip
+    await corrections.update_to_ready(conn, claim.id, now)
     await queries.insert_history(conn, claim.id, claim.status, "ready", note[:500], actor.user, now)
     await audit.record(conn, actor, "update", ENTITY, [claim.id])
     found = await queries.get_claim(conn, claim.id)

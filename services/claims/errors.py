@@ -9,6 +9,10 @@ class ClaimNotFound(NotFound):
     code = "claim_not_found"
 
 
+class ClaimNotFlagged(Conflict):
+    code = "claim_not_flagged"
+
+
 class ClaimExists(Conflict):
     code = "claim_exists"
 

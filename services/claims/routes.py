@@ -24,6 +24,9 @@ from schemas.claims import (
     ClaimVersionOut,
     ClaimVoidIn,
     CorrectionOut,
+    NeedsOpsClaimOut,
+    OpsResolutionIn,
+    OpsResolutionOut,
     RejectedClaimOut,
     SessionClaimOut,
 )
@@ -89,6 +92,33 @@ class ClaimController(Controller):
     ) -> Page[ClaimSummaryOut]:
         """Claims flagged near their payer's filing limit, not yet accepted; soonest first."""
         return await service.list_filing_deadlines(conn, actor, cursor, limit)
+
+    @get("/queues/needs-ops", guards=[allow("ops")], operation_id="list_needs_ops_claims")
+    async def needs_ops(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[NeedsOpsClaimOut]:
+        """Claims flagged for ops with what raised the flag and since when; longest first."""
+        return await service.list_needs_ops(conn, actor, cursor, limit)
+
+    @post(
+        "/{claim_id:uuid}/ops-resolution",
+        guards=[allow("ops")],
+        operation_id="resolve_claim_ops_flag",
+        status_code=200,
+    )
+    async def resolve(
+        self,
+        claim_id: FromPath[uuid.UUID],
+        data: JSONBody[OpsResolutionIn],
+        conn: Conn,
+        actor: Caller,
+    ) -> OpsResolutionOut:
+        """Lower the claim's flag for ops with a note, kept in the claim's history."""
+        return await service.resolve_ops_flag(conn, actor, claim_id, data)
 
     # Corrections (issue 15 item 6): services/claims/corrections.py says who may do what.
 

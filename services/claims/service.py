@@ -20,6 +20,9 @@ from schemas.claims import (
     ClaimStatus,
     ClaimSummaryOut,
     ClaimVersionOut,
+    NeedsOpsClaimOut,
+    OpsResolutionIn,
+    OpsResolutionOut,
     RejectedClaimOut,
     SessionClaimOut,
 )
@@ -27,6 +30,7 @@ from services.claims import queries
 from services.claims.errors import (
     ChargeBelowAllowed,
     ClaimExists,
+    ClaimNotFlagged,
     ClaimNotFound,
     ClaimNotReady,
     NoPlatformCharge,
@@ -243,6 +247,45 @@ async def list_filing_deadlines(
     )
     await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
     return page
+
+
+def _ops_key(claim: NeedsOpsClaimOut) -> After:
+    return claim.ops_since, claim.id
+
+
+async def list_needs_ops(
+    conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
+) -> Page[NeedsOpsClaimOut]:
+    """Ops' queue of flagged claims with what raised each flag, longest waiting first."""
+    page = await page_of(
+        lambda after, n: reads.list_needs_ops(conn, after, n), cursor, limit, key=_ops_key
+    )
+    await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
+    return page
+
+
+async def resolve_ops_flag(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID, data: OpsResolutionIn
+) -> OpsResolutionOut:
+    """Ops lower a claim's flag with a note, kept in its history (whatever raised it)."""
+    await _visible(conn, actor, claim_id)
+    now = clock.now()
+    lowered = await queries.clear_ops_flag(
+        conn, claim_id, kinds=None, submission_id=None, event="resolved", reason=data.note,
+        actor_user_id=actor.user, at=now,
+    )  # fmt: skip
+    if lowered is None:
+        raise ClaimNotFlagged("the claim is not flagged for ops", field="claim_id")
+    await audit.record(conn, actor, "update", ENTITY, [claim_id])
+    return OpsResolutionOut(
+        claim_id=claim_id,
+        kind=lowered.kind,
+        reason=lowered.reason,
+        flagged_since=lowered.since,
+        note=data.note,
+        resolved_by=actor.user,
+        resolved_at=now,
+    )
 
 
 async def get_session_claims(

@@ -181,9 +181,8 @@ async def _claim_or_ops(
     except (msgspec.ValidationError, X12Error) as exc:
         # msgspec names the field; the writer's checks name the field and at most a CLM01.
         # Either may quote a value, so the reason goes to ops, never to the logs.
-        await queries.flag_for_ops(
-            conn, row.claim_id, f"the claim cannot be sent: {exc}", clock.now()
-        )
+        reason = f"the claim cannot be sent: {exc}"
+        await queries.flag_for_ops(conn, row.claim_id, "unsendable", reason, clock.now())
         log.warning("claim flagged for ops", extra={"job": SubmitClaimsJob.job})
         return None
     return claim
@@ -207,13 +206,23 @@ async def send_batch(
         )  # fmt: skip
         if error is None and answer.payload_type == RECEIPT:
             await batches.update_batch_sent(conn, batch.id, now)
+            # A refusal flagged the claims; the envelope went through: that flag ends here.
+            for member in await batches.lock_batch_members(conn, batch.id):
+                await queries.clear_ops_flag(
+                    conn, member.claim_id, kinds=("envelope_refused",),
+                    submission_id=member.submission_id, event="cleared",
+                    reason=f"the clearinghouse received batch {batch.payload_id}",
+                    actor_user_id=None, at=now,
+                )  # fmt: skip
             job = FetchClaimResultsJob(batch_id=batch.id)
             await outbox.add(conn, job, dedupe_key=f"{job.job}:{batch.id}")
             return None
         reason = f"the clearinghouse refused batch {batch.payload_id}: {answer.error_code}"
         await batches.update_batch_error(conn, batch.id, reason)
         for member in await batches.lock_batch_members(conn, batch.id):
-            await queries.flag_for_ops(conn, member.claim_id, reason, now)
+            await queries.flag_for_ops(
+                conn, member.claim_id, "envelope_refused", reason, now, member.submission_id
+            )
     return reason
 
 

@@ -30,7 +30,11 @@ from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
 from services.prior_authorizations.service import use_visit
 from services.therapy_sessions import billing, queries, rules
-from services.therapy_sessions.errors import CompletionRefused, PolicyInactive
+from services.therapy_sessions.errors import (
+    CompletionRefused,
+    CoverageNotConfirmed,
+    PolicyInactive,
+)
 from services.therapy_sessions.service import ENTITY, lock_scheduled, write_booking
 
 
@@ -110,6 +114,21 @@ async def check_and_price(
     return codes, await billing.price(conn, settings, session, payer, data, day)
 
 
+async def _authorize(
+    conn: asyncpg.Connection, session: SessionOut, pricing: billing.Pricing, data: CompleteSessionIn
+) -> uuid.UUID | None:
+    """The prior authorization visit the claim uses (only a claim needs one)."""
+    if pricing.payer is None:
+        return None
+    return await use_authorization(conn, session, pricing.payer, data, data.started_at.date())
+
+
+async def _queue(conn: asyncpg.Connection, settings: Settings, claim_id: uuid.UUID | None) -> None:
+    """The claim's submission outbox row, due when its hold ends."""
+    if claim_id is not None:
+        await claims.queue_submission(conn, claim_id, timedelta(hours=settings.claim_hold_hours))
+
+
 async def _confirm(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -119,22 +138,43 @@ async def _confirm(
 ) -> CompletionOut:
     """Validate and price, then write in the caller's one transaction: the session confirmed,
     its lines, the prior authorization's visit, the claim, the journal entry and the claim's
-    submission row (due when its hold ends)."""
+    submission row (due when its hold ends); or, coverage held, the session on hold for ops."""
     codes, pricing = await check_and_price(conn, settings, session, data)
-    authorization = None
-    if pricing.payer is not None:  # only a claim needs the payer's authorization
-        day = data.started_at.date()
-        authorization = await use_authorization(conn, session, pricing.payer, data, day)
+    authorization = await _authorize(conn, session, pricing, data)
     confirmed = await queries.update_confirm(
         conn, session.id, data, codes, actor.user, authorization
     )
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     claim_id = await billing.book(conn, actor, confirmed, data, pricing)
-    if claim_id is not None:
-        hold = timedelta(hours=settings.claim_hold_hours)
-        await claims.queue_submission(conn, claim_id, hold)
-    return CompletionOut(session=confirmed, lines=lines, claim_id=claim_id)
+    await _queue(conn, settings, claim_id)
+    return CompletionOut(
+        session=confirmed, lines=lines, claim_id=claim_id, billing_hold=pricing.hold
+    )
+
+
+async def bill_held(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    session: SessionOut,
+    data: CompleteSessionIn,
+) -> tuple[billing.Pricing, uuid.UUID | None]:
+    """A confirmed session on hold, booked as its completion would have booked it had the
+    latest benefit check said what it says now; (pricing, claim id). Still held: a refusal."""
+    _, pricing = await check_and_price(conn, settings, session, data)
+    if pricing.hold is not None:
+        raise CoverageNotConfirmed(
+            "the latest benefit check still does not say this plan covers the session "
+            f"({pricing.hold.replace('_', '-')}): check the benefits again first",
+            field="outcome",
+        )
+    authorization = await _authorize(conn, session, pricing, data)
+    if authorization is not None:
+        session = await queries.update_prior_authorization(conn, session.id, authorization)
+    claim_id = await billing.book(conn, actor, session, data, pricing)
+    await _queue(conn, settings, claim_id)
+    return pricing, claim_id
 
 
 async def complete_session(

@@ -201,8 +201,14 @@ async def edit_session(
     session, claim = await _lock_editable(conn, settings, actor, session_id)
     await clients.require_caller(conn, actor)
     merged = _merged(session, await queries.list_lines(conn, session.id), claim, data)
+    held = await queries.lock_held(conn, session.id)
+    if held is not None and held.billing_hold is not None:
+        raise CoverageChanged(
+            "the session was held for ops to settle its coverage: ops correct it",
+            field="policy_id",
+        )
     codes, pricing = await completion.check_and_price(conn, settings, session, merged)
-    if (pricing.payer is None) != (claim is None):
+    if pricing.hold is not None or (pricing.payer is None) != (claim is None):
         raise CoverageChanged(
             "the session's coverage changed since it was confirmed (a claim would "
             + ("go" if claim else "appear")

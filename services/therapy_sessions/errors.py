@@ -41,3 +41,17 @@ class CoverageChanged(Conflict):
 
 class NothingToEdit(Unprocessable):
     code = "nothing_to_edit"
+
+
+class CoverageNotConfirmed(Conflict):
+    """Billing a held session while the latest benefit check still cannot say it is covered."""
+
+    code = "coverage_not_confirmed"
+
+
+class NotOnHold(Conflict):
+    code = "therapy_session_not_on_hold"
+
+
+class ReasonRequired(Unprocessable):
+    code = "reason_required"

@@ -15,17 +15,20 @@ from schemas.therapy_sessions import (
     CancelSessionIn,
     CompleteSessionIn,
     CompletionOut,
+    CoverageHoldOut,
+    CoverageSettlementOut,
     EditSessionIn,
     RecordSessionIn,
     SessionFilters,
     SessionOut,
     SessionStatus,
+    SettleCoverageIn,
 )
 from services.core import idempotency
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.therapy_sessions import completion, editing, service
+from services.therapy_sessions import completion, coverage, editing, service
 
 Since = Annotated[datetime | None, QueryParameter(name="from")]
 Until = Annotated[datetime | None, QueryParameter(name="to")]
@@ -192,5 +195,52 @@ class TherapySessionController(Controller):
             200,
             lambda: editing.edit_session(conn, settings, actor, session_id, data),
             CompletionOut,
+        )
+        return Response(out, status_code=status)
+
+
+class CoverageQueueController(Controller):
+    """Ops' coverage queue: sessions held for a carve-out or unknown coverage, and settling."""
+
+    path = "/therapy-sessions"
+    tags = ["therapy-sessions"]
+
+    @get("/queues/coverage", guards=[allow("ops")], operation_id="list_coverage_holds")
+    async def queue(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[CoverageHoldOut]:
+        """Sessions confirmed on hold, with the benefit check's status and who to ask."""
+        return await coverage.list_coverage_holds(conn, actor, cursor, limit)
+
+    @post(
+        "/{session_id:uuid}/coverage-settlement",
+        guards=[allow("ops")],
+        operation_id="settle_therapy_session_coverage",
+        status_code=200,
+    )
+    async def settle(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[SettleCoverageIn],
+        conn: Conn,
+        actor: Caller,
+        settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CoverageSettlementOut]:
+        """Bill a held session (after a new benefit check), or mark it self-pay or written off;
+        a repeat with the same Idempotency-Key gets the first answer."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            f"settle_therapy_session_coverage:{session_id}",
+            data,
+            200,
+            lambda: coverage.settle_coverage(conn, settings, actor, session_id, data),
+            CoverageSettlementOut,
         )
         return Response(out, status_code=status)

@@ -172,19 +172,25 @@ async def test_out_of_network_by_the_benefit_check_bills_the_client_the_self_pay
         Benefits(status="unknown", trace="T1"),
     ],
 )  # fmt: skip
-async def test_a_carve_out_or_unknown_coverage_is_refused(
+async def test_a_carve_out_or_unknown_coverage_is_held_with_no_claim_and_no_entry(
     client: httpx.AsyncClient,
     db: asyncpg.Connection,
     settings: Settings,
     token: Any,
     benefits: Benefits,
 ) -> None:
+    """DESIGN.md "Money": no charge and no claim; the session is confirmed, held for ops."""
     visit = await arrange(db, settings)
     await benefit_check(db, visit, benefits)
     response = await _complete(client, token, visit)
-    assert response.status_code == 422
-    assert response.json()["code"] == "coverage_unknown"
-    assert (await session_row(db, visit.session.id))["status"] == "scheduled"
+    assert response.status_code == 200, response.text
+    body = response.json()
+    hold = "carve_out" if benefits.carve_out else "unknown"
+    assert (body["claim_id"], body["billing_hold"]) == (None, hold)
+    assert (await session_row(db, visit.session.id))["status"] == "confirmed"
+    count = "SELECT count(*) FROM claims WHERE therapy_session_id = $1"
+    assert await db.fetchval(count, visit.session.id) == 0
+    assert await _entry_lines(db, visit.session.id) == set()
 
 
 @pytest.mark.parametrize(("insured", "rule"), [(True, "no_fee_schedule"),

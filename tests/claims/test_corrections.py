@@ -51,7 +51,9 @@ async def test_a_rejected_claim_is_corrected_and_resent_as_frequency_1(
     visit, claim_id = await completed(db, client, token, settings)
     await answered(db, claim_id, "rejected", number=None)
     await db.execute(
-        "UPDATE claims SET needs_ops = true, ops_reason = 'rejected' WHERE id = $1", claim_id
+        "UPDATE claims SET needs_ops = true, ops_kind = 'other', ops_reason = 'rejected',"
+        " ops_since = now() WHERE id = $1",
+        claim_id,
     )
     body = {"reason": "add the interactive complexity add-on and the second diagnosis",
             "diagnosis_codes": ["F41.1", "F32.1"], "lines": WITH_ADD_ON}  # fmt: skip
@@ -65,6 +67,11 @@ async def test_a_rejected_claim_is_corrected_and_resent_as_frequency_1(
     row = await db.fetchrow("SELECT * FROM claims WHERE id = $1", claim_id)
     assert row is not None
     assert (row["status"], row["needs_ops"], row["ops_reason"]) == ("ready", False, None)
+    cleared = await db.fetchval(
+        "SELECT count(*) FROM claim_status_history WHERE claim_id = $1 AND ops_event = 'cleared'",
+        claim_id,
+    )
+    assert cleared == 1  # the correction lowered the flag, with its history row
     assert row["diagnosis_codes"] == ["F411", "F321"]
     assert (row["total_charge_cents"], row["allowed_cents"]) == (38000 + 6000, 15000 + 1500)
     lines = await db.fetch(

@@ -62,18 +62,10 @@ async def update_coding(
     )
 
 
-async def delete_lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
-    """The lines a correction replaces (the files they were sent in keep them)."""
-    await conn.execute("DELETE FROM claim_lines WHERE claim_id = $1", claim_id)
-
-
 async def update_to_ready(conn: asyncpg.Connection, claim_id: uuid.UUID, at: datetime) -> None:
-    """Back to `ready` for the submission job, off the ops queue (the correction is the fix)."""
+    """Back to `ready` for the submission job (its ops flag is lowered by clear_ops_flag)."""
     await conn.execute(
-        """
-        UPDATE claims SET status = 'ready', needs_ops = false, ops_reason = NULL, updated_at = $2
-        WHERE id = $1
-        """,
+        "UPDATE claims SET status = 'ready', updated_at = $2 WHERE id = $1",
         claim_id,
         at,
     )
