@@ -19,3 +19,7 @@ class NoPlatformCharge(Unprocessable):
 
 class ChargeBelowAllowed(Unprocessable):
     code = "charge_below_allowed"
+
+
+class ClaimBatchNotFound(NotFound):
+    code = "claim_batch_not_found"

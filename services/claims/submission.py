@@ -49,7 +49,7 @@ async def queue_submissions(conn: asyncpg.Connection, settings: Settings) -> int
     cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
     queued = 0
     for payer_id in await batches.list_payers_with_ready_claims(conn, cutoff):
-        job = SubmitClaimsJob(payer_id=payer_id)
+        job = SubmitClaimsJob(payer_id=payer_id, ready_before=cutoff)
         queued += await outbox.add(conn, job, dedupe_key=f"{job.job}:{payer_id}") is not None
     return queued
 
@@ -63,7 +63,7 @@ async def submit_claims(
         if job is None:
             return "done already"
         to_send = await batches.list_pending_batches(conn, job.payer_id)
-        to_send += await _write_batches(conn, settings, job.payer_id)
+        to_send += await _write_batches(conn, settings, job)
     for batch in to_send:
         try:
             refused = await send_batch(pool, clearinghouse, batch)
@@ -82,10 +82,13 @@ async def submit_claims(
 
 
 async def _write_batches(
-    conn: asyncpg.Connection, settings: Settings, payer_id: uuid.UUID
+    conn: asyncpg.Connection, settings: Settings, job: SubmitClaimsJob
 ) -> list[ClaimBatchRow]:
     """The payer's ready claims in new pending batches of at most 500, claims `submitted`."""
+    payer_id = job.payer_id
     cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
+    if job.ready_before is not None:
+        cutoff = max(cutoff, job.ready_before)
     claim_ids = await batches.lock_ready_claims(conn, payer_id, cutoff)
     if not claim_ids:
         return []
