@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 import msgspec
 
 from schemas.common import Out
+from schemas.payers import FilingIndicator
 
 ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected"]
 
@@ -189,6 +190,7 @@ class BatchClaimRow(msgspec.Struct, frozen=True, kw_only=True):
     prior_authorization: str | None
     payer_name: str
     x12_payer_id: str
+    claim_filing_indicator: FilingIndicator
     member_id: str
     group_number: str | None
     relationship: Literal["self", "spouse", "child", "other"]

@@ -172,7 +172,7 @@ def create_app(
     settings = settings or load_settings()
     open_auth_conn = auth_conn or _pooled
     configure_logging(settings.log_level)
-    clock.start(settings.clock_shift_to)
+    clock.start(settings.clock_shift_to, settings.clock_shift_from)
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[_lifespan(settings)],

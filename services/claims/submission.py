@@ -259,8 +259,11 @@ def to_x837_claim(row: BatchClaimRow, lines: list[BatchLineRow]) -> Claim:
         "frequency": row.frequency,
         "prior_authorization": row.prior_authorization,
         "diagnoses": row.diagnosis_codes,
-        # Payers carry no filing indicator yet: every payer is billed as commercial (CI).
-        "payer": {"name": row.payer_name, "payer_id": row.x12_payer_id, "filing_indicator": "CI"},
+        "payer": {
+            "name": row.payer_name,
+            "payer_id": row.x12_payer_id,
+            "filing_indicator": row.claim_filing_indicator,  # SBR09, the payer's own
+        },
         "subscriber": subscriber,
         "patient": patient,
         "rendering": {

@@ -45,10 +45,11 @@ BASE_RATES = {
     "90847": (11_000, 8_000),
 }
 PAYERS = [
-    # name, X12 payer id, timely filing days, telehealth modifier, prior-auth CPT codes, factor
-    ("Evergreen Health Plan", "EVGRN", 90, "95", [], 1.00),
-    ("Blue Harbor Insurance", "BLHBR", 180, "GT", ["90837"], 0.92),
-    ("Summit Mutual", "SMMT1", 365, None, [], 1.08),
+    # name, X12 payer id, timely filing days, telehealth modifier, prior-auth CPT codes, factor,
+    # claim filing indicator (SBR09)
+    ("Evergreen Health Plan", "EVGRN", 90, "95", [], 1.00, "CI"),
+    ("Blue Harbor Insurance", "BLHBR", 180, "GT", ["90837"], 0.92, "BL"),
+    ("Summit Mutual", "SMMT1", 365, None, [], 1.08, "CI"),
 ]
 
 
@@ -207,7 +208,7 @@ async def _load(conn: asyncpg.Connection, settings: Settings, today: date) -> No
 
 async def _payers(conn: asyncpg.Connection, ops: Actor, start: date) -> dict[str, uuid.UUID]:
     ids = {}
-    for name, x12_id, filing_days, modifier, prior_auth, factor in PAYERS:
+    for name, x12_id, filing_days, modifier, prior_auth, factor, filing in PAYERS:
         payer = await payers.create_payer(
             conn,
             PayerIn(
@@ -216,6 +217,7 @@ async def _payers(conn: asyncpg.Connection, ops: Actor, start: date) -> dict[str
                 timely_filing_days=filing_days,
                 telehealth_modifier=modifier,  # type: ignore[arg-type]
                 prior_auth_cpt_codes=prior_auth,
+                claim_filing_indicator=filing,  # type: ignore[arg-type]
             ),
         )
         ids[x12_id] = payer.id

@@ -230,6 +230,19 @@ async def test_ready_claim_is_submitted_acknowledged_and_accepted(stack: Stack) 
     assert again == submission
 
 
+async def test_sbr09_is_the_payers_claim_filing_indicator(stack: Stack) -> None:
+    await _ready_claim(stack)
+    async with transaction(stack.pool) as conn:
+        await conn.execute(
+            "UPDATE payers SET claim_filing_indicator = 'BL' WHERE id = $1", stack.payer_id
+        )
+    await submit_claims(stack.pool, stack.clearinghouse, stack.settings, await _queue(stack))
+    (text,) = await _sent_files(stack)
+    assert x12valid_errors(text) == []
+    (sbr,) = [s for s in text.replace("\n", "").split("~") if s.startswith("SBR*")]
+    assert sbr.split("*")[9] == "BL"
+
+
 async def test_unknown_member_is_rejected_with_its_reason(stack: Stack) -> None:
     known, unknown = await _ready_claim(stack), await _ready_claim(stack, member_id="EVG999999")
     await submit_claims(stack.pool, stack.clearinghouse, stack.settings, await _queue(stack))

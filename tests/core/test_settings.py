@@ -72,6 +72,11 @@ def test_production_needs_every_secret() -> None:
         ("HEARTH_CLEARINGHOUSE_PASSWORD", "real-password"),
         ("HEARTH_PLATFORM_EIN", "123456789"),
         ("HEARTH_PLATFORM_NPI", "1234567893"),
+        ("HEARTH_PLATFORM_ADDRESS_LINE1", "200 Pearl St"),
+        ("HEARTH_PLATFORM_CITY", "Boulder"),
+        ("HEARTH_PLATFORM_STATE", "CO"),
+        ("HEARTH_PLATFORM_ZIP", "803021234"),
+        ("HEARTH_PLATFORM_CONTACT_PHONE", "3035550199"),
     ]:
         with pytest.raises(SettingsError, match=name):
             _load(env)

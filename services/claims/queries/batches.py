@@ -138,7 +138,7 @@ async def list_claims_to_send(
         """
         SELECT c.id AS claim_id, s.clm01, s.frequency, c.total_charge_cents, c.place_of_service,
                c.diagnosis_codes, c.service_date, pa.number AS prior_authorization,
-               py.name AS payer_name, py.x12_payer_id,
+               py.name AS payer_name, py.x12_payer_id, py.claim_filing_indicator,
                p.member_id, p.group_number, p.relationship, p.subscriber_first_name,
                p.subscriber_last_name, p.subscriber_date_of_birth, p.subscriber_sex,
                p.patient_member_id,
