@@ -148,7 +148,7 @@ class SubmitClaimsJob(msgspec.Struct, frozen=True, kw_only=True):
     job: ClassVar[str] = "submit_claims"
     payer_id: uuid.UUID
     # The queuer's hold cutoff: the job takes at least the claims it saw due, even when the
-    # worker's clock runs behind the API's (another host, or a process started later).
+    # worker's clock runs behind the API's (another host, its clock a little behind).
     ready_before: datetime | None = None
 
 

@@ -259,8 +259,8 @@ async def test_unknown_member_is_rejected_with_its_reason(stack: Stack) -> None:
 async def test_a_worker_whose_clock_runs_behind_takes_the_claims_the_queuer_saw_due(
     stack: Stack, clock: Clock
 ) -> None:
-    """The API queues "submit now" with its cutoff; a worker a few seconds behind (another
-    host, or a process started later in a shifted run) still takes those claims."""
+    """The API queues "submit now" with its cutoff; a worker on a host whose clock runs a few
+    seconds behind still takes those claims (with a hold of 0 it would find none due)."""
     claim_id = await _ready_claim(stack)
     outbox_id = await _queue(stack)
     clock.advance(timedelta(seconds=-5))
