@@ -173,6 +173,13 @@ class ClaimVersionOut(Out):
     frequency: str
     clm01: str
     created_at: datetime
+    # The batch the version went out in (None: not sent yet) and that batch's files, so ops go
+    # from a claim to its 837P, 999 and 277CA (GET /claim-batches/{batch_id}/files/{id}).
+    batch_id: uuid.UUID | None = None
+    file_ids: list[int] = []
+    ack_codes: list[str] = []  # 999 IK5/IK3/IK4/CTX and every 277CA STC code, as applied
+    payer_claim_number: str | None = None  # the payer's 277CA REF*1K
+    accepted_on: date | None = None  # the payer's 277CA date: the proof of timely filing
 
 
 class SessionClaimOut(Out):
@@ -190,6 +197,9 @@ class SubmitClaimsJob(msgspec.Struct, frozen=True, kw_only=True):
 
     job: ClassVar[str] = "submit_claims"
     payer_id: uuid.UUID
+    # The queuer's hold cutoff: the job takes at least the claims it saw due, even when the
+    # worker's clock runs behind the API's (another host, its clock a little behind).
+    ready_before: datetime | None = None
 
 
 class FetchClaimResultsJob(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from services.claims.batch_routes import ClaimBatchController, ClaimSubmissionController
 from services.claims.routes import ClaimController, SessionClaimController
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
@@ -86,6 +87,8 @@ ROUTE_HANDLERS: list[Any] = [
     ClaimController,
     SessionClaimController,
     RecoupmentPoliciesController,
+    ClaimBatchController,
+    ClaimSubmissionController,
 ]
 
 

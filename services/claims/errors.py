@@ -57,3 +57,7 @@ class CorrectionRefused(Unprocessable):
     """A corrected claim that breaks a billing rule; the code names the rule."""
 
     code = "correction_refused"
+
+
+class ClaimBatchNotFound(NotFound):
+    code = "claim_batch_not_found"

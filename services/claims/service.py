@@ -210,8 +210,8 @@ async def list_versions(
 ) -> list[ClaimVersionOut]:
     """A claim's versions, oldest first (at most 1295: CLM01's two base-36 digits)."""
     await _visible(conn, actor, claim_id)
-    # The files each version went out in (837) and came back in (999, 277CA) are the
-    # submission slice's tables; they join here, per version, once they exist.
+    # Each version names its batch and that batch's files (the 837P it went out in, the 999
+    # and 277CA that answered): GET /claim-batches/{id}/files/{file_id} reads them.
     versions = await reads.list_versions(conn, claim_id)
     await audit.record(conn, actor, "read", ENTITY, [claim_id])
     return versions

@@ -50,19 +50,24 @@ async def queue_submissions(conn: asyncpg.Connection, settings: Settings) -> int
     cutoff = now - timedelta(hours=settings.claim_hold_hours)
     queued = 0
     for payer_id in await batches.list_payers_with_ready_claims(conn, cutoff):
-        queued += await queue_payer_submission(conn, payer_id, now) is not None
+        queued += await queue_payer_submission(conn, payer_id, now, ready_before=cutoff) is not None
     return queued
 
 
 async def queue_payer_submission(
-    conn: asyncpg.Connection, payer_id: uuid.UUID, available_at: datetime
+    conn: asyncpg.Connection,
+    payer_id: uuid.UUID,
+    available_at: datetime,
+    ready_before: datetime | None = None,
 ) -> int | None:
     """The payer's one open `submit_claims` row, due at `available_at` or earlier.
 
     Completion queues it for the end of the claim's hold, the cron (the safety net) for now:
-    an open row waiting for a later time is brought forward, so the earliest wins.
+    an open row waiting for a later time is brought forward, so the earliest wins. The cron's
+    row carries its cutoff: the job takes the later of it and its own (a worker's clock a
+    little behind the queuer's would otherwise find nothing due when the hold is 0).
     """
-    job = SubmitClaimsJob(payer_id=payer_id)
+    job = SubmitClaimsJob(payer_id=payer_id, ready_before=ready_before)
     return await outbox.add_earliest(
         conn, job, dedupe_key=f"{job.job}:{payer_id}", available_at=available_at
     )
@@ -86,7 +91,7 @@ async def submit_claims(
         if job is None:
             return "done already"
         to_send = await batches.list_pending_batches(conn, job.payer_id)
-        to_send += await _write_batches(conn, settings, job.payer_id)
+        to_send += await _write_batches(conn, settings, job)
     for batch in to_send:
         try:
             refused = await send_batch(pool, clearinghouse, batch)
@@ -106,10 +111,13 @@ async def submit_claims(
 
 
 async def _write_batches(
-    conn: asyncpg.Connection, settings: Settings, payer_id: uuid.UUID
+    conn: asyncpg.Connection, settings: Settings, job: SubmitClaimsJob
 ) -> list[ClaimBatchRow]:
     """The payer's ready claims in new pending batches of at most 500, claims `submitted`."""
+    payer_id = job.payer_id
     cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
+    if job.ready_before is not None:
+        cutoff = max(cutoff, job.ready_before)
     claim_ids = await batches.lock_ready_claims(conn, payer_id, cutoff)
     if not claim_ids:
         return []

@@ -256,6 +256,20 @@ async def test_unknown_member_is_rejected_with_its_reason(stack: Stack) -> None:
     assert "A3:33:IL" in last[2]
 
 
+async def test_a_worker_whose_clock_runs_behind_takes_the_claims_the_queuer_saw_due(
+    stack: Stack, clock: Clock
+) -> None:
+    """The API queues "submit now" with its cutoff; a worker on a host whose clock runs a few
+    seconds behind still takes those claims (with a hold of 0 it would find none due)."""
+    claim_id = await _ready_claim(stack)
+    outbox_id = await _queue(stack)
+    clock.advance(timedelta(seconds=-5))
+    assert await submit_claims(stack.pool, stack.clearinghouse, stack.settings, outbox_id) == (
+        "1 batch(es) sent"
+    )
+    assert (await _submission(stack, claim_id))["status"] == "submitted"
+
+
 async def test_clearinghouse_down_then_up_sends_the_same_batch_once(stack: Stack) -> None:
     claim_id = await _ready_claim(stack)
     outbox_id = await _queue(stack)

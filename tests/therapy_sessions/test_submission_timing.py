@@ -76,7 +76,7 @@ async def test_completion_queues_one_row_per_payer_due_when_the_hold_ends(
     first = (await complete(client, token, visit))["claim_id"]
     hold = timedelta(hours=settings.claim_hold_hours)
     due = await _ready_at(db, first) + hold
-    payload = {"payer_id": str(visit.payer.id)}
+    payload = {"payer_id": str(visit.payer.id), "ready_before": None}  # completion: no cutoff
     assert await _open_row(db, visit.payer.id) == [("submit_claims", payload, due)]
     # A later claim at the same payer: still one row, due when the first claim's hold ends.
     clock.advance(timedelta(hours=1))

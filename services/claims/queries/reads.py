@@ -135,8 +135,11 @@ async def list_history(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[Cl
 async def list_versions(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[ClaimVersionOut]:
     rows = await conn.fetch(
         """
-        SELECT id, version, frequency, clm01, created_at
-        FROM claim_submissions WHERE claim_id = $1 ORDER BY version
+        SELECT s.id, s.version, s.frequency, s.clm01, s.created_at, s.batch_id,
+               ARRAY(SELECT f.id FROM claim_batch_files f
+                     WHERE f.batch_id = s.batch_id ORDER BY f.id) AS file_ids,
+               s.ack_codes, s.payer_claim_number, s.accepted_on
+        FROM claim_submissions s WHERE s.claim_id = $1 ORDER BY s.version
         """,
         claim_id,
     )
