@@ -1,0 +1,297 @@
+"""One claim (2100: CLP and what follows it) and its lines (2110: SVC...), built and balanced.
+
+The reader gathers a claim's segments as they come and builds the claim here in one call once
+the next CLP, LX, PLB or SE closes it: local variables instead of a state machine's attributes,
+which made the reader five times faster than pyx12's. Checked (DESIGN.md "835 balancing"):
+SVC02 less the line's CAS is SVC03, and CLP03 less the claim's and all its lines' CAS is CLP04.
+Dates, amounts, procedures and quantities repeat across a file: those frozen values are shared.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from schemas.remittance import (
+    Adjustment,
+    Amount,
+    Claim,
+    DateValue,
+    Party,
+    Procedure,
+    Quantity,
+    Reference,
+    ServiceLine,
+)
+from services.remittance.x835 import elements as el
+from services.remittance.x835.stream import X835Error
+from services.remittance.x835.values import CENTS_CACHE, remember
+
+# Segments of a claim's loop (2100 and its 2110 lines); any other closes the claim.
+CLAIM_TAGS = frozenset({"CAS", "NM1", "MIA", "MOA", "REF", "DTM", "PER", "AMT", "QTY", "SVC", "LQ"})
+ADJUSTMENT_GROUPS = frozenset({"CO", "PR", "OA", "PI"})
+_CAS_LAST = 19  # six triplets: CAS02-04 ... CAS17-19
+_DATE_VALUES: dict[tuple[str, str], DateValue] = {}
+_AMOUNTS: dict[tuple[str, str], Amount] = {}
+_PROCEDURES: dict[tuple[str, str], Procedure] = {}
+_QUANTITIES: dict[str, Decimal] = {}
+
+
+# One call per claim on the reader's hot path: a flat dispatch over the claim's segment ids in
+# local variables reads best whole and is what keeps the reader fast (see the module docstring).
+def build_claim(  # noqa: C901, PLR0915
+    segs: list[list[str]], position: int, component: str
+) -> tuple[Claim, int]:
+    """The claim (segs[0] is its CLP, at `position`) and the sum of its PR adjustments."""
+    lines_at = [i for i, seg in enumerate(segs) if seg[0] == "SVC"]
+    clp = segs[0]
+    charge, paid = _money(clp, 3, position), _money(clp, 4, position)
+    adjustments: list[Adjustment] = []
+    people: list[Party] = []
+    remarks: list[str] = []
+    references: list[Reference] = []
+    dates: list[DateValue] = []
+    amounts: list[Amount] = []
+    quantities: list[Quantity] = []
+    adjusted = patient = 0
+    for offset in range(1, lines_at[0] if lines_at else len(segs)):
+        seg, at = segs[offset], position + offset
+        tag = seg[0]
+        if tag == "CAS":
+            total = _cas(seg, at, adjustments)
+            adjusted += total
+            if seg[1] == "PR":
+                patient += total
+        elif tag == "DTM":
+            dates.append(_date(seg, at))
+        elif tag == "NM1":
+            people.append(_person(seg, at))
+        elif tag == "REF":
+            references.append(Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)))
+        elif tag == "AMT":
+            amounts.append(_amount(seg, at))
+        elif tag == "QTY":
+            quantities.append(_quantity(seg, at))
+        elif tag == "MOA":
+            remarks.extend(v for v in seg[3:8] if v)
+        elif tag not in ("MIA", "PER"):  # MIA (inpatient), PER*CX: nothing to post
+            raise X835Error("is out of place: it follows an SVC", tag, at)
+    lines: list[ServiceLine] = []
+    for k, start in enumerate(lines_at):
+        stop = lines_at[k + 1] if k + 1 < len(lines_at) else len(segs)
+        line, line_adjusted, line_patient = _line(segs, start, stop, position, component)
+        lines.append(line)
+        adjusted += line_adjusted
+        patient += line_patient
+    if charge - adjusted != paid:
+        raise X835Error(
+            f"the claim does not balance: CLP03 {el.dollars(charge)} less its claim and line"
+            f" adjustments {el.dollars(adjusted)} is not CLP04 {el.dollars(paid)}",
+            "CLP",
+            position,
+        )
+    if len(clp) < 8 or not (clp[1] and clp[2] and clp[6] and clp[7]):
+        for index in (1, 2, 6, 7):  # the first of them that is missing
+            el.text(clp, index, position)
+    claim = Claim(
+        patient_control_number=clp[1],
+        status=clp[2],
+        charge_cents=charge,
+        paid_cents=paid,
+        patient_responsibility_cents=_optional_money(clp, 5, position),
+        filing_indicator=clp[6],
+        payer_claim_number=clp[7],
+        facility_code=(clp[8] or None) if len(clp) > 8 else None,
+        frequency=(clp[9] or None) if len(clp) > 9 else None,
+        adjustments=tuple(adjustments) if adjustments else (),
+        people=tuple(people),
+        remark_codes=tuple(remarks) if remarks else (),
+        references=tuple(references) if references else (),
+        dates=tuple(dates) if dates else (),
+        amounts=tuple(amounts) if amounts else (),
+        quantities=tuple(quantities) if quantities else (),
+        lines=tuple(lines),
+        position=position,
+    )
+    return claim, patient
+
+
+# A flat dispatch over the line's segment ids reads best whole (see the module docstring).
+def _line(  # noqa: C901
+    segs: list[list[str]], start: int, stop: int, claim_position: int, component: str
+) -> tuple[ServiceLine, int, int]:
+    svc, position = segs[start], claim_position + start
+    charge, paid = _money(svc, 2, position), _money(svc, 3, position)
+    adjustments: list[Adjustment] = []
+    dates: list[DateValue] = []
+    references: list[Reference] = []
+    amounts: list[Amount] = []
+    quantities: list[Quantity] = []
+    remarks: list[str] = []
+    control_number: str | None = None
+    adjusted = patient = 0
+    for offset in range(start + 1, stop):
+        seg, at = segs[offset], claim_position + offset
+        tag = seg[0]
+        if tag == "CAS":
+            total = _cas(seg, at, adjustments)
+            adjusted += total
+            if seg[1] == "PR":
+                patient += total
+        elif tag == "DTM":
+            dates.append(_date(seg, at))
+        elif tag == "REF":
+            qualifier, value = el.text(seg, 1, at), el.text(seg, 2, at)
+            if qualifier != "6R":
+                references.append(Reference(qualifier=qualifier, value=value))
+            elif control_number is None:
+                control_number = value
+            else:
+                raise X835Error("is a second REF*6R for one line", "REF", at)
+        elif tag == "AMT":
+            amounts.append(_amount(seg, at))
+        elif tag == "LQ":
+            qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
+            # HE: remark codes (RARC); another list (RX, NCPDP reject codes) keeps its name.
+            remarks.append(code if qualifier == "HE" else f"{qualifier}:{code}")
+        elif tag == "QTY":
+            quantities.append(_quantity(seg, at))
+        else:
+            raise X835Error("is out of place: it belongs to the claim, before any SVC", tag, at)
+    if charge - adjusted != paid:
+        raise X835Error(
+            f"the line does not balance: SVC02 {el.dollars(charge)} less its adjustments"
+            f" {el.dollars(adjusted)} is not SVC03 {el.dollars(paid)}",
+            "SVC",
+            position,
+        )
+    line = ServiceLine(
+        procedure=_procedure(svc, 1, position, component),
+        charge_cents=charge,
+        paid_cents=paid,
+        revenue_code=(svc[4] or None) if len(svc) > 4 else None,
+        units_paid=_units(svc, 5, position) if len(svc) > 5 else None,
+        submitted_procedure=(
+            _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
+        ),
+        units_submitted=_units(svc, 7, position) if len(svc) > 7 else None,
+        dates=tuple(dates) if dates else (),
+        adjustments=tuple(adjustments) if adjustments else (),
+        control_number=control_number,
+        references=tuple(references) if references else (),
+        amounts=tuple(amounts) if amounts else (),
+        quantities=tuple(quantities) if quantities else (),
+        remark_codes=tuple(remarks) if remarks else (),
+        position=position,
+    )
+    return line, adjusted, patient
+
+
+def _money(seg: list[str], index: int, position: int) -> int:
+    """el.money with the cache looked up first: most amounts in a file repeat."""
+    amount = CENTS_CACHE.get(seg[index]) if len(seg) > index else None
+    return el.money(seg, index, position) if amount is None else amount
+
+
+def _optional_money(seg: list[str], index: int, position: int) -> int | None:
+    return _money(seg, index, position) if len(seg) > index and seg[index] else None
+
+
+def _cas(seg: list[str], position: int, out: list[Adjustment]) -> int:
+    """Append the CAS's adjustments (every triplet, signs kept) to `out`; their total."""
+    group = seg[1] if len(seg) > 1 else ""
+    if group not in ADJUSTMENT_GROUPS:
+        raise el.refuse(seg, 1, position, "must be CO, PR, OA or PI")
+    if len(seg) == 4 and seg[2]:  # one adjustment without quantity: most CAS segments
+        amount = CENTS_CACHE.get(seg[3])
+        if amount is None:
+            amount = el.money(seg, 3, position)
+        out.append(Adjustment(group=group, reason=seg[2], amount_cents=amount, position=position))
+        return amount
+    if len(seg) > _CAS_LAST + 1:
+        raise X835Error("has more than six adjustments", "CAS", position)
+    total, found = 0, len(out)
+    for i in range(2, len(seg), 3):
+        reason = seg[i]
+        if not reason:
+            if any(seg[i + 1 : i + 3]):
+                raise el.refuse(seg, i, position, "is required with its amount")
+            continue
+        amount = _money(seg, i + 1, position)
+        total += amount
+        out.append(
+            Adjustment(
+                group=group,
+                reason=reason,
+                amount_cents=amount,
+                quantity=_units(seg, i + 2, position),
+                position=position,
+            )
+        )
+    if len(out) == found:
+        raise el.refuse(seg, 2, position, "is required")
+    return total
+
+
+def _date(seg: list[str], position: int) -> DateValue:
+    key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+    value = _DATE_VALUES.get(key)
+    if value is None:
+        value = DateValue(qualifier=el.text(seg, 1, position), value=el.day(seg, 2, position))
+        remember(_DATE_VALUES, key, value)
+    return value
+
+
+def _amount(seg: list[str], position: int) -> Amount:
+    key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+    value = _AMOUNTS.get(key)
+    if value is None:
+        value = Amount(qualifier=el.text(seg, 1, position), amount_cents=_money(seg, 2, position))
+        remember(_AMOUNTS, key, value)
+    return value
+
+
+def _quantity(seg: list[str], position: int) -> Quantity:
+    value = _units(seg, 2, position)
+    if value is None:
+        raise el.refuse(seg, 2, position, "is required")
+    return Quantity(qualifier=el.text(seg, 1, position), value=value)
+
+
+def _units(seg: list[str], index: int, position: int) -> Decimal | None:
+    if len(seg) <= index or not seg[index]:
+        return None
+    value = _QUANTITIES.get(seg[index])
+    if value is None:
+        value = el.optional_quantity(seg, index, position)
+        assert value is not None
+        remember(_QUANTITIES, seg[index], value)
+    return value
+
+
+def _procedure(seg: list[str], index: int, position: int, component: str) -> Procedure:
+    key = (component, seg[index] if len(seg) > index else "")
+    value = _PROCEDURES.get(key)
+    if value is not None:
+        return value
+    parts = el.text(seg, index, position).split(component)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise el.refuse(seg, index, position, "needs a qualifier and a procedure code")
+    value = Procedure(
+        qualifier=parts[0],
+        code=parts[1],
+        modifiers=tuple(m for m in parts[2:6] if m),
+        description=parts[6] if len(parts) > 6 and parts[6] else None,
+    )
+    return remember(_PROCEDURES, key, value)
+
+
+def _person(seg: list[str], position: int) -> Party:
+    if len(seg) < 10:
+        seg = seg + [""] * (10 - len(seg))
+    return Party(
+        entity=seg[1] or el.text(seg, 1, position),
+        name=seg[3],
+        first_name=seg[4] or None,
+        id_qualifier=seg[8] or None,
+        id=seg[9] or None,
+    )
