@@ -114,7 +114,7 @@ def _batches(head: str, chunks: Iterator[str], d: Delimiters) -> Iterator[list[l
         count += len(batch)
         yield batch
         if len(rest) > MAX_SEGMENT_CHARS:
-            tag = rest.lstrip()[:3]
+            tag = rest.lstrip().split(separator, 1)[0][:3]
             raise X835Error(
                 "no segment terminator: the file is truncated or not X12", tag, count + 1
             )
