@@ -43,7 +43,7 @@ def test_amounts_a_float_would_round() -> None:
         ("NaN", "not a decimal"),
         ("-", "not a decimal"),
         (".", "not a decimal"),
-        ("１２", "not a decimal"),  # full-width digits: str.isdigit would take them
+        ("\uff11\uff12", "not a decimal"),  # full-width digits: str.isdigit would take them
         ("1" * 19, "more than 18 digits"),
     ],
 )
@@ -58,6 +58,7 @@ def test_quantities_and_dates() -> None:
     with pytest.raises(ValueError, match="not a decimal"):
         quantity("Infinity")
     assert ccyymmdd("20261231").isoformat() == "2026-12-31"
-    for bad in ("2026123", "2026-12-3", "20260230", "２０２６１２３１"):
+    full_width = "".join(chr(0xFF10 + int(d)) for d in "20261231")
+    for bad in ("2026123", "2026-12-3", "20260230", full_width):
         with pytest.raises(ValueError, match="date"):
             ccyymmdd(bad)
