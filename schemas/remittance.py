@@ -23,7 +23,6 @@ class Adjustment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     reason: str  # CARC, e.g. 45, 1, 2, 3, 18, 50
     amount_cents: int  # signed: a reversal repeats the original's amounts negated
     quantity: Decimal | None = None
-    position: int  # the CAS segment's
 
 
 class Reference(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -37,6 +37,7 @@ _DATE_VALUES: dict[tuple[str, str], DateValue] = {}
 _AMOUNTS: dict[tuple[str, str], Amount] = {}
 _PROCEDURES: dict[tuple[str, str], Procedure] = {}
 _QUANTITIES: dict[str, Decimal] = {}
+_CAS_VALUES: dict[tuple[str, ...], tuple[tuple[Adjustment, ...], int]] = {}
 
 
 # One call per claim on the reader's hot path: a flat dispatch over the claim's segment ids in
@@ -45,9 +46,13 @@ def build_claim(  # noqa: C901, PLR0915
     segs: list[list[str]], position: int, component: str
 ) -> tuple[Claim, int]:
     """The claim (segs[0] is its CLP, at `position`) and the sum of its PR adjustments."""
-    lines_at = [i for i, seg in enumerate(segs) if seg[0] == "SVC"]
-    clp = segs[0]
-    charge, paid = _money(clp, 3, position), _money(clp, 4, position)
+    clp, count = segs[0], len(segs)
+    charge = CENTS_CACHE.get(clp[3]) if len(clp) > 4 else None
+    if charge is None:
+        charge = _money(clp, 3, position)
+    paid = CENTS_CACHE.get(clp[4]) if len(clp) > 4 else None
+    if paid is None:
+        paid = _money(clp, 4, position)
     adjustments: list[Adjustment] = []
     people: list[Party] = []
     remarks: list[str] = []
@@ -56,32 +61,38 @@ def build_claim(  # noqa: C901, PLR0915
     amounts: list[Amount] = []
     quantities: list[Quantity] = []
     adjusted = patient = 0
-    for offset in range(1, lines_at[0] if lines_at else len(segs)):
-        seg, at = segs[offset], position + offset
+    offset = 1
+    while offset < count:
+        seg = segs[offset]
         tag = seg[0]
+        if tag == "SVC":
+            break
         if tag == "CAS":
-            total = _cas(seg, at, adjustments)
+            found, total = _cas(seg, position + offset)
+            adjustments += found
             adjusted += total
             if seg[1] == "PR":
                 patient += total
         elif tag == "DTM":
-            dates.append(_date(seg, at))
+            key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+            dates.append(_DATE_VALUES.get(key) or _date(seg, position + offset))
         elif tag == "NM1":
-            people.append(_person(seg, at))
+            people.append(_person(seg, position + offset))
         elif tag == "REF":
+            at = position + offset
             references.append(Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)))
         elif tag == "AMT":
-            amounts.append(_amount(seg, at))
+            amounts.append(_amount(seg, position + offset))
         elif tag == "QTY":
-            quantities.append(_quantity(seg, at))
+            quantities.append(_quantity(seg, position + offset))
         elif tag == "MOA":
             remarks.extend(v for v in seg[3:8] if v)
         elif tag not in ("MIA", "PER"):  # MIA (inpatient), PER*CX: nothing to post
-            raise X835Error("is out of place: it follows an SVC", tag, at)
+            raise X835Error("is out of place: it follows an SVC", tag, position + offset)
+        offset += 1
     lines: list[ServiceLine] = []
-    for k, start in enumerate(lines_at):
-        stop = lines_at[k + 1] if k + 1 < len(lines_at) else len(segs)
-        line, line_adjusted, line_patient = _line(segs, start, stop, position, component)
+    while offset < count:
+        line, line_adjusted, line_patient, offset = _line(segs, offset, position, component)
         lines.append(line)
         adjusted += line_adjusted
         patient += line_patient
@@ -119,11 +130,17 @@ def build_claim(  # noqa: C901, PLR0915
 
 
 # A flat dispatch over the line's segment ids reads best whole (see the module docstring).
-def _line(  # noqa: C901
-    segs: list[list[str]], start: int, stop: int, claim_position: int, component: str
-) -> tuple[ServiceLine, int, int]:
+def _line(  # noqa: C901, PLR0915
+    segs: list[list[str]], start: int, claim_position: int, component: str
+) -> tuple[ServiceLine, int, int, int]:
+    """The line whose SVC is segs[start], its CAS total and PR total, and where the next starts."""
     svc, position = segs[start], claim_position + start
-    charge, paid = _money(svc, 2, position), _money(svc, 3, position)
+    charge = CENTS_CACHE.get(svc[2]) if len(svc) > 3 else None
+    if charge is None:
+        charge = _money(svc, 2, position)
+    paid = CENTS_CACHE.get(svc[3]) if len(svc) > 3 else None
+    if paid is None:
+        paid = _money(svc, 3, position)
     adjustments: list[Adjustment] = []
     dates: list[DateValue] = []
     references: list[Reference] = []
@@ -132,17 +149,21 @@ def _line(  # noqa: C901
     remarks: list[str] = []
     control_number: str | None = None
     adjusted = patient = 0
-    for offset in range(start + 1, stop):
-        seg, at = segs[offset], claim_position + offset
+    offset, count = start + 1, len(segs)
+    while offset < count:
+        seg = segs[offset]
         tag = seg[0]
         if tag == "CAS":
-            total = _cas(seg, at, adjustments)
+            found, total = _cas(seg, claim_position + offset)
+            adjustments += found
             adjusted += total
             if seg[1] == "PR":
                 patient += total
         elif tag == "DTM":
-            dates.append(_date(seg, at))
+            key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+            dates.append(_DATE_VALUES.get(key) or _date(seg, claim_position + offset))
         elif tag == "REF":
+            at = claim_position + offset
             qualifier, value = el.text(seg, 1, at), el.text(seg, 2, at)
             if qualifier != "6R":
                 references.append(Reference(qualifier=qualifier, value=value))
@@ -151,15 +172,23 @@ def _line(  # noqa: C901
             else:
                 raise X835Error("is a second REF*6R for one line", "REF", at)
         elif tag == "AMT":
-            amounts.append(_amount(seg, at))
+            amounts.append(_amount(seg, claim_position + offset))
         elif tag == "LQ":
+            at = claim_position + offset
             qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
             # HE: remark codes (RARC); another list (RX, NCPDP reject codes) keeps its name.
             remarks.append(code if qualifier == "HE" else f"{qualifier}:{code}")
+        elif tag == "SVC":
+            break
         elif tag == "QTY":
-            quantities.append(_quantity(seg, at))
+            quantities.append(_quantity(seg, claim_position + offset))
         else:
-            raise X835Error("is out of place: it belongs to the claim, before any SVC", tag, at)
+            raise X835Error(
+                "is out of place: it belongs to the claim, before any SVC",
+                tag,
+                claim_position + offset,
+            )
+        offset += 1
     if charge - adjusted != paid:
         raise X835Error(
             f"the line does not balance: SVC02 {el.dollars(charge)} less its adjustments"
@@ -186,7 +215,7 @@ def _line(  # noqa: C901
         remark_codes=tuple(remarks) if remarks else (),
         position=position,
     )
-    return line, adjusted, patient
+    return line, adjusted, patient, offset
 
 
 def _money(seg: list[str], index: int, position: int) -> int:
@@ -199,20 +228,20 @@ def _optional_money(seg: list[str], index: int, position: int) -> int | None:
     return _money(seg, index, position) if len(seg) > index and seg[index] else None
 
 
-def _cas(seg: list[str], position: int, out: list[Adjustment]) -> int:
-    """Append the CAS's adjustments (every triplet, signs kept) to `out`; their total."""
+def _cas(seg: list[str], position: int) -> tuple[tuple[Adjustment, ...], int]:
+    """The CAS's adjustments (every triplet, signs kept) and their total; equal CAS segments
+    (CO-45 of the same amount) share their values."""
+    key = tuple(seg)
+    found = _CAS_VALUES.get(key)
+    if found is not None:
+        return found
     group = seg[1] if len(seg) > 1 else ""
     if group not in ADJUSTMENT_GROUPS:
         raise el.refuse(seg, 1, position, "must be CO, PR, OA or PI")
-    if len(seg) == 4 and seg[2]:  # one adjustment without quantity: most CAS segments
-        amount = CENTS_CACHE.get(seg[3])
-        if amount is None:
-            amount = el.money(seg, 3, position)
-        out.append(Adjustment(group=group, reason=seg[2], amount_cents=amount, position=position))
-        return amount
     if len(seg) > _CAS_LAST + 1:
         raise X835Error("has more than six adjustments", "CAS", position)
-    total, found = 0, len(out)
+    adjustments: list[Adjustment] = []
+    total = 0
     for i in range(2, len(seg), 3):
         reason = seg[i]
         if not reason:
@@ -221,18 +250,13 @@ def _cas(seg: list[str], position: int, out: list[Adjustment]) -> int:
             continue
         amount = _money(seg, i + 1, position)
         total += amount
-        out.append(
-            Adjustment(
-                group=group,
-                reason=reason,
-                amount_cents=amount,
-                quantity=_units(seg, i + 2, position),
-                position=position,
-            )
+        quantity = _units(seg, i + 2, position)
+        adjustments.append(
+            Adjustment(group=group, reason=reason, amount_cents=amount, quantity=quantity)
         )
-    if len(out) == found:
+    if not adjustments:
         raise el.refuse(seg, 2, position, "is required")
-    return total
+    return remember(_CAS_VALUES, key, (tuple(adjustments), total))
 
 
 def _date(seg: list[str], position: int) -> DateValue:
