@@ -53,13 +53,15 @@ def build_claim(  # noqa: C901, PLR0915
     paid = CENTS_CACHE.get(clp[4]) if len(clp) > 4 else None
     if paid is None:
         paid = _money(clp, 4, position)
-    adjustments: list[Adjustment] = []
-    people: list[Party] = []
-    remarks: list[str] = []
-    references: list[Reference] = []
-    dates: list[DateValue] = []
-    amounts: list[Amount] = []
-    quantities: list[Quantity] = []
+    # Tuples grown by concatenation: a claim or line has one or two of each, and building a
+    # list to turn it into a tuple cost more.
+    adjustments: tuple[Adjustment, ...] = ()
+    people: tuple[Party, ...] = ()
+    remarks: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
+    dates: tuple[DateValue, ...] = ()
+    amounts: tuple[Amount, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
     adjusted = patient = 0
     offset = 1
     while offset < count:
@@ -75,18 +77,18 @@ def build_claim(  # noqa: C901, PLR0915
                 patient += total
         elif tag == "DTM":
             key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
-            dates.append(_DATE_VALUES.get(key) or _date(seg, position + offset))
+            dates += (_DATE_VALUES.get(key) or _date(seg, position + offset),)
         elif tag == "NM1":
-            people.append(_person(seg, position + offset))
+            people += (_person(seg, position + offset),)
         elif tag == "REF":
             at = position + offset
-            references.append(Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)))
+            references += (Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)),)
         elif tag == "AMT":
-            amounts.append(_amount(seg, position + offset))
+            amounts += (_amount(seg, position + offset),)
         elif tag == "QTY":
-            quantities.append(_quantity(seg, position + offset))
+            quantities += (_quantity(seg, position + offset),)
         elif tag == "MOA":
-            remarks.extend(v for v in seg[3:8] if v)
+            remarks += tuple(v for v in seg[3:8] if v)
         elif tag not in ("MIA", "PER"):  # MIA (inpatient), PER*CX: nothing to post
             raise X835Error("is out of place: it follows an SVC", tag, position + offset)
         offset += 1
@@ -116,13 +118,13 @@ def build_claim(  # noqa: C901, PLR0915
         payer_claim_number=clp[7],
         facility_code=(clp[8] or None) if len(clp) > 8 else None,
         frequency=(clp[9] or None) if len(clp) > 9 else None,
-        adjustments=tuple(adjustments) if adjustments else (),
-        people=tuple(people),
-        remark_codes=tuple(remarks) if remarks else (),
-        references=tuple(references) if references else (),
-        dates=tuple(dates) if dates else (),
-        amounts=tuple(amounts) if amounts else (),
-        quantities=tuple(quantities) if quantities else (),
+        adjustments=adjustments,
+        people=people,
+        remark_codes=remarks,
+        references=references,
+        dates=dates,
+        amounts=amounts,
+        quantities=quantities,
         lines=tuple(lines),
         position=position,
     )
@@ -141,12 +143,12 @@ def _line(  # noqa: C901, PLR0915
     paid = CENTS_CACHE.get(svc[3]) if len(svc) > 3 else None
     if paid is None:
         paid = _money(svc, 3, position)
-    adjustments: list[Adjustment] = []
-    dates: list[DateValue] = []
-    references: list[Reference] = []
-    amounts: list[Amount] = []
-    quantities: list[Quantity] = []
-    remarks: list[str] = []
+    adjustments: tuple[Adjustment, ...] = ()
+    dates: tuple[DateValue, ...] = ()
+    references: tuple[Reference, ...] = ()
+    amounts: tuple[Amount, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
+    remarks: tuple[str, ...] = ()
     control_number: str | None = None
     adjusted = patient = 0
     offset, count = start + 1, len(segs)
@@ -161,27 +163,27 @@ def _line(  # noqa: C901, PLR0915
                 patient += total
         elif tag == "DTM":
             key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
-            dates.append(_DATE_VALUES.get(key) or _date(seg, claim_position + offset))
+            dates += (_DATE_VALUES.get(key) or _date(seg, claim_position + offset),)
         elif tag == "REF":
             at = claim_position + offset
             qualifier, value = el.text(seg, 1, at), el.text(seg, 2, at)
             if qualifier != "6R":
-                references.append(Reference(qualifier=qualifier, value=value))
+                references += (Reference(qualifier=qualifier, value=value),)
             elif control_number is None:
                 control_number = value
             else:
                 raise X835Error("is a second REF*6R for one line", "REF", at)
         elif tag == "AMT":
-            amounts.append(_amount(seg, claim_position + offset))
+            amounts += (_amount(seg, claim_position + offset),)
         elif tag == "LQ":
             at = claim_position + offset
             qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
             # HE: remark codes (RARC); another list (RX, NCPDP reject codes) keeps its name.
-            remarks.append(code if qualifier == "HE" else f"{qualifier}:{code}")
+            remarks += (code if qualifier == "HE" else f"{qualifier}:{code}",)
         elif tag == "SVC":
             break
         elif tag == "QTY":
-            quantities.append(_quantity(seg, claim_position + offset))
+            quantities += (_quantity(seg, claim_position + offset),)
         else:
             raise X835Error(
                 "is out of place: it belongs to the claim, before any SVC",
@@ -206,13 +208,13 @@ def _line(  # noqa: C901, PLR0915
             _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
         ),
         units_submitted=_units(svc, 7, position) if len(svc) > 7 else None,
-        dates=tuple(dates) if dates else (),
-        adjustments=tuple(adjustments) if adjustments else (),
+        dates=dates,
+        adjustments=adjustments,
         control_number=control_number,
-        references=tuple(references) if references else (),
-        amounts=tuple(amounts) if amounts else (),
-        quantities=tuple(quantities) if quantities else (),
-        remark_codes=tuple(remarks) if remarks else (),
+        references=references,
+        amounts=amounts,
+        quantities=quantities,
+        remark_codes=remarks,
         position=position,
     )
     return line, adjusted, patient, offset
