@@ -113,7 +113,9 @@ def build_claim(  # noqa: C901, PLR0915
         status=clp[2],
         charge_cents=charge,
         paid_cents=paid,
-        patient_responsibility_cents=_optional_money(clp, 5, position),
+        patient_responsibility_cents=(
+            (CENTS_CACHE.get(clp[5]) if clp[5] else None) or _optional_money(clp, 5, position)
+        ),
         filing_indicator=clp[6],
         payer_claim_number=clp[7],
         facility_code=(clp[8] or None) if len(clp) > 8 else None,
@@ -166,7 +168,10 @@ def _line(  # noqa: C901, PLR0915
             dates += (_DATE_VALUES.get(key) or _date(seg, claim_position + offset),)
         elif tag == "REF":
             at = claim_position + offset
-            qualifier, value = el.text(seg, 1, at), el.text(seg, 2, at)
+            if len(seg) > 2 and seg[1] and seg[2]:
+                qualifier, value = seg[1], seg[2]
+            else:
+                qualifier, value = el.text(seg, 1, at), el.text(seg, 2, at)
             if qualifier != "6R":
                 references += (Reference(qualifier=qualifier, value=value),)
             elif control_number is None:
@@ -198,12 +203,16 @@ def _line(  # noqa: C901, PLR0915
             "SVC",
             position,
         )
+    procedure = _PROCEDURES.get((component, svc[1])) or _procedure(svc, 1, position, component)
+    units = _QUANTITIES.get(svc[5]) if len(svc) > 5 else None
+    if units is None and len(svc) > 5:
+        units = _units(svc, 5, position)
     line = ServiceLine(
-        procedure=_procedure(svc, 1, position, component),
+        procedure=procedure,
         charge_cents=charge,
         paid_cents=paid,
         revenue_code=(svc[4] or None) if len(svc) > 4 else None,
-        units_paid=_units(svc, 5, position) if len(svc) > 5 else None,
+        units_paid=units,
         submitted_procedure=(
             _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
         ),
