@@ -39,14 +39,17 @@ class _Reader:
     def remittances(self) -> Iterator[Remittance]:  # noqa: C901
         builder: TransactionBuilder | None = None
         claim: list[list[str]] | None = None  # the open claim's segments, its CLP first
+        unused: list[list[str]] = []
+        gather = unused.append  # the open claim's append: one lookup less per segment
+        claim_tags = CLAIM_TAGS
         claim_position = position = 0
         seg = ["ISA"]
         for batch in self._batches:
             for seg in batch:
                 position += 1
                 if claim is not None:
-                    if seg[0] in CLAIM_TAGS:
-                        claim.append(seg)
+                    if seg[0] in claim_tags:
+                        gather(seg)
                         continue
                     assert builder is not None
                     builder.add_claim(claim, claim_position)
@@ -59,6 +62,7 @@ class _Reader:
                 elif seg[0] == "CLP":
                     builder.open_claim(seg, position)
                     claim, claim_position = [seg], position
+                    gather = claim.append
                 elif seg[0] == "SE":
                     yield builder.finish(seg, position)
                     builder = None
