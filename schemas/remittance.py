@@ -5,7 +5,7 @@ exactly (a reversal's amounts are negative, a PLB that raises the payment is neg
 are parsed as decimals, never floats. Codes are kept as the file wrote them. `position` is the
 segment's number in its file (the ISA is 1), so the posting can name what it refuses.
 A frozen tree of values without cycles: `gc=False`, the garbage collector need not track them,
-and the reader shares equal dates, amounts and procedures between claims.
+and the reader shares equal dates, amounts, adjustments and procedures between claims.
 """
 
 from __future__ import annotations
