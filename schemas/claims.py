@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
+from msgspec import Meta
 
-from schemas.common import Out
+from schemas.common import Base, Out, text
+from schemas.payers import FilingIndicator
+from schemas.therapy_sessions import Diagnosis, PlaceOfService, ServiceLineIn
 
-ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected"]
+ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected", "voided"]
+Frequency = Literal["1", "7", "8"]
+# What raised a claim's flag for ops (0023): the code that sees that condition end lowers it.
+OpsKind = Literal[
+    "unsendable",  # the claim cannot be written as an 837P (ops fix the data, then resolve)
+    "envelope_refused",  # the clearinghouse refused the batch's envelope (ends at its receipt)
+    "no_999",  # no 999 within claim_ack_timeout_hours (ends when the 999 comes)
+    "no_277ca",  # no 277CA within claim_ack_timeout_hours (ends when the 277CA comes)
+    "ack_unreadable",  # a 999 no rule decides (ends when the 277CA decides the claim)
+    "ack_unexpected",  # another file came back where a 999 or 277CA was due
+    "claim_unnamed",  # the 277CA does not name the claim
+    "code_undecided",  # a 277CA code no rule decides
+    "other",  # flagged before 0023 said why
+]
+OpsEvent = Literal["flagged", "cleared", "resolved"]
 
 
 class ClaimLineIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,10 +91,11 @@ class ClaimOut(Out):
 
 class ClaimHistoryOut(Out):
     from_status: str | None
-    to_status: str
+    to_status: str | None  # None: an ops event, the status unchanged (from_status)
     reason: str  # a rejection's: the 999/277CA codes, for providers and ops only
     actor_user_id: uuid.UUID | None
     at: datetime
+    ops_event: OpsEvent | None = None
 
 
 class ClaimSummaryOut(Out):
@@ -114,6 +132,39 @@ class ClaimDetailOut(Out):
     history: list[ClaimHistoryOut]
 
 
+class OpsFlagRow(Out):
+    """A flag for ops as it stood when it was lowered."""
+
+    claim_id: uuid.UUID
+    kind: OpsKind
+    reason: str
+    since: datetime
+
+
+class NeedsOpsClaimOut(ClaimSummaryOut, kw_only=True):
+    """The needs-ops queue: a flagged claim, what raised the flag and since when."""
+
+    ops_kind: OpsKind
+    ops_reason: str
+    ops_since: datetime
+
+
+class OpsResolutionIn(Base):
+    """Ops lower a claim's flag, saying what they did (kept in the claim's history)."""
+
+    note: Annotated[str, text(500)]
+
+
+class OpsResolutionOut(Out):
+    claim_id: uuid.UUID
+    kind: OpsKind  # the flag resolved
+    reason: str
+    flagged_since: datetime
+    note: str
+    resolved_by: uuid.UUID
+    resolved_at: datetime
+
+
 class ClaimVersionOut(Out):
     """A version of a claim (claim_submissions): the original, a corrected resend, 7 or 8."""
 
@@ -122,6 +173,13 @@ class ClaimVersionOut(Out):
     frequency: str
     clm01: str
     created_at: datetime
+    # The batch the version went out in (None: not sent yet) and that batch's files, so ops go
+    # from a claim to its 837P, 999 and 277CA (GET /claim-batches/{batch_id}/files/{id}).
+    batch_id: uuid.UUID | None = None
+    file_ids: list[int] = []
+    ack_codes: list[str] = []  # 999 IK5/IK3/IK4/CTX and every 277CA STC code, as applied
+    payer_claim_number: str | None = None  # the payer's 277CA REF*1K
+    accepted_on: date | None = None  # the payer's 277CA date: the proof of timely filing
 
 
 class SessionClaimOut(Out):
@@ -139,6 +197,9 @@ class SubmitClaimsJob(msgspec.Struct, frozen=True, kw_only=True):
 
     job: ClassVar[str] = "submit_claims"
     payer_id: uuid.UUID
+    # The queuer's hold cutoff: the job takes at least the claims it saw due, even when the
+    # worker's clock runs behind the API's (another host, its clock a little behind).
+    ready_before: datetime | None = None
 
 
 class FetchClaimResultsJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,7 +232,8 @@ class BatchClaimRow(msgspec.Struct, frozen=True, kw_only=True):
 
     claim_id: uuid.UUID
     clm01: str
-    frequency: Literal["1", "7", "8"]
+    frequency: Frequency
+    payer_claim_number: str | None  # REF*F8 of a 7 or 8: the latest one the payer gave
     total_charge_cents: int
     place_of_service: str
     diagnosis_codes: list[str]
@@ -179,6 +241,7 @@ class BatchClaimRow(msgspec.Struct, frozen=True, kw_only=True):
     prior_authorization: str | None
     payer_name: str
     x12_payer_id: str
+    claim_filing_indicator: FilingIndicator
     member_id: str
     group_number: str | None
     relationship: Literal["self", "spouse", "child", "other"]
@@ -225,4 +288,40 @@ class BatchMember(msgspec.Struct, frozen=True, kw_only=True):
     claim_id: uuid.UUID
     submission_id: uuid.UUID
     clm01: str
+    frequency: Frequency  # an accepted 8 makes the claim `voided`
     status: ClaimStatus
+
+
+# Corrections (issue 15 item 6): the bodies of resend, replace and void.
+
+Reason = Annotated[str, text(500)]
+
+
+class ClaimCorrectionIn(Base, kw_only=True):
+    """A resend (frequency 1) or a replacement (7): what changes, and why. A field left out
+    keeps the claim's value; nothing given resends the claim as it is (the fix was elsewhere,
+    e.g. ops corrected the policy's member id)."""
+
+    reason: Reason
+    diagnosis_codes: Annotated[list[Diagnosis], Meta(min_length=1, max_length=20)] | None = None
+    lines: Annotated[list[ServiceLineIn], Meta(min_length=1, max_length=6)] | None = None
+    place_of_service: PlaceOfService | None = None
+
+
+class ClaimVoidIn(Base, kw_only=True):
+    reason: Reason
+
+
+class CorrectionOut(Out):
+    """The claim after a correction, with the version it made."""
+
+    claim: ClaimOut
+    version: ClaimVersionOut
+
+
+class ClaimVersionState(msgspec.Struct, frozen=True, kw_only=True):
+    """What a correction needs to know of a claim's versions."""
+
+    version: int
+    payer_claim_number: str | None  # the latest one a payer's 277CA gave
+    voided: bool  # a void (frequency 8) was made

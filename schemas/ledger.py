@@ -53,6 +53,7 @@ CREDIT_NORMAL: Final[frozenset[AccountKind]] = frozenset(
 # The events that post; the migration's CHECK (journal_entries_kind) lists the same.
 EntryKind = Literal[
     "completion",
+    "completion_edited",
     "card_captured",
     "claim_remitted",
     "provider_adjustment",
@@ -68,6 +69,8 @@ EntryKind = Literal[
     "payout_transferred",
     "transfer_reversed",
     "top_up",
+    "claim_corrected",
+    "claim_voided",
 ]
 Side = Literal["debit", "credit"]
 # At most $1,000,000,000.00 on one line: far above any event, far below BIGINT.

@@ -16,6 +16,9 @@ from schemas.common import Base, Cents, Name, Out
 X12PayerId = Annotated[str, Meta(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9]{2,80}$")]
 TimelyFilingDays = Annotated[int, Meta(ge=1, le=3650)]
 TelehealthModifier = Literal["95", "93", "GT"]
+# SBR09 claim filing indicator: CI commercial, BL Blue Cross Blue Shield, HM HMO, MB Medicare
+# Part B, MC Medicaid, 12 PPO, 13 POS, 14 EPO, CH Tricare, VA, WC workers' compensation.
+FilingIndicator = Literal["CI", "BL", "HM", "MB", "MC", "12", "13", "14", "CH", "VA", "WC"]
 # CPT (five digits, or four and a letter for Category II/III) or HCPCS Level II (a letter and four
 # digits).
 CPT_PATTERN = r"^([0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})$"
@@ -30,6 +33,7 @@ class PayerIn(Base, kw_only=True):
     timely_filing_days: TimelyFilingDays
     telehealth_modifier: TelehealthModifier | None = None
     prior_auth_cpt_codes: CptCodes = msgspec.field(default_factory=list)
+    claim_filing_indicator: FilingIndicator = "CI"  # SBR09 of its claims
 
 
 class PayerPatch(Base, kw_only=True):
@@ -40,6 +44,7 @@ class PayerPatch(Base, kw_only=True):
     timely_filing_days: TimelyFilingDays | UnsetType = UNSET
     telehealth_modifier: TelehealthModifier | UnsetType | None = UNSET
     prior_auth_cpt_codes: CptCodes | UnsetType = UNSET
+    claim_filing_indicator: FilingIndicator | UnsetType = UNSET
 
 
 class PayerOut(Out):
@@ -49,6 +54,7 @@ class PayerOut(Out):
     timely_filing_days: int
     telehealth_modifier: TelehealthModifier | None
     prior_auth_cpt_codes: list[str]
+    claim_filing_indicator: FilingIndicator
     created_at: datetime
     updated_at: datetime
 

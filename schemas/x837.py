@@ -15,10 +15,8 @@ import msgspec
 from msgspec import Meta
 
 from schemas.common import Cents, UsState, x12_text
+from schemas.payers import FilingIndicator
 
-# SBR09 claim filing indicator: CI commercial, BL Blue Cross Blue Shield, HM HMO, MB Medicare
-# Part B, MC Medicaid, 12 PPO, 13 POS, 14 EPO, CH Tricare, VA, WC workers' compensation.
-FilingIndicator = Literal["CI", "BL", "HM", "MB", "MC", "12", "13", "14", "CH", "VA", "WC"]
 Frequency = Literal["1", "7", "8"]  # CLM05-3: original, replacement, void
 Sex = Literal["F", "M", "U"]
 # The patient's relationship to the subscriber when the patient is a dependant (2000C PAT01).

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from services.claims.batch_routes import ClaimBatchController, ClaimSubmissionController
 from services.claims.routes import ClaimController, SessionClaimController
 from services.clearinghouse.client import CoreHttpClient
 from services.clients.routes import ClientController, PolicyController
@@ -61,7 +62,8 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
-from services.therapy_sessions.routes import TherapySessionController
+from services.remittance.routes import RecoupmentPoliciesController
+from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
     live,
@@ -80,9 +82,13 @@ ROUTE_HANDLERS: list[Any] = [
     ClientController,
     PolicyController,
     TherapySessionController,
+    CoverageQueueController,
     PriorAuthorizationController,
     ClaimController,
     SessionClaimController,
+    RecoupmentPoliciesController,
+    ClaimBatchController,
+    ClaimSubmissionController,
 ]
 
 
@@ -169,7 +175,7 @@ def create_app(
     settings = settings or load_settings()
     open_auth_conn = auth_conn or _pooled
     configure_logging(settings.log_level)
-    clock.start(settings.clock_shift_to)
+    clock.start(settings.clock_shift_to, settings.clock_shift_from)
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[_lifespan(settings)],

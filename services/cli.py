@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    clock.start(settings.clock_shift_to)
+    clock.start(settings.clock_shift_to, settings.clock_shift_from)
     try:
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))

@@ -67,3 +67,18 @@ def matrix_cases(routes: dict[str, Any]) -> list[Any]:
 def headers_for(token: Any, actor: Actor | None) -> dict[str, str]:
     """The `token` fixture's headers for `actor`; none at all for the anonymous caller."""
     return {} if actor is None else token(actor)
+
+
+def guarded_routes(app: Any, prefix: str) -> set[tuple[str, str, frozenset[str]]]:
+    """(method, path as registered, admitted roles) of every route under `prefix`, each
+    guarded by exactly one role list."""
+    seen = set()
+    for route in app.routes:
+        if not route.path.startswith(prefix):
+            continue
+        for handler in route.route_handlers:
+            roles = [g.allowed_roles for g in handler.guards or [] if hasattr(g, "allowed_roles")]
+            for method in handler.http_methods - {"OPTIONS"}:
+                assert len(roles) == 1, (method, route.path)
+                seen.add((method, route.path, frozenset(roles[0])))
+    return seen

@@ -74,9 +74,11 @@ def pytest_configure(config: pytest.Config) -> None:
     global _shift
     shift_to = os.environ.get("HEARTH_CLOCK_SHIFT_TO")
     if shift_to:
-        # Like the API and worker at start-up: each xdist worker ticks on from that instant.
-        _shift = (datetime.fromisoformat(shift_to), time.time())
-        hearth_clock.CLOCK.shift_to(_shift[0])
+        # Like the API and worker at start-up: SHIFT_TO at the real SHIFT_FROM, else now.
+        shift_from = os.environ.get("HEARTH_CLOCK_SHIFT_FROM")
+        since = datetime.fromisoformat(shift_from).timestamp() if shift_from else time.time()
+        _shift = (datetime.fromisoformat(shift_to), since)
+        restore_clock()
     if hasattr(config, "workerinput"):
         return  # the controller made the template
     stack = LocalStack(ROOT / ".data" / "test")

@@ -37,12 +37,13 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
     }
     env.pop("HEARTH_CLOCK_SHIFT_TO", None)
-    now = clock.now()
-    if abs(now - datetime.now(UTC)) > timedelta(seconds=1):
+    env.pop("HEARTH_CLOCK_SHIFT_FROM", None)
+    now, real = clock.now(), datetime.now(UTC)
+    if abs(now - real) > timedelta(seconds=1):
         # This process's clock is shifted (a CI run as on another day) or set by the test: the
-        # child starts its clock where this one is now (not where the run started, minutes
-        # ago), so the two agree to within the child's start-up.
+        # child's clock reads this one's now at this real instant, so the two agree.
         env["HEARTH_CLOCK_SHIFT_TO"] = now.isoformat()
+        env["HEARTH_CLOCK_SHIFT_FROM"] = real.isoformat()
     env.update(extra)
     return env
 

@@ -1,18 +1,20 @@
 """`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API,
-the worker and the SMTP sink over an empty database; the demo then runs twice against that one
-stack."""
+the worker, the clearinghouse simulator and the SMTP sink over an empty database; the demo then
+runs twice against that one stack, each run submitting its own claims to the payers."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.live import ROOT, app_env, free_port, process, wait_ready
-from tests.x12tools import x279_errors
+from tests.x12tools import x12valid_errors, x279_errors
 
 
 def test_make_run_then_demo_twice(
@@ -34,11 +36,12 @@ def test_make_run_then_demo_twice(
     with process([sys.executable, "-m", "infra.local.run"], env, log) as stack:
         wait_ready(base, stack, log, timeout=60)
         seen: set[str] = set()  # every run completes sessions of its own
+        claims_seen: set[str] = set()  # and submits claims of its own
         for attempt in (1, 2):
             out = tmp_path / f"demo-{attempt}"
             demo = subprocess.run(
                 [sys.executable, "-m", "infra.demo", "--base-url", base, "--out", str(out)],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
             )  # fmt: skip
             assert demo.returncode == 0, demo.stdout + demo.stderr
             summary = json.loads((out / "summary.json").read_text())
@@ -61,10 +64,11 @@ def test_make_run_then_demo_twice(
                 "Mindful Behavioral Health",
             )
             assert "plan covers in network: yes; mental health is handled by" in demo.stdout
-            # Maya completes four of her clients' sessions, each a claim (ready); the lines say how.
+            # Maya completes four of her clients' sessions and ops record Blake's intake, each a
+            # claim (ready); the lines say how.
             completed = summary["sessions_completed"]
-            assert completed["count"] == 4
-            assert len(set(completed["ids"])) == 4
+            assert completed["count"] == 5
+            assert len(set(completed["ids"])) == 5
             seen.update(completed["ids"])
             for expected in (
                 "completed: Jordan Lee 90834, POS 11 (in office), 45 min",
@@ -73,12 +77,48 @@ def test_make_run_then_demo_twice(
                 " authorization, modifier GT), 56 min, ICD-10 F90.0; claim ready, prior"
                 " authorization used",
                 "completed: Jordan Lee 90837-95 + 90785-95, POS 10",
+                "ops recorded: Blake Ellison 90791-95, POS 10",
             ):
                 assert expected in " ".join(demo.stdout.split())
-            edi = sorted(p.name for p in (out / "edi").iterdir())
-            assert edi == ["0001-270-eligibility-inquiry.x12", "0002-271-eligibility-response.x12"]
-            assert x279_errors((out / "edi" / edi[0]).read_text()) == []
-            assert x279_errors((out / "edi" / edi[1]).read_text()) == []
-        assert len(seen) == 8
+            _claims_answered(summary, demo.stdout, claims_seen)
+            _edi_files_valid(out / "edi")
+        assert len(seen) == 10
+        assert len(claims_seen) == 10
         os.killpg(stack.pid, signal.SIGINT)
         assert stack.wait(timeout=30) == 0, log.read_text()[-3000:]
+
+
+def _claims_answered(summary: dict[str, Any], stdout: str, claims_seen: set[str]) -> None:
+    """This run's five claims went to the payers: four accepted, Blake's mistyped card not."""
+    submitted = summary["claims_submitted"]
+    accepted, rejected = summary["claims_accepted"], summary["claims_rejected"]
+    assert (submitted["count"], accepted["count"], rejected["count"]) == (5, 4, 1)
+    assert sorted(accepted["ids"] + rejected["ids"]) == sorted(submitted["ids"])
+    assert not claims_seen & set(submitted["ids"])  # new claims, earlier runs' left alone
+    claims_seen.update(submitted["ids"])
+    lines = " ".join(stdout.split())
+    assert "ops: submit now" in lines
+    for who in ("Jordan Lee", "Avery Patel", "Alex Kim"):
+        assert f"accepted: {who} C" in lines
+    assert re.search(r"999 IK5:A -> 277CA A2:20 \(accepted into adjudication\), payer claim"
+                     r" number EVGRN\d{8}", lines)  # fmt: skip
+    assert re.search(r"rejected: Blake Ellison C\w+ \(CLM01 \w+\): 999 IK5:A -> 277CA A3:33:IL",
+                     lines)  # fmt: skip
+    assert re.search(r"rejected queue \(ops\) Blake Ellison C\w+: 277CA A3:33:IL \(returned as"
+                     r" unprocessable; subscriber and subscriber id not found", lines)  # fmt: skip
+
+
+def _edi_files_valid(edi: Path) -> None:
+    """The 270/271, then per batch (named by its ISA13) its 837P, 999 and 277CA, all valid."""
+    names = sorted(p.name for p in edi.iterdir())
+    assert names[:2] == ["0001-270-eligibility-inquiry.x12", "0002-271-eligibility-response.x12"]
+    assert x279_errors((edi / names[0]).read_text()) == []
+    assert x279_errors((edi / names[1]).read_text()) == []
+    batches: dict[str, set[str]] = {}
+    for name in names[2:]:
+        named = re.fullmatch(r"(837P|999|277CA)-(\d{9})\.x12", name)
+        assert named is not None, name
+        batches.setdefault(named[2], set()).add(named[1])
+        assert x12valid_errors((edi / name).read_text()) == [], name
+    assert len(batches) >= 2  # Evergreen's and Blue Harbor's
+    assert all(kinds == {"837P", "999", "277CA"} for kinds in batches.values()), batches

@@ -61,6 +61,7 @@ TABLES: dict[str, str] = {
         "claims",
     ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
+    **dict.fromkeys(("recoupment_policies", "recoupment_policy_changes"), "remittance"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

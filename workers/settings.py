@@ -24,7 +24,7 @@ SETTINGS = load_settings()
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(SETTINGS.log_level)
-    clock.start(SETTINGS.clock_shift_to)
+    clock.start(SETTINGS.clock_shift_to, SETTINGS.clock_shift_from)
     ctx["settings"] = SETTINGS
     ctx["pool"] = await create_pool(SETTINGS.database_url, min_size=1, max_size=5)
     ctx["clearinghouse"] = CoreHttpClient.from_settings(SETTINGS)

@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--today", type=date.fromisoformat, default=None,
                         help="date for 270s without DTP*291 (default: the clock's)")  # fmt: skip
+    parser.add_argument("--payment-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="pay claims adjudicated this long ago (default 0)")  # fmt: skip
     args = parser.parse_args(argv)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it every keep-alive answer waited ~40 ms on the client's delayed ACK.
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     # uvloop and httptools, as the API runs: in the API benchmark this process shares the
     # machine's cores with the API, so its CPU per answer counts against every check.
     # Server.run, not asyncio.run(serve()): only run() installs the configured loop.
-    config = uvicorn.Config(build(args.today), loop="uvloop", http="httptools",
+    config = uvicorn.Config(build(args.today, args.payment_delay), loop="uvloop", http="httptools",
                             log_level="warning", access_log=False)  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])
     return 0

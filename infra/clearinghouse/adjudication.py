@@ -15,7 +15,7 @@ is recorded in the world, so the next 271 and the next claim see it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from infra.clearinghouse.world import Claim as Used
@@ -66,6 +66,16 @@ class ClaimResult:
     state: str = "active"  # active, replaced, voided
     adjusted_by: str = ""  # the payer claim number that replaced or voided it
     lines: list[LineResult] = field(default_factory=list)
+    # What the 835 repeats from the claim (claims.describe fills them in).
+    place: str = ""  # CLM05-1
+    patient: tuple[str, str] = ("", "")  # (last, first) of the person treated
+    insured: tuple[str, str] = ("", "")  # the subscriber's, when a dependant was treated
+    rendering_name: tuple[str, str] = ("", "")
+    payee: tuple[str, str, str] = ("", "", "")  # billing (NPI, name, TIN)
+    claim_denial: str = ""  # a CARC that denied the whole claim: the 835 says it at claim level
+    adjudicated_at: datetime | None = None
+    remitted: str = ""  # TRN02 of the 835 that reported it
+    reversed_in: str = ""  # TRN02 of the 835 that reversed it
 
 
 @dataclass
@@ -134,6 +144,7 @@ class Adjudicator:
                 assert remaining is not None
                 visit = self._pay(outcome, tier, remaining) or visit
             result.lines.append(outcome)
+        result.claim_denial = denial
         result.paid = sum(line.paid for line in result.lines)
         result.patient_responsibility = sum(
             adj.amount for line in result.lines for adj in line.adjustments if adj.group == "PR"

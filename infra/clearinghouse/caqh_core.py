@@ -42,9 +42,15 @@ NO_ACK = "X12_NoBatchAckFile"
 RETRIEVE_277 = "X12_005010_Request_Batch_Results_277"
 RESPONSE_277 = "X12_005010_Response_Batch_Results_277"
 NO_RESULTS = "X12_NoBatchResultsFile"
+# 835 retrieval (ERA): the names CORE's Phase III ERA rule is understood to use, to be confirmed
+# against the rule text. The request's Payload is a cursor: "0", or the ISA13 of the last 835
+# the client holds; the answer is the next 835 after it, or NO_RESULTS.
+REQUEST_835 = "X12_835_Request_005010X221A1"
+RESPONSE_835 = "X12_835_Response_005010X221A1"
 ENVELOPE_ERROR = "CoreEnvelopeError"
 # The processing mode each request type is accepted in.
-MODES = {REQUEST_270: REALTIME, SUBMIT_837: BATCH, RETRIEVE_999: BATCH, RETRIEVE_277: BATCH}
+MODES = {REQUEST_270: REALTIME, SUBMIT_837: BATCH, RETRIEVE_999: BATCH, RETRIEVE_277: BATCH,
+         REQUEST_835: BATCH}  # fmt: skip
 REQUIRED = (
     "PayloadType", "ProcessingMode", "PayloadID", "TimeStamp", "SenderID", "ReceiverID",
     "CORERuleVersion", "Payload",

@@ -12,7 +12,7 @@ takes the original's accumulators out and is adjudicated anew; a void (8) only t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from infra.clearinghouse.acks import ClaimAck, set_accepted, write_277ca, write_999, write_ta1
 from infra.clearinghouse.adjudication import Adjudicator, ClaimResult
@@ -39,6 +39,7 @@ class Payers:
     world: World
     results: dict[str, ClaimResult] = field(default_factory=dict)  # by payer claim number
     counters: dict[str, int] = field(default_factory=dict)
+    usage: str = "T"  # ISA15 of the last interchange received: the 835s answer in kind
 
     def next_number(self, payer: str) -> str:
         self.counters[payer] = self.counters.get(payer, 0) + 1
@@ -50,6 +51,7 @@ class Payers:
 
         X12Error when the payload has no readable ISA (nothing a TA1 could answer)."""
         isa, segments = read_isa(text)  # X12Error: no interchange to acknowledge at all
+        self.usage = isa.usage
         try:
             interchange = read_837(isa, segments, parties)
         except InterchangeError as error:
@@ -63,13 +65,13 @@ class Payers:
             # electronic submitter, so 2200B refuses every claim (STC03 U) and none is read.
             acks = [ClaimAck(claim, "A3", "24", "41") for claim in claims]
         else:
-            acks = [self.front_door(claim, received) for claim in claims]
+            acks = [self.front_door(claim, received, controls[1].at) for claim in claims]
         names = {payer.id: payer.name for payer in self.world.payer_rules.values()}
         text_277 = write_277ca(interchange, acks, names, received, controls[1])
         return BatchAnswer(acknowledgement, False, text_277)
 
-    def front_door(self, claim: Claim, received: date) -> ClaimAck:
-        """The 277CA's answer to one claim; an accepted claim is adjudicated at once."""
+    def front_door(self, claim: Claim, received: date, at: datetime) -> ClaimAck:
+        """The 277CA's answer to one claim; an accepted claim is adjudicated at once (`at`)."""
         rejection = self._rejection(claim)
         if rejection is not None:
             return rejection
@@ -93,6 +95,7 @@ class Payers:
             result = Adjudicator(self.world, self.results, claim, member, person).run(
                 number, received
             )
+        describe(result, claim, at)
         self.results[number] = result
         return ClaimAck(claim, "A2", "20", payer_claim_number=number)
 
@@ -117,6 +120,17 @@ class Payers:
             if original is None or original.state != "active" or original.payer != payer.id:
                 return ClaimAck(claim, "A7", "464")
         return None
+
+
+def describe(result: ClaimResult, claim: Claim, at: datetime) -> None:
+    """Keep what the claim's 835 repeats: place, names, the payee, when it was adjudicated."""
+    person = claim.patient or claim.subscriber
+    result.place, result.patient = claim.place, (person.last, person.first)
+    if claim.patient is not None:
+        result.insured = (claim.subscriber.last, claim.subscriber.first)
+    result.rendering_name = claim.rendering_name
+    result.payee = (claim.billing_npi, claim.billing_name, claim.billing_tin)
+    result.adjudicated_at = at
 
 
 def _patient(claim: Claim) -> tuple[str, str] | None:

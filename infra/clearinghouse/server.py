@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
@@ -15,6 +15,7 @@ from litestar.datastructures import UploadFile
 from infra import shifted_clock as clock
 from infra.clearinghouse import caqh_core, eligibility
 from infra.clearinghouse.claims import BatchAnswer, Payers
+from infra.clearinghouse.remittance import Era, Remitter
 from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
 
@@ -40,11 +41,15 @@ class Simulator:
     # Seeded from the clock so control numbers keep increasing across restarts.
     last_control: int = field(default_factory=lambda: int(time.time()) % 900_000_000)
     payers: Payers = field(init=False)
+    remitter: Remitter = field(init=False)
+    # A payment run, before each 835 retrieval, pays claims adjudicated at least this long ago.
+    payment_delay_s: float = 0.0
     # (SenderID, submission PayloadID) -> what its retrieval requests fetch.
     batches: dict[tuple[str, str], BatchAnswer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.payers = Payers(self.world)
+        self.remitter = Remitter(self.payers)
 
     def reset(self) -> None:
         """Normal mode, no PayloadIDs, batches or results: the world as world.json has it."""
@@ -53,6 +58,7 @@ class Simulator:
         self.batches.clear()
         self.world = load_world()
         self.payers = Payers(self.world)
+        self.remitter = Remitter(self.payers)
 
     def next_control(self) -> int:
         self.last_control = self.last_control % 999_999_999 + 1
@@ -64,6 +70,8 @@ class Simulator:
             return self.answer_837(fields)
         if kind in (caqh_core.RETRIEVE_999, caqh_core.RETRIEVE_277):
             return self.retrieve(fields)
+        if kind == caqh_core.REQUEST_835:
+            return self.retrieve_835(fields)
         return self.answer_270(fields)
 
     def answer_837(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -98,6 +106,29 @@ class Simulator:
         else:
             kind, text = caqh_core.RESPONSE_277, batch.claim_acknowledgement
         return 200, caqh_core.response_fields(fields, self.creds, kind, text)
+
+    def payment_run(self, day: date | None = None, delay_s: float | None = None) -> list[Era]:
+        """The payers pay what they adjudicated `delay_s` ago or earlier (None: everything)."""
+        cutoff = None if delay_s is None else clock.now() - timedelta(seconds=delay_s)
+        parties = (self.creds.receiver_id, self.creds.sender_id)
+        return self.remitter.run(day or self.today or clock.today(), cutoff,
+                                 lambda: Control(self.next_control(), clock.now()),
+                                 parties)  # fmt: skip
+
+    def retrieve_835(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+        """The next 835 after the cursor (the Payload: "0" or the ISA13 of the last one held)."""
+        cursor = fields["Payload"].strip()
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 9):
+            return 400, caqh_core.response_fields(
+                fields, self.creds, caqh_core.ENVELOPE_ERROR, "", "PayloadIllegal",
+                "Payload must be 0 or the ISA13 of the last 835 received",
+            )  # fmt: skip
+        self.payment_run(delay_s=self.payment_delay_s)
+        era = self.remitter.after(cursor.zfill(9))
+        if era is None:
+            return 200, caqh_core.response_fields(fields, self.creds, caqh_core.NO_RESULTS, "")
+        return 200, caqh_core.response_fields(fields, self.creds, caqh_core.RESPONSE_835,
+                                              era.text)  # fmt: skip
 
     def answer_270(self, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
         try:
@@ -223,7 +254,7 @@ def _admin_routes(sim: Simulator) -> list[Any]:
 
     @post("/_admin/reset", status_code=200)
     async def reset() -> dict[str, Any]:
-        """Back to normal mode; forget every PayloadID, batch and adjudication."""
+        """Back to normal mode; forget every PayloadID, batch, adjudication, 835 and hold."""
         sim.reset()
         return {"mode": sim.mode, "delay_s": sim.delay_s}
 
@@ -237,8 +268,42 @@ def _admin_routes(sim: Simulator) -> list[Any]:
         """Every claim the payers adjudicated, by payer claim number (for the remittance's 835s)."""
         return {"items": [asdict(result) for result in sim.payers.results.values()]}
 
-    return [set_mode, reset, health, claims]
+    return [set_mode, reset, health, claims, *_remittance_routes(sim)]
 
 
-def build(today: date | None = None) -> Litestar:
-    return create_app(Simulator(world=load_world(), creds=credentials_from_env(), today=today))
+def _remittance_routes(sim: Simulator) -> list[Any]:
+    """The payers' payment runs and the 835s they wrote, for tests and the demo."""
+
+    @post("/_admin/payment-run", status_code=200)
+    async def payment_run(data: dict[str, Any] | None = None) -> Response[dict[str, Any]]:
+        """Pay every claim adjudicated and not yet reported, as of `day` (default: today)."""
+        raw = (data or {}).get("day")
+        try:
+            day = date.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            day = None
+        if raw is not None and day is None:
+            return Response({"error": "day must be a date, YYYY-MM-DD"}, status_code=400)
+        return Response({"items": [asdict(era) for era in sim.payment_run(day)]})
+
+    @post("/_admin/hold", status_code=200)
+    async def hold(data: dict[str, Any]) -> Response[dict[str, Any]]:
+        """The claims (CLM01) the payers keep out of their payment runs; [] releases them all."""
+        ids = data.get("claim_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return Response({"error": "claim_ids must be a list of CLM01s"}, status_code=400)
+        sim.remitter.held = set(ids)
+        return Response({"claim_ids": sorted(sim.remitter.held)})
+
+    @get("/_admin/remittances")
+    async def remittances() -> dict[str, Any]:
+        """Every 835 written, oldest first, and the claims no 835 reported yet."""
+        pending = [r.claim_id for r in sim.payers.results.values() if not r.remitted]
+        return {"items": [asdict(era) for era in sim.remitter.eras], "pending": pending}
+
+    return [payment_run, hold, remittances]
+
+
+def build(today: date | None = None, payment_delay_s: float = 0.0) -> Litestar:
+    return create_app(Simulator(world=load_world(), creds=credentials_from_env(), today=today,
+                                payment_delay_s=payment_delay_s))  # fmt: skip

@@ -148,6 +148,15 @@ class Payer:
     billing_npis: tuple[str, ...] = ()
     fee_schedule: dict[str, int] = field(default_factory=dict)  # CPT -> allowed cents
     credentialed: tuple[Credential, ...] = ()
+    # What its 835s say about it: TRN03 is "1" + EIN; N3/N4 (street, city, state, ZIP);
+    # PER*BL's phone; BPR06-09 (routing, account); prompt pay: L6 interest at interest_rate a
+    # year on a claim paid more than prompt_pay_days after it was received.
+    ein: str = ""
+    address: tuple[str, str, str, str] = ("", "", "", "")
+    phone: str = ""
+    bank: tuple[str, str] = ("", "")
+    prompt_pay_days: int = 30
+    interest_rate: Decimal = Decimal(0)
 
     def credentials(self, npi: str) -> list[Credential]:
         return [credential for credential in self.credentialed if credential.npi == npi]
@@ -183,6 +192,7 @@ class World:
     claims: list[Claim] = field(default_factory=list)
     payer_rules: dict[str, Payer] = field(default_factory=dict)
     prior_auths: dict[str, PriorAuth] = field(default_factory=dict)
+    payee_bank: tuple[str, str] = ("", "")  # the platform's account (routing, account)
 
     def record_claim(self, claim: Claim) -> None:
         self.claims.append(claim)
@@ -324,8 +334,9 @@ def load_world(path: Path = WORLD_FILE) -> World:
         )
         for entry in raw.get("prior_auths", [])
     }
+    routing, account = raw.get("payee_bank", ["", ""])
     return World(payers=payers, plans=plans, members=members, claims=claims, payer_rules=rules,
-                 prior_auths=auths)  # fmt: skip
+                 prior_auths=auths, payee_bank=(routing, account))  # fmt: skip
 
 
 def _payer(payer_id: str, raw: dict[str, Any]) -> Payer:
@@ -342,4 +353,8 @@ def _payer(payer_id: str, raw: dict[str, Any]) -> Payer:
         id=payer_id, name=raw["name"], filing_limit_days=raw.get("filing_limit_days", 365),
         billing_npis=tuple(raw.get("billing_npis", [])),
         fee_schedule=dict(raw.get("fee_schedule", {})), credentialed=credentials,
+        ein=raw.get("ein", ""), address=tuple(raw.get("address", ["", "", "", ""])),
+        phone=raw.get("phone", ""), bank=tuple(raw.get("bank", ["", ""])),
+        prompt_pay_days=raw.get("prompt_pay_days", 30),
+        interest_rate=Decimal(raw.get("interest_rate", "0")),
     )  # fmt: skip

@@ -78,6 +78,8 @@ class Claim:
     original: str = ""  # REF*F8
     prior_auth: str = ""  # REF*G1
     rendering_npi: str = ""  # 2310B NM109 (the billing provider's when absent)
+    rendering_name: tuple[str, str] = ("", "")  # 2310B (last, first)
+    billing_tin: str = ""  # 2010AA REF*EI
     facility: bool = False  # 2310C present
     lines: list[Line] = field(default_factory=list)
 
@@ -227,6 +229,7 @@ class _Reader:
         self.interchange, self.tset, self.d = interchange, tset, d
         self.level = ""
         self.billing = ("", "")
+        self.billing_tin = ""
         self.payer = ("", "")
         self.subscriber = Party()
         self.patient: Party | None = None
@@ -264,7 +267,7 @@ class _Reader:
             person.dob = parse_d8(el(seg, 2))
         elif tag == "CLM":
             self.start_claim(seg, position)
-        elif tag == "REF" and self.claim is not None:
+        elif tag == "REF":
             self.reference(seg)
         elif tag == "LX" and self.claim is not None:
             self.line = Line(int(el(seg, 1) or "0"), "", (), 0, "", "")
@@ -298,7 +301,7 @@ class _Reader:
         elif entity == "QC" and self.patient is not None:
             self.patient.last, self.patient.first = last, first
         elif entity == "82" and self.claim is not None:
-            self.claim.rendering_npi = ident
+            self.claim.rendering_npi, self.claim.rendering_name = ident, (last, first)
         elif entity == "77" and self.claim is not None:
             self.claim.facility = True
 
@@ -308,14 +311,18 @@ class _Reader:
         self.claim = Claim(
             id=el(seg, 1), charge=money_cents(el(seg, 2) or "0"), place=el(place, 0),
             frequency=el(place, 2), set_control=self.tset.control, billing_npi=self.billing[0],
-            billing_name=self.billing[1], payer_id=self.payer[0], payer_name=self.payer[1],
+            billing_name=self.billing[1], billing_tin=self.billing_tin, payer_id=self.payer[0],
+            payer_name=self.payer[1],
             subscriber=self.subscriber, patient=self.patient, position=position,
         )  # fmt: skip
         self.tset.claims.append(self.claim)
 
     def reference(self, seg: list[str]) -> None:
-        assert self.claim is not None
         qualifier, value = el(seg, 1), el(seg, 2)
+        if self.claim is None:
+            if self.level == "20" and qualifier == "EI":
+                self.billing_tin = value
+            return
         if self.line is not None:
             if qualifier == "6R":
                 self.line.control = value

@@ -39,6 +39,7 @@ RETRY_AFTER = timedelta(minutes=5)
 _OPEN = ("submitted", "acknowledged")
 _NO_999, _NO_277 = "no 999 yet", "no 277CA yet"
 _WAITING = (_NO_999, _NO_277)
+_WAITED = ("no_999", "no_277ca")
 
 
 async def fetch_claim_results(
@@ -60,12 +61,19 @@ async def fetch_claim_results(
             return outcome
         await outbox.record_failure(conn, outbox_id, outcome, RETRY_AFTER)
         overdue = timedelta(hours=settings.claim_ack_timeout_hours)
-        if outcome in _WAITING and batch.sent_at and clock.now() - batch.sent_at > overdue:
-            # Still polled, but no rule waits for ever: ops look at the claims meanwhile.
+        now = clock.now()
+        if outcome in _WAITING and batch.sent_at and now - batch.sent_at > overdue:
+            # Still polled, but no rule waits for ever: ops look at the claims meanwhile. The
+            # flag goes up once per version; after ops resolve it, again only once another
+            # full timeout has passed without the file.
             reason = f"{outcome} {settings.claim_ack_timeout_hours} h after submission"
+            kind = "no_999" if outcome == _NO_999 else "no_277ca"
             for member in await batches.lock_batch_members(conn, batch.id):
                 if member.status in _OPEN:
-                    await _to_ops(conn, member, reason, clock.now())
+                    await queries.flag_for_ops(
+                        conn, member.claim_id, kind, reason, now, member.submission_id,
+                        unless_resolved_after=now - overdue,
+                    )  # fmt: skip
     return outcome
 
 
@@ -119,17 +127,23 @@ async def _apply_ack(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str, t
         refused = kind == PAYLOAD_TA1 and _ta1_refused(text)
         for member in members:
             if not refused:
-                await _to_ops(conn, member, f"unexpected acknowledgement {kind}", now)
-            elif member.status in _OPEN:
+                await _to_ops(
+                    conn, member, "ack_unexpected", f"unexpected acknowledgement {kind}", now
+                )
+                continue
+            await _clear(conn, member, ("no_999",), "a TA1 answered the interchange", now)
+            if member.status in _OPEN:
                 note = f"TA1:R:{read_ta1(text).note}"
                 await _move(conn, member, "rejected", f"interchange refused ({note})", [note], now)
         await batches.update_batch_applied(conn, batch_id, ack=now, results=now)
         return False
     ack = read_999(text, batch.group_control, batch.transaction_control)
     for member in members:
+        await _clear(conn, member, ("no_999",), "the 999 came", now)
         codes = ack.set_codes + ack.claim_codes.get(member.clm01, [])
         if ack.decision == "ops":
-            await _to_ops(conn, member, f"999 not understood: {' '.join(codes)}", now)
+            reason = f"999 not understood: {' '.join(codes)}"
+            await _to_ops(conn, member, "ack_unreadable", reason, now)
         elif member.status == "submitted" and ack.decision in ("acknowledged", "rejected"):
             reason = f"999 {' '.join(codes) or 'IK5:A'}"
             await _move(conn, member, ack.decision, reason, codes, now)
@@ -152,10 +166,13 @@ async def _apply_277ca(conn: asyncpg.Connection, batch_id: uuid.UUID, kind: str,
     members = await batches.lock_batch_members(conn, batch_id)
     if kind != PAYLOAD_277:
         for member in members:
-            await _to_ops(conn, member, f"unexpected claim acknowledgement {kind}", now)
+            reason = f"unexpected claim acknowledgement {kind}"
+            await _to_ops(conn, member, "ack_unexpected", reason, now)
     else:
         result = read_277ca(text)
         for member in members:
+            # Whatever it says, the 277CA came: a flag raised for waiting on it is over.
+            await _clear(conn, member, _WAITED, "the 277CA came", now)
             if member.status not in _OPEN:
                 continue
             answer = result.claims.get(member.clm01)
@@ -169,12 +186,20 @@ async def _apply_claim_answer(
     conn: asyncpg.Connection, member: BatchMember, answer: ClaimAnswer | None, now: datetime
 ) -> None:
     if answer is None:
-        await _to_ops(conn, member, "the 277CA does not name the claim", now)
+        await _to_ops(conn, member, "claim_unnamed", "the 277CA does not name the claim", now)
         return
     codes = list(answer.codes)
     reason = f"277CA {' '.join(codes)}"
     if answer.decision == "ops":
-        await _to_ops(conn, member, f"277CA code no rule decides: {' '.join(codes)}", now)
+        undecided = f"277CA code no rule decides: {' '.join(codes)}"
+        await _to_ops(conn, member, "code_undecided", undecided, now)
+        return
+    # The 277CA decided the claim: a 999 nobody could read no longer matters.
+    await _clear(conn, member, ("ack_unreadable",), f"the 277CA decided: {reason}", now)
+    if answer.decision == "accepted" and member.frequency == "8":
+        # The payer accepted the void: the claim is withdrawn (its 277CA gives the void a
+        # claim number of its own, kept on the version).
+        await _move(conn, member, "voided", reason, codes, now, answer)
     elif answer.decision in ("accepted", "rejected"):
         await _move(conn, member, answer.decision, reason, codes, now, answer)
     else:  # A0/A1: still with the payer; keep the codes, the claim stays submitted
@@ -198,6 +223,20 @@ async def _move(
 
 
 async def _to_ops(
-    conn: asyncpg.Connection, member: BatchMember, reason: str, now: datetime
+    conn: asyncpg.Connection, member: BatchMember, kind: str, reason: str, now: datetime
 ) -> None:
-    await queries.flag_for_ops(conn, member.claim_id, reason, now)
+    await queries.flag_for_ops(conn, member.claim_id, kind, reason, now, member.submission_id)
+
+
+async def _clear(
+    conn: asyncpg.Connection,
+    member: BatchMember,
+    kinds: tuple[str, ...],
+    reason: str,
+    now: datetime,
+) -> None:
+    """Lower the member's flag if one of `kinds` went up for this very version."""
+    await queries.clear_ops_flag(
+        conn, member.claim_id, kinds=kinds, submission_id=member.submission_id,
+        event="cleared", reason=reason, actor_user_id=None, at=now,
+    )  # fmt: skip

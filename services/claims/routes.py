@@ -9,20 +9,30 @@ therapy_sessions domain stays unaware of claims.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
-from litestar import Controller, get
-from litestar.params import FromPath, FromQuery
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from schemas.claims import (
+    ClaimCorrectionIn,
     ClaimDetailOut,
     ClaimStatus,
     ClaimSummaryOut,
     ClaimVersionOut,
+    ClaimVoidIn,
+    CorrectionOut,
+    NeedsOpsClaimOut,
+    OpsResolutionIn,
+    OpsResolutionOut,
     RejectedClaimOut,
     SessionClaimOut,
 )
-from services.claims import service
-from services.core.auth import allow
+from services.claims import corrections, service
+from services.core import idempotency
+from services.core.auth import Actor, allow
 from services.core.deps import Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
@@ -82,6 +92,97 @@ class ClaimController(Controller):
     ) -> Page[ClaimSummaryOut]:
         """Claims flagged near their payer's filing limit, not yet accepted; soonest first."""
         return await service.list_filing_deadlines(conn, actor, cursor, limit)
+
+    @get("/queues/needs-ops", guards=[allow("ops")], operation_id="list_needs_ops_claims")
+    async def needs_ops(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[NeedsOpsClaimOut]:
+        """Claims flagged for ops with what raised the flag and since when; longest first."""
+        return await service.list_needs_ops(conn, actor, cursor, limit)
+
+    @post(
+        "/{claim_id:uuid}/ops-resolution",
+        guards=[allow("ops")],
+        operation_id="resolve_claim_ops_flag",
+        status_code=200,
+    )
+    async def resolve(
+        self,
+        claim_id: FromPath[uuid.UUID],
+        data: JSONBody[OpsResolutionIn],
+        conn: Conn,
+        actor: Caller,
+    ) -> OpsResolutionOut:
+        """Lower the claim's flag for ops with a note, kept in the claim's history."""
+        return await service.resolve_ops_flag(conn, actor, claim_id, data)
+
+    # Corrections (issue 15 item 6): services/claims/corrections.py says who may do what.
+
+    @post("/{claim_id:uuid}/resend", guards=[allow("ops", "provider")], operation_id="resend_claim")
+    async def resend(
+        self,
+        claim_id: FromPath[uuid.UUID],
+        data: JSONBody[ClaimCorrectionIn],
+        conn: Conn,
+        actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CorrectionOut]:
+        """A rejected claim corrected and sent again (frequency 1)."""
+        return await _once(
+            conn, actor, idempotency_key, f"resend_claim:{claim_id}", data,
+            lambda: corrections.resend_claim(conn, actor, claim_id, data),
+        )  # fmt: skip
+
+    @post(
+        "/{claim_id:uuid}/replace", guards=[allow("ops", "provider")], operation_id="replace_claim"
+    )
+    async def replace(
+        self,
+        claim_id: FromPath[uuid.UUID],
+        data: JSONBody[ClaimCorrectionIn],
+        conn: Conn,
+        actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CorrectionOut]:
+        """An accepted claim replaced by its corrected whole (frequency 7, REF*F8)."""
+        return await _once(
+            conn, actor, idempotency_key, f"replace_claim:{claim_id}", data,
+            lambda: corrections.replace_claim(conn, actor, claim_id, data),
+        )  # fmt: skip
+
+    @post("/{claim_id:uuid}/void", guards=[allow("ops", "provider")], operation_id="void_claim")
+    async def void(
+        self,
+        claim_id: FromPath[uuid.UUID],
+        data: JSONBody[ClaimVoidIn],
+        conn: Conn,
+        actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CorrectionOut]:
+        """An accepted claim withdrawn (frequency 8, REF*F8)."""
+        return await _once(
+            conn, actor, idempotency_key, f"void_claim:{claim_id}", data,
+            lambda: corrections.void_claim(conn, actor, claim_id, data),
+        )  # fmt: skip
+
+
+async def _once(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    key: str | None,
+    operation: str,
+    data: msgspec.Struct,
+    use_case: Callable[[], Awaitable[CorrectionOut]],
+) -> Response[CorrectionOut]:
+    """A correction once per Idempotency-Key: a repeat gets the first answer."""
+    status, out = await idempotency.run_once(
+        conn, actor.user, key, operation, data, 200, use_case, CorrectionOut
+    )
+    return Response(out, status_code=status)
 
 
 class SessionClaimController(Controller):

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import string
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
 from schemas.claims import (
     ClaimDetailOut,
     ClaimIn,
+    ClaimLineIn,
     ClaimLineOut,
     ClaimOut,
     ClaimStatus,
     ClaimSummaryOut,
     ClaimVersionOut,
+    NeedsOpsClaimOut,
+    OpsResolutionIn,
+    OpsResolutionOut,
     RejectedClaimOut,
     SessionClaimOut,
 )
@@ -26,10 +30,13 @@ from services.claims import queries
 from services.claims.errors import (
     ChargeBelowAllowed,
     ClaimExists,
+    ClaimNotFlagged,
     ClaimNotFound,
+    ClaimNotReady,
     NoPlatformCharge,
 )
 from services.claims.queries import reads
+from services.claims.submission import queue_payer_submission
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.pagination import After, Page, page_of
@@ -61,16 +68,19 @@ def clm01(number: str, version: int) -> str:
     return number + base36(version, _VERSION_DIGITS)
 
 
-async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) -> list[ClaimLineOut]:
-    """The lines at the platform's charge on the date of service (DESIGN.md "Rates")."""
-    codes = [line.cpt_code for line in data.lines]
-    charges = await queries.get_charges(conn, codes, data.service_date)
+async def priced_lines(
+    conn: asyncpg.Connection, lines: list[ClaimLineIn], service_date: date, prefix: str
+) -> list[ClaimLineOut]:
+    """The lines at the platform's charge on the date of service (DESIGN.md "Rates"), each
+    with its line control number (REF*6R) `{prefix}L{n}`."""
+    codes = [line.cpt_code for line in lines]
+    charges = await queries.get_charges(conn, codes, service_date)
     priced = []
-    for n, line in enumerate(data.lines, start=1):
+    for n, line in enumerate(lines, start=1):
         charge = charges.get(line.cpt_code)
         if charge is None:
             raise NoPlatformCharge(
-                f"the platform has no charge for {line.cpt_code} on {data.service_date}",
+                f"the platform has no charge for {line.cpt_code} on {service_date}",
                 field=f"lines[{n - 1}].cpt_code",
             )
         if charge < line.allowed_cents:
@@ -88,7 +98,7 @@ async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) ->
                 allowed_cents=line.allowed_cents,
                 units=1,
                 diagnosis_pointers=line.diagnosis_pointers,
-                line_control_number=f"{number}L{n}",
+                line_control_number=f"{prefix}L{n}",
             )
         )
     return priced
@@ -97,7 +107,7 @@ async def _priced_lines(conn: asyncpg.Connection, data: ClaimIn, number: str) ->
 async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) -> ClaimOut:
     """The session's claim with this payer, `ready`, version 1 (frequency 1), with history."""
     number = claim_number(await queries.next_claim_number(conn))
-    lines = await _priced_lines(conn, data, number)
+    lines = await priced_lines(conn, data.lines, data.service_date, number)
     claim_id = await queries.insert_claim(
         conn, data, number, sum(line.charge_cents for line in lines)
     )
@@ -109,6 +119,42 @@ async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) ->
         conn, claim_id, None, "ready", "session confirmed", actor.user, clock.now()
     )
     await audit.record(conn, actor, "create", ENTITY, [claim_id])
+    return await _claim(conn, claim_id)
+
+
+async def queue_submission(conn: asyncpg.Connection, claim_id: uuid.UUID, hold: timedelta) -> None:
+    """The claim's payer's submission row, due when the claim's hold ends (in the caller's
+    transaction), so the batch takes it then rather than at the next cron."""
+    claim = await _claim(conn, claim_id)
+    ready_at = await queries.get_ready_at(conn, claim_id)
+    assert ready_at is not None  # a claim is created ready, with its history row
+    await queue_payer_submission(conn, claim.payer_id, ready_at + hold)
+
+
+async def lock_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> ClaimOut | None:
+    """The session's claim, locked (the submission job skips it until the caller commits)."""
+    claim_id = await queries.lock_claim_of_session(conn, session_id)
+    return None if claim_id is None else await _claim(conn, claim_id)
+
+
+async def rewrite_claim(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID, data: ClaimIn
+) -> ClaimOut:
+    """A `ready` claim rewritten in place from its edited session: same number and version
+    (it was never sent), lines priced again at the service date's charges."""
+    claim = await _claim(conn, claim_id)
+    if claim.status != "ready":
+        raise ClaimNotReady(f"the claim is {claim.status}: it was submitted", field="status")
+    if claim.clm01 != clm01(claim.claim_number, 1):
+        # A corrected version waiting to be resent: the earlier one went out, so the coding is
+        # changed through a correction (a new version), never in place.
+        raise ClaimNotReady("the claim was submitted before: correct it instead", field="status")
+    lines = await priced_lines(conn, data.lines, data.service_date, claim.claim_number)
+    total = sum(line.charge_cents for line in lines)
+    await queries.update_claim_coding(conn, claim_id, data, total, clock.now())
+    await queries.delete_lines(conn, claim_id)
+    await queries.insert_lines(conn, claim_id, lines)
+    await audit.record(conn, actor, "update", ENTITY, [claim_id])
     return await _claim(conn, claim_id)
 
 
@@ -164,8 +210,8 @@ async def list_versions(
 ) -> list[ClaimVersionOut]:
     """A claim's versions, oldest first (at most 1295: CLM01's two base-36 digits)."""
     await _visible(conn, actor, claim_id)
-    # The files each version went out in (837) and came back in (999, 277CA) are the
-    # submission slice's tables; they join here, per version, once they exist.
+    # Each version names its batch and that batch's files (the 837P it went out in, the 999
+    # and 277CA that answered): GET /claim-batches/{id}/files/{file_id} reads them.
     versions = await reads.list_versions(conn, claim_id)
     await audit.record(conn, actor, "read", ENTITY, [claim_id])
     return versions
@@ -201,6 +247,45 @@ async def list_filing_deadlines(
     )
     await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
     return page
+
+
+def _ops_key(claim: NeedsOpsClaimOut) -> After:
+    return claim.ops_since, claim.id
+
+
+async def list_needs_ops(
+    conn: asyncpg.Connection, actor: Actor, cursor: str | None, limit: int
+) -> Page[NeedsOpsClaimOut]:
+    """Ops' queue of flagged claims with what raised each flag, longest waiting first."""
+    page = await page_of(
+        lambda after, n: reads.list_needs_ops(conn, after, n), cursor, limit, key=_ops_key
+    )
+    await audit.record(conn, actor, "read", ENTITY, [c.id for c in page.items])
+    return page
+
+
+async def resolve_ops_flag(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID, data: OpsResolutionIn
+) -> OpsResolutionOut:
+    """Ops lower a claim's flag with a note, kept in its history (whatever raised it)."""
+    await _visible(conn, actor, claim_id)
+    now = clock.now()
+    lowered = await queries.clear_ops_flag(
+        conn, claim_id, kinds=None, submission_id=None, event="resolved", reason=data.note,
+        actor_user_id=actor.user, at=now,
+    )  # fmt: skip
+    if lowered is None:
+        raise ClaimNotFlagged("the claim is not flagged for ops", field="claim_id")
+    await audit.record(conn, actor, "update", ENTITY, [claim_id])
+    return OpsResolutionOut(
+        claim_id=claim_id,
+        kind=lowered.kind,
+        reason=lowered.reason,
+        flagged_since=lowered.since,
+        note=data.note,
+        resolved_by=actor.user,
+        resolved_at=now,
+    )
 
 
 async def get_session_claims(

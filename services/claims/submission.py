@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -46,12 +46,40 @@ RETRY_AFTER_REFUSAL = timedelta(hours=1)
 
 async def queue_submissions(conn: asyncpg.Connection, settings: Settings) -> int:
     """One outbox row per payer with ready claims past the hold (deduplicated per payer)."""
-    cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
+    now = clock.now()
+    cutoff = now - timedelta(hours=settings.claim_hold_hours)
     queued = 0
     for payer_id in await batches.list_payers_with_ready_claims(conn, cutoff):
-        job = SubmitClaimsJob(payer_id=payer_id)
-        queued += await outbox.add(conn, job, dedupe_key=f"{job.job}:{payer_id}") is not None
+        queued += await queue_payer_submission(conn, payer_id, now, ready_before=cutoff) is not None
     return queued
+
+
+async def queue_payer_submission(
+    conn: asyncpg.Connection,
+    payer_id: uuid.UUID,
+    available_at: datetime,
+    ready_before: datetime | None = None,
+) -> int | None:
+    """The payer's one open `submit_claims` row, due at `available_at` or earlier.
+
+    Completion queues it for the end of the claim's hold, the cron (the safety net) for now:
+    an open row waiting for a later time is brought forward, so the earliest wins. The cron's
+    row carries its cutoff: the job takes the later of it and its own (a worker's clock a
+    little behind the queuer's would otherwise find nothing due when the hold is 0).
+    """
+    job = SubmitClaimsJob(payer_id=payer_id, ready_before=ready_before)
+    return await outbox.add_earliest(
+        conn, job, dedupe_key=f"{job.job}:{payer_id}", available_at=available_at
+    )
+
+
+async def _queue_next(conn: asyncpg.Connection, settings: Settings, payer_id: uuid.UUID) -> None:
+    """After a run, the row for the payer's next claim to come out of its hold: one that
+    became ready while this run's row was open was deduplicated onto it, not queued."""
+    ready_at = await batches.get_next_ready_at(conn, payer_id)
+    if ready_at is not None:
+        due = ready_at + timedelta(hours=settings.claim_hold_hours)
+        await queue_payer_submission(conn, payer_id, max(due, clock.now()))
 
 
 async def submit_claims(
@@ -63,7 +91,7 @@ async def submit_claims(
         if job is None:
             return "done already"
         to_send = await batches.list_pending_batches(conn, job.payer_id)
-        to_send += await _write_batches(conn, settings, job.payer_id)
+        to_send += await _write_batches(conn, settings, job)
     for batch in to_send:
         try:
             refused = await send_batch(pool, clearinghouse, batch)
@@ -78,14 +106,18 @@ async def submit_claims(
             return refused
     async with transaction(pool) as conn:
         await outbox.complete(conn, outbox_id)
+        await _queue_next(conn, settings, job.payer_id)
     return f"{len(to_send)} batch(es) sent"
 
 
 async def _write_batches(
-    conn: asyncpg.Connection, settings: Settings, payer_id: uuid.UUID
+    conn: asyncpg.Connection, settings: Settings, job: SubmitClaimsJob
 ) -> list[ClaimBatchRow]:
     """The payer's ready claims in new pending batches of at most 500, claims `submitted`."""
+    payer_id = job.payer_id
     cutoff = clock.now() - timedelta(hours=settings.claim_hold_hours)
+    if job.ready_before is not None:
+        cutoff = max(cutoff, job.ready_before)
     claim_ids = await batches.lock_ready_claims(conn, payer_id, cutoff)
     if not claim_ids:
         return []
@@ -157,9 +189,8 @@ async def _claim_or_ops(
     except (msgspec.ValidationError, X12Error) as exc:
         # msgspec names the field; the writer's checks name the field and at most a CLM01.
         # Either may quote a value, so the reason goes to ops, never to the logs.
-        await queries.flag_for_ops(
-            conn, row.claim_id, f"the claim cannot be sent: {exc}", clock.now()
-        )
+        reason = f"the claim cannot be sent: {exc}"
+        await queries.flag_for_ops(conn, row.claim_id, "unsendable", reason, clock.now())
         log.warning("claim flagged for ops", extra={"job": SubmitClaimsJob.job})
         return None
     return claim
@@ -183,13 +214,23 @@ async def send_batch(
         )  # fmt: skip
         if error is None and answer.payload_type == RECEIPT:
             await batches.update_batch_sent(conn, batch.id, now)
+            # A refusal flagged the claims; the envelope went through: that flag ends here.
+            for member in await batches.lock_batch_members(conn, batch.id):
+                await queries.clear_ops_flag(
+                    conn, member.claim_id, kinds=("envelope_refused",),
+                    submission_id=member.submission_id, event="cleared",
+                    reason=f"the clearinghouse received batch {batch.payload_id}",
+                    actor_user_id=None, at=now,
+                )  # fmt: skip
             job = FetchClaimResultsJob(batch_id=batch.id)
             await outbox.add(conn, job, dedupe_key=f"{job.job}:{batch.id}")
             return None
         reason = f"the clearinghouse refused batch {batch.payload_id}: {answer.error_code}"
         await batches.update_batch_error(conn, batch.id, reason)
         for member in await batches.lock_batch_members(conn, batch.id):
-            await queries.flag_for_ops(conn, member.claim_id, reason, now)
+            await queries.flag_for_ops(
+                conn, member.claim_id, "envelope_refused", reason, now, member.submission_id
+            )
     return reason
 
 
@@ -254,10 +295,14 @@ def to_x837_claim(row: BatchClaimRow, lines: list[BatchLineRow]) -> Claim:
         "charge_cents": row.total_charge_cents,
         "place_of_service": row.place_of_service,
         "frequency": row.frequency,
+        "payer_claim_number": row.payer_claim_number if row.frequency != "1" else None,
         "prior_authorization": row.prior_authorization,
         "diagnoses": row.diagnosis_codes,
-        # Payers carry no filing indicator yet: every payer is billed as commercial (CI).
-        "payer": {"name": row.payer_name, "payer_id": row.x12_payer_id, "filing_indicator": "CI"},
+        "payer": {
+            "name": row.payer_name,
+            "payer_id": row.x12_payer_id,
+            "filing_indicator": row.claim_filing_indicator,  # SBR09, the payer's own
+        },
         "subscriber": subscriber,
         "patient": patient,
         "rendering": {

@@ -11,7 +11,8 @@ import asyncpg
 from services.core.auth import Actor
 from services.core.logging import current_request_id
 
-# "read_x12": the raw 270/271 of a benefit check, every identifier of the exchange at once.
+# "read_x12": a raw X12 file (a benefit check's 270/271, a claim batch's 837P, 999 or 277CA),
+# every identifier of the exchange at once.
 Action = Literal["read", "read_x12", "create", "update", "delete"]
 
 

@@ -1,8 +1,11 @@
 """The one clock: every service, job and test reads the time here.
 
 Production reads the system clock. `HEARTH_CLOCK_SHIFT_TO` (an ISO 8601 instant, outside
-production) moves the whole process to that instant at start-up and lets it tick on from there,
-so CI can run the suite as if it were another day; tests freeze it with `freeze()`.
+production) moves the whole process to that instant and lets it tick on, so CI can run the suite
+as if it were another day; tests freeze it with `freeze()`. The shifted clock reads SHIFT_TO at
+the real instant `HEARTH_CLOCK_SHIFT_FROM` when that is set (CI sets it once for the run, so the
+API, the worker, the simulators and the tests agree to the millisecond), else at each process's
+own start.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ class Clock:
     def today(self) -> date:
         return self.now().date()
 
-    def shift_to(self, instant: datetime) -> None:
-        """Tick on from `instant` (aware), as if the process had started then."""
-        self._offset = _aware(instant) - datetime.fromtimestamp(time.time(), UTC)  # clock
+    def shift_to(self, instant: datetime, since: datetime | None = None) -> None:
+        """Read `instant` (aware) at the real instant `since` (default: now) and tick on."""
+        real = datetime.fromtimestamp(time.time(), UTC) if since is None else _aware(since)  # clock
+        self._offset = _aware(instant) - real
         self._frozen = None
 
     def freeze(self, instant: datetime) -> None:
@@ -54,10 +58,10 @@ def _aware(instant: datetime) -> datetime:
 CLOCK = Clock()
 
 
-def start(shift_to: datetime | None) -> None:
-    """Process start-up: move the clock to `shift_to` (HEARTH_CLOCK_SHIFT_TO) when it is set."""
+def start(shift_to: datetime | None, shift_from: datetime | None = None) -> None:
+    """Process start-up: HEARTH_CLOCK_SHIFT_TO, read at HEARTH_CLOCK_SHIFT_FROM (else now)."""
     if shift_to is not None:
-        CLOCK.shift_to(shift_to)
+        CLOCK.shift_to(shift_to, shift_from)
 
 
 def now() -> datetime:

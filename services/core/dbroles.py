@@ -24,6 +24,7 @@ APPEND_ONLY_TABLES = (
     "ledger_accounts",
     "journal_entries",
     "journal_lines",
+    "recoupment_policy_changes",
 )
 # The application checks which migrations ran; only the owner records them.
 READ_ONLY_TABLES = ("schema_migrations",)

@@ -68,6 +68,31 @@ async def add(
     return outbox_id
 
 
+async def add_earliest(
+    conn: asyncpg.Connection, payload: Payload, *, dedupe_key: str, available_at: datetime
+) -> int | None:
+    """Like `add`, but an open row under the key that waits for a later time is brought
+    forward to `available_at`: the earliest availability wins. A row already handed out,
+    or waiting out a failure's retry delay, is left as it is. None: nothing changed."""
+    outbox_id: int | None = await conn.fetchval(
+        """
+        INSERT INTO outbox (job, payload, dedupe_key, created_at, available_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND completed_at IS NULL
+        DO UPDATE SET available_at = EXCLUDED.available_at
+            WHERE outbox.available_at > EXCLUDED.available_at
+              AND outbox.enqueued_at IS NULL AND outbox.last_error IS NULL
+        RETURNING id
+        """,
+        payload.job,
+        msgspec.to_builtins(payload),
+        dedupe_key,
+        clock.now(),
+        available_at,
+    )
+    return outbox_id
+
+
 async def lock_due(
     conn: asyncpg.Connection, now: datetime, visibility_s: int, limit: int
 ) -> list[OutboxRow]:

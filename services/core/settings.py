@@ -24,10 +24,29 @@ _DEV_TAX_ID_KEY = "k1:" + base64.b64encode(b"dev-only-aes-256-key-32-bytes!!!").
 _DEV_CLEARINGHOUSE_PASSWORD = "hearth-sim-password"
 _DEV_PLATFORM_EIN = "990000001"
 _DEV_PLATFORM_NPI = "2123456784"
+# The billing provider's development address and billing-desk phone (a 555 number).
+_DEV_PLATFORM_STREET = "100 Main St"
+_DEV_PLATFORM_ZIP = "972041234"
+_DEV_PLATFORM_PHONE = "5035550100"
 _SECRETS = ("jwt_secret", "tax_id_keys", "clearinghouse_password")
-# Production also refuses the development identity: a dev EIN or NPI on a real 270 or claim
-# would be sent to payers as ours.
-_PRODUCTION_REQUIRED = (*_SECRETS, "platform_ein", "platform_npi")
+# Production also refuses the development identity: a dev EIN, NPI or address on a real 270 or
+# claim would be sent to payers as ours (and their payments to an address that is not ours).
+_PRODUCTION_REQUIRED = (
+    *_SECRETS,
+    "platform_ein",
+    "platform_npi",
+    "platform_address_line1",
+    "platform_city",
+    "platform_state",
+    "platform_zip",
+    "platform_contact_phone",
+)
+
+
+# Defaults one environment overrides (a variable set explicitly still wins). Development holds
+# ready claims 0 hours (DESIGN.md "Edit window and submission timing": the demo sets 0): `make
+# demo` submits the claims it completes at once instead of a day later.
+_ENV_DEFAULTS: dict[str, dict[str, str]] = {"development": {"claim_hold_hours": "0"}}
 
 
 class SettingsError(Exception):
@@ -143,16 +162,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # address with a 9-digit ZIP, never a PO box; PER for the billing desk) and 1000B's name.
     platform_taxonomy: Annotated[str, Meta(pattern=r"^[0-9A-Z]{9}X$")] = "193200000X"
     platform_address_line1: Annotated[str, Meta(min_length=1, max_length=55, pattern=X12_SAFE)] = (
-        "100 Main St"
+        _DEV_PLATFORM_STREET
     )
     platform_address_line2: Annotated[str, Meta(max_length=55, pattern=X12_SAFE)] | None = None
     platform_city: Annotated[str, Meta(min_length=1, max_length=30, pattern=X12_SAFE)] = "Portland"
     platform_state: Annotated[str, Meta(pattern=r"^[A-Z]{2}$")] = "OR"
-    platform_zip: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = "972041234"
+    platform_zip: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_ZIP
     platform_contact_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
         "Billing Desk"
     )
-    platform_contact_phone: Annotated[str, Meta(pattern=r"^[0-9]{10}$")] = "5035550100"
+    platform_contact_phone: Annotated[str, Meta(pattern=r"^[0-9]{10}$")] = _DEV_PLATFORM_PHONE
     clearinghouse_name: Annotated[str, Meta(min_length=1, max_length=60, pattern=X12_SAFE)] = (
         "Hearth Clearinghouse"
     )
@@ -160,6 +179,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # this long (the provider may still edit it) before the submission job, run every
     # claim_submit_interval_min minutes, takes it into a batch.
     claim_hold_hours: Annotated[int, Meta(ge=0, le=720)] = 24
+    # A confirmed session's coding may be edited this long after its confirmation, and only
+    # while its claim is still ready (never submitted).
+    session_edit_window_hours: Annotated[int, Meta(ge=1, le=720)] = 48
     claim_submit_interval_min: Annotated[int, Meta(ge=1, le=60)] = 15
     # A sent batch with no 999 (or no 277CA) this long after it was received goes to ops.
     claim_ack_timeout_hours: Annotated[int, Meta(ge=1, le=720)] = 72
@@ -169,6 +191,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
     # there and ticks on, so CI can run the suite as on another day. Refused in production.
     clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None
+    # The real instant at which the shifted clock reads clock_shift_to (default: each
+    # process's start); one value for a whole run keeps its processes' clocks together.
+    clock_shift_from: Annotated[datetime, Meta(tz=True)] | None = None
 
     @property
     def arq_queue_name(self) -> str:
@@ -216,7 +241,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     if not environ.get("HEARTH_ENV"):
         raise SettingsError("HEARTH_ENV must be set explicitly: development, test or production")
-    raw: dict[str, str] = {}
+    raw: dict[str, str] = dict(_ENV_DEFAULTS.get(environ["HEARTH_ENV"], {}))
     for field in Settings.__struct_fields__:
         value = environ.get(_env_name(field))
         if value is not None and value != "":
@@ -249,6 +274,8 @@ def _refuse_unset_in_production(settings: Settings, raw: dict[str, str]) -> None
             raise SettingsError(f"{_env_name(secret)} must be set in production")
     if settings.clock_shift_to is not None:
         raise SettingsError("HEARTH_CLOCK_SHIFT_TO is refused in production")
+    if settings.clock_shift_from is not None:
+        raise SettingsError("HEARTH_CLOCK_SHIFT_FROM is refused in production")
 
 
 def _refuse_inconsistent(settings: Settings) -> None:
@@ -272,6 +299,9 @@ def _refuse_development_values(settings: Settings) -> None:
         "clearinghouse_password": settings.clearinghouse_password == _DEV_CLEARINGHOUSE_PASSWORD,
         "platform_ein": settings.platform_ein == _DEV_PLATFORM_EIN,
         "platform_npi": settings.platform_npi == _DEV_PLATFORM_NPI,
+        "platform_address_line1": settings.platform_address_line1 == _DEV_PLATFORM_STREET,
+        "platform_zip": settings.platform_zip == _DEV_PLATFORM_ZIP,
+        "platform_contact_phone": settings.platform_contact_phone == _DEV_PLATFORM_PHONE,
         # Compared by key bytes: the same key under another key id is still the published one.
         "tax_id_keys": bool(
             set(parse_keyring(_DEV_TAX_ID_KEY).values()) & set(settings.tax_id_keyring().values())

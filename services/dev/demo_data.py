@@ -45,10 +45,11 @@ BASE_RATES = {
     "90847": (11_000, 8_000),
 }
 PAYERS = [
-    # name, X12 payer id, timely filing days, telehealth modifier, prior-auth CPT codes, factor
-    ("Evergreen Health Plan", "EVGRN", 90, "95", [], 1.00),
-    ("Blue Harbor Insurance", "BLHBR", 180, "GT", ["90837"], 0.92),
-    ("Summit Mutual", "SMMT1", 365, None, [], 1.08),
+    # name, X12 payer id, timely filing days, telehealth modifier, prior-auth CPT codes, factor,
+    # claim filing indicator (SBR09)
+    ("Evergreen Health Plan", "EVGRN", 90, "95", [], 1.00, "CI"),
+    ("Blue Harbor Insurance", "BLHBR", 180, "GT", ["90837"], 0.92, "BL"),
+    ("Summit Mutual", "SMMT1", 365, None, [], 1.08, "CI"),
 ]
 
 
@@ -108,7 +109,8 @@ PROVIDERS = [
 
 
 class DemoClient(msgspec.Struct, frozen=True, kw_only=True):
-    """A client whose member id is one the clearinghouse simulator's world knows."""
+    """A client whose member id is one the clearinghouse simulator's world knows, unless the
+    card on file was mistyped (`payer_member_id`: the id the payer has)."""
 
     first_name: str
     last_name: str
@@ -121,18 +123,19 @@ class DemoClient(msgspec.Struct, frozen=True, kw_only=True):
     member_id: str  # the subscriber's
     subscriber: tuple[str, str, date, Sex] | None = None  # when the client is a dependant
     provider: str | None = None  # email of the provider with a booked session
+    payer_member_id: str | None = None  # set when `member_id` is a typo the payer rejects
 
 
 def _client(
     first: str, last: str, born: str, sex: Sex, place: tuple[str, str, str], payer: str,
     member_id: str, provider: str | None = None,
-    subscriber: tuple[str, str, date, Sex] | None = None,
+    subscriber: tuple[str, str, date, Sex] | None = None, payer_member_id: str | None = None,
 ) -> DemoClient:  # fmt: skip
     city, state, zip_code = place
     return DemoClient(
         first_name=first, last_name=last, date_of_birth=date.fromisoformat(born), sex=sex,
         city=city, state=state, zip=zip_code, payer=payer, member_id=member_id,
-        subscriber=subscriber, provider=provider,
+        subscriber=subscriber, provider=provider, payer_member_id=payer_member_id,
     )  # fmt: skip
 
 
@@ -158,6 +161,11 @@ CLIENTS = [
     _client("Sydney", "Park", "1995-03-22", "F", NYC, "BLHBR", "BHI200009"),
     _client("Taylor", "Brooks", "1983-06-15", "F", NYC, "SMMT1", "SMM300003", MAYA),
     _client("Jamie", "Rivera", "1991-01-27", "M", AUSTIN, "SMMT1", "SMM300007"),
+    # The card on file lost a zero (EVG100040 at Evergreen) and nobody checked benefits: the
+    # payer's 277CA rejects the demo's claim for Blake (A3:33:IL, member not found). No
+    # booking: a benefit re-check (the daily job checks next week's sessions) would catch it.
+    _client("Blake", "Ellison", "1993-08-17", "U", NYC, "EVGRN", "EVG10040",
+            payer_member_id="EVG100040"),
 ]  # fmt: skip
 
 PATH = {
@@ -200,7 +208,7 @@ async def _load(conn: asyncpg.Connection, settings: Settings, today: date) -> No
 
 async def _payers(conn: asyncpg.Connection, ops: Actor, start: date) -> dict[str, uuid.UUID]:
     ids = {}
-    for name, x12_id, filing_days, modifier, prior_auth, factor in PAYERS:
+    for name, x12_id, filing_days, modifier, prior_auth, factor, filing in PAYERS:
         payer = await payers.create_payer(
             conn,
             PayerIn(
@@ -209,6 +217,7 @@ async def _payers(conn: asyncpg.Connection, ops: Actor, start: date) -> dict[str
                 timely_filing_days=filing_days,
                 telehealth_modifier=modifier,  # type: ignore[arg-type]
                 prior_auth_cpt_codes=prior_auth,
+                claim_filing_indicator=filing,  # type: ignore[arg-type]
             ),
         )
         ids[x12_id] = payer.id

@@ -179,3 +179,25 @@ async def get_claim_receivable(conn: asyncpg.Connection, claim_id: uuid.UUID) ->
         claim_id,
     )
     return value
+
+
+async def list_source_nets(
+    conn: asyncpg.Connection, source_table: str, source_id: uuid.UUID, kinds: list[str]
+) -> list[tuple[str, uuid.UUID | None, uuid.UUID | None, int]]:
+    """Per account and claim, debits - credits of the entries of these kinds one row caused."""
+    rows = await conn.fetch(
+        """
+        SELECT a.kind, a.owner_id, l.claim_id,
+               sum(CASE l.side WHEN 'debit' THEN l.amount_cents
+                               ELSE -l.amount_cents END)::bigint AS net_cents
+        FROM journal_entries e
+        JOIN journal_lines l ON l.entry_id = e.id
+        JOIN ledger_accounts a ON a.id = l.account_id
+        WHERE e.source_table = $1 AND e.source_id = $2 AND e.kind = ANY ($3::text[])
+        GROUP BY a.kind, a.owner_id, l.claim_id
+        """,
+        source_table,
+        source_id,
+        kinds,
+    )
+    return [(r["kind"], r["owner_id"], r["claim_id"], r["net_cents"]) for r in rows]

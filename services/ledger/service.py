@@ -19,7 +19,9 @@ from schemas.ledger import (
     AccountRow,
     AccountTotals,
     EntryIn,
+    EntryKind,
     EntryOut,
+    Line,
     TrialBalance,
 )
 from services.core import clock
@@ -186,3 +188,26 @@ async def get_trial_balance(conn: Connection) -> TrialBalance:
 async def get_claim_receivable(conn: Connection, claim_id: uuid.UUID) -> int:
     """What the payer still owes on one claim (payer_receivable debits - credits)."""
     return await queries.get_claim_receivable(conn, claim_id)
+
+
+async def get_source_net(
+    conn: Connection, source_table: str, source_id: uuid.UUID, kinds: list[EntryKind]
+) -> list[Line]:
+    """What the entries of these kinds that one row caused add up to, one line per account
+    and claim (none where they cancel out)."""
+    nets = await queries.list_source_nets(conn, source_table, source_id, list(kinds))
+    return [
+        Line(
+            account=AccountRef(kind=kind, owner_id=owner),  # type: ignore[arg-type]
+            side="debit" if net > 0 else "credit",
+            amount_cents=abs(net),
+            claim_id=claim,
+        )
+        for kind, owner, claim, net in nets
+        if net != 0
+    ]
+
+
+async def get_entry(conn: Connection, idempotency_key: str) -> EntryOut | None:
+    """The entry posted under a key, if any (a correction reads what a claim's events booked)."""
+    return await queries.get_entry_by_key(conn, idempotency_key)

@@ -55,6 +55,7 @@ async def create_payer(conn: asyncpg.Connection, data: PayerIn) -> PayerOut:
         data.timely_filing_days,
         data.telehealth_modifier,
         _normalized_codes(data.prior_auth_cpt_codes),
+        data.claim_filing_indicator,
     )
     if payer is None:
         raise _taken(x12_payer_id)

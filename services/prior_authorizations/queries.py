@@ -135,3 +135,20 @@ async def update_return_visit(
         clock.now(),
     )
     return to_struct(row, PriorAuthorizationOut)
+
+
+async def get_covers(
+    conn: asyncpg.Connection, authorization_id: uuid.UUID, cpt_codes: list[str], on: date
+) -> bool:
+    """Whether the authorization covers every code on `on` (its visits aside)."""
+    found = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM prior_authorizations
+                       WHERE id = $1 AND $2::text[] <@ cpt_codes
+                         AND $3 BETWEEN valid_from AND valid_to)
+        """,
+        authorization_id,
+        cpt_codes,
+        on,
+    )
+    return bool(found)

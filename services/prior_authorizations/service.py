@@ -90,3 +90,11 @@ async def return_visit(conn: asyncpg.Connection, authorization_id: uuid.UUID) ->
             "no used visit to give back on this prior authorization",
             code="prior_authorization_no_visit_used",
         )
+
+
+async def covers(
+    conn: asyncpg.Connection, authorization_id: uuid.UUID, cpt_codes: list[str], on: date
+) -> bool:
+    """Whether a visit already used of this authorization covers these codes on `on` (an
+    edited session keeps it then)."""
+    return await queries.get_covers(conn, authorization_id, sorted(set(cpt_codes)), on)

@@ -4,29 +4,32 @@ In network: Dr client_receivable (the estimated share), Dr payer_receivable (all
 on the claim), Cr provider_payable (the fee schedule's provider rate), and the difference
 Cr platform_revenue (or Dr provider_rate_subsidy). Out of network or self-pay: no claim; Dr
 client_receivable (the provider's self-pay rate), Cr provider_payable (rate - platform fee),
-Cr platform_revenue (the fee). Carve-out or coverage the benefit check cannot state: refused
-(422 `coverage_unknown`): ops settle it before the session can be completed.
+Cr platform_revenue (the fee). Carve-out or coverage the benefit check cannot state: no
+charge and no claim; the session is confirmed on hold for ops (services/therapy_sessions/
+coverage.py), who bill it through this same code once a new check says it is covered.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import asyncpg
 
 from schemas.claims import ClaimIn, ClaimLineIn
 from schemas.ledger import AccountRef, EntryIn, Line, Side
 from schemas.payers import PayerOut
-from schemas.therapy_sessions import CompleteSessionIn, SessionOut
+from schemas.therapy_sessions import BillingHold, CompleteSessionIn, SessionOut
 from services.claims.service import create_claim
+from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.eligibility.service import completion_share
 from services.ledger.service import post_entry
 from services.payers.service import get_rate
 from services.providers.service import get_self_pay_rate
+from services.therapy_sessions import queries
 from services.therapy_sessions.errors import CompletionRefused
 from services.therapy_sessions.rules import TELEHEALTH_MODIFIERS
 
@@ -40,13 +43,16 @@ class Pricing:
     provider_rate_cents: int  # in network: the fee schedule's; else the self-pay rate less the fee
     client_cents: int  # the client's estimated share, or the self-pay rate
     fee_cents: int = 0  # self-pay and out of network: the platform's fee
+    # Carve-out or unknown coverage: nothing is booked, the session waits for ops.
+    hold: BillingHold | None = None
+    benefit_check_id: uuid.UUID | None = None  # the check the hold was decided on
 
 
 def _half_up(cents: int, bps: int) -> int:
     return (cents * bps + 5_000) // 10_000
 
 
-async def _self_pay(
+async def price_self_pay(
     conn: asyncpg.Connection, settings: Settings, session: SessionOut, data: CompleteSessionIn
 ) -> Pricing:
     total = 0
@@ -75,7 +81,7 @@ async def price(
 ) -> Pricing:
     """The session's amounts; refusals (no fee schedule, unknown coverage) come before writes."""
     if payer is None or session.policy_id is None:
-        return await _self_pay(conn, settings, session, data)
+        return await price_self_pay(conn, settings, session, data)
     allowed, rates = [], 0
     for n, line in enumerate(data.lines):
         modifier = next((m for m in line.modifiers if m in TELEHEALTH_MODIFIERS), None)
@@ -89,15 +95,13 @@ async def price(
         allowed.append(fee.allowed_cents)
         rates += fee.provider_rate_cents
     share = await completion_share(conn, session.policy_id, session.provider_id, sum(allowed), day)
-    if share.coverage in ("carve_out", "unknown"):
-        raise CompletionRefused(
-            "the latest benefit check does not say this plan covers the session "
-            f"({share.coverage.replace('_', '-')}): ops settle the coverage first",
-            code="coverage_unknown",
-            field="policy_id",
-        )
+    if share.coverage == "carve_out" or share.coverage == "unknown":
+        return Pricing(
+            payer=None, allowed=[], provider_rate_cents=0, client_cents=0,
+            hold=share.coverage, benefit_check_id=share.benefit_check_id,
+        )  # fmt: skip
     if share.coverage == "out":
-        return await _self_pay(conn, settings, session, data)
+        return await price_self_pay(conn, settings, session, data)
     return Pricing(
         payer=payer, allowed=allowed, provider_rate_cents=rates, client_cents=share.client_cents
     )
@@ -114,7 +118,7 @@ def _line(
     )
 
 
-def _entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) -> list[Line]:
+def entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) -> list[Line]:
     lines = [
         _line("client_receivable", session.client_id, "debit", p.client_cents),
         _line("provider_payable", session.provider_id, "credit", p.provider_rate_cents),
@@ -132,6 +136,32 @@ def _entry_lines(session: SessionOut, p: Pricing, claim_id: uuid.UUID | None) ->
     return [line for line in lines if line.amount_cents > 0]
 
 
+def claim_in(session: SessionOut, data: CompleteSessionIn, pricing: Pricing) -> ClaimIn | None:
+    """The claim a confirmed (or edited) session makes; None without one (no payer)."""
+    if pricing.payer is None or session.policy_id is None:
+        return None
+    return ClaimIn(
+        therapy_session_id=session.id,
+        payer_id=pricing.payer.id,
+        policy_id=session.policy_id,
+        provider_id=session.provider_id,
+        client_id=session.client_id,
+        service_date=data.started_at.date(),
+        place_of_service=data.place_of_service,
+        diagnosis_codes=session.diagnosis_codes or [],
+        prior_authorization_id=session.prior_authorization_id,
+        lines=[
+            ClaimLineIn(
+                cpt_code=line.cpt_code,
+                modifiers=line.modifiers,
+                diagnosis_pointers=line.diagnosis_pointers,
+                allowed_cents=allowed,
+            )
+            for line, allowed in zip(data.lines, pricing.allowed, strict=True)
+        ],
+    )
+
+
 async def book(
     conn: asyncpg.Connection,
     actor: Actor,
@@ -139,35 +169,20 @@ async def book(
     data: CompleteSessionIn,
     pricing: Pricing,
 ) -> uuid.UUID | None:
-    """The claim (in network) and the completion's journal entry; the claim's id."""
+    """The claim (in network) and the completion's journal entry; the claim's id. A session
+    whose coverage is held gets neither: it is put on hold for ops instead."""
+    if pricing.hold is not None:
+        offset = data.started_at.utcoffset() or timedelta()
+        await queries.update_billing_hold(
+            conn, session.id, pricing.hold, pricing.benefit_check_id,
+            int(offset.total_seconds()) // 60, clock.now(),
+        )  # fmt: skip
+        return None
     claim_id = None
-    if pricing.payer is not None and session.policy_id is not None:
-        claim = await create_claim(
-            conn,
-            actor,
-            ClaimIn(
-                therapy_session_id=session.id,
-                payer_id=pricing.payer.id,
-                policy_id=session.policy_id,
-                provider_id=session.provider_id,
-                client_id=session.client_id,
-                service_date=data.started_at.date(),
-                place_of_service=data.place_of_service,
-                diagnosis_codes=session.diagnosis_codes or [],
-                prior_authorization_id=session.prior_authorization_id,
-                lines=[
-                    ClaimLineIn(
-                        cpt_code=line.cpt_code,
-                        modifiers=line.modifiers,
-                        diagnosis_pointers=line.diagnosis_pointers,
-                        allowed_cents=allowed,
-                    )
-                    for line, allowed in zip(data.lines, pricing.allowed, strict=True)
-                ],
-            ),
-        )
-        claim_id = claim.id
-    lines = _entry_lines(session, pricing, claim_id)
+    data_in = claim_in(session, data, pricing)
+    if data_in is not None:
+        claim_id = (await create_claim(conn, actor, data_in)).id
+    lines = entry_lines(session, pricing, claim_id)
     if len(lines) >= 2:  # nothing to book when every amount is zero
         await post_entry(
             conn,

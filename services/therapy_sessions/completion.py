@@ -21,6 +21,7 @@ from schemas.therapy_sessions import (
     RecordSessionIn,
     SessionOut,
 )
+from services.claims import service as claims
 from services.clients import service as clients
 from services.core import audit, clock
 from services.core.auth import Actor
@@ -29,7 +30,11 @@ from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
 from services.prior_authorizations.service import use_visit
 from services.therapy_sessions import billing, queries, rules
-from services.therapy_sessions.errors import CompletionRefused, PolicyInactive
+from services.therapy_sessions.errors import (
+    CompletionRefused,
+    CoverageNotConfirmed,
+    PolicyInactive,
+)
 from services.therapy_sessions.service import ENTITY, lock_scheduled, write_booking
 
 
@@ -63,7 +68,12 @@ async def _check_payer_rules(
         )
 
 
-async def _use_authorization(
+def authorization_codes(payer: PayerOut, data: CompleteSessionIn) -> list[str]:
+    """The session's codes this payer wants a prior authorization for."""
+    return sorted({x.cpt_code for x in data.lines} & set(payer.prior_auth_cpt_codes))
+
+
+async def use_authorization(
     conn: asyncpg.Connection,
     session: SessionOut,
     payer: PayerOut,
@@ -72,7 +82,7 @@ async def _use_authorization(
 ) -> uuid.UUID | None:
     """A visit of the prior authorization the payer wants for these codes, used; the last
     rule, as it writes (the request's transaction undoes it if anything later fails)."""
-    needed = sorted({x.cpt_code for x in data.lines} & set(payer.prior_auth_cpt_codes))
+    needed = authorization_codes(payer, data)
     if not needed:
         return None
     used = await use_visit(conn, session.client_id, payer.id, needed, day)
@@ -86,15 +96,11 @@ async def _use_authorization(
     return used.id
 
 
-async def _confirm(
-    conn: asyncpg.Connection,
-    settings: Settings,
-    actor: Actor,
-    session: SessionOut,
-    data: CompleteSessionIn,
-) -> CompletionOut:
-    """Validate and price, then write in the caller's one transaction: the session confirmed,
-    its lines, the prior authorization's visit, the claim and the journal entry."""
+async def check_and_price(
+    conn: asyncpg.Connection, settings: Settings, session: SessionOut, data: CompleteSessionIn
+) -> tuple[list[str], billing.Pricing]:
+    """Every completion rule but the prior authorization's (which writes), then the amounts:
+    the diagnoses as stored and the pricing. Nothing is written."""
     if data.started_at > clock.now():
         raise CompletionRefused(
             "a session is completed after it started", code="not_started", field="started_at"
@@ -105,17 +111,70 @@ async def _confirm(
     codes = rules.check_coding(data, payer.telehealth_modifier if payer else None)
     if payer is not None:
         await _check_payer_rules(conn, session, payer, day)
-    pricing = await billing.price(conn, settings, session, payer, data, day)
-    authorization = None
-    if pricing.payer is not None:  # only a claim needs the payer's authorization
-        authorization = await _use_authorization(conn, session, pricing.payer, data, day)
+    return codes, await billing.price(conn, settings, session, payer, data, day)
+
+
+async def _authorize(
+    conn: asyncpg.Connection, session: SessionOut, pricing: billing.Pricing, data: CompleteSessionIn
+) -> uuid.UUID | None:
+    """The prior authorization visit the claim uses (only a claim needs one)."""
+    if pricing.payer is None:
+        return None
+    return await use_authorization(conn, session, pricing.payer, data, data.started_at.date())
+
+
+async def _queue(conn: asyncpg.Connection, settings: Settings, claim_id: uuid.UUID | None) -> None:
+    """The claim's submission outbox row, due when its hold ends."""
+    if claim_id is not None:
+        await claims.queue_submission(conn, claim_id, timedelta(hours=settings.claim_hold_hours))
+
+
+async def _confirm(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    session: SessionOut,
+    data: CompleteSessionIn,
+) -> CompletionOut:
+    """Validate and price, then write in the caller's one transaction: the session confirmed,
+    its lines, the prior authorization's visit, the claim, the journal entry and the claim's
+    submission row (due when its hold ends); or, coverage held, the session on hold for ops."""
+    codes, pricing = await check_and_price(conn, settings, session, data)
+    authorization = await _authorize(conn, session, pricing, data)
     confirmed = await queries.update_confirm(
         conn, session.id, data, codes, actor.user, authorization
     )
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     claim_id = await billing.book(conn, actor, confirmed, data, pricing)
-    return CompletionOut(session=confirmed, lines=lines, claim_id=claim_id)
+    await _queue(conn, settings, claim_id)
+    return CompletionOut(
+        session=confirmed, lines=lines, claim_id=claim_id, billing_hold=pricing.hold
+    )
+
+
+async def bill_held(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    actor: Actor,
+    session: SessionOut,
+    data: CompleteSessionIn,
+) -> tuple[billing.Pricing, uuid.UUID | None]:
+    """A confirmed session on hold, booked as its completion would have booked it had the
+    latest benefit check said what it says now; (pricing, claim id). Still held: a refusal."""
+    _, pricing = await check_and_price(conn, settings, session, data)
+    if pricing.hold is not None:
+        raise CoverageNotConfirmed(
+            "the latest benefit check still does not say this plan covers the session "
+            f"({pricing.hold.replace('_', '-')}): check the benefits again first",
+            field="outcome",
+        )
+    authorization = await _authorize(conn, session, pricing, data)
+    if authorization is not None:
+        session = await queries.update_prior_authorization(conn, session.id, authorization)
+    claim_id = await billing.book(conn, actor, session, data, pricing)
+    await _queue(conn, settings, claim_id)
+    return pricing, claim_id
 
 
 async def complete_session(

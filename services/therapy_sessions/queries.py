@@ -1,6 +1,8 @@
 """SQL for therapy sessions.
 
-Foreign tables read: providers and clients (whether the parties of a booking exist).
+Foreign tables read: providers and clients (whether the parties of a booking exist);
+benefit_checks and insurance_policies (the coverage queue shows the status and carve-out of
+the check a session was held on, and the policy's payer).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import asyncpg
 
 from schemas.therapy_sessions import (
     CompleteSessionIn,
+    CoverageHoldOut,
+    HeldSessionRow,
     SessionFilters,
     SessionLineOut,
     SessionOut,
@@ -25,7 +29,7 @@ _COLUMNS = """
     id, provider_id, client_id, policy_id, starts_at, duration_minutes, place_of_service,
     status, cancelled_at, cancel_reason, cancelled_by, created_by, created_at, updated_at,
     diagnosis_codes, started_at, actual_minutes, note_attested, confirmed_at, confirmed_by,
-    prior_authorization_id
+    prior_authorization_id, edit_count, edited_at, edited_by
 """
 # $2 provider, $3 client: the caller's scope (services.core.scope; NULL: ops, every session).
 _SCOPED = (
@@ -178,6 +182,43 @@ async def update_confirm(
     return one(row, SessionOut)
 
 
+async def update_coding(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    data: CompleteSessionIn,
+    diagnosis_codes: list[str],
+    by: uuid.UUID,
+    prior_authorization_id: uuid.UUID | None,
+) -> SessionOut:
+    """An edit of a confirmed session's coding: counted, its time and user kept."""
+    now = clock.now()
+    row = await conn.fetchrow(
+        """
+        UPDATE therapy_sessions
+        SET diagnosis_codes = $2, place_of_service = $3, started_at = $4, actual_minutes = $5,
+            prior_authorization_id = $6, edit_count = edit_count + 1, edited_at = $7,
+            edited_by = $8, updated_at = $7
+        WHERE id = $1 AND status = 'confirmed'
+        RETURNING"""  # noqa: S608 (constant column list, no input)
+        + _COLUMNS,
+        session_id,
+        diagnosis_codes,
+        data.place_of_service,
+        data.started_at,
+        data.duration_minutes,
+        prior_authorization_id,
+        now,
+        by,
+    )
+    return one(row, SessionOut)
+
+
+async def delete_lines(conn: asyncpg.Connection, session_id: uuid.UUID) -> None:
+    await conn.execute(
+        "DELETE FROM therapy_session_lines WHERE therapy_session_id = $1", session_id
+    )
+
+
 _LINE_COLUMNS = "line_number, cpt_code, modifiers, diagnosis_pointers"
 
 
@@ -207,3 +248,103 @@ async def list_lines(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[Se
         session_id,
     )
     return to_structs(rows, SessionLineOut)
+
+
+async def update_prior_authorization(
+    conn: asyncpg.Connection, session_id: uuid.UUID, prior_authorization_id: uuid.UUID
+) -> SessionOut:
+    row = await conn.fetchrow(
+        """
+        UPDATE therapy_sessions SET prior_authorization_id = $2, updated_at = $3
+        WHERE id = $1
+        RETURNING"""  # noqa: S608 (constant column list, no input)
+        + _COLUMNS,
+        session_id,
+        prior_authorization_id,
+        clock.now(),
+    )
+    return one(row, SessionOut)
+
+
+async def update_billing_hold(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    hold: str,
+    benefit_check_id: uuid.UUID | None,
+    offset_minutes: int,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE therapy_sessions
+        SET billing_hold = $2, billing_hold_check_id = $3, billing_hold_offset_minutes = $4,
+            billing_hold_at = $5, updated_at = $5
+        WHERE id = $1
+        """,
+        session_id,
+        hold,
+        benefit_check_id,
+        offset_minutes,
+        at,
+    )
+
+
+async def lock_held(conn: asyncpg.Connection, session_id: uuid.UUID) -> HeldSessionRow | None:
+    """The session's hold and settlement, locked; None when unknown."""
+    row = await conn.fetchrow(
+        """
+        SELECT id, billing_hold, billing_hold_offset_minutes, billing_settlement
+        FROM therapy_sessions WHERE id = $1 FOR UPDATE
+        """,
+        session_id,
+    )
+    return to_struct(row, HeldSessionRow)
+
+
+async def update_settlement(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    outcome: str,
+    reason: str | None,
+    by: uuid.UUID,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE therapy_sessions
+        SET billing_settlement = $2, billing_settlement_reason = $3, billing_settled_by = $4,
+            billing_settled_at = $5, updated_at = $5
+        WHERE id = $1
+        """,
+        session_id,
+        outcome,
+        reason,
+        by,
+        at,
+    )
+
+
+async def list_coverage_holds(
+    conn: asyncpg.Connection, after: After | None, limit: int
+) -> list[CoverageHoldOut]:
+    """Held sessions not settled, longest waiting first (keyset on billing_hold_at, id)."""
+    since, last_id = after or (None, None)
+    rows = await conn.fetch(
+        """
+        SELECT s.id, s.provider_id, s.client_id, s.policy_id, s.started_at, s.confirmed_at,
+               s.billing_hold, s.billing_hold_at AS held_since,
+               s.billing_hold_check_id AS benefit_check_id, b.status AS benefit_check_status,
+               b.benefits -> 'carve_out' AS carve_out, p.payer_id, s.created_at
+        FROM therapy_sessions s
+        LEFT JOIN benefit_checks b ON b.id = s.billing_hold_check_id
+        LEFT JOIN insurance_policies p ON p.id = s.policy_id
+        WHERE s.billing_hold IS NOT NULL AND s.billing_settlement IS NULL
+          AND ($1::timestamptz IS NULL OR (s.billing_hold_at, s.id) > ($1, $2::uuid))
+        ORDER BY s.billing_hold_at, s.id
+        LIMIT $3
+        """,
+        since,
+        last_id,
+        limit,
+    )
+    return to_structs(rows, CoverageHoldOut)

@@ -1,4 +1,5 @@
-"""/therapy-sessions: book, list, read, cancel, no-show, complete, record an unbooked one."""
+"""/therapy-sessions: book, list, read, cancel, no-show, complete, record an unbooked one,
+edit a confirmed one's coding."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from schemas.therapy_sessions import (
@@ -14,16 +15,20 @@ from schemas.therapy_sessions import (
     CancelSessionIn,
     CompleteSessionIn,
     CompletionOut,
+    CoverageHoldOut,
+    CoverageSettlementOut,
+    EditSessionIn,
     RecordSessionIn,
     SessionFilters,
     SessionOut,
     SessionStatus,
+    SettleCoverageIn,
 )
 from services.core import idempotency
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.therapy_sessions import completion, service
+from services.therapy_sessions import completion, coverage, editing, service
 
 Since = Annotated[datetime | None, QueryParameter(name="from")]
 Until = Annotated[datetime | None, QueryParameter(name="to")]
@@ -162,5 +167,80 @@ class TherapySessionController(Controller):
             201,
             lambda: completion.record_session(conn, settings, actor, data),
             CompletionOut,
+        )
+        return Response(out, status_code=status)
+
+    @patch(
+        "/{session_id:uuid}",
+        guards=[allow("ops", "provider")],
+        operation_id="edit_therapy_session",
+    )
+    async def edit(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[EditSessionIn],
+        conn: Conn,
+        actor: Caller,
+        settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CompletionOut]:
+        """Correct a confirmed session's coding within the edit window, while its claim is
+        unsent (409 otherwise); every completion rule applies again (422)."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            f"edit_therapy_session:{session_id}",
+            data,
+            200,
+            lambda: editing.edit_session(conn, settings, actor, session_id, data),
+            CompletionOut,
+        )
+        return Response(out, status_code=status)
+
+
+class CoverageQueueController(Controller):
+    """Ops' coverage queue: sessions held for a carve-out or unknown coverage, and settling."""
+
+    path = "/therapy-sessions"
+    tags = ["therapy-sessions"]
+
+    @get("/queues/coverage", guards=[allow("ops")], operation_id="list_coverage_holds")
+    async def queue(
+        self,
+        conn: Conn,
+        actor: Caller,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[CoverageHoldOut]:
+        """Sessions confirmed on hold, with the benefit check's status and who to ask."""
+        return await coverage.list_coverage_holds(conn, actor, cursor, limit)
+
+    @post(
+        "/{session_id:uuid}/coverage-settlement",
+        guards=[allow("ops")],
+        operation_id="settle_therapy_session_coverage",
+        status_code=200,
+    )
+    async def settle(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[SettleCoverageIn],
+        conn: Conn,
+        actor: Caller,
+        settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[CoverageSettlementOut]:
+        """Bill a held session (after a new benefit check), or mark it self-pay or written off;
+        a repeat with the same Idempotency-Key gets the first answer."""
+        status, out = await idempotency.run_once(
+            conn,
+            actor.user,
+            idempotency_key,
+            f"settle_therapy_session_coverage:{session_id}",
+            data,
+            200,
+            lambda: coverage.settle_coverage(conn, settings, actor, session_id, data),
+            CoverageSettlementOut,
         )
         return Response(out, status_code=status)

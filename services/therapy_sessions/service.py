@@ -7,16 +7,23 @@ from datetime import timedelta
 
 import asyncpg
 
-from schemas.therapy_sessions import BookSessionIn, SessionFilters, SessionOut
+from schemas.therapy_sessions import (
+    BookSessionIn,
+    ClaimCoding,
+    CompleteSessionIn,
+    SessionFilters,
+    SessionOut,
+)
 from services.clients import service as clients
 from services.clients.errors import ClientNotFound
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import Unprocessable
 from services.core.pagination import Page, page_of
-from services.core.scope import owner_scope
-from services.therapy_sessions import queries
+from services.core.scope import Scope, owner_scope
+from services.therapy_sessions import queries, rules
 from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
+from services.therapy_sessions.rules import TELEHEALTH_MODIFIERS as TELEHEALTH_MODIFIERS
 
 ENTITY = "therapy_session"
 BOOKING_HORIZON = timedelta(days=730)
@@ -157,3 +164,25 @@ async def mark_no_show(conn: asyncpg.Connection, actor: Actor, session_id: uuid.
     marked = await queries.update_no_show(conn, session.id)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     return marked
+
+
+async def check_claim_coding(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    coding: ClaimCoding,
+    telehealth_modifier: str | None,
+) -> list[str]:
+    """Completion's coding rules (rules.py) on a claim's corrected coding, judged with the
+    confirmed session's own start, length and attestation; the diagnoses as stored (no dots)."""
+    session = await queries.get_session(conn, session_id, Scope(None, None))
+    if session is None or session.started_at is None or session.actual_minutes is None:
+        raise SessionNotFound("the claim's session is not confirmed")
+    data = CompleteSessionIn(
+        lines=coding.lines,
+        diagnosis_codes=coding.diagnosis_codes,
+        place_of_service=coding.place_of_service,
+        started_at=session.started_at,
+        duration_minutes=session.actual_minutes,
+        note_attested=bool(session.note_attested),
+    )
+    return rules.check_coding(data, telehealth_modifier)

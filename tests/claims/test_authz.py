@@ -77,6 +77,7 @@ LISTS = {
     "/claims": ("ops", "provider"),
     "/claims/queues/rejected": ("ops",),
     "/claims/queues/filing-deadline": ("ops",),
+    "/claims/queues/needs-ops": ("ops",),
 }
 
 

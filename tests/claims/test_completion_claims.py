@@ -4,7 +4,6 @@ one transaction (a failure midway leaves nothing behind)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 import asyncpg
@@ -14,15 +13,14 @@ import pytest
 from schemas.eligibility import Benefits, CarveOut, Cents, TierBenefits
 from schemas.ledger import AccountRef, EntryIn, Line
 from services.claims.service import base36, claim_number, clm01
-from services.core import clock
 from services.core.settings import Settings
-from services.eligibility import queries as eligibility_queries
 from services.ledger.service import post_entry
 from tests.factories import make_payer
 from tests.therapy_sessions.completion import (
     Visit,
     arrange,
     authorize,
+    benefit_check,
     completion_body,
     session_row,
 )
@@ -54,28 +52,6 @@ async def _entry_lines(db: asyncpg.Connection, session_id: uuid.UUID) -> set[tup
     await db.execute("SET CONSTRAINTS ALL IMMEDIATE")
     await db.execute("SET CONSTRAINTS ALL DEFERRED")
     return {tuple(r) for r in rows}
-
-
-async def _benefit_check(db: asyncpg.Connection, visit: Visit, benefits: Benefits) -> None:
-    assert visit.client.client_id is not None
-    now = clock.now()
-    await eligibility_queries.insert_check(
-        db,
-        policy_id=visit.policy_id,
-        client_id=visit.client.client_id,
-        provider_id=visit.provider.provider_id,
-        service_date=date(2026, 11, 1),
-        trace="T1",
-        payload_id=uuid.uuid4(),
-        status=benefits.status,
-        benefits=benefits,
-        request_x12="ISA~",
-        response_x12="ISA~",
-        requested_by=None,
-        requested_at=now,
-        completed_at=now,
-        duration_ms=1,
-    )
 
 
 def test_clm01_is_base_36_with_a_version_suffix() -> None:
@@ -127,7 +103,7 @@ async def test_in_network_the_client_owes_the_estimated_share_and_add_ons_are_li
 ) -> None:
     visit = await arrange(db, settings)
     copay = TierBenefits(covered=True, copay=Cents(cents=3000, source="MH"))
-    await _benefit_check(db, visit, Benefits(status="active", trace="T1", in_network=copay))
+    await benefit_check(db, visit, Benefits(status="active", trace="T1", in_network=copay))
     response = await _complete(
         client,
         token,
@@ -180,7 +156,7 @@ async def test_out_of_network_by_the_benefit_check_bills_the_client_the_self_pay
 ) -> None:
     visit = await arrange(db, settings)
     only_oon = TierBenefits(covered=True, coinsurance=None)
-    await _benefit_check(db, visit, Benefits(status="active", trace="T1", out_of_network=only_oon))
+    await benefit_check(db, visit, Benefits(status="active", trace="T1", out_of_network=only_oon))
     response = await _complete(client, token, visit)
     assert response.status_code == 200, response.text
     assert response.json()["claim_id"] is None
@@ -196,19 +172,25 @@ async def test_out_of_network_by_the_benefit_check_bills_the_client_the_self_pay
         Benefits(status="unknown", trace="T1"),
     ],
 )  # fmt: skip
-async def test_a_carve_out_or_unknown_coverage_is_refused(
+async def test_a_carve_out_or_unknown_coverage_is_held_with_no_claim_and_no_entry(
     client: httpx.AsyncClient,
     db: asyncpg.Connection,
     settings: Settings,
     token: Any,
     benefits: Benefits,
 ) -> None:
+    """DESIGN.md "Money": no charge and no claim; the session is confirmed, held for ops."""
     visit = await arrange(db, settings)
-    await _benefit_check(db, visit, benefits)
+    await benefit_check(db, visit, benefits)
     response = await _complete(client, token, visit)
-    assert response.status_code == 422
-    assert response.json()["code"] == "coverage_unknown"
-    assert (await session_row(db, visit.session.id))["status"] == "scheduled"
+    assert response.status_code == 200, response.text
+    body = response.json()
+    hold = "carve_out" if benefits.carve_out else "unknown"
+    assert (body["claim_id"], body["billing_hold"]) == (None, hold)
+    assert (await session_row(db, visit.session.id))["status"] == "confirmed"
+    count = "SELECT count(*) FROM claims WHERE therapy_session_id = $1"
+    assert await db.fetchval(count, visit.session.id) == 0
+    assert await _entry_lines(db, visit.session.id) == set()
 
 
 @pytest.mark.parametrize(("insured", "rule"), [(True, "no_fee_schedule"),

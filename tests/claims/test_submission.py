@@ -10,7 +10,7 @@ import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -230,6 +230,19 @@ async def test_ready_claim_is_submitted_acknowledged_and_accepted(stack: Stack) 
     assert again == submission
 
 
+async def test_sbr09_is_the_payers_claim_filing_indicator(stack: Stack) -> None:
+    await _ready_claim(stack)
+    async with transaction(stack.pool) as conn:
+        await conn.execute(
+            "UPDATE payers SET claim_filing_indicator = 'BL' WHERE id = $1", stack.payer_id
+        )
+    await submit_claims(stack.pool, stack.clearinghouse, stack.settings, await _queue(stack))
+    (text,) = await _sent_files(stack)
+    assert x12valid_errors(text) == []
+    (sbr,) = [s for s in text.replace("\n", "").split("~") if s.startswith("SBR*")]
+    assert sbr.split("*")[9] == "BL"
+
+
 async def test_unknown_member_is_rejected_with_its_reason(stack: Stack) -> None:
     known, unknown = await _ready_claim(stack), await _ready_claim(stack, member_id="EVG999999")
     await submit_claims(stack.pool, stack.clearinghouse, stack.settings, await _queue(stack))
@@ -241,6 +254,20 @@ async def test_unknown_member_is_rejected_with_its_reason(stack: Stack) -> None:
     last = (await _history(stack, unknown))[-1]
     assert last[:2] == ("acknowledged", "rejected")
     assert "A3:33:IL" in last[2]
+
+
+async def test_a_worker_whose_clock_runs_behind_takes_the_claims_the_queuer_saw_due(
+    stack: Stack, clock: Clock
+) -> None:
+    """The API queues "submit now" with its cutoff; a worker on a host whose clock runs a few
+    seconds behind still takes those claims (with a hold of 0 it would find none due)."""
+    claim_id = await _ready_claim(stack)
+    outbox_id = await _queue(stack)
+    clock.advance(timedelta(seconds=-5))
+    assert await submit_claims(stack.pool, stack.clearinghouse, stack.settings, outbox_id) == (
+        "1 batch(es) sent"
+    )
+    assert (await _submission(stack, claim_id))["status"] == "submitted"
 
 
 async def test_clearinghouse_down_then_up_sends_the_same_batch_once(stack: Stack) -> None:
@@ -323,6 +350,35 @@ async def test_no_acknowledgement_changes_nothing_until_overdue_then_ops(
     assert (after["status"], after["needs_ops"]) == ("submitted", True)
 
 
+async def kill_mid_submission(
+    stack: Stack, env: dict[str, str], tmp_path: Path, done: Callable[[], Awaitable[bool]]
+) -> ClaimBatchRow:
+    """A real arq worker SIGKILLed once its batch is committed, while the payer is slow to
+    answer the 837 (the work not `done`); a second worker, the sweeper having handed the
+    outbox row out again, finishes it. The batch as the first worker left it (pending)."""
+    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    await _admin(stack.simulator, "mode", {"mode": "slow", "delay_s": 15})
+    with process(worker, env, tmp_path / "worker-1.log") as first:
+        for _ in range(150):  # the relay runs every 5 s
+            if await _batches(stack):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # the batch is committed; the job waits on the slow payer
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    (pending,) = await _batches(stack)
+    assert pending.status == "pending"
+    assert not await done()
+    await _admin(stack.simulator, "mode", {"mode": "normal"})
+    with process(worker, env, tmp_path / "worker-2.log"):
+        for _ in range(120):
+            if await done():
+                break
+            await asyncio.sleep(0.5)
+    assert await done(), (tmp_path / "worker-2.log").read_text()[-3000:]
+    return pending
+
+
 async def test_worker_killed_mid_submission_sends_each_claim_once(
     stack: Stack, redis_namespace: str, tmp_path: Path
 ) -> None:
@@ -337,7 +393,6 @@ async def test_worker_killed_mid_submission_sends_each_claim_once(
         HEARTH_PLATFORM_NPI=WORLD_BILLING_NPI, HEARTH_CLAIM_HOLD_HOURS="0",
         HEARTH_OUTBOX_VISIBILITY_S="5",
     )  # fmt: skip
-    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
 
     async def outbox_done() -> bool:
         async with stack.pool.acquire() as conn:
@@ -346,25 +401,7 @@ async def test_worker_killed_mid_submission_sends_each_claim_once(
             )
         return done
 
-    await _admin(stack.simulator, "mode", {"mode": "slow", "delay_s": 15})
-    with process(worker, env, tmp_path / "worker-1.log") as first:
-        for _ in range(150):
-            if await _batches(stack):
-                break
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1)  # the batch is committed; the job waits on the slow payer
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    (pending,) = await _batches(stack)
-    assert pending.status == "pending"
-    assert not await outbox_done()
-    await _admin(stack.simulator, "mode", {"mode": "normal"})
-    with process(worker, env, tmp_path / "worker-2.log"):
-        for _ in range(120):
-            if await outbox_done():
-                break
-            await asyncio.sleep(0.5)
-    assert await outbox_done()
+    pending = await kill_mid_submission(stack, env, tmp_path, outbox_done)
     (sent,) = await _batches(stack)
     assert (sent.payload_id, sent.status) == (pending.payload_id, "sent")
     assert await _adjudicated(stack) == {(await _submission(stack, claim_id))["clm01"]: 1}

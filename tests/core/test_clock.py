@@ -7,7 +7,7 @@ import asyncio
 import re
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -115,3 +115,24 @@ def test_the_cli_loads_demo_data_as_of_the_shift(committed_db: str, redis_url: s
     effective_on, first_session = asyncio.run(read())
     assert effective_on == date(2028, 1, 1)
     assert date(2028, 3, 7) <= first_session.date() <= date(2028, 3, 14)
+
+
+def test_processes_given_one_shift_from_read_the_same_instant() -> None:
+    # Two processes started at different real moments but given one SHIFT_FROM share the offset:
+    # each reads SHIFT_TO plus the real time elapsed since SHIFT_FROM, not since its own start.
+    real_from = datetime.now(UTC) - timedelta(minutes=10)
+    settings = load_settings(
+        {
+            "HEARTH_ENV": "test",
+            "HEARTH_CLOCK_SHIFT_TO": SHIFT,
+            "HEARTH_CLOCK_SHIFT_FROM": real_from.isoformat(),
+        }
+    )
+    clock.start(settings.clock_shift_to, settings.clock_shift_from)
+    elapsed = clock.now() - datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
+    assert timedelta(minutes=10) <= elapsed < timedelta(minutes=11)
+
+
+def test_production_refuses_a_shift_from() -> None:
+    with pytest.raises(SettingsError, match="HEARTH_CLOCK_SHIFT_FROM"):
+        load_settings({**_production(), "HEARTH_CLOCK_SHIFT_FROM": SHIFT})

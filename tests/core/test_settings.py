@@ -26,6 +26,14 @@ def test_hearth_env_has_no_default() -> None:
     assert settings.access_token_ttl_s == 900
 
 
+def test_development_holds_ready_claims_zero_hours_unless_told() -> None:
+    assert load_settings({"HEARTH_ENV": "development"}).claim_hold_hours == 0
+    told = load_settings({"HEARTH_ENV": "development", "HEARTH_CLAIM_HOLD_HOURS": "2"})
+    assert told.claim_hold_hours == 2
+    assert _load({}).claim_hold_hours == 24
+    assert Settings(env="production").claim_hold_hours == 24
+
+
 def test_values_are_parsed_from_strings() -> None:
     settings = _load({"HEARTH_DB_POOL_MAX": "25", "DATABASE_URL": "postgresql://x/y"})
     assert settings.db_pool_max == 25
@@ -64,6 +72,11 @@ def test_production_needs_every_secret() -> None:
         ("HEARTH_CLEARINGHOUSE_PASSWORD", "real-password"),
         ("HEARTH_PLATFORM_EIN", "123456789"),
         ("HEARTH_PLATFORM_NPI", "1234567893"),
+        ("HEARTH_PLATFORM_ADDRESS_LINE1", "200 Pearl St"),
+        ("HEARTH_PLATFORM_CITY", "Boulder"),
+        ("HEARTH_PLATFORM_STATE", "CO"),
+        ("HEARTH_PLATFORM_ZIP", "803021234"),
+        ("HEARTH_PLATFORM_CONTACT_PHONE", "3035550199"),
     ]:
         with pytest.raises(SettingsError, match=name):
             _load(env)

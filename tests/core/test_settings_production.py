@@ -22,6 +22,11 @@ def _production(**overrides: str) -> dict[str, str]:
         "HEARTH_CLEARINGHOUSE_URL": "https://clearinghouse.example/core",
         "HEARTH_PLATFORM_EIN": "123456789",
         "HEARTH_PLATFORM_NPI": "1234567893",
+        "HEARTH_PLATFORM_ADDRESS_LINE1": "200 Pearl St",
+        "HEARTH_PLATFORM_CITY": "Boulder",
+        "HEARTH_PLATFORM_STATE": "CO",
+        "HEARTH_PLATFORM_ZIP": "803021234",
+        "HEARTH_PLATFORM_CONTACT_PHONE": "3035550199",
     }
     env.update(overrides)
     return env
@@ -43,6 +48,9 @@ def test_a_production_configuration_with_real_values_loads() -> None:
         ("HEARTH_CLEARINGHOUSE_PASSWORD", "hearth-sim-password"),
         ("HEARTH_PLATFORM_EIN", "990000001"),
         ("HEARTH_PLATFORM_NPI", "2123456784"),
+        ("HEARTH_PLATFORM_ADDRESS_LINE1", "100 Main St"),
+        ("HEARTH_PLATFORM_ZIP", "972041234"),
+        ("HEARTH_PLATFORM_CONTACT_PHONE", "5035550100"),
     ],
 )
 def test_production_refuses_a_development_value_set_explicitly(variable: str, value: str) -> None:

@@ -21,7 +21,7 @@ from schemas.payers import FeeScheduleOut, PayerOut
 from services.app import create_app
 from services.core.auth import Actor
 from services.core.settings import Settings
-from tests.authz import OBJECTS, headers_for, refusal
+from tests.authz import OBJECTS, guarded_routes, headers_for, refusal
 from tests.factories import make_actor, make_fee, make_payer
 from tests.leaks import leaks
 
@@ -214,16 +214,7 @@ async def test_authorization_matrix(
 
 
 def test_every_payers_route_is_in_the_matrix(settings: Settings) -> None:
-    app = create_app(settings)
-    seen = set()
-    for route in app.routes:
-        if not route.path.startswith("/payers"):
-            continue
-        for handler in route.route_handlers:  # type: ignore[attr-defined]
-            roles = [g.allowed_roles for g in handler.guards or [] if hasattr(g, "allowed_roles")]
-            for method in handler.http_methods - {"OPTIONS"}:
-                assert len(roles) == 1, (method, route.path)
-                seen.add((method, route.path, frozenset(roles[0])))
+    seen = guarded_routes(create_app(settings), "/payers")
     expected = {(r.method, r.template.replace(":uuid", ""), frozenset(r.allowed)) for r in ROUTES}
     normalized = {(m, p.replace(":uuid", ""), roles) for m, p, roles in seen}
     assert normalized == expected

@@ -40,6 +40,21 @@ async def test_create_returns_the_payer_normalized(
     assert row["prior_auth_cpt_codes"] == ["0591T", "90837", "H0031"]
 
 
+async def test_claim_filing_indicator_defaults_to_commercial_and_can_change(
+    client: httpx.AsyncClient, db: asyncpg.Connection, ops: Actor, token: Any
+) -> None:
+    created = await client.post("/payers", json=GOOD, headers=token(ops))
+    assert created.json()["claim_filing_indicator"] == "CI"
+    payer_id = created.json()["id"]
+    patched = await client.patch(
+        f"/payers/{payer_id}", json={"claim_filing_indicator": "BL"}, headers=token(ops)
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["claim_filing_indicator"] == "BL"
+    stored = "SELECT claim_filing_indicator FROM payers WHERE id = $1"
+    assert await db.fetchval(stored, uuid.UUID(payer_id)) == "BL"
+
+
 async def test_telehealth_modifier_may_be_null(
     client: httpx.AsyncClient, ops: Actor, token: Any
 ) -> None:
@@ -81,6 +96,9 @@ BAD_FIELDS = [
     ("telehealth_modifier", "GQ"),
     ("telehealth_modifier", 95),
     ("telehealth_modifier", ""),
+    ("claim_filing_indicator", "XX"),
+    ("claim_filing_indicator", "ci"),
+    ("claim_filing_indicator", None),
     ("prior_auth_cpt_codes", ["9083"]),
     ("prior_auth_cpt_codes", ["908377"]),
     ("prior_auth_cpt_codes", ["90837", "h0031"]),

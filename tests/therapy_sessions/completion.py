@@ -8,8 +8,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 
 from schemas.credentialing import CredentialingIn, TransitionIn
+from schemas.eligibility import Benefits
 from schemas.payers import PayerOut
 from schemas.prior_authorizations import PriorAuthorizationIn
 from schemas.therapy_sessions import SessionOut
@@ -17,6 +19,7 @@ from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.credentialing.service import request_credentialing, transition
+from services.eligibility import queries as eligibility_queries
 from services.prior_authorizations.service import create_authorization
 from services.providers.details import set_self_pay_rate
 from tests.factories import (
@@ -147,3 +150,40 @@ async def authorize(db: asyncpg.Connection, visit: Visit, number: str, visits: i
         valid_to=YEAR[1],
     )
     return (await create_authorization(db, visit.ops, data)).id
+
+
+async def benefit_check(db: asyncpg.Connection, visit: Visit, benefits: Benefits) -> None:
+    """An answered benefit check of the visit's policy, asked by its provider."""
+    assert visit.client.client_id is not None
+    now = clock.now()
+    await eligibility_queries.insert_check(
+        db,
+        policy_id=visit.policy_id,
+        client_id=visit.client.client_id,
+        provider_id=visit.provider.provider_id,
+        service_date=date(2026, 11, 1),
+        trace=f"T{uuid.uuid4().hex[:12]}",
+        payload_id=uuid.uuid4(),
+        status=benefits.status,
+        benefits=benefits,
+        request_x12="ISA~",
+        response_x12="ISA~",
+        requested_by=None,
+        requested_at=now,
+        completed_at=now,
+        duration_ms=1,
+    )
+
+
+async def complete(
+    client: httpx.AsyncClient, token: Any, visit: Visit, **fields: Any
+) -> dict[str, Any]:
+    """The visit's session completed by its provider through the API (200), its answer."""
+    response = await client.post(
+        f"/therapy-sessions/{visit.session.id}/complete",
+        json=completion_body(**fields),
+        headers=token(visit.provider),
+    )
+    assert response.status_code == 200, response.text
+    out: dict[str, Any] = response.json()
+    return out

@@ -15,6 +15,7 @@ from schemas.claims import (
     ClaimIn,
     ClaimLineOut,
     ClaimOut,
+    OpsFlagRow,
 )
 from services.core.db import to_struct, to_structs
 
@@ -209,11 +210,133 @@ async def update_claim_status(
 
 
 async def flag_for_ops(
-    conn: asyncpg.Connection, claim_id: uuid.UUID, reason: str, at: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE claims SET needs_ops = true, ops_reason = $2, updated_at = $3 WHERE id = $1",
+    conn: asyncpg.Connection,
+    claim_id: uuid.UUID,
+    kind: str,
+    reason: str,
+    at: datetime,
+    submission_id: uuid.UUID | None = None,
+    unless_resolved_after: datetime | None = None,
+) -> bool:
+    """Raise the flag with a history row; False when this very flag (kind and version) is up
+    already, or ops resolved one after `unless_resolved_after`."""
+    found = await conn.fetchval(
+        """
+        WITH flagged AS (
+            UPDATE claims SET needs_ops = true, ops_kind = $2, ops_reason = $3,
+                              ops_submission_id = $4, ops_since = $5, updated_at = $5
+            WHERE id = $1
+              AND NOT (needs_ops AND ops_kind = $2
+                       AND ops_submission_id IS NOT DISTINCT FROM $4)
+              AND NOT EXISTS (
+                  SELECT 1 FROM claim_status_history h
+                  WHERE h.claim_id = $1 AND h.ops_event = 'resolved' AND h.at > $6)
+            RETURNING id, status)
+        INSERT INTO claim_status_history (claim_id, from_status, to_status, reason, at,
+                                          ops_event)
+        SELECT id, status, NULL, $3, $5, 'flagged' FROM flagged
+        RETURNING claim_id
+        """,
         claim_id,
+        kind,
         reason[:500],
+        submission_id,
+        at,
+        unless_resolved_after,
+    )
+    return found is not None
+
+
+async def clear_ops_flag(
+    conn: asyncpg.Connection,
+    claim_id: uuid.UUID,
+    *,
+    kinds: tuple[str, ...] | None,
+    submission_id: uuid.UUID | None,
+    event: str,
+    reason: str,
+    actor_user_id: uuid.UUID | None,
+    at: datetime,
+) -> OpsFlagRow | None:
+    """Lower the claim's flag if it is one of `kinds` (None: any) raised for `submission_id`
+    (None: any), with a history row (`event` cleared or resolved); the flag lowered."""
+    row = await conn.fetchrow(
+        """
+        WITH old AS (
+            SELECT id, ops_kind, ops_reason, ops_since FROM claims
+            WHERE id = $1 AND needs_ops
+              AND ($2::text[] IS NULL OR ops_kind = ANY($2::text[]))
+              AND ($3::uuid IS NULL OR ops_submission_id = $3)
+            FOR UPDATE),
+        lowered AS (
+            UPDATE claims SET needs_ops = false, ops_kind = NULL, ops_reason = NULL,
+                              ops_submission_id = NULL, ops_since = NULL, updated_at = $7
+            FROM old WHERE claims.id = old.id
+            RETURNING claims.id, claims.status),
+        history AS (
+            INSERT INTO claim_status_history (claim_id, from_status, to_status, reason,
+                                              actor_user_id, at, ops_event)
+            SELECT id, status, NULL, $5, $6, $7, $4 FROM lowered)
+        SELECT id AS claim_id, ops_kind AS kind, ops_reason AS reason, ops_since AS since
+        FROM old
+        """,
+        claim_id,
+        None if kinds is None else list(kinds),
+        submission_id,
+        event,
+        reason[:500],
+        actor_user_id,
         at,
     )
+    return to_struct(row, OpsFlagRow)
+
+
+# Edits of a confirmed session within the edit window rewrite its claim while it is `ready`.
+
+
+async def lock_claim_of_session(
+    conn: asyncpg.Connection, session_id: uuid.UUID
+) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM claims WHERE therapy_session_id = $1 FOR UPDATE", session_id
+    )
+    return found
+
+
+async def update_claim_coding(
+    conn: asyncpg.Connection,
+    claim_id: uuid.UUID,
+    data: ClaimIn,
+    total_charge_cents: int,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE claims
+        SET service_date = $2, place_of_service = $3, diagnosis_codes = $4,
+            prior_authorization_id = $5, total_charge_cents = $6, allowed_cents = $7,
+            updated_at = $8
+        WHERE id = $1
+        """,
+        claim_id,
+        data.service_date,
+        data.place_of_service,
+        data.diagnosis_codes,
+        data.prior_authorization_id,
+        total_charge_cents,
+        sum(line.allowed_cents for line in data.lines),
+        at,
+    )
+
+
+async def delete_lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM claim_lines WHERE claim_id = $1", claim_id)
+
+
+async def get_ready_at(conn: asyncpg.Connection, claim_id: uuid.UUID) -> datetime | None:
+    """When the claim last became ready (its submission hold runs from then)."""
+    found: datetime | None = await conn.fetchval(
+        "SELECT max(at) FROM claim_status_history WHERE claim_id = $1 AND to_status = 'ready'",
+        claim_id,
+    )
+    return found

@@ -42,6 +42,20 @@ async def list_payers_with_ready_claims(
     return [row["payer_id"] for row in rows]
 
 
+async def get_next_ready_at(conn: asyncpg.Connection, payer_id: uuid.UUID) -> datetime | None:
+    """When the payer's longest-waiting ready claim (not waiting on ops) became ready."""
+    found: datetime | None = await conn.fetchval(
+        """
+        SELECT min((SELECT max(h.at) FROM claim_status_history h
+                    WHERE h.claim_id = c.id AND h.to_status = 'ready'))
+        FROM claims c
+        WHERE c.payer_id = $1 AND c.status = 'ready' AND NOT c.needs_ops
+        """,
+        payer_id,
+    )
+    return found
+
+
 async def lock_ready_claims(
     conn: asyncpg.Connection, payer_id: uuid.UUID, ready_before: datetime
 ) -> list[uuid.UUID]:
@@ -136,9 +150,14 @@ async def list_claims_to_send(
     """The claims' current versions with what their 837P loops need."""
     rows = await conn.fetch(
         """
-        SELECT c.id AS claim_id, s.clm01, s.frequency, c.total_charge_cents, c.place_of_service,
+        SELECT c.id AS claim_id, s.clm01, s.frequency,
+               -- REF*F8: the number the payer gave the latest version it accepted
+               (SELECT a.payer_claim_number FROM claim_submissions a
+                WHERE a.claim_id = c.id AND a.payer_claim_number IS NOT NULL
+                ORDER BY a.version DESC LIMIT 1) AS payer_claim_number,
+               c.total_charge_cents, c.place_of_service,
                c.diagnosis_codes, c.service_date, pa.number AS prior_authorization,
-               py.name AS payer_name, py.x12_payer_id,
+               py.name AS payer_name, py.x12_payer_id, py.claim_filing_indicator,
                p.member_id, p.group_number, p.relationship, p.subscriber_first_name,
                p.subscriber_last_name, p.subscriber_date_of_birth, p.subscriber_sex,
                p.patient_member_id,
@@ -192,7 +211,7 @@ async def lock_batch_members(conn: asyncpg.Connection, batch_id: uuid.UUID) -> l
     """The batch's claims, locked before their statuses change."""
     rows = await conn.fetch(
         """
-        SELECT c.id AS claim_id, s.id AS submission_id, s.clm01, c.status
+        SELECT c.id AS claim_id, s.id AS submission_id, s.clm01, s.frequency, c.status
         FROM claim_submissions s JOIN claims c ON c.id = s.claim_id
         WHERE s.batch_id = $1
         ORDER BY c.id

@@ -14,6 +14,7 @@ from schemas.claims import (
     ClaimHistoryOut,
     ClaimSummaryOut,
     ClaimVersionOut,
+    NeedsOpsClaimOut,
     RejectedClaimOut,
     SessionClaimOut,
 )
@@ -93,6 +94,26 @@ async def list_filing_deadlines(
     return to_structs(rows, ClaimSummaryOut)
 
 
+async def list_needs_ops(
+    conn: asyncpg.Connection, after: After | None, limit: int
+) -> list[NeedsOpsClaimOut]:
+    """Claims flagged for ops, longest waiting first (keyset on ops_since, id)."""
+    since, last_id = after or (None, None)
+    rows = await conn.fetch(
+        _SUMMARY
+        + """, c.ops_kind, c.ops_reason, c.ops_since
+        FROM claims c JOIN payers p ON p.id = c.payer_id
+        WHERE c.needs_ops
+          AND ($1::timestamptz IS NULL OR (c.ops_since, c.id) > ($1, $2::uuid))
+        ORDER BY c.ops_since, c.id
+        LIMIT $3""",
+        since,
+        last_id,
+        limit,
+    )
+    return to_structs(rows, NeedsOpsClaimOut)
+
+
 async def get_visible_claim(
     conn: asyncpg.Connection, scope: Scope, claim_id: uuid.UUID
 ) -> ClaimSummaryOut | None:
@@ -103,7 +124,7 @@ async def get_visible_claim(
 async def list_history(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[ClaimHistoryOut]:
     rows = await conn.fetch(
         """
-        SELECT from_status, to_status, reason, actor_user_id, at
+        SELECT from_status, to_status, reason, actor_user_id, at, ops_event
         FROM claim_status_history WHERE claim_id = $1 ORDER BY id
         """,
         claim_id,
@@ -114,8 +135,11 @@ async def list_history(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[Cl
 async def list_versions(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[ClaimVersionOut]:
     rows = await conn.fetch(
         """
-        SELECT id, version, frequency, clm01, created_at
-        FROM claim_submissions WHERE claim_id = $1 ORDER BY version
+        SELECT s.id, s.version, s.frequency, s.clm01, s.created_at, s.batch_id,
+               ARRAY(SELECT f.id FROM claim_batch_files f
+                     WHERE f.batch_id = s.batch_id ORDER BY f.id) AS file_ids,
+               s.ack_codes, s.payer_claim_number, s.accepted_on
+        FROM claim_submissions s WHERE s.claim_id = $1 ORDER BY s.version
         """,
         claim_id,
     )
@@ -129,8 +153,8 @@ async def list_session_claims(
     rows = await conn.fetch(
         """
         SELECT c.id AS claim_id, c.therapy_session_id, c.status, c.service_date,
-               (SELECT max(h.at) FROM claim_status_history h WHERE h.claim_id = c.id)
-                   AS status_since
+               (SELECT max(h.at) FROM claim_status_history h
+                WHERE h.claim_id = c.id AND h.to_status IS NOT NULL) AS status_since
         FROM claims c
         WHERE c.therapy_session_id = $3 AND """  # noqa: S608 (constant fragments, no input)
         + _VISIBLE

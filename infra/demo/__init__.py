@@ -1,0 +1,112 @@
+"""The scripted demo: drives Hearth through its HTTP API only, as a frontend would.
+
+`make demo` (`python -m infra.demo`) runs it against the stack `make run` started; it can run
+again and again against one stack (every name it creates is new, and it follows only the
+sessions and claims it made). It prints a readable account of each step and writes the counts
+it observed to .data/demo/summary.json, and the X12 files exchanged to .data/demo/edi/.
+
+1. `onboarding`: ops sign in, create a payer with a fee schedule, onboard a provider and take
+   their credentialing to approved; the provider accepts the invitation; a client signs up,
+   reads the verification email from the local SMTP sink (`make run` starts it), verifies the
+   address and is signed in, adds a policy and books a session; the provider then sees them.
+2. `benefits`: a demo-world client checks their benefits (270/271 through the clearinghouse
+   simulator) and gets an estimate with a five-session projection; ops check a member whose
+   plan carves mental health out. Status, copay and visit-limit periods go to summary.json.
+3. `sessions`: the demo world's therapist records and completes sessions that took place with
+   four of her clients (in office, telehealth with the payer's modifier, a dependant's under a
+   prior authorization ops record, and 90837 with the 90785 add-on), and ops record an intake
+   for a fifth whose insurance card was mistyped and never checked; each is a claim `ready`
+   (`sessions_completed`).
+4. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
+   hours); the worker sends each payer's 837P batch over CORE and applies the 999 and 277CA;
+   the demo polls each claim until accepted or rejected, prints its path (999 code, 277CA
+   category, payer claim number), shows the mistyped card's rejection (277CA A3:33:IL) from
+   the ops queue, and writes every 837P, 999 and 277CA of its batches to .data/demo/edi/
+   (`837P-<ISA13>.x12`, `999-...`, `277CA-...`) next to the 270/271. summary.json gains
+   `claims_submitted`, `claims_accepted` and `claims_rejected` (count and ids).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from infra import shifted_clock as clock
+from infra.demo.base import REPO, Demo, DemoFailed
+from infra.demo.benefits import benefits_and_estimate
+from infra.demo.claims import submit_and_acknowledge
+from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
+from infra.demo.sessions import complete_sessions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.demo")
+    parser.add_argument(
+        "--base-url", default=os.environ.get("HEARTH_API_URL", "http://127.0.0.1:8000")
+    )
+    default_out = Path(os.environ.get("HEARTH_DEMO_DIR", REPO / ".data" / "demo"))
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument(
+        "--mail-url",
+        default=os.environ.get("HEARTH_MAIL_SINK_URL", "http://127.0.0.1:8025"),
+        help="the SMTP sink's HTTP side, where the demo reads the verification email",
+    )
+    args = parser.parse_args(argv)
+    run = uuid.uuid4().hex[:6]
+    started = time.monotonic()
+    print(f"Hearth demo {run} against {args.base_url}")
+    with httpx.Client(base_url=args.base_url, timeout=30) as http:
+        try:
+            http.get("/health/ready").raise_for_status()
+        except httpx.HTTPError as exc:
+            print(
+                f"the API at {args.base_url} is not ready ({exc}); start it with `make run`",
+                file=sys.stderr,
+            )
+            return 2
+        demo = Demo(http=http, run=run, mail_url=args.mail_url)
+        try:
+            setup = ops_setup(demo)
+            provider = onboard_provider(demo, setup["ops"], setup["payer"])
+            client_journey(demo, setup["payer"], provider)
+            edi = args.out / "edi"
+            edi.mkdir(parents=True, exist_ok=True)
+            for old in edi.glob("*.x12"):
+                old.unlink()
+            benefits_and_estimate(demo, setup["ops"], edi)
+            complete_sessions(demo, setup["ops"])
+            # Resending, replacing and voiding claims come after this, on the same claims.
+            submit_and_acknowledge(demo, setup["ops"], edi)
+        except DemoFailed as exc:
+            print(f"demo failed: {exc}", file=sys.stderr)
+            return 1
+    claims = {
+        f"claims_{o}": demo.outcomes.get(o, []) for o in ("submitted", "accepted", "rejected")
+    }
+    summary = {
+        "run_id": run,
+        "base_url": args.base_url,
+        "finished_at": clock.now().isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - started, 2),
+        **demo.counts,
+        **demo.shown,
+        "sessions_completed": {"count": len(demo.completed), "ids": demo.completed},
+        **{name: {"count": len(ids), "ids": ids} for name, ids in claims.items()},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    counts = {
+        **demo.counts,
+        "sessions_completed": len(demo.completed),
+        **{name: len(ids) for name, ids in claims.items()},
+    }
+    print(f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    print(f"summary: {args.out / 'summary.json'}")
+    return 0

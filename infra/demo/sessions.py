@@ -1,0 +1,153 @@
+"""The demo world's therapist records and completes sessions, each a claim `ready`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from infra import shifted_clock as clock
+from infra.demo.base import Demo, DemoFailed, pages, say, today
+
+PROVIDER = ("maya.okafor@hearth.test", "hearth-demo-password")  # the demo world's therapist
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A session the provider books and then completes, as she would confirm it."""
+
+    client: tuple[str, str]  # first and last name, a demo-world client she sees
+    payer: str  # the client's payer's X12 id
+    what: str  # how the demo describes it
+    place_of_service: str
+    lines: list[tuple[str, list[str]]]  # CPT code, modifiers
+    minutes: int
+    diagnoses: tuple[str, ...] = ("F41.1",)
+    # Ops record it for her, with no benefit check: a new client, the card typed in by ops.
+    by_ops: bool = False
+
+
+VISITS = [
+    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="in office", place_of_service="11",
+          lines=[("90834", [])], minutes=45),
+    Visit(client=("Avery", "Patel"), payer="EVGRN", what="telehealth, Evergreen's modifier 95",
+          place_of_service="10", lines=[("90837", ["95"])], minutes=55),
+    # Blue Harbor wants a prior authorization for 90837; Alex is his mother's dependant.
+    Visit(client=("Alex", "Kim"), payer="BLHBR",
+          what="dependant, prior authorization, modifier GT", place_of_service="10",
+          lines=[("90837", ["GT"])], minutes=56, diagnoses=("F90.0",)),
+    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="90837 with the 90785 add-on",
+          place_of_service="10", lines=[("90837", ["95"]), ("90785", ["95"])], minutes=60,
+          diagnoses=("F41.1", "F32.A")),
+    # The card on file lost a zero and nobody checked benefits (an unchecked policy is billed,
+    # the client charged nothing yet): Evergreen's 277CA rejects the claim, member not found.
+    Visit(client=("Blake", "Ellison"), payer="EVGRN",
+          what="intake recorded by ops, card never checked", place_of_service="10",
+          lines=[("90791", ["95"])], minutes=60, by_ops=True),
+]  # fmt: skip
+ADD_ON_RATE = ("90785", 1_600, 1_200)  # allowed, provider rate: interactive complexity
+
+
+def _add_on_rate(demo: Demo, ops: str, payer: dict[str, Any]) -> None:
+    """The 90785 fee schedule at Evergreen, unless an earlier run added it."""
+    code, allowed, rate = ADD_ON_RATE
+    start = date(today().year, 1, 1).isoformat()
+    if pages(demo, f"/payers/{payer['id']}/fee-schedules", ops, cpt_code=code, as_of=start):
+        return
+    body = {"cpt_code": code, "allowed_cents": allowed, "provider_rate_cents": rate,
+            "effective_from": start}  # fmt: skip
+    demo.call("POST", f"/payers/{payer['id']}/fee-schedules", ops, 201, json=body)
+    say("fee schedule", f"{payer['name']} {code}: allowed ${allowed / 100:.2f}")
+
+
+def complete_sessions(demo: Demo, ops: str) -> None:
+    """The demo world's therapist books sessions with her clients and completes each."""
+    email, password = PROVIDER
+    token = demo.call(
+        "POST", "/auth/login", None, 200, json={"email": email, "password": password}
+    )["access_token"]
+    provider_id = demo.call("GET", "/auth/me", token, 200)["provider_id"]
+    payers = {p["x12_payer_id"]: p for p in pages(demo, "/payers", ops)}
+    _add_on_rate(demo, ops, payers["EVGRN"])
+    # She sees the clients she has sessions with; ops look up the others (a new client).
+    clients = {(c["first_name"], c["last_name"]): c for c in pages(demo, "/clients", token)}
+    year = today().year
+    authorization = demo.call("POST", "/prior-authorizations", ops, 201, json={
+        "client_id": clients[("Alex", "Kim")]["id"], "payer_id": payers["BLHBR"]["id"],
+        "number": f"PA{demo.run}".upper(), "cpt_codes": ["90837"], "visits_authorized": 12,
+        "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31",
+    })  # fmt: skip
+    say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
+    # Sessions that took place this past hour, recorded and completed at once: completion
+    # refuses a start still to come, and a booking one already past, so booking a few seconds
+    # ahead and waiting depends on the demo's clock agreeing with the API's to the second, which
+    # a run shifted to another day (HEARTH_CLOCK_SHIFT_TO, taken at each process's start) does
+    # not promise. The tests complete booked sessions; the demo shows the provider's workflow.
+    for n, visit in enumerate(VISITS):
+        caller = ops if visit.by_ops else token
+        client = clients.get(visit.client) if not visit.by_ops else _find(demo, ops, visit.client)
+        if client is None:
+            raise DemoFailed(
+                f"the demo world has no client {' '.join(visit.client)}: the database was loaded"
+                " by an older version (start afresh: drop it, or `rm -rf .data` when embedded)"
+            )
+        policy = next(
+            p for p in pages(demo, f"/clients/{client['id']}/policies", caller)
+            if p["payer_id"] == payers[visit.payer]["id"]
+        )  # fmt: skip
+        if not visit.by_ops:
+            _check_benefits(demo, token, policy["id"], provider_id)
+        started = (clock.now() - timedelta(minutes=visit.minutes + 5)).replace(microsecond=0)
+        who = {"client_id": client["id"], "policy_id": policy["id"],
+               "started_at": started.isoformat()}  # fmt: skip
+        _complete(
+            demo, caller, visit, n, who | ({"provider_id": provider_id} if visit.by_ops else {})
+        )
+
+
+def _find(demo: Demo, ops: str, name: tuple[str, str]) -> dict[str, Any] | None:
+    every = pages(demo, "/clients", ops)
+    return next((c for c in every if (c["first_name"], c["last_name"]) == name), None)
+
+
+def _check_benefits(demo: Demo, token: str, policy_id: str, provider_id: str) -> None:
+    # No `refresh`: a second run reuses the answer on file; completion prices from it.
+    check = demo.http.post(
+        "/benefit-checks",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"policy_id": policy_id, "provider_id": provider_id},
+    )
+    if check.status_code not in (200, 201) or check.json()["status"] != "active":
+        raise DemoFailed(f"benefit check answered {check.status_code}: {check.text[:300]}")
+
+
+def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any]) -> None:
+    body = {
+        **who,
+        "lines": [
+            {"cpt_code": code, "modifiers": modifiers,
+             "diagnosis_pointers": list(range(1, len(visit.diagnoses) + 1))}
+            for code, modifiers in visit.lines
+        ],
+        "diagnosis_codes": list(visit.diagnoses),
+        "place_of_service": visit.place_of_service,
+        "duration_minutes": visit.minutes,
+        "note_attested": True,
+    }  # fmt: skip
+    out = demo.call(
+        "POST", "/therapy-sessions/recorded", token, 201, json=body,
+        headers={"Idempotency-Key": f"demo-{demo.run}-record-{n}"},
+    )  # fmt: skip
+    if out["session"]["status"] != "confirmed" or out["claim_id"] is None:
+        raise DemoFailed(f"recording visit {n} gave no confirmed session and claim")
+    demo.completed.append(out["session"]["id"])
+    demo.claims[out["claim_id"]] = " ".join(visit.client)
+    codes = " + ".join(
+        line["cpt_code"] + "".join(f"-{m}" for m in line["modifiers"]) for line in out["lines"]
+    )
+    authorized = ", prior authorization used" if out["session"]["prior_authorization_id"] else ""
+    say(
+        f"{'ops recorded' if visit.by_ops else 'completed'}: {' '.join(visit.client)}",
+        f"{codes}, POS {visit.place_of_service} ({visit.what}), {visit.minutes} min,"
+        f" ICD-10 {', '.join(visit.diagnoses)}; claim ready{authorized}",
+    )
