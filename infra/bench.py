@@ -20,7 +20,12 @@ from infra.local.run import API_ARGV
 from infra.local.stack import LocalStack, drop_database, ensure_database
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["services.bench.estimate", "services.bench.eligibility", "services.bench.claims_837"]
+MODULES = [
+    "services.bench.estimate",
+    "services.bench.eligibility",
+    "services.bench.claims_837",
+    "services.bench.era_parse",
+]
 # These need servers: infra starts them. session_completion also gets pgbench and a database.
 API_MODULES = ["services.bench.eligibility_api", "services.bench.session_completion"]
 PGBENCH_USERS = {"services.bench.session_completion"}

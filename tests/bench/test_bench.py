@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.bench.test_era_parse import ERA_PARSE
 from tests.bench.test_session_completion import LINE, PROFILE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         "DATABASE_URL": os.environ["HEARTH_TEST_SERVER_URL"],
         "REDIS_URL": os.environ["HEARTH_TEST_REDIS_URL"],
         "HEARTH_BENCH_CLAIMS": "700",
+        "HEARTH_BENCH_ERA_SEGMENTS": "3000",
     }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -34,7 +36,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 11, lines
+    assert len(lines) == 12, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -68,16 +70,17 @@ def test_bench_prints_every_benchmarks_lines() -> None:
     assert re.fullmatch(
         rf"bench claims_837_baseline name=join_concat claims_per_s={number}", lines[6]
     ), lines
+    assert re.fullmatch(ERA_PARSE, lines[7]), lines
     assert re.fullmatch(
         rf"bench eligibility_api checks_per_s={number} p50_ms={decimal} p99_ms={decimal}"
         rf" concurrency=8 baseline=benefit_check_get baseline_per_s={number}"
         rf" ratio=[0-9]+\.[0-9]{{3}}",
-        lines[7],
+        lines[8],
     ), lines
     assert re.fullmatch(
         rf"bench eligibility_api_baseline name=benefit_check_get per_s={number}"
         rf" p50_ms={decimal} p99_ms={decimal}",
-        lines[8],
+        lines[9],
     ), lines
-    assert re.fullmatch(LINE, lines[9]), lines
-    assert re.fullmatch(PROFILE, lines[10]), lines
+    assert re.fullmatch(LINE, lines[10]), lines
+    assert re.fullmatch(PROFILE, lines[11]), lines
