@@ -16,6 +16,7 @@ PROVIDER = ("maya.okafor@hearth.test", "hearth-demo-password")  # the demo world
 class Visit:
     """A session the provider books and then completes, as she would confirm it."""
 
+    key: str  # how the later steps find its claim (corrections.py)
     client: tuple[str, str]  # first and last name, a demo-world client she sees
     payer: str  # the client's payer's X12 id
     what: str  # how the demo describes it
@@ -25,25 +26,29 @@ class Visit:
     diagnoses: tuple[str, ...] = ("F41.1",)
     # Ops record it for her, with no benefit check: a new client, the card typed in by ops.
     by_ops: bool = False
+    card: str | None = None  # the member id ops type in from the card, as they read it
 
 
 VISITS = [
-    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="in office", place_of_service="11",
-          lines=[("90834", [])], minutes=45),
-    Visit(client=("Avery", "Patel"), payer="EVGRN", what="telehealth, Evergreen's modifier 95",
-          place_of_service="10", lines=[("90837", ["95"])], minutes=55),
+    Visit(key="office", client=("Jordan", "Lee"), payer="EVGRN", what="in office",
+          place_of_service="11", lines=[("90834", [])], minutes=45),
+    Visit(key="telehealth", client=("Avery", "Patel"), payer="EVGRN",
+          what="telehealth, Evergreen's modifier 95", place_of_service="10",
+          lines=[("90837", ["95"])], minutes=55),
     # Blue Harbor wants a prior authorization for 90837; Alex is his mother's dependant.
-    Visit(client=("Alex", "Kim"), payer="BLHBR",
+    Visit(key="authorized", client=("Alex", "Kim"), payer="BLHBR",
           what="dependant, prior authorization, modifier GT", place_of_service="10",
           lines=[("90837", ["GT"])], minutes=56, diagnoses=("F90.0",)),
-    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="90837 with the 90785 add-on",
-          place_of_service="10", lines=[("90837", ["95"]), ("90785", ["95"])], minutes=60,
+    Visit(key="add_on", client=("Jordan", "Lee"), payer="EVGRN",
+          what="90837 with the 90785 add-on", place_of_service="10",
+          lines=[("90837", ["95"]), ("90785", ["95"])], minutes=60,
           diagnoses=("F41.1", "F32.A")),
-    # The card on file lost a zero and nobody checked benefits (an unchecked policy is billed,
-    # the client charged nothing yet): Evergreen's 277CA rejects the claim, member not found.
-    Visit(client=("Blake", "Ellison"), payer="EVGRN",
+    # Ops type the card in losing a zero (Evergreen knows EVG100040) and nobody checks benefits
+    # (an unchecked policy is billed, the client charged nothing yet): Evergreen's 277CA rejects
+    # the claim, member not found, until ops correct the card and resend it (corrections.py).
+    Visit(key="mistyped_card", client=("Blake", "Ellison"), payer="EVGRN",
           what="intake recorded by ops, card never checked", place_of_service="10",
-          lines=[("90791", ["95"])], minutes=60, by_ops=True),
+          lines=[("90791", ["95"])], minutes=60, by_ops=True, card="EVG10040"),
 ]  # fmt: skip
 ADD_ON_RATE = ("90785", 1_600, 1_200)  # allowed, provider rate: interactive complexity
 
@@ -95,6 +100,8 @@ def complete_sessions(demo: Demo, ops: str) -> None:
             p for p in pages(demo, f"/clients/{client['id']}/policies", caller)
             if p["payer_id"] == payers[visit.payer]["id"]
         )  # fmt: skip
+        if visit.card is not None:
+            _type_card(demo, ops, policy, visit.card)
         if not visit.by_ops:
             _check_benefits(demo, token, policy["id"], provider_id)
         started = (clock.now() - timedelta(minutes=visit.minutes + 5)).replace(microsecond=0)
@@ -108,6 +115,14 @@ def complete_sessions(demo: Demo, ops: str) -> None:
 def _find(demo: Demo, ops: str, name: tuple[str, str]) -> dict[str, Any] | None:
     every = pages(demo, "/clients", ops)
     return next((c for c in every if (c["first_name"], c["last_name"]) == name), None)
+
+
+def _type_card(demo: Demo, ops: str, policy: dict[str, Any], card: str) -> None:
+    """Ops type the member id in from the intake's card (an earlier run corrected it)."""
+    if policy["member_id"] != card:
+        path = f"/clients/{policy['client_id']}/policies/{policy['id']}"
+        demo.call("PATCH", path, ops, 200, json={"member_id": card})
+    say("ops typed in the card", f"member id {card}, no benefit check")
 
 
 def _check_benefits(demo: Demo, token: str, policy_id: str, provider_id: str) -> None:
@@ -142,6 +157,7 @@ def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any])
         raise DemoFailed(f"recording visit {n} gave no confirmed session and claim")
     demo.completed.append(out["session"]["id"])
     demo.claims[out["claim_id"]] = " ".join(visit.client)
+    demo.visits[out["claim_id"]] = visit.key
     codes = " + ".join(
         line["cpt_code"] + "".join(f"-{m}" for m in line["modifiers"]) for line in out["lines"]
     )
