@@ -14,10 +14,10 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    plan carves mental health out. Status, copay and visit-limit periods go to summary.json.
 3. `sessions`: the demo world's therapist records and completes sessions that took place with
    four of her clients (in office, telehealth with the payer's modifier, a dependant's under a
-   prior authorization ops record, and 90837 with the 90785 add-on), and ops record an intake
-   for a fifth, Blake Ellison, typing his card's member id in without a zero (EVG10040, every
-   run: an earlier run corrected it) and checking no benefits; each is a claim `ready`
-   (`sessions_completed`).
+   prior authorization ops record, which a later run reuses while it has visits left, and 90837
+   with the 90785 add-on), and ops record an intake for a fifth, Blake Ellison, typing his
+   card's member id in without a zero (EVG10040, every run: an earlier run corrected it) and
+   checking no benefits; each is a claim `ready` (`sessions_completed`).
 4. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
    hours); the worker sends each payer's 837P batch over CORE and applies the 999 and 277CA;
    the demo polls each claim until accepted or rejected, prints its path (999 code, 277CA

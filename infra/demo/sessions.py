@@ -76,13 +76,7 @@ def complete_sessions(demo: Demo, ops: str) -> None:
     _add_on_rate(demo, ops, payers["EVGRN"])
     # She sees the clients she has sessions with; ops look up the others (a new client).
     clients = {(c["first_name"], c["last_name"]): c for c in pages(demo, "/clients", token)}
-    year = today().year
-    authorization = demo.call("POST", "/prior-authorizations", ops, 201, json={
-        "client_id": clients[("Alex", "Kim")]["id"], "payer_id": payers["BLHBR"]["id"],
-        "number": f"PA{demo.run}".upper(), "cpt_codes": ["90837"], "visits_authorized": 12,
-        "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31",
-    })  # fmt: skip
-    say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
+    _authorization(demo, ops, clients[("Alex", "Kim")]["id"], payers["BLHBR"]["id"])
     # Sessions that took place this past hour, recorded and completed at once: completion
     # refuses a start still to come, and a booking one already past, so booking a few seconds
     # ahead and waiting depends on the demo's clock agreeing with the API's to the second, which
@@ -110,6 +104,31 @@ def complete_sessions(demo: Demo, ops: str) -> None:
         _complete(
             demo, caller, visit, n, who | ({"provider_id": provider_id} if visit.by_ops else {})
         )
+
+
+def _authorization(demo: Demo, ops: str, client_id: str, payer_id: str) -> None:
+    """Alex Kim's prior authorization for 90837: the one an earlier run recorded while it has
+    visits left this year (completion would use it first: it ends first), else a new one."""
+    on_file = [
+        a for a in pages(demo, "/prior-authorizations", ops, client_id=client_id, payer_id=payer_id)
+        if "90837" in a["cpt_codes"] and a["visits_used"] < a["visits_authorized"]
+        and a["valid_from"] <= today().isoformat() <= a["valid_to"]
+    ]  # fmt: skip
+    if on_file:
+        found = min(on_file, key=lambda a: (a["valid_to"], a["created_at"], a["id"]))
+        say(
+            "prior authorization on file",
+            f"{found['number']}: {found['visits_used']} of {found['visits_authorized']} visits"
+            " of 90837 used for Alex Kim",
+        )
+        return
+    year = today().year
+    authorization = demo.call("POST", "/prior-authorizations", ops, 201, json={
+        "client_id": client_id, "payer_id": payer_id, "number": f"PA{demo.run}".upper(),
+        "cpt_codes": ["90837"], "visits_authorized": 12,
+        "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31",
+    })  # fmt: skip
+    say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
 
 
 def _find(demo: Demo, ops: str, name: tuple[str, str]) -> dict[str, Any] | None:
