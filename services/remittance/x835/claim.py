@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from msgspec.structs import replace
+
 from schemas.remittance import (
     Adjustment,
     Amount,
@@ -34,8 +36,8 @@ from services.remittance.x835.values import CENTS_CACHE, remember
 CLAIM_TAGS = frozenset({"CAS", "NM1", "MIA", "MOA", "REF", "DTM", "PER", "AMT", "QTY", "SVC", "LQ"})
 ADJUSTMENT_GROUPS = frozenset({"CO", "PR", "OA", "PI"})
 _CAS_LAST = 19  # six triplets: CAS02-04 ... CAS17-19
-_DATE_VALUES: dict[tuple[str, str], DateValue] = {}
-_AMOUNTS: dict[tuple[str, str], Amount] = {}
+_DATE_VALUES: dict[tuple[str, ...], DateValue] = {}
+_AMOUNTS: dict[tuple[str, ...], Amount] = {}
 _PROCEDURES: dict[tuple[str, str], Procedure] = {}
 _QUANTITIES: dict[str, Decimal] = {}
 _CAS_VALUES: dict[tuple[str, ...], tuple[tuple[Adjustment, ...], int]] = {}
@@ -64,35 +66,34 @@ def build_claim(  # noqa: C901, PLR0915
     amounts: tuple[Amount, ...] = ()
     quantities: tuple[Quantity, ...] = ()
     adjusted = patient = 0
-    offset = 1
-    while offset < count:
+    for offset in range(1, count):
         seg = segs[offset]
         tag = seg[0]
         if tag == "SVC":
             break
         if tag == "CAS":
-            found, total = _cas(seg, position + offset)
+            found, total = _CAS_VALUES.get(tuple(seg)) or _cas(seg, position + offset)
             adjustments += found
             adjusted += total
             if seg[1] == "PR":
                 patient += total
         elif tag == "DTM":
-            key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
-            dates += (_DATE_VALUES.get(key) or _date(seg, position + offset),)
+            dates += (_DATE_VALUES.get(tuple(seg)) or _date(seg, position + offset),)
         elif tag == "NM1":
             people += (_person(seg, position + offset),)
         elif tag == "REF":
             at = position + offset
             references += (Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)),)
         elif tag == "AMT":
-            amounts += (_amount(seg, position + offset),)
+            amounts += (_AMOUNTS.get(tuple(seg)) or _amount(seg, position + offset),)
         elif tag == "QTY":
             quantities += (_quantity(seg, position + offset),)
         elif tag == "MOA":
             remarks += tuple(v for v in seg[3:8] if v)
         elif tag not in ("MIA", "PER"):  # MIA (inpatient), PER*CX: nothing to post
             raise X835Error("is out of place: it follows an SVC", tag, position + offset)
-        offset += 1
+    else:
+        offset = count
     lines: list[ServiceLine] = []
     while offset < count:
         line, line_adjusted, line_patient, offset = _line(segs, offset, position, component)
@@ -109,6 +110,8 @@ def build_claim(  # noqa: C901, PLR0915
     if len(clp) < 8 or not (clp[1] and clp[2] and clp[6] and clp[7]):
         for index in (1, 2, 6, 7):  # the first of them that is missing
             el.text(clp, index, position)
+    # At most fifteen keywords: with more, CPython builds a dict for the call (CALL_FUNCTION_EX)
+    # and the Struct costs several times as much. What most claims lack is added by `replace`.
     claim = Claim(
         patient_control_number=clp[1],
         status=clp[2],
@@ -123,14 +126,13 @@ def build_claim(  # noqa: C901, PLR0915
         frequency=(clp[9] or None) if len(clp) > 9 else None,
         adjustments=adjustments,
         people=people,
-        remark_codes=remarks,
         references=references,
         dates=dates,
-        amounts=amounts,
-        quantities=quantities,
         lines=tuple(lines),
         position=position,
     )
+    if remarks or amounts or quantities:
+        claim = replace(claim, remark_codes=remarks, amounts=amounts, quantities=quantities)
     return claim, patient
 
 
@@ -154,36 +156,38 @@ def _line(  # noqa: C901, PLR0915
     remarks: tuple[str, ...] = ()
     control_number: str | None = None
     adjusted = patient = 0
-    offset, count = start + 1, len(segs)
-    while offset < count:
+    count = len(segs)
+    for offset in range(start + 1, count):
         seg = segs[offset]
         tag = seg[0]
         if tag == "CAS":
-            found, total = _cas(seg, claim_position + offset)
+            found, total = _CAS_VALUES.get(tuple(seg)) or _cas(seg, claim_position + offset)
             adjustments += found
             adjusted += total
             if seg[1] == "PR":
                 patient += total
         elif tag == "DTM":
-            key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
-            dates += (_DATE_VALUES.get(key) or _date(seg, claim_position + offset),)
+            dates += (_DATE_VALUES.get(tuple(seg)) or _date(seg, claim_position + offset),)
         elif tag == "REF":
-            at = claim_position + offset
             if len(seg) > 2 and seg[1] and seg[2]:
                 qualifier, value = seg[1], seg[2]
             else:
+                at = claim_position + offset
                 qualifier, value = el.text(seg, 1, at), el.text(seg, 2, at)
             if qualifier != "6R":
                 references += (Reference(qualifier=qualifier, value=value),)
             elif control_number is None:
                 control_number = value
             else:
-                raise X835Error("is a second REF*6R for one line", "REF", at)
+                raise X835Error("is a second REF*6R for one line", "REF", claim_position + offset)
         elif tag == "AMT":
-            amounts += (_amount(seg, claim_position + offset),)
+            amounts += (_AMOUNTS.get(tuple(seg)) or _amount(seg, claim_position + offset),)
         elif tag == "LQ":
-            at = claim_position + offset
-            qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
+            if len(seg) > 2 and seg[1] and seg[2]:
+                qualifier, code = seg[1], seg[2]
+            else:
+                at = claim_position + offset
+                qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
             # HE: remark codes (RARC); another list (RX, NCPDP reject codes) keeps its name.
             remarks += (code if qualifier == "HE" else f"{qualifier}:{code}",)
         elif tag == "SVC":
@@ -196,7 +200,8 @@ def _line(  # noqa: C901, PLR0915
                 tag,
                 claim_position + offset,
             )
-        offset += 1
+    else:
+        offset = count
     if charge - adjusted != paid:
         raise X835Error(
             f"the line does not balance: SVC02 {el.dollars(charge)} less its adjustments"
@@ -208,25 +213,30 @@ def _line(  # noqa: C901, PLR0915
     units = _QUANTITIES.get(svc[5]) if len(svc) > 5 else None
     if units is None and len(svc) > 5:
         units = _units(svc, 5, position)
+    # The elements most lines lack are added by `replace`: fewer keywords, a cheaper Struct.
     line = ServiceLine(
         procedure=procedure,
         charge_cents=charge,
         paid_cents=paid,
-        revenue_code=(svc[4] or None) if len(svc) > 4 else None,
         units_paid=units,
-        submitted_procedure=(
-            _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
-        ),
-        units_submitted=_units(svc, 7, position) if len(svc) > 7 else None,
         dates=dates,
         adjustments=adjustments,
         control_number=control_number,
-        references=references,
         amounts=amounts,
-        quantities=quantities,
         remark_codes=remarks,
         position=position,
     )
+    if references or quantities or len(svc) > 6 or (len(svc) > 4 and svc[4]):
+        line = replace(
+            line,
+            revenue_code=svc[4] or None,
+            submitted_procedure=(
+                _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
+            ),
+            units_submitted=_units(svc, 7, position) if len(svc) > 7 else None,
+            references=references,
+            quantities=quantities,
+        )
     return line, adjusted, patient, offset
 
 
@@ -272,7 +282,7 @@ def _cas(seg: list[str], position: int) -> tuple[tuple[Adjustment, ...], int]:
 
 
 def _date(seg: list[str], position: int) -> DateValue:
-    key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+    key = tuple(seg)
     value = _DATE_VALUES.get(key)
     if value is None:
         value = DateValue(qualifier=el.text(seg, 1, position), value=el.day(seg, 2, position))
@@ -281,7 +291,7 @@ def _date(seg: list[str], position: int) -> DateValue:
 
 
 def _amount(seg: list[str], position: int) -> Amount:
-    key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+    key = tuple(seg)
     value = _AMOUNTS.get(key)
     if value is None:
         value = Amount(qualifier=el.text(seg, 1, position), amount_cents=_money(seg, 2, position))
