@@ -16,7 +16,8 @@ from tests.x12tools import x12valid_errors
 REPO = Path(__file__).resolve().parents[2]
 ERA_PARSE = (
     r"bench era_parse segments_per_s=[0-9]+ peak_mib=[0-9]+\.[0-9] pyx12_segments_per_s=[0-9]+"
-    r" ratio=[0-9]+\.[0-9]{3} segments=[0-9]+"
+    r" ratio=[0-9]+\.[0-9]{3} segments=[0-9]+ wall_ratio=[0-9]+\.[0-9]{3}"
+    r" cpu_segments_per_s=[0-9]+ pyx12_cpu_segments_per_s=[0-9]+"
 )
 
 
