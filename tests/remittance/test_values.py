@@ -30,7 +30,8 @@ def test_every_way_of_writing_an_amount_gives_its_cents(value: int, zeros: int) 
 @pytest.mark.parametrize(
     ("text", "value"),
     [("100", 10000), ("100.5", 10050), (".5", 50), ("-0.01", -1), ("5.", 500), ("-.5", -50),
-     ("1.230", 123), ("-0", 0), ("007.10", 710), ("1.000", 100), ("99999999999999.9900", 9999999999999999)],
+     ("1.230", 123), ("-0", 0), ("007.10", 710), ("1.000", 100),
+     ("99999999999999.9900", 9999999999999999)],
 )  # fmt: skip
 def test_amount_forms_x12_writes(text: str, value: int) -> None:
     values.CENTS_CACHE.clear()
