@@ -89,7 +89,12 @@ def read_claim(  # noqa: C901, PLR0915
         elif tag == "DTM":
             dates += (_DATE_VALUES.get(tuple(seg)) or _date(seg, at),)
         elif tag == "NM1":
-            people += (_person(seg, at),)
+            if len(seg) < 10:
+                seg = seg + [""] * (10 - len(seg))
+            people += (
+                Party(entity=seg[1] or el.text(seg, 1, at), name=seg[3], first_name=seg[4] or None,
+                      id_qualifier=seg[8] or None, id=seg[9] or None),
+            )  # fmt: skip
         elif tag == "REF":
             references += (Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)),)
         elif tag == "AMT":
@@ -335,15 +340,3 @@ def _procedure(seg: list[str], index: int, position: int, component: str) -> Pro
         description=parts[6] if len(parts) > 6 and parts[6] else None,
     )
     return remember(_PROCEDURES, key, value)
-
-
-def _person(seg: list[str], position: int) -> Party:
-    if len(seg) < 10:
-        seg = seg + [""] * (10 - len(seg))
-    return Party(
-        entity=seg[1] or el.text(seg, 1, position),
-        name=seg[3],
-        first_name=seg[4] or None,
-        id_qualifier=seg[8] or None,
-        id=seg[9] or None,
-    )

@@ -160,7 +160,10 @@ class TransactionBuilder:
     ) -> tuple[int, list[str]]:
         """The claim whose CLP is at `position`, read on from `segments`; returns the segment that
         closed it (the next CLP, an LX, PLB or SE, or what is out of place) and its position."""
-        self._where(clp, position, _CLAIMS, "CLP follows the payee, before any PLB")
+        if self.loop not in _CLAIMS:  # _where, inline: once per claim
+            raise X835Error(
+                "is out of place: CLP follows the payee, before any PLB", "CLP", position
+            )
         claim, patient, at, seg = read_claim(clp, position, segments, self.component)
         if (claim.patient_responsibility_cents or 0) != patient:
             self.warnings.append(
