@@ -104,6 +104,32 @@ CAS*CO*50*150~
 REF*6R*L0000006A1~
 LQ*HE*N115~
 """
+# Every situational element the reader keeps, at claim level (CAS, MOA, REF, DTM, AMT, QTY) and
+# on a line (SVC04 revenue code, SVC06-07 as submitted, REF*LU, QTY, LQ), then a line with none:
+# 200 - 20 (OA-23) - 30 - 10 - 10 = 130; the PR adjustments 10 + 10 are CLP05.
+EVERY_ELEMENT = """\
+CLP*HC0000007A*2*200*130*20*12*PCN0000000007*11*1~
+CAS*OA*23*20~
+NM1*QC*1*PARK*SAM****MI*M00000007~
+MOA***MA01*MA02~
+REF*EA*MR0000007~
+DTM*232*20261101~
+AMT*AU*150~
+QTY*CA*1~
+SVC*HC:90837*180*140*0510*1*HC:90834*2~
+DTM*472*20261101~
+CAS*CO*45*30~
+CAS*PR*3*10~
+REF*6R*L0000007A1~
+REF*LU*LOC7~
+AMT*B6*150~
+QTY*ZL*2~
+LQ*HE*N130~
+SVC*HC:90785*20*10**1~
+DTM*472*20261101~
+CAS*PR*2*10~
+REF*6R*L0000007A2~
+"""
 # PLB amounts are signed: L6 interest -1.25 raises the payment, WO 10 and 72 5.50 lower it,
 # FB -2 raises it: the PLBs total 12.25, in two segments (three pairs, then one).
 PLBS = """\

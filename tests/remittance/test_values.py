@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.remittance.x835 import values
 from services.remittance.x835.values import ccyymmdd, cents, quantity
 
 
@@ -26,6 +27,18 @@ def test_every_way_of_writing_an_amount_gives_its_cents(value: int, zeros: int) 
         assert cents(f"{sign}.{part:02d}") == value
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("100", 10000), ("100.5", 10050), (".5", 50), ("-0.01", -1), ("5.", 500), ("-.5", -50),
+     ("1.230", 123), ("-0", 0), ("007.10", 710), ("1.000", 100),
+     ("99999999999999.9900", 9999999999999999)],
+)  # fmt: skip
+def test_amount_forms_x12_writes(text: str, value: int) -> None:
+    values.CENTS_CACHE.clear()
+    assert cents(text) == value
+    assert cents(text) == value  # from the cache
+
+
 def test_amounts_a_float_would_round() -> None:
     assert cents("0.29") == 29  # float("0.29") * 100 is 28.999999999999996
     assert cents("1234567890123456.78") == 123456789012345678
@@ -38,6 +51,13 @@ def test_amounts_a_float_would_round() -> None:
         ("", "is required"),
         ("1.005", "fractions of a cent"),
         ("1e3", "not a decimal"),
+        ("1E2", "not a decimal"),  # type R has no exponent
+        ("1.2.3", "not a decimal"),
+        ("--1", "not a decimal"),
+        ("-.", "not a decimal"),
+        (" 1", "not a decimal"),
+        ("0.001", "fractions of a cent"),
+        ("1234567890123456.789", "more than 18 digits"),
         ("+5", "not a decimal"),
         ("1,000", "not a decimal"),
         ("NaN", "not a decimal"),

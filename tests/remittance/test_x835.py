@@ -13,6 +13,7 @@ from services.remittance.x835 import iter_835, read_835, stream
 from tests.remittance.fixtures import (
     DENIED,
     DUPLICATE,
+    EVERY_ELEMENT,
     LINE_DENIED,
     PAID,
     PARTLY_PAID,
@@ -272,3 +273,47 @@ def test_segments_across_chunk_boundaries(chunk: int, monkeypatch: pytest.Monkey
     monkeypatch.setattr(stream, "CHUNK_CHARS", chunk)
     assert read_all(text) == expected
     assert list(iter_835(io.StringIO(text.replace("\n", "\r\n")))) == expected
+
+
+def test_every_situational_element_of_a_claim_and_its_lines() -> None:
+    text = interchange([transaction(EVERY_ELEMENT + PAID, paid="230")])
+    assert x12valid_errors(text) == []
+    (remittance,) = read_all(text)
+    claim, plain = remittance.claims
+    assert (claim.charge_cents, claim.paid_cents, claim.patient_responsibility_cents) == (
+        20000,
+        13000,
+        2000,
+    )
+    assert [(a.group, a.reason, a.amount_cents) for a in claim.adjustments] == [("OA", "23", 2000)]
+    assert claim.remark_codes == ("MA01", "MA02")
+    assert [(r.qualifier, r.value) for r in claim.references] == [("EA", "MR0000007")]
+    assert [(d.qualifier, d.value) for d in claim.dates] == [("232", date(2026, 11, 1))]
+    assert [(a.qualifier, a.amount_cents) for a in claim.amounts] == [("AU", 15000)]
+    assert [(q.qualifier, q.value) for q in claim.quantities] == [("CA", Decimal(1))]
+    assert (claim.facility_code, claim.frequency) == ("11", "1")
+    full, bare = claim.lines
+    assert full.revenue_code == "0510"
+    assert full.units_paid == Decimal(1)
+    assert full.submitted_procedure is not None
+    assert (full.submitted_procedure.qualifier, full.submitted_procedure.code) == ("HC", "90834")
+    assert full.units_submitted == Decimal(2)
+    assert full.control_number == "L0000007A1"
+    assert [(r.qualifier, r.value) for r in full.references] == [("LU", "LOC7")]
+    assert [(a.qualifier, a.amount_cents) for a in full.amounts] == [("B6", 15000)]
+    assert [(q.qualifier, q.value) for q in full.quantities] == [("ZL", Decimal(2))]
+    assert full.remark_codes == ("N130",)
+    assert (full.position, bare.position) == (claim.position + 8, claim.position + 17)
+    assert bare.procedure.code == "90785"
+    assert (bare.revenue_code, bare.submitted_procedure, bare.units_submitted) == (None, None, None)
+    assert (bare.references, bare.amounts, bare.quantities, bare.remark_codes) == ((), (), (), ())
+    assert bare.control_number == "L0000007A2"
+    assert [(a.group, a.reason, a.amount_cents) for a in bare.adjustments] == [("PR", "2", 1000)]
+    # A claim with none of them keeps every default.
+    assert (plain.remark_codes, plain.amounts, plain.quantities, plain.references) == (
+        (),
+        (),
+        (),
+        (),
+    )
+    assert plain.position == claim.position + 21

@@ -69,6 +69,10 @@ def test_the_good_file_is_read() -> None:
                      "TRN comes once, right after BPR", id="order"),
         pytest.param(GOOD.replace("LQ", "").replace("AMT*B6*120~", "AMT*B6*120~\nNM1*QC*1*X~"),
                      "NM1", 25, "belongs to the claim, before any SVC", id="nm1-in-a-line"),
+        pytest.param(GOOD.replace("DTM*050*20261120~", "DTM*050*20261120~\nLQ*HE*N115~"), "LQ", 19,
+                     "is out of place: it follows an SVC", id="lq-before-an-svc"),
+        pytest.param(GOOD.replace("AMT*B6*120~", "REF*6R*L2~"), "REF", 24,
+                     "is a second REF*6R for one line", id="second-line-control"),
         pytest.param(GOOD.replace("SE*23*0001~\n", ""), "GE", 25, "comes before the"
                      " transaction's SE", id="no-se"),
         pytest.param(GOOD.replace("CUR", "").replace("REF*EV*HEARTH~", "CUR*PR*CAD~"), "CUR", 6,
@@ -93,6 +97,10 @@ def test_a_truncated_file() -> None:
     inside_a_segment = refusal(GOOD[: cut + 8])  # "SVC*HC:9", no terminator
     assert (inside_a_segment.segment, inside_a_segment.position) == ("SVC", 19)
     assert "no terminator" in str(inside_a_segment)
+    for cut_at, segment, position in [("NM1*QC", "CLP", 16), ("AMT*B6", "REF", 23)]:
+        in_a_claim = refusal(GOOD[: GOOD.index(cut_at)])  # a claim, a line without its end
+        assert (in_a_claim.segment, in_a_claim.position) == (segment, position)
+        assert "truncated: it ends before its SE" in str(in_a_claim)
     no_iea = refusal(GOOD[: GOOD.index("IEA")])
     assert (no_iea.segment, no_iea.position) == ("GE", 26)
 

@@ -1,19 +1,23 @@
-"""One claim (2100: CLP and what follows it) and its lines (2110: SVC...), built and balanced.
+"""One claim (2100: CLP and what follows it) and its lines (2110: SVC...), read and balanced.
 
-The reader gathers a claim's segments as they come and builds the claim here in one call once
-the next CLP, LX, PLB or SE closes it, in one pass over them with local variables: a state
-machine's attributes and a call per segment made the reader under twice as fast as pyx12's
-X12Reader; this, with equal CAS, DTM, AMT, procedures and units parsed once and their frozen
-values shared, and tuples grown rather than lists converted, makes it about four and a half
-times as fast (bench era_parse). Building the Structs is still most of the reader's time:
-without them it reads about eleven times as fast as pyx12.
+The reader hands a CLP here with its numbered iterator over the file's segments; read_claim reads
+the claim's own segments from it, in one pass with local variables, and hands back the segment
+that closed the claim (the next CLP, an LX, PLB or SE). A state machine's attributes and a call
+per segment made the reader under twice as fast as pyx12's X12Reader; gathering each claim's
+segments in a list first, with equal CAS, DTM, AMT, procedures and units parsed once and their
+frozen values shared, and tuples grown rather than lists converted, about four and a half times;
+reading straight from the iterator (no segment looked at twice) and Structs built with at most
+fifteen keywords (see read_claim), about six times (bench era_parse, CPU time).
 Checked (DESIGN.md "835 balancing"): SVC02 less the line's CAS is SVC03, and CLP03 less the
 claim's and all its lines' CAS is CLP04.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+
+from msgspec.structs import replace
 
 from schemas.remittance import (
     Adjustment,
@@ -34,20 +38,27 @@ from services.remittance.x835.values import CENTS_CACHE, remember
 CLAIM_TAGS = frozenset({"CAS", "NM1", "MIA", "MOA", "REF", "DTM", "PER", "AMT", "QTY", "SVC", "LQ"})
 ADJUSTMENT_GROUPS = frozenset({"CO", "PR", "OA", "PI"})
 _CAS_LAST = 19  # six triplets: CAS02-04 ... CAS17-19
-_DATE_VALUES: dict[tuple[str, str], DateValue] = {}
-_AMOUNTS: dict[tuple[str, str], Amount] = {}
+_DATE_VALUES: dict[tuple[str, ...], DateValue] = {}
+_AMOUNTS: dict[tuple[str, ...], Amount] = {}
 _PROCEDURES: dict[tuple[str, str], Procedure] = {}
 _QUANTITIES: dict[str, Decimal] = {}
 _CAS_VALUES: dict[tuple[str, ...], tuple[tuple[Adjustment, ...], int]] = {}
 
 
+# The file's segments, numbered (the ISA is 1), as the reader walks them: one flat iterator.
+Numbered = Iterator[tuple[int, list[str]]]
+TRUNCATED = "the file is truncated: it ends before its SE, GE or IEA"
+
+
 # One call per claim on the reader's hot path: a flat dispatch over the claim's segment ids in
 # local variables reads best whole and is what keeps the reader fast (see the module docstring).
-def build_claim(  # noqa: C901, PLR0915
-    segs: list[list[str]], position: int, component: str
-) -> tuple[Claim, int]:
-    """The claim (segs[0] is its CLP, at `position`) and the sum of its PR adjustments."""
-    clp, count = segs[0], len(segs)
+def read_claim(  # noqa: C901, PLR0915
+    clp: list[str], position: int, segments: Numbered, component: str
+) -> tuple[Claim, int, int, list[str]]:
+    """The claim whose CLP is at `position`, its segments read from `segments` up to the one
+    that closes it: the claim, the sum of its PR adjustments, and the closing segment and its
+    position (for the reader). The file's end inside a claim is its truncation.
+    """
     charge = CENTS_CACHE.get(clp[3]) if len(clp) > 4 else None
     if charge is None:
         charge = _money(clp, 3, position)
@@ -64,38 +75,43 @@ def build_claim(  # noqa: C901, PLR0915
     amounts: tuple[Amount, ...] = ()
     quantities: tuple[Quantity, ...] = ()
     adjusted = patient = 0
-    offset = 1
-    while offset < count:
-        seg = segs[offset]
+    at, seg = position, clp
+    for at, seg in segments:
         tag = seg[0]
         if tag == "SVC":
             break
         if tag == "CAS":
-            found, total = _cas(seg, position + offset)
+            found, total = _CAS_VALUES.get(tuple(seg)) or _cas(seg, at)
             adjustments += found
             adjusted += total
             if seg[1] == "PR":
                 patient += total
         elif tag == "DTM":
-            key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
-            dates += (_DATE_VALUES.get(key) or _date(seg, position + offset),)
+            dates += (_DATE_VALUES.get(tuple(seg)) or _date(seg, at),)
         elif tag == "NM1":
-            people += (_person(seg, position + offset),)
+            if len(seg) < 10:
+                seg = seg + [""] * (10 - len(seg))
+            people += (
+                Party(entity=seg[1] or el.text(seg, 1, at), name=seg[3], first_name=seg[4] or None,
+                      id_qualifier=seg[8] or None, id=seg[9] or None),
+            )  # fmt: skip
         elif tag == "REF":
-            at = position + offset
             references += (Reference(qualifier=el.text(seg, 1, at), value=el.text(seg, 2, at)),)
         elif tag == "AMT":
-            amounts += (_amount(seg, position + offset),)
+            amounts += (_AMOUNTS.get(tuple(seg)) or _amount(seg, at),)
         elif tag == "QTY":
-            quantities += (_quantity(seg, position + offset),)
+            quantities += (_quantity(seg, at),)
         elif tag == "MOA":
             remarks += tuple(v for v in seg[3:8] if v)
+        elif tag == "LQ":
+            raise X835Error("is out of place: it follows an SVC", tag, at)
         elif tag not in ("MIA", "PER"):  # MIA (inpatient), PER*CX: nothing to post
-            raise X835Error("is out of place: it follows an SVC", tag, position + offset)
-        offset += 1
+            break  # the claim has no lines: this segment closes it
+    else:
+        raise X835Error(TRUNCATED, seg[0], at)
     lines: list[ServiceLine] = []
-    while offset < count:
-        line, line_adjusted, line_patient, offset = _line(segs, offset, position, component)
+    while seg[0] == "SVC":
+        line, line_adjusted, line_patient, at, seg = _line(seg, at, segments, component)
         lines.append(line)
         adjusted += line_adjusted
         patient += line_patient
@@ -109,6 +125,8 @@ def build_claim(  # noqa: C901, PLR0915
     if len(clp) < 8 or not (clp[1] and clp[2] and clp[6] and clp[7]):
         for index in (1, 2, 6, 7):  # the first of them that is missing
             el.text(clp, index, position)
+    # At most fifteen keywords: with more, CPython builds a dict for the call (CALL_FUNCTION_EX)
+    # and the Struct costs several times as much. What most claims lack is added by `replace`.
     claim = Claim(
         patient_control_number=clp[1],
         status=clp[2],
@@ -123,23 +141,22 @@ def build_claim(  # noqa: C901, PLR0915
         frequency=(clp[9] or None) if len(clp) > 9 else None,
         adjustments=adjustments,
         people=people,
-        remark_codes=remarks,
         references=references,
         dates=dates,
-        amounts=amounts,
-        quantities=quantities,
         lines=tuple(lines),
         position=position,
     )
-    return claim, patient
+    if remarks or amounts or quantities:
+        claim = replace(claim, remark_codes=remarks, amounts=amounts, quantities=quantities)
+    return claim, patient, at, seg
 
 
 # A flat dispatch over the line's segment ids reads best whole (see the module docstring).
 def _line(  # noqa: C901, PLR0915
-    segs: list[list[str]], start: int, claim_position: int, component: str
-) -> tuple[ServiceLine, int, int, int]:
-    """The line whose SVC is segs[start], its CAS total and PR total, and where the next starts."""
-    svc, position = segs[start], claim_position + start
+    svc: list[str], position: int, segments: Numbered, component: str
+) -> tuple[ServiceLine, int, int, int, list[str]]:
+    """The line whose SVC is at `position`: the line, its CAS total and PR total, and the
+    segment that closes it (the next SVC, or what closes the claim) and its position."""
     charge = CENTS_CACHE.get(svc[2]) if len(svc) > 3 else None
     if charge is None:
         charge = _money(svc, 2, position)
@@ -154,21 +171,18 @@ def _line(  # noqa: C901, PLR0915
     remarks: tuple[str, ...] = ()
     control_number: str | None = None
     adjusted = patient = 0
-    offset, count = start + 1, len(segs)
-    while offset < count:
-        seg = segs[offset]
+    at, seg = position, svc
+    for at, seg in segments:
         tag = seg[0]
         if tag == "CAS":
-            found, total = _cas(seg, claim_position + offset)
+            found, total = _CAS_VALUES.get(tuple(seg)) or _cas(seg, at)
             adjustments += found
             adjusted += total
             if seg[1] == "PR":
                 patient += total
         elif tag == "DTM":
-            key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
-            dates += (_DATE_VALUES.get(key) or _date(seg, claim_position + offset),)
+            dates += (_DATE_VALUES.get(tuple(seg)) or _date(seg, at),)
         elif tag == "REF":
-            at = claim_position + offset
             if len(seg) > 2 and seg[1] and seg[2]:
                 qualifier, value = seg[1], seg[2]
             else:
@@ -180,23 +194,22 @@ def _line(  # noqa: C901, PLR0915
             else:
                 raise X835Error("is a second REF*6R for one line", "REF", at)
         elif tag == "AMT":
-            amounts += (_amount(seg, claim_position + offset),)
+            amounts += (_AMOUNTS.get(tuple(seg)) or _amount(seg, at),)
         elif tag == "LQ":
-            at = claim_position + offset
-            qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
+            if len(seg) > 2 and seg[1] and seg[2]:
+                qualifier, code = seg[1], seg[2]
+            else:
+                qualifier, code = el.text(seg, 1, at), el.text(seg, 2, at)
             # HE: remark codes (RARC); another list (RX, NCPDP reject codes) keeps its name.
             remarks += (code if qualifier == "HE" else f"{qualifier}:{code}",)
-        elif tag == "SVC":
-            break
         elif tag == "QTY":
-            quantities += (_quantity(seg, claim_position + offset),)
+            quantities += (_quantity(seg, at),)
+        elif tag in CLAIM_TAGS and tag != "SVC":
+            raise X835Error("is out of place: it belongs to the claim, before any SVC", tag, at)
         else:
-            raise X835Error(
-                "is out of place: it belongs to the claim, before any SVC",
-                tag,
-                claim_position + offset,
-            )
-        offset += 1
+            break  # the next SVC, or the segment that closes the claim
+    else:
+        raise X835Error(TRUNCATED, seg[0], at)
     if charge - adjusted != paid:
         raise X835Error(
             f"the line does not balance: SVC02 {el.dollars(charge)} less its adjustments"
@@ -208,26 +221,31 @@ def _line(  # noqa: C901, PLR0915
     units = _QUANTITIES.get(svc[5]) if len(svc) > 5 else None
     if units is None and len(svc) > 5:
         units = _units(svc, 5, position)
+    # The elements most lines lack are added by `replace`: fewer keywords, a cheaper Struct.
     line = ServiceLine(
         procedure=procedure,
         charge_cents=charge,
         paid_cents=paid,
-        revenue_code=(svc[4] or None) if len(svc) > 4 else None,
         units_paid=units,
-        submitted_procedure=(
-            _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
-        ),
-        units_submitted=_units(svc, 7, position) if len(svc) > 7 else None,
         dates=dates,
         adjustments=adjustments,
         control_number=control_number,
-        references=references,
         amounts=amounts,
-        quantities=quantities,
         remark_codes=remarks,
         position=position,
     )
-    return line, adjusted, patient, offset
+    if references or quantities or len(svc) > 6 or (len(svc) > 4 and svc[4]):
+        line = replace(
+            line,
+            revenue_code=svc[4] or None,
+            submitted_procedure=(
+                _procedure(svc, 6, position, component) if len(svc) > 6 and svc[6] else None
+            ),
+            units_submitted=_units(svc, 7, position) if len(svc) > 7 else None,
+            references=references,
+            quantities=quantities,
+        )
+    return line, adjusted, patient, at, seg
 
 
 def _money(seg: list[str], index: int, position: int) -> int:
@@ -272,7 +290,7 @@ def _cas(seg: list[str], position: int) -> tuple[tuple[Adjustment, ...], int]:
 
 
 def _date(seg: list[str], position: int) -> DateValue:
-    key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+    key = tuple(seg)
     value = _DATE_VALUES.get(key)
     if value is None:
         value = DateValue(qualifier=el.text(seg, 1, position), value=el.day(seg, 2, position))
@@ -281,7 +299,7 @@ def _date(seg: list[str], position: int) -> DateValue:
 
 
 def _amount(seg: list[str], position: int) -> Amount:
-    key = (seg[1], seg[2]) if len(seg) > 2 else ("", "")
+    key = tuple(seg)
     value = _AMOUNTS.get(key)
     if value is None:
         value = Amount(qualifier=el.text(seg, 1, position), amount_cents=_money(seg, 2, position))
@@ -322,15 +340,3 @@ def _procedure(seg: list[str], index: int, position: int, component: str) -> Pro
         description=parts[6] if len(parts) > 6 and parts[6] else None,
     )
     return remember(_PROCEDURES, key, value)
-
-
-def _person(seg: list[str], position: int) -> Party:
-    if len(seg) < 10:
-        seg = seg + [""] * (10 - len(seg))
-    return Party(
-        entity=seg[1] or el.text(seg, 1, position),
-        name=seg[3],
-        first_name=seg[4] or None,
-        id_qualifier=seg[8] or None,
-        id=seg[9] or None,
-    )

@@ -9,11 +9,12 @@ and a file that ends before its last IEA (truncated).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import IO, AnyStr
 
 from schemas.remittance import Envelope, FileSummary, Remittance
 from services.remittance.x835 import elements as el
-from services.remittance.x835.claim import CLAIM_TAGS
+from services.remittance.x835.claim import TRUNCATED
 from services.remittance.x835.stream import X835Error, open_segments
 from services.remittance.x835.transaction import TransactionBuilder
 
@@ -34,47 +35,33 @@ class _Reader:
         self.interchanges = self.groups = self.segments = 0
         self._groups_in_interchange = self._sets_in_group = 0
 
-    # The hot loop over every segment: its branches inline, a call per segment would cost more
-    # than the rest of the loop.
-    def remittances(self) -> Iterator[Remittance]:  # noqa: C901
+    # The hot loop over every segment outside claims; a claim's segments (most of a file) are
+    # read by claim.read_claim from the same numbered iterator, which hands back the segment
+    # that closed the claim: no segment is looked at twice, none is gathered in a list.
+    def remittances(self) -> Iterator[Remittance]:
         builder: TransactionBuilder | None = None
-        claim: list[list[str]] | None = None  # the open claim's segments, its CLP first
-        unused: list[list[str]] = []
-        gather = unused.append  # the open claim's append: one lookup less per segment
-        claim_tags = CLAIM_TAGS
-        claim_position = position = 0
-        seg = ["ISA"]
-        for batch in self._batches:
-            for seg in batch:
-                position += 1
-                if claim is not None:
-                    if seg[0] in claim_tags:
-                        gather(seg)
-                        continue
-                    assert builder is not None
-                    builder.add_claim(claim, claim_position)
-                    claim = None
-                if builder is None:
-                    if seg[0] == "ST":
-                        builder = self._open_transaction(seg, position)
-                    else:
-                        self._envelope(seg, position)
-                elif seg[0] == "CLP":
-                    builder.open_claim(seg, position)
-                    claim, claim_position = [seg], position
-                    gather = claim.append
-                elif seg[0] == "SE":
-                    yield builder.finish(seg, position)
-                    builder = None
-                    self._sets_in_group += 1
-                elif seg[0] in _ENVELOPE_TAGS:
-                    raise X835Error("comes before the transaction's SE", seg[0], position)
+        segments = enumerate(chain.from_iterable(self._batches), 1)
+        position, seg = 0, ["ISA"]
+        for position, seg in segments:
+            if builder is None:
+                if seg[0] == "ST":
+                    builder = self._open_transaction(seg, position)
                 else:
-                    builder.feed(seg, position)
+                    self._envelope(seg, position)
+                continue
+            while seg[0] == "CLP":
+                position, seg = builder.read_claim(seg, position, segments)
+            if seg[0] == "SE":
+                yield builder.finish(seg, position)
+                builder = None
+                self._sets_in_group += 1
+            elif seg[0] in _ENVELOPE_TAGS:
+                raise X835Error("comes before the transaction's SE", seg[0], position)
+            else:
+                builder.feed(seg, position)
         self.segments = position
         if builder is not None or self.state != "ended":
-            raise X835Error("the file is truncated: it ends before its SE, GE or IEA", seg[0],
-                            position)  # fmt: skip
+            raise X835Error(TRUNCATED, seg[0], position)
 
     def _expect(self, state: str, seg: list[str], position: int) -> None:
         if self.state != state:

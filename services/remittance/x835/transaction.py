@@ -1,8 +1,8 @@
 """One 835 transaction set (ST..SE): its header, payer and payee, claims and PLB, and its checks.
 
 The loop a segment belongs to (header, payer 1000A, payee 1000B, detail, PLB footer) decides what
-a REF or DTM means, so the builder keeps where it is; a claim's own segments are gathered by the
-reader and built by claim.build_claim. Checked when the transaction closes: SE01 counts ST..SE,
+a REF or DTM means, so the builder keeps where it is; a claim's own segments are read, from the
+reader's iterator, by claim.read_claim. Checked when the transaction closes: SE01 counts ST..SE,
 SE02 repeats ST02, and the signed BPR02 is ΣCLP04 less ΣPLB (DESIGN.md "835 balancing").
 CLP05 against the PR adjustments is a warning only.
 """
@@ -24,7 +24,7 @@ from schemas.remittance import (
 )
 from services.core.x12 import Delimiters
 from services.remittance.x835 import elements as el
-from services.remittance.x835.claim import build_claim
+from services.remittance.x835.claim import Numbered, read_claim
 from services.remittance.x835.stream import X835Error
 
 _PLB_LAST = 14  # six pairs: PLB03-04 ... PLB13-14
@@ -155,12 +155,16 @@ class TransactionBuilder:
     def ts(self, seg: list[str], position: int) -> None:  # TS3, TS2: provider summary
         self._where(seg, position, frozenset({"detail"}), "it follows LX")
 
-    def open_claim(self, clp: list[str], position: int) -> None:
-        """A CLP starts a claim; the reader gathers its segments for `add_claim`."""
-        self._where(clp, position, _CLAIMS, "CLP follows the payee, before any PLB")
-
-    def add_claim(self, segs: list[list[str]], position: int) -> None:
-        claim, patient = build_claim(segs, position, self.component)
+    def read_claim(
+        self, clp: list[str], position: int, segments: Numbered
+    ) -> tuple[int, list[str]]:
+        """The claim whose CLP is at `position`, read on from `segments`; returns the segment that
+        closed it (the next CLP, an LX, PLB or SE, or what is out of place) and its position."""
+        if self.loop not in _CLAIMS:  # _where, inline: once per claim
+            raise X835Error(
+                "is out of place: CLP follows the payee, before any PLB", "CLP", position
+            )
+        claim, patient, at, seg = read_claim(clp, position, segments, self.component)
         if (claim.patient_responsibility_cents or 0) != patient:
             self.warnings.append(
                 ParseWarning(
@@ -171,6 +175,7 @@ class TransactionBuilder:
                 )
             )
         self.claims.append(claim)
+        return at, seg
 
     def plb(self, seg: list[str], position: int) -> None:
         self._where(seg, position, _DETAIL, "PLB follows the payee and the claims")
