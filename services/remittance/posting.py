@@ -21,11 +21,17 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from schemas.ledger import AccountKind, AccountRef, EntryIn, EntryKind, Line
+from schemas.ledger import AccountKind, EntryIn, EntryKind
 from schemas.recoupment import LossFacts
 from schemas.remittance import Adjustment, Claim, ProviderAdjustment, Remittance
 from services.claims.service import record_remittance
-from services.ledger.service import get_claim_receivable, get_source_net, post_entry
+from services.ledger.service import (
+    NetAccount,
+    get_claim_receivable,
+    get_source_net,
+    lines_from_net,
+    post_entry,
+)
 from services.remittance.queries import posting as q
 from services.remittance.recoupment import decide_loss
 
@@ -39,7 +45,7 @@ _NOT_A_LOSS = {("OA", "23")}
 PLB_TO_CLAIM = frozenset({"WO", "72", "FB"})
 _SAFE_KEY = re.compile(r"^[!-~]{1,60}$")
 
-Account = tuple[AccountKind, uuid.UUID | None, uuid.UUID | None]  # kind, owner, claim
+Account = NetAccount
 
 
 def payment_key(remittance: Remittance) -> str:
@@ -95,21 +101,6 @@ class Posted:
     notes: list[str] = field(default_factory=list)
 
 
-def lines_of(net: Counter[Account]) -> tuple[Line, ...]:
-    return tuple(
-        Line(
-            account=AccountRef(kind=kind, owner_id=owner),
-            side="debit" if cents > 0 else "credit",
-            amount_cents=abs(cents),
-            claim_id=claim,
-        )
-        for (kind, owner, claim), cents in sorted(
-            net.items(), key=lambda i: (i[0][0], str(i[0][1]), str(i[0][2]))
-        )
-        if cents != 0
-    )
-
-
 async def book(
     conn: asyncpg.Connection,
     kind: EntryKind,
@@ -119,7 +110,7 @@ async def book(
     memo: str,
 ) -> None:
     """One entry moving each account by `net` (debit +); none when nothing moves."""
-    lines = lines_of(net)
+    lines = lines_from_net(net)
     if len(lines) < 2:
         return
     entry = EntryIn(
