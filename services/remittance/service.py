@@ -111,12 +111,14 @@ async def _post_payment(
         return PostedPaymentOut(
             status="already_posted", payment=await reads.get_payment(conn, found)
         )
-    # BPR01 H is a notification: no money moves. One that carries amounts is kept for ops.
-    moves = not (r.notification_only and (r.totals.paid_cents or r.provider_adjustments))
+    # BPR01 H is a notification: no money moves, BPR02 is 0. Its claims and PLBs still post
+    # (a denial, a reversal netted against its correction or deferred by a WO): their
+    # payer_clearing lines net to 0. One that says H with a payment is kept for ops.
+    moves = not (r.notification_only and r.totals.payment_cents != 0)
     key = posting.payment_key(r)
     notes: list[str] = []
     if not moves:
-        notes.append("a notification (BPR01 H) with amounts: nothing was posted")
+        notes.append("a notification (BPR01 H) with a payment: nothing was posted")
     for n, clp in enumerate(r.claims, start=1):
         await _post_claim(conn, key, payment_id, n, clp, r.trace_number, moves)
     plb_ops = False
@@ -146,7 +148,7 @@ async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
         posted.claim_id, posted.submission_id = match.claim_id, match.submission_id
     original = None
     if not moves:
-        posted.notes.append("a notification (BPR01 H) with amounts")
+        posted.notes.append("a notification (BPR01 H) with a payment")
     elif clp.status == "22":
         original = await q.lock_original(conn, clp.payer_claim_number, clp.patient_control_number)
         if original is None:
@@ -167,6 +169,10 @@ async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
         posted.outcome = "duplicate"  # CO-18: the original stands, nothing changes
         if clp.paid_cents:
             await posting.to_unapplied(conn, key, posted, clp.paid_cents, "a CO-18 with money")
+        elif await q.lock_standing(conn, match.claim_id) is None:
+            # Not a repeat of this claim's own adjudication: the payer holds another claim of
+            # ours for the same service, so this one was billed twice (ops void or correct it).
+            posted.notes.append("CO-18: the payer adjudicated this service on another claim")
     elif await q.lock_standing(conn, match.claim_id) is not None:
         await posting.to_unapplied(conn, key, posted, clp.paid_cents,
                                    "the claim was remitted before and not reversed")  # fmt: skip

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from schemas.claims import ClaimIn, ClaimLineIn
+from schemas.claims import ClaimIn, ClaimLineIn, ClaimOut
 from schemas.ledger import AccountRef, EntryIn, Line
 from services.claims import service as claims
 from services.core.auth import Actor
@@ -51,30 +51,35 @@ async def bill(
         ],
     )  # fmt: skip
     claim = await claims.create_claim(db, ops, data)
-    allowed = sum(cents for _, cents in lines)
+    await book_completion(db, claim, estimate)
+    # As the payer's 277CA left it: an 835 finds a `ready` claim only when a correction waits.
+    await db.execute("UPDATE claims SET status = 'accepted' WHERE id = $1", claim.id)
+    return Billed(
+        claim.id, claim.clm01, [line.line_control_number for line in claim.lines],
+        session.provider_id, session.client_id, payer_id, claim.allowed_cents, estimate,
+    )  # fmt: skip
+
+
+async def book_completion(db: asyncpg.Connection, claim: ClaimOut, estimate: int) -> None:
+    """The completion's entry for `claim`, the client's estimated share `estimate`."""
+    allowed = claim.allowed_cents
     rate = int(allowed * PROVIDER_RATE_SHARE)
     await post_entry(
         db,
         EntryIn(
-            kind="completion", idempotency_key=f"completion-{session.id}",
-            source_table="therapy_sessions", source_id=session.id,
+            kind="completion", idempotency_key=f"completion-{claim.therapy_session_id}",
+            source_table="therapy_sessions", source_id=claim.therapy_session_id,
             lines=(
-                Line(account=AccountRef(kind="client_receivable", owner_id=client.client_id),
+                Line(account=AccountRef(kind="client_receivable", owner_id=claim.client_id),
                      side="debit", amount_cents=estimate),
-                Line(account=AccountRef(kind="payer_receivable", owner_id=payer_id),
+                Line(account=AccountRef(kind="payer_receivable", owner_id=claim.payer_id),
                      side="debit", amount_cents=allowed - estimate, claim_id=claim.id),
-                Line(account=AccountRef(kind="provider_payable", owner_id=provider.provider_id),
+                Line(account=AccountRef(kind="provider_payable", owner_id=claim.provider_id),
                      side="credit", amount_cents=rate),
                 Line(account=AccountRef(kind="platform_revenue"), side="credit",
                      amount_cents=allowed - rate),
             ),
         ),
-    )  # fmt: skip
-    # As the payer's 277CA left it: an 835 finds a `ready` claim only when a correction waits.
-    await db.execute("UPDATE claims SET status = 'accepted' WHERE id = $1", claim.id)
-    return Billed(
-        claim.id, claim.clm01, [line.line_control_number for line in claim.lines],
-        session.provider_id, session.client_id, payer_id, allowed, estimate,
     )  # fmt: skip
 
 
