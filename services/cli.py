@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+from pathlib import Path
 
 import asyncpg
 
@@ -113,8 +114,7 @@ async def _post_835(settings: Settings, paths: list[str]) -> int:
     failed = 0
     try:
         for path in paths:
-            with open(path, "rb") as handle:
-                raw = handle.read()
+            raw = await asyncio.to_thread(Path(path).read_bytes)
             try:
                 out, _ = await post_file(pool, raw, "upload", SYSTEM)
             except Refused835 as exc:
