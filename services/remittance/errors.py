@@ -32,4 +32,6 @@ class RemittanceNotFound(NotFound):
 
 
 class NotAn835Body(DomainError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    """A body sent as another media type (JSON, a form): malformed for this operation."""
+
+    code = "unsupported_media_type"

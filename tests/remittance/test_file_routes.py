@@ -109,7 +109,7 @@ async def test_bad_bodies_are_refused_naming_them(
     json_body = await client.post(
         "/remittances", content=b"{}", headers={**token(ops), "content-type": "application/json"}
     )
-    assert json_body.status_code == 415
+    assert json_body.status_code == 400
     assert json_body.json()["errors"][0]["field"] == "content-type"
     for bad in (b"", b"hello", _file(billed)[:-40], b"\xff\xfe\x00junk", b"ISA*00*\x00"):
         refused = await client.post("/remittances", content=bad, headers=headers)
