@@ -157,7 +157,11 @@ async def post_adjudication(
 ) -> None:
     """A processed claim: paid, partly paid or denied, its receivable brought to zero."""
     adjustments = every_adjustment(clp)
-    receivable = await get_claim_receivable(conn, match.claim_id)
+    # A PLB's WO/72/FB moves cash timing on the claim's receivable until the payer recovers
+    # it: that part stays; the rest is what completion and corrections booked, less the
+    # client's estimated share.
+    timing = await q.get_plb_on_claim(conn, match.claim_id)
+    receivable = await get_claim_receivable(conn, match.claim_id) - timing
     estimate = match.allowed_cents - receivable  # the client's share booked at completion
     paid, owed = clp.paid_cents, clp.patient_adjustments_cents
     rest = receivable - paid - (owed - estimate)  # = allowed - paid - patient responsibility

@@ -132,3 +132,44 @@ async def test_paid_denied_replaced_voided_and_recovered(stack: Stack) -> None: 
     assert await _state(stack, later) == ("paid", 0)
     clearing, payments = await _clearing(stack)
     assert clearing == payments
+
+
+async def _latest_clm01(stack: Stack, claim_id: uuid.UUID) -> str:  # noqa: F811
+    async with stack.pool.acquire() as conn:
+        found: str = await conn.fetchval(
+            "SELECT clm01 FROM claim_submissions WHERE claim_id = $1 ORDER BY version DESC LIMIT 1",
+            claim_id,
+        )
+    return found
+
+
+async def test_interest_paid_late_and_a_correction_held_to_a_later_835(stack: Stack) -> None:  # noqa: F811
+    claim_id = await _claim(stack)
+    await _round(stack)
+    await _pay(stack, "2027-03-01")  # long past the payer's prompt-pay days: L6 interest
+    assert await _state(stack, claim_id) == ("paid", 0)
+    async with stack.pool.acquire() as conn:
+        interest = await conn.fetchval(
+            "SELECT count(*) FROM remittance_provider_adjustments WHERE reason = 'L6'"
+        )
+        income = await conn.fetchval(
+            "SELECT coalesce(sum(amount_cents), 0) FROM journal_lines l JOIN ledger_accounts a"
+            " ON a.id = l.account_id WHERE a.kind = 'interest_income' AND l.side = 'credit'"
+        )
+    assert interest == 1
+    assert income > 0
+
+    async with transaction(stack.pool) as conn:
+        data = ClaimCorrectionIn(reason="ops corrected the subscriber's group number")
+        await corrections.replace_claim(conn, stack.ops, claim_id, data)
+    await _admin(stack.simulator, "hold", {"claim_ids": [await _latest_clm01(stack, claim_id)]})
+    await _round(stack)
+    await _pay(stack, "2027-03-08")  # the reversal alone
+    status, owed = await _state(stack, claim_id)
+    assert status == "reversed"
+    assert owed != 0  # back to what the payer owes, less the WO the reversal deferred
+    await _admin(stack.simulator, "hold", {"claim_ids": []})
+    await _pay(stack, "2027-03-15")  # the correction, and the WO recovered
+    assert await _state(stack, claim_id) == ("paid", 0)
+    clearing, payments = await _clearing(stack)
+    assert clearing == payments

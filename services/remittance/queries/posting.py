@@ -308,3 +308,15 @@ async def get_claim_payer(conn: asyncpg.Connection, claim_id: uuid.UUID) -> uuid
         "SELECT payer_id FROM claims WHERE id = $1", claim_id
     )
     return found
+
+
+async def get_plb_on_claim(conn: asyncpg.Connection, claim_id: uuid.UUID) -> int:
+    """What PLBs (WO, 72, FB) moved on the claim's receivable: cash timing, not adjudication."""
+    found: int = await conn.fetchval(
+        """
+        SELECT coalesce(sum(amount_cents), 0)::bigint FROM remittance_provider_adjustments
+        WHERE claim_id = $1 AND account = 'payer_receivable'
+        """,
+        claim_id,
+    )
+    return found
