@@ -21,12 +21,12 @@ CREATE TABLE remittance_payments (
     id                         UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     file_id                    UUID NOT NULL REFERENCES remittance_files (id),
     position                   INTEGER NOT NULL CHECK (position > 0),  -- the ST segment's
-    handling                   TEXT NOT NULL CHECK (handling ~ '^[A-Z]{1,2}$'),  -- BPR01
+    handling                   TEXT NOT NULL CHECK (length(handling) BETWEEN 1 AND 2),  -- BPR01
     amount_cents               BIGINT NOT NULL,  -- BPR02, signed by BPR03
     method                     TEXT NOT NULL CHECK (length(method) BETWEEN 1 AND 3),  -- BPR04
     payment_date               DATE NOT NULL,  -- BPR16
     trace_number               TEXT NOT NULL CHECK (length(trace_number) BETWEEN 1 AND 50),
-    trace_originator           TEXT NOT NULL CHECK (length(trace_originator) BETWEEN 1 AND 10),
+    trace_originator           TEXT NOT NULL CHECK (length(trace_originator) BETWEEN 1 AND 50),
     payer_name                 TEXT NOT NULL CHECK (length(payer_name) BETWEEN 1 AND 60),
     payer_id                   UUID REFERENCES payers (id),  -- matched by 1000A REF*2U / N104
     payee_npi                  TEXT CHECK (length(payee_npi) BETWEEN 1 AND 80),
@@ -93,10 +93,10 @@ CREATE TABLE remittance_adjustments (
     id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     remitted_claim_id  UUID NOT NULL REFERENCES remitted_claims (id),
     remitted_line_id   UUID REFERENCES remitted_lines (id),  -- NULL: claim level
-    carc_group         TEXT NOT NULL CHECK (carc_group ~ '^[A-Z]{2}$'),
+    carc_group         TEXT NOT NULL CHECK (length(carc_group) BETWEEN 1 AND 2),
     carc_code          TEXT NOT NULL CHECK (length(carc_code) BETWEEN 1 AND 5),
     amount_cents       BIGINT NOT NULL,  -- signed as the file wrote it
-    quantity           NUMERIC(15, 2),
+    quantity           NUMERIC,
     remark_codes       TEXT[] NOT NULL DEFAULT '{}'  -- the RARCs of its level (MOA or LQ*HE)
 );
 CREATE INDEX remittance_adjustments_claim ON remittance_adjustments (remitted_claim_id, id);

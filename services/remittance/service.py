@@ -80,7 +80,7 @@ async def post_file_on(
         before = [PostedPaymentOut(status="already_posted", payment=p) for p in payments]
         await audit.record(conn, actor, "read", FILE_ENTITY, [found])
         return RemittanceFileOut(status="already_posted", file=file, payments=before), False
-    results = [await _post_payment(conn, file_id, r) for r in remittances]
+    results = [await _post_payment(conn, actor, file_id, r) for r in remittances]
     await audit.record(conn, actor, "create", FILE_ENTITY, [file_id])
     anything = any(r.status == "posted" for r in results)
     status: PostingStatus = "posted" if anything else "already_posted"
@@ -96,7 +96,7 @@ async def _file(conn: asyncpg.Connection, file_id: uuid.UUID) -> RemittanceFileR
 
 
 async def _post_payment(
-    conn: asyncpg.Connection, file_id: uuid.UUID, r: Remittance
+    conn: asyncpg.Connection, actor: Actor, file_id: uuid.UUID, r: Remittance
 ) -> PostedPaymentOut:
     ids = [ref.value for ref in r.payer.references if ref.qualifier == "2U"]
     payer_id = await q.get_payer_id(conn, ids + ([r.payer.id] if r.payer.id else []))
@@ -119,8 +119,11 @@ async def _post_payment(
     notes: list[str] = []
     if not moves:
         notes.append("a notification (BPR01 H) with a payment: nothing was posted")
-    for n, clp in enumerate(r.claims, start=1):
+    created = [
         await _post_claim(conn, key, payment_id, n, clp, r.trace_number, moves)
+        for n, clp in enumerate(r.claims, start=1)
+    ]
+    await audit.record(conn, actor, "create", CLAIM_ENTITY, created)
     plb_ops = False
     for n, plb in enumerate(r.provider_adjustments if moves else (), start=1):
         plb_ops |= await posting.post_provider_adjustment(conn, key, payment_id, n, plb)
@@ -139,7 +142,8 @@ async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
     clp: Claim,
     trace: str,
     moves: bool,
-) -> None:
+) -> uuid.UUID:
+    """One CLP stored and posted; its remitted claim's id."""
     key = f"{key}-c{n}"
     posted = posting.Posted(id=uuid.uuid4(), outcome="unmatched")
     match = await q.get_claim_match(conn, clp.patient_control_number)
@@ -184,6 +188,7 @@ async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
     if original is not None:
         await q.update_reversed(conn, original.id, posted.id)
     await posting.record_claim_status(conn, clp, posted, trace)
+    return posted.id
 
 
 async def _store_claim(

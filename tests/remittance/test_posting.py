@@ -196,7 +196,7 @@ async def test_a_co18_duplicate_changes_nothing_on_the_original(db, ops, provide
     assert await claim_status(db, billed.claim_id) == "paid"
     assert (await get_trial_balance(db)).accounts == before.accounts
     outcomes = [r["outcome"] for r in await remitted(db, billed)]
-    assert outcomes == ["paid", "duplicate"]
+    assert sorted(outcomes) == ["duplicate", "paid"]
 
 
 async def test_an_unmatched_claim_goes_to_unapplied_cash_and_ops(db, ops):
