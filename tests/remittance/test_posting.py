@@ -250,3 +250,38 @@ async def test_plb_interest_and_the_claims_they_name(db, ops, provider, payer_id
     assert payment["needs_ops"]
     assert payment["amount_cents"] == 8775
     await _zero_and_balanced(db, billed)
+
+
+async def test_forwarded_posts_like_processed_and_notes_the_crossover(db, ops, provider, payer_id):
+    billed = await bill(db, payer_id, provider)
+    forwarded = ours(f.PAID, billed).replace(f"CLP*{billed.clm01}*1*", f"CLP*{billed.clm01}*19*")
+    await post(db, ops, file_of(f.transaction(forwarded)))
+    assert await claim_status(db, billed.claim_id) == "paid"
+    reason = await db.fetchval(
+        "SELECT reason FROM claim_status_history WHERE claim_id = $1 AND to_status = 'paid'",
+        billed.claim_id,
+    )
+    assert "crossover" in reason
+    await _zero_and_balanced(db, billed)
+
+
+@pytest.mark.parametrize("status", ["23", "25", "99"])
+async def test_statuses_no_rule_posts_go_to_ops(db, ops, provider, payer_id, status):
+    billed = await bill(db, payer_id, provider)
+    held = ours(f.PAID, billed).replace(f"CLP*{billed.clm01}*1*", f"CLP*{billed.clm01}*{status}*")
+    await post(db, ops, file_of(f.transaction(held)))
+    (row,) = await remitted(db, billed)
+    assert row["outcome"] == "ops"
+    assert row["needs_ops"]
+    assert await claim_status(db, billed.claim_id) == "accepted"
+    assert await balance(db, "unapplied_cash") == 10000  # the money waits for ops
+    assert await receivable(db, billed.claim_id) == billed.allowed - billed.estimate
+
+
+async def test_a_second_payment_for_a_paid_claim_goes_to_ops(db, ops, provider, payer_id):
+    billed = await bill(db, payer_id, provider)
+    await post(db, ops, file_of(f.transaction(ours(f.PAID, billed))))
+    await post(db, ops, file_of(f.transaction(ours(f.PAID, billed), trace="EFT0002"), control=2))
+    assert sorted(r["outcome"] for r in await remitted(db, billed)) == ["ops", "paid"]
+    assert await balance(db, "unapplied_cash") == 10000
+    await _zero_and_balanced(db, billed)
