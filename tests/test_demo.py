@@ -1,6 +1,7 @@
 """`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API,
 the worker, the clearinghouse simulator and the SMTP sink over an empty database; the demo then
-runs twice against that one stack, each run submitting its own claims to the payers."""
+runs twice against that one stack, each run submitting its own claims to the payers, then
+resending, replacing and voiding three of them."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def test_make_run_then_demo_twice(
             ):
                 assert expected in " ".join(demo.stdout.split())
             _claims_answered(summary, demo.stdout, claims_seen)
+            _claims_corrected(summary, demo.stdout)
             _edi_files_valid(out / "edi")
         assert len(seen) == 10
         assert len(claims_seen) == 10
@@ -102,10 +104,71 @@ def _claims_answered(summary: dict[str, Any], stdout: str, claims_seen: set[str]
         assert f"accepted: {who} C" in lines
     assert re.search(r"999 IK5:A -> 277CA A2:20 \(accepted into adjudication\), payer claim"
                      r" number EVGRN\d{8}", lines)  # fmt: skip
-    assert re.search(r"rejected: Blake Ellison C\w+ \(CLM01 \w+\): 999 IK5:A -> 277CA A3:33:IL",
-                     lines)  # fmt: skip
+    _acknowledged(lines, "rejected: Blake Ellison", "1", "A3:33:IL")
     assert re.search(r"rejected queue \(ops\) Blake Ellison C\w+: 277CA A3:33:IL \(returned as"
                      r" unprocessable; subscriber and subscriber id not found", lines)  # fmt: skip
+
+
+def _acknowledged(lines: str, outcome: str, frequency: str, answer: str) -> None:
+    """The demo printed the claim's path: the 999 accepted its set, the 277CA said `answer`."""
+    path = rf"{outcome} C\w+ \(CLM01 \w+, frequency {frequency}\): 999 IK5:A -> 277CA {answer}"
+    assert re.search(path, lines), path
+
+
+def _claims_corrected(summary: dict[str, Any], stdout: str) -> None:
+    """Blake's card corrected and his claim resent (1), accepted; Jordan's in-office claim
+    replaced (7) under a new payer claim number; Alex's voided (8), his visit given back."""
+    resent, replaced = summary["claims_resent"], summary["claims_replaced"]
+    voided = summary["claims_voided"]
+    assert (resent["count"], replaced["count"], voided["count"]) == (1, 1, 1)
+    assert resent["ids"] == summary["claims_rejected"]["ids"]
+    assert set(replaced["ids"] + voided["ids"]) <= set(summary["claims_accepted"]["ids"])
+    assert replaced["ids"] != voided["ids"]
+    lines = " ".join(stdout.split())
+    assert "ops typed in the card member id EVG10040, no benefit check" in lines
+    assert "ops: member id corrected Blake Ellison: EVG10040 -> EVG100040" in lines
+    assert re.search(r"ops: resend \(frequency 1\) Blake Ellison C\w+ version 2, CLM01 \w+,"
+                     r" ready: member id corrected", lines)  # fmt: skip
+    assert re.search(r"ops: replace \(frequency 7\) Jordan Lee C\w+ version 2, CLM01 \w+,"
+                     r" ready: diagnosis corrected to F43.23", lines)  # fmt: skip
+    assert re.search(r"ops: void \(frequency 8\) Alex Kim C\w+ version 2", lines)
+    accepted = r"A2:20 \(accepted into adjudication\), payer claim number"
+    _acknowledged(lines, "accepted: Blake Ellison", "1", rf"{accepted} EVGRN\d{{8}}")
+    _acknowledged(lines, "accepted: Jordan Lee", "7", rf"{accepted} EVGRN\d{{8}}")
+    _acknowledged(lines, "voided: Alex Kim", "8", rf"{accepted} BLHBR\d{{8}}")
+    numbers = re.search(r"replacement payer claim number (EVGRN\d{8}) replaced by (EVGRN\d{8})",
+                        lines)  # fmt: skip
+    assert numbers is not None
+    assert numbers[1] != numbers[2]
+    # The visit goes back to the authorization the run recorded (the second run reuses the
+    # first's: completion takes the authorization that ends first).
+    recorded = re.search(r"prior authorization (?:on file )?(PA\w+):", lines)
+    given_back = re.search(r"visit given back \(void\) authorization (PA\w+): visits used 1 -> 0"
+                           r" of 12", lines)  # fmt: skip
+    assert recorded is not None
+    assert given_back is not None
+    assert recorded[1] == given_back[1]
+    assert (
+        "history: Blake Ellison ready -> submitted -> acknowledged -> rejected -> ready ->"
+        " submitted -> acknowledged -> accepted" in lines
+    )
+    assert "-> accepted -> ready -> submitted -> acknowledged -> voided" in lines
+
+
+def _claim_frequencies(text: str) -> list[tuple[str, bool]]:
+    """Each claim of an 837P: its CLM05-3 and whether its 2300 loop carries REF*F8."""
+    claims: list[tuple[str, bool]] = []
+    in_claim = False
+    for segment in (s.strip() for s in text.split("~")):
+        elements = segment.split("*")
+        if elements[0] == "CLM":
+            claims.append((elements[5].split(":")[2], False))
+            in_claim = True
+        elif elements[0] in ("LX", "HL", "SE"):
+            in_claim = False  # the service lines (2400) or the next subscriber begin
+        elif in_claim and elements[:2] == ["REF", "F8"]:
+            claims[-1] = (claims[-1][0], True)
+    return claims
 
 
 def _edi_files_valid(edi: Path) -> None:
@@ -120,5 +183,13 @@ def _edi_files_valid(edi: Path) -> None:
         assert named is not None, name
         batches.setdefault(named[2], set()).add(named[1])
         assert x12valid_errors((edi / name).read_text()) == [], name
-    assert len(batches) >= 2  # Evergreen's and Blue Harbor's
+    # Evergreen's and Blue Harbor's, then theirs again for the corrected claims.
+    assert len(batches) >= 4
     assert all(kinds == {"837P", "999", "277CA"} for kinds in batches.values()), batches
+    claims = [
+        claim for n in batches for claim in _claim_frequencies((edi / f"837P-{n}.x12").read_text())
+    ]
+    assert claims.count(("1", False)) == 6  # five first sends and Blake's resend
+    assert claims.count(("7", True)) == 1  # the replacement names the payer's claim number
+    assert claims.count(("8", True)) == 1  # and so does the void
+    assert len(claims) == 8

@@ -14,16 +14,27 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    plan carves mental health out. Status, copay and visit-limit periods go to summary.json.
 3. `sessions`: the demo world's therapist records and completes sessions that took place with
    four of her clients (in office, telehealth with the payer's modifier, a dependant's under a
-   prior authorization ops record, and 90837 with the 90785 add-on), and ops record an intake
-   for a fifth whose insurance card was mistyped and never checked; each is a claim `ready`
-   (`sessions_completed`).
+   prior authorization ops record, which a later run reuses while it has visits left, and 90837
+   with the 90785 add-on), and ops record an intake for a fifth, Blake Ellison, typing his
+   card's member id in without a zero (EVG10040, every run: an earlier run corrected it) and
+   checking no benefits; each is a claim `ready` (`sessions_completed`).
 4. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
    hours); the worker sends each payer's 837P batch over CORE and applies the 999 and 277CA;
    the demo polls each claim until accepted or rejected, prints its path (999 code, 277CA
    category, payer claim number), shows the mistyped card's rejection (277CA A3:33:IL) from
    the ops queue, and writes every 837P, 999 and 277CA of its batches to .data/demo/edi/
    (`837P-<ISA13>.x12`, `999-...`, `277CA-...`) next to the 270/271. summary.json gains
-   `claims_submitted`, `claims_accepted` and `claims_rejected` (count and ids).
+   `claims_submitted`, `claims_accepted` and `claims_rejected` (count and ids): the payers'
+   first answers.
+5. `corrections`: ops correct the mistyped member id on Blake Ellison's policy and resend his
+   rejected claim as frequency 1; replace Jordan Lee's accepted in-office claim with a corrected
+   diagnosis (frequency 7, REF*F8 naming the payer's claim number); void Alex Kim's accepted
+   claim (frequency 8; his prior authorization's visit is given back, shown from the
+   authorization). Each goes back to `ready`; ops press "submit now" and the demo follows the
+   three like the first submission (acknowledgement paths, the new batches' files in edi/):
+   the resend accepted, the replacement accepted under a new payer claim number, the void
+   accepted and the claim `voided`; then each claim's status history. summary.json gains
+   `claims_resent`, `claims_replaced` and `claims_voided` (count and ids).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from infra import shifted_clock as clock
 from infra.demo.base import REPO, Demo, DemoFailed
 from infra.demo.benefits import benefits_and_estimate
 from infra.demo.claims import submit_and_acknowledge
+from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
 from infra.demo.sessions import complete_sessions
 
@@ -82,14 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                 old.unlink()
             benefits_and_estimate(demo, setup["ops"], edi)
             complete_sessions(demo, setup["ops"])
-            # Resending, replacing and voiding claims come after this, on the same claims.
             submit_and_acknowledge(demo, setup["ops"], edi)
+            correct_claims(demo, setup["ops"], edi)
         except DemoFailed as exc:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1
-    claims = {
-        f"claims_{o}": demo.outcomes.get(o, []) for o in ("submitted", "accepted", "rejected")
-    }
+    outcomes = ("submitted", "accepted", "rejected", "resent", "replaced", "voided")
+    claims = {f"claims_{o}": demo.outcomes.get(o, []) for o in outcomes}
     summary = {
         "run_id": run,
         "base_url": args.base_url,

@@ -33,6 +33,7 @@ class Demo:
     shown: dict[str, str | None] = field(default_factory=dict)  # what the benefit check said
     completed: list[str] = field(default_factory=list)  # ids of the sessions completed
     claims: dict[str, str] = field(default_factory=dict)  # their claims' ids -> the client
+    visits: dict[str, str] = field(default_factory=dict)  # claim id -> its visit's key
     # What became of those claims once submitted: ids per outcome, in completion order.
     outcomes: dict[str, list[str]] = field(default_factory=dict)
 

@@ -41,29 +41,40 @@ def submit_and_acknowledge(demo: Demo, ops: str, edi: Path) -> None:
     """Submit the demo's claims now, wait for the payers' answers, show and keep them."""
     queued = demo.call("POST", "/claims/submissions", ops, 202)["payers_queued"]
     say("ops: submit now", f"{queued} payer(s) queued for an 837P batch")
-    claims = _wait_for_answers(demo, ops)
-    versions = {claim_id: _latest_version(demo, ops, claim_id) for claim_id in claims}
-    for claim_id, claim in claims.items():
-        _show_ack_path(demo.claims[claim_id], claim, versions[claim_id])
+    answered = follow(demo, ops, list(demo.claims), FINAL, edi)
+    for claim_id, (claim, _) in answered.items():
         demo.outcomes.setdefault("submitted", []).append(claim_id)
         demo.outcomes.setdefault(claim["status"], []).append(claim_id)
-    _show_rejections(demo, ops, [c for c in claims if claims[c]["status"] == "rejected"])
-    batches = dict.fromkeys(v["batch_id"] for v in versions.values())
-    for batch_id in batches:
+    _show_rejections(demo, ops, [c for c in answered if answered[c][0]["status"] == "rejected"])
+
+
+def follow(
+    demo: Demo, ops: str, claim_ids: list[str], final: tuple[str, ...], edi: Path
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Wait until every claim reaches a `final` status, print each one's acknowledgement path,
+    and write its batches' files: each claim with its latest version, in the order given."""
+    claims = _wait_for_answers(demo, ops, claim_ids, final)
+    answered = {c: (claims[c], _latest_version(demo, ops, c)) for c in claim_ids}
+    for claim_id, (claim, version) in answered.items():
+        _show_ack_path(demo.claims[claim_id], claim, version)
+    for batch_id in dict.fromkeys(version["batch_id"] for _, version in answered.values()):
         _write_batch_files(demo, ops, batch_id, edi)
+    return answered
 
 
-def _wait_for_answers(demo: Demo, ops: str) -> dict[str, dict[str, Any]]:
-    """Each claim once accepted or rejected; DemoFailed naming those still open at the end."""
+def _wait_for_answers(
+    demo: Demo, ops: str, claim_ids: list[str], final: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """Each claim once in a `final` status; DemoFailed naming those still open at the end."""
     started = last_submit = time.monotonic()
     seen: dict[str, dict[str, Any]] = {}
     while True:
-        for claim_id in demo.claims:
-            if seen.get(claim_id, {}).get("status") not in FINAL:
+        for claim_id in claim_ids:
+            if seen.get(claim_id, {}).get("status") not in final:
                 seen[claim_id] = demo.call("GET", f"/claims/{claim_id}", ops, 200)["claim"]
-        still = [c for c in demo.claims if seen[c]["status"] not in FINAL]
+        still = [c for c in claim_ids if seen[c]["status"] not in final]
         if not still:
-            return {c: seen[c] for c in demo.claims}
+            return seen
         now = time.monotonic()
         if now - started > TIMEOUT_S:
             stuck = ", ".join(
@@ -97,7 +108,8 @@ def _show_ack_path(who: str, claim: dict[str, Any], version: dict[str, Any]) -> 
     number = version["payer_claim_number"]
     say(
         f"{claim['status']}: {who}",
-        f"{claim['claim_number']} (CLM01 {version['clm01']}): 999 {' '.join(ack)} -> 277CA "
+        f"{claim['claim_number']} (CLM01 {version['clm01']}, frequency {version['frequency']}):"
+        f" 999 {' '.join(ack)} -> 277CA "
         f"{' '.join(payer)} ({MEANINGS.get(category, category)})"
         + (f", payer claim number {number}" if number else ""),
     )

@@ -16,6 +16,7 @@ PROVIDER = ("maya.okafor@hearth.test", "hearth-demo-password")  # the demo world
 class Visit:
     """A session the provider books and then completes, as she would confirm it."""
 
+    key: str  # how the later steps find its claim (corrections.py)
     client: tuple[str, str]  # first and last name, a demo-world client she sees
     payer: str  # the client's payer's X12 id
     what: str  # how the demo describes it
@@ -25,25 +26,29 @@ class Visit:
     diagnoses: tuple[str, ...] = ("F41.1",)
     # Ops record it for her, with no benefit check: a new client, the card typed in by ops.
     by_ops: bool = False
+    card: str | None = None  # the member id ops type in from the card, as they read it
 
 
 VISITS = [
-    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="in office", place_of_service="11",
-          lines=[("90834", [])], minutes=45),
-    Visit(client=("Avery", "Patel"), payer="EVGRN", what="telehealth, Evergreen's modifier 95",
-          place_of_service="10", lines=[("90837", ["95"])], minutes=55),
+    Visit(key="office", client=("Jordan", "Lee"), payer="EVGRN", what="in office",
+          place_of_service="11", lines=[("90834", [])], minutes=45),
+    Visit(key="telehealth", client=("Avery", "Patel"), payer="EVGRN",
+          what="telehealth, Evergreen's modifier 95", place_of_service="10",
+          lines=[("90837", ["95"])], minutes=55),
     # Blue Harbor wants a prior authorization for 90837; Alex is his mother's dependant.
-    Visit(client=("Alex", "Kim"), payer="BLHBR",
+    Visit(key="authorized", client=("Alex", "Kim"), payer="BLHBR",
           what="dependant, prior authorization, modifier GT", place_of_service="10",
           lines=[("90837", ["GT"])], minutes=56, diagnoses=("F90.0",)),
-    Visit(client=("Jordan", "Lee"), payer="EVGRN", what="90837 with the 90785 add-on",
-          place_of_service="10", lines=[("90837", ["95"]), ("90785", ["95"])], minutes=60,
+    Visit(key="add_on", client=("Jordan", "Lee"), payer="EVGRN",
+          what="90837 with the 90785 add-on", place_of_service="10",
+          lines=[("90837", ["95"]), ("90785", ["95"])], minutes=60,
           diagnoses=("F41.1", "F32.A")),
-    # The card on file lost a zero and nobody checked benefits (an unchecked policy is billed,
-    # the client charged nothing yet): Evergreen's 277CA rejects the claim, member not found.
-    Visit(client=("Blake", "Ellison"), payer="EVGRN",
+    # Ops type the card in losing a zero (Evergreen knows EVG100040) and nobody checks benefits
+    # (an unchecked policy is billed, the client charged nothing yet): Evergreen's 277CA rejects
+    # the claim, member not found, until ops correct the card and resend it (corrections.py).
+    Visit(key="mistyped_card", client=("Blake", "Ellison"), payer="EVGRN",
           what="intake recorded by ops, card never checked", place_of_service="10",
-          lines=[("90791", ["95"])], minutes=60, by_ops=True),
+          lines=[("90791", ["95"])], minutes=60, by_ops=True, card="EVG10040"),
 ]  # fmt: skip
 ADD_ON_RATE = ("90785", 1_600, 1_200)  # allowed, provider rate: interactive complexity
 
@@ -71,13 +76,7 @@ def complete_sessions(demo: Demo, ops: str) -> None:
     _add_on_rate(demo, ops, payers["EVGRN"])
     # She sees the clients she has sessions with; ops look up the others (a new client).
     clients = {(c["first_name"], c["last_name"]): c for c in pages(demo, "/clients", token)}
-    year = today().year
-    authorization = demo.call("POST", "/prior-authorizations", ops, 201, json={
-        "client_id": clients[("Alex", "Kim")]["id"], "payer_id": payers["BLHBR"]["id"],
-        "number": f"PA{demo.run}".upper(), "cpt_codes": ["90837"], "visits_authorized": 12,
-        "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31",
-    })  # fmt: skip
-    say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
+    _authorization(demo, ops, clients[("Alex", "Kim")]["id"], payers["BLHBR"]["id"])
     # Sessions that took place this past hour, recorded and completed at once: completion
     # refuses a start still to come, and a booking one already past, so booking a few seconds
     # ahead and waiting depends on the demo's clock agreeing with the API's to the second, which
@@ -95,6 +94,8 @@ def complete_sessions(demo: Demo, ops: str) -> None:
             p for p in pages(demo, f"/clients/{client['id']}/policies", caller)
             if p["payer_id"] == payers[visit.payer]["id"]
         )  # fmt: skip
+        if visit.card is not None:
+            _type_card(demo, ops, policy, visit.card)
         if not visit.by_ops:
             _check_benefits(demo, token, policy["id"], provider_id)
         started = (clock.now() - timedelta(minutes=visit.minutes + 5)).replace(microsecond=0)
@@ -105,9 +106,42 @@ def complete_sessions(demo: Demo, ops: str) -> None:
         )
 
 
+def _authorization(demo: Demo, ops: str, client_id: str, payer_id: str) -> None:
+    """Alex Kim's prior authorization for 90837: the one an earlier run recorded while it has
+    visits left this year (completion would use it first: it ends first), else a new one."""
+    on_file = [
+        a for a in pages(demo, "/prior-authorizations", ops, client_id=client_id, payer_id=payer_id)
+        if "90837" in a["cpt_codes"] and a["visits_used"] < a["visits_authorized"]
+        and a["valid_from"] <= today().isoformat() <= a["valid_to"]
+    ]  # fmt: skip
+    if on_file:
+        found = min(on_file, key=lambda a: (a["valid_to"], a["created_at"], a["id"]))
+        say(
+            "prior authorization on file",
+            f"{found['number']}: {found['visits_used']} of {found['visits_authorized']} visits"
+            " of 90837 used for Alex Kim",
+        )
+        return
+    year = today().year
+    authorization = demo.call("POST", "/prior-authorizations", ops, 201, json={
+        "client_id": client_id, "payer_id": payer_id, "number": f"PA{demo.run}".upper(),
+        "cpt_codes": ["90837"], "visits_authorized": 12,
+        "valid_from": f"{year}-01-01", "valid_to": f"{year}-12-31",
+    })  # fmt: skip
+    say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
+
+
 def _find(demo: Demo, ops: str, name: tuple[str, str]) -> dict[str, Any] | None:
     every = pages(demo, "/clients", ops)
     return next((c for c in every if (c["first_name"], c["last_name"]) == name), None)
+
+
+def _type_card(demo: Demo, ops: str, policy: dict[str, Any], card: str) -> None:
+    """Ops type the member id in from the intake's card (an earlier run corrected it)."""
+    if policy["member_id"] != card:
+        path = f"/clients/{policy['client_id']}/policies/{policy['id']}"
+        demo.call("PATCH", path, ops, 200, json={"member_id": card})
+    say("ops typed in the card", f"member id {card}, no benefit check")
 
 
 def _check_benefits(demo: Demo, token: str, policy_id: str, provider_id: str) -> None:
@@ -142,6 +176,7 @@ def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any])
         raise DemoFailed(f"recording visit {n} gave no confirmed session and claim")
     demo.completed.append(out["session"]["id"])
     demo.claims[out["claim_id"]] = " ".join(visit.client)
+    demo.visits[out["claim_id"]] = visit.key
     codes = " + ".join(
         line["cpt_code"] + "".join(f"-{m}" for m in line["modifiers"]) for line in out["lines"]
     )

@@ -22,7 +22,7 @@ from services.core.settings import Settings
 from tests.factories import make_ops
 
 _PARAM = re.compile(r"\{(\w+):(\w+)\}")
-_SAMPLE = {"uuid": lambda: str(uuid.uuid4()), "str": lambda: "X"}
+_SAMPLE = {"uuid": lambda: str(uuid.uuid4()), "str": lambda: "X", "int": lambda: "1"}
 
 
 def _guarded_routes(settings: Settings) -> list[tuple[str, str]]:

@@ -5,12 +5,15 @@ Each test commits (its own database), since the balance is checked at COMMIT.
 
 from __future__ import annotations
 
+import re
+import typing
 import uuid
 from collections.abc import AsyncGenerator
 
 import asyncpg
 import pytest
 
+from schemas.ledger import EntryKind
 from tests.conftest import FROZEN_AT
 from tests.factories import make_payer
 
@@ -262,3 +265,14 @@ async def test_accounts_one_per_kind_and_owner(conn: asyncpg.Connection) -> None
                 "INSERT INTO ledger_accounts (kind, owner_id) VALUES ($1, $2)", kind, owner
             )
     assert await conn.fetchval("SELECT count(*) FROM ledger_accounts") == 3
+
+
+async def test_the_database_knows_exactly_the_entry_kinds_the_code_names(
+    conn: asyncpg.Connection,
+) -> None:
+    # Migrations rebuild the kind CHECK whole to add theirs: one that drops another's kind (or a
+    # kind the code posts that no migration allowed) would fail here, not at a customer's post.
+    check = await conn.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'journal_entries_kind'"
+    )
+    assert set(re.findall(r"'(\w+)'::text", check)) == set(typing.get_args(EntryKind))
