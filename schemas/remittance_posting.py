@@ -147,3 +147,18 @@ class ClaimRemittanceOut(Out):
     paid_cents: int
     patient_responsibility_cents: int
     items: list[ClaimRemittanceItem]
+
+
+class RemittedClaimQueued(Out):
+    """A remitted claim on the ops queue: what the 835 said and why ops must look."""
+
+    id: uuid.UUID
+    created_at: datetime  # when its payment was posted
+    trace_number: str
+    payment_date: date
+    patient_control_number: str
+    status_code: str
+    paid_cents: int
+    claim_id: uuid.UUID | None  # None: no claim of ours has its CLP01
+    outcome: Outcome
+    ops_reason: str | None

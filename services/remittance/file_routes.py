@@ -14,6 +14,7 @@ from schemas.remittance_posting import (
     RemittanceFileDetailOut,
     RemittanceFileOut,
     RemittanceFileRow,
+    RemittedClaimQueued,
 )
 from services.core.auth import allow
 from services.core.deps import Caller, Conn
@@ -58,6 +59,14 @@ class RemittanceController(Controller):
     ) -> Page[RemittanceFileRow]:  # fmt: skip
         """The 835 files received, newest first."""
         return await service.list_files(conn, actor, limit, cursor)
+
+    @get("/queues/needs-ops", guards=OPS, operation_id="list_remittance_needs_ops")
+    async def needs_ops(
+        self, conn: Conn, actor: Caller, limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[RemittedClaimQueued]:  # fmt: skip
+        """Remitted claims ops must settle (unmatched, held, unknown CARCs), oldest first."""
+        return await service.list_needs_ops(conn, actor, limit, cursor)
 
     @get("/{file_id:uuid}", guards=OPS, operation_id="get_remittance")
     async def show(

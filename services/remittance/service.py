@@ -31,6 +31,7 @@ from schemas.remittance_posting import (
     RemittanceSource,
     RemittanceTotals,
     RemittedClaimOut,
+    RemittedClaimQueued,
     RemittedClaimRow,
 )
 from services.core import audit, clock
@@ -239,6 +240,15 @@ async def list_files(
     """The files received, newest first."""
     page = await page_of(lambda after, n: reads.list_files(conn, after, n), cursor, limit)
     await audit.record(conn, actor, "read", FILE_ENTITY, [f.id for f in page.items])
+    return page
+
+
+async def list_needs_ops(
+    conn: asyncpg.Connection, actor: Actor, limit: int, cursor: str | None
+) -> Page[RemittedClaimQueued]:
+    """The remittance ops queue, longest waiting first."""
+    page = await page_of(lambda after, n: reads.list_needs_ops(conn, after, n), cursor, limit)
+    await audit.record(conn, actor, "read", CLAIM_ENTITY, [c.id for c in page.items])
     return page
 
 

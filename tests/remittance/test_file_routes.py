@@ -120,3 +120,21 @@ async def test_bad_bodies_are_refused_naming_them(
     assert await db.fetchval("SELECT count(*) FROM remittance_files") == 0
     missing = await client.get(f"/remittances/{uuid.uuid4()}", headers=token(ops))
     assert missing.status_code == 404
+
+
+async def test_the_ops_queue_lists_what_ops_must_settle(
+    client: httpx.AsyncClient, token: Any, world: tuple[Actor, Actor, Billed]
+) -> None:
+    ops, provider, billed = world
+    unmatched = f.interchange([f.transaction(f.PAID, trace="EFT0077")], control=77).encode()
+    for raw in (_file(billed), unmatched):
+        posted = await client.post("/remittances", content=raw, headers={**token(ops), **X12})
+        assert posted.status_code == 201, posted.text
+    queue = await client.get("/remittances/queues/needs-ops", headers=token(ops))
+    assert queue.status_code == 200, queue.text
+    (item,) = queue.json()["items"]
+    assert (item["patient_control_number"], item["outcome"]) == ("HC0000001A", "unmatched")
+    assert item["claim_id"] is None
+    assert item["trace_number"] == "EFT0077"
+    refused = await client.get("/remittances/queues/needs-ops", headers=token(provider))
+    assert refused.status_code == 403

@@ -14,6 +14,7 @@ from schemas.remittance_posting import (
     PaymentRow,
     ProviderAdjustmentOut,
     RemittanceFileRow,
+    RemittedClaimQueued,
     RemittedClaimRow,
 )
 from services.core.db import to_struct, to_structs
@@ -139,3 +140,19 @@ async def claim_visible(
         provider_id,
     )
     return found
+
+
+async def list_needs_ops(
+    conn: asyncpg.Connection, after: After | None, limit: int
+) -> list[RemittedClaimQueued]:
+    """Remitted claims waiting on ops (unmatched, held statuses, unknown CARCs...), oldest first."""
+    query = """
+        SELECT * FROM (
+            SELECT r.id, p.posted_at AS created_at, p.trace_number, p.payment_date,
+                   r.patient_control_number, r.status_code, r.paid_cents, r.claim_id,
+                   r.outcome, r.ops_reason
+            FROM remitted_claims r JOIN remittance_payments p ON p.id = r.payment_id
+            WHERE r.needs_ops) q
+        WHERE true
+    """
+    return await fetch_page(conn, RemittedClaimQueued, query, after=after, limit=limit)
