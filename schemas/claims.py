@@ -13,7 +13,19 @@ from schemas.common import Base, Out, text
 from schemas.payers import FilingIndicator
 from schemas.therapy_sessions import Diagnosis, PlaceOfService, ServiceLineIn
 
-ClaimStatus = Literal["ready", "submitted", "acknowledged", "accepted", "rejected", "voided"]
+ClaimStatus = Literal[
+    "ready",
+    "submitted",
+    "acknowledged",
+    "accepted",
+    "rejected",
+    "voided",
+    # What an 835 made of it (issue 16): paid, partly paid or denied, or its payment reversed.
+    "paid",
+    "partially_paid",
+    "denied",
+    "reversed",
+]
 Frequency = Literal["1", "7", "8"]
 # What raised a claim's flag for ops (0023): the code that sees that condition end lowers it.
 OpsKind = Literal[

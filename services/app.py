@@ -62,6 +62,7 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
+from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
 from services.remittance.routes import RecoupmentPoliciesController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
@@ -87,6 +88,8 @@ ROUTE_HANDLERS: list[Any] = [
     ClaimController,
     SessionClaimController,
     RecoupmentPoliciesController,
+    RemittanceController,
+    ClaimRemittanceController,
     ClaimBatchController,
     ClaimSubmissionController,
 ]

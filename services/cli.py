@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+from pathlib import Path
 
 import asyncpg
 
@@ -102,6 +103,30 @@ async def _grant_app_role(settings: Settings, role: str, ask_password: bool) -> 
     return 0
 
 
+async def _post_835(settings: Settings, paths: list[str]) -> int:
+    """Post 835 files from disk, each in its own transaction (a file refused is named)."""
+    from services.core.auth import SYSTEM
+    from services.core.db import create_pool
+    from services.remittance.errors import Refused835
+    from services.remittance.service import post_file
+
+    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    failed = 0
+    try:
+        for path in paths:
+            raw = await asyncio.to_thread(Path(path).read_bytes)
+            try:
+                out, _ = await post_file(pool, raw, "upload", SYSTEM)
+            except Refused835 as exc:
+                print(f"{path}: refused: {exc.detail}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{path}: {out.status.replace('_', ' ')} ({len(out.payments)} payment(s))")
+    finally:
+        await pool.close()
+    return 1 if failed else 0
+
+
 async def _load_demo_data(settings: Settings) -> int:
     from services.dev.demo_data import load_demo_data
 
@@ -134,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         "reencrypt-tax-ids", help="re-encrypt every tax id under the first HEARTH_TAX_ID_KEYS key"
     )
     reencrypt.add_argument("--batch-size", type=int, default=100)
+    post_835 = sub.add_parser("post-835", help="post 835 files (a repeated payment is skipped)")
+    post_835.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -150,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_grant_app_role(settings, args.role, not args.no_password))
         if args.command == "reencrypt-tax-ids":
             return asyncio.run(_reencrypt_tax_ids(settings, max(1, args.batch_size)))
+        if args.command == "post-835":
+            return asyncio.run(_post_835(settings, args.files))
         return asyncio.run(_load_demo_data(settings))
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)

@@ -61,7 +61,19 @@ TABLES: dict[str, str] = {
         "claims",
     ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
-    **dict.fromkeys(("recoupment_policies", "recoupment_policy_changes"), "remittance"),
+    **dict.fromkeys(
+        (
+            "recoupment_policies",
+            "recoupment_policy_changes",
+            "remittance_files",
+            "remittance_payments",
+            "remitted_claims",
+            "remitted_lines",
+            "remittance_adjustments",
+            "remittance_provider_adjustments",
+        ),
+        "remittance",
+    ),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

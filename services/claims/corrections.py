@@ -65,6 +65,10 @@ async def _locked(
     return claim, await corrections.get_version_state(conn, claim_id)
 
 
+# What an 835 made of a claim: corrected (7) or withdrawn (8) by ops, never by a provider alone.
+ADJUDICATED = ("paid", "partially_paid", "denied")
+
+
 def _check_adjustable(actor: Actor, claim: ClaimOut, state: ClaimVersionState) -> str:
     """A replacement or void may go: the payer claim number it names in REF*F8."""
     if actor.role == "provider" and claim.status != "accepted":
@@ -73,10 +77,10 @@ def _check_adjustable(actor: Actor, claim: ClaimOut, state: ClaimVersionState) -
             " before adjudication; ops handle the rest",
             field="status",
         )
-    if claim.status not in ("accepted", "rejected"):
+    if claim.status not in ("accepted", "rejected", *ADJUDICATED):
         raise ClaimStatusConflict(
-            f"the claim is {claim.status}: only an accepted claim (or one whose replacement"
-            " or void was rejected) is replaced or voided",
+            f"the claim is {claim.status}: only an accepted or adjudicated claim (or one whose"
+            " replacement or void was rejected) is replaced or voided",
             field="status",
         )
     if state.payer_claim_number is None:

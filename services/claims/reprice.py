@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from schemas.claims import ClaimLineIn, ClaimLineOut, ClaimOut
-from schemas.ledger import AccountKind, AccountRef, EntryIn, EntryKind, Line
+from schemas.ledger import AccountKind, EntryIn, EntryKind
 from schemas.payers import PayerOut
 from schemas.therapy_sessions import ClaimCoding, ServiceLineIn
 from services.claims.errors import CorrectionRefused
 from services.core import clock
 from services.eligibility.service import completion_share
-from services.ledger.service import get_entry, post_entry
+from services.ledger.service import get_entry, lines_from_net, post_entry
 from services.payers.service import get_rate
 from services.therapy_sessions.service import TELEHEALTH_MODIFIERS
 
@@ -118,18 +118,7 @@ async def post_difference(
     memo: str,
 ) -> None:
     """One entry moving each account by `difference` (debit +); none when nothing moves."""
-    lines = [
-        Line(
-            account=AccountRef(kind=kind_, owner_id=owner),
-            side="debit" if cents > 0 else "credit",
-            amount_cents=abs(cents),
-            claim_id=claim_id,
-        )
-        for (kind_, owner, claim_id), cents in sorted(
-            difference.items(), key=lambda item: (item[0][0], str(item[0][1]))
-        )
-        if cents != 0
-    ]
+    lines = lines_from_net(difference)
     if len(lines) < 2:
         return
     await post_entry(
@@ -139,7 +128,7 @@ async def post_difference(
             idempotency_key=key,
             source_table="claims",
             source_id=claim.id,
-            lines=tuple(lines),
+            lines=lines,
             memo=memo,
             occurred_at=clock.now(),
         ),

@@ -311,3 +311,31 @@ async def _visible(conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID) 
     if found is None:
         raise ClaimNotFound("claim not found")
     return found
+
+
+# A claim the 835 finds here keeps its status: a correction or void waits to be sent (`ready`),
+# or the payer confirmed the void (`voided`); the remittance row keeps what the 835 said.
+_REMITTANCE_KEEPS = frozenset({"ready", "voided"})
+
+
+async def record_remittance(
+    conn: asyncpg.Connection,
+    claim_id: uuid.UUID,
+    submission_id: uuid.UUID | None,
+    to: ClaimStatus,
+    reason: str,
+    payer_claim_number: str | None,
+) -> ClaimStatus:
+    """What an 835 made of the claim (paid, partially_paid, denied, reversed) with its CLP07 as
+    the version's payer claim number; the claim's status after it."""
+    status = await queries.lock_claim_status(conn, claim_id)
+    if status is None:
+        raise ClaimNotFound("claim not found")
+    if submission_id is not None and payer_claim_number:
+        await queries.update_remitted_submission(conn, submission_id, payer_claim_number)
+    if status in _REMITTANCE_KEEPS or status == to:
+        return status  # type: ignore[return-value]
+    now = clock.now()
+    await queries.update_claim_status(conn, claim_id, to, now)
+    await queries.insert_history(conn, claim_id, status, to, reason[:500], None, now)
+    return to

@@ -8,6 +8,7 @@ at that transaction's COMMIT that the entry balances (infra/migrations/0014_ledg
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import msgspec
 
@@ -15,6 +16,7 @@ from schemas.ledger import (
     CREDIT_NORMAL,
     OWNED_KINDS,
     AccountBalance,
+    AccountKind,
     AccountRef,
     AccountRow,
     AccountTotals,
@@ -29,6 +31,8 @@ from services.core.db import Connection
 from services.ledger import queries
 from services.ledger.errors import BadEntry, EntryKeyReused, UnbalancedEntry
 
+# An account as an event's arithmetic names it: kind, owner, the claim on payer_receivable.
+NetAccount = tuple[AccountKind, uuid.UUID | None, uuid.UUID | None]
 _Key = tuple[str, str, str, int, str]  # kind, owner, side, cents, claim: a line, comparable
 
 
@@ -89,6 +93,22 @@ def _same_event(posted: EntryOut, entry: EntryIn) -> bool:
             ]
         )
         == _line_keys([(x.account, x.side, x.amount_cents, x.claim_id) for x in entry.lines])
+    )
+
+
+def lines_from_net(net: Mapping[NetAccount, int]) -> tuple[Line, ...]:
+    """The lines moving each account by its net (debit +), zeros left out, in a fixed order."""
+    return tuple(
+        Line(
+            account=AccountRef(kind=kind, owner_id=owner),
+            side="debit" if cents > 0 else "credit",
+            amount_cents=abs(cents),
+            claim_id=claim,
+        )
+        for (kind, owner, claim), cents in sorted(
+            net.items(), key=lambda item: (item[0][0], str(item[0][1]), str(item[0][2]))
+        )
+        if cents != 0
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import Conflict, NotFound, Unprocessable
+from services.core.errors import Conflict, DomainError, NotFound, Unprocessable
 
 
 class RecoupmentPolicyNotFound(NotFound):
@@ -19,3 +19,19 @@ class DefaultPolicyKept(Conflict):
 
 class PolicyChangedMeanwhile(Conflict):
     code = "recoupment_policy_changed_meanwhile"
+
+
+class Refused835(Unprocessable):
+    """The file is not a valid 835: nothing in it was posted."""
+
+    code = "invalid_835"
+
+
+class RemittanceNotFound(NotFound):
+    code = "remittance_not_found"
+
+
+class NotAn835Body(DomainError):
+    """A body sent as another media type (JSON, a form): malformed for this operation."""
+
+    code = "unsupported_media_type"

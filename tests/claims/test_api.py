@@ -43,7 +43,7 @@ async def test_a_provider_lists_their_claims_by_status_each_read_audited(
     assert "diagnosis_codes" not in every.text
     assert await _audited(db, provider.user_id) == [w.claims[0], second, w.claims[0]]
 
-    bad = await client.get("/claims", params={"status": "paid"}, headers=token(provider))
+    bad = await client.get("/claims", params={"status": "lost"}, headers=token(provider))
     assert bad.status_code == 400
 
 

@@ -340,3 +340,22 @@ async def get_ready_at(conn: asyncpg.Connection, claim_id: uuid.UUID) -> datetim
         claim_id,
     )
     return found
+
+
+async def update_remitted_submission(
+    conn: asyncpg.Connection, submission_id: uuid.UUID, payer_claim_number: str
+) -> None:
+    """The 835's CLP07 confirms or replaces the version's payer claim number."""
+    await conn.execute(
+        "UPDATE claim_submissions SET payer_claim_number = $2 WHERE id = $1",
+        submission_id,
+        payer_claim_number,
+    )
+
+
+async def lock_claim_status(conn: asyncpg.Connection, claim_id: uuid.UUID) -> str | None:
+    """The claim's status, its row locked before it changes."""
+    found: str | None = await conn.fetchval(
+        "SELECT status FROM claims WHERE id = $1 FOR UPDATE", claim_id
+    )
+    return found

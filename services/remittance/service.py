@@ -1,0 +1,321 @@
+"""Posting 835 files and reading back what they posted (issue 16 items 2 and 3).
+
+`post_file` validates the whole file first (a refused file posts nothing: 422 naming the
+segment and its position), then posts it in one database transaction: a file is what ops
+upload and what the worker fetches, and its answer ("what was posted") is only true if the
+whole file committed or none of it did. A crash mid-file rolls everything back, and the re-run
+posts it from the start; a payment (trace) another file posted is skipped ("already posted").
+Two imports of one file at once: the second waits on the file's UNIQUE SHA-256 (then on each
+payment's UNIQUE trace) until the first commits, then finds it posted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+
+import asyncpg
+
+from schemas.remittance import Claim, Remittance
+from schemas.remittance_posting import (
+    AdjustmentOut,
+    ClaimRemittanceItem,
+    ClaimRemittanceOut,
+    PaymentDetailOut,
+    PostedPaymentOut,
+    PostingStatus,
+    RemittanceFileDetailOut,
+    RemittanceFileOut,
+    RemittanceFileRow,
+    RemittanceSource,
+    RemittanceTotals,
+    RemittedClaimOut,
+    RemittedClaimQueued,
+    RemittedClaimRow,
+)
+from services.core import audit, clock
+from services.core.auth import Actor
+from services.core.db import transaction
+from services.core.pagination import Page, page_of
+from services.core.scope import owner_scope
+from services.remittance import posting
+from services.remittance.errors import Refused835, RemittanceNotFound
+from services.remittance.queries import posting as q
+from services.remittance.queries import reads
+from services.remittance.x835 import X835Error, read_835
+
+FILE_ENTITY = "remittance_file"
+CLAIM_ENTITY = "remitted_claim"
+
+
+async def post_file(
+    pool: asyncpg.Pool, raw: bytes, source: RemittanceSource, actor: Actor
+) -> tuple[RemittanceFileOut, bool]:
+    """Validate and post one 835 file in its own transaction; True when anything was posted."""
+    async with transaction(pool) as conn:
+        return await post_file_on(conn, raw, source, actor)
+
+
+async def post_file_on(
+    conn: asyncpg.Connection, raw: bytes, source: RemittanceSource, actor: Actor
+) -> tuple[RemittanceFileOut, bool]:
+    """`post_file` on the caller's transaction (the request's, or a job's)."""
+    try:
+        summary, remittances = read_835(io.BytesIO(raw))
+    except X835Error as exc:
+        raise Refused835(str(exc), field="body") from exc
+    except UnicodeDecodeError as exc:
+        raise Refused835(f"the body is not text at byte {exc.start}", field="body") from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    now = clock.now()
+    file_id = await q.insert_file(
+        conn, digest, source, now, actor.user_id, len(raw), summary.transactions,
+        summary.claims, summary.payment_cents,
+    )  # fmt: skip
+    if file_id is None:  # this very file was posted before: its answer, nothing changed
+        found = await q.get_file_id(conn, digest)
+        assert found is not None
+        file = await _file(conn, found)
+        payments = await reads.list_payments_of_file(conn, found)
+        before = [PostedPaymentOut(status="already_posted", payment=p) for p in payments]
+        await audit.record(conn, actor, "read", FILE_ENTITY, [found])
+        return RemittanceFileOut(status="already_posted", file=file, payments=before), False
+    results = [await _post_payment(conn, actor, file_id, r) for r in remittances]
+    await audit.record(conn, actor, "create", FILE_ENTITY, [file_id])
+    anything = any(r.status == "posted" for r in results)
+    status: PostingStatus = "posted" if anything else "already_posted"
+    out = RemittanceFileOut(status=status, file=await _file(conn, file_id), payments=results)
+    return out, anything
+
+
+async def _file(conn: asyncpg.Connection, file_id: uuid.UUID) -> RemittanceFileRow:
+    file = await reads.get_file(conn, file_id)
+    if file is None:
+        raise RemittanceNotFound("remittance file not found")
+    return file
+
+
+async def _post_payment(
+    conn: asyncpg.Connection, actor: Actor, file_id: uuid.UUID, r: Remittance
+) -> PostedPaymentOut:
+    ids = [ref.value for ref in r.payer.references if ref.qualifier == "2U"]
+    payer_id = await q.get_payer_id(conn, ids + ([r.payer.id] if r.payer.id else []))
+    trace = (r.trace_number, r.trace_originator)
+    payment_id = await q.insert_payment(
+        conn, file_id, r.position, r.handling, r.totals.payment_cents, r.payment_method,
+        r.payment_date, trace, (r.payer.name[:60], payer_id), r.payee.id, len(r.claims),
+        r.totals.paid_cents, r.totals.provider_adjustment_cents, clock.now(),
+    )  # fmt: skip
+    if payment_id is None:
+        found = await q.get_payment_id(conn, *trace)
+        return PostedPaymentOut(
+            status="already_posted", payment=await reads.get_payment(conn, found)
+        )
+    # BPR01 H is a notification: no money moves, BPR02 is 0. Its claims and PLBs still post
+    # (a denial, a reversal netted against its correction or deferred by a WO): their
+    # payer_clearing lines net to 0. One that says H with a payment is kept for ops.
+    moves = not (r.notification_only and r.totals.payment_cents != 0)
+    key = posting.payment_key(r)
+    notes: list[str] = []
+    if not moves:
+        notes.append("a notification (BPR01 H) with a payment: nothing was posted")
+    created = [
+        await _post_claim(conn, key, payment_id, n, clp, r.trace_number, moves)
+        for n, clp in enumerate(r.claims, start=1)
+    ]
+    await audit.record(conn, actor, "create", CLAIM_ENTITY, created)
+    plb_ops = False
+    for n, plb in enumerate(r.provider_adjustments if moves else (), start=1):
+        plb_ops |= await posting.post_provider_adjustment(conn, key, payment_id, n, plb)
+    if plb_ops:
+        notes.append("a PLB went to unapplied cash (an unknown code or claim)")
+    if notes:
+        await q.update_payment_ops(conn, payment_id, "; ".join(notes))
+    return PostedPaymentOut(status="posted", payment=await reads.get_payment(conn, payment_id))
+
+
+async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
+    conn: asyncpg.Connection,
+    key: str,
+    payment_id: uuid.UUID,
+    n: int,
+    clp: Claim,
+    trace: str,
+    moves: bool,
+) -> uuid.UUID:
+    """One CLP stored and posted; its remitted claim's id."""
+    key = f"{key}-c{n}"
+    posted = posting.Posted(id=uuid.uuid4(), outcome="unmatched")
+    match = await q.get_claim_match(conn, clp.patient_control_number)
+    if match is not None:
+        await q.lock_claim_postings(conn, match.claim_id)
+        posted.claim_id, posted.submission_id = match.claim_id, match.submission_id
+    original = None
+    if not moves:
+        posted.notes.append("a notification (BPR01 H) with a payment")
+    elif clp.status == "22":
+        original = await q.lock_original(conn, clp.payer_claim_number, clp.patient_control_number)
+        if original is None:
+            await posting.to_unapplied(conn, key, posted, clp.paid_cents,
+                                       "a reversal of a payment never posted here")  # fmt: skip
+        else:
+            if posted.claim_id is None:
+                posted.claim_id = original.claim_id
+                await q.lock_claim_postings(conn, original.claim_id)
+            await posting.post_reversal(conn, key, clp, posted, original)
+    elif clp.status not in posting.PROCESSED | posting.FORWARDED:
+        why = f'claim status {clp.status}: ops decide (DESIGN.md "Denial")'
+        await posting.to_unapplied(conn, key, posted, clp.paid_cents, why)
+    elif match is None:
+        await posting.to_unapplied(conn, key, posted, clp.paid_cents,
+                                   "no claim of ours has this patient control number")  # fmt: skip
+    elif posting.is_duplicate(clp):
+        posted.outcome = "duplicate"  # CO-18: the original stands, nothing changes
+        if clp.paid_cents:
+            await posting.to_unapplied(conn, key, posted, clp.paid_cents, "a CO-18 with money")
+        elif await q.lock_standing(conn, match.claim_id) is None:
+            # Not a repeat of this claim's own adjudication: the payer holds another claim of
+            # ours for the same service, so this one was billed twice (ops void or correct it).
+            posted.notes.append("CO-18: the payer adjudicated this service on another claim")
+    elif await q.lock_standing(conn, match.claim_id) is not None:
+        await posting.to_unapplied(conn, key, posted, clp.paid_cents,
+                                   "the claim was remitted before and not reversed")  # fmt: skip
+    else:
+        await posting.post_adjudication(conn, key, clp, posted, match)
+    if posted.outcome == "unmatched" and posted.claim_id is not None:
+        posted.outcome = "ops"
+    await _store_claim(conn, payment_id, n, clp, posted)
+    if original is not None:
+        await q.update_reversed(conn, original.id, posted.id)
+    await posting.record_claim_status(conn, clp, posted, trace)
+    return posted.id
+
+
+async def _store_claim(
+    conn: asyncpg.Connection, payment_id: uuid.UUID, n: int, clp: Claim, posted: posting.Posted
+) -> None:
+    notes = "; ".join(posted.notes)
+    await q.insert_remitted_claim(conn, {
+        "id": posted.id, "payment_id": payment_id, "ordinal": n, "position": clp.position,
+        "patient_control_number": clp.patient_control_number[:38],
+        "status_code": clp.status[:2], "charge_cents": clp.charge_cents,
+        "paid_cents": clp.paid_cents,
+        "patient_responsibility_cents": clp.patient_responsibility_cents,
+        "patient_adjustments_cents": clp.patient_adjustments_cents,
+        "payer_claim_number": clp.payer_claim_number[:50], "claim_id": posted.claim_id,
+        "submission_id": posted.submission_id, "outcome": posted.outcome,
+        "reversal_of": posted.reversal_of, "contractual_cents": posted.contractual,
+        "loss_cents": posted.loss, "true_up_cents": posted.true_up,
+        "remark_codes": list(clp.remark_codes), "needs_ops": bool(notes),
+        "ops_reason": notes[:500] or None,
+    })  # fmt: skip
+    rows: list[q.AdjustmentRow] = [
+        (posted.id, None, a.group, a.reason, a.amount_cents, a.quantity, list(clp.remark_codes))
+        for a in clp.adjustments
+    ]
+    numbers: dict[str, int] = {}
+    if posted.claim_id is not None:
+        wanted = [line.control_number for line in clp.lines if line.control_number]
+        numbers = await q.list_claim_lines(conn, posted.claim_id, wanted)
+    for m, line in enumerate(clp.lines, start=1):
+        number = numbers.get(line.control_number or "")
+        line_id = await q.insert_line(
+            conn, posted.id, m, line.position, line.procedure.code, line.charge_cents,
+            line.paid_cents, line.control_number,
+            (posted.claim_id, number) if posted.claim_id and number else None,
+            list(line.remark_codes),
+        )  # fmt: skip
+        rows += [
+            (posted.id, line_id, a.group, a.reason, a.amount_cents, a.quantity,
+             list(line.remark_codes))
+            for a in line.adjustments
+        ]  # fmt: skip
+    await q.insert_adjustments(conn, rows)
+
+
+async def list_files(
+    conn: asyncpg.Connection, actor: Actor, limit: int, cursor: str | None
+) -> Page[RemittanceFileRow]:
+    """The files received, newest first."""
+    page = await page_of(lambda after, n: reads.list_files(conn, after, n), cursor, limit)
+    await audit.record(conn, actor, "read", FILE_ENTITY, [f.id for f in page.items])
+    return page
+
+
+async def list_needs_ops(
+    conn: asyncpg.Connection, actor: Actor, limit: int, cursor: str | None
+) -> Page[RemittedClaimQueued]:
+    """The remittance ops queue, longest waiting first."""
+    page = await page_of(lambda after, n: reads.list_needs_ops(conn, after, n), cursor, limit)
+    await audit.record(conn, actor, "read", CLAIM_ENTITY, [c.id for c in page.items])
+    return page
+
+
+async def _with_adjustments(
+    conn: asyncpg.Connection, claims: list[RemittedClaimRow]
+) -> list[RemittedClaimOut]:
+    by_claim: dict[uuid.UUID, list[AdjustmentOut]] = {c.id: [] for c in claims}
+    for owner, adjustment in await reads.list_adjustments(conn, list(by_claim)):
+        by_claim[owner].append(adjustment)
+    return [RemittedClaimOut(claim=c, adjustments=by_claim[c.id]) for c in claims]
+
+
+async def get_file(
+    conn: asyncpg.Connection, actor: Actor, file_id: uuid.UUID
+) -> RemittanceFileDetailOut:
+    """A file's payments, each with its claims (matched or not) and PLBs, and its totals."""
+    file = await _file(conn, file_id)
+    payments = await reads.list_payments_of_file(conn, file_id)
+    claims = await _with_adjustments(
+        conn, await reads.list_claims_of_payments(conn, [p.id for p in payments])
+    )
+    details = [
+        PaymentDetailOut(
+            payment=p,
+            claims=[c for c in claims if c.claim.payment_id == p.id],
+            provider_adjustments=await reads.list_provider_adjustments(conn, p.id),
+        )
+        for p in payments
+    ]
+    rows = [c.claim for c in claims]
+    totals = RemittanceTotals(
+        claims_matched=sum(1 for c in rows if c.claim_id is not None),
+        claims_unmatched=sum(1 for c in rows if c.claim_id is None),
+        claims_for_ops=sum(1 for c in rows if c.needs_ops),
+        paid_cents=sum(c.paid_cents for c in rows),
+        patient_responsibility_cents=sum(c.patient_adjustments_cents for c in rows),
+        contractual_cents=sum(c.contractual_cents for c in rows),
+        loss_cents=sum(c.loss_cents for c in rows),
+    )
+    await audit.record(conn, actor, "read", FILE_ENTITY, [file_id])
+    await audit.record(conn, actor, "read", CLAIM_ENTITY, [c.id for c in rows])
+    return RemittanceFileDetailOut(file=file, payments=details, totals=totals)
+
+
+async def get_claim_remittance(
+    conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID
+) -> ClaimRemittanceOut:
+    """A claim's remittances for ops and its provider; another's claim is not found."""
+    scope = owner_scope(actor)
+    if actor.role not in ("ops", "provider") or not await reads.claim_visible(
+        conn, claim_id, scope.provider_id
+    ):
+        raise RemittanceNotFound("claim not found")
+    found = await reads.list_claims_of_claim(conn, claim_id)
+    full = await _with_adjustments(conn, [row for _, _, row in found])
+    items = [
+        ClaimRemittanceItem(trace_number=trace, payment_date=day, remitted=out)  # type: ignore[arg-type]
+        for (trace, day, _), out in zip(found, full, strict=True)
+    ]
+    standing = [
+        c.claim for c in full if c.claim.reversed_by is None and c.claim.reversal_of is None
+        and c.claim.outcome in ("paid", "partially_paid", "denied")
+    ]  # fmt: skip
+    await audit.record(conn, actor, "read", CLAIM_ENTITY, [c.claim.id for c in full])
+    return ClaimRemittanceOut(
+        claim_id=claim_id,
+        paid_cents=sum(c.paid_cents for c in standing),
+        patient_responsibility_cents=sum(c.patient_adjustments_cents for c in standing),
+        items=items,
+    )

@@ -1,0 +1,175 @@
+"""Every shape of the simulator's 835s posted end to end: claims submitted through the running
+clearinghouse, adjudicated and paid by it, its 835s (GET /_admin/remittances) posted; statuses,
+each claim's payer_receivable at zero and the trial balance at zero after each posting."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.claims import ClaimCorrectionIn, ClaimVoidIn
+from services.claims import corrections
+from services.claims.service import get_claim_detail
+from services.core.auth import SYSTEM
+from services.core.db import transaction
+from services.ledger.service import get_claim_receivable, get_trial_balance
+from services.remittance.service import post_file
+from tests.claims.test_corrections_live import _round
+from tests.claims.test_submission import (
+    SERVICE_DATE,
+    Stack,
+    _admin,
+    _ready_claim,
+    clearinghouse,  # noqa: F401 - the simulator, which `stack` needs
+    stack,  # noqa: F401 - the fixture
+)
+from tests.remittance.billed import book_completion
+from tests.x12tools import x12valid_errors
+
+pytestmark = pytest.mark.usefixtures("clock")
+ESTIMATE = 2000
+
+
+async def _claim(stack: Stack, service_date: date = SERVICE_DATE) -> uuid.UUID:  # noqa: F811
+    claim_id = await _ready_claim(stack)
+    async with transaction(stack.pool) as conn:
+        if service_date != SERVICE_DATE:
+            await conn.execute(
+                "UPDATE claims SET service_date = $2 WHERE id = $1", claim_id, service_date
+            )
+        claim = (await get_claim_detail(conn, SYSTEM, claim_id)).claim
+        await book_completion(conn, claim, ESTIMATE)
+    return claim_id
+
+
+async def _pay(stack: Stack, day: str) -> list[dict[str, Any]]:  # noqa: F811
+    """A payment run, then every 835 written so far posted (the earlier ones: already)."""
+    await _admin(stack.simulator, "payment-run", {"day": day})
+    async with httpx.AsyncClient(timeout=5) as http:
+        eras = (await http.get(f"{stack.simulator}/_admin/remittances")).json()["items"]
+    out = []
+    for era in eras:
+        assert x12valid_errors(era["text"]) == []
+        posted, _ = await post_file(stack.pool, era["text"].encode(), "clearinghouse", SYSTEM)
+        out.append({"trace": era["trace"], "status": posted.status, "claims": era["claims"]})
+    async with stack.pool.acquire() as conn:
+        assert (await get_trial_balance(conn)).imbalance_cents == 0
+    return out
+
+
+async def _state(stack: Stack, claim_id: uuid.UUID) -> tuple[str, int]:  # noqa: F811
+    async with stack.pool.acquire() as conn:
+        status = await conn.fetchval("SELECT status FROM claims WHERE id = $1", claim_id)
+        return status, await get_claim_receivable(conn, claim_id)
+
+
+async def _clearing(stack: Stack) -> tuple[int, int]:  # noqa: F811
+    """payer_clearing's debits less credits, and Σ signed BPR02 of the payments posted."""
+    async with stack.pool.acquire() as conn:
+        clearing = await conn.fetchval(
+            "SELECT coalesce(sum(CASE side WHEN 'debit' THEN amount_cents"
+            " ELSE -amount_cents END), 0) FROM journal_lines l"
+            " JOIN ledger_accounts a ON a.id = l.account_id WHERE a.kind = 'payer_clearing'"
+        )
+        paid = await conn.fetchval("SELECT coalesce(sum(amount_cents), 0) FROM remittance_payments")
+    return clearing, paid
+
+
+async def test_paid_denied_replaced_voided_and_recovered(stack: Stack) -> None:  # noqa: F811
+    paid = await _claim(stack)
+    late = await _claim(stack, SERVICE_DATE - timedelta(days=800))  # past the filing limit
+    await _round(stack)
+    first = await _pay(stack, "2026-12-01")
+    assert [p["status"] for p in first] == ["posted"]
+    assert await _state(stack, paid) == ("paid", 0)
+    assert await _state(stack, late) == ("denied", 0)
+    async with stack.pool.acquire() as conn:
+        denial = await conn.fetchrow(
+            "SELECT outcome, loss_cents, needs_ops, ops_reason FROM remitted_claims"
+            " WHERE claim_id = $1",
+            late,
+        )
+    # CO-29 recoups only when the session was confirmed late, which the posting cannot tell.
+    assert denial["outcome"] == "denied"
+    assert denial["loss_cents"] == 15000
+    assert denial["needs_ops"]
+
+    # A replacement: the payer reverses the original and pays the corrected claim.
+    async with transaction(stack.pool) as conn:
+        data = ClaimCorrectionIn(reason="ops corrected the subscriber's group number")
+        await corrections.replace_claim(conn, stack.ops, paid, data)
+    await _round(stack)
+    second = await _pay(stack, "2026-12-08")
+    assert [p["status"] for p in second] == ["already_posted", "posted"]
+    assert await _state(stack, paid) == ("paid", 0)
+    async with stack.pool.acquire() as conn:
+        outcomes = await conn.fetch(
+            "SELECT outcome, reversed_by IS NOT NULL AS reversed FROM remitted_claims"
+            " WHERE claim_id = $1",
+            paid,
+        )
+    assert sorted((o["outcome"], o["reversed"]) for o in outcomes) == [
+        ("paid", False), ("paid", True), ("reversed", False),
+    ]  # fmt: skip
+
+    # A void: only the reversal, deferred by a WO (BPR02 0) and recovered from the next payment.
+    async with transaction(stack.pool) as conn:
+        await corrections.void_claim(conn, stack.ops, paid, ClaimVoidIn(reason="dup"))
+    await _round(stack)
+    third = await _pay(stack, "2026-12-15")
+    assert third[-1]["status"] == "posted"
+    status, owed = await _state(stack, paid)
+    assert status == "voided"
+    assert owed < 0  # the payer will recover what it paid: the WO named this claim
+    later = await _claim(stack, SERVICE_DATE + timedelta(days=1))
+    await _round(stack)
+    await _pay(stack, "2026-12-22")
+    assert await _state(stack, paid) == ("voided", 0)
+    assert await _state(stack, later) == ("paid", 0)
+    clearing, payments = await _clearing(stack)
+    assert clearing == payments
+
+
+async def _latest_clm01(stack: Stack, claim_id: uuid.UUID) -> str:  # noqa: F811
+    async with stack.pool.acquire() as conn:
+        found: str = await conn.fetchval(
+            "SELECT clm01 FROM claim_submissions WHERE claim_id = $1 ORDER BY version DESC LIMIT 1",
+            claim_id,
+        )
+    return found
+
+
+async def test_interest_paid_late_and_a_correction_held_to_a_later_835(stack: Stack) -> None:  # noqa: F811
+    claim_id = await _claim(stack)
+    await _round(stack)
+    await _pay(stack, "2027-03-01")  # long past the payer's prompt-pay days: L6 interest
+    assert await _state(stack, claim_id) == ("paid", 0)
+    async with stack.pool.acquire() as conn:
+        interest = await conn.fetchval(
+            "SELECT count(*) FROM remittance_provider_adjustments WHERE reason = 'L6'"
+        )
+        income = await conn.fetchval(
+            "SELECT coalesce(sum(amount_cents), 0) FROM journal_lines l JOIN ledger_accounts a"
+            " ON a.id = l.account_id WHERE a.kind = 'interest_income' AND l.side = 'credit'"
+        )
+    assert interest == 1
+    assert income > 0
+
+    async with transaction(stack.pool) as conn:
+        data = ClaimCorrectionIn(reason="ops corrected the subscriber's group number")
+        await corrections.replace_claim(conn, stack.ops, claim_id, data)
+    await _admin(stack.simulator, "hold", {"claim_ids": [await _latest_clm01(stack, claim_id)]})
+    await _round(stack)
+    await _pay(stack, "2027-03-08")  # the reversal alone
+    status, owed = await _state(stack, claim_id)
+    assert status == "reversed"
+    assert owed != 0  # back to what the payer owes, less the WO the reversal deferred
+    await _admin(stack.simulator, "hold", {"claim_ids": []})
+    await _pay(stack, "2027-03-15")  # the correction, and the WO recovered
+    assert await _state(stack, claim_id) == ("paid", 0)
+    clearing, payments = await _clearing(stack)
+    assert clearing == payments
