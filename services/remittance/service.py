@@ -68,6 +68,8 @@ async def post_file_on(
     except UnicodeDecodeError as exc:
         raise Refused835(f"the body is not text at byte {exc.start}", field="body") from exc
     digest = hashlib.sha256(raw).hexdigest()
+    # Files post one at a time (their transactions are short; a payer's day is a few files).
+    await q.lock_file_postings(conn)
     now = clock.now()
     file_id = await q.insert_file(
         conn, digest, source, now, actor.user_id, len(raw), summary.transactions,

@@ -71,6 +71,24 @@ async def test_two_imports_of_one_file_at_once_post_it_once(pool: asyncpg.Pool) 
         )
 
 
+async def test_two_files_naming_the_same_claims_in_opposite_orders_both_post(
+    pool: asyncpg.Pool,
+) -> None:
+    # Crosswise claim locks would deadlock one of them (a 500): files post one at a time.
+    first, second = await _billed(pool), await _billed(pool)
+    forward = f.transaction(_paid(first) + _paid(second), paid="200", trace="EFT0101")
+    backward = f.transaction(_paid(second) + _paid(first), paid="200", trace="EFT0102")
+    for round_ in range(3):
+        files = (
+            f.interchange([forward], control=300 + round_).encode(),
+            f.interchange([backward], control=400 + round_).encode(),
+        )
+        results = await asyncio.gather(*(post_file(pool, raw, "upload", SYSTEM) for raw in files))
+        assert len(results) == 2  # neither raised
+    payments, _, _, imbalance = await _counts(pool)
+    assert (payments, imbalance) == (2, 0)
+
+
 def _big_file(billed: Billed, payments: int = 4, claims: int = 150) -> bytes:
     """`payments` payments of `claims` claims each (ours first, the rest nobody's)."""
     bodies = []

@@ -153,6 +153,12 @@ async def get_claim_by_payer_number(conn: asyncpg.Connection, number: str) -> uu
     return found
 
 
+async def lock_file_postings(conn: asyncpg.Connection) -> None:
+    """One 835 file posting at a time: two files naming the same claims in opposite orders
+    would otherwise take the claims' locks crosswise and one would die in a deadlock."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('remittance-posting', 835))")
+
+
 async def lock_claim_postings(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
     """One posting at a time per claim (a reversal and its correction in two files at once)."""
     await conn.execute(
