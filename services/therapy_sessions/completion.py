@@ -21,7 +21,6 @@ from schemas.therapy_sessions import (
     RecordSessionIn,
     SessionOut,
 )
-from services.claims import service as claims
 from services.clients import service as clients
 from services.core import audit, clock
 from services.core.auth import Actor
@@ -123,12 +122,6 @@ async def _authorize(
     return await use_authorization(conn, session, pricing.payer, data, data.started_at.date())
 
 
-async def _queue(conn: asyncpg.Connection, settings: Settings, claim_id: uuid.UUID | None) -> None:
-    """The claim's submission outbox row, due when its hold ends."""
-    if claim_id is not None:
-        await claims.queue_submission(conn, claim_id, timedelta(hours=settings.claim_hold_hours))
-
-
 async def _confirm(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -146,8 +139,7 @@ async def _confirm(
     )
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
-    claim_id = await billing.book(conn, actor, confirmed, data, pricing)
-    await _queue(conn, settings, claim_id)
+    claim_id = await billing.book(conn, settings, actor, confirmed, data, pricing)
     return CompletionOut(
         session=confirmed, lines=lines, claim_id=claim_id, billing_hold=pricing.hold
     )
@@ -172,8 +164,7 @@ async def bill_held(
     authorization = await _authorize(conn, session, pricing, data)
     if authorization is not None:
         session = await queries.update_prior_authorization(conn, session.id, authorization)
-    claim_id = await billing.book(conn, actor, session, data, pricing)
-    await _queue(conn, settings, claim_id)
+    claim_id = await billing.book(conn, settings, actor, session, data, pricing)
     return pricing, claim_id
 
 
