@@ -24,6 +24,7 @@ from schemas.therapy_sessions import (
 from services.clients import service as clients
 from services.core import audit, clock
 from services.core.auth import Actor
+from services.core.errors import Unauthorized
 from services.core.settings import Settings
 from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
@@ -134,9 +135,14 @@ async def _confirm(
     submission row (due when its hold ends); or, coverage held, the session on hold for ops."""
     codes, pricing = await check_and_price(conn, settings, session, data)
     authorization = await _authorize(conn, session, pricing, data)
-    confirmed = await queries.update_confirm(
-        conn, session.id, data, codes, actor.user, authorization
-    )
+    try:
+        confirmed = await queries.update_confirm(
+            conn, session.id, data, codes, actor.user, authorization
+        )
+    except asyncpg.ForeignKeyViolationError as exc:
+        # confirmed_by: the token check found the user this request, so only a user gone
+        # since then gets here (clients.require_caller's 401, without its second read).
+        raise Unauthorized("the token's user does not exist") from exc
     lines = await queries.insert_lines(conn, session.id, data)
     await audit.record(conn, actor, "update", ENTITY, [session.id])
     claim_id = await billing.book(conn, settings, actor, confirmed, data, pricing)
@@ -177,7 +183,6 @@ async def complete_session(
 ) -> CompletionOut:
     """Confirm a scheduled session: its provider or ops."""
     session = await lock_scheduled(conn, actor, session_id)
-    await clients.require_caller(conn, actor)
     return await _confirm(conn, settings, actor, session, data)
 
 
