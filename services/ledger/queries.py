@@ -66,6 +66,41 @@ _POST = """
 """
 
 
+# _POST with the lines' accounts found by reference ($7 kinds, $8 owners) in the same
+# statement; nothing is written unless every account exists.
+_POST_BY_REF = """
+    WITH w AS (
+        SELECT * FROM unnest($7::text[], $8::uuid[], $9::text[], $10::bigint[], $11::uuid[])
+            WITH ORDINALITY AS w (kind, owner_id, side, amount_cents, claim_id, n)
+    ), found AS (
+        SELECT w.n, a.id AS account_id
+        FROM w JOIN ledger_accounts a ON a.owner_id = w.owner_id AND a.kind = w.kind
+        UNION ALL
+        SELECT w.n, a.id
+        FROM w JOIN ledger_accounts a ON a.owner_id IS NULL AND a.kind = w.kind
+        WHERE w.owner_id IS NULL
+    ), e AS (
+        INSERT INTO journal_entries (kind, idempotency_key, occurred_at, memo,
+                                     source_table, source_id)
+        SELECT $1, $2, $3, $4, $5, $6
+        WHERE (SELECT count(*) FROM found) = cardinality($7::text[])
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, kind, idempotency_key, occurred_at, created_at, memo,
+                  source_table, source_id
+    ), l AS (
+        INSERT INTO journal_lines (entry_id, account_id, side, amount_cents, claim_id)
+        SELECT e.id, found.account_id, w.side, w.amount_cents, w.claim_id
+        FROM e, w JOIN found USING (n)
+        ORDER BY w.n
+        RETURNING id, account_id, side, amount_cents, claim_id
+    )
+"""
+_POSTED = """
+    FROM e CROSS JOIN l JOIN ledger_accounts a ON a.id = l.account_id
+    ORDER BY l.id
+"""
+
+
 def _entry(rows: Sequence[asyncpg.Record]) -> EntryOut | None:
     if not rows:
         return None
@@ -111,12 +146,7 @@ async def insert_entry(
     A concurrent transaction holding the same key makes this wait for its outcome.
     """
     rows = await conn.fetch(
-        _POST
-        + _ENTRY_LINES
-        + """
-        FROM e CROSS JOIN l JOIN ledger_accounts a ON a.id = l.account_id
-        ORDER BY l.id
-        """,
+        _POST + _ENTRY_LINES + _POSTED,
         entry.kind,
         entry.idempotency_key,
         occurred_at,
@@ -124,6 +154,28 @@ async def insert_entry(
         entry.source_table,
         entry.source_id,
         account_ids,
+        [line.side for line in entry.lines],
+        [line.amount_cents for line in entry.lines],
+        [line.claim_id for line in entry.lines],
+    )
+    return _entry(rows)
+
+
+async def insert_entry_of_existing_accounts(
+    conn: asyncpg.Connection, entry: EntryIn, occurred_at: datetime
+) -> EntryOut | None:
+    """insert_entry with the accounts read in the same statement; None when the key is taken
+    or an account does not exist yet (nothing is written then)."""
+    rows = await conn.fetch(
+        _POST_BY_REF + _ENTRY_LINES + _POSTED,
+        entry.kind,
+        entry.idempotency_key,
+        occurred_at,
+        entry.memo,
+        entry.source_table,
+        entry.source_id,
+        [line.account.kind for line in entry.lines],
+        [line.account.owner_id for line in entry.lines],
         [line.side for line in entry.lines],
         [line.amount_cents for line in entry.lines],
         [line.claim_id for line in entry.lines],
