@@ -19,6 +19,7 @@ from schemas.therapy_sessions import (
     CompleteSessionIn,
     CompletionOut,
     RecordSessionIn,
+    SessionLineOut,
     SessionOut,
 )
 from services.clients import service as clients
@@ -136,15 +137,23 @@ async def _confirm(
     codes, pricing = await check_and_price(conn, settings, session, data)
     authorization = await _authorize(conn, session, pricing, data)
     try:
-        confirmed = await queries.update_confirm(
-            conn, session.id, data, codes, actor.user, authorization
-        )
+        confirmed = await queries.update_confirm_with_lines(
+            conn, session.id, data, codes, actor.user, authorization,
+            (ENTITY, audit.author(actor)),
+        )  # fmt: skip
     except asyncpg.ForeignKeyViolationError as exc:
         # confirmed_by: the token check found the user this request, so only a user gone
         # since then gets here (clients.require_caller's 401, without its second read).
         raise Unauthorized("the token's user does not exist") from exc
-    lines = await queries.insert_lines(conn, session.id, data)
-    await audit.record(conn, actor, "update", ENTITY, [session.id])
+    lines = [
+        SessionLineOut(
+            line_number=n,
+            cpt_code=line.cpt_code,
+            modifiers=line.modifiers,
+            diagnosis_pointers=line.diagnosis_pointers,
+        )
+        for n, line in enumerate(data.lines, start=1)
+    ]
     claim_id = await billing.book(conn, settings, actor, confirmed, data, pricing)
     return CompletionOut(
         session=confirmed, lines=lines, claim_id=claim_id, billing_hold=pricing.hold
