@@ -254,4 +254,4 @@ async def make_claim(
         prior_authorization_id=None,
         lines=[line],
     )
-    return (await claims.create_claim(db, ops, data)).id
+    return await claims.create_claim(db, ops, data)

@@ -68,13 +68,11 @@ def clm01(number: str, version: int) -> str:
     return number + base36(version, _VERSION_DIGITS)
 
 
-async def priced_lines(
-    conn: asyncpg.Connection, lines: list[ClaimLineIn], service_date: date, prefix: str
+def price_lines(
+    lines: list[ClaimLineIn], charges: dict[str, int], service_date: date, prefix: str
 ) -> list[ClaimLineOut]:
-    """The lines at the platform's charge on the date of service (DESIGN.md "Rates"), each
+    """The lines at the platform's `charges` on the date of service (DESIGN.md "Rates"), each
     with its line control number (REF*6R) `{prefix}L{n}`."""
-    codes = [line.cpt_code for line in lines]
-    charges = await queries.get_charges(conn, codes, service_date)
     priced = []
     for n, line in enumerate(lines, start=1):
         charge = charges.get(line.cpt_code)
@@ -104,31 +102,36 @@ async def priced_lines(
     return priced
 
 
-async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) -> ClaimOut:
-    """The session's claim with this payer, `ready`, version 1 (frequency 1), with history."""
-    number = claim_number(await queries.next_claim_number(conn))
-    lines = await priced_lines(conn, data.lines, data.service_date, number)
-    claim_id = await queries.insert_claim(
-        conn, data, number, sum(line.charge_cents for line in lines)
+async def priced_lines(
+    conn: asyncpg.Connection, lines: list[ClaimLineIn], service_date: date, prefix: str
+) -> list[ClaimLineOut]:
+    """price_lines at the charges in force on the date of service."""
+    charges = await queries.get_charges(conn, [line.cpt_code for line in lines], service_date)
+    return price_lines(lines, charges, service_date, prefix)
+
+
+async def create_claim(conn: asyncpg.Connection, actor: Actor, data: ClaimIn) -> uuid.UUID:
+    """The session's claim with this payer, `ready`, version 1 (frequency 1), with history;
+    its id (the caller has what it would read back)."""
+    sequence, charges = await queries.next_claim_number_and_charges(
+        conn, [line.cpt_code for line in data.lines], data.service_date
     )
+    number = claim_number(sequence)
+    lines = price_lines(data.lines, charges, data.service_date, number)
+    claim_id = await queries.insert_new_claim(
+        conn, data, number, lines, clm01(number, 1),
+        ("session confirmed", actor.user, clock.now()), audit.author(actor),
+    )  # fmt: skip
     if claim_id is None:
         raise ClaimExists("the session already has a claim with this payer")
-    await queries.insert_lines(conn, claim_id, lines)
-    await queries.insert_submission(conn, claim_id, 1, "1", clm01(number, 1))
-    await queries.insert_history(
-        conn, claim_id, None, "ready", "session confirmed", actor.user, clock.now()
-    )
-    await audit.record(conn, actor, "create", ENTITY, [claim_id])
-    return await _claim(conn, claim_id)
+    return claim_id
 
 
-async def queue_submission(conn: asyncpg.Connection, claim_id: uuid.UUID, hold: timedelta) -> None:
-    """The claim's payer's submission row, due when the claim's hold ends (in the caller's
-    transaction), so the batch takes it then rather than at the next cron."""
-    claim = await _claim(conn, claim_id)
-    ready_at = await queries.get_ready_at(conn, claim_id)
-    assert ready_at is not None  # a claim is created ready, with its history row
-    await queue_payer_submission(conn, claim.payer_id, ready_at + hold)
+async def queue_submission(conn: asyncpg.Connection, payer_id: uuid.UUID, hold: timedelta) -> None:
+    """The payer's submission row, due when the hold of a claim made ready just now ends (in
+    the caller's transaction), so the batch takes it then rather than at the next cron. Read
+    after the claim's history row was stamped, the clock is never behind its ready time."""
+    await queue_payer_submission(conn, payer_id, clock.now() + hold)
 
 
 async def lock_claim_of_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> ClaimOut | None:

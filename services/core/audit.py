@@ -26,16 +26,17 @@ def author(actor: Actor) -> Author:
     return actor.user_id, actor.role, current_request_id()
 
 
-def create_rows(source: str, first: int) -> str:
-    """SQL of a CTE writing the "create" audit row of each row CTE `source` returns, for a
+def create_rows(source: str, first: int, action: Action = "create") -> str:
+    """SQL of a CTE writing the `action` audit row of each row CTE `source` returns, for a
     statement that stores records and their audit rows at once (atomic without BEGIN/COMMIT).
 
     Its parameters are $first to $first + 4, in the order of `create_args`.
     """
-    # Only a CTE name and parameter numbers, both from the caller's code, are put in the text.
+    # Only a CTE name, parameter numbers and an Action, all from the caller's code, are put
+    # in the text.
     n = [f"${first + i}" for i in range(5)]
     columns = "(actor_user_id, actor_role, action, entity, entity_id, request_id)"
-    values = f"{n[1]}, {n[2]}, 'create', {n[0]}, {source}.id, {n[3]}"
+    values = f"{n[1]}, {n[2]}, '{action}', {n[0]}, {source}.id, {n[3]}"
     select = f"SELECT {values} FROM {source} WHERE {n[4]}"  # noqa: S608 (see above)
     return f"audited AS (INSERT INTO audit_events {columns} {select})"
 

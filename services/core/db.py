@@ -85,9 +85,12 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     pool: asyncpg.Pool = state.pool
     # Bounded (Settings.db_acquire_timeout_s): the TimeoutError is answered 503.
     # A pooled connection is a proxy of the Connection it lends; services take either.
+    # Plain (acquire_plain): handlers run plain statements only (no SET, LISTEN, session
+    # advisory lock or cursor), so no reset query follows every request; a SET LOCAL or
+    # pg_advisory_xact_lock ends with the transaction.
     async with (
-        pool.acquire(timeout=state.settings.db_acquire_timeout_s) as proxy,
-        transaction_on(cast(asyncpg.Connection, proxy)) as conn,
+        acquire_plain(pool, wait_s=state.settings.db_acquire_timeout_s) as lent,
+        transaction_on(lent) as conn,
     ):
         yield conn
 

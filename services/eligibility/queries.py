@@ -126,6 +126,26 @@ async def get_latest_check(
     return to_struct(row, BenefitCheckRow)
 
 
+async def get_latest_check_for(
+    conn: asyncpg.Connection, policy_id: uuid.UUID, provider_id: uuid.UUID, since: datetime
+) -> BenefitCheckRow | None:
+    """The provider's latest answered check of the policy, else the latest asked without a
+    provider: get_latest_check twice in one statement (a policy has few checks to sort)."""
+    row = await conn.fetchrow(
+        _CHECK
+        + """
+        WHERE b.policy_id = $1 AND (b.provider_id = $2 OR b.provider_id IS NULL)
+          AND b.completed_at >= $3
+          AND b.status IN ('active', 'inactive', 'rejected', 'unknown')
+        ORDER BY b.provider_id IS NULL, b.completed_at DESC LIMIT 1
+        """,
+        policy_id,
+        provider_id,
+        since,
+    )
+    return to_struct(row, BenefitCheckRow)
+
+
 async def insert_check(
     conn: asyncpg.Connection,
     *,

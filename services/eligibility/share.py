@@ -44,8 +44,7 @@ async def completion_share(
 ) -> CompletionShare:
     """The client's estimated share of a completed in-network session, from the latest
     answered benefit check (the provider's own, else one asked without a provider)."""
-    check = await queries.get_latest_check(conn, policy_id, provider_id, _EVER)
-    check = check or await queries.get_latest_check(conn, policy_id, None, _EVER)
+    check = await queries.get_latest_check_for(conn, policy_id, provider_id, _EVER)
     if check is None:
         return CompletionShare(coverage="unchecked", client_cents=0, benefit_check_id=None)
     benefits = check.benefits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -46,23 +47,54 @@ _ENTRY_LINES = """
            a.kind AS line_kind, a.owner_id AS line_owner_id, l.side AS line_side,
            l.amount_cents AS line_amount_cents, l.claim_id AS line_claim_id
 """
-# The entry and its lines in one statement: no line is written when the key is taken.
-_POST = """
-    WITH e AS (
+# The entry and its lines in one statement, from CTEs `w` (the lines: n, side, amount_cents,
+# claim_id) and `found` (n, account_id): no line is written when the key is taken, and
+# nothing unless every line's account was found.
+_ENTRY_AND_LINES = """
+    e AS (
         INSERT INTO journal_entries (kind, idempotency_key, occurred_at, memo,
                                      source_table, source_id)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        SELECT $1, $2, $3, $4, $5, $6
+        WHERE (SELECT count(*) FROM found) = (SELECT count(*) FROM w)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id, kind, idempotency_key, occurred_at, created_at, memo,
                   source_table, source_id
     ), l AS (
         INSERT INTO journal_lines (entry_id, account_id, side, amount_cents, claim_id)
-        SELECT e.id, w.account_id, w.side, w.amount_cents, w.claim_id
-        FROM e, unnest($7::bigint[], $8::text[], $9::bigint[], $10::uuid[])
-                WITH ORDINALITY AS w (account_id, side, amount_cents, claim_id, n)
+        SELECT e.id, found.account_id, w.side, w.amount_cents, w.claim_id
+        FROM e, w JOIN found USING (n)
         ORDER BY w.n
         RETURNING id, account_id, side, amount_cents, claim_id
     )
+"""
+# The lines' accounts by id ($7).
+_POST = (
+    """
+    WITH w AS (
+        SELECT * FROM unnest($7::bigint[], $8::text[], $9::bigint[], $10::uuid[])
+            WITH ORDINALITY AS w (account_id, side, amount_cents, claim_id, n)
+    ), found AS (SELECT n, account_id FROM w), """  # noqa: S608 (constant fragments)
+    + _ENTRY_AND_LINES
+)
+# The lines' accounts by reference ($7 kinds, $8 owners), found in the same statement.
+_POST_BY_REF = (
+    """
+    WITH w AS (
+        SELECT * FROM unnest($7::text[], $8::uuid[], $9::text[], $10::bigint[], $11::uuid[])
+            WITH ORDINALITY AS w (kind, owner_id, side, amount_cents, claim_id, n)
+    ), found AS (
+        SELECT w.n, a.id AS account_id
+        FROM w JOIN ledger_accounts a ON a.owner_id = w.owner_id AND a.kind = w.kind
+        UNION ALL
+        SELECT w.n, a.id
+        FROM w JOIN ledger_accounts a ON a.owner_id IS NULL AND a.kind = w.kind
+        WHERE w.owner_id IS NULL
+    ), """  # noqa: S608 (constant fragments)
+    + _ENTRY_AND_LINES
+)
+_POSTED = """
+    FROM e CROSS JOIN l JOIN ledger_accounts a ON a.id = l.account_id
+    ORDER BY l.id
 """
 
 
@@ -103,6 +135,29 @@ async def insert_accounts(
     return to_structs(rows, AccountRow)
 
 
+async def _post(
+    conn: asyncpg.Connection,
+    query: str,
+    entry: EntryIn,
+    occurred_at: datetime,
+    accounts: tuple[list[Any], ...],
+) -> EntryOut | None:
+    rows = await conn.fetch(
+        query + _ENTRY_LINES + _POSTED,
+        entry.kind,
+        entry.idempotency_key,
+        occurred_at,
+        entry.memo,
+        entry.source_table,
+        entry.source_id,
+        *accounts,
+        [line.side for line in entry.lines],
+        [line.amount_cents for line in entry.lines],
+        [line.claim_id for line in entry.lines],
+    )
+    return _entry(rows)
+
+
 async def insert_entry(
     conn: asyncpg.Connection, entry: EntryIn, occurred_at: datetime, account_ids: list[int]
 ) -> EntryOut | None:
@@ -110,25 +165,18 @@ async def insert_entry(
 
     A concurrent transaction holding the same key makes this wait for its outcome.
     """
-    rows = await conn.fetch(
-        _POST
-        + _ENTRY_LINES
-        + """
-        FROM e CROSS JOIN l JOIN ledger_accounts a ON a.id = l.account_id
-        ORDER BY l.id
-        """,
-        entry.kind,
-        entry.idempotency_key,
-        occurred_at,
-        entry.memo,
-        entry.source_table,
-        entry.source_id,
-        account_ids,
-        [line.side for line in entry.lines],
-        [line.amount_cents for line in entry.lines],
-        [line.claim_id for line in entry.lines],
+    return await _post(conn, _POST, entry, occurred_at, (account_ids,))
+
+
+async def insert_entry_of_existing_accounts(
+    conn: asyncpg.Connection, entry: EntryIn, occurred_at: datetime
+) -> EntryOut | None:
+    """insert_entry with the accounts read in the same statement; None when the key is taken
+    or an account does not exist yet (nothing is written then)."""
+    refs = [line.account for line in entry.lines]
+    return await _post(
+        conn, _POST_BY_REF, entry, occurred_at, ([r.kind for r in refs], [r.owner_id for r in refs])
     )
-    return _entry(rows)
 
 
 async def get_entry_by_key(conn: asyncpg.Connection, idempotency_key: str) -> EntryOut | None:

@@ -146,10 +146,13 @@ async def post_entry(conn: Connection, entry: EntryIn) -> EntryOut:
     occurred_at = entry.occurred_at or clock.now()
     if occurred_at.tzinfo is None:
         raise BadEntry("occurred_at is timezone-aware", field="occurred_at")
-    accounts = await get_or_create_accounts(conn, [line.account for line in entry.lines])
-    posted = await queries.insert_entry(
-        conn, entry, occurred_at, [accounts[line.account] for line in entry.lines]
-    )
+    # Most entries name accounts that exist: one statement finds them and posts.
+    posted = await queries.insert_entry_of_existing_accounts(conn, entry, occurred_at)
+    if posted is None:  # an account is new, or the key is taken
+        accounts = await get_or_create_accounts(conn, [line.account for line in entry.lines])
+        posted = await queries.insert_entry(
+            conn, entry, occurred_at, [accounts[line.account] for line in entry.lines]
+        )
     if posted is not None:
         return posted
     first = await queries.get_entry_by_key(conn, entry.idempotency_key)

@@ -21,7 +21,7 @@ from schemas.claims import ClaimIn, ClaimLineIn
 from schemas.ledger import AccountRef, EntryIn, Line, Side
 from schemas.payers import PayerOut
 from schemas.therapy_sessions import BillingHold, CompleteSessionIn, SessionOut
-from services.claims.service import create_claim
+from services.claims.service import create_claim, queue_submission
 from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
@@ -164,13 +164,15 @@ def claim_in(session: SessionOut, data: CompleteSessionIn, pricing: Pricing) -> 
 
 async def book(
     conn: asyncpg.Connection,
+    settings: Settings,
     actor: Actor,
     session: SessionOut,
     data: CompleteSessionIn,
     pricing: Pricing,
 ) -> uuid.UUID | None:
-    """The claim (in network) and the completion's journal entry; the claim's id. A session
-    whose coverage is held gets neither: it is put on hold for ops instead."""
+    """The claim (in network, its submission queued for when its hold ends) and the
+    completion's journal entry; the claim's id. A session whose coverage is held gets
+    neither: it is put on hold for ops instead."""
     if pricing.hold is not None:
         offset = data.started_at.utcoffset() or timedelta()
         await queries.update_billing_hold(
@@ -181,7 +183,9 @@ async def book(
     claim_id = None
     data_in = claim_in(session, data, pricing)
     if data_in is not None:
-        claim_id = (await create_claim(conn, actor, data_in)).id
+        claim_id = await create_claim(conn, actor, data_in)
+        hold = timedelta(hours=settings.claim_hold_hours)
+        await queue_submission(conn, data_in.payer_id, hold)
     lines = entry_lines(session, pricing, claim_id)
     if len(lines) >= 2:  # nothing to book when every amount is zero
         await post_entry(

@@ -19,12 +19,13 @@ from schemas.therapy_sessions import (
     CompleteSessionIn,
     CompletionOut,
     RecordSessionIn,
+    SessionLineOut,
     SessionOut,
 )
-from services.claims import service as claims
 from services.clients import service as clients
 from services.core import audit, clock
 from services.core.auth import Actor
+from services.core.errors import Unauthorized
 from services.core.settings import Settings
 from services.credentialing.service import is_credentialed
 from services.payers.service import get_payer
@@ -123,12 +124,6 @@ async def _authorize(
     return await use_authorization(conn, session, pricing.payer, data, data.started_at.date())
 
 
-async def _queue(conn: asyncpg.Connection, settings: Settings, claim_id: uuid.UUID | None) -> None:
-    """The claim's submission outbox row, due when its hold ends."""
-    if claim_id is not None:
-        await claims.queue_submission(conn, claim_id, timedelta(hours=settings.claim_hold_hours))
-
-
 async def _confirm(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -141,13 +136,25 @@ async def _confirm(
     submission row (due when its hold ends); or, coverage held, the session on hold for ops."""
     codes, pricing = await check_and_price(conn, settings, session, data)
     authorization = await _authorize(conn, session, pricing, data)
-    confirmed = await queries.update_confirm(
-        conn, session.id, data, codes, actor.user, authorization
-    )
-    lines = await queries.insert_lines(conn, session.id, data)
-    await audit.record(conn, actor, "update", ENTITY, [session.id])
-    claim_id = await billing.book(conn, actor, confirmed, data, pricing)
-    await _queue(conn, settings, claim_id)
+    try:
+        confirmed = await queries.update_confirm_with_lines(
+            conn, session.id, data, codes, actor.user, authorization,
+            (ENTITY, audit.author(actor)),
+        )  # fmt: skip
+    except asyncpg.ForeignKeyViolationError as exc:
+        # confirmed_by: the token check found the user this request, so only a user gone
+        # since then gets here (clients.require_caller's 401, without its second read).
+        raise Unauthorized("the token's user does not exist") from exc
+    lines = [
+        SessionLineOut(
+            line_number=n,
+            cpt_code=line.cpt_code,
+            modifiers=line.modifiers,
+            diagnosis_pointers=line.diagnosis_pointers,
+        )
+        for n, line in enumerate(data.lines, start=1)
+    ]
+    claim_id = await billing.book(conn, settings, actor, confirmed, data, pricing)
     return CompletionOut(
         session=confirmed, lines=lines, claim_id=claim_id, billing_hold=pricing.hold
     )
@@ -172,8 +179,7 @@ async def bill_held(
     authorization = await _authorize(conn, session, pricing, data)
     if authorization is not None:
         session = await queries.update_prior_authorization(conn, session.id, authorization)
-    claim_id = await billing.book(conn, actor, session, data, pricing)
-    await _queue(conn, settings, claim_id)
+    claim_id = await billing.book(conn, settings, actor, session, data, pricing)
     return pricing, claim_id
 
 
@@ -186,7 +192,6 @@ async def complete_session(
 ) -> CompletionOut:
     """Confirm a scheduled session: its provider or ops."""
     session = await lock_scheduled(conn, actor, session_id)
-    await clients.require_caller(conn, actor)
     return await _confirm(conn, settings, actor, session, data)
 
 

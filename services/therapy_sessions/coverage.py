@@ -103,7 +103,7 @@ async def settle_coverage(
             _, claim_id = await completion.bill_held(conn, settings, actor, session, recorded)
         else:
             pricing = await billing.price_self_pay(conn, settings, session, recorded)
-            await billing.book(conn, actor, session, recorded, pricing)
+            await billing.book(conn, settings, actor, session, recorded, pricing)
     now = clock.now()
     await queries.update_settlement(conn, session_id, data.outcome, data.reason, actor.user, now)
     await audit.record(conn, actor, "update", ENTITY, [session_id])

@@ -20,7 +20,7 @@ from schemas.therapy_sessions import (
     SessionLineOut,
     SessionOut,
 )
-from services.core import clock
+from services.core import audit, clock
 from services.core.db import one, to_struct, to_structs
 from services.core.pagination import After, fetch_page
 from services.core.scope import Scope
@@ -151,33 +151,51 @@ async def update_no_show(conn: asyncpg.Connection, session_id: uuid.UUID) -> Ses
     return one(row, SessionOut)
 
 
-async def update_confirm(
+async def update_confirm_with_lines(
     conn: asyncpg.Connection,
     session_id: uuid.UUID,
     data: CompleteSessionIn,
     diagnosis_codes: list[str],
     by: uuid.UUID,
     prior_authorization_id: uuid.UUID | None,
+    audited: tuple[str, audit.Author],
 ) -> SessionOut:
-    now = clock.now()
+    """update_confirm, the session's lines (as insert_lines writes them) and its "update"
+    audit row (`audited`: the entity's name and the author) in one statement."""
     row = await conn.fetchrow(
         """
-        UPDATE therapy_sessions
-        SET status = 'confirmed', diagnosis_codes = $2, place_of_service = $3, started_at = $4,
-            actual_minutes = $5, note_attested = $6, confirmed_at = $7, confirmed_by = $8,
-            prior_authorization_id = $9, updated_at = $7
-        WHERE id = $1
-        RETURNING"""  # noqa: S608 (constant column list, no input)
-        + _COLUMNS,
+        WITH s AS (
+            UPDATE therapy_sessions
+            SET status = 'confirmed', diagnosis_codes = $2, place_of_service = $3,
+                started_at = $4, actual_minutes = $5, note_attested = $6, confirmed_at = $7,
+                confirmed_by = $8, prior_authorization_id = $9, updated_at = $7
+            WHERE id = $1
+            RETURNING"""  # noqa: S608 (constant column list and core's audit CTE, no input)
+        + _COLUMNS
+        + """
+        ), l AS (
+            INSERT INTO therapy_session_lines (therapy_session_id, line_number, cpt_code,
+                                               modifiers, diagnosis_pointers)
+            SELECT s.id, n, code, string_to_array(mods, ','),
+                   string_to_array(ptrs, ',')::smallint[]
+            FROM s, unnest($10::text[], $11::text[], $12::text[])
+                        WITH ORDINALITY AS l (code, mods, ptrs, n)
+        ), """
+        + audit.create_rows("s", 13, "update")
+        + " SELECT"
+        + _COLUMNS
+        + "FROM s",
         session_id,
         diagnosis_codes,
         data.place_of_service,
         data.started_at,
         data.duration_minutes,
         data.note_attested,
-        now,
+        clock.now(),
         by,
         prior_authorization_id,
+        *_line_arrays(data),
+        *audit.create_args(*audited),
     )
     return one(row, SessionOut)
 
@@ -234,11 +252,18 @@ async def insert_lines(
         RETURNING """  # noqa: S608 (constant column list, no input)
         + _LINE_COLUMNS,
         session_id,
+        *_line_arrays(data),
+    )
+    return sorted(to_structs(rows, SessionLineOut), key=lambda line: line.line_number)
+
+
+def _line_arrays(data: CompleteSessionIn) -> tuple[list[str], list[str], list[str]]:
+    """The lines' codes, modifiers and pointers as the line INSERTs unnest them."""
+    return (
         [line.cpt_code for line in data.lines],
         [",".join(line.modifiers) for line in data.lines],
         [",".join(map(str, line.diagnosis_pointers)) for line in data.lines],
     )
-    return sorted(to_structs(rows, SessionLineOut), key=lambda line: line.line_number)
 
 
 async def list_lines(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[SessionLineOut]:

@@ -110,7 +110,7 @@ async def _ready_claim(stack: Stack, member_id: str = "EVG100001") -> uuid.UUID:
             service_date=SERVICE_DATE, place_of_service="10", diagnosis_codes=["F411"],
             prior_authorization_id=None, lines=[line],
         )  # fmt: skip
-        return (await claims.create_claim(conn, ops, data)).id
+        return await claims.create_claim(conn, ops, data)
 
 
 async def _queue(stack: Stack) -> int:

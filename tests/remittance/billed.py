@@ -50,7 +50,9 @@ async def bill(
             for cpt, cents in lines
         ],
     )  # fmt: skip
-    claim = await claims.create_claim(db, ops, data)
+    await claims.create_claim(db, ops, data)
+    claim = await claims.get_claim_of_session(db, session.id)
+    assert claim is not None
     await book_completion(db, claim, estimate)
     # As the payer's 277CA left it: an 835 finds a `ready` claim only when a correction waits.
     await db.execute("UPDATE claims SET status = 'accepted' WHERE id = $1", claim.id)

@@ -9,10 +9,15 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 
+from schemas.therapy_sessions import CompleteSessionIn
 from services.core import clock as hearth_clock
+from services.core.auth import Actor
+from services.core.errors import Unauthorized
 from services.core.settings import Settings
+from services.therapy_sessions.completion import complete_session
 from tests.clients.helpers import audit_rows
 from tests.factories import make_provider
 from tests.therapy_sessions.completion import arrange, completion_body, session_row
@@ -178,6 +183,20 @@ async def test_who_may_complete(
     assert (await client.post(unknown, json=body, headers=token(visit.ops))).status_code == 404
     assert (await session_row(db, visit.session.id))["status"] == "scheduled"
     assert (await client.post(url, json=body, headers=token(visit.ops))).status_code == 200
+
+
+async def test_a_user_gone_since_the_token_check_is_401_and_nothing_is_confirmed(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The token check proves the user once per request; one gone after it (the actor below,
+    whose user never existed, stands for it) is refused at its first stored reference."""
+    visit = await arrange(db, settings)
+    gone = Actor(user_id=uuid.uuid4(), role="provider", provider_id=visit.provider.provider_id)
+    data = msgspec.convert(completion_body(), CompleteSessionIn, strict=False)
+    with pytest.raises(Unauthorized):
+        async with db.transaction():  # the request's transaction, rolled back
+            await complete_session(db, settings, gone, visit.session.id, data)
+    assert (await session_row(db, visit.session.id))["status"] == "scheduled"
 
 
 async def test_a_repeat_with_the_same_idempotency_key_gets_the_first_answer(

@@ -17,6 +17,7 @@ from schemas.claims import (
     ClaimOut,
     OpsFlagRow,
 )
+from services.core import audit
 from services.core.db import to_struct, to_structs
 
 _CLAIM = """
@@ -40,39 +41,89 @@ _LINE_COLUMNS = """
 """
 
 
+# The platform's charge in force on $2 of each code in $1 that has one.
+_CHARGES = """
+    SELECT DISTINCT ON (cpt_code) cpt_code, charge_cents
+    FROM platform_charges
+    WHERE cpt_code = ANY($1::text[]) AND effective_from <= $2
+    ORDER BY cpt_code, effective_from DESC
+"""
+
+
 async def get_charges(conn: asyncpg.Connection, cpt_codes: list[str], on: date) -> dict[str, int]:
     """The platform's charge in force on `on` for each code that has one."""
-    rows = await conn.fetch(
-        """
-        SELECT DISTINCT ON (cpt_code) cpt_code, charge_cents
-        FROM platform_charges
-        WHERE cpt_code = ANY($1::text[]) AND effective_from <= $2
-        ORDER BY cpt_code, effective_from DESC
+    rows = await conn.fetch(_CHARGES, cpt_codes, on)
+    return {row["cpt_code"]: row["charge_cents"] for row in rows}
+
+
+async def next_claim_number_and_charges(
+    conn: asyncpg.Connection, cpt_codes: list[str], on: date
+) -> tuple[int, dict[str, int]]:
+    """A new claim's number and the platform's charges in force on `on` (one round trip; a
+    number taken by a claim that is then refused is a gap, as after any rollback)."""
+    row = await conn.fetchrow(
+        "WITH c AS ("  # noqa: S608 (constant fragments, no input)
+        + _CHARGES
+        + """)
+        SELECT nextval('claim_number_seq') AS number,
+               array(SELECT cpt_code FROM c ORDER BY cpt_code) AS codes,
+               array(SELECT charge_cents FROM c ORDER BY cpt_code) AS charges
         """,
         cpt_codes,
         on,
     )
-    return {row["cpt_code"]: row["charge_cents"] for row in rows}
+    assert row is not None
+    return row["number"], dict(zip(row["codes"], row["charges"], strict=True))
 
 
-async def next_claim_number(conn: asyncpg.Connection) -> int:
-    value: int = await conn.fetchval("SELECT nextval('claim_number_seq')")
-    return value
-
-
-async def insert_claim(
-    conn: asyncpg.Connection, data: ClaimIn, claim_number: str, total_charge_cents: int
-) -> uuid.UUID | None:
-    """The new claim's id; None when the session already has a claim with this payer."""
-    claim_id: uuid.UUID | None = await conn.fetchval(
-        """
+# A new claim with its lines, its first version (frequency 1), its `ready` history row and
+# its audit row, in one statement: nothing is written when the session already has a claim
+# with this payer (the claims CTE then returns no row).
+_NEW_CLAIM = (
+    """
+    WITH c AS (
         INSERT INTO claims (therapy_session_id, payer_id, policy_id, provider_id, client_id,
                             claim_number, service_date, place_of_service, diagnosis_codes,
                             prior_authorization_id, total_charge_cents, allowed_cents)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         ON CONFLICT (therapy_session_id, payer_id) DO NOTHING
         RETURNING id
-        """,
+    ), lines AS (
+        INSERT INTO claim_lines (claim_id, line_number, cpt_code, modifiers, charge_cents,
+                                 allowed_cents, units, diagnosis_pointers, line_control_number)
+        SELECT c.id, l.n, l.code, string_to_array(l.mods, ','), l.charge, l.allowed, l.units,
+               string_to_array(l.ptrs, ',')::smallint[], l.control
+        FROM c, unnest($13::smallint[], $14::text[], $15::text[], $16::bigint[], $17::bigint[],
+                       $18::int[], $19::text[], $20::text[])
+                AS l (n, code, mods, charge, allowed, units, ptrs, control)
+    ), v AS (
+        INSERT INTO claim_submissions (claim_id, version, frequency, clm01)
+        SELECT c.id, 1, '1', $21 FROM c
+    ), h AS (
+        INSERT INTO claim_status_history (claim_id, from_status, to_status, reason,
+                                          actor_user_id, at)
+        SELECT c.id, NULL, 'ready', $22, $23, $24 FROM c
+    ), """  # noqa: S608 (core's constant audit CTE)
+    + audit.create_rows("c", 25)
+    + """
+    SELECT id FROM c
+    """
+)
+
+
+async def insert_new_claim(
+    conn: asyncpg.Connection,
+    data: ClaimIn,
+    claim_number: str,
+    lines: list[ClaimLineOut],
+    clm01: str,
+    history: tuple[str, uuid.UUID | None, datetime],
+    written_by: audit.Author,
+) -> uuid.UUID | None:
+    """The new claim's id; None when the session already has a claim with this payer.
+    `history`: the reason, user and time of its `ready` row."""
+    claim_id: uuid.UUID | None = await conn.fetchval(
+        _NEW_CLAIM,
         data.therapy_session_id,
         data.payer_id,
         data.policy_id,
@@ -83,8 +134,19 @@ async def insert_claim(
         data.place_of_service,
         data.diagnosis_codes,
         data.prior_authorization_id,
-        total_charge_cents,
-        sum(line.allowed_cents for line in data.lines),
+        sum(x.charge_cents for x in lines),
+        sum(x.allowed_cents for x in lines),
+        [x.line_number for x in lines],
+        [x.cpt_code for x in lines],
+        [",".join(x.modifiers) for x in lines],
+        [x.charge_cents for x in lines],
+        [x.allowed_cents for x in lines],
+        [x.units for x in lines],
+        [",".join(map(str, x.diagnosis_pointers)) for x in lines],
+        [x.line_control_number for x in lines],
+        clm01,
+        *history,
+        *audit.create_args("claim", written_by),
     )
     return claim_id
 
@@ -331,15 +393,6 @@ async def update_claim_coding(
 
 async def delete_lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM claim_lines WHERE claim_id = $1", claim_id)
-
-
-async def get_ready_at(conn: asyncpg.Connection, claim_id: uuid.UUID) -> datetime | None:
-    """When the claim last became ready (its submission hold runs from then)."""
-    found: datetime | None = await conn.fetchval(
-        "SELECT max(at) FROM claim_status_history WHERE claim_id = $1 AND to_status = 'ready'",
-        claim_id,
-    )
-    return found
 
 
 async def update_remitted_submission(
