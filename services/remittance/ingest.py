@@ -30,7 +30,7 @@ import asyncpg
 
 from schemas.remittance_posting import FetchRemittancesJob
 from services.clearinghouse.client import NO_RESULTS_FILE, PAYLOAD_835, ClearinghouseAdapter
-from services.clearinghouse.errors import ClearinghouseError
+from services.clearinghouse.errors import ClearinghouseError, ClearinghouseUnavailable
 from services.core import clock, outbox
 from services.core.auth import SYSTEM
 from services.core.db import transaction
@@ -94,7 +94,7 @@ async def fetch_remittances(
                 raise ClearinghouseError("an 835 without a readable ISA13: kept for ops")
             if step in counts:
                 counts[step] += 1
-    except ClearinghouseError as exc:
+    except (ClearinghouseUnavailable, ClearinghouseError) as exc:
         summary = _summary(counts)
         async with transaction(pool) as conn:
             await outbox.record_failure(conn, outbox_id, f"{exc.detail} ({summary})", RETRY_AFTER)
