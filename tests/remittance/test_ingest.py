@@ -3,6 +3,7 @@ by it, its 835s fetched after the cursor and posted, each with the cursor in one
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 
@@ -246,3 +247,22 @@ async def test_a_run_stops_after_its_bound_and_queues_the_rest(stack: Stack) -> 
             )
             == 0
         )
+
+
+async def test_two_runs_at_once_post_each_file_once(stack: Stack) -> None:  # noqa: F811
+    claim_id = await _claim(stack)
+    await _round(stack)
+    outbox_id = await _queue(stack)
+    outcomes = await asyncio.gather(
+        *(
+            fetch_remittances(stack.pool, stack.clearinghouse, stack.settings, outbox_id)
+            for _ in range(2)
+        )
+    )
+    posted = sorted(o for o in outcomes if o != "done already")
+    assert "1 posted, 0 already posted, 0 refused" in posted
+    assert all(o.endswith("0 already posted, 0 refused") for o in posted)
+    assert await _files(stack) == 1
+    assert await _state(stack, claim_id) == ("paid", 0)
+    (era,) = await _eras(stack)
+    assert await _cursor(stack) == interchange_number(era.encode())
