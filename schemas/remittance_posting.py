@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal
+
+import msgspec
 
 from schemas.common import Out
 
@@ -162,3 +164,10 @@ class RemittedClaimQueued(Out):
     claim_id: uuid.UUID | None  # None: no claim of ours has its CLP01
     outcome: Outcome
     ops_reason: str | None
+
+
+class FetchRemittancesJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `fetch_remittances`: the next 835s from one clearinghouse."""
+
+    job: ClassVar[str] = "fetch_remittances"
+    clearinghouse: str  # our receiver id there (settings.clearinghouse_receiver_id)

@@ -71,6 +71,8 @@ TABLES: dict[str, str] = {
             "remitted_lines",
             "remittance_adjustments",
             "remittance_provider_adjustments",
+            "remittance_fetch_cursors",
+            "remittance_fetch_refusals",
         ),
         "remittance",
     ),

@@ -17,6 +17,7 @@ from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.outbox import relay_outbox
+from workers.jobs.remittance import fetch_remittances, schedule_remittance_fetch
 from workers.jobs.timely_filing import flag_timely_filing
 
 SETTINGS = load_settings()
@@ -44,6 +45,8 @@ class WorkerSettings:
         # deadline; the outbox sweeper brings back what a crash interrupted.
         func(submit_claims, timeout=45),
         func(fetch_claim_results, timeout=45),
+        # At most remittance_files_per_run files a run, each posted in its own transaction.
+        func(fetch_remittances, timeout=45),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -56,6 +59,13 @@ class WorkerSettings:
         cron(
             schedule_claim_submissions,
             minute=set(range(0, 60, SETTINGS.claim_submit_interval_min)),
+            unique=True,
+            timeout=30,
+        ),
+        # Only writes the clearinghouse's fetch row to the outbox (deduped while one is open).
+        cron(
+            schedule_remittance_fetch,
+            minute=set(range(0, 60, SETTINGS.remittance_poll_interval_min)),
             unique=True,
             timeout=30,
         ),

@@ -34,6 +34,10 @@ NO_ACK_FILE = "X12_NoBatchAckFile"
 RETRIEVE_277 = "X12_005010_Request_Batch_Results_277"
 PAYLOAD_277 = "X12_005010_Response_Batch_Results_277"
 NO_RESULTS_FILE = "X12_NoBatchResultsFile"
+# 835 retrieval (ERA): the Payload is a cursor, "0" or the ISA13 of the last 835 we hold; the
+# answer is the next 835 after it, or NO_RESULTS_FILE when there is none.
+REQUEST_835 = "X12_835_Request_005010X221A1"
+PAYLOAD_835 = "X12_835_Response_005010X221A1"
 BATCH = "Batch"
 ENVELOPE_ERROR = "CoreEnvelopeError"
 CORE_RULE_VERSION = "2.2.0"

@@ -23,11 +23,13 @@ from services.clearinghouse.caqh_core import (
     NO_ACK_FILE,
     NO_RESULTS_FILE,
     PAYLOAD_277,
+    PAYLOAD_835,
     PAYLOAD_837,
     PAYLOAD_999,
     PAYLOAD_TA1,
     REALTIME,
     RECEIPT,
+    REQUEST_835,
     RETRIEVE_277,
     RETRIEVE_999,
     CoreProtocolError,
@@ -51,10 +53,12 @@ __all__ = [
     "NO_ACK_FILE",
     "NO_RESULTS_FILE",
     "PAYLOAD_277",
+    "PAYLOAD_835",
     "PAYLOAD_837",
     "PAYLOAD_999",
     "PAYLOAD_TA1",
     "RECEIPT",
+    "REQUEST_835",
     "RETRIEVE_277",
     "RETRIEVE_999",
     "ClearinghouseAdapter",
@@ -96,6 +100,11 @@ class ClearinghouseAdapter(Protocol):
 
         An envelope error comes back as an answer (the caller stores it), not as an exception.
         """
+        ...
+
+    async def next_835(self, cursor: str, *, payload_id: uuid.UUID) -> CoreResponse:
+        """The next 835 after `cursor` ("0", or the ISA13 of the last 835 we hold): PAYLOAD_835,
+        or NO_RESULTS_FILE when there is none; envelope errors come back as answers."""
         ...
 
 
@@ -162,6 +171,11 @@ class CoreHttpClient:
     ) -> CoreResponse:
         """The whole answer, envelope errors included; ClearinghouseUnavailable as realtime."""
         return await self._exchange(payload_type, payload, payload_id, BATCH)
+
+    async def next_835(self, cursor: str, *, payload_id: uuid.UUID) -> CoreResponse:
+        """A batch retrieval of the next 835: one PayloadID per request (the caller's, new each
+        time: a repeated one gets its first answer), the same one across its retries."""
+        return await self.batch(REQUEST_835, cursor, payload_id=payload_id)
 
     async def _exchange(
         self, payload_type: str, payload: str, payload_id: uuid.UUID, mode: str

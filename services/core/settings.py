@@ -185,6 +185,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     claim_submit_interval_min: Annotated[int, Meta(ge=1, le=60)] = 15
     # A sent batch with no 999 (or no 277CA) this long after it was received goes to ops.
     claim_ack_timeout_hours: Annotated[int, Meta(ge=1, le=720)] = 72
+    # The 835 polling worker asks the clearinghouse for new 835s every this many minutes and
+    # posts at most remittance_files_per_run of them per job (then queues itself again).
+    remittance_poll_interval_min: Annotated[int, Meta(ge=1, le=60)] = 30
+    remittance_files_per_run: Annotated[int, Meta(ge=1, le=500)] = 20
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000

@@ -1,0 +1,32 @@
+"""835 ingestion: the cron that queues the clearinghouse poll, and the polling job."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from schemas.remittance_posting import FetchRemittancesJob
+from services.core.db import transaction
+from services.remittance.ingest import fetch_remittances as run_fetch_remittances
+from services.remittance.ingest import queue_fetch
+
+log = logging.getLogger(__name__)
+
+
+async def schedule_remittance_fetch(ctx: dict[str, Any]) -> bool:
+    """Queue the clearinghouse's 835 fetch unless one is open (cron, max_tries 1)."""
+    async with transaction(ctx["pool"]) as conn:
+        queued = await queue_fetch(conn, ctx["settings"])
+    log.info(
+        "remittance fetch queued", extra={"job": "schedule_remittance_fetch", "count": int(queued)}
+    )
+    return queued
+
+
+async def fetch_remittances(ctx: dict[str, Any], outbox_id: int) -> str:
+    """The clearinghouse's new 835s fetched and posted (carries an outbox id only)."""
+    outcome = await run_fetch_remittances(
+        ctx["pool"], ctx["clearinghouse"], ctx["settings"], outbox_id
+    )
+    log.info("remittance fetch", extra={"job": FetchRemittancesJob.job, "outcome": outcome})
+    return outcome
