@@ -179,10 +179,9 @@ async def _once(
     use_case: Callable[[], Awaitable[CorrectionOut]],
 ) -> Response[CorrectionOut]:
     """A correction once per Idempotency-Key: a repeat gets the first answer."""
-    status, out = await idempotency.run_once(
+    return await idempotency.respond_once(
         conn, actor.user, key, operation, data, 200, use_case, CorrectionOut
     )
-    return Response(out, status_code=status)
 
 
 class SessionClaimController(Controller):

@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import asyncpg
 import msgspec
+from litestar import Response
 from litestar.params import HeaderParameter
 
 from services.core.errors import Conflict, Unauthorized, Unprocessable
@@ -93,6 +94,23 @@ async def run_once(
     if stored["response_status"] == _PENDING:  # only if a use case committed without finishing
         raise Conflict("the first request with this key did not finish", code="idempotency_pending")
     return stored["response_status"], msgspec.convert(stored["response_body"], out_type)
+
+
+async def respond_once(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    key: str | None,
+    operation: str,
+    body: msgspec.Struct,
+    status: int,
+    use_case: Callable[[], Awaitable[T]],
+    out_type: type[T],
+) -> Response[T]:
+    """`run_once` as a route's response: the first answer's status and body."""
+    first_status, out = await run_once(
+        conn, user_id, key, operation, body, status, use_case, out_type
+    )
+    return Response(out, status_code=first_status)
 
 
 async def _insert_key(

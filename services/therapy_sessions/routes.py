@@ -47,7 +47,7 @@ class TherapySessionController(Controller):
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[SessionOut]:
         """Book a session; a repeat with the same Idempotency-Key gets the first answer."""
-        status, session = await idempotency.run_once(
+        return await idempotency.respond_once(
             conn,
             actor.user,
             idempotency_key,
@@ -57,7 +57,6 @@ class TherapySessionController(Controller):
             lambda: service.book_session(conn, actor, data),
             SessionOut,
         )
-        return Response(session, status_code=status)
 
     @get("/", guards=[allow("ops", "provider", "client")], operation_id="list_therapy_sessions")
     async def list_(
@@ -136,7 +135,7 @@ class TherapySessionController(Controller):
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CompletionOut]:
         """Confirm a scheduled session (its provider, or ops); each refused rule is a 422."""
-        status, out = await idempotency.run_once(
+        return await idempotency.respond_once(
             conn,
             actor.user,
             idempotency_key,
@@ -146,7 +145,6 @@ class TherapySessionController(Controller):
             lambda: completion.complete_session(conn, settings, actor, session_id, data),
             CompletionOut,
         )
-        return Response(out, status_code=status)
 
     @post("/recorded", guards=[allow("ops", "provider")], operation_id="record_therapy_session")
     async def record(
@@ -158,7 +156,7 @@ class TherapySessionController(Controller):
         idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[CompletionOut]:
         """Record an unbooked session that took place: booked and confirmed at once."""
-        status, out = await idempotency.run_once(
+        return await idempotency.respond_once(
             conn,
             actor.user,
             idempotency_key,
@@ -168,7 +166,6 @@ class TherapySessionController(Controller):
             lambda: completion.record_session(conn, settings, actor, data),
             CompletionOut,
         )
-        return Response(out, status_code=status)
 
     @patch(
         "/{session_id:uuid}",
@@ -186,7 +183,7 @@ class TherapySessionController(Controller):
     ) -> Response[CompletionOut]:
         """Correct a confirmed session's coding within the edit window, while its claim is
         unsent (409 otherwise); every completion rule applies again (422)."""
-        status, out = await idempotency.run_once(
+        return await idempotency.respond_once(
             conn,
             actor.user,
             idempotency_key,
@@ -196,7 +193,6 @@ class TherapySessionController(Controller):
             lambda: editing.edit_session(conn, settings, actor, session_id, data),
             CompletionOut,
         )
-        return Response(out, status_code=status)
 
 
 class CoverageQueueController(Controller):
@@ -233,7 +229,7 @@ class CoverageQueueController(Controller):
     ) -> Response[CoverageSettlementOut]:
         """Bill a held session (after a new benefit check), or mark it self-pay or written off;
         a repeat with the same Idempotency-Key gets the first answer."""
-        status, out = await idempotency.run_once(
+        return await idempotency.respond_once(
             conn,
             actor.user,
             idempotency_key,
@@ -243,4 +239,3 @@ class CoverageQueueController(Controller):
             lambda: coverage.settle_coverage(conn, settings, actor, session_id, data),
             CoverageSettlementOut,
         )
-        return Response(out, status_code=status)
