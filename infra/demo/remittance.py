@@ -83,14 +83,23 @@ def _expected(demo: Demo) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _payment_run(demo: Demo, clearinghouse: str) -> None:
-    response = demo.http.post(f"{_admin(clearinghouse)}/payment-run", json={})
-    if response.status_code != 200:
+def _simulator(demo: Demo, method: str, url: str, **kw: Any) -> Any:
+    """An answer of the simulator's admin routes; DemoFailed saying where the demo looked."""
+    try:
+        response = demo.http.request(method, url, **kw)
+        answered = f"{response.status_code}: {response.text[:300]}"
+    except httpx.HTTPError as exc:
+        response, answered = None, f"nothing ({exc})"
+    if response is None or response.status_code != 200:
         raise DemoFailed(
-            f"the clearinghouse simulator's payment run answered {response.status_code}:"
-            f" {response.text[:300]} (is {clearinghouse} the simulator `make run` started?)"
+            f"the clearinghouse simulator at {url} answered {answered}; `make run` starts it on"
+            " port 8090 (HEARTH_CLEARINGHOUSE_PORT): pass its URL with --clearinghouse-url"
         )
-    eras = response.json()["items"]
+    return response.json()
+
+
+def _payment_run(demo: Demo, clearinghouse: str) -> None:
+    eras = _simulator(demo, "POST", f"{_admin(clearinghouse)}/payment-run", json={})["items"]
     if not eras:
         say("payers: payment run", "nothing new to pay (an earlier fetch already had them pay)")
     for era in eras:
@@ -221,10 +230,8 @@ def _files_of(demo: Demo, ops: str, payments: set[str]) -> list[dict[str, Any]]:
 
 def _write_835s(demo: Demo, clearinghouse: str, files: list[dict[str, Any]], edi: Path) -> None:
     """Each file we posted, as the simulator kept it, once its SHA-256 is the one we stored."""
-    response = httpx.get(f"{_admin(clearinghouse)}/remittances", timeout=30)
-    response.raise_for_status()
-    eras = {hashlib.sha256(era["text"].encode()).hexdigest(): era
-            for era in response.json()["items"]}  # fmt: skip
+    kept = _simulator(demo, "GET", f"{_admin(clearinghouse)}/remittances")["items"]
+    eras = {hashlib.sha256(era["text"].encode()).hexdigest(): era for era in kept}
     written = []
     for row in files:
         era = eras.get(row["sha256"])
