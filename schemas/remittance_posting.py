@@ -171,3 +171,11 @@ class FetchRemittancesJob(msgspec.Struct, frozen=True, kw_only=True):
 
     job: ClassVar[str] = "fetch_remittances"
     clearinghouse: str  # our receiver id there (settings.clearinghouse_receiver_id)
+
+
+class RemittanceFetchQueuedOut(Out):
+    """`POST /remittances/fetches`: whether a fetch of the clearinghouse's new 835s was queued
+    now, or one was already open (queued, running or waiting to retry) and nothing was added."""
+
+    clearinghouse: str  # our receiver id there
+    queued: bool

@@ -1,4 +1,4 @@
-"""/remittances (ops upload and read 835 files) and /claims/{id}/remittance."""
+"""/remittances (ops upload and read 835 files, and fetch now) and /claims/{id}/remittance."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from litestar.params import FromPath
 
 from schemas.remittance_posting import (
     ClaimRemittanceOut,
+    RemittanceFetchQueuedOut,
     RemittanceFileDetailOut,
     RemittanceFileOut,
     RemittanceFileRow,
     RemittedClaimQueued,
 )
 from services.core.auth import allow
-from services.core.deps import Caller, Conn
+from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.remittance import service
+from services.remittance import ingest, service
 from services.remittance.errors import NotAn835Body, Refused835
 
 OPS = [allow("ops")]
@@ -51,6 +52,12 @@ class RemittanceController(Controller):
             raise Refused835("the body is empty: send the 835 file", field="body")
         out, posted = await service.post_file_on(conn, body, "upload", actor)
         return Response(out, status_code=201 if posted else 200)
+
+    @post("/fetches", guards=OPS, operation_id="fetch_remittances_now", status_code=202)
+    async def fetch_now(self, conn: Conn, settings: AppSettings) -> RemittanceFetchQueuedOut:
+        """Queue the clearinghouse's 835 fetch now, as the cron would (`queued`: false when one
+        is already open: repeating the call is harmless)."""
+        return await ingest.fetch_now(conn, settings)
 
     @get("/", guards=OPS, operation_id="list_remittances")
     async def list(

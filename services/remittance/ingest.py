@@ -28,7 +28,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from schemas.remittance_posting import FetchRemittancesJob
+from schemas.remittance_posting import FetchRemittancesJob, RemittanceFetchQueuedOut
 from services.clearinghouse.client import NO_RESULTS_FILE, PAYLOAD_835, ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, ClearinghouseUnavailable
 from services.core import clock, outbox
@@ -56,6 +56,14 @@ async def queue_fetch(conn: asyncpg.Connection, settings: Settings) -> bool:
         conn, FetchRemittancesJob(clearinghouse=name), dedupe_key=dedupe_key(name)
     )
     return added is not None
+
+
+async def fetch_now(conn: asyncpg.Connection, settings: Settings) -> RemittanceFetchQueuedOut:
+    """Ops' "fetch now": the cron's row, queued at once under the cron's dedupe key. An open
+    fetch (queued, running, or waiting to retry after a failure) is left as it is: pressing
+    the button again adds nothing, and the answer says which happened."""
+    queued = await queue_fetch(conn, settings)
+    return RemittanceFetchQueuedOut(clearinghouse=settings.clearinghouse_receiver_id, queued=queued)
 
 
 def interchange_number(raw: bytes) -> str | None:
