@@ -111,7 +111,7 @@ async def fetch_remittances(
     return _summary(counts) + ("; more queued" if more else "")
 
 
-def _broke_at(refused: Refused835) -> tuple[str | None, int] | None:
+def broken_at(refused: Refused835) -> tuple[str | None, int] | None:
     """The segment id and position a refused file broke at, when the reader named them."""
     cause = refused.__cause__
     if isinstance(cause, X835Error) and 0 < cause.position <= _MAX_POSITION:
@@ -153,7 +153,7 @@ async def _fetch_one(pool: asyncpg.Pool, clearinghouse: ClearinghouseAdapter, na
                 _, anything = await post_file_on(conn, raw, "clearinghouse", SYSTEM)
             step = "posted" if anything else "already posted"
         except Refused835 as exc:
-            where = _broke_at(exc)
+            where = broken_at(exc)
             await q.insert_refusal(conn, name, isa13, digest, raw, exc.detail, now, where)
             # The error may quote the file's values: it is kept in the row, not logged.
             log.error("835 refused, kept for ops", extra={"job": FetchRemittancesJob.job})

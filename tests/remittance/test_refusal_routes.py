@@ -16,9 +16,10 @@ from services.core import clock as hearth_clock
 from services.core.auth import Actor
 from services.core.clock import Clock
 from services.remittance.errors import Refused835
-from services.remittance.ingest import _broke_at, interchange_number
+from services.remittance.ingest import broken_at, interchange_number
 from services.remittance.queries.fetch import insert_refusal
 from services.remittance.service import post_file_on
+from services.remittance.x835 import X835Error
 from tests.authz import ROLES, headers_for, refusal
 from tests.bad_input import bad_note_bodies
 from tests.factories import make_actor, make_ops
@@ -36,7 +37,7 @@ async def refuse(db: asyncpg.Connection, ops: Actor, control: int) -> uuid.UUID:
         await post_file_on(db, raw, "clearinghouse", ops)
     digest = hashlib.sha256(raw).hexdigest()
     isa13 = interchange_number(raw)
-    where = _broke_at(refused.value)
+    where = broken_at(refused.value)
     error, now = refused.value.detail, hearth_clock.now()
     await insert_refusal(db, "HEARTHCH", isa13, digest, raw, error, now, where)
     found: uuid.UUID = await db.fetchval(
@@ -189,3 +190,18 @@ async def test_refusals_are_ops_only(
         assert await db.fetchval(
             "SELECT resolved_at IS NULL FROM remittance_fetch_refusals WHERE id = $1", refusal_id
         )
+
+
+@pytest.mark.parametrize(
+    ("cause", "where"),
+    [
+        (X835Error("is not a number", "CLP", 57), ("CLP", 57)),
+        (X835Error("unknown segment", "cl*p", 9), (None, 9)),  # junk is not kept as an id
+        (X835Error("is not X12", "", 0), None),
+        (ValueError("the body is not text"), None),
+    ],
+)
+def test_where_a_refused_file_broke(cause: Exception, where: tuple[str | None, int] | None) -> None:
+    refused = Refused835("refused", field="body")
+    refused.__cause__ = cause
+    assert broken_at(refused) == where
