@@ -63,6 +63,7 @@ from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
+from services.remittance.ops_routes import RemittanceOpsController
 from services.remittance.routes import RecoupmentPoliciesController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
@@ -89,6 +90,7 @@ ROUTE_HANDLERS: list[Any] = [
     SessionClaimController,
     RecoupmentPoliciesController,
     RemittanceController,
+    RemittanceOpsController,
     ClaimRemittanceController,
     ClaimBatchController,
     ClaimSubmissionController,

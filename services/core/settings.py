@@ -189,6 +189,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # posts at most remittance_files_per_run of them per job (then queues itself again).
     remittance_poll_interval_min: Annotated[int, Meta(ge=1, le=60)] = 30
     remittance_files_per_run: Annotated[int, Meta(ge=1, le=500)] = 20
+    # A payer's reversal (CLP02 22) whose correction has not come this many days after it was
+    # posted goes to ops (GET /remittances/queues/awaiting-correction).
+    reversal_correction_days: Annotated[int, Meta(ge=1, le=365)] = 30
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000

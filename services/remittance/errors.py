@@ -35,3 +35,13 @@ class NotAn835Body(DomainError):
     """A body sent as another media type (JSON, a form): malformed for this operation."""
 
     code = "unsupported_media_type"
+
+
+class RefusalNotFound(NotFound):
+    code = "remittance_refusal_not_found"
+
+
+class RefusalResolved(Conflict):
+    """Ops resolve a refused file once; its resolution stands."""
+
+    code = "remittance_refusal_resolved"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from datetime import timedelta
 
@@ -38,11 +39,15 @@ from services.core.settings import Settings
 from services.remittance.errors import Refused835
 from services.remittance.queries import fetch as q
 from services.remittance.service import post_file_on
+from services.remittance.x835 import X835Error
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(minutes=5)
 _BOM = b"\xef\xbb\xbf"
+# A segment id as X12 writes them; the reader names whatever the file had, which may be junk.
+_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+_MAX_POSITION = 2**31 - 1  # the column's INTEGER
 
 
 def dedupe_key(clearinghouse: str) -> str:
@@ -114,6 +119,14 @@ async def fetch_remittances(
     return _summary(counts) + ("; more queued" if more else "")
 
 
+def broken_at(refused: Refused835) -> tuple[str | None, int] | None:
+    """The segment id and position a refused file broke at, when the reader named them."""
+    cause = refused.__cause__
+    if isinstance(cause, X835Error) and 0 < cause.position <= _MAX_POSITION:
+        return (cause.segment if _SEGMENT_ID.fullmatch(cause.segment) else None), cause.position
+    return None
+
+
 def _summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {what}" for what, n in counts.items())
 
@@ -148,7 +161,8 @@ async def _fetch_one(pool: asyncpg.Pool, clearinghouse: ClearinghouseAdapter, na
                 _, anything = await post_file_on(conn, raw, "clearinghouse", SYSTEM)
             step = "posted" if anything else "already posted"
         except Refused835 as exc:
-            await q.insert_refusal(conn, name, isa13, digest, raw, exc.detail, now)
+            where = broken_at(exc)
+            await q.insert_refusal(conn, name, isa13, digest, raw, exc.detail, now, where)
             # The error may quote the file's values: it is kept in the row, not logged.
             log.error("835 refused, kept for ops", extra={"job": FetchRemittancesJob.job})
             step = "refused"

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from schemas.ledger import AccountKind, EntryIn, EntryKind
-from schemas.recoupment import LossFacts
 from schemas.remittance import Adjustment, Claim, ProviderAdjustment, Remittance
 from services.claims.service import record_remittance
 from services.ledger.service import (
@@ -32,6 +31,7 @@ from services.ledger.service import (
     lines_from_net,
     post_entry,
 )
+from services.remittance.loss_facts import loss_facts
 from services.remittance.queries import posting as q
 from services.remittance.recoupment import decide_loss
 
@@ -201,7 +201,7 @@ async def _recoup(
     loss: int,
 ) -> None:
     """Each loss adjustment's share of the loss, in file order, by its CARC's policy."""
-    facts = LossFacts(authorization_recorded=match.authorization_recorded)
+    facts = loss_facts(match)
     left = loss
     for n, adjustment in enumerate(losses, start=1):
         share = min(adjustment.amount_cents, left)
