@@ -64,6 +64,7 @@ from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
 from services.remittance.routes import RecoupmentPoliciesController
+from services.remittance.true_up_routes import EstimateAccuracyController, TrueUpController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -90,6 +91,8 @@ ROUTE_HANDLERS: list[Any] = [
     RecoupmentPoliciesController,
     RemittanceController,
     ClaimRemittanceController,
+    TrueUpController,
+    EstimateAccuracyController,
     ClaimBatchController,
     ClaimSubmissionController,
 ]

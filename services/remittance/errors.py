@@ -35,3 +35,17 @@ class NotAn835Body(DomainError):
     """A body sent as another media type (JSON, a form): malformed for this operation."""
 
     code = "unsupported_media_type"
+
+
+class TrueUpNotFound(NotFound):
+    code = "true_up_not_found"
+
+
+class TrueUpNotInReview(Conflict):
+    """Ops decide a true-up only while it waits in ops_review."""
+
+    code = "true_up_not_in_review"
+
+
+class BadAccuracyWindow(DomainError):
+    status, code, title = 400, "bad_accuracy_window", "Invalid request"
