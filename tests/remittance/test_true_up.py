@@ -195,13 +195,7 @@ async def test_a_reversal_before_ops_decide_closes_the_review_and_uncharges_noth
     db, ops, billed
 ):
     await t.post(db, ops, f.transaction(t.ours(t.OTHER_PR, billed, "8"), paid="70"))
-    reversal = t.ours(
-        t.OTHER_PR.replace("*1*150*70*50*", "*22*-150*-70*-50*")
-        .replace("*150*70**1~", "*-150*-70**-1~")
-        .replace("CAS*CO*45*30~", "CAS*CO*45*-30~")
-        .replace("CAS*PR*3*20*1*27*30~", "CAS*PR*3*-20*-1*27*-30~"),
-        billed, "8",
-    )  # fmt: skip
+    reversal = t.ours(t.reversal_of(t.OTHER_PR), billed, "8")
     await t.post(db, ops, f.transaction(reversal, trace="EFT0002", bpr=t.debit(70)), control=102)
     (original,) = await t.true_ups(db, billed)
     assert original["status"] == "closed"
@@ -218,13 +212,7 @@ async def test_a_reversal_of_a_refused_true_up_takes_the_carried_part_back(db, o
     (row,) = await t.true_ups(db, billed)
     await decide_true_up(db, ops, row["id"], "refused", "not the client's")
     await _settle_all(db)
-    reversal = t.ours(
-        t.DEDUCTIBLE_AND_OTHER_PR.replace("*1*150*40*80*", "*22*-150*-40*-80*")
-        .replace("*150*40**1~", "*-150*-40**-1~")
-        .replace("CAS*CO*45*30~", "CAS*CO*45*-30~")
-        .replace("CAS*PR*1*50*1*27*30~", "CAS*PR*1*-50*-1*27*-30~"),
-        billed, "8",
-    )  # fmt: skip
+    reversal = t.ours(t.reversal_of(t.DEDUCTIBLE_AND_OTHER_PR), billed, "8")
     await t.post(db, ops, f.transaction(reversal, trace="EFT0002", bpr=t.debit(40)), control=102)
     waiting = (await t.true_ups(db, billed))[-1]
     # The client was made to owe $30 more (the $60 difference less the $30 carried).

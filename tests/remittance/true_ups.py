@@ -35,17 +35,7 @@ CAS*CO*45*30~
 CAS*PR*1*50*1*27*30~
 REF*6R*L0000008A1~
 """
-# The reversal of fixtures.PARTLY_PAID (every amount negated, its CLP07) ...
-REVERSAL_OF_PARTLY_PAID = """\
-CLP*HC0000002A*22*-150*-30*-90*12*PCN0000000002*11*1~
-NM1*QC*1*KIM*ALEX****MI*M00000002~
-SVC*HC:90834*-150*-30**-1~
-DTM*472*20261103~
-CAS*CO*45*-30~
-CAS*PR*1*-80*-1*2*-10~
-REF*6R*L0000002A1~
-"""
-# ... and its correction: a copay of $10 only: 150 - 30 - 10 = 110.
+# The correction of fixtures.PARTLY_PAID (after `reversal_of` it): a copay of $10 only: 150 - 30 - 10 = 110.
 CORRECTION_OF_PARTLY_PAID = """\
 CLP*HC0000002A*1*150*110*10*12*PCN0000000012*11*1~
 NM1*QC*1*KIM*ALEX****MI*M00000002~
@@ -55,6 +45,35 @@ CAS*CO*45*30~
 CAS*PR*3*10~
 REF*6R*L0000002A1~
 """
+
+
+def _negated(value: str) -> str:
+    return value if value in ("", "0") else value[1:] if value.startswith("-") else "-" + value
+
+
+def reversal_of(clp: str) -> str:
+    """A payer's reversal of `clp` (CLP02 22): every amount and quantity negated, the CLP07
+    kept (it is how the reversal finds its original); the allowed amount (AMT) left out."""
+    out = []
+    for segment in clp.splitlines():
+        elements = segment.rstrip("~").split("*")
+        if elements[0] == "CLP":
+            elements[2] = "22"
+            elements[3:6] = [_negated(e) for e in elements[3:6]]
+        elif elements[0] == "SVC":
+            for i in (2, 3, 5):
+                elements[i] = _negated(elements[i])
+        elif elements[0] == "CAS":
+            # Triplets from CAS02: reason, amount, quantity; the amount and quantity negated.
+            elements = [e if i < 3 or (i - 2) % 3 == 0 else _negated(e)
+                        for i, e in enumerate(elements)]  # fmt: skip
+        elif elements[0] == "AMT":
+            continue
+        out.append("*".join(elements) + "~")
+    return "\n".join(out) + "\n"
+
+
+REVERSAL_OF_PARTLY_PAID = reversal_of(f.PARTLY_PAID)
 
 
 def ours(text: str, billed: Billed, number: str) -> str:
