@@ -35,7 +35,7 @@ CAS*CO*45*30~
 CAS*PR*1*50*1*27*30~
 REF*6R*L0000008A1~
 """
-# The correction of fixtures.PARTLY_PAID (after `reversal_of` it): a copay of $10 only: 150 - 30 - 10 = 110.
+# The correction of fixtures.PARTLY_PAID (after its reversal): a $10 copay, 150 - 30 - 10 = 110.
 CORRECTION_OF_PARTLY_PAID = """\
 CLP*HC0000002A*1*150*110*10*12*PCN0000000012*11*1~
 NM1*QC*1*KIM*ALEX****MI*M00000002~
