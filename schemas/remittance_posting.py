@@ -93,6 +93,10 @@ class RemittedClaimRow(Out):
     contractual_cents: int
     loss_cents: int
     true_up_cents: int
+    # The client's share booked before this 835, and the 835's share less it (adjudications
+    # posted from migration 0030 on; None for reversals and what was not adjudicated).
+    estimated_share_cents: int | None
+    estimate_error_cents: int | None
     remark_codes: list[str]
     needs_ops: bool
     ops_reason: str | None

@@ -65,6 +65,7 @@ from services.providers.routes import ProviderController, ProviderDetailsControl
 from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
 from services.remittance.ops_routes import RemittanceOpsController
 from services.remittance.routes import RecoupmentPoliciesController
+from services.remittance.true_up_routes import EstimateAccuracyController, TrueUpController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -92,6 +93,8 @@ ROUTE_HANDLERS: list[Any] = [
     RemittanceController,
     RemittanceOpsController,
     ClaimRemittanceController,
+    TrueUpController,
+    EstimateAccuracyController,
     ClaimBatchController,
     ClaimSubmissionController,
 ]

@@ -73,6 +73,7 @@ TABLES: dict[str, str] = {
             "remittance_provider_adjustments",
             "remittance_fetch_cursors",
             "remittance_fetch_refusals",
+            "client_true_ups",
         ),
         "remittance",
     ),

@@ -17,7 +17,11 @@ from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.outbox import relay_outbox
-from workers.jobs.remittance import fetch_remittances, schedule_remittance_fetch
+from workers.jobs.remittance import (
+    fetch_remittances,
+    schedule_remittance_fetch,
+    settle_true_up,
+)
 from workers.jobs.timely_filing import flag_timely_filing
 
 SETTINGS = load_settings()
@@ -47,6 +51,8 @@ class WorkerSettings:
         func(fetch_claim_results, timeout=45),
         # At most remittance_files_per_run files a run, each posted in its own transaction.
         func(fetch_remittances, timeout=45),
+        # One row's status in one short transaction (the payments issue adds the card call).
+        func(settle_true_up, timeout=30),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),

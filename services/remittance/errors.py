@@ -45,3 +45,17 @@ class RefusalResolved(Conflict):
     """Ops resolve a refused file once; its resolution stands."""
 
     code = "remittance_refusal_resolved"
+
+
+class TrueUpNotFound(NotFound):
+    code = "true_up_not_found"
+
+
+class TrueUpNotInReview(Conflict):
+    """Ops decide a true-up only while it waits in ops_review."""
+
+    code = "true_up_not_in_review"
+
+
+class BadAccuracyWindow(DomainError):
+    status, code, title = 400, "bad_accuracy_window", "Invalid request"

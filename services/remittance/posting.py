@@ -98,6 +98,7 @@ class Posted:
     contractual: int = 0
     loss: int = 0
     true_up: int = 0
+    estimate: int | None = None  # the client's share booked before this 835 (adjudications)
     notes: list[str] = field(default_factory=list)
 
 
@@ -168,6 +169,7 @@ async def post_adjudication(
     losses = [a for a in adjustments if is_loss(a)]
     loss = min(sum(a.amount_cents for a in losses), max(rest, 0))
     posted.true_up, posted.loss, posted.contractual = owed - estimate, loss, rest - loss
+    posted.estimate = estimate
     line_denied = any(_denied(line.paid_cents, line.adjustments) for line in clp.lines)
     if clp.status == "4" or _denied(paid, adjustments):
         posted.outcome = "denied"

@@ -39,7 +39,7 @@ from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
-from services.remittance import posting
+from services.remittance import posting, true_up, true_up_ops
 from services.remittance.errors import Refused835, RemittanceNotFound
 from services.remittance.queries import posting as q
 from services.remittance.queries import reads
@@ -127,6 +127,7 @@ async def _post_payment(
         for n, clp in enumerate(r.claims, start=1)
     ]
     await audit.record(conn, actor, "create", CLAIM_ENTITY, created)
+    await true_up_ops.audit_created(conn, actor, created)
     plb_ops = False
     for n, plb in enumerate(r.provider_adjustments if moves else (), start=1):
         plb_ops |= await posting.post_provider_adjustment(conn, key, payment_id, n, plb)
@@ -137,7 +138,7 @@ async def _post_payment(
     return PostedPaymentOut(status="posted", payment=await reads.get_payment(conn, payment_id))
 
 
-async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
+async def _post_claim(  # noqa: C901, PLR0915 - the CLP's cases, in DESIGN.md's order
     conn: asyncpg.Connection,
     key: str,
     payment_id: uuid.UUID,
@@ -190,6 +191,7 @@ async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
     await _store_claim(conn, payment_id, n, clp, posted)
     if original is not None:
         await q.update_reversed(conn, original.id, posted.id)
+    await true_up.record_true_up(conn, clp, posted)
     await posting.record_claim_status(conn, clp, posted, trace)
     return posted.id
 
@@ -209,6 +211,7 @@ async def _store_claim(
         "submission_id": posted.submission_id, "outcome": posted.outcome,
         "reversal_of": posted.reversal_of, "contractual_cents": posted.contractual,
         "loss_cents": posted.loss, "true_up_cents": posted.true_up,
+        "estimated_share_cents": posted.estimate,
         "remark_codes": list(clp.remark_codes), "needs_ops": bool(notes),
         "ops_reason": notes[:500] or None,
     })  # fmt: skip

@@ -246,9 +246,9 @@ async def insert_remitted_claim(conn: asyncpg.Connection, values: dict[str, obje
             status_code, charge_cents, paid_cents, patient_responsibility_cents,
             patient_adjustments_cents, payer_claim_number, claim_id, submission_id, outcome,
             reversal_of, contractual_cents, loss_cents, true_up_cents, remark_codes, needs_ops,
-            ops_reason)
+            ops_reason, estimated_share_cents)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21)
+                $18, $19, $20, $21, $22)
         """,
         *(values[k] for k in _CLAIM_COLUMNS),
     )
@@ -259,7 +259,7 @@ _CLAIM_COLUMNS = (
     "charge_cents", "paid_cents", "patient_responsibility_cents", "patient_adjustments_cents",
     "payer_claim_number", "claim_id", "submission_id", "outcome", "reversal_of",
     "contractual_cents", "loss_cents", "true_up_cents", "remark_codes", "needs_ops",
-    "ops_reason",
+    "ops_reason", "estimated_share_cents",
 )  # fmt: skip
 
 

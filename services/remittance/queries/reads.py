@@ -36,7 +36,8 @@ _CLAIM = """
     SELECT id, payment_id, ordinal, patient_control_number, status_code, charge_cents,
            paid_cents, patient_responsibility_cents, patient_adjustments_cents,
            payer_claim_number, claim_id, outcome, reversal_of, reversed_by, contractual_cents,
-           loss_cents, true_up_cents, remark_codes, needs_ops, ops_reason
+           loss_cents, true_up_cents, estimated_share_cents, estimate_error_cents,
+           remark_codes, needs_ops, ops_reason
     FROM remitted_claims
 """
 
