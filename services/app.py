@@ -62,7 +62,11 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
-from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
+from services.remittance.file_routes import (
+    ClaimRemittanceController,
+    RemittanceController,
+    SessionExplanationController,
+)
 from services.remittance.routes import RecoupmentPoliciesController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
@@ -90,6 +94,7 @@ ROUTE_HANDLERS: list[Any] = [
     RecoupmentPoliciesController,
     RemittanceController,
     ClaimRemittanceController,
+    SessionExplanationController,
     ClaimBatchController,
     ClaimSubmissionController,
 ]

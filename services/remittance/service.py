@@ -39,7 +39,7 @@ from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
-from services.remittance import posting
+from services.remittance import codes, posting
 from services.remittance.errors import Refused835, RemittanceNotFound
 from services.remittance.queries import posting as q
 from services.remittance.queries import reads
@@ -254,13 +254,22 @@ async def list_needs_ops(
     return page
 
 
-async def _with_adjustments(
+async def with_adjustments(
     conn: asyncpg.Connection, claims: list[RemittedClaimRow]
 ) -> list[RemittedClaimOut]:
+    """Each remitted claim with its adjustments, their codes in plain words."""
     by_claim: dict[uuid.UUID, list[AdjustmentOut]] = {c.id: [] for c in claims}
     for owner, adjustment in await reads.list_adjustments(conn, list(by_claim)):
-        by_claim[owner].append(adjustment)
+        by_claim[owner].append(codes.worded(adjustment))
     return [RemittedClaimOut(claim=c, adjustments=by_claim[c.id]) for c in claims]
+
+
+def standing(claims: list[RemittedClaimRow]) -> list[RemittedClaimRow]:
+    """The remittances that stand: adjudications neither reversed nor reversals."""
+    return [
+        c for c in claims if c.reversed_by is None and c.reversal_of is None
+        and c.outcome in ("paid", "partially_paid", "denied")
+    ]  # fmt: skip
 
 
 async def get_file(
@@ -269,7 +278,7 @@ async def get_file(
     """A file's payments, each with its claims (matched or not) and PLBs, and its totals."""
     file = await _file(conn, file_id)
     payments = await reads.list_payments_of_file(conn, file_id)
-    claims = await _with_adjustments(
+    claims = await with_adjustments(
         conn, await reads.list_claims_of_payments(conn, [p.id for p in payments])
     )
     details = [
@@ -305,19 +314,16 @@ async def get_claim_remittance(
     ):
         raise RemittanceNotFound("claim not found")
     found = await reads.list_claims_of_claim(conn, claim_id)
-    full = await _with_adjustments(conn, [row for _, _, row in found])
+    full = await with_adjustments(conn, [row for _, _, row in found])
     items = [
         ClaimRemittanceItem(trace_number=trace, payment_date=day, remitted=out)  # type: ignore[arg-type]
         for (trace, day, _), out in zip(found, full, strict=True)
     ]
-    standing = [
-        c.claim for c in full if c.claim.reversed_by is None and c.claim.reversal_of is None
-        and c.claim.outcome in ("paid", "partially_paid", "denied")
-    ]  # fmt: skip
+    stands = standing([c.claim for c in full])
     await audit.record(conn, actor, "read", CLAIM_ENTITY, [c.claim.id for c in full])
     return ClaimRemittanceOut(
         claim_id=claim_id,
-        paid_cents=sum(c.paid_cents for c in standing),
-        patient_responsibility_cents=sum(c.patient_adjustments_cents for c in standing),
+        paid_cents=sum(c.paid_cents for c in stands),
+        patient_responsibility_cents=sum(c.patient_adjustments_cents for c in stands),
         items=items,
     )
