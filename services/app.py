@@ -59,6 +59,7 @@ from services.health.routes import live, ready
 from services.identity.routes import AuthController, UsersController
 from services.identity.service import token_is_current
 from services.metrics.routes import PROMETHEUS, metrics
+from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
@@ -97,6 +98,7 @@ ROUTE_HANDLERS: list[Any] = [
     SessionExplanationController,
     ClaimBatchController,
     ClaimSubmissionController,
+    OpsDigestController,
 ]
 
 

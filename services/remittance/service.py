@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from datetime import datetime
 
 import asyncpg
 
+from schemas.ops import EraDayOut, RemittanceQueuesOut
 from schemas.remittance import Claim, Remittance
 from schemas.remittance_posting import (
     AdjustmentOut,
@@ -41,8 +43,8 @@ from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.remittance import codes, posting
 from services.remittance.errors import Refused835, RemittanceNotFound
+from services.remittance.queries import digest, reads
 from services.remittance.queries import posting as q
-from services.remittance.queries import reads
 from services.remittance.x835 import X835Error, read_835
 
 FILE_ENTITY = "remittance_file"
@@ -327,3 +329,10 @@ async def get_claim_remittance(
         patient_responsibility_cents=sum(c.patient_adjustments_cents for c in stands),
         items=items,
     )
+
+
+async def summarize_day(
+    conn: asyncpg.Connection, start: datetime, end: datetime
+) -> tuple[EraDayOut, RemittanceQueuesOut]:
+    """The ops digest's remittance part: the 835s received in [start, end), the queue now."""
+    return await digest.get_era_day(conn, start, end), await digest.get_queues(conn)
