@@ -65,7 +65,7 @@ class RemittanceFileOut(Out):
     payments: list[PostedPaymentOut]
 
 
-class AdjustmentOut(Out):
+class AdjustmentRow(Out):
     level: Literal["claim", "line"]
     line_control_number: str | None
     group: str  # CO, PR, OA, PI
@@ -73,6 +73,21 @@ class AdjustmentOut(Out):
     amount_cents: int
     quantity: str | None
     remark_codes: list[str]  # RARCs of its level
+
+
+class RemarkOut(Out):
+    """A remark code (RARC) and what it means, in plain words."""
+
+    code: str
+    text: str
+
+
+class AdjustmentOut(AdjustmentRow):
+    """An adjustment with its group and CARC in plain words, and each of its remark codes."""
+
+    group_text: str
+    reason_text: str
+    remarks: list[RemarkOut]
 
 
 class RemittedClaimRow(Out):

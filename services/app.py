@@ -59,10 +59,15 @@ from services.health.routes import live, ready
 from services.identity.routes import AuthController, UsersController
 from services.identity.service import token_is_current
 from services.metrics.routes import PROMETHEUS, metrics
+from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
-from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
+from services.remittance.file_routes import (
+    ClaimRemittanceController,
+    RemittanceController,
+    SessionExplanationController,
+)
 from services.remittance.ops_routes import RemittanceOpsController
 from services.remittance.routes import RecoupmentPoliciesController
 from services.remittance.true_up_routes import EstimateAccuracyController, TrueUpController
@@ -95,8 +100,10 @@ ROUTE_HANDLERS: list[Any] = [
     ClaimRemittanceController,
     TrueUpController,
     EstimateAccuracyController,
+    SessionExplanationController,
     ClaimBatchController,
     ClaimSubmissionController,
+    OpsDigestController,
 ]
 
 

@@ -61,6 +61,7 @@ TABLES: dict[str, str] = {
         "claims",
     ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
+    "ops_digests": "ops",
     **dict.fromkeys(
         (
             "recoupment_policies",

@@ -16,6 +16,7 @@ from workers.jobs.claims import fetch_claim_results, schedule_claim_submissions,
 from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
+from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
 from workers.jobs.remittance import (
     fetch_remittances,
@@ -58,6 +59,9 @@ class WorkerSettings:
         cron(expire_credentialing, hour=6, minute=0, unique=True),
         # Daily, max_tries 1 (cron's default): a run killed mid-way is simply tomorrow's.
         cron(flag_timely_filing, hour=6, minute=30, unique=True),
+        # Yesterday's digest, stored once (a second run keeps the first; a run killed mid-way
+        # committed nothing, and GET /ops/digest still makes that day's on demand).
+        cron(store_ops_digest, hour=SETTINGS.ops_digest_hour, minute=0, unique=True, timeout=60),
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),

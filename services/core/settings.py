@@ -192,6 +192,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A payer's reversal (CLP02 22) whose correction has not come this many days after it was
     # posted goes to ops (GET /remittances/queues/awaiting-correction).
     reversal_correction_days: Annotated[int, Meta(ge=1, le=365)] = 30
+    # The ops daily digest: stored each morning at this UTC hour (yesterday's), listing the
+    # claims not yet accepted whose filing deadline falls within this many days of its day.
+    ops_digest_hour: Annotated[int, Meta(ge=0, le=23)] = 7
+    ops_digest_deadline_days: Annotated[int, Meta(ge=1, le=365)] = 14
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000

@@ -1,4 +1,5 @@
-"""/remittances (ops upload and read 835 files, and fetch now) and /claims/{id}/remittance."""
+"""/remittances (ops upload and read 835 files, and fetch now), /claims/{id}/remittance and a
+session's explanation for its client (/therapy-sessions/{id}/explanation)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
+from schemas.explanations import SessionExplanationOut
 from schemas.remittance_posting import (
     ClaimRemittanceOut,
     RemittanceFetchQueuedOut,
@@ -20,7 +22,7 @@ from schemas.remittance_posting import (
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.remittance import ingest, service
+from services.remittance import explain, ingest, service
 from services.remittance.errors import NotAn835Body, Refused835
 
 OPS = [allow("ops")]
@@ -93,3 +95,20 @@ class ClaimRemittanceController(Controller):
     ) -> ClaimRemittanceOut:
         """What the payer paid, what the client owes and each adjustment with its CARC."""
         return await service.get_claim_remittance(conn, actor, claim_id)
+
+
+class SessionExplanationController(Controller):
+    path = "/therapy-sessions/{session_id:uuid}/explanation"
+    tags = ["remittance"]
+
+    @get(
+        "/",
+        guards=[allow("ops", "provider", "client")],
+        operation_id="get_therapy_session_explanation",
+    )
+    async def show(
+        self, session_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> SessionExplanationOut:
+        """What the insurer paid for the session, what the client owes and why, against the
+        estimate, and what happens next: plain sentences and the figures in cents."""
+        return await explain.explain_session(conn, actor, session_id)
