@@ -31,6 +31,9 @@ class RemittanceQueuesOut(Out):
 
     needs_ops: int  # every remitted claim waiting on ops
     unmatched: int  # of which no claim of ours has the CLP01
+    true_ups_in_review: int  # client true-ups with PR reasons ops confirm first (not PR-1/2/3)
+    refused_files: int  # 835s the clearinghouse served that we refused, not yet resolved
+    awaiting_correction: int  # reversals with no correction past reversal_correction_days
 
 
 class FilingDeadlineItem(Out):

@@ -49,7 +49,9 @@ async def compute_digest(
 ) -> OpsDigestOut:
     """The digest of `day`, made now."""
     start = datetime.combine(check_day(day), time(), UTC)
-    eras, remittance = await summarize_day(conn, start, start + timedelta(days=1))
+    eras, remittance = await summarize_day(
+        conn, start, start + timedelta(days=1), settings.reversal_correction_days
+    )
     claims = await summarize_open_work(
         conn, actor, day, settings.ops_digest_deadline_days, SOONEST_LISTED
     )

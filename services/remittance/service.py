@@ -335,7 +335,8 @@ async def get_claim_remittance(
 
 
 async def summarize_day(
-    conn: asyncpg.Connection, start: datetime, end: datetime
+    conn: asyncpg.Connection, start: datetime, end: datetime, correction_days: int
 ) -> tuple[EraDayOut, RemittanceQueuesOut]:
-    """The ops digest's remittance part: the 835s received in [start, end), the queue now."""
-    return await digest.get_era_day(conn, start, end), await digest.get_queues(conn)
+    """The ops digest's remittance part: the 835s received in [start, end), the queues now."""
+    queues = await digest.get_queues(conn, clock.now(), correction_days)
+    return await digest.get_era_day(conn, start, end), queues

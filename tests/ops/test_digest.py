@@ -23,6 +23,7 @@ from tests.factories import (
     make_session,
 )
 from tests.remittance import fixtures as f
+from tests.remittance import true_ups as tu
 from tests.remittance.billed import Billed, bill
 
 DAY = date(2026, 11, 26)
@@ -109,7 +110,10 @@ async def test_a_days_digest_on_hand_built_data(
         "reversals": 1, "reversed_cents": 10000,
     }  # fmt: skip
     review = body["review"]
-    assert review["remittance"] == {"needs_ops": 1, "unmatched": 1}
+    assert review["remittance"] == {
+        "needs_ops": 1, "unmatched": 1, "true_ups_in_review": 0, "refused_files": 0,
+        "awaiting_correction": 0,  # the reversal is a day old: its correction may still come
+    }  # fmt: skip
     assert review["coverage_holds"] == 1
     claims = review["claims"]
     assert (claims["needs_ops"], claims["rejected"]) == (1, 1)
@@ -118,6 +122,44 @@ async def test_a_days_digest_on_hand_built_data(
         (str(day_of_work["flagged"]), "2026-10-01", "ready"),
         (str(day_of_work["rejected"]), "2026-12-01", "rejected"),
     ]
+
+
+async def test_the_queues_count_what_waits_for_ops(
+    client: httpx.AsyncClient,
+    token: Any,
+    db: asyncpg.Connection,
+    clock: Clock,
+    day_of_work: dict[str, Any],
+) -> None:
+    """A reversal with no correction past reversal_correction_days (30), a refused file not
+    yet resolved, and a true-up ops must confirm are counted; a resolved refusal is not."""
+    await db.execute(
+        """
+        INSERT INTO remittance_fetch_refusals
+            (clearinghouse, isa13, sha256, raw, error, received_at)
+        VALUES ('HEARTHCH', '901', repeat('a', 64), 'x', 'ISA: not X12', $1),
+               ('HEARTHCH', '902', repeat('b', 64), 'x', 'ISA: not X12', $1)
+        """,
+        clock.now(),
+    )
+    await db.execute(
+        "UPDATE remittance_fetch_refusals SET resolved_at = $1, resolved_by = $2,"
+        " resolution_note = 'sent again' WHERE isa13 = '902'",
+        clock.now(),
+        day_of_work["ops"].user_id,
+    )
+    other = await bill(db, (await make_payer(db)).id, day_of_work["provider"])
+    body = tu.ours(tu.OTHER_PR, other, "8")  # PR-27: ops confirm it before the client owes it
+    await _post(db, day_of_work["ops"], f.transaction(body, paid="70", trace="EFT0005"), 105)
+    clock.freeze(datetime(2027, 1, 2, 7, 0, tzinfo=UTC))  # the reversal is 37 days old
+    response = await client.get(
+        "/ops/digest", params={"day": "2027-01-01"}, headers=token(day_of_work["ops"])
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["review"]["remittance"] == {
+        "needs_ops": 2, "unmatched": 1, "true_ups_in_review": 1, "refused_files": 1,
+        "awaiting_correction": 1,
+    }  # fmt: skip
 
 
 async def test_another_day_counts_its_own_files(

@@ -97,5 +97,8 @@ async def test_stored_digests_read_back_newest_first(
     body = one.json()
     assert body["day"] == "2026-11-25"
     assert body["digest"]["eras"]["files"] == 1
-    assert body["digest"]["review"]["remittance"] == {"needs_ops": 1, "unmatched": 1}
+    assert body["digest"]["review"]["remittance"] == {
+        "needs_ops": 1, "unmatched": 1, "true_ups_in_review": 0, "refused_files": 0,
+        "awaiting_correction": 0,
+    }  # fmt: skip
     assert (await client.get("/ops/digests/2026-11-23", headers=headers)).status_code == 404

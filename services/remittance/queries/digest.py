@@ -8,6 +8,7 @@ import asyncpg
 
 from schemas.ops import EraDayOut, RemittanceQueuesOut
 from services.core.db import one
+from services.remittance.queries.corrections import count_awaiting_correction
 
 
 async def get_era_day(conn: asyncpg.Connection, start: datetime, end: datetime) -> EraDayOut:
@@ -42,11 +43,22 @@ async def get_era_day(conn: asyncpg.Connection, start: datetime, end: datetime) 
     return one(row, EraDayOut)
 
 
-async def get_queues(conn: asyncpg.Connection) -> RemittanceQueuesOut:
+async def get_queues(
+    conn: asyncpg.Connection, now: datetime, correction_days: int
+) -> RemittanceQueuesOut:
+    """Every remittance queue ops work from, counted as it stands `now`."""
     row = await conn.fetchrow(
         """
-        SELECT count(*) AS needs_ops, count(*) FILTER (WHERE outcome = 'unmatched') AS unmatched
-        FROM remitted_claims WHERE needs_ops
+        SELECT
+            (SELECT count(*) FROM remitted_claims WHERE needs_ops) AS needs_ops,
+            (SELECT count(*) FROM remitted_claims WHERE needs_ops AND outcome = 'unmatched')
+                AS unmatched,
+            (SELECT count(*) FROM client_true_ups WHERE status = 'ops_review')
+                AS true_ups_in_review,
+            (SELECT count(*) FROM remittance_fetch_refusals WHERE resolved_at IS NULL)
+                AS refused_files
         """
     )
-    return one(row, RemittanceQueuesOut)
+    assert row is not None
+    awaiting = await count_awaiting_correction(conn, now, correction_days)
+    return RemittanceQueuesOut(**dict(row), awaiting_correction=awaiting)
