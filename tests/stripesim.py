@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import stripe
 
-from tests.live import ROOT, process
+from tests.live import ROOT, process, wait_answering, wait_first_line
 
 API_KEY = "sk_test_hearth_simulator"
 WEBHOOK_SECRET = "whsec_test_simulator_0123456789"
-
-
-def _first_line(log: Path) -> str:
-    text = log.read_text() if log.exists() else ""
-    return text.partition("\n")[0] if "\n" in text else ""
 
 
 @pytest.fixture(scope="session")
@@ -39,21 +32,8 @@ def stripe_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if name in os.environ:
             env[name] = os.environ[name]
     with process(args, env, log) as proc:
-        deadline = time.monotonic() + 20
-        while not _first_line(log).startswith("listening on http://"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"stripe simulator did not start:\n{log.read_text()}")
-            time.sleep(0.05)
-        base = _first_line(log).removeprefix("listening on ")
-        while True:
-            try:
-                if httpx.get(f"{base}/_admin/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(log.read_text())
-            time.sleep(0.05)
+        base = wait_first_line(log, proc, r"^listening on (http://127\.0\.0\.1:\d+)$").group(1)
+        wait_answering(f"{base}/_admin/health", log)
         yield base
 
 

@@ -11,15 +11,17 @@ which listens on every interface at 8420 and loads `/tmp/localstripe.pickle`); i
 never pickled (`Store.dump_to_disk` and `try_load_from_disk` do nothing), so every process
 starts empty. Our routes are registered before its own, so ours answer where both have one:
 
-| module | adds |
-|---|---|
-| `idempotency.py` | Idempotency-Key on every POST: replay, 400 `idempotency_error`, 24 h |
-| `payments.py` | 402 `card_error` for declines and off-session authentication, the 50-cent minimum, the create parameters localstripe refuses, confirm with a new card, list by customer, refunds by PaymentIntent and never beyond the charge |
-| `balance.py` | Stripe's fee (2.9% + 30 cents) on every charge's balance transaction, pending then available, `GET /v1/balance` in USD |
-| `connect.py` | `/v1/accounts`, `/v1/transfers` (on the available balance: `balance_insufficient`), `/v1/transfers/{id}/reversals`, `/v1/topups` |
-| `disputes.py` | disputes and failed refunds, started by admin routes |
-| `webhooks.py` | deliveries signed at send time, retried with backoff, duplicated, reordered |
-| `faults.py` | timeouts, 500s, forced declines, slow answers |
+- `idempotency.py`: Idempotency-Key on every POST (replay, 400 `idempotency_error`, 24 h);
+- `payments.py`: 402 `card_error` for declines and off-session authentication, the 50-cent
+  minimum, the create parameters localstripe refuses, confirm with a new card, list by
+  customer, refunds by PaymentIntent and never beyond the charge;
+- `balance.py`: Stripe's fee (2.9% + 30 cents) on every charge's balance transaction, pending
+  then available; `GET /v1/balance` in USD;
+- `connect.py`: `/v1/accounts`, `/v1/transfers` (on the available balance, else
+  `balance_insufficient`), `/v1/transfers/{id}/reversals`, `/v1/topups`;
+- `disputes.py`: disputes and failed refunds, started by admin routes;
+- `webhooks.py`: deliveries signed at send time, retried with backoff, duplicated, reordered;
+- `faults.py`: timeouts, 500s, forced declines, slow answers.
 
 Events sent: payment_intent.succeeded, payment_intent.payment_failed, charge.refunded,
 refund.created, charge.refund.updated, refund.failed, charge.dispute.created,

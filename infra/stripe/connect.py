@@ -99,6 +99,16 @@ class Topup(StripeObject):
         self.failure_code = self.failure_message = None
 
 
+def _usd_amount(data: dict[str, Any]) -> int:
+    """A positive amount in USD, the only currency the platform's balance is simulated in."""
+    amount = cents(data.get("amount"), "amount")
+    if not amount:
+        raise invalid("Invalid positive integer", param="amount")
+    if str(data.get("currency", "")).lower() != CURRENCY:
+        raise invalid("Only usd is simulated", param="currency")
+    return amount
+
+
 class Connect:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -145,11 +155,7 @@ class Connect:
     async def create_transfer(self, request: web.Request) -> web.Response:
         data = await post_params(request)
         expand = data.pop("expand", None)
-        amount = cents(data.get("amount"), "amount")
-        if not amount:
-            raise invalid("Invalid positive integer", param="amount")
-        if str(data.get("currency", "")).lower() != CURRENCY:
-            raise invalid("Only usd transfers are simulated", param="currency")
+        amount = _usd_amount(data)
         destination = data.get("destination")
         if not isinstance(destination, str) or f"account:{destination}" not in store:
             raise no_such("destination", str(destination), "destination")
@@ -195,11 +201,7 @@ class Connect:
     async def create_topup(self, request: web.Request) -> web.Response:
         data = await post_params(request)
         expand = data.pop("expand", None)
-        amount = cents(data.get("amount"), "amount")
-        if not amount:
-            raise invalid("Invalid positive integer", param="amount")
-        if str(data.get("currency", "")).lower() != CURRENCY:
-            raise invalid("Only usd top-ups are simulated", param="currency")
+        amount = _usd_amount(data)
         topup = Topup(amount, data)
         delay = self.ledger.config.topup_delay_s
         txn = self.ledger.add(amount, "topup", topup.id, delay_s=delay)

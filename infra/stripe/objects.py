@@ -91,5 +91,8 @@ def created_filter(params: dict[str, Any]) -> Any:
     for op, raw in bounds.items():
         if op not in tests:
             raise invalid(f"Invalid created[{op}]", param="created")
-        checks.append((tests[op], cents(raw, f"created[{op}]")))
+        try:
+            checks.append((tests[op], int(raw)))
+        except (TypeError, ValueError):
+            raise invalid(f"Invalid timestamp: {raw}", param="created") from None
     return lambda obj: all(test(int(obj.created), value) for test, value in checks)
