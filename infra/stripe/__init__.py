@@ -26,7 +26,8 @@ starts empty. Our routes are registered before its own, so ours answer where bot
 Events sent: payment_intent.succeeded, payment_intent.payment_failed, charge.refunded,
 refund.created, charge.refund.updated, refund.failed, charge.dispute.created,
 charge.dispute.funds_withdrawn, charge.dispute.funds_reinstated, charge.dispute.closed,
-transfer.created, transfer.reversed, topup.created, topup.succeeded, account.updated, and
+transfer.created, transfer.reversed, topup.created, topup.succeeded, topup.failed,
+account.updated, and
 localstripe's own (customer.*, ...). `GET /v1/events/{id}` reads any of them back.
 
 Admin routes (JSON bodies, no API key):
@@ -51,5 +52,6 @@ Admin routes (JSON bodies, no API key):
   `GET /_admin/webhooks/deliveries`: every attempt (event, type, endpoint, attempt, status).
 - `POST /_admin/disputes {"charge", "amount", "reason"}`;
   `POST /_admin/disputes/{id}/close {"status": "won"|"lost"}`.
-- `POST /_admin/refunds/{id}/fail {"failure_reason"}`.
+- `POST /_admin/refunds/{id}/fail {"failure_reason"}`; `POST /_admin/topups/{id}/fail` (a
+  pending top-up: its funds never arrive, topup.failed).
 """

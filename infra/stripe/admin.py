@@ -171,4 +171,5 @@ def _network_routes(sim: Simulator) -> list[tuple[str, str, Any]]:
         ("POST", "/_admin/disputes", sim.disputes.open),
         ("POST", "/_admin/disputes/{id}/close", sim.disputes.close),
         ("POST", "/_admin/refunds/{id}/fail", sim.disputes.fail_refund),
+        ("POST", "/_admin/topups/{id}/fail", sim.connect.fail_topup),
     ]

@@ -125,6 +125,20 @@ class Connect:
     def clear(self) -> None:
         self.pending_topups.clear()
 
+    async def fail_topup(self, request: web.Request) -> web.Response:
+        """The bank refused a pending top-up: its funds never arrive (topup.failed)."""
+        topup = find(Topup, request.match_info["id"], "topup")
+        if topup.status != "pending":
+            raise invalid(f"Top-up {topup.id} is {topup.status}, not pending")
+        self.pending_topups.remove(topup)
+        txn = store.pop(f"balance_transaction:{topup.balance_transaction}")
+        txn.status = "failed"  # out of the store and of the heap's way
+        topup.status, topup.balance_transaction = "failed", None
+        topup.failure_code = "account_closed"
+        topup.failure_message = "The bank account has been closed."
+        emit("topup.failed", topup)
+        return answer(topup._export())
+
     async def create_account(self, request: web.Request) -> web.Response:
         data = await post_params(request)
         expand = data.pop("expand", None)

@@ -104,3 +104,18 @@ async def test_a_topup_waits_for_its_delay(
     await stripe_admin.post("/_admin/clock", json={"advance_s": 3_600})
     assert stripe_client.v1.topups.retrieve(topup.id).status == "succeeded"
     assert stripe_client.v1.balance.retrieve().available[0].amount == 2_500
+
+
+async def test_a_pending_topup_can_fail(
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient
+) -> None:
+    await stripe_admin.post("/_admin/config", json={"topup_delay_s": 3_600})
+    topup = stripe_client.v1.topups.create(params={"amount": 2_500, "currency": "usd"})
+    failed = await stripe_admin.post(f"/_admin/topups/{topup.id}/fail")
+    assert failed.json()["status"] == "failed"
+    await stripe_admin.post("/_admin/clock", json={"advance_s": 7_200})
+    again = stripe_client.v1.topups.retrieve(topup.id)
+    assert (again.status, again.failure_code) == ("failed", "account_closed")
+    balance = stripe_client.v1.balance.retrieve()
+    assert (balance.available[0].amount, balance.pending[0].amount) == (0, 0)
+    assert (await stripe_admin.post(f"/_admin/topups/{topup.id}/fail")).status_code == 400
