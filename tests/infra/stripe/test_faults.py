@@ -9,6 +9,7 @@ import pytest
 import stripe
 
 from tests.infra.stripe.cards import charge_params, customer_with_card
+from tests.stripesim import API_KEY
 
 
 async def _fault(admin: httpx.AsyncClient, **rule: object) -> None:
@@ -32,6 +33,24 @@ async def test_a_timeout_after_processing_then_a_retry_charges_once(
     )
     assert retried.id == listed[0].id
     assert retried.last_response.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_the_sdks_own_retry_after_a_timeout_charges_once(
+    stripe_sim: str, stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient
+) -> None:
+    customer, method = customer_with_card(stripe_client)
+    await _fault(stripe_admin, kind="timeout", path_prefix="/v1/payment_intents", method="POST",
+                 count=1, delay_s=3, after=True)  # fmt: skip
+    # The SDK times out after 1 s and retries under the Idempotency-Key it sent the first time.
+    impatient = stripe.StripeClient(API_KEY, base_addresses={"api": stripe_sim},
+                                    http_client=stripe.RequestsClient(timeout=1),
+                                    max_network_retries=2)  # fmt: skip
+    intent = impatient.v1.payment_intents.create(
+        params=charge_params(customer, method), options={"idempotency_key": "charge-s-10-a1"}
+    )
+    assert intent.last_response.headers["Idempotent-Replayed"] == "true"
+    listed = stripe_client.v1.payment_intents.list(params={"customer": customer}).data
+    assert [pi.id for pi in listed] == [intent.id]
 
 
 async def test_a_timeout_before_processing_makes_nothing(

@@ -72,6 +72,12 @@ def test_authentication_off_session_is_a_402_and_on_session_requires_action(
     del on_session["off_session"]
     intent = stripe_client.v1.payment_intents.create(params=on_session)
     assert intent.status == "requires_action"
+    # error_on_requires_action: a failure rather than an intent waiting for the client.
+    with pytest.raises(stripe.CardError) as strict:
+        stripe_client.v1.payment_intents.create(
+            params={**on_session, "error_on_requires_action": True}
+        )
+    assert strict.value.code == "authentication_required"
 
 
 def test_the_minimum_charge_is_fifty_cents(stripe_client: stripe.StripeClient) -> None:
