@@ -15,6 +15,8 @@ starts empty. Our routes are registered before its own, so ours answer where bot
 - `payments.py`: 402 `card_error` for declines and off-session authentication, the 50-cent
   minimum, the create parameters localstripe refuses, confirm with a new card, list by
   customer, refunds by PaymentIntent and never beyond the charge;
+- `setup_intents.py`: a confirmed SetupIntent attaches its card to the customer; 402
+  `card_error` on a decline; setup_intent.succeeded / .requires_action / .setup_failed;
 - `balance.py`: Stripe's fee (2.9% + 30 cents) on every charge's balance transaction, pending
   then available; `GET /v1/balance` in USD;
 - `connect.py`: `/v1/accounts`, `/v1/transfers` (on the available balance, else
@@ -23,7 +25,8 @@ starts empty. Our routes are registered before its own, so ours answer where bot
 - `webhooks.py`: deliveries signed at send time, retried with backoff, duplicated, reordered;
 - `faults.py`: timeouts, 500s, forced declines, slow answers.
 
-Events sent: payment_intent.succeeded, payment_intent.payment_failed, charge.refunded,
+Events sent: setup_intent.succeeded, setup_intent.requires_action, setup_intent.setup_failed,
+payment_intent.succeeded, payment_intent.payment_failed, charge.refunded,
 refund.created, charge.refund.updated, refund.failed, charge.dispute.created,
 charge.dispute.funds_withdrawn, charge.dispute.funds_reinstated, charge.dispute.closed,
 transfer.created, transfer.reversed, topup.created, topup.succeeded, topup.failed,

@@ -10,7 +10,7 @@ from localstripe import resources
 from localstripe import server as localstripe_server
 from localstripe.resources import Store, store
 
-from infra.stripe import admin, payments
+from infra.stripe import admin, payments, setup_intents
 from infra.stripe.balance import Ledger
 from infra.stripe.connect import RETRIEVABLE, Connect, Topup
 from infra.stripe.disputes import Dispute, Disputes
@@ -98,7 +98,12 @@ def build(
     app = web.Application(middlewares=[stripe_errors, errors, authenticated, sim.faults.middleware,
                                        sim.idempotency.middleware, stripe_errors, errors,
                                        sim.settle_first])  # fmt: skip
-    ours = [*payments.ROUTES, *sim.connect.routes(), ("GET", "/v1/balance", sim.ledger.get_balance)]
+    ours = [
+        *payments.ROUTES,
+        *setup_intents.ROUTES,
+        *sim.connect.routes(),
+        ("GET", "/v1/balance", sim.ledger.get_balance),
+    ]
     for kind in (*RETRIEVABLE, Dispute):
         url = f"/v1/{kind.object}s"
         ours.append(("GET", url + "/{id}", localstripe_server.api_retrieve(kind, url)))

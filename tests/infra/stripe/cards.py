@@ -11,7 +11,7 @@ ALWAYS_AUTHENTICATES = "4000002760003184"
 
 
 def customer_with_card(client: stripe.StripeClient, number: str = VISA) -> tuple[str, str]:
-    """(customer id, payment method id): SetupIntent confirmed with the card, attached."""
+    """(customer id, payment method id): a SetupIntent confirmed with the card, its default."""
     customer = client.v1.customers.create(params={"email": "client@example.test"})
     setup = client.v1.setup_intents.create(
         params={"customer": customer.id, "usage": "off_session", "payment_method_types": ["card"]}
@@ -19,8 +19,13 @@ def customer_with_card(client: stripe.StripeClient, number: str = VISA) -> tuple
     card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
     method = client.v1.payment_methods.create(params={"type": "card", "card": card})
     confirmed = client.v1.setup_intents.confirm(setup.id, params={"payment_method": method.id})
-    assert confirmed.payment_method == method.id
-    client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+    if confirmed.status == "requires_action":  # the client passes 3-D Secure in the frontend
+        client.raw_request("post", f"/v1/setup_intents/{setup.id}/_authenticate",
+                           client_secret=confirmed.client_secret, success="true")  # fmt: skip
+        confirmed = client.v1.setup_intents.retrieve(setup.id)
+    assert (confirmed.status, confirmed.payment_method) == ("succeeded", method.id)
+    # Confirming attached the card to the customer, as Stripe does.
+    assert client.v1.payment_methods.retrieve(method.id).customer == customer.id
     client.v1.customers.update(
         customer.id, params={"invoice_settings": {"default_payment_method": method.id}}
     )

@@ -147,3 +147,19 @@ async def test_a_forced_decline_declines_a_good_card(
         raised.value.error.payment_intent.id, params={"payment_method": method, "off_session": True}
     )
     assert retried.status == "succeeded"
+
+
+def test_a_card_declined_at_setup_leaves_the_intent_waiting(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    customer = stripe_client.v1.customers.create()
+    setup = stripe_client.v1.setup_intents.create(params={"customer": customer.id})
+    card = {"number": "4000000000000002", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    method = stripe_client.v1.payment_methods.create(params={"type": "card", "card": card})
+    with pytest.raises(stripe.CardError) as raised:
+        stripe_client.v1.setup_intents.confirm(setup.id, params={"payment_method": method.id})
+    assert raised.value.error.setup_intent.status == "requires_payment_method"
+    assert stripe_client.v1.payment_methods.retrieve(method.id).customer is None
+    good = customer_with_card(stripe_client)[1]
+    again = stripe_client.v1.setup_intents.confirm(setup.id, params={"payment_method": good})
+    assert again.status == "succeeded"

@@ -59,11 +59,11 @@ async def receiver(stripe_admin: httpx.AsyncClient) -> AsyncIterator[Receiver]:
     receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/stripe"
     config = {"webhook_retry_base_s": 0.2, "webhook_max_attempts": 4}
     assert (await stripe_admin.post("/_admin/config", json=config)).status_code == 200
-    endpoint = {"url": receiver.url, "secret": WEBHOOK_SECRET,
-                "events": ["payment_intent.succeeded", "payment_intent.payment_failed",
-                           "charge.refunded", "charge.refund.updated", "transfer.reversed",
-                           "topup.created", "topup.succeeded", "account.updated",
-                           "charge.dispute.created", "charge.dispute.closed"]}  # fmt: skip
+    events = ["setup_intent.succeeded", "payment_intent.succeeded", "payment_intent.payment_failed",
+              "charge.refunded", "charge.refund.updated", "transfer.reversed", "topup.created",
+              "topup.succeeded", "account.updated", "charge.dispute.created",
+              "charge.dispute.closed"]  # fmt: skip
+    endpoint = {"url": receiver.url, "secret": WEBHOOK_SECRET, "events": events}
     assert (await stripe_admin.post("/_admin/webhooks", json=endpoint)).status_code == 200
     yield receiver
     await runner.cleanup()
@@ -175,3 +175,16 @@ async def test_the_signature_uses_the_send_time(stripe_sim: str, receiver: Recei
     # infra's clock: shifted like Hearth's in a run as on another day, so its tolerance holds.
     assert abs(second - shifted_clock.now().timestamp()) < 60
     assert second >= first
+
+
+async def test_a_confirmed_setup_intent_is_announced(stripe_sim: str, receiver: Receiver) -> None:
+    client = _client(stripe_sim)
+    customer = await client.v1.customers.create_async()
+    setup = await client.v1.setup_intents.create_async(params={"customer": customer.id})
+    card = {"number": VISA, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    method = await client.v1.payment_methods.create_async(params={"type": "card", "card": card})
+    await client.v1.setup_intents.confirm_async(setup.id, params={"payment_method": method.id})
+    await receiver.wait_for(1)
+    (event,) = receiver.events()
+    assert (event.type, event.data.object.id) == ("setup_intent.succeeded", setup.id)
+    assert event.data.object.payment_method == method.id
