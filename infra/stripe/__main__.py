@@ -50,7 +50,7 @@ async def serve(sock: socket.socket, config: Config, endpoints: list[Endpoint]) 
         await runner.cleanup()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.stripe")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
@@ -65,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-secret", default=None,
                         help="signing secret (default: $HEARTH_STRIPE_WEBHOOK_SECRET, else the "
                         "development secret)")  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     config = Config(available_delay_s=args.available_delay, topup_delay_s=args.topup_delay)
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP (see the clearinghouse simulator: keep-alive answers otherwise wait on delayed ACKs).

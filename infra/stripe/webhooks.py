@@ -117,7 +117,7 @@ class Webhooks:
                     self._spawn(self._deliver(endpoint, event, body, delay_s + copy * 0.05))
 
     def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_event_loop().create_task(coroutine)
+        task = asyncio.get_running_loop().create_task(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 

@@ -52,3 +52,24 @@ def test_admin_routes_need_no_key_and_the_api_does(stripe_sim: str) -> None:
     assert httpx.get(f"{stripe_sim}/_admin/health").status_code == 200
     assert httpx.get(f"{stripe_sim}/v1/balance").status_code == 401
     assert httpx.get(f"{stripe_sim}/v1/balance", auth=(API_KEY, "")).status_code == 200
+
+
+# localstripe's server module registers plain functions as aiohttp handlers when imported.
+@pytest.mark.filterwarnings("ignore:Bare functions are deprecated:DeprecationWarning")
+def test_make_run_points_the_webhooks_at_the_api_with_hearths_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from infra.stripe.__main__ import DEV_WEBHOOK_SECRET, _endpoints, parse_args
+    from services.core.settings import load_settings
+
+    # The simulator's default secret is the one Hearth's development settings check.
+    assert load_settings({"HEARTH_ENV": "development"}).stripe_webhook_secret == DEV_WEBHOOK_SECRET
+    monkeypatch.delenv("HEARTH_STRIPE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("HEARTH_API_URL", "http://127.0.0.1:8000")
+    (endpoint,) = _endpoints(parse_args(["--webhook-to-api"]))
+    assert (endpoint.url, endpoint.secret) == (
+        "http://127.0.0.1:8000/webhooks/stripe", DEV_WEBHOOK_SECRET)  # fmt: skip
+    monkeypatch.setenv("HEARTH_STRIPE_WEBHOOK_SECRET", "whsec_other_0123456789")
+    (endpoint,) = _endpoints(parse_args(["--webhook-to-api"]))
+    assert endpoint.secret == "whsec_other_0123456789"
+    assert _endpoints(parse_args([])) == []
