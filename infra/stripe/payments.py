@@ -95,6 +95,8 @@ async def create_intent(request: web.Request) -> web.Response:
                       code="amount_too_small")  # fmt: skip
     if off_session and not confirm:
         raise invalid("off_session can only be used with confirm=true", param="off_session")
+    if confirm and not data.get("payment_method"):
+        raise _missing_method()
     data["metadata"] = metadata(data.get("metadata"))
     intent = PaymentIntent._api_create(**data)
     for name in _KEPT:
@@ -122,10 +124,14 @@ async def confirm_intent(request: web.Request) -> web.Response:
         PaymentMethod._api_retrieve(method)  # 404 when unknown
         intent.payment_method = method
     if intent.payment_method is None:
-        raise invalid("You cannot confirm this PaymentIntent because it's missing a payment "
-                      "method.", code="payment_intent_unexpected_state")  # fmt: skip
+        raise _missing_method()
     _confirm(intent, request, off_session or strict)
     return answer(intent._export(expand=expand))
+
+
+def _missing_method() -> StripeError:
+    return invalid("You cannot confirm this PaymentIntent because it's missing a payment method.",
+                   code="payment_intent_unexpected_state")  # fmt: skip
 
 
 def _confirm(intent: PaymentIntent, request: web.Request, off_session: bool) -> None:

@@ -14,7 +14,7 @@ from infra.stripe import admin, payments, setup_intents
 from infra.stripe.balance import Ledger
 from infra.stripe.connect import RETRIEVABLE, Connect, Topup
 from infra.stripe.disputes import Dispute, Disputes
-from infra.stripe.errors import stripe_errors
+from infra.stripe.errors import StripeError, stripe_errors
 from infra.stripe.faults import Faults
 from infra.stripe.idempotency import Idempotency
 from infra.stripe.state import Config, SimClock
@@ -81,6 +81,10 @@ async def authenticated(request: web.Request, handler: Any) -> web.StreamRespons
     if request.path.startswith("/_admin/"):
         response: web.StreamResponse = await handler(request)
         return response
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
+    if scheme not in ("", "Basic", "Bearer"):
+        # localstripe's own check fails with a 500 on any other scheme.
+        raise StripeError(401, "Invalid API Key provided", type="invalid_request_error")
     checked: web.StreamResponse = await localstripe_server.auth_middleware(request, handler)
     return checked
 
@@ -116,5 +120,7 @@ def build(
         for route in resource:
             if (route.method, path) not in taken and path not in _SKIPPED:
                 app.router.add_route(route.method, path, route.handler)
+    # Stripe.js stand-in (localstripe-v3.js) pages call it from the browser.
+    app.on_response_prepare.append(localstripe_server.add_cors_headers)
     app.on_cleanup.append(lambda _: sim.webhooks.close())
     return sim, app

@@ -163,3 +163,14 @@ def test_a_card_declined_at_setup_leaves_the_intent_waiting(
     good = customer_with_card(stripe_client)[1]
     again = stripe_client.v1.setup_intents.confirm(setup.id, params={"payment_method": good})
     assert again.status == "succeeded"
+
+
+def test_confirming_without_a_card_is_refused(stripe_client: stripe.StripeClient) -> None:
+    customer = stripe_client.v1.customers.create()
+    params = {"amount": 1_000, "currency": "usd", "customer": customer.id, "confirm": True}
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        stripe_client.v1.payment_intents.create(params=params)
+    assert raised.value.code == "payment_intent_unexpected_state"
+    intent = stripe_client.v1.payment_intents.create(params={**params, "confirm": False})
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.payment_intents.confirm(intent.id)

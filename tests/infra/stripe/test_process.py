@@ -52,6 +52,8 @@ def test_admin_routes_need_no_key_and_the_api_does(stripe_sim: str) -> None:
     assert httpx.get(f"{stripe_sim}/_admin/health").status_code == 200
     assert httpx.get(f"{stripe_sim}/v1/balance").status_code == 401
     assert httpx.get(f"{stripe_sim}/v1/balance", auth=(API_KEY, "")).status_code == 200
+    odd = httpx.get(f"{stripe_sim}/v1/balance", headers={"Authorization": "Digest x"})
+    assert odd.status_code == 401
 
 
 # localstripe's server module registers plain functions as aiohttp handlers when imported.
