@@ -83,6 +83,14 @@ CHILDREN: tuple[Child, ...] = (
         "HEARTH_CLEARINGHOUSE_URL",
         "/core",
     ),
+    # Stripe (localstripe with our extensions): the SDK's base address is HEARTH_STRIPE_API_BASE;
+    # it delivers signed webhooks to the API's /webhooks/stripe.
+    Child(
+        "stripe",
+        python("-m", "infra.stripe", "--host", HOST, "--port", "{port}", "--webhook-to-api"),
+        int(os.environ.get("HEARTH_STRIPE_SIM_PORT", "0")),  # 0: any free port
+        "HEARTH_STRIPE_API_BASE",
+    ),
     # The SMTP sink: the worker mails through HEARTH_SMTP_PORT; the demo reads what arrived
     # at HEARTH_MAIL_SINK_URL (messages are also files under .data/mail).
     Child(
