@@ -90,6 +90,7 @@ def test_make_run_then_demo_twice(
             _claims_corrected(summary, demo.stdout)
             _edi_files_valid(out / "edi")
             _remitted(summary, demo.stdout, out / "edi")
+            _reviewed(summary, demo.stdout)
         assert len(seen) == 12
         assert len(claims_seen) == 12
         os.killpg(stack.pid, signal.SIGINT)
@@ -253,3 +254,19 @@ def _remitted(summary: dict[str, Any], stdout: str, edi: Path) -> None:
         text = (edi / name).read_text()
         assert "CLP*" in text
         assert x12valid_errors(text) == [], name
+
+
+def _reviewed(summary: dict[str, Any], stdout: str) -> None:
+    """Ops read the estimate accuracy: every claim of this run whose 835 stands is counted
+    (with earlier runs' on the same stack), per payer too, and the figures were printed."""
+    accuracy = summary["estimate_accuracy"]
+    overall = accuracy["overall"]
+    standing = [r for r in summary["remittances"] if r["status"] != "voided"]
+    assert overall["claims"] >= len(standing) >= 1
+    assert 0 <= overall["exact"] <= overall["claims"]
+    assert sum(p["figures"]["claims"] for p in accuracy["payers"]) == overall["claims"]
+    lines = " ".join(stdout.split())
+    assert (
+        f"ops: estimate accuracy {accuracy['date_from']} to {accuracy['date_to']}:"
+        f" {overall['claims']} claim(s), {overall['exact']} exact to the cent"
+    ) in lines

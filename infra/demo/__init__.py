@@ -46,7 +46,10 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    gains `claims_paid` (the payer paid money on it, net of reversals, a client's share or not),
    `claims_denied` (the whole claim), `eras_posted` (the 835 files posted that carried the
    run's claims, with their payments' EFT traces) and `remittances` (each claim as printed).
-Still to come here: the denial resolved through the denial work queue, the estimate accuracy.
+7. `review`: ops read the estimate accuracy (`GET /remittances/estimate-accuracy`: the claims
+   whose 835 stands in the last 90 days, exact to the cent, mean absolute error, per payer);
+   summary.json gains `estimate_accuracy` (the answer as read).
+Still to come here: the denial resolved through the denial work queue.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
 from infra.demo.remittance import post_remittances
+from infra.demo.review import show_estimate_accuracy
 from infra.demo.sessions import complete_sessions
 
 
@@ -119,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: submit_and_acknowledge(demo, ops, edi),
                 lambda: correct_claims(demo, ops, edi),
                 lambda: post_remittances(demo, ops, edi, args.clearinghouse_url),
-                # Still to come (issue 16 item 10), each one call here: ops resolve the denial
-                # through the denial work queue (POST /denials/{remitted_claim_id}/resubmit,
-                # void, write-off or appeals), and the estimate accuracy is printed
-                # (GET /remittances/estimate-accuracy).
+                lambda: show_estimate_accuracy(demo, ops),
             ]
             for step in steps:
                 step()
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "eras_posted": {"count": len(demo.eras), "ids": [e["id"] for e in demo.eras],
                         "traces": [t for e in demo.eras for t in e["traces"]]},
         "remittances": demo.remittances,
+        **demo.review,
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -39,6 +39,8 @@ class Demo:
     # Their 835s: each claim's outcome as printed, and the 835 files that carried them.
     remittances: list[dict[str, Any]] = field(default_factory=list)
     eras: list[dict[str, Any]] = field(default_factory=list)
+    # What ops reviewed after the 835s (the estimate accuracy, the denial resolved).
+    review: dict[str, Any] = field(default_factory=dict)
 
     def call(self, method: str, path: str, token: str | None, expect: int, **kw: Any) -> Any:
         headers = dict(kw.pop("headers", {}))
