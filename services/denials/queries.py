@@ -14,7 +14,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from schemas.denials import AppealNoteOut, AppealRow, DenialRow
+from schemas.denials import AppealNoteOut, AppealRow, DenialRow, ResolutionAction
 from services.core.db import one, to_struct, to_structs
 
 
@@ -29,7 +29,7 @@ class ResolutionRow(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     remitted_claim_id: uuid.UUID
     claim_id: uuid.UUID
-    action: str
+    action: ResolutionAction
     note: str
     submission_id: uuid.UUID | None
     appeal_id: uuid.UUID | None
@@ -164,7 +164,7 @@ async def insert_resolution(
     conn: asyncpg.Connection,
     remitted_claim_id: uuid.UUID,
     claim_id: uuid.UUID,
-    action: str,
+    action: ResolutionAction,
     note: str,
     made: tuple[uuid.UUID | None, uuid.UUID | None],
     by: uuid.UUID,

@@ -37,6 +37,7 @@ from schemas.denials import (
     DenialQueueOut,
     DenialRow,
     DenialState,
+    ResolutionAction,
     ResolutionOut,
     WriteOffIn,
 )
@@ -69,6 +70,7 @@ MAX_DEADLINE_DAYS = 3650
 
 
 async def _items(conn: asyncpg.Connection, rows: list[DenialRow]) -> list[DenialItemOut]:
+    """The denials with their adjustments, read in one query."""
     adjustments = await list_adjustments_of(conn, [r.id for r in rows])
     return [DenialItemOut(denial=r, adjustments=adjustments[r.id]) for r in rows]
 
@@ -92,18 +94,18 @@ async def list_queue(
     by_reason: dict[str, list[DenialRow]] = defaultdict(list)
     for row in rows:
         by_reason[row.reason].append(row)
-    out = []
-    for group in groups:
-        page = make_page(by_reason[group.reason], limit)
-        out.append(
-            DenialGroupOut(
-                reason=group.reason, count=group.count, denied_cents=group.denied_cents,
-                loss_cents=group.loss_cents, items=await _items(conn, page.items),
-                next_cursor=page.next_cursor,
-            )
-        )  # fmt: skip
-    shown = [item.denial.id for group_out in out for item in group_out.items]
-    await audit.record(conn, actor, "read", DENIAL_ENTITY, shown)
+    pages = {g.reason: make_page(by_reason[g.reason], limit) for g in groups}
+    items = await _items(conn, [row for page in pages.values() for row in page.items])
+    by_id = {item.denial.id: item for item in items}
+    out = [
+        DenialGroupOut(
+            reason=g.reason, count=g.count, denied_cents=g.denied_cents, loss_cents=g.loss_cents,
+            items=[by_id[row.id] for row in pages[g.reason].items],
+            next_cursor=pages[g.reason].next_cursor,
+        )
+        for g in groups
+    ]  # fmt: skip
+    await audit.record(conn, actor, "read", DENIAL_ENTITY, list(by_id))
     return DenialQueueOut(groups=out)
 
 
@@ -112,7 +114,7 @@ def _resolution_out(denial: DenialRow, row: ResolutionRow | None) -> ResolutionO
     if row is not None:
         return ResolutionOut(
             id=row.id, remitted_claim_id=row.remitted_claim_id, claim_id=row.claim_id,
-            action=row.action, note=row.note, submission_id=row.submission_id,  # type: ignore[arg-type]
+            action=row.action, note=row.note, submission_id=row.submission_id,
             appeal_id=row.appeal_id, resolved_by=row.resolved_by, resolved_at=row.resolved_at,
             via="denial_queue",
         )  # fmt: skip
@@ -219,7 +221,7 @@ async def _resolve(
     conn: asyncpg.Connection,
     actor: Actor,
     denial: DenialRow,
-    action: str,
+    action: ResolutionAction,
     note: str,
     made: tuple[uuid.UUID | None, uuid.UUID | None],
 ) -> ResolutionOut:
@@ -256,7 +258,7 @@ async def _correct(
     conn: asyncpg.Connection,
     actor: Actor,
     remitted_claim_id: uuid.UUID,
-    resolution: tuple[str, str],
+    resolution: tuple[ResolutionAction, str],
     correct: Callable[[uuid.UUID], Awaitable[CorrectionOut]],
 ) -> CorrectedOut:
     """The claims domain's correction of the denied claim, and the denial resolved by it."""
