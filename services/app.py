@@ -50,6 +50,7 @@ from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
 from services.core.transactions import Transactions
 from services.credentialing.routes import CredentialingController
+from services.denials.routes import AppealController, DenialController
 from services.eligibility.routes import (
     BenefitChecksController,
     EstimatesController,
@@ -104,6 +105,8 @@ ROUTE_HANDLERS: list[Any] = [
     ClaimBatchController,
     ClaimSubmissionController,
     OpsDigestController,
+    DenialController,
+    AppealController,
 ]
 
 

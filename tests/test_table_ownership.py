@@ -78,6 +78,7 @@ TABLES: dict[str, str] = {
         ),
         "remittance",
     ),
+    **dict.fromkeys(("denial_resolutions", "claim_appeals", "claim_appeal_notes"), "denials"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

@@ -259,13 +259,22 @@ async def list_needs_ops(
     return page
 
 
+async def list_adjustments_of(
+    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[AdjustmentOut]]:
+    """Each remitted claim's adjustments (claim and line level, with their RARCs), file order,
+    their codes in plain words."""
+    by_claim: dict[uuid.UUID, list[AdjustmentOut]] = {i: [] for i in remitted_claim_ids}
+    for owner, adjustment in await reads.list_adjustments(conn, remitted_claim_ids):
+        by_claim[owner].append(codes.worded(adjustment))
+    return by_claim
+
+
 async def with_adjustments(
     conn: asyncpg.Connection, claims: list[RemittedClaimRow]
 ) -> list[RemittedClaimOut]:
     """Each remitted claim with its adjustments, their codes in plain words."""
-    by_claim: dict[uuid.UUID, list[AdjustmentOut]] = {c.id: [] for c in claims}
-    for owner, adjustment in await reads.list_adjustments(conn, list(by_claim)):
-        by_claim[owner].append(codes.worded(adjustment))
+    by_claim = await list_adjustments_of(conn, [c.id for c in claims])
     return [RemittedClaimOut(claim=c, adjustments=by_claim[c.id]) for c in claims]
 
 
