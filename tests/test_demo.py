@@ -257,8 +257,15 @@ def _remitted(summary: dict[str, Any], stdout: str, edi: Path) -> None:
 
 
 def _reviewed(summary: dict[str, Any], stdout: str) -> None:
-    """Ops read the estimate accuracy: every claim of this run whose 835 stands is counted
-    (with earlier runs' on the same stack), per payer too, and the figures were printed."""
+    """Ops wrote off the run's denial through the denial work queue, then read the estimate
+    accuracy: every claim of this run whose 835 stands is counted (with earlier runs' on the
+    same stack), per payer too, and the figures were printed."""
+    # Morgan Diaz's CO-27 denial, found in the denial work queue and written off there.
+    assert summary["claims_written_off"]["ids"] == summary["claims_denied"]["ids"]
+    assert "ops: denial work queue open denials by reason:" in " ".join(stdout.split())
+    assert re.search(
+        r"ops: written off Morgan Diaz C\w+ \(CO-27: [^)]+\)", " ".join(stdout.split())
+    )
     accuracy = summary["estimate_accuracy"]
     overall = accuracy["overall"]
     standing = [r for r in summary["remittances"] if r["status"] != "voided"]

@@ -46,10 +46,12 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    gains `claims_paid` (the payer paid money on it, net of reversals, a client's share or not),
    `claims_denied` (the whole claim), `eras_posted` (the 835 files posted that carried the
    run's claims, with their payments' EFT traces) and `remittances` (each claim as printed).
-7. `review`: ops read the estimate accuracy (`GET /remittances/estimate-accuracy`: the claims
-   whose 835 stands in the last 90 days, exact to the cent, mean absolute error, per payer);
-   summary.json gains `estimate_accuracy` (the answer as read).
-Still to come here: the denial resolved through the denial work queue.
+7. `review`: ops open the denial work queue (`GET /denials`, grouped by reason) and resolve
+   Morgan Diaz's CO-27 denial there (coverage ended, nothing to appeal: `POST
+   /denials/{id}/write-off` with the reason; it leaves the queue), then read the estimate
+   accuracy (`GET /remittances/estimate-accuracy`: the claims whose 835 stands in the last 90
+   days, exact to the cent, mean absolute error, per payer). summary.json gains
+   `claims_written_off` and `estimate_accuracy` (the answer as read).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
 from infra.demo.remittance import post_remittances
-from infra.demo.review import show_estimate_accuracy
+from infra.demo.review import resolve_denials, show_estimate_accuracy
 from infra.demo.sessions import complete_sessions
 
 
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: submit_and_acknowledge(demo, ops, edi),
                 lambda: correct_claims(demo, ops, edi),
                 lambda: post_remittances(demo, ops, edi, args.clearinghouse_url),
+                lambda: resolve_denials(demo, ops),
                 lambda: show_estimate_accuracy(demo, ops),
             ]
             for step in steps:
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1
     outcomes = ("submitted", "accepted", "rejected", "resent", "replaced", "voided", "paid",
-                "denied")  # fmt: skip
+                "denied", "written_off")  # fmt: skip
     claims = {f"claims_{o}": demo.outcomes.get(o, []) for o in outcomes}
     summary = {
         "run_id": run,
