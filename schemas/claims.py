@@ -337,3 +337,4 @@ class ClaimVersionState(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     payer_claim_number: str | None  # the latest one a payer's 277CA gave
     voided: bool  # a void (frequency 8) was made
+    unsent_version: int | None = None  # a version waiting for the submission job, if any

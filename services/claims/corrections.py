@@ -62,7 +62,16 @@ async def _locked(
     await corrections.lock_claim(conn, claim_id)
     claim = await queries.get_claim(conn, claim_id)
     assert claim is not None  # locked, and claims are never deleted
-    return claim, await corrections.get_version_state(conn, claim_id)
+    state = await corrections.get_version_state(conn, claim_id)
+    if state.unsent_version is not None:
+        # An 835 for an earlier version can arrive while a correction waits for the submission
+        # job (the claim then reads paid or denied): the waiting version goes out first.
+        raise ClaimStatusConflict(
+            f"version {state.unsent_version} of this claim waits to be sent: a further"
+            " correction can follow once it has gone",
+            field="claim_id",
+        )
+    return claim, state
 
 
 # What an 835 made of a claim: corrected (7) or withdrawn (8) by ops, never by a provider alone.

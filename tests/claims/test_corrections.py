@@ -226,6 +226,29 @@ async def test_only_ops_replace_a_claim_whose_replacement_the_payer_rejected(
     assert [v[:2] for v in await versions(db, claim_id)] == [(1, "1"), (2, "7"), (3, "7")]
 
 
+async def test_no_correction_while_another_waits_to_be_sent(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
+) -> None:
+    """The original's 835 arrives while its replacement waits for the submission job: ops may
+    neither replace nor void the claim again until that version has gone (409, nothing made)."""
+    visit, claim_id = await completed(db, client, token, settings)
+    await answered(db, claim_id, "accepted")
+    first = await _post(client, token(visit.ops), claim_id, "replace", {"reason": "first"})
+    assert first.status_code == 200, first.text
+    await db.execute("UPDATE claims SET status = 'paid' WHERE id = $1", claim_id)  # its 835
+    before = await snapshot(db, claim_id)
+    for action in ("replace", "void"):
+        refused = await _post(client, token(visit.ops), claim_id, action, {"reason": "again"})
+        assert (refused.status_code, refused.json()["code"]) == (409, "claim_status"), action
+        assert "version 2 of this claim waits to be sent" in refused.json()["detail"]
+    assert await snapshot(db, claim_id) == before
+    await sent(db, claim_id)
+    await db.execute("UPDATE claims SET status = 'paid' WHERE id = $1", claim_id)
+    again = await _post(client, token(visit.ops), claim_id, "replace", {"reason": "again"})
+    assert again.status_code == 200, again.text
+    assert [v[:2] for v in await versions(db, claim_id)] == [(1, "1"), (2, "7"), (3, "7")]
+
+
 async def test_a_void_reverses_the_claim_and_gives_the_visit_back_once(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:

@@ -23,13 +23,15 @@ async def lock_claim(conn: asyncpg.Connection, claim_id: uuid.UUID) -> str | Non
 
 
 async def get_version_state(conn: asyncpg.Connection, claim_id: uuid.UUID) -> ClaimVersionState:
-    """The latest version, the payer's latest claim number, whether a void was ever made."""
+    """The latest version, the payer's latest claim number, whether a void was ever made, and
+    the version still waiting to be sent (at most one: claim_submissions_one_unsent)."""
     row = await conn.fetchrow(
         """
         SELECT max(version) AS version,
                (array_agg(payer_claim_number ORDER BY version DESC)
                     FILTER (WHERE payer_claim_number IS NOT NULL))[1] AS payer_claim_number,
-               coalesce(bool_or(frequency = '8'), false) AS voided
+               coalesce(bool_or(frequency = '8'), false) AS voided,
+               max(version) FILTER (WHERE batch_id IS NULL) AS unsent_version
         FROM claim_submissions WHERE claim_id = $1
         """,
         claim_id,
