@@ -30,7 +30,7 @@ from services.core import audit
 from services.core.auth import Actor
 from services.ledger.service import get_source_net
 from services.remittance import posting, service
-from services.remittance.queries import reads
+from services.remittance.queries import reads, true_ups
 from services.therapy_sessions.service import get_session
 
 # The client's own words for the shares their plan gives them.
@@ -61,7 +61,9 @@ async def explain_session(
         await audit.record(conn, actor, "read", service.CLAIM_ENTITY, [r.id for r in rows])
     stands = service.standing(rows)
     if stands:
-        return _answered(session.id, await service.with_adjustments(conn, rows), stands)
+        decided = await true_ups.list_decisions_of_remitted(conn, [c.id for c in stands])
+        full = await service.with_adjustments(conn, rows)
+        return _answered(session.id, full, stands, decided)
     estimated = await _estimate(conn, session, [claim_id for claim_id, _ in claims])
     billed = sum(charge for _, charge in claims) if claims else None
     if not claims and session.status != "confirmed":
@@ -178,14 +180,21 @@ def _status(stands: list[RemittedClaimRow]) -> ExplanationStatus:
 
 
 def _answered(
-    session_id: uuid.UUID, full: list[RemittedClaimOut], stands: list[RemittedClaimRow]
+    session_id: uuid.UUID,
+    full: list[RemittedClaimOut],
+    stands: list[RemittedClaimRow],
+    decided: tuple[bool, int],
 ) -> SessionExplanationOut:
-    """The insurer's standing answer: its figures and the sentences that say them."""
+    """The insurer's standing answer: its figures and the sentences that say them. `decided`:
+    whether ops still review part of the client's share, and what they refused (carried)."""
     ids = {c.id for c in stands}
     adjustments = [a for c in full if c.claim.id in ids for a in c.adjustments]
+    in_review, carried = decided
     paid = sum(c.paid_cents for c in stands)
-    owes = sum(c.patient_adjustments_cents for c in stands)
-    difference = sum(c.true_up_cents for c in stands)
+    # What ops refused of the client's share (a PR reason other than 1/2/3) the platform
+    # carries: the client owes the rest.
+    owes = sum(c.patient_adjustments_cents for c in stands) - carried
+    difference = sum(c.true_up_cents for c in stands) - carried
     billed = sum(c.charge_cents for c in stands)
     owed, denied, status = _owed(adjustments), _denied(adjustments), _status(stands)
     lines = []
@@ -195,15 +204,16 @@ def _answered(
     if status == "denied":
         lines.append("Your insurer denied the claim and paid nothing for it.")
     else:
-        lines.append(f"Your insurer allows {money(paid + owes)} for it and paid {money(paid)}.")
+        allowed = paid + owes + carried
+        lines.append(f"Your insurer allows {money(allowed)} for it and paid {money(paid)}.")
     lines += _denial_lines(denied)
-    lines.append(_owed_line(owes, owed))
+    lines.append(_owed_line(owes, owed, carried))
     lines.append(_estimated_line(owes - difference))
-    next_step, sentence = _next(difference, owed)
+    next_step, sentence = _next(difference, owed, in_review)
     lines.append(sentence)
     return SessionExplanationOut(
         therapy_session_id=session_id, status=status, lines=lines, billed_cents=billed,
-        allowed_cents=paid + owes, insurer_paid_cents=paid, you_owe_cents=owes,
+        allowed_cents=paid + owes + carried, insurer_paid_cents=paid, you_owe_cents=owes,
         owed_because=owed, estimated_cents=owes - difference, difference_cents=difference,
         next_step=next_step, denied_because=denied,
     )  # fmt: skip
@@ -223,16 +233,24 @@ def _denial_lines(denied: list[DeniedReason]) -> list[str]:
     return lines
 
 
-def _owed_line(owes: int, owed: list[OwedReason]) -> str:
+def _owed_line(owes: int, owed: list[OwedReason], carried: int) -> str:
+    parts = "; ".join(f"{money(o.amount_cents)} for {o.text}" for o in owed)
+    if carried:
+        return (
+            f"Your insurer said you owe {money(owes + carried)} ({parts}); our billing team"
+            f" decided you do not owe {money(carried)} of it, which we carry, so you owe"
+            f" {money(owes)}."
+        )
     if owes == 0:
         return "Under your plan you owe nothing for this session."
-    parts = "; ".join(f"{money(o.amount_cents)} for {o.text}" for o in owed)
     return f"Under your plan you owe {money(owes)}: {parts}."
 
 
-def _next(difference: int, owed: list[OwedReason]) -> tuple[NextStep, str]:
+def _next(difference: int, owed: list[OwedReason], in_review: bool) -> tuple[NextStep, str]:
+    """What happens next: ops' review of a share other than deductible, coinsurance or copay
+    comes first (DESIGN.md "Denial"); then the difference is charged or refunded."""
     others = [o for o in owed if o.code not in posting.PATIENT_CODES]
-    if others:
+    if others and in_review:
         why = "; ".join(o.text for o in others)
         return "review", (
             f"Part of what you owe ({why}) is one our billing team confirms with your insurer"

@@ -161,6 +161,33 @@ async def test_a_non_covered_share_is_reviewed_before_any_charge(
     assert "confirms with your insurer before charging it" in body["lines"][-1]
 
 
+@pytest.mark.parametrize("decision", ["confirm", "refuse"])
+async def test_ops_decision_on_a_non_covered_share_is_what_the_client_reads(
+    client: httpx.AsyncClient, token: Any, db: asyncpg.Connection, world: World, decision: str
+) -> None:
+    """Confirmed: the client owes the PR-96 too and is charged the difference. Refused: the
+    platform carries it, the client owes the copay estimated, nothing more is charged."""
+    await post(db, world, f.transaction(ours(NOT_COVERED, world.billed, "2"), paid="90"))
+    true_up = await db.fetchval(
+        "SELECT id FROM client_true_ups WHERE claim_id = $1", world.billed.claim_id
+    )
+    decided = await client.post(
+        f"/true-ups/{true_up}/{decision}", json={"note": "checked with the payer"},
+        headers=token(world.ops),
+    )  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    body = await explanation(client, token, world)
+    if decision == "confirm":
+        assert (body["you_owe_cents"], body["difference_cents"]) == (3000, 1000)
+        assert body["next_step"] == "charge"
+        assert "we will charge the difference" in body["lines"][-1]
+    else:
+        assert (body["you_owe_cents"], body["difference_cents"]) == (2000, 0)
+        assert body["next_step"] == "nothing"
+        assert "decided you do not owe $10.00 of it, which we carry" in " ".join(body["lines"])
+    assert (body["allowed_cents"], body["estimated_cents"]) == (12000, 2000)
+
+
 async def test_a_denial_in_words_with_what_we_do_and_the_estimate_refunded(
     client: httpx.AsyncClient, token: Any, db: asyncpg.Connection, world: World
 ) -> None:

@@ -226,3 +226,20 @@ async def list_ids_of_remitted(
         remitted_claim_ids,
     )
     return [r["id"] for r in rows]
+
+
+async def list_decisions_of_remitted(
+    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
+) -> tuple[bool, int]:
+    """Of these remitted claims' true-ups: is any waiting for ops, and how much ops refused
+    (the platform carries it, the client does not owe it)."""
+    row = await conn.fetchrow(
+        """
+        SELECT coalesce(bool_or(status = 'ops_review'), false) AS in_review,
+               coalesce(sum(carried_cents), 0)::bigint AS carried
+        FROM client_true_ups WHERE remitted_claim_id = ANY($1::uuid[])
+        """,
+        remitted_claim_ids,
+    )
+    assert row is not None  # an aggregate always returns its row
+    return row["in_review"], row["carried"]
