@@ -153,8 +153,11 @@ async def post_entry(conn: Connection, entry: EntryIn) -> EntryOut:
         posted = await queries.insert_entry(
             conn, entry, occurred_at, [accounts[line.account] for line in entry.lines]
         )
-    if posted is not None:
-        return posted
+    return posted if posted is not None else await _first(conn, entry)
+
+
+async def _first(conn: Connection, entry: EntryIn) -> EntryOut:
+    """The entry posted before under `entry`'s key, when it is the same event; else refused."""
     first = await queries.get_entry_by_key(conn, entry.idempotency_key)
     assert first is not None  # the key is taken, by a committed entry or one of ours
     if not _same_event(first, entry):
@@ -198,16 +201,8 @@ async def post_entries(conn: Connection, entries: list[EntryIn]) -> None:
         [[accounts[line.account] for line in entry.lines] for entry in entries],
     )
     for entry in entries:
-        if entry.idempotency_key in inserted:
-            continue
-        first = await queries.get_entry_by_key(conn, entry.idempotency_key)
-        assert first is not None  # the key is taken, by a committed entry or one of ours
-        if not _same_event(first, entry):
-            raise EntryKeyReused(
-                f"journal entry {first.id} was posted under key {entry.idempotency_key!r} "
-                "with other lines",
-                field="idempotency_key",
-            )
+        if entry.idempotency_key not in inserted:
+            await _first(conn, entry)
 
 
 def _balance(totals: AccountTotals) -> AccountBalance:

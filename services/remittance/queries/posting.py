@@ -219,17 +219,11 @@ async def update_reversed(
 
 
 async def insert_remitted_claims(conn: asyncpg.Connection, rows: list[dict[str, object]]) -> None:
-    await conn.executemany(
-        """
-        INSERT INTO remitted_claims (id, payment_id, ordinal, position, patient_control_number,
-            status_code, charge_cents, paid_cents, patient_responsibility_cents,
-            patient_adjustments_cents, payer_claim_number, claim_id, submission_id, outcome,
-            reversal_of, contractual_cents, loss_cents, true_up_cents, remark_codes, needs_ops,
-            ops_reason)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21)
-        """,
-        [tuple(values[k] for k in _CLAIM_COLUMNS) for values in rows],
+    """The rows by COPY: a payment's hundreds in one round trip, no statement per row."""
+    await conn.copy_records_to_table(
+        "remitted_claims",
+        records=[tuple(values[k] for k in _CLAIM_COLUMNS) for values in rows],
+        columns=_CLAIM_COLUMNS,
     )
 
 
@@ -265,28 +259,28 @@ LineRow = tuple[
 
 
 async def insert_lines(conn: asyncpg.Connection, rows: list[LineRow]) -> None:
-    await conn.executemany(
-        """
-        INSERT INTO remitted_lines (id, remitted_claim_id, ordinal, position, procedure_code,
-            charge_cents, paid_cents, line_control_number, claim_id, line_number, remark_codes)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-        """,
-        rows,
-    )
+    await conn.copy_records_to_table(
+        "remitted_lines",
+        records=rows,
+        columns=(
+            "id", "remitted_claim_id", "ordinal", "position", "procedure_code", "charge_cents",
+            "paid_cents", "line_control_number", "claim_id", "line_number", "remark_codes",
+        ),
+    )  # fmt: skip
 
 
 async def insert_adjustments(
     conn: asyncpg.Connection,
     rows: list[AdjustmentRow],
 ) -> None:
-    await conn.executemany(
-        """
-        INSERT INTO remittance_adjustments (remitted_claim_id, remitted_line_id, carc_group,
-            carc_code, amount_cents, quantity, remark_codes)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        """,
-        rows,
-    )
+    await conn.copy_records_to_table(
+        "remittance_adjustments",
+        records=rows,
+        columns=(
+            "remitted_claim_id", "remitted_line_id", "carc_group", "carc_code", "amount_cents",
+            "quantity", "remark_codes",
+        ),
+    )  # fmt: skip
 
 
 async def insert_provider_adjustment(

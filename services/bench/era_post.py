@@ -1,0 +1,469 @@
+"""`bench era_post`: 835 files posted into the database through `post_file`, beside bare inserts.
+
+The world (infra gives a fresh database; migrated here, the demo world loaded as of AS_OF):
+HEARTH_BENCH_ERA_POST_CLAIMS (12,000) claims of Evergreen members billed by the demo providers,
+as completion and the 277CA leave them (`accepted`, the completion's journal entry posted), put
+in place with a few bulk statements: setting up is not what is measured. Their 835s come from
+the era_parse bench's writer, HEARTH_BENCH_ERA_POST_PAYMENT (500) claims a payment, two
+payments a file, in six shapes: paid with a copay, partly paid (deductible and coinsurance above
+the estimate: a true-up), denied CO-50 (a loss the policy recoups), paid with its add-on line
+denied CO-97 (a loss absorbed, ops told), paid then reversed and corrected in the next payment
+(often the next file), paid with coinsurance; each payment has an interest PLB and a WO on one
+of its claims. Each file is posted as production posts it: `post_file`, one transaction.
+
+The baseline (`bare_inserts`) is the rows that very posting wrote, read back after it (not
+timed) and written again under new ids and keys with plain executemany in one transaction per
+file: the file, its payments, remitted claims, lines, adjustments and PLBs, the journal entries
+and lines (the ledger's triggers and COMMIT checks run for them too), the claims' history rows,
+and the same UPDATEs of the claims and their versions. It is what the posting's writes cost
+with no reads, no decisions and no locks: `ratio` (claims_per_s over the baseline's) says how
+close the posting comes to merely storing its result. Files alternate with their baseline copy.
+
+The line also says where the time goes, per claim: this process's CPU (parsing, deciding,
+encoding) and the database backend's (`cpu_ms_postgres`, from /proc: the pool has one
+connection). Measured on the shared 2-core development machine (December 2026): the posting
+made ~15 statements a claim before it was batched per payment (about 300 claims/s); see the
+report of the change for the figures before and after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from schemas.ledger import AccountRef, EntryIn, Line
+from services.bench.era_parse import HEADER, NPI, svc_line, transaction_set
+from services.bench.served import AS_OF, percentile, prepare
+from services.bench.session_completion import cpu_ms
+from services.core import clock
+from services.core.auth import SYSTEM
+from services.core.db import create_pool, init_connection, transaction
+from services.dev.demo_data import OPS_EMAIL
+from services.ledger.service import get_trial_balance, post_entries
+from services.remittance.service import post_file
+
+BASELINE = "bare_inserts"
+PAYMENTS_PER_FILE = 2
+ALLOWED, ADD_ON_ALLOWED, ESTIMATE = 12000, 2000, 2000
+PROVIDER_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Billed:
+    n: int
+    session_id: uuid.UUID
+    claim_id: uuid.UUID
+    policy: asyncpg.Record
+    provider_id: uuid.UUID
+
+    @property
+    def shape(self) -> int:
+        return self.n % 6
+
+    @property
+    def lines(self) -> list[tuple[str, int, int]]:
+        """(CPT, charge, allowed) of each line; its REF*6R is L{n:08d}{CPT's last digit}."""
+        first = [("90837", 15000, ALLOWED)]
+        return [*first, ("90785", 2550, ADD_ON_ALLOWED)] if self.shape == 3 else first
+
+
+def clm01(n: int) -> str:
+    return f"HC{n:08d}A"
+
+
+def claim_segments(billed: Billed) -> tuple[list[str], int]:
+    """The claim's CLP in its shape, and what it paid (cents)."""
+    n, pcn, shape = billed.n, clm01(billed.n), billed.shape
+    people = [f"NM1*QC*1*LEE*JORDAN****MI*M{n:08d}", "DTM*050*20261120"]
+    cas, extra = ["CAS*CO*45*30", "CAS*PR*3*20"], ["AMT*B6*120"]
+    clp, lines, paid = f"CLP*{pcn}*1*150*100*20*12*P{n:012d}*11*1", [], 10000
+    if shape == 1:  # deductible and coinsurance: 90 the client owes, 20 estimated
+        clp, paid = f"CLP*{pcn}*1*150*30*90*12*P{n:012d}*11*1", 3000
+        lines = svc_line("90837", 15000, 3000, ["CAS*CO*45*30", "CAS*PR*1*80**2*10"], n, extra)
+    elif shape == 2:  # denied: not medically necessary
+        clp, paid = f"CLP*{pcn}*4*150*0**12*P{n:012d}*11*1", 0
+        lines = svc_line("90837", 15000, 0, ["CAS*CO*50*150"], n, ["LQ*HE*N115"])
+    elif shape == 3:  # paid, its add-on bundled
+        clp = f"CLP*{pcn}*1*175.50*100*20*12*P{n:012d}*11*1"
+        lines = svc_line("90837", 15000, 10000, cas, n, extra)
+        lines += svc_line("90785", 2550, 0, ["CAS*CO*97*25.50"], n, ["LQ*HE*M80"])
+    elif shape == 5:  # coinsurance instead of a copay
+        lines = svc_line("90837", 15000, 10000, ["CAS*CO*45*30", "CAS*PR*2*20"], n, extra)
+    else:  # 0, and 4 (reversed and corrected in the next payment)
+        lines = svc_line("90837", 15000, 10000, cas, n, extra)
+    return [clp, *people, *lines], paid
+
+
+def reversal_and_correction(billed: Billed) -> tuple[list[str], int]:
+    """The reversal of a shape-4 claim's payment (every amount negated) and its correction."""
+    n, pcn = billed.n, clm01(billed.n)
+    people = [f"NM1*QC*1*LEE*JORDAN****MI*M{n:08d}"]
+    reversal = [
+        f"CLP*{pcn}*22*-150*-100*-20*12*P{n:012d}*11*1", *people,
+        *svc_line("90837", -15000, -10000, ["CAS*CO*45*-30", "CAS*PR*3*-20"], n, []),
+    ]  # fmt: skip
+    correction = [
+        f"CLP*{pcn}*1*150*110*10*12*P{n:012d}C*11*1", *people,
+        *svc_line("90837", 15000, 11000, ["CAS*CO*45*30", "CAS*PR*3*10"], n, ["AMT*B6*120"]),
+    ]  # fmt: skip
+    return reversal + correction, -10000 + 11000
+
+
+def payments(world: list[Billed], per_payment: int) -> Iterator[tuple[list[str], int]]:
+    """Each payment's transaction set and how many CLPs it holds; a payment's shape-4 claims
+    are reversed and corrected in the next one."""
+    owed: list[Billed] = []
+    for number, first in enumerate(range(0, len(world), per_payment), start=1):
+        chunk = world[first : first + per_payment]
+        body, paid, clps = ["LX*1"], 0, 0
+        for billed in chunk:
+            segments, cents = claim_segments(billed)
+            body, paid, clps = body + segments, paid + cents, clps + 1
+        for billed in owed:
+            segments, cents = reversal_and_correction(billed)
+            body, paid, clps = body + segments, paid + cents, clps + 2
+        owed = [b for b in chunk if b.shape == 4]
+        body.append(f"PLB*{NPI}*20261231*L6:P{chunk[0].n:012d}*-1.25*WO:{clm01(chunk[-1].n)}*10")
+        yield transaction_set(number, body, paid + 125 - 1000), clps
+
+
+def files(world: list[Billed], per_payment: int) -> list[tuple[bytes, int]]:
+    """The interchanges, PAYMENTS_PER_FILE payments each, and how many CLPs each holds."""
+    out: list[tuple[bytes, int]] = []
+    sets = list(payments(world, per_payment))
+    for first in range(0, len(sets), PAYMENTS_PER_FILE):
+        group = sets[first : first + PAYMENTS_PER_FILE]
+        body = "".join("~\n".join(segments) + "~\n" for segments, _ in group)
+        text = HEADER + body + f"GE*{len(group)}*1~\nIEA*1*000000001~\n"
+        out.append((text.encode(), sum(clps for _, clps in group)))
+    return out
+
+
+async def build_world(conn: asyncpg.Connection, count: int) -> list[Billed]:
+    """`count` accepted claims of Evergreen members, each with its completion entry."""
+    ops = await conn.fetchval("SELECT id FROM users WHERE email = $1", OPS_EMAIL)
+    policies = await conn.fetch(
+        "SELECT p.id, p.client_id, p.payer_id FROM insurance_policies p"
+        " JOIN payers y ON y.id = p.payer_id WHERE y.x12_payer_id = 'EVGRN' ORDER BY p.id"
+    )
+    providers = [r["id"] for r in await conn.fetch("SELECT id FROM providers ORDER BY id")]
+    world = [
+        Billed(n, uuid.uuid4(), uuid.uuid4(), policies[n % len(policies)],
+               providers[n % len(providers)])
+        for n in range(count)
+    ]  # fmt: skip
+    day = AS_OF - timedelta(days=20)
+    await conn.execute(
+        """
+        INSERT INTO therapy_sessions (id, provider_id, client_id, policy_id, starts_at,
+            duration_minutes, place_of_service, status, created_by, diagnosis_codes, started_at,
+            actual_minutes, note_attested, confirmed_at, confirmed_by)
+        SELECT w.id, w.provider_id, w.client_id, w.policy_id, $5::timestamptz, 53, '11',
+               'confirmed', $6,
+               '{F411}', $5, 53, true, $5::timestamptz + interval '1 hour', $6
+        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])
+            AS w (id, provider_id, client_id, policy_id)
+        """,
+        [b.session_id for b in world], [b.provider_id for b in world],
+        [b.policy["client_id"] for b in world], [b.policy["id"] for b in world], day, ops,
+    )  # fmt: skip
+    await conn.execute(
+        """
+        INSERT INTO claims (id, therapy_session_id, payer_id, policy_id, provider_id, client_id,
+            claim_number, status, service_date, place_of_service, diagnosis_codes,
+            total_charge_cents, allowed_cents)
+        SELECT w.id, w.session_id, w.payer_id, w.policy_id, w.provider_id, w.client_id,
+               w.number, 'accepted', $9, '11', '{F411}', w.charge, w.allowed
+        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
+                    $7::text[], $8::bigint[], $10::bigint[])
+            AS w (id, session_id, payer_id, policy_id, provider_id, client_id, number, charge,
+                  allowed)
+        """,
+        [b.claim_id for b in world], [b.session_id for b in world],
+        [b.policy["payer_id"] for b in world], [b.policy["id"] for b in world],
+        [b.provider_id for b in world], [b.policy["client_id"] for b in world],
+        [f"HC{b.n:08d}" for b in world], [sum(c for _, c, _ in b.lines) for b in world],
+        day.date(), [sum(a for _, _, a in b.lines) for b in world],
+    )  # fmt: skip
+    lines = [
+        (b.claim_id, m, cpt, charge, allowed, f"L{b.n:08d}{cpt[-1]}")
+        for b in world
+        for m, (cpt, charge, allowed) in enumerate(b.lines, start=1)
+    ]
+    await conn.execute(
+        """
+        INSERT INTO claim_lines (claim_id, line_number, cpt_code, charge_cents, allowed_cents,
+                                 diagnosis_pointers, line_control_number)
+        SELECT claim_id, line_number, cpt, charge, allowed, '{1}', control
+        FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::bigint[], $5::bigint[],
+                    $6::text[]) AS w (claim_id, line_number, cpt, charge, allowed, control)
+        """,
+        *(list(column) for column in zip(*lines, strict=True)),
+    )
+    await conn.execute(
+        "INSERT INTO claim_submissions (claim_id, version, frequency, clm01)"
+        " SELECT id, 1, '1', clm01 FROM unnest($1::uuid[], $2::text[]) AS w (id, clm01)",
+        [b.claim_id for b in world], [clm01(b.n) for b in world],
+    )  # fmt: skip
+    await post_entries(conn, [_completion(b) for b in world])
+    return world
+
+
+def _completion(billed: Billed) -> EntryIn:
+    """The completion's entry, as completing the session books it."""
+    allowed = sum(a for _, _, a in billed.lines)
+    rate = int(allowed * PROVIDER_SHARE)
+    policy = billed.policy
+    return EntryIn(
+        kind="completion", idempotency_key=f"completion-{billed.session_id}",
+        source_table="therapy_sessions", source_id=billed.session_id,
+        lines=(
+            Line(account=AccountRef(kind="client_receivable", owner_id=policy["client_id"]),
+                 side="debit", amount_cents=ESTIMATE),
+            Line(account=AccountRef(kind="payer_receivable", owner_id=policy["payer_id"]),
+                 side="debit", amount_cents=allowed - ESTIMATE, claim_id=billed.claim_id),
+            Line(account=AccountRef(kind="provider_payable", owner_id=billed.provider_id),
+                 side="credit", amount_cents=rate),
+            Line(account=AccountRef(kind="platform_revenue"), side="credit",
+                 amount_cents=allowed - rate),
+        ),
+    )  # fmt: skip
+
+
+_PAYMENT = (
+    "position, handling, amount_cents, method, payment_date, trace_number, trace_originator,"
+    " payer_name, payer_id, payee_npi, claims, paid_cents, provider_adjustment_cents,"
+    " needs_ops, ops_reason, posted_at"
+)
+_CLAIM = (
+    "ordinal, position, patient_control_number, status_code, charge_cents, paid_cents,"
+    " patient_responsibility_cents, patient_adjustments_cents, payer_claim_number, claim_id,"
+    " submission_id, outcome, contractual_cents, loss_cents, true_up_cents, remark_codes,"
+    " needs_ops, ops_reason"
+)
+_LINE = (
+    "ordinal, position, procedure_code, charge_cents, paid_cents, line_control_number,"
+    " claim_id, line_number, remark_codes"
+)
+_ADJUSTMENT = "remitted_line_id, carc_group, carc_code, amount_cents, quantity, remark_codes"
+_PLB = "ordinal, position, reason, reference, amount_cents, claim_id, account, needs_ops"
+_ENTRY = "kind, idempotency_key, occurred_at, memo, source_table, source_id"
+_JOURNAL_LINE = "account_id, side, amount_cents, claim_id"
+_HISTORY = "claim_id, from_status, to_status, reason, actor_user_id, at"
+
+
+@dataclass
+class Written:
+    """What posting one file wrote, read back for the baseline to write again."""
+
+    file: asyncpg.Record
+    payments: list[asyncpg.Record]
+    claims: list[asyncpg.Record]
+    lines: list[asyncpg.Record]
+    adjustments: list[asyncpg.Record]
+    plbs: list[asyncpg.Record]
+    entries: list[asyncpg.Record]
+    journal_lines: list[asyncpg.Record]
+    history: list[asyncpg.Record]
+    statuses: list[asyncpg.Record]
+    numbers: list[asyncpg.Record]
+
+
+async def _marks(conn: asyncpg.Connection) -> tuple[int, int]:
+    """The last journal entry's and history row's ids: what a posting adds comes after."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT coalesce(max(id), 0) FROM journal_entries),"
+        " (SELECT coalesce(max(id), 0) FROM claim_status_history)"
+    )
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+async def _written(conn: asyncpg.Connection, file_id: uuid.UUID, marks: tuple[int, int]) -> Written:
+    f = await conn.fetchrow("SELECT byte_size, transactions, claims, payment_cents"
+                            " FROM remittance_files WHERE id = $1", file_id)  # fmt: skip
+    assert f is not None
+    pays = await conn.fetch(
+        f"SELECT id, {_PAYMENT} FROM remittance_payments WHERE file_id = $1",  # noqa: S608
+        file_id,
+    )
+    ids = [p["id"] for p in pays]
+    claims = await conn.fetch(
+        f"SELECT id, payment_id, {_CLAIM} FROM remitted_claims"  # noqa: S608
+        " WHERE payment_id = ANY ($1::uuid[]) ORDER BY payment_id, ordinal",
+        ids,
+    )
+    cids = [c["id"] for c in claims]
+    return Written(
+        file=f, payments=list(pays), claims=list(claims),
+        lines=await conn.fetch(f"SELECT id, remitted_claim_id, {_LINE} FROM remitted_lines"  # noqa: S608
+                               " WHERE remitted_claim_id = ANY ($1::uuid[])", cids),
+        adjustments=await conn.fetch(
+            f"SELECT remitted_claim_id, {_ADJUSTMENT} FROM remittance_adjustments"  # noqa: S608
+            " WHERE remitted_claim_id = ANY ($1::uuid[]) ORDER BY id", cids),
+        plbs=await conn.fetch(f"SELECT payment_id, {_PLB} FROM remittance_provider_adjustments"  # noqa: S608
+                              " WHERE payment_id = ANY ($1::uuid[])", ids),
+        entries=await conn.fetch(f"SELECT id, {_ENTRY} FROM journal_entries WHERE id > $1"  # noqa: S608
+                                 " ORDER BY id", marks[0]),
+        journal_lines=await conn.fetch(f"SELECT entry_id, {_JOURNAL_LINE} FROM journal_lines"  # noqa: S608
+                                       " WHERE entry_id > $1 ORDER BY id", marks[0]),
+        history=await conn.fetch(f"SELECT {_HISTORY} FROM claim_status_history WHERE id > $1"  # noqa: S608
+                                 " ORDER BY id", marks[1]),
+        statuses=await conn.fetch("SELECT id, status, updated_at FROM claims"
+                                  " WHERE id = ANY ($1::uuid[])", [c["claim_id"] for c in claims]),
+        numbers=await conn.fetch("SELECT id, payer_claim_number FROM claim_submissions"
+                                 " WHERE id = ANY ($1::uuid[]) AND payer_claim_number IS NOT NULL",
+                                 [c["submission_id"] for c in claims]),
+    )  # fmt: skip
+
+
+def _insert(table: str, columns: str) -> str:
+    marks = ", ".join(f"${n}" for n in range(1, columns.count(",") + 3))
+    return f"INSERT INTO {table} (id, {columns}) VALUES ({marks})"  # noqa: S608 - constants
+
+
+async def write_again(conn: asyncpg.Connection, w: Written) -> None:
+    """The baseline: the same rows under new ids and keys, plain executemany, no reads."""
+    new: dict[uuid.UUID, uuid.UUID] = {}
+
+    def renamed(old: uuid.UUID) -> uuid.UUID:
+        return new.setdefault(old, uuid.uuid4())
+
+    file_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO remittance_files (id, sha256, source, received_at, byte_size, transactions,"
+        " claims, payment_cents) VALUES ($1, $2, 'clearinghouse', $3, $4, $5, $6, $7)",
+        file_id, uuid.uuid4().hex * 2, clock.now(), *w.file.values(),
+    )  # fmt: skip
+    await conn.executemany(
+        _insert("remittance_payments", "file_id, " + _PAYMENT),
+        [(renamed(p["id"]), file_id, *list(p.values())[1:6], "B" + p["trace_number"],
+          *list(p.values())[7:]) for p in w.payments],
+    )  # fmt: skip
+    await conn.executemany(
+        _insert("remitted_claims", "payment_id, " + _CLAIM),
+        [(renamed(c["id"]), new[c["payment_id"]], *list(c.values())[2:]) for c in w.claims],
+    )
+    await conn.executemany(
+        _insert("remitted_lines", "remitted_claim_id, " + _LINE),
+        [(renamed(x["id"]), new[x["remitted_claim_id"]], *list(x.values())[2:]) for x in w.lines],
+    )
+    await conn.executemany(
+        f"INSERT INTO remittance_adjustments (remitted_claim_id, {_ADJUSTMENT})"  # noqa: S608
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(new[a["remitted_claim_id"]], a["remitted_line_id"] and new[a["remitted_line_id"]],
+          *list(a.values())[2:]) for a in w.adjustments],
+    )  # fmt: skip
+    await conn.executemany(
+        f"INSERT INTO remittance_provider_adjustments (payment_id, {_PLB})"  # noqa: S608
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [(new[p["payment_id"]], *list(p.values())[1:]) for p in w.plbs],
+    )
+    ids = await conn.fetch(
+        "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) AS id"
+        " FROM generate_series(1, $1)",
+        len(w.entries),
+    )
+    entry_ids = {e["id"]: r["id"] for e, r in zip(w.entries, ids, strict=True)}
+    await conn.executemany(
+        f"INSERT INTO journal_entries (id, {_ENTRY}) OVERRIDING SYSTEM VALUE"  # noqa: S608
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(entry_ids[e["id"]], e["kind"], "bench-" + e["idempotency_key"], e["occurred_at"],
+          e["memo"], e["source_table"], new.get(e["source_id"], e["source_id"]))
+         for e in w.entries],
+    )  # fmt: skip
+    await conn.executemany(
+        f"INSERT INTO journal_lines (entry_id, {_JOURNAL_LINE}) VALUES ($1, $2, $3, $4, $5)",  # noqa: S608
+        [(entry_ids[x["entry_id"]], *list(x.values())[1:]) for x in w.journal_lines],
+    )
+    await conn.executemany(
+        f"INSERT INTO claim_status_history ({_HISTORY}) VALUES ($1, $2, $3, $4, $5, $6)",  # noqa: S608
+        [tuple(h.values()) for h in w.history],
+    )
+    await conn.executemany(
+        "UPDATE claims SET status = $2, updated_at = $3 WHERE id = $1",
+        [tuple(s.values()) for s in w.statuses],
+    )
+    await conn.executemany(
+        "UPDATE claim_submissions SET payer_claim_number = $2 WHERE id = $1",
+        [tuple(n.values()) for n in w.numbers],
+    )
+
+
+@dataclass
+class Measured:
+    posting_s: list[float]
+    baseline_s: float = 0.0
+    cpu_ms: tuple[float, float] = (0.0, 0.0)  # this process, the database backend
+
+
+async def _measure(database_url: str, count: int, per_payment: int) -> tuple[Measured, int]:
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with transaction(pool) as conn:
+            world = await build_world(conn, count)
+        interchanges = files(world, per_payment)
+        async with pool.acquire() as conn:
+            backend = await conn.fetchval("SELECT pg_backend_pid()")
+        copier = await asyncpg.connect(database_url)
+        await init_connection(copier)
+        measured, claims = Measured(posting_s=[]), 0
+        cpu = [0.0, 0.0]
+        for raw, clps in interchanges:
+            marks = await _marks(copier)
+            began, python, postgres = time.perf_counter(), time.process_time(), cpu_ms([backend])
+            out, posted = await post_file(pool, raw, "clearinghouse", SYSTEM)
+            measured.posting_s.append(time.perf_counter() - began)
+            cpu[0] += (time.process_time() - python) * 1000
+            cpu[1] += cpu_ms([backend]) - postgres
+            if not posted or out.file.claims != clps:
+                raise SystemExit(f"a file posted {out.file.claims} of {clps} claims")
+            claims += clps
+            written = await _written(copier, out.file.id, marks)
+            began = time.perf_counter()
+            async with copier.transaction():
+                await write_again(copier, written)
+            measured.baseline_s += time.perf_counter() - began
+        if (await get_trial_balance(copier)).imbalance_cents != 0:
+            raise SystemExit("the ledger does not balance after posting")
+        await copier.close()
+        measured.cpu_ms = (cpu[0] / claims, cpu[1] / claims)
+        return measured, claims
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    count = int(os.environ.get("HEARTH_BENCH_ERA_POST_CLAIMS", "12000"))
+    per_payment = int(os.environ.get("HEARTH_BENCH_ERA_POST_PAYMENT", "500"))
+    database_url = os.environ.get("BENCH_DATABASE_URL")
+    if not database_url:
+        raise SystemExit(
+            "BENCH_DATABASE_URL not set: run this benchmark through `make bench`"
+            " (python -m infra.bench era_post), which provides the database"
+        )
+    env = {**os.environ, "HEARTH_ENV": "development", "DATABASE_URL": database_url}
+    env.pop("HEARTH_MIGRATION_DATABASE_URL", None)
+    clock.CLOCK.shift_to(AS_OF)
+    asyncio.run(prepare(env))
+    measured, claims = asyncio.run(_measure(database_url, count, per_payment))
+    per_s = claims / sum(measured.posting_s)
+    baseline_per_s = claims / measured.baseline_s
+    print(
+        f"bench era_post claims_per_s={per_s:.0f} files={len(measured.posting_s)}"
+        f" claims={claims} p99_file_ms={percentile(measured.posting_s, 0.99) * 1000:.1f}"
+        f" cpu_ms_python={measured.cpu_ms[0]:.3f} cpu_ms_postgres={measured.cpu_ms[1]:.3f}"
+        f" baseline={BASELINE} baseline_claims_per_s={baseline_per_s:.0f}"
+        f" ratio={per_s / baseline_per_s:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
