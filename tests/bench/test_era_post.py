@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 ERA_POST = (
     r"bench era_post claims_per_s=[0-9]+ files=(?P<files>[0-9]+) claims=(?P<claims>[0-9]+)"
     r" p99_file_ms=[0-9]+\.[0-9] cpu_ms_python=[0-9]+\.[0-9]{3} cpu_ms_postgres=[0-9]+\.[0-9]{3}"
+    r" cpu_claims_per_s=[0-9]+"
     r" baseline=bare_inserts baseline_claims_per_s=[0-9]+ ratio=[0-9]+\.[0-9]{3}"
     r" cpu_ratio=[0-9]+\.[0-9]{3}"
 )

@@ -409,11 +409,13 @@ async def lock_claim_statuses(
 async def update_remitted_submissions(
     conn: asyncpg.Connection, numbers: dict[uuid.UUID, str]
 ) -> None:
-    """The 835's CLP07 confirms or replaces each version's payer claim number."""
+    """The 835's CLP07 confirms or replaces each version's payer claim number (one the 277CA
+    gave already is left alone: no row version, no index entry for nothing)."""
     await conn.execute(
         """
         UPDATE claim_submissions s SET payer_claim_number = w.number
-        FROM unnest($1::uuid[], $2::text[]) AS w (id, number) WHERE s.id = w.id
+        FROM unnest($1::uuid[], $2::text[]) AS w (id, number)
+        WHERE s.id = w.id AND s.payer_claim_number IS DISTINCT FROM w.number
         """,
         list(numbers),
         list(numbers.values()),
