@@ -28,11 +28,14 @@ connection), and `cpu_claims_per_s`, the rate those two alone allow (the process
 take turns, so on an idle machine the wall-clock rate comes near it; on a busy one each waits
 for a core and `claims_per_s` falls well below).
 
-Measured on the shared 2-core development machine (December 2026, 6,000 claims, 7,832 CLPs in
-6 files, load average 11-12 from other work): posting a claim at a time (about 15 statements a
-claim) took 1.34 ms of Python and 0.76 ms of PostgreSQL CPU a claim (476 claims/s at most,
-87/s measured); posting a payment at a time takes 0.13 and 0.24 ms (about 2,700 claims/s at
-most, 584/s measured under that load), and 0.70 of the bare inserts' cost.
+Measured on the shared 2-core development machine (December 2026, the default 12,000 claims:
+15,832 CLPs in 12 files, other work keeping the load average near 2.5): posting a claim at a
+time (about 15 statements a claim) ran 388 claims/s, 0.98 ms of Python and 0.28 ms of
+PostgreSQL CPU a claim (795/s at most); posting a payment at a time runs 1,850-1,910 claims/s,
+0.12 and 0.28 ms (2,450-2,620/s at most), 0.63 of the bare inserts' rate. What is left is mostly
+PostgreSQL writing the rows: the ledger's per-line triggers and foreign keys, the deferred
+balance checks at COMMIT, the claims' index updates, which the baseline pays as well. Under a
+load average of 11-12 the same runs gave 87 and 584 claims/s.
 """
 
 from __future__ import annotations
