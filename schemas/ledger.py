@@ -71,6 +71,7 @@ EntryKind = Literal[
     "top_up",
     "claim_corrected",
     "claim_voided",
+    "true_up_carried",
 ]
 Side = Literal["debit", "credit"]
 # At most $1,000,000,000.00 on one line: far above any event, far below BIGINT.

@@ -15,6 +15,8 @@ from schemas.common import Base, Cents, Name, Out
 # "ABC12" cannot both exist.
 X12PayerId = Annotated[str, Meta(min_length=2, max_length=80, pattern=r"^[A-Za-z0-9]{2,80}$")]
 TimelyFilingDays = Annotated[int, Meta(ge=1, le=3650)]
+# Days after an 835's payment date the payer hears an appeal of its denial.
+AppealWindowDays = Annotated[int, Meta(ge=1, le=3650)]
 TelehealthModifier = Literal["95", "93", "GT"]
 # SBR09 claim filing indicator: CI commercial, BL Blue Cross Blue Shield, HM HMO, MB Medicare
 # Part B, MC Medicaid, 12 PPO, 13 POS, 14 EPO, CH Tricare, VA, WC workers' compensation.
@@ -34,6 +36,7 @@ class PayerIn(Base, kw_only=True):
     telehealth_modifier: TelehealthModifier | None = None
     prior_auth_cpt_codes: CptCodes = msgspec.field(default_factory=list)
     claim_filing_indicator: FilingIndicator = "CI"  # SBR09 of its claims
+    appeal_window_days: AppealWindowDays = 180
 
 
 class PayerPatch(Base, kw_only=True):
@@ -45,6 +48,7 @@ class PayerPatch(Base, kw_only=True):
     telehealth_modifier: TelehealthModifier | UnsetType | None = UNSET
     prior_auth_cpt_codes: CptCodes | UnsetType = UNSET
     claim_filing_indicator: FilingIndicator | UnsetType = UNSET
+    appeal_window_days: AppealWindowDays | UnsetType = UNSET
 
 
 class PayerOut(Out):
@@ -55,6 +59,7 @@ class PayerOut(Out):
     telehealth_modifier: TelehealthModifier | None
     prior_auth_cpt_codes: list[str]
     claim_filing_indicator: FilingIndicator
+    appeal_window_days: int
     created_at: datetime
     updated_at: datetime
 

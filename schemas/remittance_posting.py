@@ -65,7 +65,7 @@ class RemittanceFileOut(Out):
     payments: list[PostedPaymentOut]
 
 
-class AdjustmentOut(Out):
+class AdjustmentRow(Out):
     level: Literal["claim", "line"]
     line_control_number: str | None
     group: str  # CO, PR, OA, PI
@@ -73,6 +73,21 @@ class AdjustmentOut(Out):
     amount_cents: int
     quantity: str | None
     remark_codes: list[str]  # RARCs of its level
+
+
+class RemarkOut(Out):
+    """A remark code (RARC) and what it means, in plain words."""
+
+    code: str
+    text: str
+
+
+class AdjustmentOut(AdjustmentRow):
+    """An adjustment with its group and CARC in plain words, and each of its remark codes."""
+
+    group_text: str
+    reason_text: str
+    remarks: list[RemarkOut]
 
 
 class RemittedClaimRow(Out):
@@ -93,6 +108,10 @@ class RemittedClaimRow(Out):
     contractual_cents: int
     loss_cents: int
     true_up_cents: int
+    # The client's share booked before this 835, and the 835's share less it (adjudications
+    # posted from migration 0030 on; None for reversals and what was not adjudicated).
+    estimated_share_cents: int | None
+    estimate_error_cents: int | None
     remark_codes: list[str]
     needs_ops: bool
     ops_reason: str | None
@@ -171,3 +190,11 @@ class FetchRemittancesJob(msgspec.Struct, frozen=True, kw_only=True):
 
     job: ClassVar[str] = "fetch_remittances"
     clearinghouse: str  # our receiver id there (settings.clearinghouse_receiver_id)
+
+
+class RemittanceFetchQueuedOut(Out):
+    """`POST /remittances/fetches`: whether a fetch of the clearinghouse's new 835s was queued
+    now, or one was already open (queued, running or waiting to retry) and nothing was added."""
+
+    clearinghouse: str  # our receiver id there
+    queued: bool

@@ -50,6 +50,7 @@ from services.core.query_params import refuse_unknown_query_params
 from services.core.settings import Settings, load_settings
 from services.core.transactions import Transactions
 from services.credentialing.routes import CredentialingController
+from services.denials.routes import AppealController, DenialController
 from services.eligibility.routes import (
     BenefitChecksController,
     EstimatesController,
@@ -59,11 +60,18 @@ from services.health.routes import live, ready
 from services.identity.routes import AuthController, UsersController
 from services.identity.service import token_is_current
 from services.metrics.routes import PROMETHEUS, metrics
+from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
-from services.remittance.file_routes import ClaimRemittanceController, RemittanceController
+from services.remittance.file_routes import (
+    ClaimRemittanceController,
+    RemittanceController,
+    SessionExplanationController,
+)
+from services.remittance.ops_routes import RemittanceOpsController
 from services.remittance.routes import RecoupmentPoliciesController
+from services.remittance.true_up_routes import EstimateAccuracyController, TrueUpController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -89,9 +97,16 @@ ROUTE_HANDLERS: list[Any] = [
     SessionClaimController,
     RecoupmentPoliciesController,
     RemittanceController,
+    RemittanceOpsController,
     ClaimRemittanceController,
+    TrueUpController,
+    EstimateAccuracyController,
+    SessionExplanationController,
     ClaimBatchController,
     ClaimSubmissionController,
+    OpsDigestController,
+    DenialController,
+    AppealController,
 ]
 
 

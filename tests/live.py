@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -68,6 +69,33 @@ def process(
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+def wait_first_line(log: Path, proc: subprocess.Popen[bytes], pattern: str,
+                    timeout: float = 20) -> re.Match[str]:  # fmt: skip
+    """The match of `pattern` on the first line a server prints once its sockets are bound."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log.read_text() if log.exists() else ""
+        if "\n" in text and (match := re.match(pattern, text.partition("\n")[0])):
+            return match
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.args!r} did not start:\n{text[-3000:]}")
+        time.sleep(0.05)
+
+
+def wait_answering(url: str, log: Path, timeout: float = 20) -> None:
+    """Until GET `url` answers 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(log.read_text()[-3000:])
+        time.sleep(0.05)
 
 
 def wait_ready(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.live import ROOT, process
+from tests.live import ROOT, process, wait_answering, wait_first_line
 
 
 class MailSink(msgspec.Struct, frozen=True):
@@ -35,7 +34,7 @@ class MailSink(msgspec.Struct, frozen=True):
         raise TimeoutError(f"fewer than {count} messages to {to} after {timeout} s")
 
 
-_LISTENING = re.compile(r"^listening on smtp://[0-9.]+:(\d+) (http://[0-9.]+:\d+)$")
+_LISTENING = r"^listening on smtp://[0-9.]+:(\d+) (http://[0-9.]+:\d+)$"
 
 
 @pytest.fixture(scope="session")
@@ -47,24 +46,7 @@ def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSink]:
             "--http-port", "0", "--dir", str(home / "messages")]  # fmt: skip
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     with process(args, env, log) as proc:
-        deadline = time.monotonic() + 20
-        while not (match := _LISTENING.match(_first_line(log))):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mail sink did not start:\n{log.read_text()}")
-            time.sleep(0.05)
+        match = wait_first_line(log, proc, _LISTENING)
         sink = MailSink(smtp_port=int(match.group(1)), http_url=match.group(2))
-        while True:
-            try:
-                if httpx.get(f"{sink.http_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(log.read_text())
-            time.sleep(0.05)
+        wait_answering(f"{sink.http_url}/health", log)
         yield sink
-
-
-def _first_line(log: Any) -> str:
-    text: str = log.read_text() if log.exists() else ""
-    return text.partition("\n")[0] if "\n" in text else ""

@@ -1,7 +1,8 @@
 """`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API,
 the worker, the clearinghouse simulator and the SMTP sink over an empty database; the demo then
 runs twice against that one stack, each run submitting its own claims to the payers, then
-resending, replacing and voiding three of them."""
+resending, replacing and voiding three of them, and then having the payers pay and posting
+their 835s."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.x12tools import x12valid_errors, x279_errors
 def test_make_run_then_demo_twice(
     empty_db: str, redis_url: str, redis_namespace: str, tmp_path: Path
 ) -> None:
-    port, mail_port = free_port(), free_port()
+    port, mail_port, clearinghouse_port = free_port(), free_port(), free_port()
     env = app_env(
         empty_db,
         redis_url,
@@ -30,6 +31,9 @@ def test_make_run_then_demo_twice(
         # make run starts the SMTP sink there; the demo reads the verification email from it.
         HEARTH_MAIL_SINK_PORT=str(mail_port),
         HEARTH_MAIL_SINK_URL=f"http://127.0.0.1:{mail_port}",
+        # make run starts the simulator there; the demo has its payers pay (payment run).
+        HEARTH_CLEARINGHOUSE_PORT=str(clearinghouse_port),
+        HEARTH_CLEARINGHOUSE_URL=f"http://127.0.0.1:{clearinghouse_port}/core",
         HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-demo",
     )
     base = f"http://127.0.0.1:{port}"
@@ -65,11 +69,11 @@ def test_make_run_then_demo_twice(
                 "Mindful Behavioral Health",
             )
             assert "plan covers in network: yes; mental health is handled by" in demo.stdout
-            # Maya completes four of her clients' sessions and ops record Blake's intake, each a
-            # claim (ready); the lines say how.
+            # Maya completes four of her clients' sessions and ops record Blake's and Morgan's
+            # intakes, each a claim (ready); the lines say how.
             completed = summary["sessions_completed"]
-            assert completed["count"] == 5
-            assert len(set(completed["ids"])) == 5
+            assert completed["count"] == 6
+            assert len(set(completed["ids"])) == 6
             seen.update(completed["ids"])
             for expected in (
                 "completed: Jordan Lee 90834, POS 11 (in office), 45 min",
@@ -79,22 +83,25 @@ def test_make_run_then_demo_twice(
                 " authorization used",
                 "completed: Jordan Lee 90837-95 + 90785-95, POS 10",
                 "ops recorded: Blake Ellison 90791-95, POS 10",
+                "ops recorded: Morgan Diaz 90791-GT, POS 10",
             ):
                 assert expected in " ".join(demo.stdout.split())
             _claims_answered(summary, demo.stdout, claims_seen)
             _claims_corrected(summary, demo.stdout)
             _edi_files_valid(out / "edi")
-        assert len(seen) == 10
-        assert len(claims_seen) == 10
+            _remitted(summary, demo.stdout, out / "edi")
+            _reviewed(summary, demo.stdout)
+        assert len(seen) == 12
+        assert len(claims_seen) == 12
         os.killpg(stack.pid, signal.SIGINT)
         assert stack.wait(timeout=30) == 0, log.read_text()[-3000:]
 
 
 def _claims_answered(summary: dict[str, Any], stdout: str, claims_seen: set[str]) -> None:
-    """This run's five claims went to the payers: four accepted, Blake's mistyped card not."""
+    """This run's six claims went to the payers: five accepted, Blake's mistyped card not."""
     submitted = summary["claims_submitted"]
     accepted, rejected = summary["claims_accepted"], summary["claims_rejected"]
-    assert (submitted["count"], accepted["count"], rejected["count"]) == (5, 4, 1)
+    assert (submitted["count"], accepted["count"], rejected["count"]) == (6, 5, 1)
     assert sorted(accepted["ids"] + rejected["ids"]) == sorted(submitted["ids"])
     assert not claims_seen & set(submitted["ids"])  # new claims, earlier runs' left alone
     claims_seen.update(submitted["ids"])
@@ -179,6 +186,8 @@ def _edi_files_valid(edi: Path) -> None:
     assert x279_errors((edi / names[1]).read_text()) == []
     batches: dict[str, set[str]] = {}
     for name in names[2:]:
+        if name.startswith("835-"):
+            continue  # the payers' 835s (_remitted)
         named = re.fullmatch(r"(837P|999|277CA)-(\d{9})\.x12", name)
         assert named is not None, name
         batches.setdefault(named[2], set()).add(named[1])
@@ -189,7 +198,75 @@ def _edi_files_valid(edi: Path) -> None:
     claims = [
         claim for n in batches for claim in _claim_frequencies((edi / f"837P-{n}.x12").read_text())
     ]
-    assert claims.count(("1", False)) == 6  # five first sends and Blake's resend
+    assert claims.count(("1", False)) == 7  # six first sends and Blake's resend
     assert claims.count(("7", True)) == 1  # the replacement names the payer's claim number
     assert claims.count(("8", True)) == 1  # and so does the void
-    assert len(claims) == 8
+    assert len(claims) == 9
+
+
+def _remitted(summary: dict[str, Any], stdout: str, edi: Path) -> None:
+    """The payers paid, ops fetched, and every claim's 835 was posted: Morgan Diaz's denied
+    (CO-27, his coverage ended), Jordan's replaced claim reversed and paid again, Alex's voided
+    claim reversed, the others paid with the client's share; each 835 file kept and valid."""
+    lines = " ".join(stdout.split())
+    assert "payers: payment run" in lines
+    assert re.search(r"ops: fetch now (the clearinghouse's 835 fetch queued|a fetch of the"
+                     r" clearinghouse's 835s was already open)", lines)  # fmt: skip
+    paid, denied, eras = summary["claims_paid"], summary["claims_denied"], summary["eras_posted"]
+    assert paid["count"] >= 1
+    assert denied["count"] >= 1
+    assert eras["count"] >= 1
+    assert len(set(eras["ids"])) == eras["count"]
+    # What summary.json says is what the demo printed, claim by claim.
+    shown = {r["claim_id"]: r for r in summary["remittances"]}
+    assert set(shown) == set(summary["claims_accepted"]["ids"]) | set(
+        summary["claims_resent"]["ids"]
+    )
+    assert sorted(paid["ids"]) == sorted(c for c, r in shown.items() if r["paid_cents"] > 0)
+    assert sorted(denied["ids"]) == sorted(c for c, r in shown.items() if r["status"] == "denied")
+    for r in shown.values():
+        line = (rf"835 {r['status']}: {r['client']} C\w+: payer paid \${r['paid_cents'] / 100:.2f},"
+                rf" client's share \${r['client_share_cents'] / 100:.2f}; CARC "
+                + re.escape(" ".join(r["carcs"]) or "none"))  # fmt: skip
+        assert re.search(line, lines), line
+    # Morgan Diaz: Blue Harbor ended his coverage on 2025-12-31; nobody re-checked it.
+    [morgan] = [r for r in shown.values() if r["client"] == "Morgan Diaz"]
+    assert (morgan["status"], morgan["paid_cents"], morgan["carcs"]) == ("denied", 0, ["CO-27"])
+    assert denied["ids"] == [morgan["claim_id"]]
+    assert "CARC CO-27 (coverage ended before the date of service)" in lines
+    # The replaced claim: its original's payment reversed, the corrected claim paid.
+    [replaced] = summary["claims_replaced"]["ids"]
+    assert shown[replaced]["reversals"] == 1
+    assert shown[replaced]["status"] in ("paid", "partially_paid")
+    # The client's share: Jordan's copay (PR-3), or his deductible in a plan year just begun.
+    assert any(code.startswith("PR-") for code in shown[replaced]["carcs"])
+    assert shown[replaced]["client_share_cents"] > 0
+    assert re.search(r"payment reversed \(EVGRN\d{8}\), corrected claim EVGRN\d{8} paid", lines)
+    # The voided claim: its payment reversed, nothing standing.
+    [voided] = summary["claims_voided"]["ids"]
+    assert (shown[voided]["status"], shown[voided]["reversals"]) == ("voided", 1)
+    assert (shown[voided]["paid_cents"], shown[voided]["client_share_cents"]) == (0, 0)
+    # Each 835 file the demo's claims came in, named by its ISA13, valid.
+    files = sorted(p.name for p in edi.glob("835-*.x12"))
+    assert len(files) == eras["count"], files
+    for name in files:
+        assert re.fullmatch(r"835-\d{9}\.x12", name), name
+        text = (edi / name).read_text()
+        assert "CLP*" in text
+        assert x12valid_errors(text) == [], name
+
+
+def _reviewed(summary: dict[str, Any], stdout: str) -> None:
+    """Ops read the estimate accuracy: every claim of this run whose 835 stands is counted
+    (with earlier runs' on the same stack), per payer too, and the figures were printed."""
+    accuracy = summary["estimate_accuracy"]
+    overall = accuracy["overall"]
+    standing = [r for r in summary["remittances"] if r["status"] != "voided"]
+    assert overall["claims"] >= len(standing) >= 1
+    assert 0 <= overall["exact"] <= overall["claims"]
+    assert sum(p["figures"]["claims"] for p in accuracy["payers"]) == overall["claims"]
+    lines = " ".join(stdout.split())
+    assert (
+        f"ops: estimate accuracy {accuracy['date_from']} to {accuracy['date_to']}:"
+        f" {overall['claims']} claim(s), {overall['exact']} exact to the cent"
+    ) in lines

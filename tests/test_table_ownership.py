@@ -61,6 +61,7 @@ TABLES: dict[str, str] = {
         "claims",
     ),
     **dict.fromkeys(("ledger_accounts", "journal_entries", "journal_lines"), "ledger"),
+    "ops_digests": "ops",
     **dict.fromkeys(
         (
             "recoupment_policies",
@@ -73,9 +74,11 @@ TABLES: dict[str, str] = {
             "remittance_provider_adjustments",
             "remittance_fetch_cursors",
             "remittance_fetch_refusals",
+            "client_true_ups",
         ),
         "remittance",
     ),
+    **dict.fromkeys(("denial_resolutions", "claim_appeals", "claim_appeal_notes"), "denials"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

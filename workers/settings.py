@@ -16,8 +16,13 @@ from workers.jobs.claims import fetch_claim_results, schedule_claim_submissions,
 from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
+from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
-from workers.jobs.remittance import fetch_remittances, schedule_remittance_fetch
+from workers.jobs.remittance import (
+    fetch_remittances,
+    schedule_remittance_fetch,
+    settle_true_up,
+)
 from workers.jobs.timely_filing import flag_timely_filing
 
 SETTINGS = load_settings()
@@ -47,11 +52,16 @@ class WorkerSettings:
         func(fetch_claim_results, timeout=45),
         # At most remittance_files_per_run files a run, each posted in its own transaction.
         func(fetch_remittances, timeout=45),
+        # One row's status in one short transaction (the payments issue adds the card call).
+        func(settle_true_up, timeout=30),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
         # Daily, max_tries 1 (cron's default): a run killed mid-way is simply tomorrow's.
         cron(flag_timely_filing, hour=6, minute=30, unique=True),
+        # Yesterday's digest, stored once (a second run keeps the first; a run killed mid-way
+        # committed nothing, and GET /ops/digest still makes that day's on demand).
+        cron(store_ops_digest, hour=SETTINGS.ops_digest_hour, minute=0, unique=True, timeout=60),
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),

@@ -15,9 +15,11 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
 3. `sessions`: the demo world's therapist records and completes sessions that took place with
    four of her clients (in office, telehealth with the payer's modifier, a dependant's under a
    prior authorization ops record, which a later run reuses while it has visits left, and 90837
-   with the 90785 add-on), and ops record an intake for a fifth, Blake Ellison, typing his
-   card's member id in without a zero (EVG10040, every run: an earlier run corrected it) and
-   checking no benefits; each is a claim `ready` (`sessions_completed`).
+   with the 90785 add-on), and ops record intakes for two more, Blake Ellison, typing his
+   card's member id in without a zero (EVG10040, every run: an earlier run corrected it), and
+   Morgan Diaz, checking no benefits for either; each is a claim `ready` (`sessions_completed`).
+   A run's sessions took place on a day on which Maya has none recorded yet (the payers deny a
+   service billed twice for one day as a duplicate).
 4. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
    hours); the worker sends each payer's 837P batch over CORE and applies the 999 and 277CA;
    the demo polls each claim until accepted or rejected, prints its path (999 code, 277CA
@@ -35,6 +37,19 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    the resend accepted, the replacement accepted under a new payer claim number, the void
    accepted and the claim `voided`; then each claim's status history. summary.json gains
    `claims_resent`, `claims_replaced` and `claims_voided` (count and ids).
+6. `remittance`: the payers' payment run on the clearinghouse simulator (each payer pays what it
+   adjudicated and sends its 835), ops press "fetch now" (`POST /remittances/fetches`), and the
+   demo waits until every claim's 835 is posted, prints its status, what the payer paid, the
+   client's share and the CARCs (Morgan Diaz's intake, recorded by ops on a card whose coverage
+   had ended, denied CO-27; Jordan's replaced claim reversed and paid again; Alex's voided claim
+   reversed), and writes each 835 file to .data/demo/edi/ (`835-<ISA13>.x12`). summary.json
+   gains `claims_paid` (the payer paid money on it, net of reversals, a client's share or not),
+   `claims_denied` (the whole claim), `eras_posted` (the 835 files posted that carried the
+   run's claims, with their payments' EFT traces) and `remittances` (each claim as printed).
+7. `review`: ops read the estimate accuracy (`GET /remittances/estimate-accuracy`: the claims
+   whose 835 stands in the last 90 days, exact to the cent, mean absolute error, per payer);
+   summary.json gains `estimate_accuracy` (the answer as read).
+Still to come here: the denial resolved through the denial work queue.
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -55,6 +71,8 @@ from infra.demo.benefits import benefits_and_estimate
 from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
+from infra.demo.remittance import post_remittances
+from infra.demo.review import show_estimate_accuracy
 from infra.demo.sessions import complete_sessions
 
 
@@ -69,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         "--mail-url",
         default=os.environ.get("HEARTH_MAIL_SINK_URL", "http://127.0.0.1:8025"),
         help="the SMTP sink's HTTP side, where the demo reads the verification email",
+    )
+    parser.add_argument(
+        "--clearinghouse-url",
+        default=os.environ.get("HEARTH_CLEARINGHOUSE_URL", "http://127.0.0.1:8090/core"),
+        help="the simulator's CORE endpoint (as the API reaches it); the payment run and the"
+        " 835s kept are beside it, under /_admin",
     )
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:6]
@@ -92,14 +116,22 @@ def main(argv: list[str] | None = None) -> int:
             edi.mkdir(parents=True, exist_ok=True)
             for old in edi.glob("*.x12"):
                 old.unlink()
-            benefits_and_estimate(demo, setup["ops"], edi)
-            complete_sessions(demo, setup["ops"])
-            submit_and_acknowledge(demo, setup["ops"], edi)
-            correct_claims(demo, setup["ops"], edi)
+            ops = setup["ops"]
+            steps: list[Callable[[], None]] = [
+                lambda: benefits_and_estimate(demo, ops, edi),
+                lambda: complete_sessions(demo, ops),
+                lambda: submit_and_acknowledge(demo, ops, edi),
+                lambda: correct_claims(demo, ops, edi),
+                lambda: post_remittances(demo, ops, edi, args.clearinghouse_url),
+                lambda: show_estimate_accuracy(demo, ops),
+            ]
+            for step in steps:
+                step()
         except DemoFailed as exc:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1
-    outcomes = ("submitted", "accepted", "rejected", "resent", "replaced", "voided")
+    outcomes = ("submitted", "accepted", "rejected", "resent", "replaced", "voided", "paid",
+                "denied")  # fmt: skip
     claims = {f"claims_{o}": demo.outcomes.get(o, []) for o in outcomes}
     summary = {
         "run_id": run,
@@ -110,13 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         **demo.shown,
         "sessions_completed": {"count": len(demo.completed), "ids": demo.completed},
         **{name: {"count": len(ids), "ids": ids} for name, ids in claims.items()},
-    }
+        # The 835 files posted that carried this run's claims (a file: one payer's payment).
+        "eras_posted": {"count": len(demo.eras), "ids": [e["id"] for e in demo.eras],
+                        "traces": [t for e in demo.eras for t in e["traces"]]},
+        "remittances": demo.remittances,
+        **demo.review,
+    }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     counts = {
         **demo.counts,
         "sessions_completed": len(demo.completed),
         **{name: len(ids) for name, ids in claims.items()},
+        "eras_posted": len(demo.eras),
     }
     print(f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"summary: {args.out / 'summary.json'}")

@@ -36,6 +36,11 @@ class Demo:
     visits: dict[str, str] = field(default_factory=dict)  # claim id -> its visit's key
     # What became of those claims once submitted: ids per outcome, in completion order.
     outcomes: dict[str, list[str]] = field(default_factory=dict)
+    # Their 835s: each claim's outcome as printed, and the 835 files that carried them.
+    remittances: list[dict[str, Any]] = field(default_factory=list)
+    eras: list[dict[str, Any]] = field(default_factory=list)
+    # What ops reviewed after the 835s (the estimate accuracy, the denial resolved).
+    review: dict[str, Any] = field(default_factory=dict)
 
     def call(self, method: str, path: str, token: str | None, expect: int, **kw: Any) -> Any:
         headers = dict(kw.pop("headers", {}))

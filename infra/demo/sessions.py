@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from infra import shifted_clock as clock
@@ -49,7 +49,20 @@ VISITS = [
     Visit(key="mistyped_card", client=("Blake", "Ellison"), payer="EVGRN",
           what="intake recorded by ops, card never checked", place_of_service="10",
           lines=[("90791", ["95"])], minutes=60, by_ops=True, card="EVG10040"),
+    # Ops record Morgan Diaz's intake from the Blue Harbor card on file, checking no benefits:
+    # his coverage ended on 2025-12-31, so Blue Harbor accepts the claim and then denies it,
+    # CO-27 (expenses incurred after coverage terminated): the 835's denial (remittance.py).
+    Visit(key="coverage_ended", client=("Morgan", "Diaz"), payer="BLHBR",
+          what="intake recorded by ops, coverage never re-checked", place_of_service="10",
+          lines=[("90791", ["GT"])], minutes=60, by_ops=True),
 ]  # fmt: skip
+# A run's sessions took place on one day, one an hour from 08:00 UTC (earlier today, when the
+# last must be over by now). The payers deny a second claim for a service they already paid
+# for that client on that day (CO-18, a duplicate), so each run takes the latest day on which
+# Maya has no session confirmed yet, within the last LOOKBACK_DAYS (inside every demo payer's
+# filing limit) and this year: a stack takes about that many runs.
+FIRST_HOUR = 8
+LOOKBACK_DAYS = 60
 ADD_ON_RATE = ("90785", 1_600, 1_200)  # allowed, provider rate: interactive complexity
 
 
@@ -77,11 +90,13 @@ def complete_sessions(demo: Demo, ops: str) -> None:
     # She sees the clients she has sessions with; ops look up the others (a new client).
     clients = {(c["first_name"], c["last_name"]): c for c in pages(demo, "/clients", token)}
     _authorization(demo, ops, clients[("Alex", "Kim")]["id"], payers["BLHBR"]["id"])
-    # Sessions that took place this past hour, recorded and completed at once: completion
+    # Sessions that took place (on the run's day), recorded and completed at once: completion
     # refuses a start still to come, and a booking one already past, so booking a few seconds
     # ahead and waiting depends on the demo's clock agreeing with the API's to the second, which
     # a run shifted to another day (HEARTH_CLOCK_SHIFT_TO, taken at each process's start) does
     # not promise. The tests complete booked sessions; the demo shows the provider's workflow.
+    first = _service_day(demo, token, provider_id)
+    say("sessions of", f"{first.date()} (a day on which Maya has no other sessions recorded)")
     for n, visit in enumerate(VISITS):
         caller = ops if visit.by_ops else token
         client = clients.get(visit.client) if not visit.by_ops else _find(demo, ops, visit.client)
@@ -98,12 +113,35 @@ def complete_sessions(demo: Demo, ops: str) -> None:
             _type_card(demo, ops, policy, visit.card)
         if not visit.by_ops:
             _check_benefits(demo, token, policy["id"], provider_id)
-        started = (clock.now() - timedelta(minutes=visit.minutes + 5)).replace(microsecond=0)
+        started = first + timedelta(hours=n)
         who = {"client_id": client["id"], "policy_id": policy["id"],
                "started_at": started.isoformat()}  # fmt: skip
         _complete(
             demo, caller, visit, n, who | ({"provider_id": provider_id} if visit.by_ops else {})
         )
+
+
+def _service_day(demo: Demo, token: str, provider_id: str) -> datetime:
+    """When the run's first session started: on the latest day on which she has no session
+    confirmed, at FIRST_HOUR UTC, or today early enough for the last to be over by now."""
+    now = clock.now()
+    today = now.date()
+    first = max(date(today.year, 1, 1), today - timedelta(days=LOOKBACK_DAYS))
+    since = datetime.combine(first, time(), UTC).isoformat()
+    confirmed = pages(demo, "/therapy-sessions", token, provider_id=provider_id,
+                      status="confirmed", **{"from": since})  # fmt: skip
+    taken = {(s["started_at"] or s["starts_at"])[:10] for s in confirmed}
+    hour = min(FIRST_HOUR, now.hour - len(VISITS))  # one session an hour, the last over by now
+    day = today if hour >= 0 else today - timedelta(days=1)
+    while day.isoformat() in taken:
+        day -= timedelta(days=1)
+    if day < first:
+        raise DemoFailed(
+            f"Maya has sessions recorded on every day from {first} to {today} (or it is too"
+            " early on January 1st): the payers would deny this run's claims as duplicates"
+            " (CO-18); run it later, or start afresh (a new database)"
+        )
+    return datetime.combine(day, time(hour if day == today else FIRST_HOUR), UTC)
 
 
 def _authorization(demo: Demo, ops: str, client_id: str, payer_id: str) -> None:

@@ -74,13 +74,22 @@ API_ARGV = python("-m", "uvicorn", "services.app:create_served_app", "--factory"
 MAIL_ARGV = python("-m", "infra.mail", "--host", HOST, "--http-port", "{port}",
                    "--smtp-port", "{smtp_port}", "--dir", str(DATA_DIR / "mail"))  # fmt: skip
 CHILDREN: tuple[Child, ...] = (
-    # The payers' side: the API reaches its CORE endpoint through HEARTH_CLEARINGHOUSE_URL.
+    # The payers' side: the API reaches its CORE endpoint through HEARTH_CLEARINGHOUSE_URL; on
+    # port 8090 by default (the settings' default URL), where `make demo` has the payers pay.
     Child(
         "clearinghouse",
         python("-m", "infra.clearinghouse", "--host", HOST, "--port", "{port}"),
-        int(os.environ.get("HEARTH_CLEARINGHOUSE_PORT", "0")),  # 0: any free port
+        int(os.environ.get("HEARTH_CLEARINGHOUSE_PORT", "8090")),  # 0: any free port
         "HEARTH_CLEARINGHOUSE_URL",
         "/core",
+    ),
+    # Stripe (localstripe with our extensions): the SDK's base address is HEARTH_STRIPE_API_BASE;
+    # it delivers signed webhooks to the API's /webhooks/stripe.
+    Child(
+        "stripe",
+        python("-m", "infra.stripe", "--host", HOST, "--port", "{port}", "--webhook-to-api"),
+        int(os.environ.get("HEARTH_STRIPE_SIM_PORT", "0")),  # 0: any free port
+        "HEARTH_STRIPE_API_BASE",
     ),
     # The SMTP sink: the worker mails through HEARTH_SMTP_PORT; the demo reads what arrived
     # at HEARTH_MAIL_SINK_URL (messages are also files under .data/mail).

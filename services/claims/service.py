@@ -27,6 +27,7 @@ from schemas.claims import (
     RejectedClaimOut,
     SessionClaimOut,
 )
+from schemas.ops import ClaimQueuesOut
 from services.claims import queries
 from services.claims.errors import (
     ChargeBelowAllowed,
@@ -358,3 +359,17 @@ async def record_remittances(conn: asyncpg.Connection, events: list[RemittanceEv
         now = clock.now()
         await queries.update_claim_statuses(conn, changed, now)
         await queries.insert_histories(conn, history, now)
+
+
+async def summarize_open_work(
+    conn: asyncpg.Connection, actor: Actor, day: date, within_days: int, listed: int
+) -> ClaimQueuesOut:
+    """The ops digest's claims part: the ops and rejected queues now, and the claims not yet
+    accepted whose filing deadline falls on or before `day` + `within_days` (the soonest few)."""
+    flagged, rejected = await reads.count_open_work(conn)
+    near, soonest = await reads.list_deadlines_near(conn, day + timedelta(days=within_days), listed)
+    await audit.record(conn, actor, "read", ENTITY, [c.claim_id for c in soonest])
+    return ClaimQueuesOut(
+        needs_ops=flagged, rejected=rejected, deadlines_within_days=within_days,
+        deadlines_near=near, soonest=soonest,
+    )  # fmt: skip

@@ -106,7 +106,22 @@ _NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
 _MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
-def _validation_errors(exc: ValidationException) -> list[FieldError]:
+def _wire_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """A handler's parameter names -> the names a caller sends (`date_from` -> `from`):
+    Litestar names an invalid parameter by its Python name, which the caller never saw."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    names = {}
+    for name, definition in getattr(signature, "parameters", {}).items():
+        wire = getattr(getattr(definition, "kwarg_definition", None), "name", None)
+        if isinstance(wire, str) and wire != name:
+            names[name] = wire
+    return names
+
+
+def _validation_errors(
+    exc: ValidationException, wire_names: dict[str, str] | None = None
+) -> list[FieldError]:
     """Litestar's error list -> one FieldError per problem, with a dotted field path."""
     missing = _MISSING_PARAMETER.match(str(exc.detail))
     if missing:
@@ -125,6 +140,7 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
         if named:
             path = f"{path}.{named[1]}" if path else named[1]
         if key and key != "data":  # a query, path or header parameter
+            key = (wire_names or {}).get(key, key)
             path = f"{key}.{path}" if path else key
         for pattern, admits in X12_PATTERNS.items():
             if pattern in message or repr(pattern)[1:-1] in message:
@@ -188,7 +204,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else None
         return _problem(exc.status, exc.title, exc.detail, exc.code, request, errors, exc.headers)
     if isinstance(exc, ValidationException):
-        errors = _validation_errors(exc)
+        errors = _validation_errors(exc, _wire_names(request))
         named = ", ".join(e.field for e in errors) or "request"
         if _x12_unsafe(errors):
             # Well-formed JSON whose value a payer file cannot carry: a 422, like the refusals

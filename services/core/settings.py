@@ -28,7 +28,17 @@ _DEV_PLATFORM_NPI = "2123456784"
 _DEV_PLATFORM_STREET = "100 Main St"
 _DEV_PLATFORM_ZIP = "972041234"
 _DEV_PLATFORM_PHONE = "5035550100"
-_SECRETS = ("jwt_secret", "tax_id_keys", "clearinghouse_password")
+# Stripe in development and tests is the simulator (infra/stripe), which takes any `sk_` key and
+# signs webhooks with this secret unless told another.
+_DEV_STRIPE_API_KEY = "sk_test_hearth_development_only"
+_DEV_STRIPE_WEBHOOK_SECRET = "whsec_hearth_development_only_0123456789"
+_SECRETS = (
+    "jwt_secret",
+    "tax_id_keys",
+    "clearinghouse_password",
+    "stripe_api_key",
+    "stripe_webhook_secret",
+)
 # Production also refuses the development identity: a dev EIN, NPI or address on a real 270 or
 # claim would be sent to payers as ours (and their payments to an address that is not ours).
 _PRODUCTION_REQUIRED = (
@@ -150,6 +160,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     clearinghouse_timeout_s: Annotated[float, Meta(gt=0, le=60)] = 10.0  # one attempt
     # All attempts of one real-time request; CORE real time answers within 20 seconds.
     clearinghouse_deadline_s: Annotated[float, Meta(gt=0, le=120)] = 18.0
+    # Stripe (the official SDK): only the base address differs between the simulator and Stripe
+    # (https://api.stripe.com); the default is the simulator's default port.
+    stripe_api_base: Annotated[str, Meta(pattern=r"^https?://[^/\s]+$")] = "http://127.0.0.1:8420"
+    stripe_api_key: Annotated[str, Meta(pattern=r"^(sk|rk)_[A-Za-z0-9_]{8,247}$")] = (
+        _DEV_STRIPE_API_KEY
+    )
+    # The signing secret of our webhook endpoint (`Stripe-Signature` is checked with it).
+    stripe_webhook_secret: Annotated[str, Meta(pattern=r"^whsec_[A-Za-z0-9_]{8,250}$")] = (
+        _DEV_STRIPE_WEBHOOK_SECRET
+    )
+    stripe_timeout_s: Annotated[float, Meta(gt=0, le=80)] = 30.0  # one attempt
     # The platform is the billing provider: its EIN (TRN03 of every 270 is "1" + EIN), its
     # type-2 organization NPI and name.
     platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
@@ -189,6 +210,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # posts at most remittance_files_per_run of them per job (then queues itself again).
     remittance_poll_interval_min: Annotated[int, Meta(ge=1, le=60)] = 30
     remittance_files_per_run: Annotated[int, Meta(ge=1, le=500)] = 20
+    # A payer's reversal (CLP02 22) whose correction has not come this many days after it was
+    # posted goes to ops (GET /remittances/queues/awaiting-correction).
+    reversal_correction_days: Annotated[int, Meta(ge=1, le=365)] = 30
+    # The ops daily digest: stored each morning at this UTC hour (yesterday's), listing the
+    # claims not yet accepted whose filing deadline falls within this many days of its day.
+    ops_digest_hour: Annotated[int, Meta(ge=0, le=23)] = 7
+    ops_digest_deadline_days: Annotated[int, Meta(ge=1, le=365)] = 14
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000
@@ -301,6 +329,8 @@ def _refuse_development_values(settings: Settings) -> None:
     published = {
         "jwt_secret": settings.jwt_secret == _DEV_JWT_SECRET,
         "clearinghouse_password": settings.clearinghouse_password == _DEV_CLEARINGHOUSE_PASSWORD,
+        "stripe_api_key": settings.stripe_api_key == _DEV_STRIPE_API_KEY,
+        "stripe_webhook_secret": settings.stripe_webhook_secret == _DEV_STRIPE_WEBHOOK_SECRET,
         "platform_ein": settings.platform_ein == _DEV_PLATFORM_EIN,
         "platform_npi": settings.platform_npi == _DEV_PLATFORM_NPI,
         "platform_address_line1": settings.platform_address_line1 == _DEV_PLATFORM_STREET,
@@ -327,6 +357,9 @@ def _refuse_weak_transport_and_hashing(settings: Settings) -> None:
     # The 270 carries names, birth dates and member ids, and we send our password with it.
     if not settings.clearinghouse_url.startswith("https://"):
         raise SettingsError("HEARTH_CLEARINGHOUSE_URL: production needs an https:// URL")
+    # Card data and the secret key travel on it.
+    if not settings.stripe_api_base.startswith("https://"):
+        raise SettingsError("HEARTH_STRIPE_API_BASE: production needs an https:// URL")
     memory, time_cost = settings.argon2_memory_kib, settings.argon2_time_cost
     if not any(memory >= m and time_cost >= t for m, t in ARGON2_FLOORS):
         raise SettingsError(

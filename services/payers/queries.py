@@ -13,7 +13,8 @@ from services.core.pagination import After, fetch_page
 
 _PAYER = """
     SELECT id, name, x12_payer_id, timely_filing_days, telehealth_modifier,
-           prior_auth_cpt_codes, claim_filing_indicator, created_at, updated_at
+           prior_auth_cpt_codes, claim_filing_indicator, appeal_window_days, created_at,
+           updated_at
     FROM payers
 """
 # `valid` is stored canonical [from, to + 1): the API speaks inclusive dates.
@@ -34,16 +35,18 @@ async def insert_payer(
     telehealth_modifier: str | None,
     prior_auth_cpt_codes: list[str],
     claim_filing_indicator: str,
+    appeal_window_days: int,
 ) -> PayerOut | None:
     """None when the X12 payer id is taken."""
     row = await conn.fetchrow(
         """
         INSERT INTO payers (name, x12_payer_id, timely_filing_days, telehealth_modifier,
-                            prior_auth_cpt_codes, claim_filing_indicator)
-        VALUES ($1, $2, $3, $4, $5, $6)
+                            prior_auth_cpt_codes, claim_filing_indicator, appeal_window_days)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (x12_payer_id) DO NOTHING
         RETURNING id, name, x12_payer_id, timely_filing_days, telehealth_modifier,
-                  prior_auth_cpt_codes, claim_filing_indicator, created_at, updated_at
+                  prior_auth_cpt_codes, claim_filing_indicator, appeal_window_days, created_at,
+                  updated_at
         """,
         name,
         x12_payer_id,
@@ -51,6 +54,7 @@ async def insert_payer(
         telehealth_modifier,
         prior_auth_cpt_codes,
         claim_filing_indicator,
+        appeal_window_days,
     )
     return to_struct(row, PayerOut)
 
@@ -69,10 +73,12 @@ async def update_payer(conn: asyncpg.Connection, payer: PayerOut) -> PayerOut:
         """
         UPDATE payers
         SET name = $2, x12_payer_id = $3, timely_filing_days = $4, telehealth_modifier = $5,
-            prior_auth_cpt_codes = $6, claim_filing_indicator = $7, updated_at = now()
+            prior_auth_cpt_codes = $6, claim_filing_indicator = $7, appeal_window_days = $8,
+            updated_at = now()
         WHERE id = $1
         RETURNING id, name, x12_payer_id, timely_filing_days, telehealth_modifier,
-                  prior_auth_cpt_codes, claim_filing_indicator, created_at, updated_at
+                  prior_auth_cpt_codes, claim_filing_indicator, appeal_window_days, created_at,
+                  updated_at
         """,
         payer.id,
         payer.name,
@@ -81,6 +87,7 @@ async def update_payer(conn: asyncpg.Connection, payer: PayerOut) -> PayerOut:
         payer.telehealth_modifier,
         payer.prior_auth_cpt_codes,
         payer.claim_filing_indicator,
+        payer.appeal_window_days,
     )
     return one(row, PayerOut)
 

@@ -56,6 +56,7 @@ async def create_payer(conn: asyncpg.Connection, data: PayerIn) -> PayerOut:
         data.telehealth_modifier,
         _normalized_codes(data.prior_auth_cpt_codes),
         data.claim_filing_indicator,
+        data.appeal_window_days,
     )
     if payer is None:
         raise _taken(x12_payer_id)

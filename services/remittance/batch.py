@@ -91,20 +91,28 @@ class Batch:
         memo: str,
     ) -> None:
         """Stage one entry moving each account by `net` (debit +); none when nothing moves."""
-        lines = lines_from_net(net)
-        if len(lines) < 2:
+        entry = entry_of(kind, key, source, net, memo)
+        if entry is None:
             return
-        self.entries.append(
-            EntryIn(
-                kind=kind, idempotency_key=key, source_table=source[0], source_id=source[1],
-                lines=lines, memo=memo[:500],
-            )
-        )  # fmt: skip
+        self.entries.append(entry)
         for (account, _, claim_id), cents in net.items():
             if account == "payer_receivable" and claim_id is not None:
                 self.receivables[claim_id] = self.receivables.get(claim_id, 0) + cents
         if kind in NEGATED and source[0] == "remitted_claims":
             self.nets.setdefault(source[1], Counter()).update(net)
+
+
+def entry_of(
+    kind: EntryKind, key: str, source: tuple[str, uuid.UUID], net: Counter[NetAccount], memo: str
+) -> EntryIn | None:
+    """The entry moving each account by `net` (debit +); None when nothing moves."""
+    lines = lines_from_net(net)
+    if len(lines) < 2:
+        return None
+    return EntryIn(
+        kind=kind, idempotency_key=key, source_table=source[0], source_id=source[1],
+        lines=lines, memo=memo[:500],
+    )  # fmt: skip
 
 
 def _wanted(remittance: Remittance) -> list[str]:

@@ -35,3 +35,27 @@ class NotAn835Body(DomainError):
     """A body sent as another media type (JSON, a form): malformed for this operation."""
 
     code = "unsupported_media_type"
+
+
+class RefusalNotFound(NotFound):
+    code = "remittance_refusal_not_found"
+
+
+class RefusalResolved(Conflict):
+    """Ops resolve a refused file once; its resolution stands."""
+
+    code = "remittance_refusal_resolved"
+
+
+class TrueUpNotFound(NotFound):
+    code = "true_up_not_found"
+
+
+class TrueUpNotInReview(Conflict):
+    """Ops decide a true-up only while it waits in ops_review."""
+
+    code = "true_up_not_in_review"
+
+
+class BadAccuracyWindow(DomainError):
+    status, code, title = 400, "bad_accuracy_window", "Invalid request"

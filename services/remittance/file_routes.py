@@ -1,4 +1,5 @@
-"""/remittances (ops upload and read 835 files) and /claims/{id}/remittance."""
+"""/remittances (ops upload and read 835 files, and fetch now), /claims/{id}/remittance and a
+session's explanation for its client (/therapy-sessions/{id}/explanation)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
+from schemas.explanations import SessionExplanationOut
 from schemas.remittance_posting import (
     ClaimRemittanceOut,
+    RemittanceFetchQueuedOut,
     RemittanceFileDetailOut,
     RemittanceFileOut,
     RemittanceFileRow,
     RemittedClaimQueued,
 )
 from services.core.auth import allow
-from services.core.deps import Caller, Conn
+from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.remittance import service
+from services.remittance import explain, ingest, service
 from services.remittance.errors import NotAn835Body, Refused835
 
 OPS = [allow("ops")]
@@ -51,6 +54,12 @@ class RemittanceController(Controller):
             raise Refused835("the body is empty: send the 835 file", field="body")
         out, posted = await service.post_file_on(conn, body, "upload", actor)
         return Response(out, status_code=201 if posted else 200)
+
+    @post("/fetches", guards=OPS, operation_id="fetch_remittances_now", status_code=202)
+    async def fetch_now(self, conn: Conn, settings: AppSettings) -> RemittanceFetchQueuedOut:
+        """Queue the clearinghouse's 835 fetch now, as the cron would (`queued`: false when one
+        is already open: repeating the call is harmless)."""
+        return await ingest.fetch_now(conn, settings)
 
     @get("/", guards=OPS, operation_id="list_remittances")
     async def list(
@@ -86,3 +95,20 @@ class ClaimRemittanceController(Controller):
     ) -> ClaimRemittanceOut:
         """What the payer paid, what the client owes and each adjustment with its CARC."""
         return await service.get_claim_remittance(conn, actor, claim_id)
+
+
+class SessionExplanationController(Controller):
+    path = "/therapy-sessions/{session_id:uuid}/explanation"
+    tags = ["remittance"]
+
+    @get(
+        "/",
+        guards=[allow("ops", "provider", "client")],
+        operation_id="get_therapy_session_explanation",
+    )
+    async def show(
+        self, session_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> SessionExplanationOut:
+        """What the insurer paid for the session, what the client owes and why, against the
+        estimate, and what happens next: plain sentences and the figures in cents."""
+        return await explain.explain_session(conn, actor, session_id)

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from datetime import timedelta
 
 import asyncpg
 
-from schemas.remittance_posting import FetchRemittancesJob
+from schemas.remittance_posting import FetchRemittancesJob, RemittanceFetchQueuedOut
 from services.clearinghouse.client import NO_RESULTS_FILE, PAYLOAD_835, ClearinghouseAdapter
 from services.clearinghouse.errors import ClearinghouseError, ClearinghouseUnavailable
 from services.core import clock, outbox
@@ -38,11 +39,15 @@ from services.core.settings import Settings
 from services.remittance.errors import Refused835
 from services.remittance.queries import fetch as q
 from services.remittance.service import post_file_on
+from services.remittance.x835 import X835Error
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(minutes=5)
 _BOM = b"\xef\xbb\xbf"
+# A segment id as X12 writes them; the reader names whatever the file had, which may be junk.
+_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+_MAX_POSITION = 2**31 - 1  # the column's INTEGER
 
 
 def dedupe_key(clearinghouse: str) -> str:
@@ -56,6 +61,14 @@ async def queue_fetch(conn: asyncpg.Connection, settings: Settings) -> bool:
         conn, FetchRemittancesJob(clearinghouse=name), dedupe_key=dedupe_key(name)
     )
     return added is not None
+
+
+async def fetch_now(conn: asyncpg.Connection, settings: Settings) -> RemittanceFetchQueuedOut:
+    """Ops' "fetch now": the cron's row, queued at once under the cron's dedupe key. An open
+    fetch (queued, running, or waiting to retry after a failure) is left as it is: pressing
+    the button again adds nothing, and the answer says which happened."""
+    queued = await queue_fetch(conn, settings)
+    return RemittanceFetchQueuedOut(clearinghouse=settings.clearinghouse_receiver_id, queued=queued)
 
 
 def interchange_number(raw: bytes) -> str | None:
@@ -106,6 +119,14 @@ async def fetch_remittances(
     return _summary(counts) + ("; more queued" if more else "")
 
 
+def broken_at(refused: Refused835) -> tuple[str | None, int] | None:
+    """The segment id and position a refused file broke at, when the reader named them."""
+    cause = refused.__cause__
+    if isinstance(cause, X835Error) and 0 < cause.position <= _MAX_POSITION:
+        return (cause.segment if _SEGMENT_ID.fullmatch(cause.segment) else None), cause.position
+    return None
+
+
 def _summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {what}" for what, n in counts.items())
 
@@ -140,7 +161,8 @@ async def _fetch_one(pool: asyncpg.Pool, clearinghouse: ClearinghouseAdapter, na
                 _, anything = await post_file_on(conn, raw, "clearinghouse", SYSTEM)
             step = "posted" if anything else "already posted"
         except Refused835 as exc:
-            await q.insert_refusal(conn, name, isa13, digest, raw, exc.detail, now)
+            where = broken_at(exc)
+            await q.insert_refusal(conn, name, isa13, digest, raw, exc.detail, now, where)
             # The error may quote the file's values: it is kept in the row, not logged.
             log.error("835 refused, kept for ops", extra={"job": FetchRemittancesJob.job})
             step = "refused"

@@ -19,12 +19,14 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+import asyncpg
+
 from schemas.ledger import AccountKind, EntryKind
-from schemas.recoupment import LossFacts
 from schemas.remittance import Adjustment, Claim, ProviderAdjustment, Remittance
 from services.claims.service import RemittanceEvent
-from services.ledger.service import NetAccount
-from services.remittance.batch import PLB_TO_CLAIM, Batch
+from services.ledger.service import NetAccount, post_entry
+from services.remittance.batch import PLB_TO_CLAIM, Batch, entry_of
+from services.remittance.loss_facts import loss_facts
 from services.remittance.queries import posting as q
 from services.remittance.recoupment import decide_among
 
@@ -89,6 +91,7 @@ class Posted:
     contractual: int = 0
     loss: int = 0
     true_up: int = 0
+    estimate: int | None = None  # the client's share booked before this 835 (adjudications)
     notes: list[str] = field(default_factory=list)
 
 
@@ -102,6 +105,20 @@ async def book(
 ) -> None:
     """One entry moving each account by `net` (debit +); none when nothing moves."""
     batch.book(kind, key, source, net, memo)
+
+
+async def book_now(
+    conn: asyncpg.Connection,
+    kind: EntryKind,
+    key: str,
+    source: tuple[str, uuid.UUID],
+    net: Counter[Account],
+    memo: str,
+) -> None:
+    """`book` outside a payment's batch (a true-up, an ops decision): posted at once."""
+    entry = entry_of(kind, key, source, net, memo)
+    if entry is not None:
+        await post_entry(conn, entry)
 
 
 async def to_unapplied(batch: Batch, key: str, posted: Posted, paid: int, why: str) -> None:
@@ -146,6 +163,7 @@ async def post_adjudication(
     losses = [a for a in adjustments if is_loss(a)]
     loss = min(sum(a.amount_cents for a in losses), max(rest, 0))
     posted.true_up, posted.loss, posted.contractual = owed - estimate, loss, rest - loss
+    posted.estimate = estimate
     line_denied = any(_denied(line.paid_cents, line.adjustments) for line in clp.lines)
     if clp.status == "4" or _denied(paid, adjustments):
         posted.outcome = "denied"
@@ -179,7 +197,7 @@ async def _recoup(
     loss: int,
 ) -> None:
     """Each loss adjustment's share of the loss, in file order, by its CARC's policy."""
-    facts = LossFacts(authorization_recorded=match.authorization_recorded)
+    facts = loss_facts(match)
     left = loss
     for n, adjustment in enumerate(losses, start=1):
         share = min(adjustment.amount_cents, left)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from datetime import datetime
 
 import asyncpg
 
+from schemas.ops import EraDayOut, RemittanceQueuesOut
 from schemas.remittance import Claim, Remittance
 from schemas.remittance_posting import (
     AdjustmentOut,
@@ -39,10 +41,10 @@ from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
-from services.remittance import batch, posting
+from services.remittance import batch, codes, posting, true_up, true_up_ops
 from services.remittance.errors import Refused835, RemittanceNotFound
+from services.remittance.queries import digest, reads
 from services.remittance.queries import posting as q
-from services.remittance.queries import reads
 from services.remittance.x835 import X835Error, read_835
 
 FILE_ENTITY = "remittance_file"
@@ -129,7 +131,13 @@ async def _post_payment(
     ]
     await _store_lines(staged, r.claims, created)
     await batch.flush_claims(staged)
-    await audit.record(conn, actor, "create", CLAIM_ENTITY, [p.id for p in created])
+    # The true-ups read and write rows of their own that name the remitted claims: after
+    # those are written, in file order (a reversal's, then its correction's, which nets it).
+    for clp, made in zip(r.claims, created, strict=True):
+        await true_up.record_true_up(conn, clp, made)
+    remitted = [p.id for p in created]
+    await audit.record(conn, actor, "create", CLAIM_ENTITY, remitted)
+    await true_up_ops.audit_created(conn, actor, remitted)
     plb_ops = False
     for n, plb in enumerate(r.provider_adjustments if moves else (), start=1):
         plb_ops |= await posting.post_provider_adjustment(staged, key, payment_id, n, plb)
@@ -208,6 +216,7 @@ def _store_claim(staged: batch.Batch, n: int, clp: Claim, posted: posting.Posted
         "submission_id": posted.submission_id, "outcome": posted.outcome,
         "reversal_of": posted.reversal_of, "contractual_cents": posted.contractual,
         "loss_cents": posted.loss, "true_up_cents": posted.true_up,
+        "estimated_share_cents": posted.estimate,
         "remark_codes": list(clp.remark_codes), "needs_ops": bool(notes),
         "ops_reason": notes[:500] or None,
     })  # fmt: skip
@@ -273,13 +282,31 @@ async def list_needs_ops(
     return page
 
 
-async def _with_adjustments(
+async def list_adjustments_of(
+    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[AdjustmentOut]]:
+    """Each remitted claim's adjustments (claim and line level, with their RARCs), file order,
+    their codes in plain words."""
+    by_claim: dict[uuid.UUID, list[AdjustmentOut]] = {i: [] for i in remitted_claim_ids}
+    for owner, adjustment in await reads.list_adjustments(conn, remitted_claim_ids):
+        by_claim[owner].append(codes.worded(adjustment))
+    return by_claim
+
+
+async def with_adjustments(
     conn: asyncpg.Connection, claims: list[RemittedClaimRow]
 ) -> list[RemittedClaimOut]:
-    by_claim: dict[uuid.UUID, list[AdjustmentOut]] = {c.id: [] for c in claims}
-    for owner, adjustment in await reads.list_adjustments(conn, list(by_claim)):
-        by_claim[owner].append(adjustment)
+    """Each remitted claim with its adjustments, their codes in plain words."""
+    by_claim = await list_adjustments_of(conn, [c.id for c in claims])
     return [RemittedClaimOut(claim=c, adjustments=by_claim[c.id]) for c in claims]
+
+
+def standing(claims: list[RemittedClaimRow]) -> list[RemittedClaimRow]:
+    """The remittances that stand: adjudications neither reversed nor reversals."""
+    return [
+        c for c in claims if c.reversed_by is None and c.reversal_of is None
+        and c.outcome in ("paid", "partially_paid", "denied")
+    ]  # fmt: skip
 
 
 async def get_file(
@@ -288,7 +315,7 @@ async def get_file(
     """A file's payments, each with its claims (matched or not) and PLBs, and its totals."""
     file = await _file(conn, file_id)
     payments = await reads.list_payments_of_file(conn, file_id)
-    claims = await _with_adjustments(
+    claims = await with_adjustments(
         conn, await reads.list_claims_of_payments(conn, [p.id for p in payments])
     )
     details = [
@@ -324,19 +351,24 @@ async def get_claim_remittance(
     ):
         raise RemittanceNotFound("claim not found")
     found = await reads.list_claims_of_claim(conn, claim_id)
-    full = await _with_adjustments(conn, [row for _, _, row in found])
+    full = await with_adjustments(conn, [row for _, _, row in found])
     items = [
         ClaimRemittanceItem(trace_number=trace, payment_date=day, remitted=out)  # type: ignore[arg-type]
         for (trace, day, _), out in zip(found, full, strict=True)
     ]
-    standing = [
-        c.claim for c in full if c.claim.reversed_by is None and c.claim.reversal_of is None
-        and c.claim.outcome in ("paid", "partially_paid", "denied")
-    ]  # fmt: skip
+    stands = standing([c.claim for c in full])
     await audit.record(conn, actor, "read", CLAIM_ENTITY, [c.claim.id for c in full])
     return ClaimRemittanceOut(
         claim_id=claim_id,
-        paid_cents=sum(c.paid_cents for c in standing),
-        patient_responsibility_cents=sum(c.patient_adjustments_cents for c in standing),
+        paid_cents=sum(c.paid_cents for c in stands),
+        patient_responsibility_cents=sum(c.patient_adjustments_cents for c in stands),
         items=items,
     )
+
+
+async def summarize_day(
+    conn: asyncpg.Connection, start: datetime, end: datetime, correction_days: int
+) -> tuple[EraDayOut, RemittanceQueuesOut]:
+    """The ops digest's remittance part: the 835s received in [start, end), the queues now."""
+    queues = await digest.get_queues(conn, clock.now(), correction_days)
+    return await digest.get_era_day(conn, start, end), queues

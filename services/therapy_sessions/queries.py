@@ -373,3 +373,12 @@ async def list_coverage_holds(
         limit,
     )
     return to_structs(rows, CoverageHoldOut)
+
+
+async def count_coverage_holds(conn: asyncpg.Connection) -> int:
+    """How many sessions wait on the coverage queue (held, not settled)."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM therapy_sessions"
+        " WHERE billing_hold IS NOT NULL AND billing_settlement IS NULL"
+    )
+    return found

@@ -186,3 +186,8 @@ async def check_claim_coding(
         note_attested=bool(session.note_attested),
     )
     return rules.check_coding(data, telehealth_modifier)
+
+
+async def count_coverage_holds(conn: asyncpg.Connection) -> int:
+    """The coverage queue's length (the ops digest): a count, no session read."""
+    return await queries.count_coverage_holds(conn)

@@ -27,6 +27,16 @@ async def test_validation_error_is_problem_details_naming_the_field(
     assert [e["field"] for e in body["errors"]] == ["password"]
 
 
+async def test_a_renamed_parameter_is_named_as_the_caller_sends_it(
+    client: httpx.AsyncClient, db: asyncpg.Connection, token: Any
+) -> None:
+    # The handler's parameter is starts_from; the query parameter is `from`.
+    ops = await make_ops(db)
+    response = await client.get("/therapy-sessions", params={"from": "soon"}, headers=token(ops))
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["from"]
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

@@ -70,6 +70,8 @@ def test_production_needs_every_secret() -> None:
     env["HEARTH_TAX_ID_KEYS"] = key
     for name, value in [
         ("HEARTH_CLEARINGHOUSE_PASSWORD", "real-password"),
+        ("HEARTH_STRIPE_API_KEY", "sk_live_realkey0123456789"),
+        ("HEARTH_STRIPE_WEBHOOK_SECRET", "whsec_realsecret0123456789"),
         ("HEARTH_PLATFORM_EIN", "123456789"),
         ("HEARTH_PLATFORM_NPI", "1234567893"),
         ("HEARTH_PLATFORM_ADDRESS_LINE1", "200 Pearl St"),
@@ -77,6 +79,7 @@ def test_production_needs_every_secret() -> None:
         ("HEARTH_PLATFORM_STATE", "CO"),
         ("HEARTH_PLATFORM_ZIP", "803021234"),
         ("HEARTH_PLATFORM_CONTACT_PHONE", "3035550199"),
+        ("HEARTH_STRIPE_API_BASE", "https://api.stripe.com"),
     ]:
         with pytest.raises(SettingsError, match=name):
             _load(env)

@@ -27,6 +27,9 @@ def _production(**overrides: str) -> dict[str, str]:
         "HEARTH_PLATFORM_STATE": "CO",
         "HEARTH_PLATFORM_ZIP": "803021234",
         "HEARTH_PLATFORM_CONTACT_PHONE": "3035550199",
+        "HEARTH_STRIPE_API_BASE": "https://api.stripe.com",
+        "HEARTH_STRIPE_API_KEY": "sk_live_realkey0123456789",
+        "HEARTH_STRIPE_WEBHOOK_SECRET": "whsec_realsecret0123456789",
     }
     env.update(overrides)
     return env
@@ -51,6 +54,8 @@ def test_a_production_configuration_with_real_values_loads() -> None:
         ("HEARTH_PLATFORM_ADDRESS_LINE1", "100 Main St"),
         ("HEARTH_PLATFORM_ZIP", "972041234"),
         ("HEARTH_PLATFORM_CONTACT_PHONE", "5035550100"),
+        ("HEARTH_STRIPE_API_KEY", "sk_test_hearth_development_only"),
+        ("HEARTH_STRIPE_WEBHOOK_SECRET", "whsec_hearth_development_only_0123456789"),
     ],
 )
 def test_production_refuses_a_development_value_set_explicitly(variable: str, value: str) -> None:
@@ -65,6 +70,21 @@ def test_production_refuses_plain_http_to_the_clearinghouse() -> None:
     with pytest.raises(SettingsError, match="HEARTH_CLEARINGHOUSE_URL: production needs an https"):
         load_settings(_production(**plain))
     assert load_settings(_production(HEARTH_ENV="test", **plain)).env == "test"
+
+
+def test_production_refuses_plain_http_to_stripe() -> None:
+    plain = {"HEARTH_STRIPE_API_BASE": "http://127.0.0.1:8420"}
+    with pytest.raises(SettingsError, match="HEARTH_STRIPE_API_BASE: production needs an https"):
+        load_settings(_production(**plain))
+    assert load_settings(_production(HEARTH_ENV="development", **plain)).env == "development"
+
+
+@pytest.mark.parametrize("variable", ["HEARTH_STRIPE_API_KEY", "HEARTH_STRIPE_WEBHOOK_SECRET"])
+def test_production_needs_the_stripe_secrets_set(variable: str) -> None:
+    env = _production()
+    del env[variable]
+    with pytest.raises(SettingsError, match=f"{variable} must be set in production"):
+        load_settings(env)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,12 @@ from services.core.settings import Settings
 from tests.factories import make_ops
 
 _PARAM = re.compile(r"\{(\w+):(\w+)\}")
-_SAMPLE = {"uuid": lambda: str(uuid.uuid4()), "str": lambda: "X", "int": lambda: "1"}
+_SAMPLE = {
+    "uuid": lambda: str(uuid.uuid4()),
+    "str": lambda: "X",
+    "int": lambda: "1",
+    "date": lambda: "2026-01-01",
+}
 
 
 def _guarded_routes(settings: Settings) -> list[tuple[str, str]]:

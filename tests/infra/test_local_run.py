@@ -11,10 +11,12 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+import stripe
 
 from infra.local.run import CHILDREN, Child, Running, start_children, stop_children
 from tests.infra.clearinghouse.conftest import envelope, fixture, read_multipart
@@ -193,18 +195,19 @@ def test_extra_ports_reach_the_argv_and_every_childs_environment(tmp_path: Path)
     assert (tmp_path / "peer").read_text() == f"{published} -"
 
 
-# make run's real process table: the clearinghouse simulator beside a stand-in API.
-CLEARINGHOUSE_DRIVER = """
+# make run's real process table: one simulator's row beside a stand-in API that prints the
+# URL the row published to it.
+SIMULATOR_DRIVER = """
 import sys
 from infra.local.run import CHILDREN, Child, main, python
 
-clearinghouse = next(child for child in CHILDREN if child.name == "clearinghouse")
+row = next(child for child in CHILDREN if child.name == {row!r})
 peer = Child("peer", python("-c", '''
 import os, time
-print(f"peer sees {os.environ['HEARTH_CLEARINGHOUSE_URL']}", flush=True)
+print(f"peer sees {{os.environ[{variable!r}]}}", flush=True)
 time.sleep(600)
 '''))
-sys.exit(main(["serve"], setup=[], children=[clearinghouse, peer]))
+sys.exit(main(["serve"], setup=[], children=[row, peer]))
 """
 
 
@@ -214,28 +217,42 @@ def test_the_clearinghouse_row_publishes_its_core_url() -> None:
     assert row.url(8090) == "http://127.0.0.1:8090/core"
 
 
-def test_make_run_starts_the_simulator_for_the_api(tmp_path: Path) -> None:
+@contextmanager
+def _simulator_row(tmp_path: Path, row: str, variable: str, port_variable: str) -> Iterator[str]:
+    """make run with `row` and a stand-in API: the URL the row published (in the table too)."""
     env = {
         **os.environ,
         # Named servers that are never contacted: the stack uses them as given.
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/hearth",
         "REDIS_URL": "redis://127.0.0.1:1/0",
-        "HEARTH_CLEARINGHOUSE_PORT": "0",
+        port_variable: "0",
         "PYTHONPATH": str(REPO),
     }
     log = tmp_path / "run.log"
+    driver = SIMULATOR_DRIVER.format(row=row, variable=variable)
     with log.open("wb") as out:
-        argv = [sys.executable, "-c", CLEARINGHOUSE_DRIVER]
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-c", driver], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        seen = r"peer sees (http://127\.0\.0\.1:\d+/core)"
-        while not (match := re.search(seen, log.read_text())):
+        while not (match := re.search(r"peer sees (http://127\.0\.0\.1:\S+)", log.read_text())):
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         url = match.group(1)
-        assert re.search(rf"clearinghouse\s+pid \d+\s+{re.escape(url)}", log.read_text())
+        assert re.search(rf"{row}\s+pid \d+\s+{re.escape(url)}", log.read_text())
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0, log.read_text()
+
+
+def test_make_run_starts_the_simulator_for_the_api(tmp_path: Path) -> None:
+    with _simulator_row(
+        tmp_path, "clearinghouse", "HEARTH_CLEARINGHOUSE_URL", "HEARTH_CLEARINGHOUSE_PORT"
+    ) as url:
+        assert url.endswith("/core")
+        deadline = time.monotonic() + 30
         response = None
         while time.monotonic() < deadline:
             try:
@@ -247,6 +264,20 @@ def test_make_run_starts_the_simulator_for_the_api(tmp_path: Path) -> None:
         assert response is not None
         assert response.status_code == 200
         assert read_multipart(response)["ErrorCode"] == "Success"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0, log.read_text()
+
+
+def test_make_run_starts_the_stripe_simulator_for_the_api(tmp_path: Path) -> None:
+    with _simulator_row(
+        tmp_path, "stripe", "HEARTH_STRIPE_API_BASE", "HEARTH_STRIPE_SIM_PORT"
+    ) as url:
+        # The official SDK with only its base address changed.
+        client = stripe.StripeClient("sk_test_make_run", base_addresses={"api": url},
+                                     max_network_retries=0)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert client.v1.customers.create().id.startswith("cus_")
+                break
+            except stripe.APIConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)

@@ -41,7 +41,8 @@ NASTY: list[Any] = [
 ]
 
 PAYER_FIELDS = ["name", "x12_payer_id", "timely_filing_days", "telehealth_modifier",
-                "prior_auth_cpt_codes", "claim_filing_indicator", "unknown"]  # fmt: skip
+                "prior_auth_cpt_codes", "claim_filing_indicator", "appeal_window_days",
+                "unknown"]  # fmt: skip
 FEE_FIELDS = ["cpt_code", "modifier", "allowed_cents", "provider_rate_cents", "effective_from",
               "effective_to", "unknown"]  # fmt: skip
 

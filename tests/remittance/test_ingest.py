@@ -199,10 +199,12 @@ async def test_a_refused_file_goes_to_ops_and_does_not_block_the_next(
         await client.aclose()
     async with stack.pool.acquire() as conn:
         refusal = await conn.fetchrow(
-            "SELECT isa13, error, resolved_at FROM remittance_fetch_refusals"
+            "SELECT isa13, error, segment, position, resolved_at FROM remittance_fetch_refusals"
         )
     assert refusal["isa13"] == interchange_number(bad.encode())
-    assert refusal["error"]
+    # Where the file broke, kept beside the error that names it.
+    assert refusal["position"] > 1
+    assert refusal["error"].startswith(f"{refusal['segment']} (segment {refusal['position']})")
     assert refusal["resolved_at"] is None
     assert await _cursor(stack) == interchange_number(good.encode())
     assert (await _state(stack, first))[0] != "paid"  # its 835 posted nothing

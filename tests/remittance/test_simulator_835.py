@@ -93,7 +93,8 @@ async def test_paid_denied_replaced_voided_and_recovered(stack: Stack) -> None: 
             " WHERE claim_id = $1",
             late,
         )
-    # CO-29 recoups only when the session was confirmed late, which the posting cannot tell.
+    # CO-29 recoups only when the session was confirmed late: this claim's session was never
+    # confirmed (the test writes the claim itself), so the fact is unknown and ops are told.
     assert denial["outcome"] == "denied"
     assert denial["loss_cents"] == 15000
     assert denial["needs_ops"]

@@ -1,4 +1,5 @@
-"""835 ingestion: the cron that queues the clearinghouse poll, and the polling job."""
+"""835 ingestion: the cron that queues the clearinghouse poll, and the polling job; the
+client true-up's settlement."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import logging
 from typing import Any
 
 from schemas.remittance_posting import FetchRemittancesJob
+from schemas.true_ups import SettleTrueUpJob
 from services.core.db import transaction
 from services.remittance.ingest import fetch_remittances as run_fetch_remittances
 from services.remittance.ingest import queue_fetch
+from services.remittance.true_up_ops import settle_true_up as run_settle_true_up
 
 log = logging.getLogger(__name__)
 
@@ -29,4 +32,11 @@ async def fetch_remittances(ctx: dict[str, Any], outbox_id: int) -> str:
         ctx["pool"], ctx["clearinghouse"], ctx["settings"], outbox_id
     )
     log.info("remittance fetch", extra={"job": FetchRemittancesJob.job, "outcome": outcome})
+    return outcome
+
+
+async def settle_true_up(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A ready true-up to balance due or credit (carries an outbox id only)."""
+    outcome = await run_settle_true_up(ctx["pool"], outbox_id)
+    log.info("true-up settled", extra={"job": SettleTrueUpJob.job, "outcome": outcome})
     return outcome

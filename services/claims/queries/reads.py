@@ -18,6 +18,7 @@ from schemas.claims import (
     RejectedClaimOut,
     SessionClaimOut,
 )
+from schemas.ops import FilingDeadlineItem
 from services.claims.queries import ACCEPTED
 from services.core.db import to_struct, to_structs
 from services.core.pagination import After, fetch_page
@@ -163,3 +164,41 @@ async def list_session_claims(
         session_id,
     )
     return to_structs(rows, SessionClaimOut)
+
+
+async def count_open_work(conn: asyncpg.Connection) -> tuple[int, int]:
+    """(claims flagged for ops, rejected claims awaiting their corrected resend)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE needs_ops) AS flagged,"
+        " count(*) FILTER (WHERE status = 'rejected') AS rejected"
+        " FROM claims WHERE needs_ops OR status = 'rejected'"
+    )
+    assert row is not None
+    return row["flagged"], row["rejected"]
+
+
+async def list_deadlines_near(
+    conn: asyncpg.Connection, last_day: date, limit: int
+) -> tuple[int, list[FilingDeadlineItem]]:
+    """Claims not yet accepted (nor answered by an 835) whose filing deadline is on or before
+    `last_day`: how many, and the `limit` soonest (deadlines already passed first)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.id AS claim_id, c.claim_number, c.payer_id, c.status, c.service_date,
+               c.service_date + p.timely_filing_days AS filing_deadline,
+               count(*) OVER () AS total
+        FROM claims c JOIN payers p ON p.id = c.payer_id
+        WHERE c.status IN ('ready', 'submitted', 'acknowledged', 'rejected')
+          AND c.service_date + p.timely_filing_days <= $1::date
+          AND c.service_date <= $1::date
+          AND NOT"""  # noqa: S608 (constant fragments, no input)
+        + ACCEPTED
+        + """
+        ORDER BY c.service_date + p.timely_filing_days, c.id
+        LIMIT $2""",
+        last_day,
+        limit,
+    )
+    total = rows[0]["total"] if rows else 0
+    items = [FilingDeadlineItem(**{k: v for k, v in r.items() if k != "total"}) for r in rows]
+    return total, items

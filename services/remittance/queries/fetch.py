@@ -55,12 +55,15 @@ async def insert_refusal(
     raw: bytes,
     error: str,
     now: datetime,
+    where: tuple[str | None, int] | None = None,
 ) -> None:
+    """Keep a refused file for ops; `where` is the segment id and position it broke at."""
+    segment, position = where or (None, None)
     await conn.execute(
         """
         INSERT INTO remittance_fetch_refusals
-            (clearinghouse, isa13, sha256, raw, error, received_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+            (clearinghouse, isa13, sha256, raw, error, received_at, segment, position)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (clearinghouse, sha256) DO NOTHING
         """,
         clearinghouse,
@@ -69,4 +72,6 @@ async def insert_refusal(
         raw,
         error[:500],
         now,
+        segment,
+        position,
     )

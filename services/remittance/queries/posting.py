@@ -1,7 +1,10 @@
 """SQL of the 835 posting: files, payments, remitted claims, lines, adjustments, PLBs.
 
 Foreign tables read: claim_submissions, claims and claim_lines (a CLP matched to its claim by
-CLP01 = CLM01, a line by REF*6R), payers (the payment's payer by its X12 id).
+CLP01 = CLM01, a line by REF*6R), payers (the payment's payer by its X12 id; a claim's filing
+window), and for the facts a loss is decided on (recoupment.py), in the match's one statement:
+therapy_sessions (when the session was confirmed), provider_locations and clients (the state of
+the service address), provider_licences (a licence valid there on the date of service).
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ class ClaimMatch:
     client_id: uuid.UUID
     allowed_cents: int
     authorization_recorded: bool
+    # The facts of loss_facts.py: the filing window (service date + the payer's days) and the
+    # session's confirmation day (None: never confirmed), and whether the rendering provider
+    # had no licence valid on the date of service in the service address's state (None: the
+    # state is not known).
+    service_date: date
+    timely_filing_days: int
+    confirmed_on: date | None
+    licence_lapsed: bool | None
 
 
 @dataclass
@@ -131,19 +142,44 @@ async def get_payer_id(conn: asyncpg.Connection, x12_ids: list[str]) -> uuid.UUI
     return found
 
 
+# The state a session took place in, for its licence: an office session (11) the provider's
+# office as the 837P names it (2310C: the latest office location); telehealth (02, 10) where the
+# client is, which licensure follows: their home (10), or for 02 (elsewhere than home, a place
+# we do not record) their address all the same. The client's address is the one on file now.
+_MATCH = """
+    SELECT s.clm01, s.claim_id, s.id AS submission_id, c.payer_id, c.provider_id, c.client_id,
+           c.allowed_cents, c.prior_authorization_id IS NOT NULL AS authorization_recorded,
+           c.service_date, py.timely_filing_days,
+           (ts.confirmed_at AT TIME ZONE 'UTC')::date AS confirmed_on,
+           CASE WHEN place.state IS NOT NULL THEN NOT EXISTS (
+               SELECT 1 FROM provider_licences l
+               WHERE l.provider_id = c.provider_id AND l.state = place.state
+                 AND l.expires_on >= c.service_date) END AS licence_lapsed
+    FROM claim_submissions s
+    JOIN claims c ON c.id = s.claim_id
+    JOIN payers py ON py.id = c.payer_id
+    JOIN therapy_sessions ts ON ts.id = c.therapy_session_id
+    JOIN clients cl ON cl.id = c.client_id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN c.place_of_service = '11' THEN (
+                   SELECT o.state FROM provider_locations o
+                   WHERE o.provider_id = c.provider_id AND o.place_of_service = '11'
+                   ORDER BY o.created_at DESC, o.id LIMIT 1)
+               ELSE cl.state END AS state
+    ) place
+"""
+
+
 async def list_claim_matches(conn: asyncpg.Connection, clm01s: list[str]) -> dict[str, ClaimMatch]:
-    """Our claims whose versions were sent with these CLM01s, by CLM01."""
-    rows = await conn.fetch(
-        """
-        SELECT s.clm01, s.claim_id, s.id AS submission_id, c.payer_id, c.provider_id,
-               c.client_id, c.allowed_cents,
-               c.prior_authorization_id IS NOT NULL AS authorization_recorded
-        FROM claim_submissions s JOIN claims c ON c.id = s.claim_id
-        WHERE s.clm01 = ANY ($1::text[])
-        """,
-        clm01s,
-    )
+    """Our claims whose versions were sent with these CLM01s, by CLM01, with the facts a loss is
+    decided on."""
+    rows = await conn.fetch(_MATCH + " WHERE s.clm01 = ANY ($1::text[])", clm01s)
     return {r["clm01"]: ClaimMatch(**{k: v for k, v in r.items() if k != "clm01"}) for r in rows}
+
+
+async def get_claim_match(conn: asyncpg.Connection, clm01: str) -> ClaimMatch | None:
+    """Our claim whose version was sent with this CLM01, with the facts a loss is decided on."""
+    return (await list_claim_matches(conn, [clm01])).get(clm01)
 
 
 async def get_claim_by_payer_number(conn: asyncpg.Connection, number: str) -> uuid.UUID | None:
@@ -232,7 +268,7 @@ _CLAIM_COLUMNS = (
     "charge_cents", "paid_cents", "patient_responsibility_cents", "patient_adjustments_cents",
     "payer_claim_number", "claim_id", "submission_id", "outcome", "reversal_of",
     "contractual_cents", "loss_cents", "true_up_cents", "remark_codes", "needs_ops",
-    "ops_reason",
+    "ops_reason", "estimated_share_cents",
 )  # fmt: skip
 
 

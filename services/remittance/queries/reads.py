@@ -1,6 +1,7 @@
 """SQL reading back what the 835 posting stored.
 
-Foreign tables read: claims (a claim's owner, before its remittance is shown).
+Foreign tables read: claims (a claim's owner, before its remittance is shown; a session's
+claims, for its explanation).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import uuid
 import asyncpg
 
 from schemas.remittance_posting import (
-    AdjustmentOut,
+    AdjustmentRow,
     PaymentRow,
     ProviderAdjustmentOut,
     RemittanceFileRow,
@@ -36,7 +37,8 @@ _CLAIM = """
     SELECT id, payment_id, ordinal, patient_control_number, status_code, charge_cents,
            paid_cents, patient_responsibility_cents, patient_adjustments_cents,
            payer_claim_number, claim_id, outcome, reversal_of, reversed_by, contractual_cents,
-           loss_cents, true_up_cents, remark_codes, needs_ops, ops_reason
+           loss_cents, true_up_cents, estimated_share_cents, estimate_error_cents,
+           remark_codes, needs_ops, ops_reason
     FROM remitted_claims
 """
 
@@ -96,7 +98,7 @@ async def list_claims_of_claim(
 
 async def list_adjustments(
     conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
-) -> list[tuple[uuid.UUID, AdjustmentOut]]:
+) -> list[tuple[uuid.UUID, AdjustmentRow]]:
     rows = await conn.fetch(
         """
         SELECT a.remitted_claim_id,
@@ -112,7 +114,7 @@ async def list_adjustments(
     for row in rows:
         values = dict(row)
         owner = values.pop("remitted_claim_id")
-        out.append((owner, AdjustmentOut(**values)))
+        out.append((owner, AdjustmentRow(**values)))
     return out
 
 
@@ -156,3 +158,15 @@ async def list_needs_ops(
         WHERE true
     """
     return await fetch_page(conn, RemittedClaimQueued, query, after=after, limit=limit)
+
+
+async def list_session_claims(
+    conn: asyncpg.Connection, session_id: uuid.UUID
+) -> list[tuple[uuid.UUID, int]]:
+    """A session's claims (one per payer) with what each billed, oldest first."""
+    rows = await conn.fetch(
+        "SELECT id, total_charge_cents FROM claims WHERE therapy_session_id = $1"
+        " ORDER BY created_at, id",
+        session_id,
+    )
+    return [(row["id"], row["total_charge_cents"]) for row in rows]

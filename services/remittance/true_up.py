@@ -1,0 +1,171 @@
+"""The client true-up an 835 makes (issue 16 item 6; DESIGN.md "Denial", "Charging clients").
+
+The posting has already moved the 835's patient responsibility less the estimate between
+payer_receivable and client_receivable; this module records what that means for the client,
+from what the posting computed, in the posting's transaction:
+
+- An adjudication whose share differs from the estimate (or that carries a PR reason other
+  than 1/2/3) is a true-up: `ready` at once with PR-1/2/3 only, else `ops_review`.
+- A reversal takes back what its original's true-up made the client owe and waits for the
+  correction (`awaiting_correction`); the correction's row nets it (`netted`), so the client is
+  charged or refunded only the net, whether the correction is in the same 835 or a later one.
+  Netting by folding the reversal into the next adjudication's row keeps one settlement, one
+  card movement, per net change, and leaves each CLP's own figures on its own row.
+- `ready` queues `settle_true_up` through the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import asyncpg
+
+from schemas.remittance import Claim
+from schemas.true_ups import SettleTrueUpJob, TrueUpOut, TrueUpStatus
+from services.core import clock, outbox
+from services.remittance import posting
+from services.remittance.queries import true_ups as q
+
+_WORDS = {"1": "deductible", "2": "coinsurance", "3": "copay"}
+
+
+def usd(cents: int) -> str:
+    """$12.34, with a minus for a negative amount."""
+    whole, part = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}${whole:,}.{part:02d}"
+
+
+def _review_cents(clp: Claim) -> int:
+    """Σ PR adjustments other than deductible, coinsurance and copay: ops decide them."""
+    return sum(
+        a.amount_cents
+        for a in posting.every_adjustment(clp)
+        if a.group == "PR" and a.reason not in posting.PATIENT_CODES
+    )
+
+
+def _share_words(clp: Claim) -> str:
+    """Each PR reason's total, in words where the reason has a common name."""
+    totals: Counter[str] = Counter()
+    for a in posting.every_adjustment(clp):
+        if a.group == "PR":
+            totals[a.reason] += a.amount_cents
+    parts = [f"{_WORDS.get(code, 'PR-' + code)} {usd(c)}" for code, c in sorted(totals.items())]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _owes(amount: int) -> str:
+    if amount > 0:
+        return f"the client owes {usd(amount)} more"
+    if amount < 0:
+        return f"the client is owed {usd(-amount)} back"
+    return "nothing changes for the client"
+
+
+async def queue_settle(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> None:
+    """The outbox row the payments side turns into a charge or a refund (one per true-up)."""
+    await outbox.add(
+        conn, SettleTrueUpJob(true_up_id=true_up_id), dedupe_key=f"settle-true-up-{true_up_id}"
+    )
+
+
+async def record_true_up(
+    conn: asyncpg.Connection, clp: Claim, posted: posting.Posted
+) -> TrueUpOut | None:
+    """The true-up one posted CLP makes, if it changes what the client owes."""
+    if posted.claim_id is None:
+        return None
+    if posted.outcome == "reversed" and posted.reversal_of is not None:
+        return await _reverse(conn, clp, posted.id, posted.claim_id, posted.reversal_of)
+    if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
+        return None
+    return await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate)
+
+
+async def _adjudicate(
+    conn: asyncpg.Connection,
+    clp: Claim,
+    posted: posting.Posted,
+    claim_id: uuid.UUID,
+    estimate: int,
+) -> TrueUpOut | None:
+    share, delta = clp.patient_adjustments_cents, posted.true_up
+    review = _review_cents(clp)
+    waiting = await q.lock_awaiting(conn, claim_id)
+    if delta == 0 and review == 0 and not waiting:
+        return None
+    netted = sum(w.amount_cents for w in waiting)
+    amount = delta + netted
+    status: TrueUpStatus = "ops_review" if review else ("ready" if amount else "closed")
+    reason = f"the 835's patient responsibility is {usd(share)}{_share_words(clp)} against"
+    reason += f" an estimate of {usd(estimate)}: {_owes(delta)}"
+    if netted:
+        reason += (
+            f"; it nets the payer's reversal of an earlier adjudication ({usd(netted)}),"
+            f" so {_owes(amount)} in all"
+        )
+    if review:
+        reason += (
+            f"; {usd(review)} of it is patient responsibility other than a deductible,"
+            " coinsurance or copay: ops confirm it before the client is charged"
+        )
+    new = q.NewTrueUp(
+        claim_id=claim_id, remitted_claim_id=posted.id, kind="adjudication", reverses_id=None,
+        estimate_cents=estimate, share_cents=share, delta_cents=delta, review_cents=review,
+        netted_cents=netted, status=status, reason=reason,
+    )  # fmt: skip
+    row = await q.insert_true_up(conn, new, clock.now())
+    if waiting:
+        await q.update_netted(conn, [w.id for w in waiting], row.id, clock.now())
+    if status == "ready":
+        await queue_settle(conn, row.id)
+    return row
+
+
+async def _reverse(
+    conn: asyncpg.Connection,
+    clp: Claim,
+    remitted_id: uuid.UUID,
+    claim_id: uuid.UUID,
+    original_remitted_id: uuid.UUID,
+) -> TrueUpOut | None:
+    """What the reversed adjudication's true-up made the client owe, taken back."""
+    original = await q.lock_of_remitted(conn, original_remitted_id)
+    if original is None:  # the original changed nothing for the client
+        return None
+    if original.status == "ops_review":
+        # Never decided, never shown to the client: the reversal's entry already took its
+        # movement back. Only a reversal it netted still stands, and waits for a correction.
+        reason = original.reason + "; closed: the payer reversed it before ops decided"
+        await q.update_closed(conn, original.id, reason, clock.now())
+        delta = original.netted_cents
+    else:
+        await carry(conn, original, -original.carried_cents, "reversed")
+        delta = -(original.delta_cents - original.carried_cents)
+    if delta == 0:
+        return None
+    reason = (
+        f"the payer reversed its adjudication: {_owes(delta)} by the reversal alone; it waits"
+        " for the payer's correction and is netted against it"
+    )
+    new = q.NewTrueUp(
+        claim_id=claim_id, remitted_claim_id=remitted_id, kind="reversal",
+        reverses_id=original.id, estimate_cents=original.estimate_cents,
+        share_cents=clp.patient_adjustments_cents, delta_cents=delta, review_cents=0,
+        netted_cents=0, status="awaiting_correction", reason=reason,
+    )  # fmt: skip
+    return await q.insert_true_up(conn, new, clock.now())
+
+
+async def carry(conn: asyncpg.Connection, row: TrueUpOut, cents: int, event: str) -> None:
+    """The platform carries `cents` of the client's share (client_receivable -> claim_losses);
+    negative: it stops carrying them (the adjudication was reversed)."""
+    if cents == 0:
+        return
+    net: Counter[posting.Account] = Counter()
+    net[("claim_losses", None, None)] += cents
+    net[("client_receivable", row.client_id, None)] -= cents
+    memo = f"true-up {event}: the platform carries the client's other patient responsibility"
+    key = f"true-up-{row.id}-{event}"
+    await posting.book_now(conn, "true_up_carried", key, ("client_true_ups", row.id), net, memo)

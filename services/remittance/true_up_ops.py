@@ -1,0 +1,122 @@
+"""The true-ups ops read and decide, the client's own, and the settle_true_up job's body.
+
+A true-up waiting in ops_review carries a PR reason no rule may charge on its own (27, 96,
+119, 204 ...). Confirm: the client owes it, the whole true-up is ready. Refuse: the platform
+carries the other-PR part (client_receivable -> claim_losses) and the rest is ready, or the
+true-up is closed when nothing is left. `ready` queues settle_true_up in the same transaction.
+
+settle_true_up moves a ready true-up to balance_due (the client owes more) or credit (the
+client is owed a refund), stamped, and completes its outbox row in the same transaction. The
+payments issue replaces that step with the card call (charged, refunded) and keeps the states.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import msgspec
+
+from schemas.true_ups import SettleTrueUpJob, TrueUpDecision, TrueUpOut, TrueUpStatus
+from services.core import audit, clock, outbox
+from services.core.auth import SYSTEM, Actor
+from services.core.db import transaction
+from services.core.pagination import Page, page_of
+from services.remittance import true_up
+from services.remittance.errors import TrueUpNotFound, TrueUpNotInReview
+from services.remittance.queries import true_ups as q
+
+ENTITY = "client_true_up"
+
+
+def _shown(actor: Actor, row: TrueUpOut) -> TrueUpOut:
+    """Ops' note and name are for ops: the client sees the figures and the reason."""
+    if actor.role in ("ops", "system"):
+        return row
+    return msgspec.structs.replace(row, decision_note=None, decided_by=None)
+
+
+async def audit_created(
+    conn: asyncpg.Connection, actor: Actor, remitted_claim_ids: list[uuid.UUID]
+) -> None:
+    """The create audit rows of the true-ups a payment's claims made (called by the posting)."""
+    ids = await q.list_ids_of_remitted(conn, remitted_claim_ids)
+    await audit.record(conn, actor, "create", ENTITY, ids)
+
+
+async def list_true_ups(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    status: TrueUpStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[TrueUpOut]:
+    """True-ups oldest first, of one status or all (ops)."""
+    page = await page_of(lambda after, n: q.list_true_ups(conn, status, after, n), cursor, limit)
+    await audit.record(conn, actor, "read", ENTITY, [t.id for t in page.items])
+    return page
+
+
+async def get_true_up(conn: asyncpg.Connection, actor: Actor, true_up_id: uuid.UUID) -> TrueUpOut:
+    """One true-up: any for ops, a client's own for that client; others are not found."""
+    if actor.role in ("ops", "system"):
+        row = await q.get_true_up(conn, true_up_id, None)
+    elif actor.role == "client" and actor.client_id is not None:
+        row = await q.get_true_up(conn, true_up_id, actor.client_id)
+    else:
+        row = None
+    if row is None:
+        raise TrueUpNotFound("true-up not found")
+    await audit.record(conn, actor, "read", ENTITY, [row.id])
+    return _shown(actor, row)
+
+
+async def decide_true_up(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    true_up_id: uuid.UUID,
+    decision: TrueUpDecision,
+    note: str,
+) -> TrueUpOut:
+    """Ops confirm (the client owes it all) or refuse (the platform carries the other-PR
+    part) a true-up in ops_review; 409 in any other status."""
+    row = await q.lock_true_up(conn, true_up_id)
+    if row is None:
+        raise TrueUpNotFound("true-up not found")
+    if row.status != "ops_review":
+        raise TrueUpNotInReview(
+            f"the true-up is {row.status.replace('_', ' ')}, not waiting for ops",
+            field="true_up_id",
+        )
+    carried = row.review_cents if decision == "refused" else 0
+    left = row.delta_cents - carried + row.netted_cents
+    status: TrueUpStatus = "ready" if left else "closed"
+    now = clock.now()
+    decided = await q.update_decided(conn, row.id, decision, note, actor.user, carried, status, now)
+    await true_up.carry(conn, decided, carried, "refused")
+    if status == "ready":
+        await true_up.queue_settle(conn, row.id)
+    await audit.record(conn, actor, "update", ENTITY, [row.id])
+    return decided
+
+
+async def settle_true_up_on(conn: asyncpg.Connection, outbox_id: int) -> str:
+    """One ready true-up to balance_due or credit, its outbox row completed with it."""
+    job = await outbox.lock(conn, outbox_id, SettleTrueUpJob)
+    if job is None:
+        return "done before"
+    row = await q.lock_true_up(conn, job.true_up_id)
+    outcome = "nothing to settle"
+    if row is not None and row.status == "ready":
+        status: TrueUpStatus = "balance_due" if row.amount_cents > 0 else "credit"
+        await q.update_settled(conn, row.id, status, clock.now())
+        outcome = status
+        await audit.record(conn, SYSTEM, "update", ENTITY, [row.id])
+    await outbox.complete(conn, outbox_id)
+    return outcome
+
+
+async def settle_true_up(pool: asyncpg.Pool, outbox_id: int) -> str:
+    """`settle_true_up_on` in its own transaction (the job's)."""
+    async with transaction(pool) as conn:
+        return await settle_true_up_on(conn, outbox_id)
