@@ -133,8 +133,7 @@ async def _post_payment(
     await batch.flush_claims(staged)
     # The true-ups read and write rows of their own that name the remitted claims: after
     # those are written, in file order (a reversal's, then its correction's, which nets it).
-    for clp, made in zip(r.claims, created, strict=True):
-        await true_up.record_true_up(conn, clp, made)
+    await true_up.record_true_ups(conn, r.claims, created)
     remitted = [p.id for p in created]
     await audit.record(conn, actor, "create", CLAIM_ENTITY, remitted)
     await true_up_ops.audit_created(conn, actor, remitted)

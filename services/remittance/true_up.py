@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -70,17 +71,36 @@ async def queue_settle(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> None:
     )
 
 
+async def record_true_ups(
+    conn: asyncpg.Connection, claims: Sequence[Claim], posted: Sequence[posting.Posted]
+) -> None:
+    """`record_true_up` of a payment's CLPs, in file order. A claim's waiting reversals are
+    looked for (and locked) only where there may be some: read once for the payment's claims,
+    or made by a reversal earlier in it (its correction nets it)."""
+    ids = sorted({p.claim_id for p in posted if p.claim_id is not None})
+    awaiting = await q.list_claims_awaiting(conn, ids) if ids else set()
+    for clp, made in zip(claims, posted, strict=True):
+        await record_true_up(conn, clp, made, awaiting)
+        if made.claim_id is not None and made.outcome == "reversed":
+            awaiting.add(made.claim_id)
+
+
 async def record_true_up(
-    conn: asyncpg.Connection, clp: Claim, posted: posting.Posted
+    conn: asyncpg.Connection,
+    clp: Claim,
+    posted: posting.Posted,
+    awaiting: set[uuid.UUID] | None = None,
 ) -> TrueUpOut | None:
-    """The true-up one posted CLP makes, if it changes what the client owes."""
+    """The true-up one posted CLP makes, if it changes what the client owes (`awaiting`: the
+    claims that may have a reversal waiting; None: any may)."""
     if posted.claim_id is None:
         return None
     if posted.outcome == "reversed" and posted.reversal_of is not None:
         return await _reverse(conn, clp, posted.id, posted.claim_id, posted.reversal_of)
     if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
         return None
-    return await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate)
+    maybe_waiting = awaiting is None or posted.claim_id in awaiting
+    return await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate, maybe_waiting)
 
 
 async def _adjudicate(
@@ -89,10 +109,11 @@ async def _adjudicate(
     posted: posting.Posted,
     claim_id: uuid.UUID,
     estimate: int,
+    maybe_waiting: bool = True,
 ) -> TrueUpOut | None:
     share, delta = clp.patient_adjustments_cents, posted.true_up
     review = _review_cents(clp)
-    waiting = await q.lock_awaiting(conn, claim_id)
+    waiting = await q.lock_awaiting(conn, claim_id) if maybe_waiting else []
     if delta == 0 and review == 0 and not waiting:
         return None
     netted = sum(w.amount_cents for w in waiting)
