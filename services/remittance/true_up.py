@@ -64,11 +64,14 @@ def _owes(amount: int) -> str:
     return "nothing changes for the client"
 
 
+def _settle(true_up_id: uuid.UUID) -> tuple[SettleTrueUpJob, str]:
+    return SettleTrueUpJob(true_up_id=true_up_id), f"settle-true-up-{true_up_id}"
+
+
 async def queue_settle(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> None:
     """The outbox row the payments side turns into a charge or a refund (one per true-up)."""
-    await outbox.add(
-        conn, SettleTrueUpJob(true_up_id=true_up_id), dedupe_key=f"settle-true-up-{true_up_id}"
-    )
+    job, key = _settle(true_up_id)
+    await outbox.add(conn, job, dedupe_key=key)
 
 
 async def record_true_ups(
@@ -76,13 +79,16 @@ async def record_true_ups(
 ) -> None:
     """`record_true_up` of a payment's CLPs, in file order. A claim's waiting reversals are
     looked for (and locked) only where there may be some: read once for the payment's claims,
-    or made by a reversal earlier in it (its correction nets it)."""
+    or made by a reversal earlier in it (its correction nets it). The settle jobs are queued
+    together at the end, in the same transaction."""
     ids = sorted({p.claim_id for p in posted if p.claim_id is not None})
     awaiting = await q.list_claims_awaiting(conn, ids) if ids else set()
+    settle: list[uuid.UUID] = []
     for clp, made in zip(claims, posted, strict=True):
-        await record_true_up(conn, clp, made, awaiting)
+        await record_true_up(conn, clp, made, awaiting, settle)
         if made.claim_id is not None and made.outcome == "reversed":
             awaiting.add(made.claim_id)
+    await outbox.add_many(conn, [_settle(true_up_id) for true_up_id in settle])
 
 
 async def record_true_up(
@@ -90,9 +96,11 @@ async def record_true_up(
     clp: Claim,
     posted: posting.Posted,
     awaiting: set[uuid.UUID] | None = None,
+    settle: list[uuid.UUID] | None = None,
 ) -> TrueUpOut | None:
     """The true-up one posted CLP makes, if it changes what the client owes (`awaiting`: the
-    claims that may have a reversal waiting; None: any may)."""
+    claims that may have a reversal waiting, None: any may; `settle`: where a ready true-up's
+    id goes for its settle job, None: queued at once)."""
     if posted.claim_id is None:
         return None
     if posted.outcome == "reversed" and posted.reversal_of is not None:
@@ -100,7 +108,13 @@ async def record_true_up(
     if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
         return None
     maybe_waiting = awaiting is None or posted.claim_id in awaiting
-    return await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate, maybe_waiting)
+    row = await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate, maybe_waiting)
+    if row is not None and row.status == "ready":
+        if settle is None:
+            await queue_settle(conn, row.id)
+        else:
+            settle.append(row.id)
+    return row
 
 
 async def _adjudicate(
@@ -139,8 +153,6 @@ async def _adjudicate(
     row = await q.insert_true_up(conn, new, clock.now())
     if waiting:
         await q.update_netted(conn, [w.id for w in waiting], row.id, clock.now())
-    if status == "ready":
-        await queue_settle(conn, row.id)
     return row
 
 
