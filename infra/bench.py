@@ -2,9 +2,9 @@
 
 infra/ never imports services/, so benchmarks of service code (services/bench/) run as their
 own processes (`python -m services.bench.estimate`) and their lines are passed through as they
-come. The API benchmark needs servers: infra starts or finds them (infra/local/stack.py), gives
-it a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
-its environment.
+come. The API benchmarks need servers: infra starts or finds them (infra/local/stack.py), gives
+each a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
+its environment; `era_post` gets the same fresh database (it posts 835s into it, no API).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ MODULES = [
 # These need servers: infra starts them. session_completion also gets pgbench and a database.
 API_MODULES = ["services.bench.eligibility_api", "services.bench.session_completion"]
 PGBENCH_USERS = {"services.bench.session_completion"}
+# These need a database of their own (made and dropped here), no API.
+DATABASE_MODULES = ["services.bench.era_post"]
 MACHINE_PGBENCH = "/usr/lib/postgresql/*/bin/pgbench"
 
 
@@ -50,7 +52,7 @@ def find_pgbench(stack: LocalStack) -> str | None:
     return str(found[-1]) if found else None
 
 
-def _run_api_bench(module: str) -> int:
+def _run_with_servers(module: str) -> int:
     with LocalStack(REPO / ".data") as stack:
         names = [f"hearth_bench_{uuid.uuid4().hex[:8]}"]
         database_url = ensure_database(stack.server_url, names[0])
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     """Every benchmark, or those named by module (`python -m infra.bench eligibility_api`)."""
     names = sys.argv[1:] if argv is None else argv
     by_name = {module.rpartition(".")[2]: module for module in MODULES}
-    api_by_name = {module.rpartition(".")[2]: module for module in API_MODULES}
+    api_by_name = {
+        module.rpartition(".")[2]: module for module in [*API_MODULES, *DATABASE_MODULES]
+    }
     if unknown := [n for n in names if n not in by_name and n not in api_by_name]:
         known = ", ".join([*by_name, *api_by_name])
         print(f"unknown benchmark {', '.join(unknown)}; known: {known}", file=sys.stderr)
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if (not names or name in names) and (code := _run(module)):
             return code
     for name, module in api_by_name.items():
-        if (not names or name in names) and (code := _run_api_bench(module)):
+        if (not names or name in names) and (code := _run_with_servers(module)):
             return code
     return 0
 

@@ -45,15 +45,17 @@ _PAYER = [
 ]  # fmt: skip
 
 
-def _dollars(cents: int) -> str:
+def dollars(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}{whole}" if part == 0 else f"{sign}{whole}.{part:02d}"
 
 
-def _line(cpt: str, charge: int, paid: int, cas: list[str], n: int, extra: list[str]) -> list[str]:
+def svc_line(
+    cpt: str, charge: int, paid: int, cas: list[str], n: int, extra: list[str]
+) -> list[str]:
     return [
-        f"SVC*HC:{cpt}*{_dollars(charge)}*{_dollars(paid)}**1",
+        f"SVC*HC:{cpt}*{dollars(charge)}*{dollars(paid)}**1",
         "DTM*472*20261102",
         *cas,
         f"REF*6R*L{n:08d}{cpt[-1]}",
@@ -67,31 +69,45 @@ def claim_segments(n: int) -> tuple[list[str], int]:
     people = [f"NM1*QC*1*LEE*JORDAN****MI*M{n:08d}", "DTM*050*20261120"]
     if shape == 0:  # paid, with a copay
         clp = f"CLP*{pcn}*1*150*100*20*12*P{n:012d}*11*1"
-        lines = _line("90837", 15000, 10000, ["CAS*CO*45*30", "CAS*PR*3*20"], n, ["AMT*B6*120"])
+        lines = svc_line("90837", 15000, 10000, ["CAS*CO*45*30", "CAS*PR*3*20"], n, ["AMT*B6*120"])
         paid = 10000
     elif shape == 1:  # partly paid: deductible and coinsurance in one CAS
         clp = f"CLP*{pcn}*1*150*30*90*12*P{n:012d}*11*1"
-        lines = _line("90834", 15000, 3000, ["CAS*CO*45*30", "CAS*PR*1*80**2*10"], n,
+        lines = svc_line("90834", 15000, 3000, ["CAS*CO*45*30", "CAS*PR*1*80**2*10"], n,
                       ["AMT*B6*120"])  # fmt: skip
         paid = 3000
     elif shape == 2:  # denied, with its remark
         clp = f"CLP*{pcn}*4*150*0**12*P{n:012d}*11*1"
-        lines = _line("90837", 15000, 0, ["CAS*CO*50*150"], n, ["LQ*HE*N115"])
+        lines = svc_line("90837", 15000, 0, ["CAS*CO*50*150"], n, ["LQ*HE*N115"])
         paid = 0
     elif shape == 3:  # a reversal of an earlier payment: every amount negated
         clp = f"CLP*{pcn}*22*-150*-100*-20*12*P{n - 3:012d}*11*1"
-        lines = _line("90837", -15000, -10000, ["CAS*CO*45*-30", "CAS*PR*3*-20"], n, [])
+        lines = svc_line("90837", -15000, -10000, ["CAS*CO*45*-30", "CAS*PR*3*-20"], n, [])
         paid = -10000
     elif shape == 4:  # its correction
         clp = f"CLP*{pcn}*1*150*110*10*12*P{n:012d}*11*1"
-        lines = _line("90837", 15000, 11000, ["CAS*CO*45*30", "CAS*PR*3*10"], n, ["AMT*B6*120"])
+        lines = svc_line("90837", 15000, 11000, ["CAS*CO*45*30", "CAS*PR*3*10"], n, ["AMT*B6*120"])
         paid = 11000
     else:  # paid, with its add-on line denied
         clp = f"CLP*{pcn}*1*175.50*100*20*12*P{n:012d}*11*1"
-        lines = _line("90837", 15000, 10000, ["CAS*CO*45*30", "CAS*PR*3*20"], n, ["AMT*B6*120"])
-        lines += _line("90785", 2550, 0, ["CAS*CO*97*25.50"], n, ["LQ*HE*M80"])
+        lines = svc_line("90837", 15000, 10000, ["CAS*CO*45*30", "CAS*PR*3*20"], n, ["AMT*B6*120"])
+        lines += svc_line("90785", 2550, 0, ["CAS*CO*97*25.50"], n, ["LQ*HE*M80"])
         paid = 10000
     return [clp, *people, *lines], paid
+
+
+def transaction_set(number: int, body: list[str], total: int) -> list[str]:
+    """ST..SE around a payment's body (LX onward) paying `total` cents, traced EFT{number}."""
+    head = [
+        f"ST*835*{number:04d}",
+        f"BPR*I*{dollars(total)}*C*ACH*CCP*01*011000015*DA*123456789*1512345678**01*021000021"
+        "*DA*987654321*20261204",
+        f"TRN*1*EFT{number:08d}*1512345678",
+        "DTM*405*20261203",
+        *_PAYER,
+    ]
+    segments = [*head, *body]
+    return [*segments, f"SE*{len(segments) + 1}*{number:04d}"]
 
 
 def payment(number: int, first_claim: int, claims: int) -> list[str]:
@@ -103,17 +119,7 @@ def payment(number: int, first_claim: int, claims: int) -> list[str]:
         body += segments
         paid += cents
     body.append(f"PLB*{NPI}*20261231*L6:P{first_claim:012d}*-1.25*WO:P{first_claim + 1:012d}*10")
-    total = paid + 125 - 1000
-    head = [
-        f"ST*835*{number:04d}",
-        f"BPR*I*{_dollars(total)}*C*ACH*CCP*01*011000015*DA*123456789*1512345678**01*021000021"
-        "*DA*987654321*20261204",
-        f"TRN*1*EFT{number:08d}*1512345678",
-        "DTM*405*20261203",
-        *_PAYER,
-    ]
-    segments = [*head, *body]
-    return [*segments, f"SE*{len(segments) + 1}*{number:04d}"]
+    return transaction_set(number, body, paid + 125 - 1000)
 
 
 def write_file(out: TextIO, min_segments: int) -> int:

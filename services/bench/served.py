@@ -46,7 +46,7 @@ class Served:
     database_url: str
 
 
-async def _prepare(env: dict[str, str]) -> None:
+async def prepare(env: dict[str, str]) -> None:
     """Migrations and the demo world, as of AS_OF.
 
     The demo passwords are hashed at a cheap argon2 cost here (the hash carries its cost, so the
@@ -145,7 +145,7 @@ def serve(name: str, limits: dict[str, str], tmp: Path) -> Iterator[Served]:
         }
         env.pop("HEARTH_MIGRATION_DATABASE_URL", None)
         clock.CLOCK.shift_to(AS_OF)
-        asyncio.run(_prepare(env))
+        asyncio.run(prepare(env))
         simulator_port, api_port = _free_port(), _free_port()
         simulator = [*SIMULATOR_ARGV, "--host", "127.0.0.1", "--port", str(simulator_port),
                      "--today", AS_OF.date().isoformat()]  # fmt: skip

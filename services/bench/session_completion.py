@@ -124,7 +124,7 @@ async def _book(database_url: str, count: int) -> World:
     return world
 
 
-def _cpu_ms(pids: list[int]) -> float:
+def cpu_ms(pids: list[int]) -> float:
     """User + system CPU of these processes so far, in ms (a process gone counts 0)."""
     total = 0
     for pid in pids:
@@ -224,7 +224,7 @@ class Cpu:
     spent: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
 
     def sample(self) -> tuple[float, float, float]:
-        return _cpu_ms([self.api_pid]), _cpu_ms(self.backends), time.process_time() * 1000
+        return cpu_ms([self.api_pid]), cpu_ms(self.backends), time.process_time() * 1000
 
     def add_since(self, mark: tuple[float, float, float]) -> None:
         for n, (now, then) in enumerate(zip(self.sample(), mark, strict=True)):

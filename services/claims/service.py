@@ -8,6 +8,7 @@ from __future__ import annotations
 import string
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 import asyncpg
 
@@ -322,27 +323,42 @@ async def _visible(conn: asyncpg.Connection, actor: Actor, claim_id: uuid.UUID) 
 _REMITTANCE_KEEPS = frozenset({"ready", "voided"})
 
 
-async def record_remittance(
-    conn: asyncpg.Connection,
-    claim_id: uuid.UUID,
-    submission_id: uuid.UUID | None,
-    to: ClaimStatus,
-    reason: str,
-    payer_claim_number: str | None,
-) -> ClaimStatus:
-    """What an 835 made of the claim (paid, partially_paid, denied, reversed) with its CLP07 as
-    the version's payer claim number; the claim's status after it."""
-    status = await queries.lock_claim_status(conn, claim_id)
-    if status is None:
-        raise ClaimNotFound("claim not found")
-    if submission_id is not None and payer_claim_number:
-        await queries.update_remitted_submission(conn, submission_id, payer_claim_number)
-    if status in _REMITTANCE_KEEPS or status == to:
-        return status  # type: ignore[return-value]
-    now = clock.now()
-    await queries.update_claim_status(conn, claim_id, to, now)
-    await queries.insert_history(conn, claim_id, status, to, reason[:500], None, now)
-    return to
+class RemittanceEvent(NamedTuple):
+    """What one CLP of an 835 made of a claim, as `record_remittances` takes it."""
+
+    claim_id: uuid.UUID
+    submission_id: uuid.UUID | None
+    to: ClaimStatus
+    reason: str
+    payer_claim_number: str | None
+
+
+async def record_remittances(conn: asyncpg.Connection, events: list[RemittanceEvent]) -> None:
+    """What an 835 payment made of its claims (paid, partially_paid, denied, reversed), in file
+    order, each CLP07 the version's payer claim number: every claim locked in one statement
+    (ordered by id), then one UPDATE per table and the history rows in one INSERT."""
+    if not events:
+        return
+    statuses = await queries.lock_claim_statuses(conn, sorted({e.claim_id for e in events}))
+    numbers: dict[uuid.UUID, str] = {}
+    history: list[tuple[uuid.UUID, str, str, str]] = []
+    changed: dict[uuid.UUID, str] = {}
+    for event in events:
+        status = statuses.get(event.claim_id)
+        if status is None:
+            raise ClaimNotFound("claim not found")
+        if event.submission_id is not None and event.payer_claim_number:
+            numbers[event.submission_id] = event.payer_claim_number
+        if status in _REMITTANCE_KEEPS or status == event.to:
+            continue
+        history.append((event.claim_id, status, event.to, event.reason[:500]))
+        statuses[event.claim_id] = changed[event.claim_id] = event.to
+    if numbers:
+        await queries.update_remitted_submissions(conn, numbers)
+    if changed:
+        now = clock.now()
+        await queries.update_claim_statuses(conn, changed, now)
+        await queries.insert_histories(conn, history, now)
 
 
 async def summarize_open_work(

@@ -68,6 +68,22 @@ async def add(
     return outbox_id
 
 
+async def add_many(conn: asyncpg.Connection, items: list[tuple[Payload, str | None]]) -> None:
+    """`add` of many (payload, dedupe key) pairs in one round trip (pipelined)."""
+    if not items:
+        return
+    now = clock.now()
+    await conn.executemany(
+        """
+        INSERT INTO outbox (job, payload, dedupe_key, created_at, available_at)
+        VALUES ($1, $2, $3, $4, $4)
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND completed_at IS NULL
+        DO NOTHING
+        """,
+        [(payload.job, msgspec.to_builtins(payload), key, now) for payload, key in items],
+    )
+
+
 async def add_earliest(
     conn: asyncpg.Connection, payload: Payload, *, dedupe_key: str, available_at: datetime
 ) -> int | None:

@@ -179,6 +179,47 @@ async def insert_entry_of_existing_accounts(
     )
 
 
+async def insert_entries(
+    conn: asyncpg.Connection,
+    entries: list[EntryIn],
+    occurred_at: list[datetime],
+    account_ids: list[list[int]],
+) -> set[str]:
+    """Many entries and their lines in one statement; the keys it inserted (a key already
+    taken is skipped with its lines: the caller compares it with the first)."""
+    lines = [(entry, line, account) for entry, accounts in zip(entries, account_ids, strict=True)
+             for line, account in zip(entry.lines, accounts, strict=True)]  # fmt: skip
+    rows = await conn.fetch(
+        """
+        WITH e AS (
+            INSERT INTO journal_entries (kind, idempotency_key, occurred_at, memo,
+                                         source_table, source_id)
+            SELECT kind, key, at, memo, source_table, source_id
+            FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                        $6::uuid[]) WITH ORDINALITY
+                AS w (kind, key, at, memo, source_table, source_id, n)
+            ORDER BY n
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, idempotency_key
+        ), l AS (
+            INSERT INTO journal_lines (entry_id, account_id, side, amount_cents, claim_id)
+            SELECT e.id, w.account_id, w.side, w.amount_cents, w.claim_id
+            FROM unnest($7::text[], $8::bigint[], $9::text[], $10::bigint[], $11::uuid[])
+                WITH ORDINALITY AS w (key, account_id, side, amount_cents, claim_id, n)
+            JOIN e ON e.idempotency_key = w.key
+            ORDER BY w.n
+        )
+        SELECT idempotency_key FROM e
+        """,
+        [e.kind for e in entries], [e.idempotency_key for e in entries], occurred_at,
+        [e.memo for e in entries], [e.source_table for e in entries],
+        [e.source_id for e in entries], [e.idempotency_key for e, _, _ in lines],
+        [account for _, _, account in lines], [line.side for _, line, _ in lines],
+        [line.amount_cents for _, line, _ in lines], [line.claim_id for _, line, _ in lines],
+    )  # fmt: skip
+    return {r["idempotency_key"] for r in rows}
+
+
 async def get_entry_by_key(conn: asyncpg.Connection, idempotency_key: str) -> EntryOut | None:
     rows = await conn.fetch(
         _ENTRY_LINES
@@ -227,6 +268,46 @@ async def get_claim_receivable(conn: asyncpg.Connection, claim_id: uuid.UUID) ->
         claim_id,
     )
     return value
+
+
+async def list_claim_receivables(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """get_claim_receivable of many claims (a claim with no line is left out)."""
+    rows = await conn.fetch(
+        """
+        SELECT l.claim_id, sum(CASE l.side WHEN 'debit' THEN l.amount_cents
+                                           ELSE -l.amount_cents END)::bigint AS net_cents
+        FROM journal_lines l JOIN ledger_accounts a ON a.id = l.account_id
+        WHERE l.claim_id = ANY ($1::uuid[]) AND a.kind = 'payer_receivable'
+        GROUP BY l.claim_id
+        """,
+        claim_ids,
+    )
+    return {r["claim_id"]: r["net_cents"] for r in rows}
+
+
+async def list_sources_nets(
+    conn: asyncpg.Connection, source_table: str, source_ids: list[uuid.UUID], kinds: list[str]
+) -> list[tuple[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, int]]:
+    """list_source_nets of many rows of one table, each row's lines led by its id."""
+    rows = await conn.fetch(
+        """
+        SELECT e.source_id, a.kind, a.owner_id, l.claim_id,
+               sum(CASE l.side WHEN 'debit' THEN l.amount_cents
+                               ELSE -l.amount_cents END)::bigint AS net_cents
+        FROM journal_entries e
+        JOIN journal_lines l ON l.entry_id = e.id
+        JOIN ledger_accounts a ON a.id = l.account_id
+        WHERE e.source_table = $1 AND e.source_id = ANY ($2::uuid[])
+          AND e.kind = ANY ($3::text[])
+        GROUP BY e.source_id, a.kind, a.owner_id, l.claim_id
+        """,
+        source_table,
+        source_ids,
+        kinds,
+    )
+    return [(r["source_id"], r["kind"], r["owner_id"], r["claim_id"], r["net_cents"]) for r in rows]
 
 
 async def list_source_nets(

@@ -153,8 +153,11 @@ async def post_entry(conn: Connection, entry: EntryIn) -> EntryOut:
         posted = await queries.insert_entry(
             conn, entry, occurred_at, [accounts[line.account] for line in entry.lines]
         )
-    if posted is not None:
-        return posted
+    return posted if posted is not None else await _first(conn, entry)
+
+
+async def _first(conn: Connection, entry: EntryIn) -> EntryOut:
+    """The entry posted before under `entry`'s key, when it is the same event; else refused."""
     first = await queries.get_entry_by_key(conn, entry.idempotency_key)
     assert first is not None  # the key is taken, by a committed entry or one of ours
     if not _same_event(first, entry):
@@ -164,6 +167,42 @@ async def post_entry(conn: Connection, entry: EntryIn) -> EntryOut:
             field="idempotency_key",
         )
     return first
+
+
+async def post_entries(conn: Connection, entries: list[EntryIn]) -> None:
+    """`post_entry` of many events in three statements or so (an 835 payment's hundreds).
+
+    The same rules: each entry validated, balanced (the database checks it again at COMMIT),
+    posted once by its key; a key already taken with the same lines is that event posted
+    before, with other lines it is refused (EntryKeyReused). Two entries of the batch may not
+    share a key: a batch names each event once.
+    """
+    if not entries:
+        return
+    keys: set[str] = set()
+    for entry in entries:
+        _validate(entry)
+        if entry.idempotency_key in keys:
+            raise EntryKeyReused(
+                f"key {entry.idempotency_key!r} is given twice in one batch",
+                field="idempotency_key",
+            )
+        keys.add(entry.idempotency_key)
+        if entry.occurred_at is not None and entry.occurred_at.tzinfo is None:
+            raise BadEntry("occurred_at is timezone-aware", field="occurred_at")
+    now = clock.now()
+    accounts = await get_or_create_accounts(
+        conn, [line.account for entry in entries for line in entry.lines]
+    )
+    inserted = await queries.insert_entries(
+        conn,
+        entries,
+        [entry.occurred_at or now for entry in entries],
+        [[accounts[line.account] for line in entry.lines] for entry in entries],
+    )
+    for entry in entries:
+        if entry.idempotency_key not in inserted:
+            await _first(conn, entry)
 
 
 def _balance(totals: AccountTotals) -> AccountBalance:
@@ -211,6 +250,27 @@ async def get_trial_balance(conn: Connection) -> TrialBalance:
 async def get_claim_receivable(conn: Connection, claim_id: uuid.UUID) -> int:
     """What the payer still owes on one claim (payer_receivable debits - credits)."""
     return await queries.get_claim_receivable(conn, claim_id)
+
+
+async def get_claim_receivables(
+    conn: Connection, claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """get_claim_receivable of each claim, in one statement."""
+    found = await queries.list_claim_receivables(conn, claim_ids)
+    return {claim_id: found.get(claim_id, 0) for claim_id in claim_ids}
+
+
+async def get_sources_net(
+    conn: Connection, source_table: str, source_ids: list[uuid.UUID], kinds: list[EntryKind]
+) -> dict[uuid.UUID, dict[NetAccount, int]]:
+    """get_source_net of many rows of one table as nets by account (debit +), in one statement."""
+    out: dict[uuid.UUID, dict[NetAccount, int]] = {source_id: {} for source_id in source_ids}
+    for source_id, kind, owner, claim, net in await queries.list_sources_nets(
+        conn, source_table, source_ids, list(kinds)
+    ):
+        if net != 0:
+            out[source_id][(kind, owner, claim)] = net  # type: ignore[index]
+    return out
 
 
 async def get_source_net(

@@ -21,19 +21,14 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from schemas.ledger import AccountKind, EntryIn, EntryKind
+from schemas.ledger import AccountKind, EntryKind
 from schemas.remittance import Adjustment, Claim, ProviderAdjustment, Remittance
-from services.claims.service import record_remittance
-from services.ledger.service import (
-    NetAccount,
-    get_claim_receivable,
-    get_source_net,
-    lines_from_net,
-    post_entry,
-)
+from services.claims.service import RemittanceEvent
+from services.ledger.service import NetAccount, post_entry
+from services.remittance.batch import PLB_TO_CLAIM, Batch, entry_of
 from services.remittance.loss_facts import loss_facts
 from services.remittance.queries import posting as q
-from services.remittance.recoupment import decide_loss
+from services.remittance.recoupment import decide_among
 
 PROCESSED = frozenset({"1", "2", "3", "4"})
 FORWARDED = frozenset({"19", "20", "21"})  # processed and forwarded: post like 1-3
@@ -41,8 +36,6 @@ PATIENT_CODES = frozenset({"1", "2", "3"})  # deductible, coinsurance, copay: ch
 # Adjustments that are no loss: CO-45 (the gap to the allowed amount), OA-23 (a prior payer's
 # adjudication), CO-18 (a duplicate: the original stands), and every PR (the client owes it).
 _NOT_A_LOSS = {("OA", "23")}
-# Where a PLB goes (DESIGN.md "PLB"); an unknown code goes to unapplied cash and to ops.
-PLB_TO_CLAIM = frozenset({"WO", "72", "FB"})
 _SAFE_KEY = re.compile(r"^[!-~]{1,60}$")
 
 Account = NetAccount
@@ -103,7 +96,7 @@ class Posted:
 
 
 async def book(
-    conn: asyncpg.Connection,
+    batch: Batch,
     kind: EntryKind,
     key: str,
     source: tuple[str, uuid.UUID],
@@ -111,38 +104,39 @@ async def book(
     memo: str,
 ) -> None:
     """One entry moving each account by `net` (debit +); none when nothing moves."""
-    lines = lines_from_net(net)
-    if len(lines) < 2:
-        return
-    entry = EntryIn(
-        kind=kind, idempotency_key=key, source_table=source[0], source_id=source[1],
-        lines=lines, memo=memo[:500],
-    )  # fmt: skip
-    await post_entry(conn, entry)
+    batch.book(kind, key, source, net, memo)
 
 
-async def to_unapplied(
-    conn: asyncpg.Connection, key: str, posted: Posted, paid: int, why: str
+async def book_now(
+    conn: asyncpg.Connection,
+    kind: EntryKind,
+    key: str,
+    source: tuple[str, uuid.UUID],
+    net: Counter[Account],
+    memo: str,
 ) -> None:
+    """`book` outside a payment's batch (a true-up, an ops decision): posted at once."""
+    entry = entry_of(kind, key, source, net, memo)
+    if entry is not None:
+        await post_entry(conn, entry)
+
+
+async def to_unapplied(batch: Batch, key: str, posted: Posted, paid: int, why: str) -> None:
     """Money for a claim we cannot post (unmatched, ops): Cr unapplied_cash, and ops told."""
     posted.notes.append(why)
     net: Counter[Account] = Counter()
     net[("payer_clearing", None, None)] += paid
     net[("unapplied_cash", None, None)] -= paid
-    await book(conn, "unmatched_remittance", key, ("remitted_claims", posted.id), net, why)
+    await book(batch, "unmatched_remittance", key, ("remitted_claims", posted.id), net, why)
 
 
 async def post_reversal(
-    conn: asyncpg.Connection, key: str, clp: Claim, posted: Posted, original: q.Original
+    batch: Batch, key: str, clp: Claim, posted: Posted, original: q.Remitted
 ) -> None:
     """The negation of everything the original's entries booked (DESIGN.md "Reversal")."""
     posted.reversal_of, posted.outcome = original.id, "reversed"
     net: Counter[Account] = Counter()
-    for line in await get_source_net(
-        conn, "remitted_claims", original.id, ["claim_remitted", "recoupment"]
-    ):
-        sign = -1 if line.side == "debit" else 1
-        net[(line.account.kind, line.account.owner_id, line.claim_id)] += sign * line.amount_cents
+    net.subtract(batch.nets.get(original.id, Counter()))
     if clp.paid_cents != -original.paid_cents:
         # The payer took back another amount than it paid: what the cash says goes to
         # unapplied cash beside the exact negation, for ops to settle.
@@ -150,19 +144,19 @@ async def post_reversal(
         net[("payer_clearing", None, None)] += extra
         net[("unapplied_cash", None, None)] -= extra
         posted.notes.append("the reversal's amount differs from the payment it reverses")
-    await book(conn, "claim_remitted", key, ("remitted_claims", posted.id), net, "835 reversal")
+    await book(batch, "claim_remitted", key, ("remitted_claims", posted.id), net, "835 reversal")
 
 
 async def post_adjudication(
-    conn: asyncpg.Connection, key: str, clp: Claim, posted: Posted, match: q.ClaimMatch
+    batch: Batch, key: str, clp: Claim, posted: Posted, match: q.ClaimMatch
 ) -> None:
     """A processed claim: paid, partly paid or denied, its receivable brought to zero."""
     adjustments = every_adjustment(clp)
     # A PLB's WO/72/FB moves cash timing on the claim's receivable until the payer recovers
     # it: that part stays; the rest is what completion and corrections booked, less the
     # client's estimated share.
-    timing = await q.get_plb_on_claim(conn, match.claim_id)
-    receivable = await get_claim_receivable(conn, match.claim_id) - timing
+    timing = batch.timing.get(match.claim_id, 0)
+    receivable = batch.receivables.get(match.claim_id, 0) - timing
     estimate = match.allowed_cents - receivable  # the client's share booked at completion
     paid, owed = clp.paid_cents, clp.patient_adjustments_cents
     rest = receivable - paid - (owed - estimate)  # = allowed - paid - patient responsibility
@@ -183,7 +177,7 @@ async def post_adjudication(
     net[("contractual_adjustment", None, None)] += rest - loss
     net[("claim_losses", None, None)] += loss
     net[("payer_receivable", match.payer_id, match.claim_id)] -= receivable
-    await book(conn, "claim_remitted", key, ("remitted_claims", posted.id), net, "835 claim")
+    await book(batch, "claim_remitted", key, ("remitted_claims", posted.id), net, "835 claim")
     others = sorted({a.reason for a in adjustments if a.group == "PR"} - PATIENT_CODES)
     if others:
         posted.notes.append(
@@ -191,11 +185,11 @@ async def post_adjudication(
         )
     if clp.patient_responsibility_cents not in (None, owed):
         posted.notes.append("CLP05 differs from the PR adjustments")
-    await _recoup(conn, key, posted, match, losses, loss)
+    await _recoup(batch, key, posted, match, losses, loss)
 
 
 async def _recoup(
-    conn: asyncpg.Connection,
+    batch: Batch,
     key: str,
     posted: Posted,
     match: q.ClaimMatch,
@@ -210,7 +204,7 @@ async def _recoup(
         if share <= 0:
             break
         left -= share
-        decision = await decide_loss(conn, adjustment.group, adjustment.reason, facts)
+        decision = decide_among(batch.policies, adjustment.group, adjustment.reason, facts)
         if decision.flag_ops:
             posted.notes.append(decision.reason_text)
         if decision.decision != "recoup":
@@ -219,24 +213,24 @@ async def _recoup(
         net[("provider_payable", match.provider_id, None)] += share
         net[("claim_losses", None, None)] -= share
         source = ("remitted_claims", posted.id)
-        await book(conn, "recoupment", f"{key}-r{n}", source, net, decision.reason_text)
+        await book(batch, "recoupment", f"{key}-r{n}", source, net, decision.reason_text)
 
 
 async def post_provider_adjustment(
-    conn: asyncpg.Connection, key: str, payment_id: uuid.UUID, n: int, plb: ProviderAdjustment
+    batch: Batch, key: str, payment_id: uuid.UUID, n: int, plb: ProviderAdjustment
 ) -> bool:
     """One PLB pair: L6 to interest income, WO/72/FB to the claim they name, else unapplied
     cash. True when ops must look (an unknown code, or a claim we do not know)."""
     claim_id, payer_id = None, None
     if plb.reason in PLB_TO_CLAIM and plb.reference:
-        match = await q.get_claim_match(conn, plb.reference)
+        match = batch.matches.get(plb.reference)
         if match is not None:
             claim_id, payer_id = match.claim_id, match.payer_id
         else:
-            found = await q.get_claim_by_payer_number(conn, plb.reference)
+            found = await q.get_claim_by_payer_number(batch.conn, plb.reference)
             if found is not None:
                 claim_id = found
-                payer_id = await _payer_of(conn, found)
+                payer_id = await q.get_claim_payer(batch.conn, found)
     account: AccountKind
     target: Account
     if plb.reason == "L6":
@@ -247,26 +241,19 @@ async def post_provider_adjustment(
         account, target = "unapplied_cash", ("unapplied_cash", None, None)
     needs_ops = account == "unapplied_cash"
     await q.insert_provider_adjustment(
-        conn, payment_id, n, plb.position, plb.reason, plb.reference, plb.amount_cents,
+        batch.conn, payment_id, n, plb.position, plb.reason, plb.reference, plb.amount_cents,
         claim_id, account, needs_ops,
     )  # fmt: skip
     net: Counter[Account] = Counter()
     net[target] += plb.amount_cents
     net[("payer_clearing", None, None)] -= plb.amount_cents
     source = ("remittance_payments", payment_id)
-    await book(conn, "provider_adjustment", f"{key}-plb{n}", source, net, f"PLB {plb.reason}")
+    await book(batch, "provider_adjustment", f"{key}-plb{n}", source, net, f"PLB {plb.reason}")
     return needs_ops
 
 
-async def _payer_of(conn: asyncpg.Connection, claim_id: uuid.UUID) -> uuid.UUID | None:
-    """The payer of a claim a PLB names by its payer claim number."""
-    return await q.get_claim_payer(conn, claim_id)
-
-
-async def record_claim_status(
-    conn: asyncpg.Connection, clp: Claim, posted: Posted, trace: str
-) -> None:
-    """The claim's status from what the 835 made of it (through the claims domain)."""
+async def record_claim_status(batch: Batch, clp: Claim, posted: Posted, trace: str) -> None:
+    """The claim's status from what the 835 made of it (through the claims domain, in bulk)."""
     if posted.claim_id is None or posted.outcome not in (
         "paid", "partially_paid", "denied", "reversed"
     ):  # fmt: skip
@@ -275,7 +262,6 @@ async def record_claim_status(
     if clp.status in FORWARDED:
         reason += "; forwarded to another payer (crossover)"
     number = clp.payer_claim_number if posted.outcome != "reversed" else None
-    await record_remittance(
-        conn, posted.claim_id, posted.submission_id, posted.outcome,  # type: ignore[arg-type]
-        reason, number,
-    )  # fmt: skip
+    batch.events.append(
+        RemittanceEvent(posted.claim_id, posted.submission_id, posted.outcome, reason, number)  # type: ignore[arg-type]
+    )

@@ -156,12 +156,32 @@ def decide(
     return _decision(policy, "absorb", check.not_met)
 
 
+def _normal(group: str, code: str) -> tuple[str, str]:
+    return group.strip().upper(), code.strip().upper()
+
+
+Policies = dict[tuple[str, str], RecoupmentPolicyRow]
+
+
+async def load_policies(conn: asyncpg.Connection, pairs: list[tuple[str, str]]) -> Policies:
+    """The policies of these (group, CARC) pairs, read once for a whole 835 payment."""
+    wanted = {
+        (g, c) for g, c in (_normal(*pair) for pair in pairs)
+        if c != NEVER_A_LOSS_CODE and is_carc(g, c)
+    }  # fmt: skip
+    if not wanted:
+        return {}
+    return {(p.group, p.code): p for p in await queries.list_policies_for(conn, sorted(wanted))}
+
+
+def decide_among(policies: Policies, group: str, code: str, facts: LossFacts) -> LossDecision:
+    """`decide_loss` with the policies read by `load_policies`."""
+    group, code = _normal(group, code)
+    return decide(group, code, policies.get((group, code)), facts)
+
+
 async def decide_loss(
     conn: asyncpg.Connection, group: str, code: str, facts: LossFacts
 ) -> LossDecision:
     """Who carries the loss of one CAS adjustment (group, CARC) of a denied or reversed claim."""
-    group, code = group.strip().upper(), code.strip().upper()
-    policy = None
-    if code != NEVER_A_LOSS_CODE and is_carc(group, code):
-        policy = await queries.get_policy_for(conn, group, code)
-    return decide(group, code, policy, facts)
+    return decide_among(await load_policies(conn, [(group, code)]), group, code, facts)

@@ -41,7 +41,7 @@ from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
-from services.remittance import codes, posting, true_up, true_up_ops
+from services.remittance import batch, codes, posting, true_up, true_up_ops
 from services.remittance.errors import Refused835, RemittanceNotFound
 from services.remittance.queries import digest, reads
 from services.remittance.queries import posting as q
@@ -124,15 +124,23 @@ async def _post_payment(
     notes: list[str] = []
     if not moves:
         notes.append("a notification (BPR01 H) with a payment: nothing was posted")
+    staged = await batch.read_batch(conn, payment_id, r)
     created = [
-        await _post_claim(conn, key, payment_id, n, clp, r.trace_number, moves)
+        await _post_claim(staged, key, n, clp, r.trace_number, moves)
         for n, clp in enumerate(r.claims, start=1)
     ]
-    await audit.record(conn, actor, "create", CLAIM_ENTITY, created)
-    await true_up_ops.audit_created(conn, actor, created)
+    await _store_lines(staged, r.claims, created)
+    await batch.flush_claims(staged)
+    # The true-ups read and write rows of their own that name the remitted claims: after
+    # those are written, in file order (a reversal's, then its correction's, which nets it).
+    await true_up.record_true_ups(conn, r.claims, created)
+    remitted = [p.id for p in created]
+    await audit.record(conn, actor, "create", CLAIM_ENTITY, remitted)
+    await true_up_ops.audit_created(conn, actor, remitted)
     plb_ops = False
     for n, plb in enumerate(r.provider_adjustments if moves else (), start=1):
-        plb_ops |= await posting.post_provider_adjustment(conn, key, payment_id, n, plb)
+        plb_ops |= await posting.post_provider_adjustment(staged, key, payment_id, n, plb)
+    await batch.flush(staged)
     if plb_ops:
         notes.append("a PLB went to unapplied cash (an unknown code or claim)")
     if notes:
@@ -140,70 +148,64 @@ async def _post_payment(
     return PostedPaymentOut(status="posted", payment=await reads.get_payment(conn, payment_id))
 
 
-async def _post_claim(  # noqa: C901, PLR0915 - the CLP's cases, in DESIGN.md's order
-    conn: asyncpg.Connection,
+async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
+    staged: batch.Batch,
     key: str,
-    payment_id: uuid.UUID,
     n: int,
     clp: Claim,
     trace: str,
     moves: bool,
-) -> uuid.UUID:
-    """One CLP stored and posted; its remitted claim's id."""
+) -> posting.Posted:
+    """One CLP decided and staged; what it made."""
     key = f"{key}-c{n}"
     posted = posting.Posted(id=uuid.uuid4(), outcome="unmatched")
-    match = await q.get_claim_match(conn, clp.patient_control_number)
+    match = staged.matches.get(clp.patient_control_number)
     if match is not None:
-        await q.lock_claim_postings(conn, match.claim_id)
         posted.claim_id, posted.submission_id = match.claim_id, match.submission_id
     original = None
     if not moves:
         posted.notes.append("a notification (BPR01 H) with a payment")
     elif clp.status == "22":
-        original = await q.lock_original(conn, clp.payer_claim_number, clp.patient_control_number)
+        original = staged.original(clp.payer_claim_number, clp.patient_control_number)
         if original is None:
-            await posting.to_unapplied(conn, key, posted, clp.paid_cents,
+            await posting.to_unapplied(staged, key, posted, clp.paid_cents,
                                        "a reversal of a payment never posted here")  # fmt: skip
         else:
             if posted.claim_id is None:
                 posted.claim_id = original.claim_id
-                await q.lock_claim_postings(conn, original.claim_id)
-            await posting.post_reversal(conn, key, clp, posted, original)
+            await posting.post_reversal(staged, key, clp, posted, original)
     elif clp.status not in posting.PROCESSED | posting.FORWARDED:
         why = f'claim status {clp.status}: ops decide (DESIGN.md "Denial")'
-        await posting.to_unapplied(conn, key, posted, clp.paid_cents, why)
+        await posting.to_unapplied(staged, key, posted, clp.paid_cents, why)
     elif match is None:
-        await posting.to_unapplied(conn, key, posted, clp.paid_cents,
+        await posting.to_unapplied(staged, key, posted, clp.paid_cents,
                                    "no claim of ours has this patient control number")  # fmt: skip
     elif posting.is_duplicate(clp):
         posted.outcome = "duplicate"  # CO-18: the original stands, nothing changes
         if clp.paid_cents:
-            await posting.to_unapplied(conn, key, posted, clp.paid_cents, "a CO-18 with money")
-        elif await q.lock_standing(conn, match.claim_id) is None:
+            await posting.to_unapplied(staged, key, posted, clp.paid_cents, "a CO-18 with money")
+        elif staged.standing(match.claim_id) is None:
             # Not a repeat of this claim's own adjudication: the payer holds another claim of
             # ours for the same service, so this one was billed twice (ops void or correct it).
             posted.notes.append("CO-18: the payer adjudicated this service on another claim")
-    elif await q.lock_standing(conn, match.claim_id) is not None:
-        await posting.to_unapplied(conn, key, posted, clp.paid_cents,
+    elif staged.standing(match.claim_id) is not None:
+        await posting.to_unapplied(staged, key, posted, clp.paid_cents,
                                    "the claim was remitted before and not reversed")  # fmt: skip
     else:
-        await posting.post_adjudication(conn, key, clp, posted, match)
+        await posting.post_adjudication(staged, key, clp, posted, match)
     if posted.outcome == "unmatched" and posted.claim_id is not None:
         posted.outcome = "ops"
-    await _store_claim(conn, payment_id, n, clp, posted)
+    _store_claim(staged, n, clp, posted)
     if original is not None:
-        await q.update_reversed(conn, original.id, posted.id)
-    await true_up.record_true_up(conn, clp, posted)
-    await posting.record_claim_status(conn, clp, posted, trace)
-    return posted.id
+        staged.reverse(original, posted.id)
+    await posting.record_claim_status(staged, clp, posted, trace)
+    return posted
 
 
-async def _store_claim(
-    conn: asyncpg.Connection, payment_id: uuid.UUID, n: int, clp: Claim, posted: posting.Posted
-) -> None:
+def _store_claim(staged: batch.Batch, n: int, clp: Claim, posted: posting.Posted) -> None:
     notes = "; ".join(posted.notes)
-    await q.insert_remitted_claim(conn, {
-        "id": posted.id, "payment_id": payment_id, "ordinal": n, "position": clp.position,
+    staged.claims.append({
+        "id": posted.id, "payment_id": staged.payment_id, "ordinal": n, "position": clp.position,
         "patient_control_number": clp.patient_control_number[:38],
         "status_code": clp.status[:2], "charge_cents": clp.charge_cents,
         "paid_cents": clp.paid_cents,
@@ -217,28 +219,48 @@ async def _store_claim(
         "remark_codes": list(clp.remark_codes), "needs_ops": bool(notes),
         "ops_reason": notes[:500] or None,
     })  # fmt: skip
-    rows: list[q.AdjustmentRow] = [
+    staged.adjustments += [
         (posted.id, None, a.group, a.reason, a.amount_cents, a.quantity, list(clp.remark_codes))
         for a in clp.adjustments
     ]
-    numbers: dict[str, int] = {}
-    if posted.claim_id is not None:
-        wanted = [line.control_number for line in clp.lines if line.control_number]
-        numbers = await q.list_claim_lines(conn, posted.claim_id, wanted)
-    for m, line in enumerate(clp.lines, start=1):
-        number = numbers.get(line.control_number or "")
-        line_id = await q.insert_line(
-            conn, posted.id, m, line.position, line.procedure.code, line.charge_cents,
-            line.paid_cents, line.control_number,
-            (posted.claim_id, number) if posted.claim_id and number else None,
-            list(line.remark_codes),
-        )  # fmt: skip
-        rows += [
-            (posted.id, line_id, a.group, a.reason, a.amount_cents, a.quantity,
-             list(line.remark_codes))
-            for a in line.adjustments
-        ]  # fmt: skip
-    await q.insert_adjustments(conn, rows)
+    if (
+        posted.claim_id is not None and posted.reversal_of is None
+        and posted.outcome in ("paid", "partially_paid", "denied")
+    ):  # fmt: skip
+        staged.stands(q.Remitted(
+            id=posted.id, claim_id=posted.claim_id, paid_cents=clp.paid_cents,
+            payer_claim_number=clp.payer_claim_number[:50],
+            patient_control_number=clp.patient_control_number[:38],
+        ))  # fmt: skip
+
+
+async def _store_lines(
+    staged: batch.Batch, clps: tuple[Claim, ...], posted: list[posting.Posted]
+) -> None:
+    """Every CLP's lines (SVC), matched to its claim's lines by REF*6R in one statement."""
+    matched = [(clp, p) for clp, p in zip(clps, posted, strict=True) if p.claim_id is not None]
+    wanted = {
+        line.control_number for clp, _ in matched for line in clp.lines if line.control_number
+    }
+    numbers: dict[tuple[uuid.UUID, str], int] = {}
+    if wanted:
+        numbers = await q.list_claims_lines(
+            staged.conn, sorted({p.claim_id for _, p in matched if p.claim_id}), sorted(wanted)
+        )
+    for clp, p in zip(clps, posted, strict=True):
+        for m, line in enumerate(clp.lines, start=1):
+            number = numbers.get((p.claim_id, line.control_number or "")) if p.claim_id else None
+            line_id = uuid.uuid4()
+            staged.lines.append((
+                line_id, p.id, m, line.position, line.procedure.code[:48], line.charge_cents,
+                line.paid_cents, line.control_number, p.claim_id if number else None, number,
+                list(line.remark_codes),
+            ))  # fmt: skip
+            staged.adjustments += [
+                (p.id, line_id, a.group, a.reason, a.amount_cents, a.quantity,
+                 list(line.remark_codes))
+                for a in line.adjustments
+            ]  # fmt: skip
 
 
 async def list_files(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -63,24 +64,57 @@ def _owes(amount: int) -> str:
     return "nothing changes for the client"
 
 
+def _settle(true_up_id: uuid.UUID) -> tuple[SettleTrueUpJob, str]:
+    return SettleTrueUpJob(true_up_id=true_up_id), f"settle-true-up-{true_up_id}"
+
+
 async def queue_settle(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> None:
     """The outbox row the payments side turns into a charge or a refund (one per true-up)."""
-    await outbox.add(
-        conn, SettleTrueUpJob(true_up_id=true_up_id), dedupe_key=f"settle-true-up-{true_up_id}"
-    )
+    job, key = _settle(true_up_id)
+    await outbox.add(conn, job, dedupe_key=key)
+
+
+async def record_true_ups(
+    conn: asyncpg.Connection, claims: Sequence[Claim], posted: Sequence[posting.Posted]
+) -> None:
+    """`record_true_up` of a payment's CLPs, in file order. A claim's waiting reversals are
+    looked for (and locked) only where there may be some: read once for the payment's claims,
+    or made by a reversal earlier in it (its correction nets it). The settle jobs are queued
+    together at the end, in the same transaction."""
+    ids = sorted({p.claim_id for p in posted if p.claim_id is not None})
+    awaiting = await q.list_claims_awaiting(conn, ids) if ids else set()
+    settle: list[uuid.UUID] = []
+    for clp, made in zip(claims, posted, strict=True):
+        await record_true_up(conn, clp, made, awaiting, settle)
+        if made.claim_id is not None and made.outcome == "reversed":
+            awaiting.add(made.claim_id)
+    await outbox.add_many(conn, [_settle(true_up_id) for true_up_id in settle])
 
 
 async def record_true_up(
-    conn: asyncpg.Connection, clp: Claim, posted: posting.Posted
+    conn: asyncpg.Connection,
+    clp: Claim,
+    posted: posting.Posted,
+    awaiting: set[uuid.UUID] | None = None,
+    settle: list[uuid.UUID] | None = None,
 ) -> TrueUpOut | None:
-    """The true-up one posted CLP makes, if it changes what the client owes."""
+    """The true-up one posted CLP makes, if it changes what the client owes (`awaiting`: the
+    claims that may have a reversal waiting, None: any may; `settle`: where a ready true-up's
+    id goes for its settle job, None: queued at once)."""
     if posted.claim_id is None:
         return None
     if posted.outcome == "reversed" and posted.reversal_of is not None:
         return await _reverse(conn, clp, posted.id, posted.claim_id, posted.reversal_of)
     if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
         return None
-    return await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate)
+    maybe_waiting = awaiting is None or posted.claim_id in awaiting
+    row = await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate, maybe_waiting)
+    if row is not None and row.status == "ready":
+        if settle is None:
+            await queue_settle(conn, row.id)
+        else:
+            settle.append(row.id)
+    return row
 
 
 async def _adjudicate(
@@ -89,10 +123,11 @@ async def _adjudicate(
     posted: posting.Posted,
     claim_id: uuid.UUID,
     estimate: int,
+    maybe_waiting: bool = True,
 ) -> TrueUpOut | None:
     share, delta = clp.patient_adjustments_cents, posted.true_up
     review = _review_cents(clp)
-    waiting = await q.lock_awaiting(conn, claim_id)
+    waiting = await q.lock_awaiting(conn, claim_id) if maybe_waiting else []
     if delta == 0 and review == 0 and not waiting:
         return None
     netted = sum(w.amount_cents for w in waiting)
@@ -118,8 +153,6 @@ async def _adjudicate(
     row = await q.insert_true_up(conn, new, clock.now())
     if waiting:
         await q.update_netted(conn, [w.id for w in waiting], row.id, clock.now())
-    if status == "ready":
-        await queue_settle(conn, row.id)
     return row
 
 
@@ -168,4 +201,4 @@ async def carry(conn: asyncpg.Connection, row: TrueUpOut, cents: int, event: str
     net[("client_receivable", row.client_id, None)] -= cents
     memo = f"true-up {event}: the platform carries the client's other patient responsibility"
     key = f"true-up-{row.id}-{event}"
-    await posting.book(conn, "true_up_carried", key, ("client_true_ups", row.id), net, memo)
+    await posting.book_now(conn, "true_up_carried", key, ("client_true_ups", row.id), net, memo)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.bench.test_era_parse import ERA_PARSE
+from tests.bench.test_era_post import ERA_POST
 from tests.bench.test_session_completion import LINE, PROFILE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +26,8 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         "REDIS_URL": os.environ["HEARTH_TEST_REDIS_URL"],
         "HEARTH_BENCH_CLAIMS": "700",
         "HEARTH_BENCH_ERA_SEGMENTS": "3000",
+        "HEARTH_BENCH_ERA_POST_CLAIMS": "60",
+        "HEARTH_BENCH_ERA_POST_PAYMENT": "20",
     }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -36,7 +39,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 12, lines
+    assert len(lines) == 13, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -84,3 +87,4 @@ def test_bench_prints_every_benchmarks_lines() -> None:
     ), lines
     assert re.fullmatch(LINE, lines[10]), lines
     assert re.fullmatch(PROFILE, lines[11]), lines
+    assert re.fullmatch(ERA_POST, lines[12]), lines

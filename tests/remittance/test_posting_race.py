@@ -89,7 +89,10 @@ async def test_two_files_naming_the_same_claims_in_opposite_orders_both_post(
     assert (payments, imbalance) == (2, 0)
 
 
-def _big_file(billed: Billed, payments: int = 4, claims: int = 150) -> bytes:
+# Big enough that posting it takes longer than the kill below waits (0.3 s after the first lock
+# on remitted_claims): posted a payment at a time, 600 claims took about that, and the kill
+# sometimes came after the COMMIT.
+def _big_file(billed: Billed, payments: int = 8, claims: int = 400) -> bytes:
     """`payments` payments of `claims` claims each (ours first, the rest nobody's)."""
     bodies = []
     for p in range(payments):
@@ -128,7 +131,7 @@ async def test_a_posting_killed_mid_file_and_run_again_posts_everything_once(
         with process(command, env, tmp_path / f"post-{attempt}.log") as again:
             assert again.wait(timeout=120) == 0, (tmp_path / f"post-{attempt}.log").read_text()
     assert "already posted" in (tmp_path / "post-3.log").read_text()
-    assert await _counts(pool) == (4, 600, 600, 0)
+    assert await _counts(pool) == (8, 3200, 3200, 0)
     async with pool.acquire() as conn:
         assert (
             await conn.fetchval("SELECT status FROM claims WHERE id = $1", billed.claim_id)
@@ -136,5 +139,5 @@ async def test_a_posting_killed_mid_file_and_run_again_posts_everything_once(
         )
         assert (
             await conn.fetchval("SELECT count(*) FROM remitted_claims WHERE outcome = 'unmatched'")
-            == 599
+            == 3199
         )

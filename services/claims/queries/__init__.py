@@ -395,20 +395,60 @@ async def delete_lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
     await conn.execute("DELETE FROM claim_lines WHERE claim_id = $1", claim_id)
 
 
-async def update_remitted_submission(
-    conn: asyncpg.Connection, submission_id: uuid.UUID, payer_claim_number: str
+async def lock_claim_statuses(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The claims' statuses, their rows locked in the order of their ids (no deadlock)."""
+    rows = await conn.fetch(
+        "SELECT id, status FROM claims WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE",
+        claim_ids,
+    )
+    return {r["id"]: r["status"] for r in rows}
+
+
+async def update_remitted_submissions(
+    conn: asyncpg.Connection, numbers: dict[uuid.UUID, str]
 ) -> None:
-    """The 835's CLP07 confirms or replaces the version's payer claim number."""
+    """The 835's CLP07 confirms or replaces each version's payer claim number (one the 277CA
+    gave already is left alone: no row version, no index entry for nothing)."""
     await conn.execute(
-        "UPDATE claim_submissions SET payer_claim_number = $2 WHERE id = $1",
-        submission_id,
-        payer_claim_number,
+        """
+        UPDATE claim_submissions s SET payer_claim_number = w.number
+        FROM unnest($1::uuid[], $2::text[]) AS w (id, number)
+        WHERE s.id = w.id AND s.payer_claim_number IS DISTINCT FROM w.number
+        """,
+        list(numbers),
+        list(numbers.values()),
     )
 
 
-async def lock_claim_status(conn: asyncpg.Connection, claim_id: uuid.UUID) -> str | None:
-    """The claim's status, its row locked before it changes."""
-    found: str | None = await conn.fetchval(
-        "SELECT status FROM claims WHERE id = $1 FOR UPDATE", claim_id
+async def update_claim_statuses(
+    conn: asyncpg.Connection, statuses: dict[uuid.UUID, str], at: datetime
+) -> None:
+    await conn.execute(
+        """
+        UPDATE claims c SET status = w.status, updated_at = $3
+        FROM unnest($1::uuid[], $2::text[]) AS w (id, status) WHERE c.id = w.id
+        """,
+        list(statuses),
+        list(statuses.values()),
+        at,
     )
-    return found
+
+
+async def insert_histories(
+    conn: asyncpg.Connection,
+    rows: list[tuple[uuid.UUID, str, str, str]],
+    at: datetime,
+) -> None:
+    """History rows (claim, from, to, reason) by no one (a system event), in this order."""
+    await conn.execute(
+        """
+        INSERT INTO claim_status_history (claim_id, from_status, to_status, reason, at)
+        SELECT claim_id, from_status, to_status, reason, $5
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+            AS w (claim_id, from_status, to_status, reason, n)
+        ORDER BY n
+        """,
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], at,
+    )  # fmt: skip

@@ -13,7 +13,7 @@ from schemas.recoupment import (
     RecoupmentPolicyRow,
 )
 from services.core.audit import Author
-from services.core.db import one, to_struct
+from services.core.db import one, to_struct, to_structs
 from services.core.pagination import After, fetch_page
 
 _POLICY = """
@@ -33,11 +33,18 @@ async def get_policy(conn: asyncpg.Connection, policy_id: uuid.UUID) -> Recoupme
     return to_struct(row, RecoupmentPolicyRow)
 
 
-async def get_policy_for(
-    conn: asyncpg.Connection, group: str, code: str
-) -> RecoupmentPolicyRow | None:
-    row = await conn.fetchrow(_POLICY + " WHERE carc_group = $1 AND carc_code = $2", group, code)
-    return to_struct(row, RecoupmentPolicyRow)
+async def list_policies_for(
+    conn: asyncpg.Connection, pairs: list[tuple[str, str]]
+) -> list[RecoupmentPolicyRow]:
+    """The rows of these (group, code) pairs that exist."""
+    rows = await conn.fetch(
+        _POLICY  # noqa: S608 - constant fragments
+        + """ WHERE (carc_group, carc_code) IN (
+            SELECT * FROM unnest($1::text[], $2::text[]))""",
+        [group for group, _ in pairs],
+        [code for _, code in pairs],
+    )
+    return to_structs(rows, RecoupmentPolicyRow)
 
 
 async def lock_policy_for(

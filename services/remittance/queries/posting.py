@@ -39,13 +39,17 @@ class ClaimMatch:
     licence_lapsed: bool | None
 
 
-@dataclass(frozen=True)
-class Original:
-    """A remitted claim a reversal may negate."""
+@dataclass
+class Remitted:
+    """A remittance that stands (posted, not a reversal, not reversed): what a later CLP of the
+    same claim, or a reversal naming it, finds."""
 
     id: uuid.UUID
     claim_id: uuid.UUID
     paid_cents: int
+    payer_claim_number: str
+    patient_control_number: str
+    reversed: bool = False  # by a reversal earlier in the payment being posted
 
 
 async def insert_file(
@@ -143,7 +147,7 @@ async def get_payer_id(conn: asyncpg.Connection, x12_ids: list[str]) -> uuid.UUI
 # client is, which licensure follows: their home (10), or for 02 (elsewhere than home, a place
 # we do not record) their address all the same. The client's address is the one on file now.
 _MATCH = """
-    SELECT s.claim_id, s.id AS submission_id, c.payer_id, c.provider_id, c.client_id,
+    SELECT s.clm01, s.claim_id, s.id AS submission_id, c.payer_id, c.provider_id, c.client_id,
            c.allowed_cents, c.prior_authorization_id IS NOT NULL AS authorization_recorded,
            c.service_date, py.timely_filing_days,
            (ts.confirmed_at AT TIME ZONE 'UTC')::date AS confirmed_on,
@@ -166,10 +170,16 @@ _MATCH = """
 """
 
 
+async def list_claim_matches(conn: asyncpg.Connection, clm01s: list[str]) -> dict[str, ClaimMatch]:
+    """Our claims whose versions were sent with these CLM01s, by CLM01, with the facts a loss is
+    decided on."""
+    rows = await conn.fetch(_MATCH + " WHERE s.clm01 = ANY ($1::text[])", clm01s)
+    return {r["clm01"]: ClaimMatch(**{k: v for k, v in r.items() if k != "clm01"}) for r in rows}
+
+
 async def get_claim_match(conn: asyncpg.Connection, clm01: str) -> ClaimMatch | None:
     """Our claim whose version was sent with this CLM01, with the facts a loss is decided on."""
-    row = await conn.fetchrow(_MATCH + " WHERE s.clm01 = $1", clm01)
-    return ClaimMatch(**dict(row)) if row is not None else None
+    return (await list_claim_matches(conn, [clm01])).get(clm01)
 
 
 async def get_claim_by_payer_number(conn: asyncpg.Connection, number: str) -> uuid.UUID | None:
@@ -190,67 +200,66 @@ async def lock_file_postings(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('remittance-posting', 835))")
 
 
-async def lock_claim_postings(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
-    """One posting at a time per claim (a reversal and its correction in two files at once)."""
+async def lock_claims_postings(conn: asyncpg.Connection, claim_ids: list[uuid.UUID]) -> None:
+    """One posting at a time per claim (a reversal and its correction in two files at once);
+    the claims locked in the order of their ids, so two payments cannot take them crosswise."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 835))", claim_id
-    )
-
-
-async def lock_standing(conn: asyncpg.Connection, claim_id: uuid.UUID) -> Original | None:
-    """The claim's remittance that stands (posted, not a reversal, not reversed), locked."""
-    row = await conn.fetchrow(
         """
-        SELECT id, claim_id, paid_cents FROM remitted_claims
-        WHERE claim_id = $1 AND reversed_by IS NULL AND reversal_of IS NULL
-          AND outcome IN ('paid', 'partially_paid', 'denied')
-        ORDER BY ordinal DESC LIMIT 1 FOR UPDATE
+        SELECT pg_advisory_xact_lock(hashtextextended(id::text, 835))
+        FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) AS w (id) ORDER BY id) AS ordered
         """,
-        claim_id,
+        claim_ids,
     )
-    return Original(**dict(row)) if row is not None else None
 
 
-async def lock_original(
-    conn: asyncpg.Connection, payer_claim_number: str, clm01: str
-) -> Original | None:
-    """What a reversal negates: matched by CLP07, then by CLP01 (DESIGN.md "Reversal")."""
-    for column in ("payer_claim_number", "patient_control_number"):
-        row = await conn.fetchrow(
-            f"""
-            SELECT id, claim_id, paid_cents FROM remitted_claims
-            WHERE {column} = $1 AND claim_id IS NOT NULL
-              AND reversed_by IS NULL AND reversal_of IS NULL
-              AND outcome IN ('paid', 'partially_paid', 'denied')
-            LIMIT 1 FOR UPDATE
-            """,  # noqa: S608 - a column name from the tuple above
-            payer_claim_number if column == "payer_claim_number" else clm01,
-        )
-        if row is not None:
-            return Original(**dict(row))
-    return None
+async def lock_remitted(
+    conn: asyncpg.Connection,
+    claim_ids: list[uuid.UUID],
+    payer_claim_numbers: list[str],
+    clm01s: list[str],
+) -> list[Remitted]:
+    """The remittances that stand (posted, not a reversal, not reversed) of these claims, and
+    those a reversal may negate (matched by CLP07, then by CLP01: DESIGN.md "Reversal"),
+    locked in the order of their ids."""
+    rows = await conn.fetch(
+        """
+        SELECT id, claim_id, paid_cents, payer_claim_number, patient_control_number
+        FROM remitted_claims
+        WHERE reversed_by IS NULL AND reversal_of IS NULL
+          AND outcome IN ('paid', 'partially_paid', 'denied')
+          AND (claim_id = ANY ($1::uuid[])
+               OR (claim_id IS NOT NULL
+                   AND (payer_claim_number = ANY ($2::text[])
+                        OR patient_control_number = ANY ($3::text[]))))
+        ORDER BY id FOR UPDATE
+        """,
+        claim_ids,
+        payer_claim_numbers,
+        clm01s,
+    )
+    return [Remitted(**dict(r)) for r in rows]
 
 
 async def update_reversed(
-    conn: asyncpg.Connection, original_id: uuid.UUID, reversal_id: uuid.UUID
+    conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uuid.UUID]]
 ) -> None:
+    """Each (original, reversal): the original's reversed_by."""
     await conn.execute(
-        "UPDATE remitted_claims SET reversed_by = $2 WHERE id = $1", original_id, reversal_id
+        """
+        UPDATE remitted_claims r SET reversed_by = w.reversal
+        FROM unnest($1::uuid[], $2::uuid[]) AS w (original, reversal) WHERE r.id = w.original
+        """,
+        [original for original, _ in pairs],
+        [reversal for _, reversal in pairs],
     )
 
 
-async def insert_remitted_claim(conn: asyncpg.Connection, values: dict[str, object]) -> None:
-    await conn.execute(
-        """
-        INSERT INTO remitted_claims (id, payment_id, ordinal, position, patient_control_number,
-            status_code, charge_cents, paid_cents, patient_responsibility_cents,
-            patient_adjustments_cents, payer_claim_number, claim_id, submission_id, outcome,
-            reversal_of, contractual_cents, loss_cents, true_up_cents, remark_codes, needs_ops,
-            ops_reason, estimated_share_cents)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22)
-        """,
-        *(values[k] for k in _CLAIM_COLUMNS),
+async def insert_remitted_claims(conn: asyncpg.Connection, rows: list[dict[str, object]]) -> None:
+    """The rows by COPY: a payment's hundreds in one round trip, no statement per row."""
+    await conn.copy_records_to_table(
+        "remitted_claims",
+        records=[tuple(values[k] for k in _CLAIM_COLUMNS) for values in rows],
+        columns=_CLAIM_COLUMNS,
     )
 
 
@@ -263,58 +272,51 @@ _CLAIM_COLUMNS = (
 )  # fmt: skip
 
 
-async def list_claim_lines(
-    conn: asyncpg.Connection, claim_id: uuid.UUID, control_numbers: list[str]
-) -> dict[str, int]:
-    """The claim's line numbers by REF*6R."""
+async def list_claims_lines(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID], control_numbers: list[str]
+) -> dict[tuple[uuid.UUID, str], int]:
+    """The claims' line numbers by (claim, REF*6R)."""
     rows = await conn.fetch(
         """
-        SELECT line_control_number, line_number FROM claim_lines
-        WHERE claim_id = $1 AND line_control_number = ANY($2::text[])
+        SELECT claim_id, line_control_number, line_number FROM claim_lines
+        WHERE claim_id = ANY ($1::uuid[]) AND line_control_number = ANY ($2::text[])
         """,
-        claim_id,
+        claim_ids,
         control_numbers,
     )
-    return {r["line_control_number"]: r["line_number"] for r in rows}
+    return {(r["claim_id"], r["line_control_number"]): r["line_number"] for r in rows}
 
 
-async def insert_line(
-    conn: asyncpg.Connection,
-    remitted_claim_id: uuid.UUID,
-    ordinal: int,
-    position: int,
-    procedure_code: str,
-    charge_cents: int,
-    paid_cents: int,
-    control_number: str | None,
-    matched: tuple[uuid.UUID, int] | None,
-    remark_codes: list[str],
-) -> uuid.UUID:
-    found: uuid.UUID = await conn.fetchval(
-        """
-        INSERT INTO remitted_lines (remitted_claim_id, ordinal, position, procedure_code,
-            charge_cents, paid_cents, line_control_number, claim_id, line_number, remark_codes)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
-        """,
-        remitted_claim_id, ordinal, position, procedure_code[:48], charge_cents, paid_cents,
-        control_number, matched[0] if matched else None, matched[1] if matched else None,
-        remark_codes,
+# (id, remitted claim, ordinal, position, procedure, charge, paid, REF*6R, claim, line, RARCs)
+LineRow = tuple[
+    uuid.UUID, uuid.UUID, int, int, str, int, int, str | None, uuid.UUID | None, int | None,
+    list[str],
+]  # fmt: skip
+
+
+async def insert_lines(conn: asyncpg.Connection, rows: list[LineRow]) -> None:
+    await conn.copy_records_to_table(
+        "remitted_lines",
+        records=rows,
+        columns=(
+            "id", "remitted_claim_id", "ordinal", "position", "procedure_code", "charge_cents",
+            "paid_cents", "line_control_number", "claim_id", "line_number", "remark_codes",
+        ),
     )  # fmt: skip
-    return found
 
 
 async def insert_adjustments(
     conn: asyncpg.Connection,
     rows: list[AdjustmentRow],
 ) -> None:
-    await conn.executemany(
-        """
-        INSERT INTO remittance_adjustments (remitted_claim_id, remitted_line_id, carc_group,
-            carc_code, amount_cents, quantity, remark_codes)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        """,
-        rows,
-    )
+    await conn.copy_records_to_table(
+        "remittance_adjustments",
+        records=rows,
+        columns=(
+            "remitted_claim_id", "remitted_line_id", "carc_group", "carc_code", "amount_cents",
+            "quantity", "remark_codes",
+        ),
+    )  # fmt: skip
 
 
 async def insert_provider_adjustment(
@@ -347,13 +349,18 @@ async def get_claim_payer(conn: asyncpg.Connection, claim_id: uuid.UUID) -> uuid
     return found
 
 
-async def get_plb_on_claim(conn: asyncpg.Connection, claim_id: uuid.UUID) -> int:
-    """What PLBs (WO, 72, FB) moved on the claim's receivable: cash timing, not adjudication."""
-    found: int = await conn.fetchval(
+async def list_plb_on_claims(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """What PLBs (WO, 72, FB) moved on each claim's receivable: cash timing, not adjudication
+    (a claim with none is left out)."""
+    rows = await conn.fetch(
         """
-        SELECT coalesce(sum(amount_cents), 0)::bigint FROM remittance_provider_adjustments
-        WHERE claim_id = $1 AND account = 'payer_receivable'
+        SELECT claim_id, sum(amount_cents)::bigint AS cents
+        FROM remittance_provider_adjustments
+        WHERE claim_id = ANY ($1::uuid[]) AND account = 'payer_receivable'
+        GROUP BY claim_id
         """,
-        claim_id,
+        claim_ids,
     )
-    return found
+    return {r["claim_id"]: r["cents"] for r in rows}

@@ -80,6 +80,18 @@ async def lock_awaiting(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[T
     return to_structs(rows, TrueUpOut)
 
 
+async def list_claims_awaiting(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these claims have a reversal waiting for its correction."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT claim_id FROM client_true_ups"
+        " WHERE claim_id = ANY ($1::uuid[]) AND status = 'awaiting_correction'",
+        claim_ids,
+    )
+    return {r["claim_id"] for r in rows}
+
+
 async def update_netted(
     conn: asyncpg.Connection, ids: list[uuid.UUID], into: uuid.UUID, at: datetime
 ) -> None:
