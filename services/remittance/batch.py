@@ -44,6 +44,7 @@ class Batch:
 
     conn: asyncpg.Connection
     payment_id: uuid.UUID
+    payer_id: uuid.UUID | None  # the paying payer (1000A), when it is one of ours
     matches: dict[str, q.ClaimMatch]
     policies: Policies
     receivables: dict[uuid.UUID, int]
@@ -70,13 +71,21 @@ class Batch:
         """The claim's remittance that stands, if any (`lock_standing` of old)."""
         return next((r for r in reversed(self.by_claim[claim_id]) if not r.reversed), None)
 
-    def original(self, payer_claim_number: str, clm01: str) -> q.Remitted | None:
-        """What a reversal negates: matched by CLP07, then by CLP01 (DESIGN.md "Reversal")."""
-        for found in (self.by_number.get(payer_claim_number), self.by_clm01.get(clm01)):
-            for remitted in found or ():
-                if not remitted.reversed:
-                    return remitted
-        return None
+    def original(
+        self, payer_claim_number: str, clm01: str, payer_id: uuid.UUID | None
+    ) -> q.Remitted | None:
+        """What a reversal negates (DESIGN.md "Reversal": by CLP07, then by CLP01). A reversal
+        repeats its original's CLP07 and CLP01, so both agreeing comes first; CLP07 alone only
+        within the paying payer (payers number claims each their own way, so another payer's
+        claim may carry the same number); then CLP01 alone."""
+        standing = [r for r in self.by_number.get(payer_claim_number, ()) if not r.reversed]
+        for remitted in standing:
+            if remitted.patient_control_number == clm01:
+                return remitted
+        for remitted in standing:
+            if payer_id is not None and remitted.payer_id == payer_id:
+                return remitted
+        return next((r for r in self.by_clm01.get(clm01, ()) if not r.reversed), None)
 
     def reverse(self, original: q.Remitted, reversal_id: uuid.UUID) -> None:
         original.reversed = True
@@ -126,7 +135,10 @@ def _wanted(remittance: Remittance) -> list[str]:
 
 
 async def read_batch(
-    conn: asyncpg.Connection, payment_id: uuid.UUID, remittance: Remittance
+    conn: asyncpg.Connection,
+    payment_id: uuid.UUID,
+    payer_id: uuid.UUID | None,
+    remittance: Remittance,
 ) -> Batch:
     """Everything the payment's CLPs read, in nine statements at most, their rows locked."""
     matches = await q.list_claim_matches(conn, _wanted(remittance))
@@ -152,7 +164,7 @@ async def read_batch(
         else {}
     )
     batch = Batch(
-        conn=conn, payment_id=payment_id, matches=matches,
+        conn=conn, payment_id=payment_id, payer_id=payer_id, matches=matches,
         policies=await load_policies(conn, _loss_codes(remittance.claims)),
         receivables=await get_claim_receivables(conn, claim_ids) if claim_ids else {},
         timing=await q.list_plb_on_claims(conn, claim_ids) if claim_ids else {},

@@ -124,7 +124,7 @@ async def _post_payment(
     notes: list[str] = []
     if not moves:
         notes.append("a notification (BPR01 H) with a payment: nothing was posted")
-    staged = await batch.read_batch(conn, payment_id, r)
+    staged = await batch.read_batch(conn, payment_id, payer_id, r)
     created = [
         await _post_claim(staged, key, n, clp, r.trace_number, moves)
         for n, clp in enumerate(r.claims, start=1)
@@ -166,7 +166,9 @@ async def _post_claim(  # noqa: C901 - the CLP's cases, in DESIGN.md's order
     if not moves:
         posted.notes.append("a notification (BPR01 H) with a payment")
     elif clp.status == "22":
-        original = staged.original(clp.payer_claim_number, clp.patient_control_number)
+        original = staged.original(
+            clp.payer_claim_number, clp.patient_control_number, staged.payer_id
+        )
         if original is None:
             await posting.to_unapplied(staged, key, posted, clp.paid_cents,
                                        "a reversal of a payment never posted here")  # fmt: skip
@@ -227,10 +229,12 @@ def _store_claim(staged: batch.Batch, n: int, clp: Claim, posted: posting.Posted
         posted.claim_id is not None and posted.reversal_of is None
         and posted.outcome in ("paid", "partially_paid", "denied")
     ):  # fmt: skip
+        match = staged.matches.get(clp.patient_control_number)
         staged.stands(q.Remitted(
             id=posted.id, claim_id=posted.claim_id, paid_cents=clp.paid_cents,
             payer_claim_number=clp.payer_claim_number[:50],
             patient_control_number=clp.patient_control_number[:38],
+            payer_id=match.payer_id if match is not None else None,
         ))  # fmt: skip
 
 

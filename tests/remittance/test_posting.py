@@ -167,6 +167,26 @@ async def test_a_reversal_and_its_correction_in_one_file(db, ops, provider, paye
     await _zero_and_balanced(db, billed)
 
 
+async def test_a_reversal_negates_the_claim_its_clp01_and_clp07_name(db, ops, provider, payer_id):
+    """Two claims whose 835s carried the same CLP07 (payers number claims their own way): the
+    reversal repeats its original's CLP01 and CLP07, so it negates that claim's payment, not
+    the first one found under the number."""
+    first, second = await bill(db, payer_id, provider), await bill(db, payer_id, provider)
+    await post(db, ops, file_of(f.transaction(ours(f.PAID, first))))
+    await post(db, ops, file_of(f.transaction(ours(f.PAID, second), trace="EFT0002"), control=102))
+    reversal, _ = _split_reversal()
+    reversed_ = f.transaction(ours(reversal, second), trace="EFT0003", bpr=_debit(100))
+    await post(db, ops, file_of(reversed_, control=103))
+    (kept,) = await remitted(db, first)
+    assert (kept["reversed_by"], kept["outcome"]) == (None, "paid")
+    original, negation = sorted(await remitted(db, second), key=lambda r: r["paid_cents"])[::-1]
+    assert (original["reversed_by"], negation["reversal_of"]) == (negation["id"], original["id"])
+    assert await claim_status(db, first.claim_id) == "paid"
+    assert await claim_status(db, second.claim_id) == "reversed"
+    assert await receivable(db, first.claim_id) == 0
+    assert (await get_trial_balance(db)).imbalance_cents == 0
+
+
 async def test_a_correction_in_a_later_file(db, ops, provider, payer_id):
     billed = await bill(db, payer_id, provider)
     reversal, correction = _split_reversal()

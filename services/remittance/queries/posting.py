@@ -49,6 +49,7 @@ class Remitted:
     paid_cents: int
     payer_claim_number: str
     patient_control_number: str
+    payer_id: uuid.UUID | None = None  # its claim's payer: CLP07 is unique per payer only
     reversed: bool = False  # by a reversal earlier in the payment being posted
 
 
@@ -219,19 +220,19 @@ async def lock_remitted(
     clm01s: list[str],
 ) -> list[Remitted]:
     """The remittances that stand (posted, not a reversal, not reversed) of these claims, and
-    those a reversal may negate (matched by CLP07, then by CLP01: DESIGN.md "Reversal"),
-    locked in the order of their ids."""
+    those a reversal may negate (by CLP07 or CLP01: DESIGN.md "Reversal"), each with its
+    claim's payer, locked in the order of their ids."""
     rows = await conn.fetch(
         """
-        SELECT id, claim_id, paid_cents, payer_claim_number, patient_control_number
-        FROM remitted_claims
-        WHERE reversed_by IS NULL AND reversal_of IS NULL
-          AND outcome IN ('paid', 'partially_paid', 'denied')
-          AND (claim_id = ANY ($1::uuid[])
-               OR (claim_id IS NOT NULL
-                   AND (payer_claim_number = ANY ($2::text[])
-                        OR patient_control_number = ANY ($3::text[]))))
-        ORDER BY id FOR UPDATE
+        SELECT r.id, r.claim_id, r.paid_cents, r.payer_claim_number, r.patient_control_number,
+               c.payer_id
+        FROM remitted_claims r JOIN claims c ON c.id = r.claim_id
+        WHERE r.reversed_by IS NULL AND r.reversal_of IS NULL
+          AND r.outcome IN ('paid', 'partially_paid', 'denied')
+          AND (r.claim_id = ANY ($1::uuid[])
+               OR r.payer_claim_number = ANY ($2::text[])
+               OR r.patient_control_number = ANY ($3::text[]))
+        ORDER BY r.id FOR UPDATE OF r
         """,
         claim_ids,
         payer_claim_numbers,
