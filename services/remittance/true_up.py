@@ -84,8 +84,10 @@ class _Payment:
     waiting (read once for the payment's claims, or made by a reversal earlier in it)."""
 
     awaiting: set[uuid.UUID]
+    remitted: set[uuid.UUID]  # this payment's remitted claims
+    originals: dict[uuid.UUID, TrueUpOut]  # by remitted claim: earlier payments' the CLPs reverse
     staged: list[tuple[q.NewTrueUp, datetime]] = field(default_factory=list)
-    ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # by remitted claim
+    ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # every row, by remitted claim
     ready: list[uuid.UUID] = field(default_factory=list)  # remitted claims, in file order
 
     staged_remitted: set[uuid.UUID] = field(default_factory=set)
@@ -102,17 +104,31 @@ class _Payment:
 
 async def record_true_ups(
     conn: asyncpg.Connection, claims: Sequence[Claim], posted: Sequence[posting.Posted]
-) -> None:
+) -> list[uuid.UUID]:
     """The true-up each of a payment's CLPs makes, if it changes what the client owes, in file
     order: a reversal earlier in the payment waits for its correction later in it, which nets
-    it. The staged rows are written in one statement, and the settle jobs of the ready ones
-    queued together at the end, in the same transaction."""
+    it. The true-ups its reversals negate are locked together first (each is touched by its
+    own reversal only), but for one made earlier in this payment. The staged rows are written
+    in one statement, and the settle jobs of the ready ones queued together at the end, in the
+    same transaction. The ids of the rows it wrote."""
     ids = sorted({p.claim_id for p in posted if p.claim_id is not None})
-    payment = _Payment(await q.list_claims_awaiting(conn, ids) if ids else set())
+    remitted = {p.id for p in posted}
+    earlier = [
+        p.reversal_of
+        for p in posted
+        if p.claim_id is not None and p.outcome == "reversed"
+        and p.reversal_of is not None and p.reversal_of not in remitted
+    ]  # fmt: skip
+    payment = _Payment(
+        awaiting=await q.list_claims_awaiting(conn, ids) if ids else set(),
+        remitted=remitted,
+        originals=await q.lock_of_remitted_many(conn, earlier) if earlier else {},
+    )
     for clp, made in zip(claims, posted, strict=True):
         await _record(conn, payment, clp, made)
     await payment.flush(conn)
     await outbox.add_many(conn, [_settle(payment.ids[r]) for r in payment.ready])
+    return list(payment.ids.values())
 
 
 async def _record(
@@ -121,10 +137,16 @@ async def _record(
     claim_id = posted.claim_id
     if claim_id is None:
         return
-    if posted.outcome == "reversed" and posted.reversal_of is not None:
-        if posted.reversal_of in payment.staged_remitted:  # its original is earlier in this payment
-            await payment.flush(conn)
-        if await _reverse(conn, clp, posted.id, claim_id, posted.reversal_of) is not None:
+    if posted.outcome == "reversed" and (of := posted.reversal_of) is not None:
+        if of in payment.remitted:  # its original is earlier in this payment
+            if of in payment.staged_remitted:
+                await payment.flush(conn)
+            original = await q.lock_of_remitted(conn, of)
+        else:
+            original = payment.originals.get(of)
+        row = await _reverse(conn, clp, posted.id, claim_id, original)
+        if row is not None:
+            payment.ids[posted.id] = row.id
             payment.awaiting.add(claim_id)
         return
     if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
@@ -183,10 +205,10 @@ async def _reverse(
     clp: Claim,
     remitted_id: uuid.UUID,
     claim_id: uuid.UUID,
-    original_remitted_id: uuid.UUID,
+    original: TrueUpOut | None,
 ) -> TrueUpOut | None:
-    """What the reversed adjudication's true-up made the client owe, taken back."""
-    original = await q.lock_of_remitted(conn, original_remitted_id)
+    """What the reversed adjudication's true-up (`original`, locked) made the client owe,
+    taken back."""
     if original is None:  # the original changed nothing for the client
         return None
     if original.status == "ops_review":

@@ -107,6 +107,17 @@ async def lock_of_remitted(
     return to_struct(row, TrueUpOut)
 
 
+async def lock_of_remitted_many(
+    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, TrueUpOut]:
+    """`lock_of_remitted` of many in one statement, by remitted claim (those that made one)."""
+    rows = await conn.fetch(
+        _SELECT + " WHERE remitted_claim_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        remitted_claim_ids,
+    )
+    return {row.remitted_claim_id: row for row in to_structs(rows, TrueUpOut)}
+
+
 async def lock_awaiting(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[TrueUpOut]:
     """The claim's reversals waiting for the correction that nets them, locked."""
     rows = await conn.fetch(
@@ -265,16 +276,6 @@ async def list_payer_errors(
         date_to,
     )
     return [PayerErrors(**dict(r)) for r in rows]
-
-
-async def list_ids_of_remitted(
-    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
-) -> list[uuid.UUID]:
-    rows = await conn.fetch(
-        "SELECT id FROM client_true_ups WHERE remitted_claim_id = ANY($1::uuid[])",
-        remitted_claim_ids,
-    )
-    return [r["id"] for r in rows]
 
 
 async def list_decisions_of_remitted(
