@@ -42,10 +42,16 @@ third of these claims, written one statement each; the claim match query joins s
 locations and licences), 1,877/s at a load near 2.6 (0.17 and 0.34 ms of CPU), the settle jobs
 queued together per payment. With a payment's true-ups written in one INSERT as well (only a
 correction netting a waiting reversal, and a reversal's own row, are written one at a time),
-at a load of 3.2-3.8: 1,490-1,890 claims/s, 0.133-0.136 and 0.296-0.301 ms of CPU a claim
-(2,290-2,330/s at most), 0.54-0.61 of the bare inserts' rate (0.56-0.58 of their CPU); the
-same runs before it, at a load of 4.1-5.4, gave 1,050-1,280/s, 0.160-0.175 and 0.340-0.355 ms
-(1,890-2,000/s at most), 0.46-0.51.
+the true-ups its reversals negate locked in one statement and their audit ids no longer read
+back (65 statements a file of 1,334 CLPs, was 232): at a load of 4.9-5.3, 1,260-1,440
+claims/s, 0.136-0.143 and 0.303-0.308 ms of CPU a claim (2,230-2,280/s at most), 0.54-0.67 of
+the bare inserts' rate (0.57-0.59 of their CPU); the same three runs before it, at a load of
+4.1-5.4, gave 1,050-1,280/s, 0.160-0.175 and 0.340-0.355 ms (1,890-2,000/s at most), 0.46-0.51.
+What is left, by statement (auto_explain, one payment of ~670 claims): the journal entries'
+INSERT with its per-line triggers ~50-56 ms (about 30 of them in the AFTER triggers), the
+claims' UPDATE ~10-13, the true-ups' INSERT ~7 (250 rows), the claim match ~5, the status
+history ~6, COMMIT's deferred checks ~40 a file; in Python, parsing ~0.06 ms a claim and
+building the ledger lines (ledger.service.lines_from_net) ~0.05.
 """
 
 from __future__ import annotations
