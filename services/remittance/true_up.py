@@ -85,12 +85,11 @@ class _Payment:
 
     awaiting: set[uuid.UUID]
     remitted: set[uuid.UUID]  # this payment's remitted claims
-    originals: dict[uuid.UUID, TrueUpOut]  # by remitted claim: earlier payments' the CLPs reverse
+    originals: dict[uuid.UUID, TrueUpOut]  # earlier payments' rows it reverses, locked
     staged: list[tuple[q.NewTrueUp, datetime]] = field(default_factory=list)
+    staged_remitted: set[uuid.UUID] = field(default_factory=set)
     ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # every row, by remitted claim
     ready: list[uuid.UUID] = field(default_factory=list)  # remitted claims, in file order
-
-    staged_remitted: set[uuid.UUID] = field(default_factory=set)
 
     def stage(self, new: q.NewTrueUp) -> None:
         self.staged.append((new, clock.now()))
