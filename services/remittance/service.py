@@ -133,10 +133,9 @@ async def _post_payment(
     await batch.flush_claims(staged)
     # The true-ups read and write rows of their own that name the remitted claims: after
     # those are written, in file order (a reversal's, then its correction's, which nets it).
-    await true_up.record_true_ups(conn, r.claims, created)
-    remitted = [p.id for p in created]
-    await audit.record(conn, actor, "create", CLAIM_ENTITY, remitted)
-    await true_up_ops.audit_created(conn, actor, remitted)
+    true_ups = await true_up.record_true_ups(conn, r.claims, created)
+    await audit.record(conn, actor, "create", CLAIM_ENTITY, [p.id for p in created])
+    await true_up_ops.audit_created(conn, actor, true_ups)
     plb_ops = False
     for n, plb in enumerate(r.provider_adjustments if moves else (), start=1):
         plb_ops |= await posting.post_provider_adjustment(staged, key, payment_id, n, plb)

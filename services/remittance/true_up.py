@@ -19,6 +19,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 
@@ -74,60 +76,105 @@ async def queue_settle(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> None:
     await outbox.add(conn, job, dedupe_key=key)
 
 
+@dataclass
+class _Payment:
+    """A payment's true-ups as they are recorded in file order. The adjudications with no
+    reversal to net (nearly all) are staged and written together by `flush`; the cases that
+    lock other rows are written at once. `awaiting`: the claims that may have a reversal
+    waiting (read once for the payment's claims, or made by a reversal earlier in it)."""
+
+    awaiting: set[uuid.UUID]
+    remitted: set[uuid.UUID]  # this payment's remitted claims
+    originals: dict[uuid.UUID, TrueUpOut]  # earlier payments' rows it reverses, locked
+    staged: list[tuple[q.NewTrueUp, datetime]] = field(default_factory=list)
+    staged_remitted: set[uuid.UUID] = field(default_factory=set)
+    ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # every row, by remitted claim
+    ready: list[uuid.UUID] = field(default_factory=list)  # remitted claims, in file order
+
+    def stage(self, new: q.NewTrueUp) -> None:
+        self.staged.append((new, clock.now()))
+        self.staged_remitted.add(new.remitted_claim_id)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        self.ids.update(await q.insert_true_ups(conn, self.staged))
+        self.staged.clear()
+        self.staged_remitted.clear()
+
+
 async def record_true_ups(
     conn: asyncpg.Connection, claims: Sequence[Claim], posted: Sequence[posting.Posted]
-) -> None:
-    """`record_true_up` of a payment's CLPs, in file order. A claim's waiting reversals are
-    looked for (and locked) only where there may be some: read once for the payment's claims,
-    or made by a reversal earlier in it (its correction nets it). The settle jobs are queued
-    together at the end, in the same transaction."""
+) -> list[uuid.UUID]:
+    """The true-up each of a payment's CLPs makes, if it changes what the client owes, in file
+    order: a reversal earlier in the payment waits for its correction later in it, which nets
+    it. The true-ups its reversals negate are locked together first (each is touched by its
+    own reversal only), but for one made earlier in this payment. The staged rows are written
+    in one statement, and the settle jobs of the ready ones queued together at the end, in the
+    same transaction. The ids of the rows it wrote."""
     ids = sorted({p.claim_id for p in posted if p.claim_id is not None})
-    awaiting = await q.list_claims_awaiting(conn, ids) if ids else set()
-    settle: list[uuid.UUID] = []
+    remitted = {p.id for p in posted}
+    earlier = [
+        p.reversal_of
+        for p in posted
+        if p.claim_id is not None and p.outcome == "reversed"
+        and p.reversal_of is not None and p.reversal_of not in remitted
+    ]  # fmt: skip
+    payment = _Payment(
+        awaiting=await q.list_claims_awaiting(conn, ids) if ids else set(),
+        remitted=remitted,
+        originals=await q.lock_of_remitted_many(conn, earlier) if earlier else {},
+    )
     for clp, made in zip(claims, posted, strict=True):
-        await record_true_up(conn, clp, made, awaiting, settle)
-        if made.claim_id is not None and made.outcome == "reversed":
-            awaiting.add(made.claim_id)
-    await outbox.add_many(conn, [_settle(true_up_id) for true_up_id in settle])
+        await _record(conn, payment, clp, made)
+    await payment.flush(conn)
+    await outbox.add_many(conn, [_settle(payment.ids[r]) for r in payment.ready])
+    return list(payment.ids.values())
 
 
-async def record_true_up(
-    conn: asyncpg.Connection,
-    clp: Claim,
-    posted: posting.Posted,
-    awaiting: set[uuid.UUID] | None = None,
-    settle: list[uuid.UUID] | None = None,
-) -> TrueUpOut | None:
-    """The true-up one posted CLP makes, if it changes what the client owes (`awaiting`: the
-    claims that may have a reversal waiting, None: any may; `settle`: where a ready true-up's
-    id goes for its settle job, None: queued at once)."""
-    if posted.claim_id is None:
-        return None
-    if posted.outcome == "reversed" and posted.reversal_of is not None:
-        return await _reverse(conn, clp, posted.id, posted.claim_id, posted.reversal_of)
-    if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
-        return None
-    maybe_waiting = awaiting is None or posted.claim_id in awaiting
-    row = await _adjudicate(conn, clp, posted, posted.claim_id, posted.estimate, maybe_waiting)
-    if row is not None and row.status == "ready":
-        if settle is None:
-            await queue_settle(conn, row.id)
+async def _record(
+    conn: asyncpg.Connection, payment: _Payment, clp: Claim, posted: posting.Posted
+) -> None:
+    claim_id = posted.claim_id
+    if claim_id is None:
+        return
+    if posted.outcome == "reversed" and (of := posted.reversal_of) is not None:
+        if of in payment.remitted:  # its original is earlier in this payment
+            if of in payment.staged_remitted:
+                await payment.flush(conn)
+            original = await q.lock_of_remitted(conn, of)
         else:
-            settle.append(row.id)
-    return row
+            original = payment.originals.get(of)
+        row = await _reverse(conn, clp, posted.id, claim_id, original)
+        if row is not None:
+            payment.ids[posted.id] = row.id
+            payment.awaiting.add(claim_id)
+        return
+    if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
+        return
+    waiting = await q.lock_awaiting(conn, claim_id) if claim_id in payment.awaiting else []
+    new = _adjudication(clp, posted, claim_id, posted.estimate, waiting)
+    if new is None:
+        return
+    if waiting:
+        row = await q.insert_true_up(conn, new, clock.now())
+        await q.update_netted(conn, [w.id for w in waiting], row.id, clock.now())
+        payment.ids[posted.id] = row.id
+        payment.awaiting.discard(claim_id)  # every reversal it waited for is netted
+    else:
+        payment.stage(new)
+    if new.status == "ready":
+        payment.ready.append(posted.id)
 
 
-async def _adjudicate(
-    conn: asyncpg.Connection,
+def _adjudication(
     clp: Claim,
     posted: posting.Posted,
     claim_id: uuid.UUID,
     estimate: int,
-    maybe_waiting: bool = True,
-) -> TrueUpOut | None:
+    waiting: list[TrueUpOut],
+) -> q.NewTrueUp | None:
+    """The adjudication's row, netting the reversals waiting for it; None: nothing changes."""
     share, delta = clp.patient_adjustments_cents, posted.true_up
     review = _review_cents(clp)
-    waiting = await q.lock_awaiting(conn, claim_id) if maybe_waiting else []
     if delta == 0 and review == 0 and not waiting:
         return None
     netted = sum(w.amount_cents for w in waiting)
@@ -145,15 +192,11 @@ async def _adjudicate(
             f"; {usd(review)} of it is patient responsibility other than a deductible,"
             " coinsurance or copay: ops confirm it before the client is charged"
         )
-    new = q.NewTrueUp(
+    return q.NewTrueUp(
         claim_id=claim_id, remitted_claim_id=posted.id, kind="adjudication", reverses_id=None,
         estimate_cents=estimate, share_cents=share, delta_cents=delta, review_cents=review,
         netted_cents=netted, status=status, reason=reason,
     )  # fmt: skip
-    row = await q.insert_true_up(conn, new, clock.now())
-    if waiting:
-        await q.update_netted(conn, [w.id for w in waiting], row.id, clock.now())
-    return row
 
 
 async def _reverse(
@@ -161,10 +204,10 @@ async def _reverse(
     clp: Claim,
     remitted_id: uuid.UUID,
     claim_id: uuid.UUID,
-    original_remitted_id: uuid.UUID,
+    original: TrueUpOut | None,
 ) -> TrueUpOut | None:
-    """What the reversed adjudication's true-up made the client owe, taken back."""
-    original = await q.lock_of_remitted(conn, original_remitted_id)
+    """What the reversed adjudication's true-up (`original`, locked) made the client owe,
+    taken back."""
     if original is None:  # the original changed nothing for the client
         return None
     if original.status == "ops_review":

@@ -37,11 +37,11 @@ def _shown(actor: Actor, row: TrueUpOut) -> TrueUpOut:
 
 
 async def audit_created(
-    conn: asyncpg.Connection, actor: Actor, remitted_claim_ids: list[uuid.UUID]
+    conn: asyncpg.Connection, actor: Actor, true_up_ids: list[uuid.UUID]
 ) -> None:
-    """The create audit rows of the true-ups a payment's claims made (called by the posting)."""
-    ids = await q.list_ids_of_remitted(conn, remitted_claim_ids)
-    await audit.record(conn, actor, "create", ENTITY, ids)
+    """The create audit rows of the true-ups a payment's claims made (called by the posting
+    with what `true_up.record_true_ups` returned)."""
+    await audit.record(conn, actor, "create", ENTITY, true_up_ids)
 
 
 async def list_true_ups(

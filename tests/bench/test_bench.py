@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.bench.test_era_parse import ERA_PARSE
-from tests.bench.test_era_post import ERA_POST
+from tests.bench.test_era_post import ERA_POST, ERA_POST_BASELINE
 from tests.bench.test_session_completion import LINE, PROFILE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 13, lines
+    assert len(lines) == 14, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -88,3 +88,4 @@ def test_bench_prints_every_benchmarks_lines() -> None:
     assert re.fullmatch(LINE, lines[10]), lines
     assert re.fullmatch(PROFILE, lines[11]), lines
     assert re.fullmatch(ERA_POST, lines[12]), lines
+    assert re.fullmatch(ERA_POST_BASELINE, lines[13]), lines

@@ -155,6 +155,23 @@ async def test_a_reversal_and_its_correction_in_one_835_charge_only_the_net(db, 
     await _balanced(db, billed)
 
 
+async def test_a_payment_that_adjudicates_reverses_and_corrects_nets_in_file_order(db, ops, billed):
+    # The original's row is written with the payment's others, yet the reversal later in the
+    # same payment negates it and the correction after that nets the reversal.
+    clps = f.PARTLY_PAID + t.REVERSAL_OF_PARTLY_PAID + t.CORRECTION_OF_PARTLY_PAID
+    await t.post(db, ops, f.transaction(t.ours(clps, billed, "2"), paid="110"))
+    original, reversal, correction = await _three(db, billed)
+    assert (original["delta_cents"], original["status"]) == (7000, "ready")
+    assert (reversal["delta_cents"], reversal["status"]) == (-7000, "closed")
+    assert reversal["netted_into_id"] == correction["id"]
+    assert (correction["netted_cents"], correction["amount_cents"]) == (-7000, -8000)
+    settle = [row["payload"]["true_up_id"] for row in await t.settle_rows(db)]
+    assert settle == [str(original["id"]), str(correction["id"])]  # in file order
+    assert await _settle_all(db) == ["balance_due", "credit"]
+    assert await balance(db, "client_receivable", billed.client_id) == 1000
+    await _balanced(db, billed)
+
+
 async def test_a_correction_in_a_later_835_nets_the_waiting_reversal(db, ops, billed):
     await t.post(db, ops, f.transaction(t.ours(f.PARTLY_PAID, billed, "2"), paid="30"))
     await _settle_all(db)

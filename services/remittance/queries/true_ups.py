@@ -6,6 +6,7 @@ Foreign tables read: claims (a true-up's client, a claim's payer), payers (their
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -60,6 +61,42 @@ async def insert_true_up(conn: asyncpg.Connection, new: NewTrueUp, at: datetime)
     return found
 
 
+async def insert_true_ups(
+    conn: asyncpg.Connection, rows: Sequence[tuple[NewTrueUp, datetime]]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """`insert_true_up` of many (each stamped at its own time) in one statement, in their
+    order: each row's id by its remitted claim (unique per row)."""
+    if not rows:
+        return {}
+    found = await conn.fetch(
+        """
+        INSERT INTO client_true_ups (claim_id, client_id, remitted_claim_id, kind, reverses_id,
+            estimate_cents, share_cents, delta_cents, review_cents, netted_cents, status, reason,
+            ready_at, closed_at, created_at, updated_at)
+        SELECT c.id, c.client_id, w.remitted, w.kind, w.reverses, w.estimate, w.share, w.delta,
+               w.review, w.netted, w.status, w.reason,
+               CASE WHEN w.status = 'ready' THEN w.at END,
+               CASE WHEN w.status = 'closed' THEN w.at END, w.at, w.at
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::bigint[], $6::bigint[],
+                    $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::text[],
+                    $12::timestamptz[])
+            WITH ORDINALITY AS w (claim_id, remitted, kind, reverses, estimate, share, delta,
+                                  review, netted, status, reason, at, n)
+        JOIN claims c ON c.id = w.claim_id
+        ORDER BY w.n
+        RETURNING id, remitted_claim_id
+        """,
+        [r.claim_id for r, _ in rows], [r.remitted_claim_id for r, _ in rows],
+        [r.kind for r, _ in rows], [r.reverses_id for r, _ in rows],
+        [r.estimate_cents for r, _ in rows], [r.share_cents for r, _ in rows],
+        [r.delta_cents for r, _ in rows], [r.review_cents for r, _ in rows],
+        [r.netted_cents for r, _ in rows], [r.status for r, _ in rows],
+        [r.reason[:1000] for r, _ in rows], [at for _, at in rows],
+    )  # fmt: skip
+    assert len(found) == len(rows), "every posted claim exists"
+    return {r["remitted_claim_id"]: r["id"] for r in found}
+
+
 async def lock_of_remitted(
     conn: asyncpg.Connection, remitted_claim_id: uuid.UUID
 ) -> TrueUpOut | None:
@@ -68,6 +105,17 @@ async def lock_of_remitted(
         _SELECT + " WHERE remitted_claim_id = $1 FOR UPDATE", remitted_claim_id
     )
     return to_struct(row, TrueUpOut)
+
+
+async def lock_of_remitted_many(
+    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, TrueUpOut]:
+    """`lock_of_remitted` of many in one statement, by remitted claim (those that made one)."""
+    rows = await conn.fetch(
+        _SELECT + " WHERE remitted_claim_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        remitted_claim_ids,
+    )
+    return {row.remitted_claim_id: row for row in to_structs(rows, TrueUpOut)}
 
 
 async def lock_awaiting(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[TrueUpOut]:
@@ -228,16 +276,6 @@ async def list_payer_errors(
         date_to,
     )
     return [PayerErrors(**dict(r)) for r in rows]
-
-
-async def list_ids_of_remitted(
-    conn: asyncpg.Connection, remitted_claim_ids: list[uuid.UUID]
-) -> list[uuid.UUID]:
-    rows = await conn.fetch(
-        "SELECT id FROM client_true_ups WHERE remitted_claim_id = ANY($1::uuid[])",
-        remitted_claim_ids,
-    )
-    return [r["id"] for r in rows]
 
 
 async def list_decisions_of_remitted(
