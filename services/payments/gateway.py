@@ -80,20 +80,20 @@ class Card:
 
 
 def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if obj is not None else None
+    return getattr(obj, name, None) if obj is not None else None
 
 
 def _intent(obj: Any) -> Intent:
     error = _field(obj, "last_payment_error")
     charge = _field(obj, "latest_charge")
-    metadata = _field(obj, "metadata") or {}
+    metadata = _field(obj, "metadata")
     return Intent(
         id=obj.id,
         status=obj.status,
         customer=_field(obj, "customer"),
         amount=obj.amount,
         charge_id=charge if isinstance(charge, str) or charge is None else charge.id,
-        hearth_charge_id=metadata.get("hearth_charge_id"),
+        hearth_charge_id=_field(metadata, "hearth_charge_id"),
         decline_code=_field(error, "decline_code"),
         failure_code=_field(error, "code"),
     )
@@ -203,7 +203,7 @@ class StripeGateway:
                 lambda p=dict(params): self.client.v1.payment_intents.list_async(params=p)
             )
             for obj in page.data:
-                if (_field(obj, "metadata") or {}).get("hearth_charge_id") == str(charge_id):
+                if _field(_field(obj, "metadata"), "hearth_charge_id") == str(charge_id):
                     return _intent(obj)
             if not page.has_more or not page.data:
                 return None
