@@ -4,14 +4,17 @@ API's), and the test's transaction opened as short transactions (savepoints)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import stripe
 
+from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.payments.gateway import StripeGateway
+from tests.payments.world import Charging
 from tests.stripesim import API_KEY, stripe_admin, stripe_client, stripe_sim  # noqa: F401
 
 
@@ -40,3 +43,12 @@ async def api(
 @pytest.fixture
 def tx(db: asyncpg.Connection) -> Transactions:
     return Transactions.within(db)
+
+
+@pytest.fixture
+def charging(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient,  # noqa: F811
+    settings: Settings, token: Any,
+) -> Charging:  # fmt: skip
+    return Charging(db, api, tx, gateway, stripe_client, stripe_admin, settings, token)

@@ -7,19 +7,15 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-import httpx
 import pytest
-import stripe
 
 from schemas.ledger import AccountRef
 from services.core.settings import Settings
-from services.core.transactions import Transactions
 from services.ledger import service as ledger
 from services.payments import service
 from services.payments.charges import charge_client
-from services.payments.gateway import StripeGateway
 from tests.payments import world as w
-from tests.therapy_sessions.completion import arrange, complete
+from tests.therapy_sessions.completion import arrange
 
 pytestmark = [
     pytest.mark.usefixtures("clock"),
@@ -42,110 +38,83 @@ async def _client_owes(db: asyncpg.Connection, client_id: uuid.UUID | None) -> i
 
 
 async def test_one_charge_per_completion_even_when_the_job_runs_twice(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, settings: Settings, token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    secret = settings.stripe_webhook_secret
-    await w.save_card(db, api, tx, gateway, stripe_client, visit.client, secret)
-    await complete(api, token, visit)
-    (charge,) = await w.charges_of(db, visit.session.id)
+    charging: w.Charging,
+) -> None:
+    c = charging
+    visit = await c.completed()
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["amount_cents"]) == ("pending", SELF_PAY_90837)
-    (outbox_id,) = await w.open_outbox(db, "charge_client")
-    assert await charge_client(tx, gateway, outbox_id) == "succeeded"
-    assert await charge_client(tx, gateway, outbox_id) == "done before"
-    (charge,) = await w.charges_of(db, visit.session.id)
+    (outbox_id,) = await w.open_outbox(c.db, "charge_client")
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "succeeded"
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "done before"
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["attempt"], charge["fee_cents"]) == ("succeeded", 1, FEE)
-    customer = await db.fetchval("SELECT stripe_customer_id FROM stripe_customers")
-    intents = stripe_client.v1.payment_intents.list(params={"customer": customer}).data
+    intents = await c.intents()
     assert [(pi.id, pi.amount, pi.status) for pi in intents] == [
         (charge["payment_intent_id"], SELF_PAY_90837, "succeeded")
     ]
     assert intents[0].metadata["hearth_charge_id"] == str(charge["id"])
-    assert await w.captured_entries(db, charge["id"]) == 1
-    assert await _client_owes(db, visit.client.client_id) == 0
-    stripe_balance = await ledger.get_account_balance(db, AccountRef(kind="stripe_balance"))
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    assert await _client_owes(c.db, visit.client.client_id) == 0
+    stripe_balance = await ledger.get_account_balance(c.db, AccountRef(kind="stripe_balance"))
     assert stripe_balance.balance_cents == SELF_PAY_90837 - FEE
-    await _balanced(db)
+    await _balanced(c.db)
 
 
-async def test_a_timeout_then_a_retry_charges_once(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
-    token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    await w.save_card(db, api, tx, gateway, stripe_client, visit.client,
-                      settings.stripe_webhook_secret)  # fmt: skip
-    await complete(api, token, visit)
-    # Stripe makes the intent, and the answer is lost.
-    rule = {"kind": "timeout", "path_prefix": "/v1/payment_intents", "method": "POST",
-            "count": 1, "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=rule)).status_code == 200
-    (outbox_id,) = await w.open_outbox(db, "charge_client")
-    assert await charge_client(tx, gateway, outbox_id) == "unknown"
-    (charge,) = await w.charges_of(db, visit.session.id)
+async def test_a_timeout_then_a_retry_charges_once(charging: w.Charging) -> None:
+    c = charging
+    visit = await c.completed()
+    await c.fault(w.LOSE_THE_ANSWER)  # Stripe makes the intent, and the answer is lost
+    (outbox_id,) = await w.open_outbox(c.db, "charge_client")
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "unknown"
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["payment_intent_id"]) == ("submitting", None)
-    await _balanced(db)
-    assert await charge_client(tx, gateway, outbox_id) == "succeeded"
-    (charge,) = await w.charges_of(db, visit.session.id)
+    await _balanced(c.db)
+    # The next run finds the intent by its metadata among the customer's, and charges nothing.
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "succeeded"
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["attempt"]) == ("succeeded", 1)
-    customer = await db.fetchval("SELECT stripe_customer_id FROM stripe_customers")
-    intents = stripe_client.v1.payment_intents.list(params={"customer": customer}).data
-    assert [pi.id for pi in intents] == [charge["payment_intent_id"]]
-    assert await w.captured_entries(db, charge["id"]) == 1
-    await _balanced(db)
+    assert [pi.id for pi in await c.intents()] == [charge["payment_intent_id"]]
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    await _balanced(c.db)
 
 
-async def test_a_500_takes_the_next_key_and_charges_once(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
-    token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    await w.save_card(db, api, tx, gateway, stripe_client, visit.client,
-                      settings.stripe_webhook_secret)  # fmt: skip
-    await complete(api, token, visit)
-    rule = {"kind": "error", "path_prefix": "/v1/payment_intents", "method": "POST", "count": 1}
-    assert (await stripe_admin.post("/_admin/faults", json=rule)).status_code == 200
-    (outbox_id,) = await w.open_outbox(db, "charge_client")
-    assert await charge_client(tx, gateway, outbox_id) == "retry"
-    (charge,) = await w.charges_of(db, visit.session.id)
+async def test_a_500_takes_the_next_key_and_charges_once(charging: w.Charging) -> None:
+    c = charging
+    visit = await c.completed()
+    await c.fault({"kind": "error", "path_prefix": "/v1/payment_intents", "method": "POST",
+                   "count": 1})  # fmt: skip
+    (outbox_id,) = await w.open_outbox(c.db, "charge_client")
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "retry"
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["attempt"]) == ("pending", 1)
-    assert await charge_client(tx, gateway, outbox_id) == "succeeded"
-    (charge,) = await w.charges_of(db, visit.session.id)
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "succeeded"
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["attempt"]) == ("succeeded", 2)
-    await _balanced(db)
+    assert [pi.id for pi in await c.intents()] == [charge["payment_intent_id"]]
+    await _balanced(c.db)
 
 
-async def test_a_decline_is_a_balance_due(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, settings: Settings, token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    await w.save_card(db, api, tx, gateway, stripe_client, visit.client,
-                      settings.stripe_webhook_secret, w.DECLINES_WHEN_CHARGED)  # fmt: skip
-    await complete(api, token, visit)
-    assert await w.run_charges(db, tx, gateway) == ["failed"]
-    (charge,) = await w.charges_of(db, visit.session.id)
+async def test_a_decline_is_a_balance_due(charging: w.Charging) -> None:
+    c = charging
+    visit = await c.completed(w.DECLINES_WHEN_CHARGED)
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["failed"]
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert charge["status"] == "failed"
     assert (charge["failure_code"], charge["decline_code"]) == ("card_declined", "generic_decline")
     assert charge["payment_intent_id"] is not None
-    assert await w.captured_entries(db, charge["id"]) == 0
-    assert await _client_owes(db, visit.client.client_id) == SELF_PAY_90837
-    await _balanced(db)
+    assert await w.captured_entries(c.db, charge["id"]) == 0
+    assert await _client_owes(c.db, visit.client.client_id) == SELF_PAY_90837
+    await _balanced(c.db)
 
 
-async def test_no_card_on_file_is_a_balance_due(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    settings: Settings, token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    await complete(api, token, visit)
-    assert await w.run_charges(db, tx, gateway) == ["balance_due"]
-    (charge,) = await w.charges_of(db, visit.session.id)
+async def test_no_card_on_file_is_a_balance_due(charging: w.Charging) -> None:
+    c = charging
+    visit = await c.completed(None)
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["balance_due"]
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["failure_code"]) == ("balance_due", "no_card_on_file")
-    assert await _client_owes(db, visit.client.client_id) == SELF_PAY_90837
+    assert await _client_owes(c.db, visit.client.client_id) == SELF_PAY_90837
 
 
 async def test_nothing_for_zero_and_a_balance_due_under_stripes_minimum(

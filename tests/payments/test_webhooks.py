@@ -17,7 +17,7 @@ from services.ledger import service as ledger
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
 from tests.payments import world as w
-from tests.therapy_sessions.completion import arrange, complete
+from tests.therapy_sessions.completion import arrange
 
 pytestmark = [
     pytest.mark.usefixtures("clock"),
@@ -110,59 +110,44 @@ async def test_a_bad_or_stale_signature_is_refused_and_nothing_kept(
 
 
 async def test_reordered_and_replayed_intent_events_record_a_lost_outcome_once(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
-    token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    secret = settings.stripe_webhook_secret
-    await w.save_card(db, api, tx, gateway, stripe_client, visit.client, secret)
-    await complete(api, token, visit)  # type: ignore[arg-type]
-    rule = {"kind": "timeout", "path_prefix": "/v1/payment_intents", "method": "POST",
-            "count": 1, "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=rule)).status_code == 200
-    (outbox_id,) = await w.open_outbox(db, "charge_client")
-    assert await charge_client(tx, gateway, outbox_id) == "unknown"
-    customer = await db.fetchval("SELECT stripe_customer_id FROM stripe_customers")
-    (intent,) = stripe_client.v1.payment_intents.list(params={"customer": customer}).data
+    charging: w.Charging,
+) -> None:
+    c = charging
+    visit = await c.completed()
+    await c.fault(w.LOSE_THE_ANSWER)
+    (outbox_id,) = await w.open_outbox(c.db, "charge_client")
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "unknown"
+    (intent,) = await c.intents()
     # The failure's event arrives first, then the success's, then both again.
+    secret = c.settings.stripe_webhook_secret
     bodies = [w.event("payment_intent.payment_failed", intent.id),
               w.event("payment_intent.succeeded", intent.id)]  # fmt: skip
     for body in bodies:
-        assert (await w.deliver(api, body, secret)).json()["duplicate"] is False
-    assert await w.run_events(db, tx, gateway) == ["succeeded", "already recorded"]
+        assert (await w.deliver(c.api, body, secret)).json()["duplicate"] is False
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["succeeded", "already recorded"]
     for body in bodies:
-        assert (await w.deliver(api, body, secret)).json()["duplicate"] is True
-    assert await w.run_events(db, tx, gateway) == []
-    assert await charge_client(tx, gateway, outbox_id) == "done before"
-    (charge,) = await w.charges_of(db, visit.session.id)
+        assert (await w.deliver(c.api, body, secret)).json()["duplicate"] is True
+    assert await w.run_events(c.db, c.tx, c.gateway) == []
+    assert await charge_client(c.tx, c.gateway, outbox_id) == "done before"
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["payment_intent_id"]) == ("succeeded", intent.id)
-    assert await w.captured_entries(db, charge["id"]) == 1
-    assert (await ledger.get_trial_balance(db)).imbalance_cents == 0
-    assert len(stripe_client.v1.payment_intents.list(params={"customer": customer}).data) == 1
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    assert (await ledger.get_trial_balance(c.db)).imbalance_cents == 0
+    assert len(await c.intents()) == 1
 
 
-async def test_a_decline_whose_answer_was_lost_arrives_by_webhook(
-    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
-    token: object,
-) -> None:  # fmt: skip
-    visit = await arrange(db, settings, insured=False)
-    secret = settings.stripe_webhook_secret
-    await w.save_card(db, api, tx, gateway, stripe_client, visit.client, secret,
-                      w.DECLINES_WHEN_CHARGED)  # fmt: skip
-    await complete(api, token, visit)  # type: ignore[arg-type]
-    rule = {"kind": "timeout", "path_prefix": "/v1/payment_intents", "method": "POST",
-            "count": 1, "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=rule)).status_code == 200
-    assert await w.run_charges(db, tx, gateway) == ["unknown"]
-    customer = await db.fetchval("SELECT stripe_customer_id FROM stripe_customers")
-    (intent,) = stripe_client.v1.payment_intents.list(params={"customer": customer}).data
+async def test_a_decline_whose_answer_was_lost_arrives_by_webhook(charging: w.Charging) -> None:
+    c = charging
+    visit = await c.completed(w.DECLINES_WHEN_CHARGED)
+    await c.fault(w.LOSE_THE_ANSWER)
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["unknown"]
+    (intent,) = await c.intents()
     assert intent.status == "requires_payment_method"
-    await w.deliver(api, w.event("payment_intent.payment_failed", intent.id), secret)
-    assert await w.run_events(db, tx, gateway) == ["failed"]
-    (charge,) = await w.charges_of(db, visit.session.id)
+    body = w.event("payment_intent.payment_failed", intent.id)
+    await w.deliver(c.api, body, c.settings.stripe_webhook_secret)
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["failed"]
+    (charge,) = await w.charges_of(c.db, visit.session.id)
     assert (charge["status"], charge["decline_code"]) == ("failed", "generic_decline")
     # The charge's own job, back after its retry delay, finds it done.
-    assert await w.run_charges(db, tx, gateway) == ["done before"]
-    assert (await ledger.get_trial_balance(db)).imbalance_cents == 0
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["done before"]
+    assert (await ledger.get_trial_balance(c.db)).imbalance_cents == 0

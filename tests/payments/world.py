@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -15,11 +16,13 @@ import stripe
 
 from services.core import clock
 from services.core.auth import Actor
+from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
 from services.payments.webhooks import handle_stripe_event
+from tests.therapy_sessions.completion import Visit, arrange, complete
 
 VISA = "4242424242424242"
 DECLINES_WHEN_CHARGED = "4000000000000341"
@@ -99,3 +102,39 @@ async def captured_entries(db: asyncpg.Connection, charge_id: uuid.UUID) -> int:
         charge_id,
     )
     return count
+
+
+LOSE_THE_ANSWER = {"kind": "timeout", "path_prefix": "/v1/payment_intents", "method": "POST",
+                   "count": 1, "delay_s": 0.5, "after": True}  # fmt: skip
+
+
+@dataclass
+class Charging:
+    """A test's parts for charging a completed session's client (the `charging` fixture)."""
+
+    db: asyncpg.Connection
+    api: httpx.AsyncClient
+    tx: Transactions
+    gateway: StripeGateway
+    sdk: stripe.StripeClient
+    admin: httpx.AsyncClient
+    settings: Settings
+    token: Any
+
+    async def completed(self, number: str | None = VISA) -> Visit:
+        """A self-pay session completed through the API, its client's card (`number`, None:
+        no card) saved first."""
+        visit = await arrange(self.db, self.settings, insured=False)
+        if number is not None:
+            await save_card(self.db, self.api, self.tx, self.gateway, self.sdk, visit.client,
+                            self.settings.stripe_webhook_secret, number)  # fmt: skip
+        await complete(self.api, self.token, visit)
+        return visit
+
+    async def fault(self, rule: dict[str, Any]) -> None:
+        assert (await self.admin.post("/_admin/faults", json=rule)).status_code == 200
+
+    async def intents(self) -> list[Any]:
+        """The intents Stripe holds for the (one) customer."""
+        customer = await self.db.fetchval("SELECT stripe_customer_id FROM stripe_customers")
+        return list(self.sdk.v1.payment_intents.list(params={"customer": customer}).data)
