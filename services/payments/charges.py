@@ -38,7 +38,9 @@ from services.payments.gateway import (
 log = logging.getLogger(__name__)
 
 ENTITY = "client_charge"
-LEASE = timedelta(seconds=60)
+# Longer than the job's arq timeout (60 s, workers/settings.py): a run is cancelled before
+# its lease ends, so no second run calls Stripe while the first may still be calling.
+LEASE = timedelta(seconds=120)
 RETRY_UNKNOWN = timedelta(seconds=5)
 RETRY_ERROR = timedelta(seconds=30)
 FINAL = ("succeeded", "failed", "balance_due")
@@ -80,7 +82,7 @@ class Plan:
     customer: str
     method: str
     attempt: int
-    unknown: bool  # the last call's outcome is unknown: look the intent up first
+    look_first: bool  # an earlier call may have made an intent: look it up before any call
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,8 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID)
     assert method is not None
     attempt = charge.attempt if unknown else charge.attempt + 1
     await q.update_claimed(conn, charge.id, attempt, now + LEASE, method, now)
-    return Plan(charge, customer, method, attempt, unknown)
+    # Any earlier attempt may have made an intent (a 5xx does not say it did not): look first.
+    return Plan(charge, customer, method, attempt, look_first=charge.attempt > 0)
 
 
 async def _settle(gateway: StripeGateway, intent: Intent) -> Outcome:
@@ -208,7 +211,7 @@ async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
 
 async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
     charge = plan.charge
-    if plan.unknown and (earlier := await _look_up(gateway, plan)) is not None:
+    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
         return earlier
     metadata = {
         "hearth_charge_id": str(charge.id),

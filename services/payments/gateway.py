@@ -135,6 +135,9 @@ class StripeGateway:
             raise StripeUnknown(str(exc.user_message or "no answer from Stripe")) from exc
         except stripe.StripeError as exc:
             status = exc.http_status
+            if status == 409:
+                # Another request under the same key is still in flight: its outcome is unknown.
+                raise StripeUnknown("a request under this key is in flight") from exc
             transient = status is None or status >= 500 or status == 429
             raise StripeFailed(exc.code or type(exc).__name__, transient=transient,
                                status=status) from exc  # fmt: skip
