@@ -15,7 +15,7 @@ from services.ledger import service as ledger
 from services.payments import service
 from services.payments.charges import charge_client
 from tests.payments import world as w
-from tests.therapy_sessions.completion import arrange
+from tests.therapy_sessions.completion import arrange, completion_body
 
 pytestmark = [
     pytest.mark.usefixtures("clock"),
@@ -133,3 +133,20 @@ async def test_nothing_for_zero_and_a_balance_due_under_stripes_minimum(
     assert await w.open_outbox(db, "charge_client") == []
     # A repeat writes nothing (one charge per session, ever).
     assert await service.add_completion_charge(db, visit.client.client_id, second, 49) is None
+
+
+async def test_a_recorded_session_is_charged_once_too(charging: w.Charging) -> None:
+    c = charging
+    visit = await arrange(c.db, c.settings, insured=False)
+    await w.save_card(c.db, c.api, c.tx, c.gateway, c.sdk, visit.client,
+                      c.settings.stripe_webhook_secret)  # fmt: skip
+    body = completion_body(client_id=str(visit.client.client_id), policy_id=None)
+    headers = c.token(visit.provider)
+    response = await c.api.post("/therapy-sessions/recorded", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    session_id = uuid.UUID(response.json()["session"]["id"])
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["succeeded"]
+    (charge,) = await w.charges_of(c.db, session_id)
+    assert (charge["status"], charge["amount_cents"]) == ("succeeded", SELF_PAY_90837)
+    assert len(await c.intents()) == 1
+    await _balanced(c.db)

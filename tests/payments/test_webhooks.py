@@ -74,6 +74,9 @@ async def test_setup_and_its_webhook_put_a_default_card_on_file(
     assert await w.run_events(db, tx, gateway) == ["card saved"] * 3
     cards = (await api.get(f"{url}/payment-methods", headers=me)).json()["items"]
     assert [(c["last4"], c["is_default"]) for c in cards] == [("4444", True), ("4242", False)]
+    # Both setups used the client's one Stripe customer.
+    assert await db.fetchval("SELECT count(*) FROM stripe_customers") == 1
+    assert len(stripe_client.v1.customers.list().data) == 1
 
     # Removed: detached at Stripe, the other card is the default again.
     removed = await api.delete(f"{url}/payment-methods/{cards[0]['id']}", headers=me)
