@@ -15,9 +15,7 @@ from services.core.transactions import Transactions
 from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
-from services.payments.webhooks import receive
 from tests.payments import world as w
-from tests.therapy_sessions.completion import arrange
 
 pytestmark = [
     pytest.mark.usefixtures("clock"),
@@ -32,15 +30,9 @@ async def test_two_concurrent_runs_charge_once(
     pool = await create_pool(committed_db, min_size=2, max_size=4)
     try:
         tx = Transactions(lambda: pool.acquire())
-        async with transaction(pool) as conn:
-            visit = await arrange(conn, settings, insured=False)
+        visit = await w.committed_setup(pool, gateway, stripe_client, settings)
         assert visit.client.client_id is not None
-        setup = await service.start_payment_setup(tx, gateway, visit.client, visit.client.client_id)
-        intent_id = w.confirm_card(stripe_client, setup.client_secret)
-        body = w.event("setup_intent.succeeded", intent_id)
-        secret = settings.stripe_webhook_secret
         async with transaction(pool) as conn:
-            await receive(conn, body, w.signed(body, secret)["Stripe-Signature"], secret)
             await service.add_completion_charge(
                 conn, visit.client.client_id, visit.session.id, 12345
             )

@@ -16,14 +16,11 @@ import stripe
 
 from services.core.db import create_pool, transaction
 from services.core.settings import Settings
-from services.core.transactions import Transactions
 from services.payments import service
 from services.payments.gateway import StripeGateway
-from services.payments.webhooks import receive
 from tests.live import app_env, process
 from tests.payments import world as w
 from tests.stripesim import API_KEY
-from tests.therapy_sessions.completion import arrange
 
 pytestmark = [
     pytest.mark.usefixtures("clock"),
@@ -51,15 +48,9 @@ async def test_the_worker_saves_the_card_then_charges_once(
 ) -> None:  # fmt: skip
     pool = await create_pool(committed_db, min_size=1, max_size=3)
     try:
-        tx = Transactions(lambda: pool.acquire())
-        async with transaction(pool) as conn:
-            visit = await arrange(conn, settings, insured=False)
+        visit = await w.committed_setup(pool, gateway, stripe_client, settings)
         assert visit.client.client_id is not None
-        setup = await service.start_payment_setup(tx, gateway, visit.client, visit.client.client_id)
-        body = w.event("setup_intent.succeeded", w.confirm_card(stripe_client, setup.client_secret))
         secret = settings.stripe_webhook_secret
-        async with transaction(pool) as conn:
-            await receive(conn, body, w.signed(body, secret)["Stripe-Signature"], secret)
         env = app_env(
             committed_db, settings.redis_url,
             HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-pay-{uuid.uuid4().hex[:6]}",

@@ -16,12 +16,13 @@ import stripe
 
 from services.core import clock
 from services.core.auth import Actor
+from services.core.db import transaction
 from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
-from services.payments.webhooks import handle_stripe_event
+from services.payments.webhooks import handle_stripe_event, receive
 from tests.therapy_sessions.completion import Visit, arrange, complete
 
 VISA = "4242424242424242"
@@ -138,3 +139,20 @@ class Charging:
         """The intents Stripe holds for the (one) customer."""
         customer = await self.db.fetchval("SELECT stripe_customer_id FROM stripe_customers")
         return list(self.sdk.v1.payment_intents.list(params={"customer": customer}).data)
+
+
+async def committed_setup(
+    pool: asyncpg.Pool, gateway: StripeGateway, sdk: stripe.StripeClient, settings: Settings
+) -> Visit:
+    """Committed: a self-pay visit, and its client's card confirmed at Stripe with the
+    setup_intent.succeeded event stored (its job queued, not run)."""
+    async with transaction(pool) as conn:
+        visit = await arrange(conn, settings, insured=False)
+    assert visit.client.client_id is not None
+    tx = Transactions(lambda: pool.acquire())
+    setup = await service.start_payment_setup(tx, gateway, visit.client, visit.client.client_id)
+    body = event("setup_intent.succeeded", confirm_card(sdk, setup.client_secret))
+    secret = settings.stripe_webhook_secret
+    async with transaction(pool) as conn:
+        await receive(conn, body, signed(body, secret)["Stripe-Signature"], secret)
+    return visit
