@@ -14,6 +14,9 @@ CREATE TABLE stripe_customers (
 -- Each card setup the client began: the SetupIntent and the consent text's version and time.
 CREATE TABLE payment_setups (
     id                  UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    -- The order setups began in: a later setup's card is the newer (Stripe's `created` has
+    -- one-second resolution, and two setups may begin within one).
+    seq                 BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
     client_id           UUID NOT NULL REFERENCES clients (id),
     setup_intent_id     TEXT UNIQUE CHECK (length(setup_intent_id) BETWEEN 1 AND 255),
     consent_version     TEXT NOT NULL CHECK (length(consent_version) BETWEEN 1 AND 50),
@@ -24,7 +27,8 @@ CREATE TABLE payment_setups (
 CREATE INDEX payment_setups_client ON payment_setups (client_id, created_at);
 
 -- The cards a confirmed SetupIntent saved (setup_intent.succeeded, re-read from Stripe). The
--- default is the newest card not removed, whatever order the events came in.
+-- default is the newest card not removed (by the order its setup began in, then Stripe's
+-- time), whatever order the events came in.
 CREATE TABLE payment_methods (
     id                  TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 255),
     client_id           UUID NOT NULL REFERENCES clients (id),
@@ -35,12 +39,13 @@ CREATE TABLE payment_methods (
     exp_year            INTEGER NOT NULL CHECK (exp_year BETWEEN 2000 AND 2200),
     is_default          BOOLEAN NOT NULL DEFAULT false,
     saved_at            TIMESTAMPTZ NOT NULL,  -- the SetupIntent's creation at Stripe
+    setup_seq           BIGINT NOT NULL DEFAULT 0,  -- payment_setups.seq (0: not begun by Hearth)
     removed_at          TIMESTAMPTZ,
     created_at          TIMESTAMPTZ NOT NULL,
     CONSTRAINT payment_methods_default CHECK (NOT (is_default AND removed_at IS NOT NULL))
 );
 CREATE UNIQUE INDEX payment_methods_one_default ON payment_methods (client_id) WHERE is_default;
-CREATE INDEX payment_methods_client ON payment_methods (client_id, saved_at);
+CREATE INDEX payment_methods_client ON payment_methods (client_id, setup_seq, saved_at);
 
 -- What the client is charged, one row per thing charged (UNIQUE(kind, source_id)): the estimate
 -- at completion, a true-up, a balance. The amount is frozen at creation (the parameters under

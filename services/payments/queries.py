@@ -126,8 +126,9 @@ async def insert_method(
         """
         INSERT INTO payment_methods
             (id, client_id, setup_intent_id, brand, last4, exp_month, exp_year, saved_at,
-             created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             setup_seq, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                coalesce((SELECT seq FROM payment_setups WHERE setup_intent_id = $3), 0), $9)
         ON CONFLICT DO NOTHING RETURNING true
         """,
         method_id, client_id, setup_intent, brand, last4, exp_month, exp_year, saved_at, now,
@@ -146,7 +147,7 @@ async def update_default_method(conn: asyncpg.Connection, client_id: uuid.UUID) 
         """
         UPDATE payment_methods SET is_default = true
         WHERE id = (SELECT id FROM payment_methods WHERE client_id = $1 AND removed_at IS NULL
-                    ORDER BY saved_at DESC, id DESC LIMIT 1)
+                    ORDER BY setup_seq DESC, saved_at DESC, id DESC LIMIT 1)
         """,
         client_id,
     )
@@ -156,7 +157,7 @@ async def list_methods(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[P
     rows = await conn.fetch(
         """
         SELECT id, brand, last4, exp_month, exp_year, is_default, saved_at FROM payment_methods
-        WHERE client_id = $1 AND removed_at IS NULL ORDER BY saved_at DESC, id DESC
+        WHERE client_id = $1 AND removed_at IS NULL ORDER BY setup_seq DESC, saved_at DESC, id DESC
         """,
         client_id,
     )
