@@ -62,6 +62,8 @@ from services.identity.service import token_is_current
 from services.metrics.routes import PROMETHEUS, metrics
 from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
+from services.payments.gateway import StripeGateway
+from services.payments.routes import PaymentMethodController, StripeWebhookController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import (
@@ -107,6 +109,8 @@ ROUTE_HANDLERS: list[Any] = [
     OpsDigestController,
     DenialController,
     AppealController,
+    PaymentMethodController,
+    StripeWebhookController,
 ]
 
 
@@ -115,6 +119,7 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     app.state.clearinghouse = CoreHttpClient.from_settings(settings)
+    app.state.stripe = StripeGateway.from_settings(settings)
     app.state.redis = await create_arq_pool(
         RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.arq_queue_name
     )
@@ -122,6 +127,7 @@ async def open_resources(app: Litestar, settings: Settings) -> None:
 
 async def close_resources(app: Litestar) -> None:
     await app.state.clearinghouse.aclose()
+    await app.state.stripe.aclose()
     await app.state.redis.aclose()
     await app.state.pool.close()
 
@@ -259,6 +265,9 @@ def _dependencies(
     async def provide_clearinghouse(state: State) -> Any:
         return state.clearinghouse
 
+    async def provide_stripe(state: State) -> Any:
+        return state.stripe
+
     async def provide_transactions(state: State) -> Transactions:
         return Transactions(lambda: open_auth_conn(state))
 
@@ -269,6 +278,7 @@ def _dependencies(
         "redis": Provide(provide_redis),
         "pool": Provide(provide_pool),
         "clearinghouse": Provide(provide_clearinghouse),
+        "stripe": Provide(provide_stripe),
         "transactions": Provide(provide_transactions),
         "actor": Provide(provide_actor),
     }

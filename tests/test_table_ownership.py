@@ -64,6 +64,16 @@ TABLES: dict[str, str] = {
     "ops_digests": "ops",
     **dict.fromkeys(
         (
+            "stripe_customers",
+            "payment_setups",
+            "payment_methods",
+            "client_charges",
+            "stripe_events",
+        ),
+        "payments",
+    ),
+    **dict.fromkeys(
+        (
             "recoupment_policies",
             "recoupment_policy_changes",
             "remittance_files",

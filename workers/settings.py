@@ -12,12 +12,14 @@ from services.core import clock
 from services.core.db import create_pool
 from services.core.logging import configure_logging
 from services.core.settings import load_settings
+from services.payments.gateway import StripeGateway
 from workers.jobs.claims import fetch_claim_results, schedule_claim_submissions, submit_claims
 from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
+from workers.jobs.payments import charge_client, handle_stripe_event
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -34,10 +36,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = SETTINGS
     ctx["pool"] = await create_pool(SETTINGS.database_url, min_size=1, max_size=5)
     ctx["clearinghouse"] = CoreHttpClient.from_settings(SETTINGS)
+    ctx["stripe"] = StripeGateway.from_settings(SETTINGS)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["clearinghouse"].aclose()
+    await ctx["stripe"].aclose()
     await ctx["pool"].close()
 
 
@@ -54,6 +58,10 @@ class WorkerSettings:
         func(fetch_remittances, timeout=45),
         # One row's status in one short transaction (the payments issue adds the card call).
         func(settle_true_up, timeout=30),
+        # One Stripe call (or a lookup and a call) within stripe_timeout_s each, nothing held;
+        # a run killed mid-way leaves the charge submitting and the next one looks it up.
+        func(charge_client, timeout=60),
+        func(handle_stripe_event, timeout=60),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),

@@ -4,9 +4,11 @@ In network: Dr client_receivable (the estimated share), Dr payer_receivable (all
 on the claim), Cr provider_payable (the fee schedule's provider rate), and the difference
 Cr platform_revenue (or Dr provider_rate_subsidy). Out of network or self-pay: no claim; Dr
 client_receivable (the provider's self-pay rate), Cr provider_payable (rate - platform fee),
-Cr platform_revenue (the fee). Carve-out or coverage the benefit check cannot state: no
-charge and no claim; the session is confirmed on hold for ops (services/therapy_sessions/
-coverage.py), who bill it through this same code once a new check says it is covered.
+Cr platform_revenue (the fee). The client's share is charged to their card (a pending
+client_charges row and its outbox row, services/payments/). Carve-out or coverage the
+benefit check cannot state: no charge and no claim; the session is confirmed on hold for ops
+(services/therapy_sessions/coverage.py), who bill it through this same code once a new check
+says it is covered.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from services.core.settings import Settings
 from services.eligibility.service import completion_share
 from services.ledger.service import post_entry
 from services.payers.service import get_rate
+from services.payments.service import add_completion_charge
 from services.providers.service import get_self_pay_rate
 from services.therapy_sessions import queries
 from services.therapy_sessions.errors import CompletionRefused
@@ -201,4 +204,6 @@ async def book(
                 occurred_at=session.confirmed_at,
             ),
         )
+    # The estimated share, frozen now, charged to the card on file once this commits.
+    await add_completion_charge(conn, session.client_id, session.id, pricing.client_cents)
     return claim_id

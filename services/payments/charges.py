@@ -1,0 +1,284 @@
+"""Charging a client's card on file: the pending charge a completion writes, and the
+charge_client job (DESIGN.md "Stripe calls, exactly once", "Money": card captured).
+
+The job claims the row (pending -> submitting, attempt n, a lease) in one short transaction,
+calls Stripe with nothing held (Idempotency-Key charge-{id}-a{n}, Hearth's ids in the intent's
+metadata), stores the intent's id as soon as it is known, and records the outcome in a second
+transaction under the row's lock. n rises only after Stripe answered with an error (the same
+key would replay it). A run that finds the row submitting after its lease ended does not know
+whether the last call charged: it looks the intent up first (by id, else among the customer's
+intents by metadata, never the Search API), and charges only when none exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.payments import STRIPE_MINIMUM_CENTS, ChargeClientJob, ChargeKind, ChargeRow
+from services.core import audit, clock, outbox
+from services.core.auth import SYSTEM
+from services.core.transactions import Transactions
+from services.ledger.service import post_entry
+from services.payments import queries as q
+from services.payments.gateway import (
+    Captured,
+    Declined,
+    Intent,
+    StripeFailed,
+    StripeGateway,
+    StripeUnknown,
+)
+
+log = logging.getLogger(__name__)
+
+ENTITY = "client_charge"
+# Longer than the job's arq timeout (60 s, workers/settings.py): a run is cancelled before
+# its lease ends, so no second run calls Stripe while the first may still be calling.
+LEASE = timedelta(seconds=120)
+RETRY_UNKNOWN = timedelta(seconds=5)
+RETRY_ERROR = timedelta(seconds=30)
+FINAL = ("succeeded", "failed", "balance_due")
+
+
+async def add_charge(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    kind: ChargeKind,
+    source: tuple[str, uuid.UUID],
+    amount_cents: int,
+) -> uuid.UUID | None:
+    """A charge of the frozen amount and its charge_client outbox row, in the caller's
+    transaction; nothing for $0; under Stripe's minimum it stays a balance due. Once per
+    (kind, source): a repeat writes nothing and returns None."""
+    if amount_cents <= 0:
+        return None
+    small = amount_cents < STRIPE_MINIMUM_CENTS
+    charge_id = await q.insert_charge(
+        conn, client_id, kind, source, amount_cents,
+        "balance_due" if small else "pending", "below_stripe_minimum" if small else None,
+        clock.now(),
+    )  # fmt: skip
+    if charge_id is None:
+        return None
+    if not small:
+        await outbox.add(
+            conn, ChargeClientJob(charge_id=charge_id), dedupe_key=f"charge-{charge_id}"
+        )
+    await audit.record(conn, SYSTEM, "create", ENTITY, [charge_id])
+    return charge_id
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A claimed charge: what the call outside any transaction needs."""
+
+    charge: ChargeRow
+    customer: str
+    method: str
+    attempt: int
+    look_first: bool  # an earlier call may have made an intent: look it up before any call
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # succeeded | declined | unknown | error | refused
+    intent: Intent | None = None
+    captured: Captured | None = None
+    failure_code: str | None = None
+    decline_code: str | None = None
+    intent_id: str | None = None
+
+
+def _captured_lines(charge: ChargeRow, captured: Captured) -> tuple[Line, ...]:
+    lines = [
+        Line(account=AccountRef(kind="stripe_balance"), side="debit",
+             amount_cents=captured.net_cents),
+        Line(account=AccountRef(kind="processing_fees"), side="debit",
+             amount_cents=captured.fee_cents),
+        Line(account=AccountRef(kind="client_receivable", owner_id=charge.client_id),
+             side="credit", amount_cents=charge.amount_cents),
+    ]  # fmt: skip
+    return tuple(line for line in lines if line.amount_cents > 0)
+
+
+async def record_success(
+    conn: asyncpg.Connection, charge: ChargeRow, intent: Intent, captured: Captured
+) -> str:
+    """The charge captured and its entry (Dr stripe_balance net, Dr processing_fees, Cr
+    client_receivable), once; the row is locked by the caller."""
+    if charge.payment_intent_id not in (None, intent.id):
+        # Two intents for one charge would be a double charge: never book the second.
+        log.error("second intent for a charge", extra={"count": 1, "outcome": intent.id})
+        return "another intent"
+    if (
+        intent.amount != charge.amount_cents
+        or captured.net_cents + captured.fee_cents != intent.amount
+    ):
+        log.error("captured amount differs", extra={"outcome": intent.id})
+        return "amount differs"
+    now = clock.now()
+    await q.update_succeeded(
+        conn, charge.id, intent.id, captured.charge_id, captured.fee_cents, now
+    )
+    await post_entry(
+        conn,
+        EntryIn(
+            kind="card_captured",
+            idempotency_key=f"card_captured-{charge.id}",
+            source_table="client_charges",
+            source_id=charge.id,
+            lines=_captured_lines(charge, captured),
+            memo=f"card captured ({charge.kind})",
+            occurred_at=now,
+        ),
+    )
+    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    return "succeeded"
+
+
+async def record_failure(
+    conn: asyncpg.Connection,
+    charge: ChargeRow,
+    intent_id: str | None,
+    codes: tuple[str, str | None],
+) -> str:
+    """Stripe refused the charge (402): a balance due, the decline code kept."""
+    await q.update_failed(conn, charge.id, "failed", intent_id, codes, clock.now())
+    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    return "failed"
+
+
+async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID) -> Plan | str:
+    """The charge claimed for this run, or why there is nothing to call Stripe for."""
+    charge = await q.lock_charge(conn, charge_id)
+    now = clock.now()
+    if charge is None or charge.status in FINAL:
+        await outbox.complete(conn, outbox_id)
+        return "done before" if charge else "no charge"
+    if charge.status == "submitting" and charge.lease_until and charge.lease_until > now:
+        # Another run holds it: this row comes back once that lease is over.
+        await outbox.record_failure(conn, outbox_id, "leased", charge.lease_until - now)
+        return "leased"
+    customer = await q.get_customer(conn, charge.client_id)
+    method = await q.get_default_method(conn, charge.client_id)
+    unknown = charge.status == "submitting"
+    if not unknown and (customer is None or method is None):
+        await q.update_failed(conn, charge.id, "balance_due", None, ("no_card_on_file", None), now)
+        await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+        await outbox.complete(conn, outbox_id)
+        return "balance_due"
+    assert customer is not None
+    # The same card as the call whose outcome is unknown (the key's parameters never change).
+    method = charge.payment_method_id if unknown and charge.payment_method_id else method
+    assert method is not None
+    attempt = charge.attempt if unknown else charge.attempt + 1
+    await q.update_claimed(conn, charge.id, attempt, now + LEASE, method, now)
+    # Any earlier attempt may have made an intent (a 5xx does not say it did not): look first.
+    return Plan(charge, customer, method, attempt, look_first=charge.attempt > 0)
+
+
+async def _settle(gateway: StripeGateway, intent: Intent) -> Outcome:
+    """What an intent Stripe knows says: captured (with its fee), declined, or still unknown."""
+    if intent.status == "succeeded" and intent.charge_id is not None:
+        return Outcome("succeeded", intent, await gateway.captured(intent.charge_id))
+    if intent.status in ("requires_payment_method", "canceled"):
+        code = intent.failure_code or "card_declined"
+        return Outcome("declined", intent, None, code, intent.decline_code, intent.id)
+    return Outcome("unknown", intent)
+
+
+async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
+    """The intent an earlier call made, if any; an error here leaves the outcome unknown."""
+    charge = plan.charge
+    try:
+        found = (
+            await gateway.get_intent(charge.payment_intent_id)
+            if charge.payment_intent_id
+            else await gateway.find_intent(
+                plan.customer, charge.id, int(charge.created_at.timestamp()) - 300
+            )
+        )
+        return None if found is None else await _settle(gateway, found)
+    except (StripeUnknown, StripeFailed):
+        return Outcome("unknown")
+
+
+async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
+    charge = plan.charge
+    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
+        return earlier
+    metadata = {
+        "hearth_charge_id": str(charge.id),
+        "hearth_client_id": str(charge.client_id),
+        "hearth_kind": charge.kind,
+        "hearth_source_id": str(charge.source_id),
+    }
+    try:
+        intent = await gateway.charge_off_session(
+            key=f"charge-{charge.id}-a{plan.attempt}", customer=plan.customer,
+            method=plan.method, amount=charge.amount_cents, metadata=metadata,
+        )  # fmt: skip
+    except Declined as exc:
+        return Outcome("declined", None, None, exc.failure_code, exc.decline_code, exc.intent_id)
+    except StripeUnknown:
+        return Outcome("unknown")
+    except StripeFailed as exc:
+        return Outcome("error" if exc.transient else "refused", failure_code=exc.code[:100])
+    async with tx() as conn:  # the intent's id at once, before anything else can fail
+        await q.update_intent(conn, charge.id, intent.id, clock.now())
+    try:
+        return await _settle(gateway, intent)
+    except (StripeUnknown, StripeFailed):
+        return Outcome("unknown", intent)
+
+
+async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Outcome) -> str:
+    charge = await q.lock_charge(conn, plan.charge.id)
+    assert charge is not None
+    if charge.status != "submitting" or charge.attempt != plan.attempt:
+        # A webhook recorded the outcome meanwhile, or a later run took over after our lease.
+        if charge.status in FINAL:
+            await outbox.complete(conn, outbox_id)
+        return "recorded elsewhere"
+    now = clock.now()
+    if out.kind == "succeeded" and out.intent and out.captured:
+        result = await record_success(conn, charge, out.intent, out.captured)
+    elif out.kind == "declined":
+        codes = (out.failure_code or "card_declined", out.decline_code)
+        result = await record_failure(conn, charge, out.intent_id, codes)
+    elif out.kind == "refused":
+        result = await record_failure(conn, charge, None, (out.failure_code or "refused", None))
+    elif out.kind == "error":
+        # Stripe answered an error: the key would replay it, so the next run takes key n+1.
+        await q.update_lease(conn, charge.id, "pending", None, out.failure_code, now)
+        await outbox.record_failure(
+            conn, outbox_id, f"stripe error {out.failure_code}", RETRY_ERROR
+        )
+        return "retry"
+    else:
+        # Unknown: the lease given up, the next run looks the intent up before any new call.
+        await q.update_lease(conn, charge.id, "submitting", now, charge.failure_code, now)
+        await outbox.record_failure(conn, outbox_id, "stripe outcome unknown", RETRY_UNKNOWN)
+        return "unknown"
+    await outbox.complete(conn, outbox_id)
+    return result
+
+
+async def charge_client(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:
+    """The charge_client job's body: claim, call Stripe with nothing held, record."""
+    async with tx() as conn:
+        job = await outbox.lock(conn, outbox_id, ChargeClientJob)
+        if job is None:
+            return "done before"
+        plan = await _claim(conn, outbox_id, job.charge_id)
+    if isinstance(plan, str):
+        return plan
+    outcome = await _call(tx, gateway, plan)
+    async with tx() as conn:
+        return await _record(conn, outbox_id, plan, outcome)

@@ -1,0 +1,17 @@
+"""Refusals of the payments domain."""
+
+from __future__ import annotations
+
+from services.core.errors import DomainError, NotFound, ServiceUnavailable
+
+
+class PaymentMethodNotFound(NotFound):
+    code = "payment_method_not_found"
+
+
+class StripeUnavailable(ServiceUnavailable):
+    code = "stripe_unavailable"
+
+
+class BadSignature(DomainError):
+    code = "bad_signature"

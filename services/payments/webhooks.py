@@ -1,0 +1,171 @@
+"""Stripe's webhooks (DESIGN.md "Stripe webhooks"): the receiver and the handling job.
+
+The receiver checks `Stripe-Signature` (t, v1 = HMAC-SHA256 of "{t}.{raw body}" with the
+endpoint's secret, t within 300 s of our clock), stores the event's id once with an outbox row
+and answers at once; a bad or stale signature is refused with nothing written. The job re-reads
+the object from Stripe (deliveries repeat for days, in any order: the event's copy may be old),
+with nothing held, and applies what Stripe says now under the rows' locks, so a replay or an
+event out of order changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+
+from schemas.payments import HandleStripeEventJob, StripeEventIn
+from services.core import audit, clock, outbox
+from services.core.auth import SYSTEM
+from services.core.transactions import Transactions
+from services.payments import charges
+from services.payments import queries as q
+from services.payments.errors import BadSignature
+from services.payments.gateway import (
+    Captured,
+    Card,
+    Intent,
+    SetupIntent,
+    StripeFailed,
+    StripeGateway,
+    StripeUnknown,
+)
+
+log = logging.getLogger(__name__)
+
+TOLERANCE_S = 300
+HANDLED = ("setup_intent.succeeded", "payment_intent.succeeded", "payment_intent.payment_failed")
+
+
+def verify(body: bytes, header: str | None, secret: str) -> None:
+    """The signature Stripe put on this delivery, made within the tolerance, or BadSignature."""
+    if not header:
+        raise BadSignature("the Stripe-Signature header is missing", field="Stripe-Signature")
+    parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in parts if k.strip() == "t"]
+    signatures = [v.strip() for k, v in parts if k.strip() == "v1"]
+    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not signatures:
+        raise BadSignature("the Stripe-Signature header is malformed", field="Stripe-Signature")
+    stamp = stamps[0].strip()
+    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, s) for s in signatures):
+        raise BadSignature("the signature does not match the body", field="Stripe-Signature")
+    if abs(clock.now().timestamp() - int(stamp)) > TOLERANCE_S:
+        raise BadSignature("the signature is too old or too new", field="Stripe-Signature")
+
+
+async def receive(
+    conn: asyncpg.Connection, body: bytes, header: str | None, secret: str
+) -> tuple[bool, str]:
+    """(stored now, event id): the event stored once with its outbox row."""
+    verify(body, header, secret)
+    try:
+        event = msgspec.json.decode(body, type=StripeEventIn)
+    except msgspec.ValidationError as exc:
+        raise BadSignature(f"the event is not one Stripe sends: {exc}", field="body") from exc
+    if not (0 < len(event.id) <= 255 and 0 < len(event.type) <= 100):
+        raise BadSignature("the event's id or type is out of range", field="body")
+    object_id = event.data.object.id
+    stored = await q.insert_event(conn, event.id, event.type, (object_id or "")[:255] or None,
+                                  clock.now())  # fmt: skip
+    if stored:
+        await outbox.add(conn, HandleStripeEventJob(event_id=event.id))
+    return stored, event.id
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An event's object as Stripe has it now, with the card or the capture's fee it needs."""
+
+    setup: SetupIntent | None = None
+    card: Card | None = None
+    intent: Intent | None = None
+    captured: Captured | None = None
+
+
+async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
+    if kind == "setup_intent.succeeded":
+        setup = await gateway.get_setup_intent(object_id)
+        card = await gateway.get_card(setup.payment_method) if setup.payment_method else None
+        return Fetched(setup=setup, card=card)
+    intent = await gateway.get_intent(object_id)
+    captured = None
+    if intent.status == "succeeded" and intent.charge_id:
+        captured = await gateway.captured(intent.charge_id)
+    return Fetched(intent=intent, captured=captured)
+
+
+async def _saved_card(conn: asyncpg.Connection, setup: SetupIntent, card: Card | None) -> str:
+    if setup.status != "succeeded" or card is None or setup.customer is None:
+        return f"setup {setup.status}"
+    client_id = await q.get_client_of_customer(conn, setup.customer)
+    if client_id is None or card.customer != setup.customer:
+        return "not our customer"
+    now = clock.now()
+    saved_at = datetime.fromtimestamp(setup.created, UTC)
+    fields = (card.id, card.brand[:50], card.last4, card.exp_month, card.exp_year)
+    await q.insert_method(conn, client_id, setup.id, fields, saved_at, now)
+    await q.update_default_method(conn, client_id)
+    setup_id = await q.update_setup_succeeded(conn, setup.id, now)
+    if setup_id is not None:
+        await audit.record(conn, SYSTEM, "update", "payment_setup", [setup_id])
+    return "card saved"
+
+
+async def _reconciled(conn: asyncpg.Connection, intent: Intent, captured: Captured | None) -> str:
+    """A charge's outcome the job may not have recorded (it crashed, or timed out)."""
+    if intent.hearth_charge_id is None:
+        return "not our intent"
+    try:
+        charge_id = uuid.UUID(intent.hearth_charge_id)
+    except ValueError:
+        return "not our intent"
+    charge = await q.lock_charge(conn, charge_id)
+    if charge is None:
+        return "not our intent"
+    if intent.status == "succeeded" and captured is not None:
+        if charge.status == "succeeded":
+            return "already recorded"
+        return await charges.record_success(conn, charge, intent, captured)
+    if intent.status == "requires_payment_method" and charge.status in ("pending", "submitting"):
+        codes = (intent.failure_code or "card_declined", intent.decline_code)
+        return await charges.record_failure(conn, charge, intent.id, codes)
+    return "nothing to change"
+
+
+async def handle_stripe_event(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:
+    """The handle_stripe_event job's body: read the event, re-read its object, apply it."""
+    async with tx() as conn:
+        job = await outbox.lock(conn, outbox_id, HandleStripeEventJob)
+        if job is None:
+            return "done before"
+        stored = await q.get_event(conn, job.event_id)
+        if stored is None or stored[0] not in HANDLED or stored[1] is None:
+            await q.update_event_handled(conn, job.event_id, "ignored", clock.now())
+            await outbox.complete(conn, outbox_id)
+            return "ignored"
+    kind, object_id = stored[0], stored[1]
+    try:
+        fetched = await _fetch(gateway, kind, object_id)
+    except (StripeUnknown, StripeFailed) as exc:
+        async with tx() as conn:
+            await outbox.record_failure(conn, outbox_id, f"stripe: {exc}", charges.RETRY_ERROR)
+        return "retry"
+    async with tx() as conn:
+        if await outbox.lock(conn, outbox_id, HandleStripeEventJob) is None:
+            return "done before"
+        if fetched.setup is not None:
+            outcome = await _saved_card(conn, fetched.setup, fetched.card)
+        else:
+            assert fetched.intent is not None
+            outcome = await _reconciled(conn, fetched.intent, fetched.captured)
+        await q.update_event_handled(conn, job.event_id, outcome, clock.now())
+        await outbox.complete(conn, outbox_id)
+    log.info("stripe event handled", extra={"job": HandleStripeEventJob.job, "outcome": outcome})
+    return outcome

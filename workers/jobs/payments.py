@@ -1,0 +1,32 @@
+"""Client payments: the card charge at completion, and Stripe's webhook events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from schemas.payments import ChargeClientJob, HandleStripeEventJob
+from services.core.transactions import Transactions
+from services.payments.charges import charge_client as run_charge_client
+from services.payments.webhooks import handle_stripe_event as run_handle_stripe_event
+
+log = logging.getLogger(__name__)
+
+
+def _transactions(ctx: dict[str, Any]) -> Transactions:
+    pool = ctx["pool"]
+    return Transactions(lambda: pool.acquire())
+
+
+async def charge_client(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A pending charge sent to Stripe once (carries an outbox id only)."""
+    outcome = await run_charge_client(_transactions(ctx), ctx["stripe"], outbox_id)
+    log.info("client charged", extra={"job": ChargeClientJob.job, "outcome": outcome})
+    return outcome
+
+
+async def handle_stripe_event(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A stored Stripe event applied from the object as Stripe has it now."""
+    outcome = await run_handle_stripe_event(_transactions(ctx), ctx["stripe"], outbox_id)
+    log.info("stripe event", extra={"job": HandleStripeEventJob.job, "outcome": outcome})
+    return outcome
