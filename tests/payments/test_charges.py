@@ -63,12 +63,7 @@ async def test_one_charge_per_completion_even_when_the_job_runs_twice(
 
 async def test_a_timeout_then_a_retry_charges_once(charging: w.Charging) -> None:
     c = charging
-    visit = await c.completed()
-    await c.fault(w.LOSE_THE_ANSWER)  # Stripe makes the intent, and the answer is lost
-    (outbox_id,) = await w.open_outbox(c.db, "charge_client")
-    assert await charge_client(c.tx, c.gateway, outbox_id) == "unknown"
-    (charge,) = await w.charges_of(c.db, visit.session.id)
-    assert (charge["status"], charge["payment_intent_id"]) == ("submitting", None)
+    visit, outbox_id, _ = await c.answer_lost()  # Stripe made the intent, the answer was lost
     await _balanced(c.db)
     # The next run finds the intent by its metadata among the customer's, and charges nothing.
     assert await charge_client(c.tx, c.gateway, outbox_id) == "succeeded"

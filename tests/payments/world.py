@@ -132,6 +132,17 @@ class Charging:
         await complete(self.api, self.token, visit)
         return visit
 
+    async def answer_lost(self) -> tuple[Visit, int, dict[str, Any]]:
+        """A completed session whose charge's call made the intent at Stripe and lost the
+        answer (the run ends "unknown"): the visit, the outbox row, the charge as left."""
+        visit = await self.completed()
+        await self.fault(LOSE_THE_ANSWER)
+        (outbox_id,) = await open_outbox(self.db, "charge_client")
+        assert await charge_client(self.tx, self.gateway, outbox_id) == "unknown"
+        (charge,) = await charges_of(self.db, visit.session.id)
+        assert (charge["status"], charge["payment_intent_id"]) == ("submitting", None)
+        return visit, outbox_id, charge
+
     async def fault(self, rule: dict[str, Any]) -> None:
         assert (await self.admin.post("/_admin/faults", json=rule)).status_code == 200
 
