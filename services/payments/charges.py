@@ -193,6 +193,12 @@ async def _settle(gateway: StripeGateway, intent: Intent) -> Outcome:
     return Outcome("unknown", intent)
 
 
+# How far before our charge row the lookup reads the customer's intents: `created` is Stripe's
+# clock and created_at ours, so a wide margin (a customer has few intents a week) keeps a skew
+# between the two clocks from hiding the intent an earlier attempt made.
+LOOKBACK_S = 7 * 24 * 3600
+
+
 async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
     """The intent an earlier call made, if any; an error here leaves the outcome unknown."""
     charge = plan.charge
@@ -201,7 +207,7 @@ async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
             await gateway.get_intent(charge.payment_intent_id)
             if charge.payment_intent_id
             else await gateway.find_intent(
-                plan.customer, charge.id, int(charge.created_at.timestamp()) - 300
+                plan.customer, charge.id, int(charge.created_at.timestamp()) - LOOKBACK_S
             )
         )
         return None if found is None else await _settle(gateway, found)
