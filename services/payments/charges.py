@@ -16,6 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 import asyncpg
 
@@ -34,6 +35,7 @@ from services.payments.gateway import (
     StripeGateway,
     StripeUnknown,
 )
+from services.remittance import service as remittance
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,14 @@ class Outcome:
     intent_id: str | None = None
 
 
+async def _true_up_outcome(
+    conn: asyncpg.Connection, charge: ChargeRow, status: Literal["charged", "balance_due"]
+) -> None:
+    """A true_up charge's outcome moved to its true-up (remittance owns client_true_ups)."""
+    if charge.kind == "true_up":
+        await remittance.settle_true_up_as(conn, charge.source_id, status)
+
+
 def _captured_lines(charge: ChargeRow, captured: Captured) -> tuple[Line, ...]:
     lines = [
         Line(account=AccountRef(kind="stripe_balance"), side="debit",
@@ -139,6 +149,7 @@ async def record_success(
         ),
     )
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await _true_up_outcome(conn, charge, "charged")
     return "succeeded"
 
 
@@ -151,6 +162,7 @@ async def record_failure(
     """Stripe refused the charge (402): a balance due, the decline code kept."""
     await q.update_failed(conn, charge.id, "failed", intent_id, codes, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await _true_up_outcome(conn, charge, "balance_due")
     return "failed"
 
 
@@ -171,6 +183,7 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID)
     if not unknown and (customer is None or method is None):
         await q.update_failed(conn, charge.id, "balance_due", None, ("no_card_on_file", None), now)
         await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+        await _true_up_outcome(conn, charge, "balance_due")
         await outbox.complete(conn, outbox_id)
         return "balance_due"
     assert customer is not None
