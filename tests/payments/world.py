@@ -22,6 +22,7 @@ from services.core.transactions import Transactions
 from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
+from services.payments.true_ups import refund_client
 from services.payments.webhooks import handle_stripe_event, receive
 from tests.therapy_sessions.completion import Visit, arrange, complete
 
@@ -156,3 +157,9 @@ async def committed_setup(
     async with transaction(pool) as conn:
         await receive(conn, body, signed(body, secret)["Stripe-Signature"], secret)
     return visit
+
+
+async def run_refunds(
+    db: asyncpg.Connection, tx: Transactions, gateway: StripeGateway
+) -> list[str]:
+    return [await refund_client(tx, gateway, n) for n in await open_outbox(db, "refund_client")]
