@@ -216,13 +216,19 @@ class StripeGateway:
         """The customer's intent made for this charge, by metadata (never the Search API: it
         lags), among those created since `since` (epoch seconds)."""
         params: dict[str, Any] = {"customer": customer, "created": {"gte": since}, "limit": 100}
+        found = await self._first_with(
+            self.client.v1.payment_intents.list_async, params, "hearth_charge_id", str(charge_id)
+        )
+        return None if found is None else _intent(found)
+
+    async def _first_with(self, list_async: Any, params: dict[str, Any], key: str,
+                          value: str) -> Any:  # fmt: skip
+        """The first listed object whose metadata has key = value, page after page."""
         while True:
-            page = await self._call(
-                lambda p=dict(params): self.client.v1.payment_intents.list_async(params=p)
-            )
+            page = await self._call(lambda p=dict(params): list_async(params=p))
             for obj in page.data:
-                if _field(_field(obj, "metadata"), "hearth_charge_id") == str(charge_id):
-                    return _intent(obj)
+                if _field(_field(obj, "metadata"), key) == value:
+                    return obj
             if not page.has_more or not page.data:
                 return None
             params["starting_after"] = page.data[-1].id
@@ -251,13 +257,7 @@ class StripeGateway:
     async def find_refund(self, intent: str, refund_id: uuid.UUID) -> Refunded | None:
         """The intent's refund made for this Hearth refund, by metadata."""
         params: dict[str, Any] = {"payment_intent": intent, "limit": 100}
-        while True:
-            page = await self._call(
-                lambda p=dict(params): self.client.v1.refunds.list_async(params=p)
-            )
-            for obj in page.data:
-                if _field(_field(obj, "metadata"), "hearth_refund_id") == str(refund_id):
-                    return _refund(obj)
-            if not page.has_more or not page.data:
-                return None
-            params["starting_after"] = page.data[-1].id
+        found = await self._first_with(
+            self.client.v1.refunds.list_async, params, "hearth_refund_id", str(refund_id)
+        )
+        return None if found is None else _refund(found)

@@ -184,12 +184,10 @@ async def _claim(
 ) -> RefundPlan | str:
     refund = await q.lock_refund(conn, refund_id)
     now = clock.now()
-    if refund is None or refund.status in REFUND_FINAL:
-        await outbox.complete(conn, outbox_id)
-        return "done before" if refund else "no refund"
-    if refund.status == "submitting" and refund.lease_until and refund.lease_until > now:
-        await outbox.record_failure(conn, outbox_id, "leased", refund.lease_until - now)
-        return "leased"
+    state = None if refund is None else (refund.status, refund.lease_until)
+    if busy := await charges.not_to_call(conn, outbox_id, state, REFUND_FINAL, "refund"):
+        return busy
+    assert refund is not None
     intent = await q.get_intent_of_charge(conn, refund.charge_id)
     assert intent is not None, "a succeeded charge has its intent"
     unknown = refund.status == "submitting"
@@ -266,13 +264,9 @@ async def _record(
 
 async def refund_client(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:
     """The refund_client job's body: claim, call Stripe with nothing held, record."""
-    async with tx() as conn:
-        job = await outbox.lock(conn, outbox_id, RefundClientJob)
-        if job is None:
-            return "done before"
-        plan = await _claim(conn, outbox_id, job.refund_id)
-    if isinstance(plan, str):
-        return plan
-    outcome = await _call(tx, gateway, plan)
-    async with tx() as conn:
-        return await _record(conn, outbox_id, plan, outcome)
+    return await charges.run_leased(
+        tx, outbox_id, RefundClientJob,
+        lambda conn, job: _claim(conn, outbox_id, job.refund_id),
+        lambda plan: _call(tx, gateway, plan),
+        lambda conn, plan, out: _record(conn, outbox_id, plan, out),
+    )  # fmt: skip

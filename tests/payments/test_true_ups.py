@@ -84,13 +84,6 @@ async def _refunds(db: asyncpg.Connection, true_up_id: uuid.UUID) -> list[dict[s
     return [dict(r) for r in rows]
 
 
-async def _entries(db: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> int:
-    count: int = await db.fetchval(
-        "SELECT count(*) FROM journal_entries WHERE kind = $1 AND source_id = $2", kind, source_id
-    )
-    return count
-
-
 async def test_a_true_up_is_charged_once_after_a_timeout_and_a_rerun(
     charging: w.Charging,
 ) -> None:
@@ -163,7 +156,7 @@ async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Ch
     intent = claimed.completion["payment_intent_id"]
     listed = c.sdk.v1.refunds.list(params={"payment_intent": intent}).data
     assert [(r.id, r.amount) for r in listed] == [(refund["stripe_refund_id"], ESTIMATE)]
-    assert await _entries(c.db, "refund", refund["id"]) == 1
+    assert await w.entries_of(c.db, "refund", refund["id"]) == 1
     assert (await _true_up(c.db, claimed.billed))["status"] == "refunded"
     assert await balance(c.db, "client_receivable", claimed.billed.client_id) == 0
     await _balanced(c.db)

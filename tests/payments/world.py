@@ -98,12 +98,16 @@ async def charges_of(db: asyncpg.Connection, source_id: uuid.UUID) -> list[dict[
     return [dict(r) for r in rows]
 
 
-async def captured_entries(db: asyncpg.Connection, charge_id: uuid.UUID) -> int:
+async def entries_of(db: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> int:
+    """How many journal entries of `kind` a row (a charge, a refund) made."""
     count: int = await db.fetchval(
-        "SELECT count(*) FROM journal_entries WHERE kind = 'card_captured' AND source_id = $1",
-        charge_id,
+        "SELECT count(*) FROM journal_entries WHERE kind = $1 AND source_id = $2", kind, source_id
     )
     return count
+
+
+async def captured_entries(db: asyncpg.Connection, charge_id: uuid.UUID) -> int:
+    return await entries_of(db, "card_captured", charge_id)
 
 
 LOSE_THE_ANSWER = {"kind": "timeout", "path_prefix": "/v1/payment_intents", "method": "POST",
