@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 import asyncpg
-import msgspec
 
 from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payments import STRIPE_MINIMUM_CENTS, ChargeClientJob, ChargeKind, ChargeRow
@@ -41,7 +40,7 @@ from services.remittance import service as remittance
 
 log = logging.getLogger(__name__)
 
-J = TypeVar("J", bound=msgspec.Struct)
+J = TypeVar("J", bound=outbox.Payload)
 P = TypeVar("P")
 R = TypeVar("R")
 
