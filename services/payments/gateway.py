@@ -261,3 +261,24 @@ class StripeGateway:
             self.client.v1.refunds.list_async, params, "hearth_refund_id", str(refund_id)
         )
         return None if found is None else _refund(found)
+
+    async def refunds_of_charge(self, charge_id: str) -> list[Refunded]:
+        """Every refund of a charge (charge.refunded names the charge), found through its
+        PaymentIntent."""
+        charge = await self._call(lambda: self.client.v1.charges.retrieve_async(charge_id))
+        intent = _field(charge, "payment_intent")
+        if intent is None:
+            return []
+        params: dict[str, Any] = {
+            "payment_intent": intent if isinstance(intent, str) else intent.id,
+            "limit": 100,
+        }
+        found: list[Refunded] = []
+        while True:
+            page = await self._call(
+                lambda p=dict(params): self.client.v1.refunds.list_async(params=p)
+            )
+            found.extend(_refund(obj) for obj in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = page.data[-1].id

@@ -179,6 +179,47 @@ async def record_refund(conn: asyncpg.Connection, refund: RefundRow, found: Refu
     return result
 
 
+def _failed_lines(refund: RefundRow) -> tuple[Line, ...]:
+    return (
+        Line(account=AccountRef(kind="stripe_balance"), side="debit",
+             amount_cents=refund.amount_cents),
+        Line(account=AccountRef(kind="client_receivable", owner_id=refund.client_id),
+             side="credit", amount_cents=refund.amount_cents),
+    )  # fmt: skip
+
+
+async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
+    """A refund as Stripe has it now (charge.refunded, charge.refund.updated): an outcome the
+    job did not record is recorded; a refund that failed after it succeeded is reversed (Dr
+    stripe_balance, Cr client_receivable: the client is owed it again, as a credit's amount)."""
+    refund = await q.lock_refund_by_stripe_id(conn, found.id)
+    if refund is None and found.hearth_refund_id is not None:
+        try:
+            refund = await q.lock_refund(conn, uuid.UUID(found.hearth_refund_id))
+        except ValueError:
+            refund = None
+    if refund is None:
+        return "not our refund"
+    if refund.status in ("pending", "submitting"):
+        return await record_refund(conn, refund, found)
+    if refund.status == "succeeded" and found.status in ("failed", "canceled"):
+        now = clock.now()
+        await q.update_refund(conn, refund.id, "failed", attempt=refund.attempt, lease=None,
+                              stripe_id=found.id, failure_code="refund_" + found.status,
+                              now=now)  # fmt: skip
+        await post_entry(
+            conn,
+            EntryIn(
+                kind="refund_failed", idempotency_key=f"refund_failed-{refund.id}",
+                source_table="client_refunds", source_id=refund.id,
+                lines=_failed_lines(refund), memo="refund failed at the card", occurred_at=now,
+            ),
+        )  # fmt: skip
+        await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
+        return "refund reversed"
+    return "nothing to change"
+
+
 async def _claim(
     conn: asyncpg.Connection, outbox_id: int, refund_id: uuid.UUID
 ) -> RefundPlan | str:

@@ -202,3 +202,66 @@ async def test_a_credit_against_a_failed_charge_reduces_the_balance_due(
     assert true_up["status"] == "refunded"
     assert await balance(c.db, "client_receivable", claimed.billed.client_id) == 0
     await _balanced(c.db)
+
+
+async def _refund_lost(c: w.Charging) -> tuple[Claimed, dict[str, Any], int]:
+    """A denial's refund whose answer Stripe lost: (the claim, the refund row, its outbox)."""
+    claimed = await _billed_and_charged(c)
+    await t.post(c.db, claimed.ops,
+                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
+    assert await _settle(c.db) == ["refunding"]
+    await c.fault(LOSE_THE_REFUND)
+    (outbox_id,) = await w.open_outbox(c.db, "refund_client")
+    assert await refund_client(c.tx, c.gateway, outbox_id) == "unknown"
+    (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
+    assert (refund["status"], refund["stripe_refund_id"]) == ("submitting", None)
+    return claimed, refund, outbox_id
+
+
+@pytest.mark.parametrize("kind", ["charge.refund.updated", "charge.refunded"])
+async def test_a_webhook_records_the_refund_the_job_lost_once(
+    charging: w.Charging, kind: str
+) -> None:
+    c = charging
+    claimed, refund, outbox_id = await _refund_lost(c)
+    intent = claimed.completion["payment_intent_id"]
+    (made,) = c.sdk.v1.refunds.list(params={"payment_intent": intent}).data
+    object_id = made.id if kind == "charge.refund.updated" else str(made.charge)
+    body = w.event(kind, object_id)
+    secret = c.settings.stripe_webhook_secret
+    assert (await w.deliver(c.api, body, secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["refunded"]
+    # The replay, and the job's next run, change nothing.
+    assert (await w.deliver(c.api, w.event(kind, object_id), secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["nothing to change"]
+    assert await refund_client(c.tx, c.gateway, outbox_id) == "done before"
+    (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
+    assert (refund["status"], refund["stripe_refund_id"]) == ("succeeded", made.id)
+    assert await w.entries_of(c.db, "refund", refund["id"]) == 1
+    assert len(c.sdk.v1.refunds.list(params={"payment_intent": intent}).data) == 1
+    assert (await _true_up(c.db, claimed.billed))["status"] == "refunded"
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == 0
+    await _balanced(c.db)
+
+
+async def test_a_refund_that_fails_later_is_reversed_once(charging: w.Charging) -> None:
+    c = charging
+    claimed = await _billed_and_charged(c)
+    await t.post(c.db, claimed.ops,
+                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
+    await _settle(c.db)
+    assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
+    (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
+    failed = await c.admin.post(f"/_admin/refunds/{refund['stripe_refund_id']}/fail", json={})
+    assert failed.status_code == 200, failed.text
+    secret = c.settings.stripe_webhook_secret
+    for _ in range(2):  # delivered twice
+        body = w.event("charge.refund.updated", refund["stripe_refund_id"])
+        assert (await w.deliver(c.api, body, secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["refund reversed", "nothing to change"]
+    (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
+    assert refund["status"] == "failed"
+    assert await w.entries_of(c.db, "refund_failed", refund["id"]) == 1
+    # The client is owed the $20.00 again.
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == -ESTIMATE
+    await _balanced(c.db)
