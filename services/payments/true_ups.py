@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.ledger import AccountRef, EntryIn, Line, Side
 from schemas.payments import STRIPE_MINIMUM_CENTS, RefundClientJob, RefundRow
 from schemas.true_ups import SettleTrueUpJob, TrueUpOut, TrueUpStatus
 from services.core import audit, clock, outbox
@@ -132,12 +132,32 @@ class RefundPlan:
     look_first: bool
 
 
-def _refund_lines(refund: RefundRow) -> tuple[Line, ...]:
-    return (
-        Line(account=AccountRef(kind="client_receivable", owner_id=refund.client_id),
-             side="debit", amount_cents=refund.amount_cents),
-        Line(account=AccountRef(kind="stripe_balance"), side="credit",
-             amount_cents=refund.amount_cents),
+async def _post_refund_entry(
+    conn: asyncpg.Connection, refund: RefundRow, found: Refunded, failed: bool
+) -> None:
+    """The refund's row stamped with Stripe's outcome and its entry: Dr client_receivable, Cr
+    stripe_balance (Stripe keeps its fee); a refund that failed after it succeeded, the reverse."""
+    now = clock.now()
+    code = "refund_" + found.status if failed else None
+    await q.update_refund(conn, refund.id, "failed" if failed else "succeeded",
+                          attempt=refund.attempt, lease=None, stripe_id=found.id,
+                          failure_code=code, now=now)  # fmt: skip
+    receivable = AccountRef(kind="client_receivable", owner_id=refund.client_id)
+    sides: tuple[Side, Side] = ("credit", "debit") if failed else ("debit", "credit")
+    await post_entry(
+        conn,
+        EntryIn(
+            kind="refund_failed" if failed else "refund",
+            idempotency_key=f"{'refund_failed' if failed else 'refund'}-{refund.id}",
+            source_table="client_refunds", source_id=refund.id,
+            lines=(
+                Line(account=receivable, side=sides[0], amount_cents=refund.amount_cents),
+                Line(account=AccountRef(kind="stripe_balance"), side=sides[1],
+                     amount_cents=refund.amount_cents),
+            ),
+            memo="refund failed at the card" if failed else "true-up refunded to the card",
+            occurred_at=now,
+        ),
     )  # fmt: skip
 
 
@@ -149,18 +169,8 @@ async def record_refund(conn: asyncpg.Connection, refund: RefundRow, found: Refu
     if refund.stripe_refund_id not in (None, found.id) or found.amount != refund.amount_cents:
         log.error("refund differs", extra={"outcome": found.id})
         return "refund differs"
-    now = clock.now()
     if found.status == "succeeded":
-        await q.update_refund(conn, refund.id, "succeeded", attempt=refund.attempt, lease=None,
-                              stripe_id=found.id, failure_code=None, now=now)  # fmt: skip
-        await post_entry(
-            conn,
-            EntryIn(
-                kind="refund", idempotency_key=f"refund-{refund.id}",
-                source_table="client_refunds", source_id=refund.id,
-                lines=_refund_lines(refund), memo="true-up refunded to the card", occurred_at=now,
-            ),
-        )  # fmt: skip
+        await _post_refund_entry(conn, refund, found, failed=False)
         true_up = await remittance.lock_ready_true_up(conn, refund.true_up_id)
         whole = true_up is not None and -true_up.amount_cents == refund.amount_cents
         await remittance.settle_true_up_as(
@@ -170,22 +180,13 @@ async def record_refund(conn: asyncpg.Connection, refund: RefundRow, found: Refu
     elif found.status in ("failed", "canceled"):
         await q.update_refund(conn, refund.id, "failed", attempt=refund.attempt, lease=None,
                               stripe_id=found.id, failure_code="refund_" + found.status,
-                              now=now)  # fmt: skip
+                              now=clock.now())  # fmt: skip
         await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
         result = "refund failed"
     else:
         return f"refund {found.status}"
     await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
     return result
-
-
-def _failed_lines(refund: RefundRow) -> tuple[Line, ...]:
-    return (
-        Line(account=AccountRef(kind="stripe_balance"), side="debit",
-             amount_cents=refund.amount_cents),
-        Line(account=AccountRef(kind="client_receivable", owner_id=refund.client_id),
-             side="credit", amount_cents=refund.amount_cents),
-    )  # fmt: skip
 
 
 async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
@@ -203,18 +204,7 @@ async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
     if refund.status in ("pending", "submitting"):
         return await record_refund(conn, refund, found)
     if refund.status == "succeeded" and found.status in ("failed", "canceled"):
-        now = clock.now()
-        await q.update_refund(conn, refund.id, "failed", attempt=refund.attempt, lease=None,
-                              stripe_id=found.id, failure_code="refund_" + found.status,
-                              now=now)  # fmt: skip
-        await post_entry(
-            conn,
-            EntryIn(
-                kind="refund_failed", idempotency_key=f"refund_failed-{refund.id}",
-                source_table="client_refunds", source_id=refund.id,
-                lines=_failed_lines(refund), memo="refund failed at the card", occurred_at=now,
-            ),
-        )  # fmt: skip
+        await _post_refund_entry(conn, refund, found, failed=True)
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
         return "refund reversed"
     return "nothing to change"

@@ -66,6 +66,13 @@ async def _billed_and_charged(
     return Claimed(billed, ops, completion)
 
 
+async def _denied(c: w.Charging, claimed: Claimed) -> Claimed:
+    """The payer denies the claim: the client is owed the whole estimate back."""
+    body = f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR)
+    await t.post(c.db, claimed.ops, body)
+    return claimed
+
+
 async def _settle(db: asyncpg.Connection) -> list[str]:
     return [await settle_true_up_on(db, row["id"]) for row in await t.settle_rows(db)]
 
@@ -136,9 +143,7 @@ async def test_a_declined_true_up_charge_is_a_balance_due(charging: w.Charging) 
 
 async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Charging) -> None:
     c = charging
-    claimed = await _billed_and_charged(c)
-    await t.post(c.db, claimed.ops,
-                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
+    claimed = await _denied(c, await _billed_and_charged(c))
     assert await _settle(c.db) == ["refunding"]
     true_up = await _true_up(c.db, claimed.billed)
     assert (true_up["status"], true_up["amount_cents"]) == ("ready", -ESTIMATE)
@@ -165,9 +170,7 @@ async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Ch
 async def test_a_refund_never_goes_beyond_the_charge(charging: w.Charging) -> None:
     c = charging
     charged = 1500  # less than the $20.00 credit the denial makes
-    claimed = await _billed_and_charged(c, charged=charged)
-    await t.post(c.db, claimed.ops,
-                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
+    claimed = await _denied(c, await _billed_and_charged(c, charged=charged))
     assert await _settle(c.db) == ["refunding"]
     assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
     true_up = await _true_up(c.db, claimed.billed)
@@ -186,10 +189,8 @@ async def test_a_credit_against_a_failed_charge_reduces_the_balance_due(
     charging: w.Charging,
 ) -> None:
     c = charging
-    claimed = await _billed_and_charged(c, w.DECLINES_WHEN_CHARGED)
+    claimed = await _denied(c, await _billed_and_charged(c, w.DECLINES_WHEN_CHARGED))
     assert claimed.completion["status"] == "failed"
-    await t.post(c.db, claimed.ops,
-                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
     assert await _settle(c.db) == ["balance reduced (refunded)"]
     true_up = await _true_up(c.db, claimed.billed)
     (refund,) = await _refunds(c.db, true_up["id"])
@@ -206,9 +207,7 @@ async def test_a_credit_against_a_failed_charge_reduces_the_balance_due(
 
 async def _refund_lost(c: w.Charging) -> tuple[Claimed, dict[str, Any], int]:
     """A denial's refund whose answer Stripe lost: (the claim, the refund row, its outbox)."""
-    claimed = await _billed_and_charged(c)
-    await t.post(c.db, claimed.ops,
-                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
+    claimed = await _denied(c, await _billed_and_charged(c))
     assert await _settle(c.db) == ["refunding"]
     await c.fault(LOSE_THE_REFUND)
     (outbox_id,) = await w.open_outbox(c.db, "refund_client")
@@ -246,9 +245,7 @@ async def test_a_webhook_records_the_refund_the_job_lost_once(
 
 async def test_a_refund_that_fails_later_is_reversed_once(charging: w.Charging) -> None:
     c = charging
-    claimed = await _billed_and_charged(c)
-    await t.post(c.db, claimed.ops,
-                 f.transaction(t.ours(f.DENIED, claimed.billed, "6"), bpr=DENIED_BPR))  # fmt: skip
+    claimed = await _denied(c, await _billed_and_charged(c))
     await _settle(c.db)
     assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
     (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
