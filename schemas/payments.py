@@ -105,3 +105,29 @@ class StripeObjectRef(msgspec.Struct, kw_only=True):
 class WebhookAck(Out):
     received: bool
     duplicate: bool
+
+
+# pending: written with its outbox row, amount frozen; submitting: a job holds its lease and
+# calls Stripe; succeeded: Stripe refunded it (the refund entry posted); failed: Stripe refused
+# it; applied: no Stripe call, it reduced the balance due of a charge that never succeeded.
+RefundStatus = Literal["pending", "submitting", "succeeded", "failed", "applied"]
+
+
+class RefundRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    charge_id: uuid.UUID
+    true_up_id: uuid.UUID
+    amount_cents: int
+    status: RefundStatus
+    attempt: int
+    lease_until: datetime | None
+    stripe_refund_id: str | None
+    created_at: datetime
+
+
+class RefundClientJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `refund_client`: the refund's id only (no PHI)."""
+
+    job: ClassVar[str] = "refund_client"
+    refund_id: uuid.UUID

@@ -13,9 +13,12 @@ import msgspec
 from schemas.common import Base, Out, text
 
 # ops_review: a PR reason other than 1/2/3 waits for ops; awaiting_correction: a reversal
-# waiting for the correction that nets it; ready: the settle_true_up job's to do; balance_due
-# (the client owes more) and credit (the client is owed a refund) until the payments issue's
-# card call makes them charged or refunded; closed: nothing left to settle.
+# waiting for the correction that nets it; ready: the settle_true_up job's to do (and while
+# its charge or refund is with Stripe); charged / refunded: the card charged, or the credit
+# refunded to the completion charge or taken off its balance due (services/payments/true_ups.py);
+# balance_due: the client owes it (no card, under 50 cents, or the charge failed); credit: the
+# client is owed it (no charge to refund, the part beyond the charge, or the refund failed);
+# closed: nothing left to settle.
 TrueUpStatus = Literal[
     "ops_review",
     "awaiting_correction",

@@ -68,6 +68,7 @@ TABLES: dict[str, str] = {
             "payment_setups",
             "payment_methods",
             "client_charges",
+            "client_refunds",
             "stripe_events",
         ),
         "payments",

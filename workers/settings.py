@@ -19,7 +19,7 @@ from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
-from workers.jobs.payments import charge_client, handle_stripe_event
+from workers.jobs.payments import charge_client, handle_stripe_event, refund_client
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -62,6 +62,7 @@ class WorkerSettings:
         # a run killed mid-way leaves the charge submitting and the next one looks it up.
         func(charge_client, timeout=60),
         func(handle_stripe_event, timeout=60),
+        func(refund_client, timeout=60),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),

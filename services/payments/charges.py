@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
 
 import asyncpg
 
@@ -34,8 +36,13 @@ from services.payments.gateway import (
     StripeGateway,
     StripeUnknown,
 )
+from services.remittance import service as remittance
 
 log = logging.getLogger(__name__)
+
+J = TypeVar("J", bound=outbox.Payload)
+P = TypeVar("P")
+R = TypeVar("R")
 
 ENTITY = "client_charge"
 # Longer than the job's arq timeout (60 s, workers/settings.py): a run is cancelled before
@@ -95,6 +102,14 @@ class Outcome:
     intent_id: str | None = None
 
 
+async def _true_up_outcome(
+    conn: asyncpg.Connection, charge: ChargeRow, status: Literal["charged", "balance_due"]
+) -> None:
+    """A true_up charge's outcome moved to its true-up (remittance owns client_true_ups)."""
+    if charge.kind == "true_up":
+        await remittance.settle_true_up_as(conn, charge.source_id, status)
+
+
 def _captured_lines(charge: ChargeRow, captured: Captured) -> tuple[Line, ...]:
     lines = [
         Line(account=AccountRef(kind="stripe_balance"), side="debit",
@@ -139,6 +154,7 @@ async def record_success(
         ),
     )
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await _true_up_outcome(conn, charge, "charged")
     return "succeeded"
 
 
@@ -151,26 +167,42 @@ async def record_failure(
     """Stripe refused the charge (402): a balance due, the decline code kept."""
     await q.update_failed(conn, charge.id, "failed", intent_id, codes, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await _true_up_outcome(conn, charge, "balance_due")
     return "failed"
+
+
+async def not_to_call(
+    conn: asyncpg.Connection, outbox_id: int, state: tuple[str, datetime | None] | None,
+    final: tuple[str, ...], what: str,
+) -> str | None:  # fmt: skip
+    """Why a locked row (its status and lease) needs no call now, its outbox row completed or
+    put back; None: claim it. Another run's live lease brings the row back once it ends."""
+    now = clock.now()
+    if state is None or state[0] in final:
+        await outbox.complete(conn, outbox_id)
+        return "done before" if state else f"no {what}"
+    status, lease = state
+    if status == "submitting" and lease is not None and lease > now:
+        await outbox.record_failure(conn, outbox_id, "leased", lease - now)
+        return "leased"
+    return None
 
 
 async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID) -> Plan | str:
     """The charge claimed for this run, or why there is nothing to call Stripe for."""
     charge = await q.lock_charge(conn, charge_id)
     now = clock.now()
-    if charge is None or charge.status in FINAL:
-        await outbox.complete(conn, outbox_id)
-        return "done before" if charge else "no charge"
-    if charge.status == "submitting" and charge.lease_until and charge.lease_until > now:
-        # Another run holds it: this row comes back once that lease is over.
-        await outbox.record_failure(conn, outbox_id, "leased", charge.lease_until - now)
-        return "leased"
+    state = None if charge is None else (charge.status, charge.lease_until)
+    if (busy := await not_to_call(conn, outbox_id, state, FINAL, "charge")) is not None:
+        return busy
+    assert charge is not None
     customer = await q.get_customer(conn, charge.client_id)
     method = await q.get_default_method(conn, charge.client_id)
     unknown = charge.status == "submitting"
     if not unknown and (customer is None or method is None):
         await q.update_failed(conn, charge.id, "balance_due", None, ("no_card_on_file", None), now)
         await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+        await _true_up_outcome(conn, charge, "balance_due")
         await outbox.complete(conn, outbox_id)
         return "balance_due"
     assert customer is not None
@@ -276,15 +308,34 @@ async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Out
     return result
 
 
-async def charge_client(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:
-    """The charge_client job's body: claim, call Stripe with nothing held, record."""
+async def run_leased(
+    tx: Transactions,
+    outbox_id: int,
+    payload: type[J],
+    claim: Callable[[asyncpg.Connection, J], Awaitable[P | str]],
+    call: Callable[[P], Awaitable[R]],
+    record: Callable[[asyncpg.Connection, P, R], Awaitable[str]],
+) -> str:
+    """A Stripe job's shape (charges and refunds): claim the row in one short transaction (or
+    say why there is nothing to call), call Stripe with nothing held, record under the row's
+    lock in a second transaction."""
     async with tx() as conn:
-        job = await outbox.lock(conn, outbox_id, ChargeClientJob)
+        job = await outbox.lock(conn, outbox_id, payload)
         if job is None:
             return "done before"
-        plan = await _claim(conn, outbox_id, job.charge_id)
+        plan = await claim(conn, job)
     if isinstance(plan, str):
         return plan
-    outcome = await _call(tx, gateway, plan)
+    outcome = await call(plan)
     async with tx() as conn:
-        return await _record(conn, outbox_id, plan, outcome)
+        return await record(conn, plan, outcome)
+
+
+async def charge_client(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:
+    """The charge_client job's body: claim, call Stripe with nothing held, record."""
+    return await run_leased(
+        tx, outbox_id, ChargeClientJob,
+        lambda conn, job: _claim(conn, outbox_id, job.charge_id),
+        lambda plan: _call(tx, gateway, plan),
+        lambda conn, plan, out: _record(conn, outbox_id, plan, out),
+    )  # fmt: skip

@@ -99,6 +99,21 @@ def _intent(obj: Any) -> Intent:
     )
 
 
+@dataclass(frozen=True)
+class Refunded:
+    id: str
+    status: str  # succeeded | pending | failed | canceled
+    amount: int
+    hearth_refund_id: str | None  # metadata
+
+
+def _refund(obj: Any) -> Refunded:
+    return Refunded(
+        id=obj.id, status=str(obj.status), amount=int(obj.amount),
+        hearth_refund_id=_field(_field(obj, "metadata"), "hearth_refund_id"),
+    )  # fmt: skip
+
+
 class StripeGateway:
     """One SDK client per process (API and worker), shared by every call."""
 
@@ -201,13 +216,19 @@ class StripeGateway:
         """The customer's intent made for this charge, by metadata (never the Search API: it
         lags), among those created since `since` (epoch seconds)."""
         params: dict[str, Any] = {"customer": customer, "created": {"gte": since}, "limit": 100}
+        found = await self._first_with(
+            self.client.v1.payment_intents.list_async, params, "hearth_charge_id", str(charge_id)
+        )
+        return None if found is None else _intent(found)
+
+    async def _first_with(self, list_async: Any, params: dict[str, Any], key: str,
+                          value: str) -> Any:  # fmt: skip
+        """The first listed object whose metadata has key = value, page after page."""
         while True:
-            page = await self._call(
-                lambda p=dict(params): self.client.v1.payment_intents.list_async(params=p)
-            )
+            page = await self._call(lambda p=dict(params): list_async(params=p))
             for obj in page.data:
-                if _field(_field(obj, "metadata"), "hearth_charge_id") == str(charge_id):
-                    return _intent(obj)
+                if _field(_field(obj, "metadata"), key) == value:
+                    return obj
             if not page.has_more or not page.data:
                 return None
             params["starting_after"] = page.data[-1].id
@@ -219,3 +240,45 @@ class StripeGateway:
         ))  # fmt: skip
         txn = obj.balance_transaction
         return Captured(charge_id=obj.id, fee_cents=int(txn.fee), net_cents=int(txn.net))
+
+    async def refund(
+        self, *, key: str, intent: str, amount: int, metadata: dict[str, str]
+    ) -> Refunded:
+        """A refund of part of the intent's charge (Stripe refuses more than is left: 400)."""
+        obj = await self._call(lambda: self.client.v1.refunds.create_async(
+            params={"payment_intent": intent, "amount": amount, "metadata": metadata},
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return _refund(obj)
+
+    async def get_refund(self, refund_id: str) -> Refunded:
+        return _refund(await self._call(lambda: self.client.v1.refunds.retrieve_async(refund_id)))
+
+    async def find_refund(self, intent: str, refund_id: uuid.UUID) -> Refunded | None:
+        """The intent's refund made for this Hearth refund, by metadata."""
+        params: dict[str, Any] = {"payment_intent": intent, "limit": 100}
+        found = await self._first_with(
+            self.client.v1.refunds.list_async, params, "hearth_refund_id", str(refund_id)
+        )
+        return None if found is None else _refund(found)
+
+    async def refunds_of_charge(self, charge_id: str) -> list[Refunded]:
+        """Every refund of a charge (charge.refunded names the charge), found through its
+        PaymentIntent."""
+        charge = await self._call(lambda: self.client.v1.charges.retrieve_async(charge_id))
+        intent = _field(charge, "payment_intent")
+        if intent is None:
+            return []
+        params: dict[str, Any] = {
+            "payment_intent": intent if isinstance(intent, str) else intent.id,
+            "limit": 100,
+        }
+        found: list[Refunded] = []
+        while True:
+            page = await self._call(
+                lambda p=dict(params): self.client.v1.refunds.list_async(params=p)
+            )
+            found.extend(_refund(obj) for obj in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = page.data[-1].id

@@ -1,4 +1,6 @@
-"""The payments domain's SQL: Stripe customers, card setups, cards, charges, Stripe events."""
+"""The payments domain's SQL: Stripe customers, card setups, cards, charges, refunds, Stripe
+events. Reads the claims table (a claim's session, to find the completion charge a true-up
+refunds)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from schemas.payments import ChargeKind, ChargeRow, ChargeStatus, PaymentMethodOut
+from schemas.payments import (
+    ChargeKind,
+    ChargeRow,
+    ChargeStatus,
+    PaymentMethodOut,
+    RefundRow,
+    RefundStatus,
+)
 
 
 async def insert_customer(conn: asyncpg.Connection, client_id: uuid.UUID, now: datetime) -> None:
@@ -368,3 +377,97 @@ async def update_event_handled(
         outcome[:200],
         now,
     )
+
+
+async def lock_completion_of_claim(
+    conn: asyncpg.Connection, claim_id: uuid.UUID
+) -> ChargeRow | None:
+    """The completion charge of the claim's session, locked (a true-up's refund goes to it)."""
+    row = await conn.fetchrow(
+        """
+        SELECT ch.id, ch.client_id, ch.kind, ch.source_table, ch.source_id, ch.amount_cents,
+               ch.status, ch.attempt, ch.lease_until, ch.payment_method_id,
+               ch.payment_intent_id, ch.fee_cents, ch.failure_code, ch.decline_code,
+               ch.created_at
+        FROM client_charges ch JOIN claims cl ON cl.therapy_session_id = ch.source_id
+        WHERE cl.id = $1 AND ch.kind = 'completion' FOR UPDATE OF ch
+        """,
+        claim_id,
+    )
+    return None if row is None else msgspec.convert(dict(row), ChargeRow)
+
+
+async def sum_refunds_of_charge(
+    conn: asyncpg.Connection, charge_id: uuid.UUID, statuses: tuple[RefundStatus, ...]
+) -> int:
+    total: int = await conn.fetchval(
+        """
+        SELECT coalesce(sum(amount_cents), 0)::bigint FROM client_refunds
+        WHERE charge_id = $1 AND status = ANY ($2::text[])
+        """,
+        charge_id,
+        list(statuses),
+    )
+    return total
+
+
+async def insert_refund(
+    conn: asyncpg.Connection, charge: ChargeRow, true_up_id: uuid.UUID, amount_cents: int,
+    status: RefundStatus, now: datetime,
+) -> uuid.UUID | None:  # fmt: skip
+    """The refund once per true-up; None when it exists already."""
+    refund_id: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO client_refunds
+            (client_id, charge_id, true_up_id, amount_cents, status, succeeded_at, created_at,
+             updated_at)
+        VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)
+        ON CONFLICT ON CONSTRAINT client_refunds_once DO NOTHING RETURNING id
+        """,
+        charge.client_id, charge.id, true_up_id, amount_cents, status, now,
+    )  # fmt: skip
+    return refund_id
+
+
+async def lock_refund(conn: asyncpg.Connection, refund_id: uuid.UUID) -> RefundRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, client_id, charge_id, true_up_id, amount_cents, status, attempt, lease_until,
+               stripe_refund_id, created_at
+        FROM client_refunds WHERE id = $1 FOR UPDATE
+        """,
+        refund_id,
+    )
+    return None if row is None else msgspec.convert(dict(row), RefundRow)
+
+
+async def lock_refund_by_stripe_id(conn: asyncpg.Connection, stripe_id: str) -> RefundRow | None:
+    refund_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM client_refunds WHERE stripe_refund_id = $1", stripe_id
+    )
+    return None if refund_id is None else await lock_refund(conn, refund_id)
+
+
+async def get_intent_of_charge(conn: asyncpg.Connection, charge_id: uuid.UUID) -> str | None:
+    intent: str | None = await conn.fetchval(
+        "SELECT payment_intent_id FROM client_charges WHERE id = $1", charge_id
+    )
+    return intent
+
+
+async def update_refund(
+    conn: asyncpg.Connection, refund_id: uuid.UUID, status: RefundStatus, *, attempt: int,
+    lease: datetime | None, stripe_id: str | None, failure_code: str | None, now: datetime,
+) -> None:  # fmt: skip
+    """The refund's state: claimed (submitting, a lease), back to pending after an error, or
+    its outcome (succeeded, failed) stamped; a Stripe id once known is kept."""
+    await conn.execute(
+        """
+        UPDATE client_refunds SET status = $2, attempt = $3, lease_until = $4,
+            stripe_refund_id = coalesce(stripe_refund_id, $5), failure_code = $6,
+            succeeded_at = CASE WHEN $2 = 'succeeded' THEN $7::timestamptz END,
+            failed_at = CASE WHEN $2 = 'failed' THEN $7::timestamptz END, updated_at = $7
+        WHERE id = $1
+        """,
+        refund_id, status, attempt, lease, stripe_id, failure_code, now,
+    )  # fmt: skip

@@ -24,13 +24,14 @@ from schemas.payments import HandleStripeEventJob, StripeEventIn
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
-from services.payments import charges
+from services.payments import charges, true_ups
 from services.payments import queries as q
 from services.payments.errors import BadSignature
 from services.payments.gateway import (
     Captured,
     Card,
     Intent,
+    Refunded,
     SetupIntent,
     StripeFailed,
     StripeGateway,
@@ -40,7 +41,13 @@ from services.payments.gateway import (
 log = logging.getLogger(__name__)
 
 TOLERANCE_S = 300
-HANDLED = ("setup_intent.succeeded", "payment_intent.succeeded", "payment_intent.payment_failed")
+HANDLED = (
+    "setup_intent.succeeded",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "charge.refunded",
+    "charge.refund.updated",
+)
 
 
 def verify(body: bytes, header: str | None, secret: str) -> None:
@@ -87,6 +94,7 @@ class Fetched:
     card: Card | None = None
     intent: Intent | None = None
     captured: Captured | None = None
+    refunds: tuple[Refunded, ...] = ()
 
 
 async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
@@ -94,6 +102,10 @@ async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
         setup = await gateway.get_setup_intent(object_id)
         card = await gateway.get_card(setup.payment_method) if setup.payment_method else None
         return Fetched(setup=setup, card=card)
+    if kind == "charge.refunded":  # the object is the charge
+        return Fetched(refunds=tuple(await gateway.refunds_of_charge(object_id)))
+    if kind == "charge.refund.updated":  # the object is the refund
+        return Fetched(refunds=(await gateway.get_refund(object_id),))
     intent = await gateway.get_intent(object_id)
     captured = None
     if intent.status == "succeeded" and intent.charge_id:
@@ -162,6 +174,9 @@ async def handle_stripe_event(tx: Transactions, gateway: StripeGateway, outbox_i
             return "done before"
         if fetched.setup is not None:
             outcome = await _saved_card(conn, fetched.setup, fetched.card)
+        elif kind.startswith("charge.refund"):
+            outcomes = [await true_ups.reconcile_refund(conn, r) for r in fetched.refunds]
+            outcome = ", ".join(outcomes) or "no refunds"
         else:
             assert fetched.intent is not None
             outcome = await _reconciled(conn, fetched.intent, fetched.captured)

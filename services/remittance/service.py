@@ -36,6 +36,7 @@ from schemas.remittance_posting import (
     RemittedClaimQueued,
     RemittedClaimRow,
 )
+from schemas.true_ups import TrueUpOut, TrueUpStatus
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.db import transaction
@@ -374,3 +375,16 @@ async def summarize_day(
     """The ops digest's remittance part: the 835s received in [start, end), the queues now."""
     queues = await digest.get_queues(conn, clock.now(), correction_days)
     return await digest.get_era_day(conn, start, end), queues
+
+
+async def lock_ready_true_up(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> TrueUpOut | None:
+    """A true-up waiting for its settlement, locked (payments charge or refund it)."""
+    return await true_up_ops.lock_ready(conn, true_up_id)
+
+
+async def settle_true_up_as(
+    conn: asyncpg.Connection, true_up_id: uuid.UUID, status: TrueUpStatus
+) -> bool:
+    """A ready true-up's settlement as payments made it (charged, refunded, balance_due,
+    credit); False when it was no longer ready."""
+    return await true_up_ops.mark_settled(conn, true_up_id, status)

@@ -5,9 +5,9 @@ A true-up waiting in ops_review carries a PR reason no rule may charge on its ow
 carries the other-PR part (client_receivable -> claim_losses) and the rest is ready, or the
 true-up is closed when nothing is left. `ready` queues settle_true_up in the same transaction.
 
-settle_true_up moves a ready true-up to balance_due (the client owes more) or credit (the
-client is owed a refund), stamped, and completes its outbox row in the same transaction. The
-payments issue replaces that step with the card call (charged, refunded) and keeps the states.
+The settle_true_up job is payments' (services/payments/true_ups.py): it reads a ready true-up
+through `lock_ready` and moves it only through `mark_settled` (charged, refunded, balance_due,
+credit), so client_true_ups stays this domain's table.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import uuid
 import asyncpg
 import msgspec
 
-from schemas.true_ups import SettleTrueUpJob, TrueUpDecision, TrueUpOut, TrueUpStatus
-from services.core import audit, clock, outbox
+from schemas.true_ups import TrueUpDecision, TrueUpOut, TrueUpStatus
+from services.core import audit, clock
 from services.core.auth import SYSTEM, Actor
-from services.core.db import transaction
 from services.core.pagination import Page, page_of
 from services.remittance import true_up
 from services.remittance.errors import TrueUpNotFound, TrueUpNotInReview
@@ -100,23 +99,21 @@ async def decide_true_up(
     return decided
 
 
-async def settle_true_up_on(conn: asyncpg.Connection, outbox_id: int) -> str:
-    """One ready true-up to balance_due or credit, its outbox row completed with it."""
-    job = await outbox.lock(conn, outbox_id, SettleTrueUpJob)
-    if job is None:
-        return "done before"
-    row = await q.lock_true_up(conn, job.true_up_id)
-    outcome = "nothing to settle"
-    if row is not None and row.status == "ready":
-        status: TrueUpStatus = "balance_due" if row.amount_cents > 0 else "credit"
-        await q.update_settled(conn, row.id, status, clock.now())
-        outcome = status
-        await audit.record(conn, SYSTEM, "update", ENTITY, [row.id])
-    await outbox.complete(conn, outbox_id)
-    return outcome
+async def lock_ready(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> TrueUpOut | None:
+    """The true-up locked when it waits for its settlement (ready), else None: payments'
+    settle_true_up job reads it through this to charge or refund it."""
+    row = await q.lock_true_up(conn, true_up_id)
+    return row if row is not None and row.status == "ready" else None
 
 
-async def settle_true_up(pool: asyncpg.Pool, outbox_id: int) -> str:
-    """`settle_true_up_on` in its own transaction (the job's)."""
-    async with transaction(pool) as conn:
-        return await settle_true_up_on(conn, outbox_id)
+async def mark_settled(
+    conn: asyncpg.Connection, true_up_id: uuid.UUID, status: TrueUpStatus
+) -> bool:
+    """A ready true-up settled by payments (charged, refunded, balance_due, credit), stamped;
+    whether it was ready (a repeat changes nothing)."""
+    row = await q.lock_true_up(conn, true_up_id)
+    if row is None or row.status != "ready":
+        return False
+    await q.update_settled(conn, row.id, status, clock.now())
+    await audit.record(conn, SYSTEM, "update", ENTITY, [row.id])
+    return True

@@ -22,6 +22,7 @@ from services.core.transactions import Transactions
 from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
+from services.payments.true_ups import refund_client
 from services.payments.webhooks import handle_stripe_event, receive
 from tests.therapy_sessions.completion import Visit, arrange, complete
 
@@ -97,12 +98,16 @@ async def charges_of(db: asyncpg.Connection, source_id: uuid.UUID) -> list[dict[
     return [dict(r) for r in rows]
 
 
-async def captured_entries(db: asyncpg.Connection, charge_id: uuid.UUID) -> int:
+async def entries_of(db: asyncpg.Connection, kind: str, source_id: uuid.UUID) -> int:
+    """How many journal entries of `kind` a row (a charge, a refund) made."""
     count: int = await db.fetchval(
-        "SELECT count(*) FROM journal_entries WHERE kind = 'card_captured' AND source_id = $1",
-        charge_id,
+        "SELECT count(*) FROM journal_entries WHERE kind = $1 AND source_id = $2", kind, source_id
     )
     return count
+
+
+async def captured_entries(db: asyncpg.Connection, charge_id: uuid.UUID) -> int:
+    return await entries_of(db, "card_captured", charge_id)
 
 
 LOSE_THE_ANSWER = {"kind": "timeout", "path_prefix": "/v1/payment_intents", "method": "POST",
@@ -167,3 +172,9 @@ async def committed_setup(
     async with transaction(pool) as conn:
         await receive(conn, body, signed(body, secret)["Stripe-Signature"], secret)
     return visit
+
+
+async def run_refunds(
+    db: asyncpg.Connection, tx: Transactions, gateway: StripeGateway
+) -> list[str]:
+    return [await refund_client(tx, gateway, n) for n in await open_outbox(db, "refund_client")]

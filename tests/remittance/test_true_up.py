@@ -9,8 +9,9 @@ import pytest
 
 from services.core.auth import Actor
 from services.ledger.service import get_trial_balance
+from services.payments.true_ups import settle_true_up_on
 from services.remittance.errors import TrueUpNotInReview
-from services.remittance.true_up_ops import decide_true_up, settle_true_up_on
+from services.remittance.true_up_ops import decide_true_up
 from tests.factories import make_ops, make_payer, make_provider_actor
 from tests.remittance import fixtures as f
 from tests.remittance import true_ups as t

@@ -1,13 +1,15 @@
-"""Client payments: the card charge at completion, and Stripe's webhook events."""
+"""Client payments: the card charge at completion, true-ups charged or refunded, and Stripe's
+webhook events."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from schemas.payments import ChargeClientJob, HandleStripeEventJob
+from schemas.payments import ChargeClientJob, HandleStripeEventJob, RefundClientJob
 from services.core.transactions import Transactions
 from services.payments.charges import charge_client as run_charge_client
+from services.payments.true_ups import refund_client as run_refund_client
 from services.payments.webhooks import handle_stripe_event as run_handle_stripe_event
 
 log = logging.getLogger(__name__)
@@ -29,4 +31,11 @@ async def handle_stripe_event(ctx: dict[str, Any], outbox_id: int) -> str:
     """A stored Stripe event applied from the object as Stripe has it now."""
     outcome = await run_handle_stripe_event(_transactions(ctx), ctx["stripe"], outbox_id)
     log.info("stripe event", extra={"job": HandleStripeEventJob.job, "outcome": outcome})
+    return outcome
+
+
+async def refund_client(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A true-up's refund sent to Stripe once (carries an outbox id only)."""
+    outcome = await run_refund_client(_transactions(ctx), ctx["stripe"], outbox_id)
+    log.info("client refunded", extra={"job": RefundClientJob.job, "outcome": outcome})
     return outcome

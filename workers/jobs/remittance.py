@@ -9,9 +9,9 @@ from typing import Any
 from schemas.remittance_posting import FetchRemittancesJob
 from schemas.true_ups import SettleTrueUpJob
 from services.core.db import transaction
+from services.payments.true_ups import settle_true_up_on
 from services.remittance.ingest import fetch_remittances as run_fetch_remittances
 from services.remittance.ingest import queue_fetch
-from services.remittance.true_up_ops import settle_true_up as run_settle_true_up
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ async def fetch_remittances(ctx: dict[str, Any], outbox_id: int) -> str:
 
 
 async def settle_true_up(ctx: dict[str, Any], outbox_id: int) -> str:
-    """A ready true-up to balance due or credit (carries an outbox id only)."""
-    outcome = await run_settle_true_up(ctx["pool"], outbox_id)
+    """A ready true-up charged, refunded, or left a balance due or credit (payments decide;
+    carries an outbox id only)."""
+    async with transaction(ctx["pool"]) as conn:
+        outcome = await settle_true_up_on(conn, outbox_id)
     log.info("true-up settled", extra={"job": SettleTrueUpJob.job, "outcome": outcome})
     return outcome
