@@ -121,7 +121,8 @@ async def test_replayed_and_reordered_dispute_events_book_once(charging: w.Charg
     assert (await _entries(c.db, "dispute_opened"), await _entries(c.db, "dispute_won")) == (1, 0)
     row = await _row(c.db, dispute_id)
     assert (row["status"], row["outcome"], row["funds_reinstated_cents"]) == ("lost", "lost", 0)
-    assert row["closed_at"] is not None and row["resolution"] is None
+    assert row["closed_at"] is not None
+    assert row["resolution"] is None
     # Lost: the amount stays owed by the client; the fee is the platform's.
     assert await balance(c.db, "client_receivable", charge["client_id"]) == charge["amount_cents"]
     assert await balance(c.db, "processing_fees") == charge["fee_cents"] + DISPUTE_FEE
@@ -180,7 +181,8 @@ async def test_ops_write_a_lost_dispute_off_once(charging: w.Charging) -> None:
     assert first.json()["resolution"] == "write_off"
     again = await c.api.post(f"/payments/disputes/{dispute_id}/resolution", json=body,
                              headers=ops)  # fmt: skip
-    assert again.status_code == 200 and again.json()["resolution"] == "write_off"
+    assert again.status_code == 200
+    assert again.json()["resolution"] == "write_off"
     other = await c.api.post(f"/payments/disputes/{dispute_id}/resolution",
                              json={**body, "action": "collect"}, headers=ops)  # fmt: skip
     assert other.status_code == 409, other.text
@@ -188,7 +190,8 @@ async def test_ops_write_a_lost_dispute_off_once(charging: w.Charging) -> None:
     assert await balance(c.db, "client_receivable", charge["client_id"]) == 0
     assert await balance(c.db, "bad_debt") == charge["amount_cents"]
     shown = await c.api.get(f"/payments/disputes/{dispute_id}", headers=ops)
-    assert shown.status_code == 200 and shown.json()["outcome"] == "lost"
+    assert shown.status_code == 200
+    assert shown.json()["outcome"] == "lost"
     await _balanced(c.db)
 
 
