@@ -157,8 +157,8 @@ async def _reconciled(conn: asyncpg.Connection, intent: Intent, captured: Captur
     if charge is None:
         return "not our intent"
     if intent.status == "succeeded" and captured is not None:
-        if charge.status == "succeeded":
-            return "already recorded"
+        if charge.status == "succeeded" and charge.payment_intent_id == intent.id:
+            return "already recorded"  # another intent is a double charge: record_success queues it
         return await charges.record_success(conn, charge, intent, captured)
     if intent.status == "requires_payment_method" and charge.status in ("pending", "submitting"):
         codes = (intent.failure_code or "card_declined", intent.decline_code)
