@@ -161,3 +161,29 @@ async def test_a_capture_of_another_amount_is_queued_and_dismissed(charging: w.C
     assert await w.captured_entries(c.db, charge["id"]) == 1
     assert await c.db.fetchval("SELECT count(*) FROM payment_exceptions") == 1
     await _balanced(c.db)
+
+
+async def test_a_refund_stripe_refuses_is_queued_and_kept_as_credit(charging: w.Charging) -> None:
+    c = charging
+    claimed = await _denied(c, await _billed_and_charged(c))
+    assert await _settle(c.db) == ["refunding"]
+    # Someone refunded the whole charge at Stripe meanwhile: Stripe refuses ours (400).
+    intent = claimed.completion["payment_intent_id"]
+    c.sdk.v1.refunds.create(params={"payment_intent": intent, "amount": ESTIMATE})
+    assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refund refused"]
+    true_up_id = await c.db.fetchval("SELECT id FROM client_true_ups")
+    (refund,) = await _refunds(c.db, true_up_id)
+    assert (refund["status"], refund["stripe_refund_id"]) == ("failed", None)
+    ops = c.token(claimed.ops)
+    (item,) = (await c.api.get("/payments/queues/failed-refunds", headers=ops)).json()["items"]
+    assert (item["refund_id"], item["amount_cents"], item["true_up_status"]) == (
+        str(refund["id"]), ESTIMATE, "credit",
+    )  # fmt: skip
+    body = {"action": "kept_as_credit", "note": "client asked to keep it for the next session"}
+    done = await c.api.post(f"/payments/failed-refunds/{item['id']}/resolution", json=body,
+                            headers=ops)  # fmt: skip
+    assert done.status_code == 200, done.text
+    # Nothing booked: the client's credit stays on their receivable for their next balance.
+    assert await w.entries_of(c.db, "refund", uuid.UUID(item["id"])) == 0
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == -ESTIMATE
+    await _balanced(c.db)
