@@ -41,11 +41,12 @@ from schemas.payments import (
 from services.core import audit, clock
 from services.core.auth import SYSTEM, Actor
 from services.core.errors import Conflict
-from services.core.pagination import Page, page_of
+from services.core.pagination import Page
 from services.ledger.service import post_entry
 from services.payments import queries as q
 from services.payments.errors import DisputeNotFound
 from services.payments.gateway import Disputed, DisputeFunds
+from services.payments.problems import already_resolved, audited_page
 from services.payments.queries import disputes as dq
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,10 @@ async def list_disputes(
     limit: int,
 ) -> Page[DisputeOut]:  # fmt: skip
     """Disputes, newest first, by Stripe's status when given (ops)."""
-    page = await page_of(lambda after, n: dq.list_disputes(conn, status, after, n), cursor, limit)
-    await audit.record(conn, actor, "read", ENTITY, [d.id for d in page.items])
-    return page
+    return await audited_page(
+        conn, actor, ENTITY, lambda after, n: dq.list_disputes(conn, status, after, n), cursor,
+        limit,
+    )  # fmt: skip
 
 
 async def get_dispute(conn: asyncpg.Connection, actor: Actor, dispute_id: uuid.UUID) -> DisputeOut:
@@ -193,10 +195,8 @@ async def resolve_dispute(
     dispute = await dq.lock_dispute(conn, dispute_id)
     if dispute is None:
         raise DisputeNotFound("dispute not found", field="dispute_id")
-    if dispute.resolution is not None:
-        if dispute.resolution == data.action:
-            return dispute
-        raise Conflict(f"the dispute was resolved as {dispute.resolution}", field="action")
+    if already_resolved(dispute.resolution, data.action):
+        return dispute
     if dispute.outcome != "lost":
         raise Conflict("only a lost dispute's amount is collected or written off", field="action")
     owed = dispute.funds_withdrawn_cents - dispute.funds_reinstated_cents

@@ -5,12 +5,15 @@ Each lands once (a UNIQUE key); the ops side is queues.py."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from schemas.payments import ChargeRow, PaymentExceptionKind, RefundRow
 from services.core import audit, clock
-from services.core.auth import SYSTEM
+from services.core.auth import SYSTEM, Actor
+from services.core.errors import Conflict
+from services.core.pagination import After, K, Page, page_of
 from services.payments.gateway import Captured, Intent
 from services.payments.queries import disputes as dq
 
@@ -44,3 +47,22 @@ async def queue_exception(
     )  # fmt: skip
     if queued is not None:
         await audit.record(conn, SYSTEM, "create", EXCEPTION, [queued])
+
+
+async def audited_page(
+    conn: asyncpg.Connection, actor: Actor, entity: str,
+    fetch: Callable[[After | None, int], Awaitable[list[K]]], cursor: str | None, limit: int,
+) -> Page[K]:  # fmt: skip
+    """A page of a queue, one audit row per record it shows (each names a client)."""
+    page = await page_of(fetch, cursor, limit)
+    await audit.record(conn, actor, "read", entity, [item.id for item in page.items])
+    return page
+
+
+def already_resolved(resolution: str | None, action: str) -> bool:
+    """A repeat of the same resolution answers as the first; another one is refused (409)."""
+    if resolution is None:
+        return False
+    if resolution == action:
+        return True
+    raise Conflict(f"it was resolved as {resolution}", field="action")

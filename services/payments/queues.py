@@ -30,34 +30,24 @@ from schemas.payments import (
 from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import Conflict
-from services.core.pagination import Page, page_of
+from services.core.pagination import Page
 from services.ledger.service import post_entry
 from services.payments import charges
 from services.payments import queries as q
 from services.payments.errors import FailedRefundNotFound, PaymentExceptionNotFound
 from services.payments.gateway import Captured
-from services.payments.problems import EXCEPTION, FAILED_REFUND
+from services.payments.problems import EXCEPTION, FAILED_REFUND, already_resolved, audited_page
 from services.payments.queries import disputes as dq
-
-
-def _already(resolution: str | None, action: str) -> bool:
-    """A repeat of the same resolution answers as the first; another one is refused."""
-    if resolution is None:
-        return False
-    if resolution == action:
-        return True
-    raise Conflict(f"it was resolved as {resolution}", field="action")
 
 
 async def list_failed_refunds(
     conn: asyncpg.Connection, actor: Actor, state: QueueState, cursor: str | None, limit: int
 ) -> Page[FailedRefundOut]:
     """Failed refunds, oldest first: open (the queue) or resolved."""
-    page = await page_of(
-        lambda after, n: dq.list_failed_refunds(conn, state, after, n), cursor, limit
-    )
-    await audit.record(conn, actor, "read", FAILED_REFUND, [f.id for f in page.items])
-    return page
+    return await audited_page(
+        conn, actor, FAILED_REFUND,
+        lambda after, n: dq.list_failed_refunds(conn, state, after, n), cursor, limit,
+    )  # fmt: skip
 
 
 async def resolve_failed_refund(
@@ -67,7 +57,7 @@ async def resolve_failed_refund(
     failed = await dq.lock_failed_refund(conn, failed_id)
     if failed is None:
         raise FailedRefundNotFound("failed refund not found", field="failed_refund_id")
-    if _already(failed.resolution, data.action):
+    if already_resolved(failed.resolution, data.action):
         return failed
     now = clock.now()
     if data.action == "refunded_elsewhere":
@@ -92,9 +82,10 @@ async def list_exceptions(
     conn: asyncpg.Connection, actor: Actor, state: QueueState, cursor: str | None, limit: int
 ) -> Page[PaymentExceptionOut]:
     """Captures not booked, oldest first: open (the queue) or resolved."""
-    page = await page_of(lambda after, n: dq.list_exceptions(conn, state, after, n), cursor, limit)
-    await audit.record(conn, actor, "read", EXCEPTION, [e.id for e in page.items])
-    return page
+    return await audited_page(
+        conn, actor, EXCEPTION, lambda after, n: dq.list_exceptions(conn, state, after, n),
+        cursor, limit,
+    )  # fmt: skip
 
 
 async def resolve_exception(
@@ -105,7 +96,7 @@ async def resolve_exception(
     found = await dq.lock_exception(conn, exception_id)
     if found is None:
         raise PaymentExceptionNotFound("payment exception not found", field="exception_id")
-    if _already(found.resolution, data.action):
+    if already_resolved(found.resolution, data.action):
         return found
     if data.action == "book":
         charge = await q.lock_charge(conn, found.charge_id)
