@@ -3,13 +3,16 @@ only. No token 401, a client or a provider 403, an unknown id 404; a refusal wri
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import asyncpg
 import httpx
 import pytest
 
+from services.app import create_app
 from services.core.settings import Settings
+from tests.authz import guarded_routes
 from tests.therapy_sessions.completion import arrange
 
 pytestmark = [
@@ -61,3 +64,11 @@ async def test_a_misspelt_filter_is_refused(
     for params in ({"status": "settled"}, {"limit": "201"}, {"cursor": "!!"}, {"statuss": "lost"}):
         response = await api.get("/payments/disputes", params=params, headers=ops)
         assert response.status_code == 400, (params, response.text)
+
+
+def test_every_payments_route_is_in_the_matrix(settings: Settings) -> None:
+    seen = guarded_routes(create_app(settings), "/payments")
+    assert {(method, re.sub(r"\{[^}]+\}", str(UNKNOWN), path), roles)
+            for method, path, roles in seen} == {
+        (method, path, frozenset({"ops"})) for method, path, _, _ in ROUTES
+    }  # fmt: skip
