@@ -26,12 +26,12 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import get_args
+from typing import cast, get_args
 
 import asyncpg
 import msgspec
 
-from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.ledger import AccountRef, EntryIn, EntryKind, Line
 from schemas.payments import (
     DISPUTE_CLOSED,
     DisputeOut,
@@ -73,6 +73,7 @@ async def _our_charge(
 def _entry(dispute: DisputeOut, txn: DisputeFunds, amount: int) -> EntryIn | None:
     """The entry of one balance transaction of the dispute; None: it moves nothing we book."""
     receivable = AccountRef(kind="client_receivable", owner_id=dispute.client_id)
+    kind: EntryKind
     if txn.net < 0:
         kind, taken = "dispute_opened", -txn.amount
         lines = [Line(account=receivable, side="debit", amount_cents=taken),
@@ -90,7 +91,7 @@ def _entry(dispute: DisputeOut, txn: DisputeFunds, amount: int) -> EntryIn | Non
     else:
         return None
     return EntryIn(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         idempotency_key=f"{kind}-{txn.id}",
         source_table="client_disputes",
         source_id=dispute.id,
@@ -119,12 +120,17 @@ def _figures(found: Disputed) -> tuple[int, int, int, int]:
     return withdrawn, fee, back, fee_back
 
 
+def _status(stripe_status: str) -> DisputeStatus | None:
+    """Stripe's status when it is one we know (a new one waits for a later read)."""
+    return cast(DisputeStatus, stripe_status) if stripe_status in STATUSES else None
+
+
 def _merged(row: DisputeOut, found: Disputed, now: datetime) -> DisputeOut:
     """The row with what Stripe says now; a stale read (an older answer) lowers nothing and
     reopens nothing."""
     status = row.status
-    if row.status not in DISPUTE_CLOSED and found.status in STATUSES:
-        status = found.status  # type: ignore[assignment]
+    if row.status not in DISPUTE_CLOSED:
+        status = _status(found.status) or row.status
     withdrawn, fee, back, fee_back = _figures(found)
     closed = status in DISPUTE_CLOSED
     due = found.evidence_due_by
@@ -152,9 +158,8 @@ async def apply_dispute(
     if charge is None:
         return "not our charge"
     now = clock.now()
-    status = found.status if found.status in STATUSES else "needs_response"
-    opened = (status, found.reason, found.amount)
-    await dq.insert_dispute(conn, found.id, charge, opened, now)  # type: ignore[arg-type]
+    opened = (_status(found.status) or "needs_response", found.reason, found.amount)
+    await dq.insert_dispute(conn, found.id, charge, opened, now)
     row = await dq.lock_dispute_by_stripe_id(conn, found.id)
     for txn in found.funds:
         if not _adds_up(txn):
