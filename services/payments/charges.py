@@ -28,6 +28,7 @@ from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
 from services.payments import queries as q
+from services.payments import write_offs
 from services.payments.gateway import (
     Captured,
     Declined,
@@ -154,6 +155,7 @@ async def record_success(
         ),
     )
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await write_offs.on_paid(conn, charge)
     await _true_up_outcome(conn, charge, "charged")
     return "succeeded"
 
@@ -167,6 +169,7 @@ async def record_failure(
     """Stripe refused the charge (402): a balance due, the decline code kept."""
     await q.update_failed(conn, charge.id, "failed", intent_id, codes, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await write_offs.follow_up(conn, charge)
     await _true_up_outcome(conn, charge, "balance_due")
     return "failed"
 
@@ -202,6 +205,7 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID)
     if not unknown and (customer is None or method is None):
         await q.update_failed(conn, charge.id, "balance_due", None, ("no_card_on_file", None), now)
         await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+        await write_offs.follow_up(conn, charge)
         await _true_up_outcome(conn, charge, "balance_due")
         await outbox.complete(conn, outbox_id)
         return "balance_due"
