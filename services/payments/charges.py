@@ -251,20 +251,24 @@ async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
         return Outcome("unknown")
 
 
-async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
-    charge = plan.charge
-    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
-        return earlier
-    metadata = {
+def intent_metadata(charge: ChargeRow) -> dict[str, str]:
+    """Hearth's ids on the charge's PaymentIntent (a lookup matches hearth_charge_id)."""
+    return {
         "hearth_charge_id": str(charge.id),
         "hearth_client_id": str(charge.client_id),
         "hearth_kind": charge.kind,
         "hearth_source_id": str(charge.source_id),
     }
+
+
+async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
+    charge = plan.charge
+    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
+        return earlier
     try:
         intent = await gateway.charge_off_session(
             key=f"charge-{charge.id}-a{plan.attempt}", customer=plan.customer,
-            method=plan.method, amount=charge.amount_cents, metadata=metadata,
+            method=plan.method, amount=charge.amount_cents, metadata=intent_metadata(charge),
         )  # fmt: skip
     except Declined as exc:
         return Outcome("declined", None, None, exc.failure_code, exc.decline_code, exc.intent_id)

@@ -103,16 +103,10 @@ async def _intent(tx: Transactions, gateway: StripeGateway, charge: ChargeRow,
     """The charge's intent and secret: its own, or one made for it now (its id stored)."""
     if charge.payment_intent_id is not None:
         return await gateway.get_intent_secret(charge.payment_intent_id)
-    metadata = {
-        "hearth_charge_id": str(charge.id),
-        "hearth_client_id": str(charge.client_id),
-        "hearth_kind": charge.kind,
-        "hearth_source_id": str(charge.source_id),
-    }
     try:
         intent, secret = await gateway.create_payable_intent(
             key=f"charge-{charge.id}-a{attempt}", customer=customer,
-            amount=charge.amount_cents, metadata=metadata,
+            amount=charge.amount_cents, metadata=charges.intent_metadata(charge),
         )  # fmt: skip
     except StripeFailed as exc:
         if not exc.transient:  # Stripe keeps the error under the key: the next takes n+1
