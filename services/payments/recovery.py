@@ -35,6 +35,7 @@ from schemas.payments import (
     DeclineClass,
     FollowUpChargeJob,
     RecoveryRow,
+    RecoveryStatus,
     RetryChargeJob,
     WriteOffChargeJob,
 )
@@ -110,6 +111,18 @@ async def _schedule_retry(
                               available_at=max(at, clock.now()))  # fmt: skip
 
 
+async def _failure_noted(
+    conn: asyncpg.Connection, charge: ChargeRow, kind: DeclineClass, status: RecoveryStatus,
+    failed_at: datetime,
+) -> RecoveryRow:  # fmt: skip
+    """The failure counted on the charge's recovery, and its email queued once."""
+    recovery = await rq.upsert_recovery(conn, charge.id, charge.client_id, kind, status,
+                                        failed_at, clock.now())  # fmt: skip
+    await outbox.add(conn, ChargeNoticeJob(charge_id=charge.id, failure=recovery.failures),
+                     dedupe_key=f"notice-{charge.id}-{recovery.failures}")  # fmt: skip
+    return recovery
+
+
 async def follow_up_charge(conn: asyncpg.Connection, settings: Settings, outbox_id: int) -> str:
     """The follow_up_charge job's body, in one transaction: the recovery written, retries or
     the write-off scheduled, the client's notice queued."""
@@ -123,9 +136,8 @@ async def follow_up_charge(conn: asyncpg.Connection, settings: Settings, outbox_
         return "nothing to follow up"
     kind = classify(charge.failure_code, charge.decline_code)
     soft = kind == "soft" and bool(settings.retry_days)
-    recovery = await rq.upsert_recovery(conn, charge.id, charge.client_id, kind,
-                                        "retrying" if soft else "awaiting_client", failed_at,
-                                        clock.now())  # fmt: skip
+    recovery = await _failure_noted(conn, charge, kind, "retrying" if soft else "awaiting_client",
+                                    failed_at)  # fmt: skip
     if charge.status == "failed" and charge.payment_method_id is not None:
         codes = (charge.failure_code, charge.decline_code)
         await rq.insert_first_attempt(conn, charge.client_id, charge.id,
@@ -134,8 +146,6 @@ async def follow_up_charge(conn: asyncpg.Connection, settings: Settings, outbox_
         await _schedule_retry(conn, settings, recovery, 1)
     else:
         await _schedule_write_off(conn, settings, recovery)
-    await outbox.add(conn, ChargeNoticeJob(charge_id=charge.id, failure=recovery.failures),
-                     dedupe_key=f"notice-{charge.id}-{recovery.failures}")  # fmt: skip
     await audit.record(conn, SYSTEM, "create", write_offs.ENTITY, [charge.id])
     await outbox.complete(conn, outbox_id)
     return f"{kind} decline" if charge.status == "failed" else "balance due"
@@ -267,12 +277,8 @@ async def _after_decline(
     failure = (codes[0] or "card_declined", codes[1])
     await q.update_failed(conn, charge.id, "failed", None, failure, now)
     kind = classify(*failure)
-    if kind != "soft":
-        if kind == "authentication":  # the client must confirm it: tell them, with the link
-            recovery = await rq.upsert_recovery(conn, charge.id, charge.client_id, kind,
-                                                "awaiting_client", now, now)  # fmt: skip
-            await outbox.add(conn, ChargeNoticeJob(charge_id=charge.id, failure=recovery.failures),
-                             dedupe_key=f"notice-{charge.id}-{recovery.failures}")  # fmt: skip
+    if kind != "soft":  # nothing more is tried: the client is told what to do
+        await _failure_noted(conn, charge, kind, "awaiting_client", now)
         return await _stop_retrying(conn, settings, outbox_id, charge, f"retry {kind} decline")
     current = await rq.lock_recovery(conn, charge.id)
     assert current is not None
@@ -281,6 +287,7 @@ async def _after_decline(
         await outbox.complete(conn, outbox_id)
         return "retry declined"
     result = await write_offs.write_off(conn, charge)
+    await _failure_noted(conn, charge, kind, "awaiting_client", now)  # "we will not try again"
     await outbox.complete(conn, outbox_id)
     return f"retries exhausted, {result}"
 
@@ -334,8 +341,3 @@ async def retry_charge(
         lambda plan: _call_retry(tx, gateway, plan),
         lambda conn, plan, out: _record_retry(conn, settings, outbox_id, plan, out),
     )  # fmt: skip
-
-
-def retry_times(settings: Settings, first_failed_at: datetime) -> list[datetime]:
-    """When a soft decline's retries fall (for the notice)."""
-    return [first_failed_at + timedelta(days=d) for d in settings.retry_days]

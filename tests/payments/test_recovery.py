@@ -96,6 +96,8 @@ async def test_the_last_soft_retry_declined_writes_the_charge_off_once(
         clock.CLOCK.advance(days * DAY)
         outcomes += await r.retries(c)
     assert outcomes == ["retry declined", "retry declined", "retries exhausted, written off"]
+    # Told at the failure, and when nothing more would be tried.
+    assert await r.open_jobs(c.db, "send_charge_notice") == 2
     assert await r.entries(c.db, charge["id"]) == [("bad_debt", "bad_debt")]
     assert await _owes(c.db, charge["client_id"]) == 0
     assert await _bad_debt(c.db) == AMOUNT
@@ -122,6 +124,7 @@ async def test_a_hard_decline_is_never_retried_and_written_off_after_sixty_days(
     assert await r.entries(c.db, charge["id"]) == [("bad_debt", "bad_debt")]
     assert await _bad_debt(c.db) == AMOUNT
     assert await r.attempts(c.db, charge["id"]) == [(0, "declined")]
+    assert await r.open_jobs(c.db, "send_charge_notice") == 1
     (intent,) = await c.intents()
     assert intent.status == "requires_payment_method"
     await _balanced(c.db)
