@@ -365,3 +365,21 @@ def test_the_schedule_comes_from_settings() -> None:
         load_settings({**base, "HEARTH_PAYMENT_RETRY_DAYS": "1;3"})
     with pytest.raises(SettingsError, match="HEARTH_PAYMENT_RETRY_CAP"):
         load_settings({**base, "HEARTH_PAYMENT_RETRY_CAP": "16"})
+
+
+async def test_a_removed_card_is_not_retried(charging: w.Charging) -> None:
+    c = charging
+    charge = await r.declined(c, "insufficient_funds")
+    assert await r.follow_ups(c) == ["soft decline"]
+    visit = charge["visit"]
+    method = await c.db.fetchval(
+        "SELECT payment_method_id FROM client_charges WHERE id = $1", charge["id"]
+    )
+    url = f"/clients/{visit.client.client_id}/payment-methods/{method}"
+    assert (await c.api.delete(url, headers=c.token(visit.client))).status_code == 204
+    before = await _latest_charge(c, charge["payment_intent_id"])
+    clock.CLOCK.advance(DAY)
+    assert await r.retries(c) == ["card removed"]
+    assert await _latest_charge(c, charge["payment_intent_id"]) == before
+    assert await r.open_jobs(c.db, "retry_charge") == 0
+    assert await r.open_jobs(c.db, "write_off_charge") == 1
