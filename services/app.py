@@ -64,6 +64,7 @@ from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.payments.gateway import StripeGateway
 from services.payments.problem_routes import PaymentProblemsController
+from services.payments.recovery_routes import ChargePaymentController
 from services.payments.routes import PaymentMethodController, StripeWebhookController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
@@ -113,6 +114,7 @@ ROUTE_HANDLERS: list[Any] = [
     PaymentMethodController,
     PaymentProblemsController,
     StripeWebhookController,
+    ChargePaymentController,
 ]
 
 

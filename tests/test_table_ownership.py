@@ -73,6 +73,8 @@ TABLES: dict[str, str] = {
             "client_disputes",
             "failed_refunds",
             "payment_exceptions",
+            "charge_recoveries",
+            "charge_attempts",
         ),
         "payments",
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, ServiceUnavailable
+from services.core.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 
 
 class PaymentMethodNotFound(NotFound):
@@ -27,3 +27,11 @@ class FailedRefundNotFound(NotFound):
 
 class PaymentExceptionNotFound(NotFound):
     code = "payment_exception_not_found"
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+
+
+class ChargeNotPayable(Conflict):
+    code = "charge_not_payable"
