@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 
-from schemas.common import Base, Out
+from schemas.common import Base, LongText, Out
 
 # The consent the client gives when saving a card (DESIGN.md "Charging clients"); a new text
 # gets a new version, and each setup keeps the version it showed.
@@ -216,3 +216,106 @@ class ChargePaymentOut(Out):
     intent_status: str | None
     client_secret: str | None
     decline_code: str | None
+
+
+# Stripe's dispute statuses; won, lost, warning_closed and prevented are final.
+DisputeStatus = Literal[
+    "warning_needs_response", "warning_under_review", "warning_closed", "needs_response",
+    "under_review", "won", "lost", "prevented",
+]  # fmt: skip
+DISPUTE_CLOSED: Final = ("won", "lost", "warning_closed", "prevented")
+DisputeAction = Literal["collect", "write_off"]
+
+
+class DisputeOut(Out):
+    """A Stripe dispute of one of our charges, with the money it moved as Stripe reports it."""
+
+    id: uuid.UUID
+    stripe_dispute_id: str
+    charge_id: uuid.UUID
+    client_id: uuid.UUID
+    status: DisputeStatus
+    reason: str
+    amount_cents: int
+    evidence_due_by: datetime | None
+    funds_withdrawn_cents: int
+    fee_cents: int
+    funds_reinstated_cents: int
+    fee_returned_cents: int
+    outcome: str | None
+    closed_at: datetime | None
+    resolution: DisputeAction | None
+    resolution_note: str | None
+    resolved_at: datetime | None
+    balance_charge_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DisputeResolutionIn(Base, kw_only=True):
+    """What ops decide for a lost dispute's amount: collect it from the client (a balance due,
+    never charged to the card by itself) or write it off (bad debt)."""
+
+    action: DisputeAction
+    note: LongText
+
+
+# A queue's rows: open (waiting for ops) or resolved.
+QueueState = Literal["open", "resolved"]
+FailedRefundAction = Literal["refunded_elsewhere", "kept_as_credit"]
+
+
+class FailedRefundOut(Out):
+    """A refund that did not reach the client: they are owed its amount until ops resolve it."""
+
+    id: uuid.UUID
+    refund_id: uuid.UUID
+    client_id: uuid.UUID
+    charge_id: uuid.UUID
+    true_up_id: uuid.UUID
+    true_up_status: str
+    amount_cents: int
+    failure_reason: str
+    resolution: FailedRefundAction | None
+    resolution_note: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class FailedRefundResolutionIn(Base, kw_only=True):
+    """refunded_elsewhere: paid by check or bank transfer (Dr client_receivable, Cr bank);
+    kept_as_credit: it settles the client's next balance (nothing booked)."""
+
+    action: FailedRefundAction
+    note: LongText
+
+
+PaymentExceptionKind = Literal["second_intent", "amount_differs"]
+PaymentExceptionAction = Literal["book", "dismiss"]
+
+
+class PaymentExceptionOut(Out):
+    """A capture Hearth would not book by itself, with Stripe's figures."""
+
+    id: uuid.UUID
+    charge_id: uuid.UUID
+    client_id: uuid.UUID
+    kind: PaymentExceptionKind
+    payment_intent_id: str
+    stripe_charge_id: str
+    expected_cents: int
+    captured_cents: int
+    fee_cents: int
+    net_cents: int
+    resolution: PaymentExceptionAction | None
+    resolution_note: str | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class PaymentExceptionResolutionIn(Base, kw_only=True):
+    """book: the capture is the charge's (card_captured with Stripe's figures; only when the
+    charge has no capture booked); dismiss: handled at Stripe (refunded, say), nothing booked."""
+
+    action: PaymentExceptionAction
+    note: LongText

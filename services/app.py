@@ -63,6 +63,7 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.payments.gateway import StripeGateway
+from services.payments.problem_routes import PaymentProblemsController
 from services.payments.recovery_routes import ChargePaymentController
 from services.payments.routes import PaymentMethodController, StripeWebhookController
 from services.prior_authorizations.routes import PriorAuthorizationController
@@ -111,6 +112,7 @@ ROUTE_HANDLERS: list[Any] = [
     DenialController,
     AppealController,
     PaymentMethodController,
+    PaymentProblemsController,
     StripeWebhookController,
     ChargePaymentController,
 ]

@@ -24,11 +24,11 @@ import asyncpg
 from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payments import STRIPE_MINIMUM_CENTS, ChargeClientJob, ChargeKind, ChargeRow
 from services.core import audit, clock, outbox
-from services.core.auth import SYSTEM
+from services.core.auth import SYSTEM, Actor
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
+from services.payments import problems, write_offs
 from services.payments import queries as q
-from services.payments import write_offs
 from services.payments.gateway import (
     Captured,
     Declined,
@@ -111,14 +111,14 @@ async def _true_up_outcome(
         await remittance.settle_true_up_as(conn, charge.source_id, status)
 
 
-def _captured_lines(charge: ChargeRow, captured: Captured) -> tuple[Line, ...]:
+def _captured_lines(charge: ChargeRow, captured: Captured, amount: int) -> tuple[Line, ...]:
     lines = [
         Line(account=AccountRef(kind="stripe_balance"), side="debit",
              amount_cents=captured.net_cents),
         Line(account=AccountRef(kind="processing_fees"), side="debit",
              amount_cents=captured.fee_cents),
         Line(account=AccountRef(kind="client_receivable", owner_id=charge.client_id),
-             side="credit", amount_cents=charge.amount_cents),
+             side="credit", amount_cents=amount),
     ]  # fmt: skip
     return tuple(line for line in lines if line.amount_cents > 0)
 
@@ -129,19 +129,31 @@ async def record_success(
     """The charge captured and its entry (Dr stripe_balance net, Dr processing_fees, Cr
     client_receivable), once; the row is locked by the caller."""
     if charge.payment_intent_id not in (None, intent.id):
-        # Two intents for one charge would be a double charge: never book the second.
+        # Two intents for one charge would be a double charge: never book the second; ops
+        # decide (payment_exceptions).
         log.error("second intent for a charge", extra={"count": 1, "outcome": intent.id})
+        await problems.queue_exception(conn, charge, intent, captured, "second_intent")
         return "another intent"
     if (
         intent.amount != charge.amount_cents
         or captured.net_cents + captured.fee_cents != intent.amount
     ):
         log.error("captured amount differs", extra={"outcome": intent.id})
+        await problems.queue_exception(conn, charge, intent, captured, "amount_differs")
         return "amount differs"
+    await book_capture(conn, SYSTEM, charge, intent.id, captured, charge.amount_cents)
+    return "succeeded"
+
+
+async def book_capture(
+    conn: asyncpg.Connection, actor: Actor, charge: ChargeRow, intent_id: str,
+    captured: Captured, amount: int,
+) -> None:  # fmt: skip
+    """The charge succeeded with this intent's capture of `amount` and its entry, once (also
+    what ops book from the exceptions queue); the row is locked by the caller."""
     now = clock.now()
-    await q.update_succeeded(
-        conn, charge.id, intent.id, captured.charge_id, captured.fee_cents, now
-    )
+    await q.update_succeeded(conn, charge.id, intent_id, captured.charge_id, captured.fee_cents,
+                             now)  # fmt: skip
     await post_entry(
         conn,
         EntryIn(
@@ -149,15 +161,14 @@ async def record_success(
             idempotency_key=f"card_captured-{charge.id}",
             source_table="client_charges",
             source_id=charge.id,
-            lines=_captured_lines(charge, captured),
+            lines=_captured_lines(charge, captured, amount),
             memo=f"card captured ({charge.kind})",
             occurred_at=now,
         ),
     )
-    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await audit.record(conn, actor, "update", ENTITY, [charge.id])
     await write_offs.on_paid(conn, charge)
     await _true_up_outcome(conn, charge, "charged")
-    return "succeeded"
 
 
 async def record_failure(

@@ -17,6 +17,18 @@ class BadSignature(DomainError):
     code = "bad_signature"
 
 
+class DisputeNotFound(NotFound):
+    code = "dispute_not_found"
+
+
+class FailedRefundNotFound(NotFound):
+    code = "failed_refund_not_found"
+
+
+class PaymentExceptionNotFound(NotFound):
+    code = "payment_exception_not_found"
+
+
 class ChargeNotFound(NotFound):
     code = "charge_not_found"
 

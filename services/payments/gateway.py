@@ -105,13 +105,38 @@ class Refunded:
     status: str  # succeeded | pending | failed | canceled
     amount: int
     hearth_refund_id: str | None  # metadata
+    failure_reason: str | None = None  # a failed refund's, as Stripe gives it
 
 
 def _refund(obj: Any) -> Refunded:
+    reason = _field(obj, "failure_reason")
     return Refunded(
         id=obj.id, status=str(obj.status), amount=int(obj.amount),
         hearth_refund_id=_field(_field(obj, "metadata"), "hearth_refund_id"),
+        failure_reason=str(reason)[:100] if reason else None,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DisputeFunds:
+    """One balance transaction of a dispute: money taken (net < 0) or given back (net > 0)."""
+
+    id: str
+    amount: int
+    fee: int
+    net: int
+
+
+@dataclass(frozen=True)
+class Disputed:
+    id: str
+    status: str
+    reason: str
+    amount: int
+    charge_id: str | None
+    payment_intent_id: str | None
+    evidence_due_by: int | None  # epoch seconds
+    funds: tuple[DisputeFunds, ...]
 
 
 class StripeGateway:
@@ -318,3 +343,25 @@ class StripeGateway:
         """The intent and its client secret (Stripe.js confirms with it)."""
         obj = await self._call(lambda: self.client.v1.payment_intents.retrieve_async(intent_id))
         return _intent(obj), str(obj.client_secret)
+
+    async def get_dispute(self, dispute_id: str) -> Disputed:
+        """The dispute as Stripe has it now, with its balance transactions (Stripe gives them
+        whole; an id alone is read)."""
+        obj = await self._call(lambda: self.client.v1.disputes.retrieve_async(dispute_id))
+        funds = []
+        for txn in _field(obj, "balance_transactions") or []:
+            if isinstance(txn, str):
+                txn = await self._call(
+                    lambda t=txn: self.client.v1.balance_transactions.retrieve_async(t)
+                )
+            funds.append(DisputeFunds(id=str(txn.id), amount=int(txn.amount),
+                                      fee=int(txn.fee), net=int(txn.net)))  # fmt: skip
+        charge, intent = _field(obj, "charge"), _field(obj, "payment_intent")
+        due = _field(_field(obj, "evidence_details"), "due_by")
+        return Disputed(
+            id=obj.id, status=str(obj.status), reason=str(obj.reason or "general")[:100],
+            amount=int(obj.amount),
+            charge_id=charge if isinstance(charge, str) or charge is None else charge.id,
+            payment_intent_id=intent if isinstance(intent, str) or intent is None else intent.id,
+            evidence_due_by=int(due) if due else None, funds=tuple(funds),
+        )  # fmt: skip

@@ -36,7 +36,7 @@ from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
-from services.payments import charges
+from services.payments import charges, problems
 from services.payments import queries as q
 from services.payments.gateway import Refunded, StripeFailed, StripeGateway, StripeUnknown
 from services.remittance import service as remittance
@@ -182,11 +182,17 @@ async def record_refund(conn: asyncpg.Connection, refund: RefundRow, found: Refu
                               stripe_id=found.id, failure_code="refund_" + found.status,
                               now=clock.now())  # fmt: skip
         await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
+        await problems.queue_failed_refund(conn, refund, _reason(found))
         result = "refund failed"
     else:
         return f"refund {found.status}"
     await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
     return result
+
+
+def _reason(found: Refunded) -> str:
+    """Why Stripe says the refund did not reach the card (its failure_reason), else its status."""
+    return found.failure_reason or f"refund_{found.status}"
 
 
 async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
@@ -206,6 +212,7 @@ async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
     if refund.status == "succeeded" and found.status in ("failed", "canceled"):
         await _post_refund_entry(conn, refund, found, failed=True)
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
+        await problems.queue_failed_refund(conn, refund, _reason(found))
         return "refund reversed"
     return "nothing to change"
 
@@ -280,6 +287,7 @@ async def _record(
                               now=now)  # fmt: skip
         await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
+        await problems.queue_failed_refund(conn, refund, out[8:108] or "refused")
         result = "refund refused"
     else:
         # Unknown (no answer, or Stripe's refund still pending): the lease given up, the next

@@ -24,12 +24,13 @@ from schemas.payments import HandleStripeEventJob, StripeEventIn
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
-from services.payments import charges, pay, true_ups
+from services.payments import charges, disputes, pay, true_ups
 from services.payments import queries as q
 from services.payments.errors import BadSignature
 from services.payments.gateway import (
     Captured,
     Card,
+    Disputed,
     Intent,
     Refunded,
     SetupIntent,
@@ -41,12 +42,20 @@ from services.payments.gateway import (
 log = logging.getLogger(__name__)
 
 TOLERANCE_S = 300
+# Their object is the refund: re-read and reconciled as charge.refund.updated is.
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed")
+DISPUTE_EVENTS = (
+    "charge.dispute.created", "charge.dispute.updated", "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated", "charge.dispute.closed",
+)  # fmt: skip
 HANDLED = (
     "setup_intent.succeeded",
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "charge.refunded",
     "charge.refund.updated",
+    *REFUND_EVENTS,
+    *DISPUTE_EVENTS,
 )
 
 
@@ -95,6 +104,7 @@ class Fetched:
     intent: Intent | None = None
     captured: Captured | None = None
     refunds: tuple[Refunded, ...] = ()
+    dispute: Disputed | None = None
 
 
 async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
@@ -104,8 +114,13 @@ async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
         return Fetched(setup=setup, card=card)
     if kind == "charge.refunded":  # the object is the charge
         return Fetched(refunds=tuple(await gateway.refunds_of_charge(object_id)))
-    if kind == "charge.refund.updated":  # the object is the refund
+    if kind == "charge.refund.updated" or kind in REFUND_EVENTS:  # the object is the refund
         return Fetched(refunds=(await gateway.get_refund(object_id),))
+    if kind in DISPUTE_EVENTS:  # the disputed intent's metadata names our charge
+        dispute = await gateway.get_dispute(object_id)
+        intent_id = dispute.payment_intent_id
+        intent = await gateway.get_intent(intent_id) if intent_id else None
+        return Fetched(dispute=dispute, intent=intent)
     intent = await gateway.get_intent(object_id)
     captured = None
     if intent.status == "succeeded" and intent.charge_id:
@@ -143,8 +158,8 @@ async def _reconciled(conn: asyncpg.Connection, intent: Intent, captured: Captur
     if charge is None:
         return "not our intent"
     if intent.status == "succeeded" and captured is not None:
-        if charge.status == "succeeded":
-            return "already recorded"
+        if charge.status == "succeeded" and charge.payment_intent_id == intent.id:
+            return "already recorded"  # another intent is a double charge: record_success queues it
         return await charges.record_success(conn, charge, intent, captured)
     if intent.status == "requires_payment_method" and charge.status in ("pending", "submitting"):
         codes = (intent.failure_code or "card_declined", intent.decline_code)
@@ -175,7 +190,10 @@ async def handle_stripe_event(tx: Transactions, gateway: StripeGateway, outbox_i
             return "done before"
         if fetched.setup is not None:
             outcome = await _saved_card(conn, fetched.setup, fetched.card)
-        elif kind.startswith("charge.refund"):
+        elif fetched.dispute is not None:
+            hearth_id = fetched.intent.hearth_charge_id if fetched.intent else None
+            outcome = await disputes.apply_dispute(conn, fetched.dispute, hearth_id)
+        elif kind.startswith("charge.refund") or kind in REFUND_EVENTS:
             outcomes = [await true_ups.reconcile_refund(conn, r) for r in fetched.refunds]
             outcome = ", ".join(outcomes) or "no refunds"
         else:
