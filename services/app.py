@@ -64,6 +64,12 @@ from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.payments.gateway import StripeGateway
 from services.payments.routes import PaymentMethodController, StripeWebhookController
+from services.payouts.routes import (
+    LedgerController,
+    PayoutAccountController,
+    PayoutHoldController,
+    TopUpController,
+)
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import (
@@ -111,6 +117,10 @@ ROUTE_HANDLERS: list[Any] = [
     AppealController,
     PaymentMethodController,
     StripeWebhookController,
+    PayoutAccountController,
+    PayoutHoldController,
+    TopUpController,
+    LedgerController,
 ]
 
 

@@ -20,6 +20,7 @@ from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
 from workers.jobs.payments import charge_client, handle_stripe_event, refund_client
+from workers.jobs.payouts import check_trial_balance, create_top_up
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -63,6 +64,7 @@ class WorkerSettings:
         func(charge_client, timeout=60),
         func(handle_stripe_event, timeout=60),
         func(refund_client, timeout=60),
+        func(create_top_up, timeout=60),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -74,6 +76,7 @@ class WorkerSettings:
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
+        cron(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
         # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
         cron(
             schedule_claim_submissions,
