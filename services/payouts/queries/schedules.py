@@ -53,7 +53,7 @@ async def list_schedules(
 async def lock_provider_schedules(conn: asyncpg.Connection, provider_id: uuid.UUID) -> None:
     """Serialize two changes of one provider's schedule (the newer wins, both kept)."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('payout_schedule:' || $1::text, 0))",
+        "SELECT pg_advisory_xact_lock(hashtextextended('payout_schedule:' || $1::uuid::text, 0))",
         provider_id,
     )
 
