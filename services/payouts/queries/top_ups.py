@@ -91,8 +91,8 @@ async def update_status(
     row = await conn.fetchrow(
         """
         UPDATE platform_top_ups SET status = $2, lease_until = $3, failure_code = $4,
-            succeeded_at = CASE WHEN $2 = 'succeeded' THEN $5 END,
-            failed_at = CASE WHEN $2 = 'failed' THEN $5 END,
+            succeeded_at = CASE WHEN $2 = 'succeeded' THEN $5::timestamptz END,
+            failed_at = CASE WHEN $2 = 'failed' THEN $5::timestamptz END,
             updated_at = $5
         WHERE id = $1
         RETURNING id, amount_cents, description, status, attempt, lease_until, stripe_topup_id,
