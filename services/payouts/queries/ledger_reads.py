@@ -68,7 +68,7 @@ async def insert_check(
         """
         INSERT INTO trial_balance_checks (debits_cents, credits_cents, imbalance_cents, accounts,
                                           created_at)
-        VALUES ($1, $2, $1 - $2, $3, $4)
+        VALUES ($1, $2, $1::bigint - $2::bigint, $3, $4)
         RETURNING id, debits_cents, credits_cents, imbalance_cents, accounts, balanced, created_at
         """,
         debits, credits, accounts, now,
