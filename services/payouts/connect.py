@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import stripe
 
+from services.core.stripe_lists import first_with_metadata
+
 
 class StripeUnknown(Exception):
     """No answer (timeout, lost connection, the key in flight): look it up, never redo."""
@@ -104,16 +106,7 @@ class ConnectGateway:
             raise StripeFailed(exc.code or type(exc).__name__, status=exc.http_status) from exc
 
     async def _first_with(self, list_async: Any, key: str, value: str) -> Any:
-        """The first listed object whose metadata has key = value, page after page."""
-        params: dict[str, Any] = {"limit": 100}
-        while True:
-            page = await self._call(lambda p=dict(params): list_async(params=p))
-            for obj in page.data:
-                if _field(_field(obj, "metadata"), key) == value:
-                    return obj
-            if not page.has_more or not page.data:
-                return None
-            params["starting_after"] = page.data[-1].id
+        return await first_with_metadata(self._call, list_async, {"limit": 100}, key, value)
 
     async def create_account(self, *, key: str, provider_id: uuid.UUID) -> Account:
         """An Express account that receives transfers (separate charges and transfers)."""

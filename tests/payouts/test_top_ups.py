@@ -74,20 +74,29 @@ async def test_a_top_up_is_recorded_once_and_booked_once(
     assert await w.run_top_ups(db, tx, gateway) == []
 
 
-async def test_a_pending_top_up_is_booked_when_it_succeeds(
+async def _created_at_stripe(
     db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
-    stripe_admin: httpx.AsyncClient, settings: Settings, token: Any,
-) -> None:  # fmt: skip
+    stripe_admin: httpx.AsyncClient, token: Any,
+) -> str:  # fmt: skip
+    """A top-up whose funds take an hour to arrive, made at Stripe: its Stripe id."""
     await stripe_admin.post("/_admin/config", json={"topup_delay_s": 3600})
     await _request(api, token(await f.make_ops(db)))
     assert await w.run_top_ups(db, tx, gateway) == ["created"]
     row = await _row(db)
     assert row["status"] == "created"
+    return str(row["stripe_topup_id"])
+
+
+async def test_a_pending_top_up_is_booked_when_it_succeeds(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_admin: httpx.AsyncClient, settings: Settings, token: Any,
+) -> None:  # fmt: skip
+    topup_id = await _created_at_stripe(db, api, tx, gateway, stripe_admin, token)
     assert await _booked(db) == []
     # Re-read while still pending: nothing booked, looked at again later.
     assert await w.run_top_ups(db, tx, gateway) == ["pending"]
     await stripe_admin.post("/_admin/clock", json={"advance_s": 3600})
-    event = pw.event("topup.succeeded", row["stripe_topup_id"])
+    event = pw.event("topup.succeeded", topup_id)
     assert (await pw.deliver(api, event, settings.stripe_webhook_secret)).status_code == 200
     assert await pw.run_events(db, tx, gateway) == ["succeeded"]
     assert len(await _booked(db)) == 2
@@ -100,10 +109,7 @@ async def test_a_top_up_the_bank_refuses_fails_and_books_nothing(
     db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
     stripe_admin: httpx.AsyncClient, settings: Settings, token: Any,
 ) -> None:  # fmt: skip
-    await stripe_admin.post("/_admin/config", json={"topup_delay_s": 3600})
-    await _request(api, token(await f.make_ops(db)))
-    assert await w.run_top_ups(db, tx, gateway) == ["created"]
-    topup_id = (await _row(db))["stripe_topup_id"]
+    topup_id = await _created_at_stripe(db, api, tx, gateway, stripe_admin, token)
     assert (await stripe_admin.post(f"/_admin/topups/{topup_id}/fail")).status_code == 200
     event = pw.event("topup.failed", topup_id)
     assert (await pw.deliver(api, event, settings.stripe_webhook_secret)).status_code == 200
