@@ -30,9 +30,10 @@ class PayoutAccountOut(Out):
     details_submitted: bool
     requirements_due: list[str]  # Stripe's currently_due and past_due
     disabled_reason: str | None
-    # Onboarding goes through Stripe's account link; the simulator has no /v1/account_links,
-    # so none is made: None until it can be.
+    # Stripe's hosted onboarding, a one-time address made by each POST (None on a GET: ask
+    # again for a fresh one once it expired).
     onboarding_url: str | None
+    onboarding_expires_at: datetime | None
     synced_at: datetime | None
     created_at: datetime
 

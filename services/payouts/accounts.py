@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
+import msgspec
 
 from schemas.payouts import PayoutAccountOut, PayoutAccountRow
 from services.core import audit, clock
@@ -35,8 +37,8 @@ def account_out(row: PayoutAccountRow) -> PayoutAccountOut:
         provider_id=row.provider_id, stripe_account_id=row.stripe_account_id,
         charges_enabled=row.charges_enabled, payouts_enabled=row.payouts_enabled,
         details_submitted=row.details_submitted, requirements_due=row.requirements_due,
-        disabled_reason=row.disabled_reason, onboarding_url=None, synced_at=row.synced_at,
-        created_at=row.created_at,
+        disabled_reason=row.disabled_reason, onboarding_url=None, onboarding_expires_at=None,
+        synced_at=row.synced_at, created_at=row.created_at,
     )  # fmt: skip
 
 
@@ -62,10 +64,33 @@ async def _create(
     )
 
 
+async def _with_link(
+    gateway: ConnectGateway, row: PayoutAccountRow, app_url: str
+) -> PayoutAccountOut:
+    """The account with a fresh onboarding link (Stripe's links are one-time and expire)."""
+    assert row.stripe_account_id is not None
+    now = clock.now()
+    try:
+        url, expires = await gateway.create_account_link(
+            key=f"account-link-{row.provider_id}-{int(now.timestamp())}",
+            account_id=row.stripe_account_id,
+            refresh_url=f"{app_url}/payouts/onboarding?refresh=1",
+            return_url=f"{app_url}/payouts/onboarding/done",
+        )
+    except (StripeFailed, StripeUnknown) as exc:
+        raise StripeUnavailable("Stripe made no onboarding link: try again") from exc
+    return msgspec.structs.replace(
+        account_out(row), onboarding_url=url,
+        onboarding_expires_at=datetime.fromtimestamp(expires, UTC),
+    )  # fmt: skip
+
+
 async def create_payout_account(
-    tx: Transactions, gateway: ConnectGateway, actor: Actor, provider_id: uuid.UUID
-) -> tuple[PayoutAccountOut, bool]:
-    """(the account, made now): the provider's Connect account, created once."""
+    tx: Transactions, gateway: ConnectGateway, actor: Actor, provider_id: uuid.UUID,
+    app_url: str,
+) -> tuple[PayoutAccountOut, bool]:  # fmt: skip
+    """(the account with an onboarding link, made now): the provider's Connect account,
+    created once."""
     async with tx() as conn:
         await providers.require_provider(conn, actor, provider_id)
         now = clock.now()
@@ -73,9 +98,10 @@ async def create_payout_account(
         row = await q.lock_account(conn, provider_id)
         assert row is not None
         await audit.record(conn, actor, "create", ENTITY, [provider_id])
-        if row.stripe_account_id is not None:
-            return account_out(row), False
-        await q.update_called(conn, provider_id, now)
+        if row.stripe_account_id is None:
+            await q.update_called(conn, provider_id, now)
+    if row.stripe_account_id is not None:
+        return await _with_link(gateway, row, app_url), False
     try:
         account = await _create(gateway, provider_id, row)
     except StripeFailed as exc:
@@ -88,7 +114,7 @@ async def create_payout_account(
         await _record(conn, provider_id, account)
         stored = await q.get_account(conn, provider_id)
     assert stored is not None
-    return account_out(stored), True
+    return await _with_link(gateway, stored, app_url), True
 
 
 async def get_payout_account(

@@ -118,6 +118,17 @@ class ConnectGateway:
         ))  # fmt: skip
         return _account(obj)
 
+    async def create_account_link(
+        self, *, key: str, account_id: str, refresh_url: str, return_url: str
+    ) -> tuple[str, int]:
+        """(url, expires_at): the one-time address of Stripe's hosted onboarding."""
+        obj = await self._call(lambda: self.client.v1.account_links.create_async(
+            params={"account": account_id, "type": "account_onboarding",
+                    "refresh_url": refresh_url, "return_url": return_url},
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return str(obj.url), int(obj.expires_at)
+
     async def get_account(self, account_id: str) -> Account:
         return _account(
             await self._call(lambda: self.client.v1.accounts.retrieve_async(account_id))

@@ -43,12 +43,13 @@ class PayoutAccountController(Controller):
           status_code=201)  # fmt: skip
     async def create(
         self, provider_id: FromPath[uuid.UUID], transactions: Transactions, stripe: Stripe,
-        actor: Caller,
+        actor: Caller, settings: AppSettings,
     ) -> Response[PayoutAccountOut]:  # fmt: skip
-        """The provider's Stripe Connect account, created once: 201 when made now, 200 when it
-        existed (a repeat is safe; 503 when Stripe did not answer: try again)."""
+        """The provider's Stripe Connect account, created once, with a fresh onboarding link:
+        201 when made now, 200 when it existed (a repeat is safe; 503 when Stripe did not
+        answer: try again)."""
         account, made = await accounts.create_payout_account(
-            transactions, ConnectGateway.of(stripe), actor, provider_id
+            transactions, ConnectGateway.of(stripe), actor, provider_id, settings.app_url
         )
         return Response(account, status_code=201 if made else 200)
 

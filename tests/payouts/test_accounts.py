@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import stripe
 
+from services.core import clock
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.core.transactions import Transactions
@@ -24,6 +26,7 @@ from tests import factories as f
 from tests.payments import world as w
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
+APP = "https://app.hearth.test"
 
 
 def _ours(sdk: stripe.StripeClient, provider_id: uuid.UUID) -> list[Any]:
@@ -33,7 +36,7 @@ def _ours(sdk: stripe.StripeClient, provider_id: uuid.UUID) -> list[Any]:
 
 async def test_created_once_and_read_back(
     db: asyncpg.Connection, api: httpx.AsyncClient, stripe_client: stripe.StripeClient,
-    token: Any,
+    stripe_admin: httpx.AsyncClient, token: Any,
 ) -> None:  # fmt: skip
     provider = await f.make_provider_actor(db)
     me = token(provider)
@@ -44,11 +47,16 @@ async def test_created_once_and_read_back(
     body = made.json()
     assert body["stripe_account_id"].startswith("acct_")
     assert (body["payouts_enabled"], body["requirements_due"]) == (True, [])
+    page = await stripe_admin.get(body["onboarding_url"])
+    assert (page.status_code, body["stripe_account_id"] in page.text) == (200, True)
+    assert datetime.fromisoformat(body["onboarding_expires_at"]) > clock.now()
     again = await api.post(url, headers=me)
     assert (again.status_code, again.json()["stripe_account_id"]) == (
         200, body["stripe_account_id"])  # fmt: skip
+    assert again.json()["onboarding_url"] is not None
     shown = (await api.get(url, headers=me)).json()
     assert shown["stripe_account_id"] == body["stripe_account_id"]
+    assert shown["onboarding_url"] is None
     assert len(_ours(stripe_client, provider.provider_id)) == 1  # type: ignore[arg-type]
 
 
@@ -106,14 +114,14 @@ async def test_concurrent_requests_make_one_account(
         connect = ConnectGateway.of(gateway)
         pid = provider.provider_id
         assert pid is not None
-        tries = [create_payout_account(tx, connect, who, pid) for who in (provider, ops) * 3]
+        tries = [create_payout_account(tx, connect, who, pid, APP) for who in (provider, ops) * 3]
         answers = await asyncio.gather(*tries, return_exceptions=True)
         # Some wait out the first call (409 in flight: 503, try again), none make a second one.
         assert all(isinstance(a, tuple | StripeUnavailable) for a in answers), answers
         ids = {a[0].stripe_account_id for a in answers if isinstance(a, tuple)}
         (account,) = _ours(stripe_client, pid)
         assert ids == {account.id}
-        out, made = await create_payout_account(tx, connect, ops, pid)
+        out, made = await create_payout_account(tx, connect, ops, pid, APP)
         assert (out.stripe_account_id, made) == (account.id, False)
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM payout_accounts") == 1
