@@ -97,7 +97,8 @@ async def create_payout_account(
         await q.insert_account(conn, provider_id, now)
         row = await q.lock_account(conn, provider_id)
         assert row is not None
-        await audit.record(conn, actor, "create", ENTITY, [provider_id])
+        await audit.record(conn, actor, "read" if row.stripe_account_id else "create", ENTITY,
+                           [provider_id])  # fmt: skip
         if row.stripe_account_id is None:
             await q.update_called(conn, provider_id, now)
     if row.stripe_account_id is not None:
