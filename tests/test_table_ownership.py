@@ -70,6 +70,8 @@ TABLES: dict[str, str] = {
             "client_charges",
             "client_refunds",
             "stripe_events",
+            "charge_recoveries",
+            "charge_attempts",
         ),
         "payments",
     ),

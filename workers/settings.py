@@ -19,7 +19,15 @@ from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
-from workers.jobs.payments import charge_client, handle_stripe_event, refund_client
+from workers.jobs.payments import (
+    charge_client,
+    follow_up_charge,
+    handle_stripe_event,
+    refund_client,
+    retry_charge,
+    send_charge_notice,
+    write_off_charge,
+)
 from workers.jobs.payouts import check_trial_balance, create_top_up
 from workers.jobs.remittance import (
     fetch_remittances,
@@ -64,6 +72,11 @@ class WorkerSettings:
         func(charge_client, timeout=60),
         func(handle_stripe_event, timeout=60),
         func(refund_client, timeout=60),
+        # Failed-payment recovery: one Stripe confirm (retry) or one SMTP send each, nothing held.
+        func(follow_up_charge, timeout=30),
+        func(retry_charge, timeout=60),
+        func(write_off_charge, timeout=30),
+        func(send_charge_notice, timeout=60),
         func(create_top_up, timeout=60),
     ]
     cron_jobs: ClassVar[list[Any]] = [

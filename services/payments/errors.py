@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, ServiceUnavailable
+from services.core.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 
 
 class PaymentMethodNotFound(NotFound):
@@ -15,3 +15,11 @@ class StripeUnavailable(ServiceUnavailable):
 
 class BadSignature(DomainError):
     code = "bad_signature"
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+
+
+class ChargeNotPayable(Conflict):
+    code = "charge_not_payable"
