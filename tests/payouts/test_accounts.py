@@ -179,3 +179,30 @@ async def test_who_may_see_a_payout_account(
     unknown = f"/providers/{uuid.uuid4()}/payout-account"
     if who in ("own", "ops"):
         assert (await api.get(unknown, headers=headers)).status_code == 404
+
+
+async def test_account_updated_adopts_an_account_whose_answer_was_lost(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
+    token: Any,
+) -> None:  # fmt: skip
+    provider = await f.make_provider_actor(db)
+    url = f"/providers/{provider.provider_id}/payout-account"
+    lose = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
+            "delay_s": 0.5, "after": True}  # fmt: skip
+    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
+    assert (await api.post(url, headers=token(provider))).status_code == 503
+    (account,) = _ours(stripe_client, provider.provider_id)  # type: ignore[arg-type]
+    secret = settings.stripe_webhook_secret
+    # Stripe is down when the job re-reads the account: the event waits for a later run.
+    down = {"kind": "error", "path_prefix": f"/v1/accounts/{account.id}", "method": "GET",
+            "count": 1, "status": 503}  # fmt: skip
+    assert (await stripe_admin.post("/_admin/faults", json=down)).status_code == 200
+    assert (await w.deliver(api, w.event("account.updated", account.id), secret)).status_code == 200
+    assert await w.run_events(db, tx, gateway) == ["retry"]
+    assert await w.run_events(db, tx, gateway) == ["account updated"]
+    shown = (await api.get(url, headers=token(provider))).json()
+    assert shown["stripe_account_id"] == account.id
+    again = await api.post(url, headers=token(provider))
+    assert (again.status_code, again.json()["stripe_account_id"]) == (200, account.id)
+    assert len(_ours(stripe_client, provider.provider_id)) == 1  # type: ignore[arg-type]
