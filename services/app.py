@@ -66,6 +66,12 @@ from services.payments.gateway import StripeGateway
 from services.payments.problem_routes import PaymentProblemsController
 from services.payments.recovery_routes import ChargePaymentController
 from services.payments.routes import PaymentMethodController, StripeWebhookController
+from services.payouts.routes import (
+    LedgerController,
+    PayoutAccountController,
+    PayoutHoldController,
+    TopUpController,
+)
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import (
@@ -115,6 +121,10 @@ ROUTE_HANDLERS: list[Any] = [
     PaymentProblemsController,
     StripeWebhookController,
     ChargePaymentController,
+    PayoutAccountController,
+    PayoutHoldController,
+    TopUpController,
+    LedgerController,
 ]
 
 

@@ -95,6 +95,16 @@ TABLES: dict[str, str] = {
         "remittance",
     ),
     **dict.fromkeys(("denial_resolutions", "claim_appeals", "claim_appeal_notes"), "denials"),
+    **dict.fromkeys(
+        (
+            "payout_accounts",
+            "payout_schedules",
+            "payout_holds",
+            "trial_balance_checks",
+            "platform_top_ups",
+        ),
+        "payouts",
+    ),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

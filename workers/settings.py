@@ -28,6 +28,7 @@ from workers.jobs.payments import (
     send_charge_notice,
     write_off_charge,
 )
+from workers.jobs.payouts import check_trial_balance, create_top_up
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -76,6 +77,7 @@ class WorkerSettings:
         func(retry_charge, timeout=60),
         func(write_off_charge, timeout=30),
         func(send_charge_notice, timeout=60),
+        func(create_top_up, timeout=60),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -87,6 +89,7 @@ class WorkerSettings:
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
+        cron(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
         # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
         cron(
             schedule_claim_submissions,

@@ -14,6 +14,7 @@ from typing import Any
 import stripe
 
 from services.core.settings import Settings
+from services.core.stripe_lists import first_with_metadata
 
 
 class StripeUnknown(Exception):
@@ -249,14 +250,7 @@ class StripeGateway:
     async def _first_with(self, list_async: Any, params: dict[str, Any], key: str,
                           value: str) -> Any:  # fmt: skip
         """The first listed object whose metadata has key = value, page after page."""
-        while True:
-            page = await self._call(lambda p=dict(params): list_async(params=p))
-            for obj in page.data:
-                if _field(_field(obj, "metadata"), key) == value:
-                    return obj
-            if not page.has_more or not page.data:
-                return None
-            params["starting_after"] = page.data[-1].id
+        return await first_with_metadata(self._call, list_async, params, key, value)
 
     async def captured(self, charge_id: str) -> Captured:
         """The charge's fee and net, from its balance transaction (never computed)."""
