@@ -64,6 +64,7 @@ from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.payments.gateway import StripeGateway
 from services.payments.routes import PaymentMethodController, StripeWebhookController
+from services.payments.statement_routes import ClientMoneyController, PaymentsOpsController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import (
@@ -111,6 +112,8 @@ ROUTE_HANDLERS: list[Any] = [
     AppealController,
     PaymentMethodController,
     StripeWebhookController,
+    ClientMoneyController,
+    PaymentsOpsController,
 ]
 
 

@@ -70,6 +70,7 @@ TABLES: dict[str, str] = {
             "client_charges",
             "client_refunds",
             "stripe_events",
+            "client_statement_emails",
         ),
         "payments",
     ),

@@ -19,7 +19,13 @@ from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
 from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
-from workers.jobs.payments import charge_client, handle_stripe_event, refund_client
+from workers.jobs.payments import (
+    charge_client,
+    handle_stripe_event,
+    queue_monthly_statements,
+    refund_client,
+    send_statement_email,
+)
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -63,6 +69,7 @@ class WorkerSettings:
         func(charge_client, timeout=60),
         func(handle_stripe_event, timeout=60),
         func(refund_client, timeout=60),
+        func(send_statement_email, timeout=30),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -74,6 +81,9 @@ class WorkerSettings:
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
+        # Daily: last month's statements queued once per client (a day's failed run is the
+        # next day's); the statements' month is in the platform's time zone.
+        cron(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),
         # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
         cron(
             schedule_claim_submissions,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, ServiceUnavailable
+from services.core.errors import DomainError, NotFound, ServiceUnavailable, Unprocessable
 
 
 class PaymentMethodNotFound(NotFound):
@@ -15,3 +15,7 @@ class StripeUnavailable(ServiceUnavailable):
 
 class BadSignature(DomainError):
     code = "bad_signature"
+
+
+class BadMonth(Unprocessable):
+    code = "bad_month"
