@@ -269,14 +269,15 @@ class BalanceDueOut(Out):
 
 
 class StatementEmailJob(msgspec.Struct, frozen=True, kw_only=True):
-    """The outbox payload of `send_statement_email`: ids and instants only (no PHI).
-    kind true_up_notice: a true-up the client is charged for at charge_at (None: not charged,
-    a balance due); monthly: the statement of `month` (YYYY-MM)."""
+    """The outbox payload of `send_statement_email`: ids, an amount and instants only (no
+    PHI). kind true_up_notice: a true-up the client owes amount_cents of (net of a credit),
+    charged at charge_at (None: not charged, a balance due); monthly: the statement of
+    `month` (YYYY-MM)."""
 
     job: ClassVar[str] = "send_statement_email"
     kind: Literal["true_up_notice", "monthly"]
     client_id: uuid.UUID
     true_up_id: uuid.UUID | None = None
-    charge_id: uuid.UUID | None = None
+    amount_cents: int | None = None
     charge_at: datetime | None = None
     month: str | None = None

@@ -56,8 +56,11 @@ _PRODUCTION_REQUIRED = (
 
 # Defaults one environment overrides (a variable set explicitly still wins). Development holds
 # ready claims 0 hours (DESIGN.md "Edit window and submission timing": the demo sets 0): `make
-# demo` submits the claims it completes at once instead of a day later.
-_ENV_DEFAULTS: dict[str, dict[str, str]] = {"development": {"claim_hold_hours": "0"}}
+# demo` submits the claims it completes at once instead of a day later, and charges a true-up
+# with no notice period (the statement email still goes first).
+_ENV_DEFAULTS: dict[str, dict[str, str]] = {
+    "development": {"claim_hold_hours": "0", "true_up_notice_days": "0"}
+}
 
 
 class SettingsError(Exception):

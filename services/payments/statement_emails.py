@@ -14,7 +14,6 @@ brings the row back later.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,14 +39,13 @@ RETRY_IN = timedelta(minutes=5)
 
 
 async def add_true_up_notice(
-    conn: asyncpg.Connection, true_up: TrueUpOut, charge_id: uuid.UUID | None,
-    charge_at: datetime | None,
-) -> None:  # fmt: skip
-    """The true-up's statement email, queued in the caller's transaction (charge_id None: a
-    balance due, not charged)."""
+    conn: asyncpg.Connection, true_up: TrueUpOut, amount_cents: int, charge_at: datetime | None
+) -> None:
+    """The true-up's statement email, queued in the caller's transaction: `amount_cents` (the
+    true-up's, less any credit) charged at `charge_at`, or (None) left a balance due."""
     job = StatementEmailJob(
         kind="true_up_notice", client_id=true_up.client_id, true_up_id=true_up.id,
-        charge_id=charge_id, charge_at=charge_at,
+        amount_cents=amount_cents, charge_at=charge_at,
     )  # fmt: skip
     await outbox.add(conn, job, dedupe_key=f"true-up-notice-{true_up.id}")
 
@@ -69,7 +67,11 @@ async def _notice(
     about = found.get(facts.session_id) if facts.session_id else None
     session = session_words(about.session_date if about else None,
                             about.provider_name if about else None)  # fmt: skip
-    amount = usd(facts.amount_cents)
+    owed = facts.amount_cents if job.amount_cents is None else job.amount_cents
+    amount = usd(owed)
+    if owed < facts.amount_cents:
+        credit = usd(facts.amount_cents - owed)
+        amount += f" ({usd(facts.amount_cents)} less your credit of {credit})"
     if job.charge_at is not None:
         day = _local_day(job.charge_at, settings.statement_time_zone).isoformat()
         card = (
@@ -92,7 +94,7 @@ async def _notice(
         f"What they decided: {facts.reason}.\n\n{what}\n\n"
         "Your statements, charges and refunds are in the Hearth app.\n"
     )
-    subject = f"Your insurer's decision: {amount} to pay"
+    subject = f"Your insurer's decision: {usd(owed)} to pay"
     return mail.OutgoingEmail(to=facts.email, subject=subject, body=body)
 
 

@@ -169,6 +169,19 @@ async def list_refunds(
     return page.map(out)
 
 
+def _net(row: q.BalanceRow) -> int:
+    """Owed and nothing under way (negative: the client's credit)."""
+    under_way = row.being_charged_cents - row.being_refunded_cents + row.in_review_cents
+    return row.balance_cents - under_way
+
+
+async def owed_now(conn: asyncpg.Connection, client_id: uuid.UUID) -> int:
+    """What the client owes that no charge is taking and ops do not review (negative: their
+    credit), from the ledger."""
+    row = await q.get_balance(conn, client_id)
+    return 0 if row is None else _net(row)
+
+
 async def get_balance(
     conn: asyncpg.Connection, actor: Actor, client_id: uuid.UUID
 ) -> ClientBalanceOut:
@@ -182,8 +195,7 @@ async def get_balance(
             being_refunded_cents=0, in_review_cents=0, credit_cents=0, written_off_cents=0,
             oldest_due_at=None,
         )  # fmt: skip
-    net = row.balance_cents - row.being_charged_cents + row.being_refunded_cents
-    net -= row.in_review_cents
+    net = _net(row)
     return ClientBalanceOut(
         client_id=client_id, balance_cents=row.balance_cents, owed_now_cents=max(net, 0),
         being_charged_cents=row.being_charged_cents,

@@ -37,7 +37,7 @@ from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
-from services.payments import charges, statement_emails
+from services.payments import charges, statement_emails, statements
 from services.payments import queries as q
 from services.payments.gateway import Refunded, StripeFailed, StripeGateway, StripeUnknown
 from services.remittance import service as remittance
@@ -53,20 +53,26 @@ REFUND_FINAL = ("succeeded", "failed", "applied")
 async def _owed_more(conn: asyncpg.Connection, true_up: TrueUpOut, notice: timedelta) -> str:
     """A true_up charge queued to run after the notice period, or a balance due at once (no
     card on file, or under Stripe's minimum: add_charge writes that charge as a balance due);
-    either way the client's statement email is queued with it (statement_emails.py)."""
+    either way the client's statement email is queued with it (statement_emails.py). A credit
+    the client holds first settles it (DESIGN.md "Balance due"): only what the ledger says
+    they owe, net of that credit, is charged; all of it covered, the true-up is closed."""
+    if await q.list_charges_of_source(conn, true_up.id):
+        return "charged before"  # a second settlement: the charge's outcome settles it
+    amount = min(true_up.amount_cents, await statements.owed_now(conn, true_up.client_id))
+    if amount <= 0:
+        await remittance.settle_true_up_as(conn, true_up.id, "closed")
+        return "settled by credit"
     if await q.get_default_method(conn, true_up.client_id) is not None:
         source = ("client_true_ups", true_up.id)
         charge_at = clock.now() + notice
         charge_id = await charges.add_charge(
-            conn, true_up.client_id, "true_up", source, true_up.amount_cents, charge_at
+            conn, true_up.client_id, "true_up", source, amount, charge_at
         )
-        if charge_id is not None and true_up.amount_cents >= STRIPE_MINIMUM_CENTS:
-            await statement_emails.add_true_up_notice(conn, true_up, charge_id, charge_at)
+        if charge_id is not None and amount >= STRIPE_MINIMUM_CENTS:
+            await statement_emails.add_true_up_notice(conn, true_up, amount, charge_at)
             return "charging"
-        if charge_id is None and await q.list_charges_of_source(conn, true_up.id):
-            return "charged before"  # a second settlement: the charge's outcome settles it
     await remittance.settle_true_up_as(conn, true_up.id, "balance_due")
-    await statement_emails.add_true_up_notice(conn, true_up, None, None)
+    await statement_emails.add_true_up_notice(conn, true_up, amount, None)
     return "balance_due"
 
 
