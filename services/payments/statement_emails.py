@@ -23,7 +23,6 @@ from schemas.payments import StatementEmailJob, StatementOut
 from schemas.true_ups import TrueUpOut
 from services.core import audit, clock, mail, outbox
 from services.core.auth import SYSTEM
-from services.core.db import transaction
 from services.core.settings import Settings
 from services.payments.queries import statements as q
 from services.payments.statements import (
@@ -144,23 +143,10 @@ async def prepare_statement_email(
 
 async def send_statement_email(pool: asyncpg.Pool, settings: Settings, outbox_id: int) -> str:
     """One outbox row's email; the SMTP call holds no transaction or lock."""
-    async with transaction(pool) as conn:
-        message = await prepare_statement_email(conn, settings, outbox_id)
-    if message is None:
-        return "nothing to send"
-    try:
-        await mail.send(settings, message)
-    except mail.MailUnavailable as exc:
-        async with transaction(pool) as conn:
-            await outbox.record_failure(conn, outbox_id, str(exc), RETRY_IN)
-        return "mail server unavailable; retrying later"
-    except mail.RecipientRefused:
-        async with transaction(pool) as conn:  # a bad address stays bad: the row is done
-            await outbox.complete(conn, outbox_id)
-        return "recipient refused"
-    async with transaction(pool) as conn:
-        await outbox.complete(conn, outbox_id)
-    return "sent"
+    return await mail.send_queued(
+        pool, settings, outbox_id,
+        lambda conn: prepare_statement_email(conn, settings, outbox_id), RETRY_IN,
+    )  # fmt: skip
 
 
 def last_month(now: datetime, time_zone: str) -> date:

@@ -13,17 +13,27 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 import pytest
+import stripe
 
 from schemas.ledger import AccountRef, EntryIn, Line
 from services.core import mail, outbox
 from services.core.clock import Clock
+from services.core.db import create_pool, transaction
+from services.core.settings import Settings
 from services.ledger.service import post_entry
 from services.payments.charges import charge_client
-from services.payments.statement_emails import prepare_statement_email, queue_monthly_statements
+from services.payments.gateway import StripeGateway
+from services.payments.statement_emails import (
+    prepare_statement_email,
+    queue_monthly_statements,
+    send_statement_email,
+)
 from services.payments.true_ups import settle_true_up_on
 from tests.factories import make_ops, make_payer, make_provider_actor
 from tests.mailsink import MailSink, mail_sink  # noqa: F401 - the sink fixture
 from tests.payments import world as w
+from tests.payments.test_true_up_concurrency import OWES_MORE as OWES_MORE_835
+from tests.payments.test_true_up_concurrency import _billed_with_card
 from tests.payments.test_true_ups import OWES_MORE, _billed_and_charged
 from tests.remittance import fixtures as f
 from tests.remittance import true_ups as t
@@ -179,3 +189,22 @@ async def test_a_credit_first_settles_what_a_true_up_asks(
     message = await prepare_statement_email(c.db, c.settings, notice_row)
     assert message is not None
     assert "We will charge $50.00 ($70.00 less your credit of $20.00)" in message.body
+
+
+async def test_the_notice_job_sends_once_through_smtp(
+    committed_db: str, gateway: StripeGateway, stripe_client: stripe.StripeClient,
+    settings: Settings, mail_sink: MailSink,  # noqa: F811
+) -> None:  # fmt: skip
+    pool = await create_pool(committed_db, min_size=1, max_size=2)
+    try:
+        billed = await _billed_with_card(pool, gateway, stripe_client, settings, OWES_MORE_835)
+        async with transaction(pool) as conn:
+            (row,) = await w.open_outbox(conn, "send_statement_email")
+            to = await _email(conn, billed.client_id)
+        sink = msgspec.structs.replace(settings, smtp_port=mail_sink.smtp_port)
+        assert await send_statement_email(pool, sink, row) == "sent"
+        assert await send_statement_email(pool, sink, row) == "nothing to send"
+        (delivered,) = mail_sink.wait_for(to)
+        assert "$70.00" in str(delivered)
+    finally:
+        await pool.close()
