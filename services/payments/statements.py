@@ -131,7 +131,7 @@ async def list_charges(
     def out(c: q.ChargeLine) -> ClientChargeOut:
         day, provider = _about(sessions, c.session_id)
         return ClientChargeOut(
-            id=c.id, created_at=c.created_at, kind=c.kind,  # type: ignore[arg-type]
+            id=c.id, created_at=c.created_at, kind=c.kind,
             what_for=charge_words(c.kind, day, provider), session_id=c.session_id,
             session_date=day, provider_name=provider, true_up_reason=c.true_up_reason,
             amount_cents=c.amount_cents, status=c.status, card_brand=c.card_brand,
@@ -160,7 +160,7 @@ async def list_refunds(
             id=r.id, created_at=r.created_at, charge_id=r.charge_id,
             what_for=session_words(day, provider) + how, session_id=r.session_id,
             session_date=day, provider_name=provider, reason=r.reason,
-            amount_cents=r.amount_cents, status=r.status,  # type: ignore[arg-type]
+            amount_cents=r.amount_cents, status=r.status,
             to_card=not applied, card_brand=r.card_brand, card_last4=r.card_last4,
             failure=failure_words(r.failure_code, None) if r.status == "failed" else None,
             refunded_at=r.succeeded_at,
@@ -328,7 +328,7 @@ async def list_failed(
     return page.map(
         lambda c: FailedChargeOut(
             id=c.id, created_at=c.created_at, client_id=c.client_id, client_name=c.client_name,
-            kind=c.kind, amount_cents=c.amount_cents, status=c.status,  # type: ignore[arg-type]
+            kind=c.kind, amount_cents=c.amount_cents, status=c.status,
             failure_code=c.failure_code, decline_code=c.decline_code,
             failure=failure_words(c.failure_code, c.decline_code) or "did not go through",
             failed_at=c.failed_at, attempt=c.attempt,

@@ -17,7 +17,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from schemas.payments import ChargeStatus
+from schemas.payments import ChargeKind, ChargeStatus, RefundStatus
 from services.core.db import to_structs
 from services.core.pagination import After, fetch_page
 
@@ -53,7 +53,7 @@ async def list_sessions(
 class ChargeLine(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     created_at: datetime
-    kind: str
+    kind: ChargeKind
     amount_cents: int
     status: ChargeStatus
     failure_code: str | None
@@ -96,7 +96,7 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     charge_id: uuid.UUID
     amount_cents: int
-    status: str
+    status: RefundStatus
     failure_code: str | None
     succeeded_at: datetime | None
     card_brand: str | None
@@ -234,7 +234,7 @@ class FailedRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     client_id: uuid.UUID
     client_name: str
-    kind: str
+    kind: ChargeKind
     amount_cents: int
     status: ChargeStatus
     failure_code: str | None
