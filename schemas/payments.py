@@ -239,8 +239,8 @@ class StatementOut(Out):
     lines: list[StatementLineOut]
 
 
-class FailedChargeOut(Out):
-    """A charge that did not go through (ops: GET /payments/failed)."""
+class FailedChargeRow(Out):
+    """A charge that did not go through, as stored."""
 
     id: uuid.UUID
     created_at: datetime
@@ -251,9 +251,14 @@ class FailedChargeOut(Out):
     status: ChargeStatus
     failure_code: str | None
     decline_code: str | None
-    failure: str
     failed_at: datetime | None
     attempt: int
+
+
+class FailedChargeOut(FailedChargeRow):
+    """A charge that did not go through (ops: GET /payments/failed), why in words."""
+
+    failure: str
 
 
 class BalanceDueOut(Out):

@@ -14,14 +14,16 @@ ledger. Its lines are the month's entries on the receivable, so closing = openin
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
-from typing import Final
+from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 
 from schemas.payments import (
     BalanceDueOut,
@@ -38,7 +40,7 @@ from schemas.payments import (
 from services.clients import service as clients
 from services.core import audit, clock
 from services.core.auth import Actor
-from services.core.pagination import Page, decode_cursor, encode_cursor, page_of
+from services.core.pagination import After, Page, decode_cursor, encode_cursor, page_of
 from services.core.settings import Settings
 from services.payments.errors import BadMonth
 from services.payments.queries import statements as q
@@ -118,15 +120,30 @@ def _about(
     return (None, None) if facts is None else (facts.session_date, facts.provider_name)
 
 
+L = TypeVar("L", q.ChargeLine, q.RefundLine)
+
+
+async def _client_page(
+    conn: asyncpg.Connection, settings: Settings, actor: Actor, whose: tuple[uuid.UUID, str],
+    fetch: Callable[[After | None, int], Awaitable[list[L]]], cursor: str | None, limit: int,
+) -> tuple[Page[L], dict[uuid.UUID, q.SessionFacts]]:  # fmt: skip
+    """A page of the client's rows (404 unless the caller may see the client), one audit row
+    per row read, and the sessions they are about."""
+    client_id, entity = whose
+    await clients.visible_client(conn, actor, client_id)
+    page = await page_of(fetch, cursor, limit)
+    await audit.record(conn, actor, "read", entity, [row.id for row in page.items])
+    return page, await _sessions(conn, settings, (row.session_id for row in page.items))
+
+
 async def list_charges(
     conn: asyncpg.Connection, settings: Settings, actor: Actor, client_id: uuid.UUID,
     cursor: str | None, limit: int,
 ) -> Page[ClientChargeOut]:  # fmt: skip
     """The client's charges, newest first, each in words."""
-    await clients.visible_client(conn, actor, client_id)
-    page = await page_of(lambda a, n: q.list_charges(conn, client_id, a, n), cursor, limit)
-    await audit.record(conn, actor, "read", CHARGE, [c.id for c in page.items])
-    sessions = await _sessions(conn, settings, (c.session_id for c in page.items))
+    fetch = functools.partial(q.list_charges, conn, client_id)
+    page, sessions = await _client_page(conn, settings, actor, (client_id, CHARGE), fetch,
+                                        cursor, limit)  # fmt: skip
 
     def out(c: q.ChargeLine) -> ClientChargeOut:
         day, provider = _about(sessions, c.session_id)
@@ -147,10 +164,9 @@ async def list_refunds(
     cursor: str | None, limit: int,
 ) -> Page[ClientRefundOut]:  # fmt: skip
     """The client's refunds (and credits taken off a balance due), newest first."""
-    await clients.visible_client(conn, actor, client_id)
-    page = await page_of(lambda a, n: q.list_refunds(conn, client_id, a, n), cursor, limit)
-    await audit.record(conn, actor, "read", REFUND, [r.id for r in page.items])
-    sessions = await _sessions(conn, settings, (r.session_id for r in page.items))
+    fetch = functools.partial(q.list_refunds, conn, client_id)
+    page, sessions = await _client_page(conn, settings, actor, (client_id, REFUND), fetch,
+                                        cursor, limit)  # fmt: skip
 
     def out(r: q.RefundLine) -> ClientRefundOut:
         day, provider = _about(sessions, r.session_id)
@@ -327,13 +343,10 @@ async def list_failed(
     await audit.record(conn, actor, "read", CHARGE, [c.id for c in page.items])
     return page.map(
         lambda c: FailedChargeOut(
-            id=c.id, created_at=c.created_at, client_id=c.client_id, client_name=c.client_name,
-            kind=c.kind, amount_cents=c.amount_cents, status=c.status,
-            failure_code=c.failure_code, decline_code=c.decline_code,
+            **msgspec.structs.asdict(c),
             failure=failure_words(c.failure_code, c.decline_code) or "did not go through",
-            failed_at=c.failed_at, attempt=c.attempt,
         )
-    )  # fmt: skip
+    )
 
 
 async def list_balances_due(

@@ -17,7 +17,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from schemas.payments import ChargeKind, ChargeStatus, RefundStatus
+from schemas.payments import ChargeKind, ChargeStatus, FailedChargeRow, RefundStatus
 from services.core.db import to_structs
 from services.core.pagination import After, fetch_page
 
@@ -229,20 +229,6 @@ async def list_balances_due(
     return to_structs(rows, BalanceRow)
 
 
-class FailedRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: uuid.UUID
-    created_at: datetime
-    client_id: uuid.UUID
-    client_name: str
-    kind: ChargeKind
-    amount_cents: int
-    status: ChargeStatus
-    failure_code: str | None
-    decline_code: str | None
-    failed_at: datetime | None
-    attempt: int
-
-
 _FAILED = """
 SELECT ch.id, ch.created_at, ch.client_id, cl.first_name || ' ' || cl.last_name AS client_name,
        ch.kind, ch.amount_cents, ch.status, ch.failure_code, ch.decline_code, ch.failed_at,
@@ -261,10 +247,10 @@ async def list_failed(
     filters: tuple[uuid.UUID | None, str | None, str | None, datetime | None],
     after: After | None,
     limit: int,
-) -> list[FailedRow]:
+) -> list[FailedChargeRow]:
     """Charges that did not go through, oldest first; filters (client, kind, code, since)."""
     return await fetch_page(
-        conn, FailedRow, _FAILED, statuses, *filters, after=after, limit=limit, alias="ch"
+        conn, FailedChargeRow, _FAILED, statuses, *filters, after=after, limit=limit, alias="ch"
     )
 
 
