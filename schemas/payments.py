@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 
-from schemas.common import Out
+from schemas.common import Base, Out
 
 # The consent the client gives when saving a card (DESIGN.md "Charging clients"); a new text
 # gets a new version, and each setup keeps the version it showed.
@@ -133,6 +133,91 @@ class RefundClientJob(msgspec.Struct, frozen=True, kw_only=True):
     refund_id: uuid.UUID
 
 
+# Failed-payment recovery (services/payments/recovery.py). A decline's class decides what
+# follows: soft is retried on the same PaymentIntent on the schedule; hard is never retried;
+# authentication needs the client on-session (a link to pay); no_card: nothing to charge yet.
+DeclineClass = Literal["soft", "hard", "authentication", "no_card"]
+# retrying: soft, retries scheduled; awaiting_client: nothing more is tried, the client pays
+# on-session (written off after bad_debt_after_days); paid; written_off (still payable).
+RecoveryStatus = Literal["retrying", "awaiting_client", "paid", "written_off"]
+AttemptStatus = Literal["submitting", "succeeded", "declined", "error"]
+
+
+class RecoveryRow(msgspec.Struct, frozen=True, kw_only=True):
+    charge_id: uuid.UUID
+    client_id: uuid.UUID
+    decline_class: DeclineClass
+    status: RecoveryStatus
+    failures: int
+    first_failed_at: datetime
+    written_off_cents: int | None
+    written_off_at: datetime | None
+
+
+class AttemptRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    charge_id: uuid.UUID
+    payment_method_id: str
+    retry: int
+    call: int
+    status: AttemptStatus
+    lease_until: datetime | None
+    prior_charge: str | None
+
+
+class FollowUpChargeJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `follow_up_charge`: a charge that did not go through (its id)."""
+
+    job: ClassVar[str] = "follow_up_charge"
+    charge_id: uuid.UUID
+
+
+class RetryChargeJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `retry_charge`: the k-th retry of a soft-declined charge."""
+
+    job: ClassVar[str] = "retry_charge"
+    charge_id: uuid.UUID
+    retry: int
+
+
+class WriteOffChargeJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `write_off_charge`: a charge unpaid `bad_debt_after_days` on."""
+
+    job: ClassVar[str] = "write_off_charge"
+    charge_id: uuid.UUID
+
+
+class ChargeNoticeJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `send_charge_notice`: the email of a charge's n-th failure."""
+
+    job: ClassVar[str] = "send_charge_notice"
+    charge_id: uuid.UUID
+    failure: int
+
+
+class PayChargeIn(Base):
+    """Optional: a saved card to confirm with on the server (on-session); without it the
+    client secret is confirmed by Stripe.js, with a saved card or another one."""
+
+    payment_method_id: Annotated[str, msgspec.Meta(pattern=r"^pm_[A-Za-z0-9_]{1,250}$")] | None = (
+        None
+    )
+
+
+class ChargePaymentOut(Out):
+    """What Stripe.js needs to pay a charge on-session, and where the payment stands."""
+
+    charge_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    charge_status: ChargeStatus
+    payment_intent_id: str | None
+    # The PaymentIntent's own status (requires_payment_method, requires_action, succeeded...).
+    intent_status: str | None
+    client_secret: str | None
+    decline_code: str | None
+
+
 # --- What the client sees of their money, and what ops see of failed payments (issue 17 item 7;
 # services/payments/statements.py). Amounts are cents; a signed amount is + when it adds to what
 # the client owes and - when it takes from it (a payment, a refund owed back).
@@ -253,6 +338,11 @@ class FailedChargeRow(Out):
     decline_code: str | None
     failed_at: datetime | None
     attempt: int
+    # Its recovery (services/payments/recovery.py): retrying, awaiting_client, paid,
+    # written_off, and the decline's class (soft, hard, authentication, no_card); None until
+    # the follow-up job ran.
+    recovery_status: str | None
+    decline_class: str | None
 
 
 class FailedChargeOut(FailedChargeRow):

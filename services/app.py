@@ -63,6 +63,7 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.payments.gateway import StripeGateway
+from services.payments.recovery_routes import ChargePaymentController
 from services.payments.routes import PaymentMethodController, StripeWebhookController
 from services.payments.statement_routes import ClientMoneyController, PaymentsOpsController
 from services.prior_authorizations.routes import PriorAuthorizationController
@@ -112,6 +113,7 @@ ROUTE_HANDLERS: list[Any] = [
     AppealController,
     PaymentMethodController,
     StripeWebhookController,
+    ChargePaymentController,
     ClientMoneyController,
     PaymentsOpsController,
 ]

@@ -71,6 +71,8 @@ TABLES: dict[str, str] = {
             "client_refunds",
             "stripe_events",
             "client_statement_emails",
+            "charge_recoveries",
+            "charge_attempts",
         ),
         "payments",
     ),

@@ -21,10 +21,14 @@ from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
 from workers.jobs.payments import (
     charge_client,
+    follow_up_charge,
     handle_stripe_event,
     queue_monthly_statements,
     refund_client,
+    retry_charge,
+    send_charge_notice,
     send_statement_email,
+    write_off_charge,
 )
 from workers.jobs.remittance import (
     fetch_remittances,
@@ -69,6 +73,11 @@ class WorkerSettings:
         func(charge_client, timeout=60),
         func(handle_stripe_event, timeout=60),
         func(refund_client, timeout=60),
+        # Failed-payment recovery: one Stripe confirm (retry) or one SMTP send each, nothing held.
+        func(follow_up_charge, timeout=30),
+        func(retry_charge, timeout=60),
+        func(write_off_charge, timeout=30),
+        func(send_charge_notice, timeout=60),
         func(send_statement_email, timeout=30),
     ]
     cron_jobs: ClassVar[list[Any]] = [

@@ -175,6 +175,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         _DEV_STRIPE_WEBHOOK_SECRET
     )
     stripe_timeout_s: Annotated[float, Meta(gt=0, le=80)] = 30.0  # one attempt
+    # Failed-payment recovery: soft declines are retried on the same PaymentIntent this many
+    # days after the failure ("1,3,7"), never more than payment_retry_cap attempts on one card
+    # in 30 days (the card networks' limit); an unpaid charge is written off (bad debt) when its
+    # last retry failed, or bad_debt_after_days after the failure when nothing is retried.
+    payment_retry_days: Annotated[str, Meta(pattern=r"^[0-9]{1,2}(,[0-9]{1,2}){0,9}$")] = "1,3,7"
+    payment_retry_cap: Annotated[int, Meta(ge=1, le=15)] = 15
+    bad_debt_after_days: Annotated[int, Meta(ge=1, le=3650)] = 60
     # The platform is the billing provider: its EIN (TRN03 of every 270 is "1" + EIN), its
     # type-2 organization NPI and name.
     platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
@@ -252,6 +259,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def retry_days(self) -> tuple[int, ...]:
+        """The days after a soft decline on which it is retried, ascending."""
+        return tuple(sorted({int(d) for d in self.payment_retry_days.split(",") if int(d) > 0}))
 
 
 def parse_keyring(value: str) -> dict[str, bytes]:

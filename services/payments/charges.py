@@ -28,6 +28,7 @@ from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
 from services.payments import queries as q
+from services.payments import write_offs
 from services.payments.gateway import (
     Captured,
     Declined,
@@ -157,6 +158,7 @@ async def record_success(
         ),
     )
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await write_offs.on_paid(conn, charge)
     await _true_up_outcome(conn, charge, "charged")
     return "succeeded"
 
@@ -170,6 +172,7 @@ async def record_failure(
     """Stripe refused the charge (402): a balance due, the decline code kept."""
     await q.update_failed(conn, charge.id, "failed", intent_id, codes, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await write_offs.follow_up(conn, charge)
     await _true_up_outcome(conn, charge, "balance_due")
     return "failed"
 
@@ -205,6 +208,7 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID)
     if not unknown and (customer is None or method is None):
         await q.update_failed(conn, charge.id, "balance_due", None, ("no_card_on_file", None), now)
         await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+        await write_offs.follow_up(conn, charge)
         await _true_up_outcome(conn, charge, "balance_due")
         await outbox.complete(conn, outbox_id)
         return "balance_due"
@@ -250,20 +254,24 @@ async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
         return Outcome("unknown")
 
 
-async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
-    charge = plan.charge
-    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
-        return earlier
-    metadata = {
+def intent_metadata(charge: ChargeRow) -> dict[str, str]:
+    """Hearth's ids on the charge's PaymentIntent (a lookup matches hearth_charge_id)."""
+    return {
         "hearth_charge_id": str(charge.id),
         "hearth_client_id": str(charge.client_id),
         "hearth_kind": charge.kind,
         "hearth_source_id": str(charge.source_id),
     }
+
+
+async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
+    charge = plan.charge
+    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
+        return earlier
     try:
         intent = await gateway.charge_off_session(
             key=f"charge-{charge.id}-a{plan.attempt}", customer=plan.customer,
-            method=plan.method, amount=charge.amount_cents, metadata=metadata,
+            method=plan.method, amount=charge.amount_cents, metadata=intent_metadata(charge),
         )  # fmt: skip
     except Declined as exc:
         return Outcome("declined", None, None, exc.failure_code, exc.decline_code, exc.intent_id)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, ServiceUnavailable, Unprocessable
+from services.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 
 
 class PaymentMethodNotFound(NotFound):
@@ -19,3 +25,11 @@ class BadSignature(DomainError):
 
 class BadMonth(Unprocessable):
     code = "bad_month"
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+
+
+class ChargeNotPayable(Conflict):
+    code = "charge_not_payable"

@@ -282,3 +282,39 @@ class StripeGateway:
             if not page.has_more or not page.data:
                 return found
             params["starting_after"] = page.data[-1].id
+
+    # Failed-payment recovery (recovery.py): the same intent confirmed again, off-session by a
+    # retry or on-session by the client, and an unconfirmed intent for Stripe.js.
+
+    async def confirm_intent(
+        self, *, key: str, intent_id: str, method: str, off_session: bool
+    ) -> Intent:
+        """The intent confirmed again with `method`; Declined on Stripe's 402."""
+        obj = await self._call(lambda: self.client.v1.payment_intents.confirm_async(
+            intent_id, params={"payment_method": method, "off_session": off_session},
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return _intent(obj)
+
+    async def create_payable_intent(
+        self, *, key: str, customer: str | None, amount: int, metadata: dict[str, str]
+    ) -> tuple[Intent, str]:
+        """(intent, client secret) of an unconfirmed intent the client confirms on-session."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+        if customer is not None:
+            params["customer"] = customer
+        obj = await self._call(lambda: self.client.v1.payment_intents.create_async(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return _intent(obj), str(obj.client_secret)
+
+    async def get_intent_secret(self, intent_id: str) -> tuple[Intent, str]:
+        """The intent and its client secret (Stripe.js confirms with it)."""
+        obj = await self._call(lambda: self.client.v1.payment_intents.retrieve_async(intent_id))
+        return _intent(obj), str(obj.client_secret)

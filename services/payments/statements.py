@@ -260,6 +260,8 @@ def _line(e: q.EntryLine, sessions: dict[uuid.UUID, q.SessionFacts]) -> Statemen
         words = f"{words}: {e.reason}"
     if kind in ("payment", "refund"):
         words += _card(e.card_brand, e.card_last4)
+    if e.kind == "bad_debt" and e.amount_cents > 0:
+        words = "written-off balance reinstated: paid afterwards"
     day, provider = _about(sessions, e.session_id)
     return StatementLineOut(
         occurred_at=e.occurred_at, kind=kind,

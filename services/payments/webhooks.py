@@ -24,7 +24,7 @@ from schemas.payments import HandleStripeEventJob, StripeEventIn
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
-from services.payments import charges, true_ups
+from services.payments import charges, pay, true_ups
 from services.payments import queries as q
 from services.payments.errors import BadSignature
 from services.payments.gateway import (
@@ -127,6 +127,7 @@ async def _saved_card(conn: asyncpg.Connection, setup: SetupIntent, card: Card |
     setup_id = await q.update_setup_succeeded(conn, setup.id, now)
     if setup_id is not None:
         await audit.record(conn, SYSTEM, "update", "payment_setup", [setup_id])
+    await pay.charge_again(conn, client_id)  # the no-card balances due, now chargeable
     return "card saved"
 
 

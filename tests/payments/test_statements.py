@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -21,6 +22,7 @@ from services.ledger import service as ledger
 from services.payments import service
 from services.payments.true_ups import settle_true_up_on
 from tests.factories import make_client
+from tests.payments import recovery_world as r
 from tests.payments import world as w
 from tests.payments.test_true_ups import ESTIMATE, OWES_MORE, _billed_and_charged, _denied
 from tests.remittance import fixtures as f
@@ -255,3 +257,33 @@ async def test_a_bad_month_is_refused_naming_it(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "month" in response.text
+
+
+async def test_a_written_off_balance_is_no_longer_owed_nor_due(
+    charging: w.Charging, clock: Clock
+) -> None:
+    c = charging
+    charge = await r.declined(c, "stolen_card")  # a hard decline: never retried
+    assert await r.follow_ups(c) == ["hard decline"]
+    client_id = charge["client_id"]
+    who = await client_actor(c.db, client_id)
+    before = await get(c, who, f"/clients/{client_id}/balance")
+    assert before["owed_now_cents"] == charge["amount_cents"]
+    clock.advance(timedelta(days=c.settings.bad_debt_after_days))
+    assert await r.write_offs(c) == ["written off"]
+    after = await get(c, who, f"/clients/{client_id}/balance")
+    assert after["balance_cents"] == await receivable(c.db, client_id) == 0
+    assert (after["owed_now_cents"], after["written_off_cents"]) == (0, charge["amount_cents"])
+    assert after["oldest_due_at"] is None
+    ops = charge["visit"].ops
+    due = await get(c, ops, "/payments/balances-due")
+    assert str(client_id) not in {x["client_id"] for x in due["items"]}
+    failed = await get(c, ops, f"/payments/failed?client_id={client_id}")
+    (row,) = failed["items"]
+    assert (row["recovery_status"], row["decline_class"]) == ("written_off", "hard")
+    month = f"{clock.now().astimezone(ZoneInfo(c.settings.statement_time_zone)):%Y-%m}"
+    statement = await get(c, who, f"/clients/{client_id}/statements/{month}")
+    reconciles(statement)
+    assert statement["lines"][-1]["kind"] == "other"
+    assert statement["lines"][-1]["amount_cents"] == -charge["amount_cents"]
+    assert statement["lines"][-1]["description"].endswith("balance written off")

@@ -145,15 +145,17 @@ class BalanceRow(msgspec.Struct, frozen=True, kw_only=True):
 
 # Per client ($1: one client, NULL: every client): the ledger's client_receivable, what is
 # under way (charges, refunds), what ops still review, what was written off, and since when a
-# balance is due (the oldest charge left failed or a balance due and not reduced to nothing by
-# a credit, else the oldest true-up left a balance due without a charge, else the last entry).
+# balance is due (the oldest charge left failed or a balance due, not written off, and not
+# reduced to nothing by a credit; else the oldest true-up left a balance due without a charge;
+# else the last entry). A write-off and its reinstatement are both bad_debt entries.
 _BALANCES = """
 WITH receivable AS (
     SELECT a.owner_id AS client_id,
            sum(CASE WHEN l.side = 'debit' THEN l.amount_cents ELSE -l.amount_cents END)
                AS balance,
-           coalesce(sum(l.amount_cents) FILTER (
-               WHERE l.side = 'credit' AND e.kind = 'bad_debt'), 0) AS written_off,
+           coalesce(sum(CASE WHEN l.side = 'credit' THEN l.amount_cents
+                             ELSE -l.amount_cents END) FILTER (WHERE e.kind = 'bad_debt'), 0)
+               AS written_off,
            max(e.occurred_at) AS last_at
     FROM ledger_accounts a
     JOIN journal_lines l ON l.account_id = a.id
@@ -175,7 +177,9 @@ WITH receivable AS (
 ), failed AS (
     SELECT ch.client_id, count(*) AS n, min(coalesce(ch.failed_at, ch.created_at)) AS since
     FROM client_charges ch
+    LEFT JOIN charge_recoveries cr ON cr.charge_id = ch.id
     WHERE ch.status IN ('failed', 'balance_due') AND ($1::uuid IS NULL OR ch.client_id = $1)
+      AND coalesce(cr.status, '') NOT IN ('written_off', 'paid')
       AND ch.amount_cents > (SELECT coalesce(sum(r.amount_cents), 0) FROM client_refunds r
                              WHERE r.charge_id = ch.id AND r.status = 'applied')
     GROUP BY ch.client_id
@@ -232,8 +236,9 @@ async def list_balances_due(
 _FAILED = """
 SELECT ch.id, ch.created_at, ch.client_id, cl.first_name || ' ' || cl.last_name AS client_name,
        ch.kind, ch.amount_cents, ch.status, ch.failure_code, ch.decline_code, ch.failed_at,
-       ch.attempt
+       ch.attempt, cr.status AS recovery_status, cr.decline_class
 FROM client_charges ch JOIN clients cl ON cl.id = ch.client_id
+LEFT JOIN charge_recoveries cr ON cr.charge_id = ch.id
 WHERE ch.status = ANY ($1::text[])
   AND ($2::uuid IS NULL OR ch.client_id = $2)
   AND ($3::text IS NULL OR ch.kind = $3)
