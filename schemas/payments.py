@@ -4,7 +4,7 @@ services/payments/)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
@@ -319,3 +319,163 @@ class PaymentExceptionResolutionIn(Base, kw_only=True):
 
     action: PaymentExceptionAction
     note: LongText
+
+
+# --- What the client sees of their money, and what ops see of failed payments (issue 17 item 7;
+# services/payments/statements.py). Amounts are cents; a signed amount is + when it adds to what
+# the client owes and - when it takes from it (a payment, a refund owed back).
+
+StatementLineKind = Literal["session", "insurer", "payment", "refund", "other"]
+
+
+class ClientChargeOut(Out):
+    """One charge to the client's card, in words: what it was for, how it went."""
+
+    id: uuid.UUID
+    created_at: datetime
+    kind: ChargeKind
+    what_for: str  # "Session on 2026-11-03 with Dana Reyes: estimated share", ...
+    session_id: uuid.UUID | None
+    session_date: date | None
+    provider_name: str | None
+    true_up_reason: str | None  # a true-up's: what the insurer decided
+    amount_cents: int
+    status: ChargeStatus
+    card_brand: str | None
+    card_last4: str | None
+    failure: str | None  # why it did not go through, in words
+    charged_at: datetime | None
+    failed_at: datetime | None
+
+
+class ClientRefundOut(Out):
+    id: uuid.UUID
+    created_at: datetime
+    charge_id: uuid.UUID
+    what_for: str
+    session_id: uuid.UUID | None
+    session_date: date | None
+    provider_name: str | None
+    reason: str | None  # the true-up's: what the insurer decided
+    amount_cents: int
+    status: RefundStatus
+    to_card: bool  # False: it reduced a balance due instead (no money moved)
+    card_brand: str | None
+    card_last4: str | None
+    failure: str | None
+    refunded_at: datetime | None
+
+
+class ClientBalanceOut(Out):
+    """What the client owes, read from the ledger (client_receivable): balance_cents =
+    owed_now_cents + being_charged_cents + in_review_cents - being_refunded_cents - credit_cents."""
+
+    client_id: uuid.UUID
+    balance_cents: int  # the ledger's client_receivable: + owed, - owed to the client
+    owed_now_cents: int  # due and not being charged: a balance due
+    being_charged_cents: int  # charges queued or with Stripe (a true-up in its notice period)
+    being_refunded_cents: int  # refunds with Stripe
+    in_review_cents: int  # the insurer's figure Hearth reviews before it is owed
+    credit_cents: int  # owed to the client, nothing under way
+    written_off_cents: int  # balances Hearth wrote off (not owed any more)
+    oldest_due_at: datetime | None  # the oldest charge still failed or a balance due
+
+
+class StatementLineOut(Out):
+    occurred_at: datetime
+    kind: StatementLineKind
+    description: str
+    amount_cents: int  # signed: + adds to what the client owes
+    session_id: uuid.UUID | None
+    session_date: date | None
+    provider_name: str | None
+
+
+class StatementSessionOut(Out):
+    """A session the month's lines touch, with what each part did to the client's balance."""
+
+    session_id: uuid.UUID
+    session_date: date | None
+    provider_name: str | None
+    estimate_cents: int  # the estimated share billed (and its corrections) this month
+    insurer_adjustment_cents: int  # true-ups: + owed more, - owed back
+    paid_cents: int  # card payments for it (negative: they reduce the balance)
+    refunded_cents: int  # refunds for it (positive: they add back to the balance)
+
+
+class StatementTotalsOut(Out):
+    sessions_cents: int
+    insurer_cents: int
+    payments_cents: int
+    refunds_cents: int
+    other_cents: int
+
+
+class StatementOut(Out):
+    """A month of the client's account in the platform's time zone: closing = opening + Σ lines
+    (= opening + Σ totals); both balances are the ledger's client_receivable."""
+
+    client_id: uuid.UUID
+    month: str  # YYYY-MM
+    time_zone: str
+    period_start: datetime
+    period_end: datetime  # exclusive
+    opening_balance_cents: int
+    closing_balance_cents: int
+    totals: StatementTotalsOut
+    sessions: list[StatementSessionOut]
+    lines: list[StatementLineOut]
+
+
+class FailedChargeRow(Out):
+    """A charge that did not go through, as stored."""
+
+    id: uuid.UUID
+    created_at: datetime
+    client_id: uuid.UUID
+    client_name: str
+    kind: ChargeKind
+    amount_cents: int
+    status: ChargeStatus
+    failure_code: str | None
+    decline_code: str | None
+    failed_at: datetime | None
+    attempt: int
+    # Its recovery (services/payments/recovery.py): retrying, awaiting_client, paid,
+    # written_off, and the decline's class (soft, hard, authentication, no_card); None until
+    # the follow-up job ran.
+    recovery_status: str | None
+    decline_class: str | None
+
+
+class FailedChargeOut(FailedChargeRow):
+    """A charge that did not go through (ops: GET /payments/failed), why in words."""
+
+    failure: str
+
+
+class BalanceDueOut(Out):
+    """One client's balance due (ops: GET /payments/balances-due), oldest first."""
+
+    client_id: uuid.UUID
+    client_name: str
+    owed_now_cents: int
+    balance_cents: int
+    being_charged_cents: int
+    failed_charges: int
+    oldest_due_at: datetime  # the oldest charge of theirs still failed or a balance due
+
+
+class StatementEmailJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `send_statement_email`: ids, an amount and instants only (no
+    PHI). kind true_up_notice: a true-up the client owes amount_cents of (net of a credit),
+    charged at charge_at (None: not charged, a balance due); monthly: the statement of
+    `month` (YYYY-MM)."""
+
+    job: ClassVar[str] = "send_statement_email"
+    kind: Literal["true_up_notice", "monthly"]
+    client_id: uuid.UUID
+    true_up_id: uuid.UUID | None = None
+    amount_cents: int | None = None
+    charge_at: datetime | None = None
+    month: str | None = None

@@ -66,6 +66,7 @@ from services.payments.gateway import StripeGateway
 from services.payments.problem_routes import PaymentProblemsController
 from services.payments.recovery_routes import ChargePaymentController
 from services.payments.routes import PaymentMethodController, StripeWebhookController
+from services.payments.statement_routes import ClientMoneyController, PaymentsOpsController
 from services.payouts.routes import (
     LedgerController,
     PayoutAccountController,
@@ -125,6 +126,8 @@ ROUTE_HANDLERS: list[Any] = [
     PayoutHoldController,
     TopUpController,
     LedgerController,
+    ClientMoneyController,
+    PaymentsOpsController,
 ]
 
 

@@ -73,6 +73,7 @@ TABLES: dict[str, str] = {
             "client_disputes",
             "failed_refunds",
             "payment_exceptions",
+            "client_statement_emails",
             "charge_recoveries",
             "charge_attempts",
         ),

@@ -23,9 +23,11 @@ from workers.jobs.payments import (
     charge_client,
     follow_up_charge,
     handle_stripe_event,
+    queue_monthly_statements,
     refund_client,
     retry_charge,
     send_charge_notice,
+    send_statement_email,
     write_off_charge,
 )
 from workers.jobs.payouts import check_trial_balance, create_top_up
@@ -78,6 +80,7 @@ class WorkerSettings:
         func(write_off_charge, timeout=30),
         func(send_charge_notice, timeout=60),
         func(create_top_up, timeout=60),
+        func(send_statement_email, timeout=30),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -90,6 +93,9 @@ class WorkerSettings:
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
         cron(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
+        # Daily: last month's statements queued once per client (a day's failed run is the
+        # next day's); the statements' month is in the platform's time zone.
+        cron(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),
         # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
         cron(
             schedule_claim_submissions,

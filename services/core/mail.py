@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from email.message import EmailMessage
 
+import asyncpg
 import msgspec
 
+from services.core import outbox
+from services.core.db import transaction
 from services.core.settings import Settings
 
 
@@ -62,3 +67,33 @@ def _describe(exc: Exception) -> str:
     # and this ends up in the outbox row and the logs.
     code = getattr(exc, "smtp_code", None) or getattr(exc, "errno", None)
     return type(exc).__name__ + (f" ({code})" if code is not None else "")
+
+
+async def send_queued(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    outbox_id: int,
+    prepare: Callable[[asyncpg.Connection], Awaitable[OutgoingEmail | None]],
+    retry_in: timedelta,
+) -> str:
+    """One outbox row's email: `prepare` reads it in a transaction (None: nothing to send, and
+    it completed the row); the SMTP call holds no transaction or lock; the row is completed
+    once sent, or put back for `retry_in` while the server is unavailable."""
+    async with transaction(pool) as conn:
+        message = await prepare(conn)
+    if message is None:
+        return "nothing to send"
+    try:
+        await send(settings, message)
+    except MailUnavailable as exc:
+        async with transaction(pool) as conn:
+            await outbox.record_failure(conn, outbox_id, str(exc), retry_in)
+        return "mail server unavailable; retrying later"
+    except RecipientRefused:
+        # A bad address stays bad: the row is done (a corrected address gets the next one).
+        async with transaction(pool) as conn:
+            await outbox.complete(conn, outbox_id)
+        return "recipient refused"
+    async with transaction(pool) as conn:
+        await outbox.complete(conn, outbox_id)
+    return "sent"

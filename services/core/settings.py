@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -55,8 +56,11 @@ _PRODUCTION_REQUIRED = (
 
 # Defaults one environment overrides (a variable set explicitly still wins). Development holds
 # ready claims 0 hours (DESIGN.md "Edit window and submission timing": the demo sets 0): `make
-# demo` submits the claims it completes at once instead of a day later.
-_ENV_DEFAULTS: dict[str, dict[str, str]] = {"development": {"claim_hold_hours": "0"}}
+# demo` submits the claims it completes at once instead of a day later, and charges a true-up
+# with no notice period (the statement email still goes first).
+_ENV_DEFAULTS: dict[str, dict[str, str]] = {
+    "development": {"claim_hold_hours": "0", "true_up_notice_days": "0"}
+}
 
 
 class SettingsError(Exception):
@@ -227,6 +231,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000
+    # A client owed more after the insurer's decision gets a statement this many days before
+    # the true-up is charged (DESIGN.md "Charging clients"); the demo and tests may set 0.
+    true_up_notice_days: Annotated[int, Meta(ge=0, le=60)] = 7
+    # Client statements' months, and dates shown to clients, are in this IANA time zone (the
+    # platform's: clients have none on file).
+    statement_time_zone: Annotated[str, Meta(min_length=1, max_length=64)] = "America/Los_Angeles"
     # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
     # there and ticks on, so CI can run the suite as on another day. Refused in production.
     clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None
@@ -334,6 +344,10 @@ def _refuse_inconsistent(settings: Settings) -> None:
         raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
+    try:
+        ZoneInfo(settings.statement_time_zone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise SettingsError("HEARTH_STATEMENT_TIME_ZONE: not an IANA time zone") from exc
 
 
 def _refuse_development_values(settings: Settings) -> None:

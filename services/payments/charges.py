@@ -60,10 +60,12 @@ async def add_charge(
     kind: ChargeKind,
     source: tuple[str, uuid.UUID],
     amount_cents: int,
+    available_at: datetime | None = None,
 ) -> uuid.UUID | None:
-    """A charge of the frozen amount and its charge_client outbox row, in the caller's
-    transaction; nothing for $0; under Stripe's minimum it stays a balance due. Once per
-    (kind, source): a repeat writes nothing and returns None."""
+    """A charge of the frozen amount and its charge_client outbox row (run from
+    `available_at`, default now), in the caller's transaction; nothing for $0; under Stripe's
+    minimum it stays a balance due. Once per (kind, source): a repeat writes nothing and
+    returns None."""
     if amount_cents <= 0:
         return None
     small = amount_cents < STRIPE_MINIMUM_CENTS
@@ -76,8 +78,9 @@ async def add_charge(
         return None
     if not small:
         await outbox.add(
-            conn, ChargeClientJob(charge_id=charge_id), dedupe_key=f"charge-{charge_id}"
-        )
+            conn, ChargeClientJob(charge_id=charge_id), dedupe_key=f"charge-{charge_id}",
+            available_at=available_at,
+        )  # fmt: skip
     await audit.record(conn, SYSTEM, "create", ENTITY, [charge_id])
     return charge_id
 

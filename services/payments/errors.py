@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.core.errors import Conflict, DomainError, NotFound, ServiceUnavailable
+from services.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 
 
 class PaymentMethodNotFound(NotFound):
@@ -27,6 +33,10 @@ class FailedRefundNotFound(NotFound):
 
 class PaymentExceptionNotFound(NotFound):
     code = "payment_exception_not_found"
+
+
+class BadMonth(Unprocessable):
+    code = "bad_month"
 
 
 class ChargeNotFound(NotFound):
