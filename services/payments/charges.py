@@ -350,6 +350,7 @@ async def run_leased(
         return plan
     outcome = await call(plan)
     async with tx() as conn:
+        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
         return await record(conn, plan, outcome)
 
 

@@ -213,4 +213,5 @@ async def create_top_up(tx: Transactions, gateway: ConnectGateway, outbox_id: in
         return plan
     outcome = await _call(tx, gateway, plan)
     async with tx() as conn:
+        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
         return await _record(conn, outbox_id, plan, outcome)

@@ -33,7 +33,8 @@ async def test_two_concurrent_runs_charge_once(
         outcomes = await asyncio.gather(
             charge_client(tx, gateway, outbox_id), charge_client(tx, gateway, outbox_id)
         )
-        assert sorted(outcomes) == ["leased", "succeeded"]
+        # The other run finds the lease held, or, started late, the work done.
+        assert sorted(outcomes) in (["leased", "succeeded"], ["done before", "succeeded"])
         async with transaction(pool) as conn:
             (charge,) = await w.charges_of(conn, visit.session.id)
             assert charge["status"] == "succeeded"

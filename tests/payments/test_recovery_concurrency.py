@@ -48,7 +48,8 @@ async def test_two_concurrent_retries_confirm_once(
             recovery.retry_charge(tx, gateway, settings, retry),
             recovery.retry_charge(tx, gateway, settings, retry),
         )
-        assert sorted(outcomes) == ["leased", "succeeded"]
+        # The other run finds the lease held, or, started late, the work done.
+        assert sorted(outcomes) in (["leased", "succeeded"], ["done before", "succeeded"])
         assert await recovery.retry_charge(tx, gateway, settings, retry) == "done before"
         async with transaction(pool) as conn:
             (charge,) = await w.charges_of(conn, visit.session.id)
