@@ -1,5 +1,6 @@
-"""Who may use the payment problems' routes (disputes, failed refunds, unmatched captures): ops
-only. No token 401, a client or a provider 403, an unknown id 404; a refusal writes nothing."""
+"""Who may use the payment problems' routes (disputes, failed refunds, unmatched captures,
+failed charges, balances due): ops only. No token 401, a client or a provider 403, an unknown
+id 404; a refusal writes nothing."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ ROUTES = [
      {"action": "kept_as_credit", **NOTE}, 404),
     ("GET", "/payments/queues/exceptions", None, 200),
     ("POST", f"/payments/exceptions/{UNKNOWN}/resolution", {"action": "dismiss", **NOTE}, 404),
+    ("GET", "/payments/failed", None, 200),
+    ("GET", "/payments/balances-due", None, 200),
 ]  # fmt: skip
 WHO = [("none", 401), ("client", 403), ("provider", 403), ("ops", None)]
 
