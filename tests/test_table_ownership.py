@@ -90,6 +90,7 @@ TABLES: dict[str, str] = {
         "remittance",
     ),
     **dict.fromkeys(("denial_resolutions", "claim_appeals", "claim_appeal_notes"), "denials"),
+    **dict.fromkeys(("good_faith_estimates", "good_faith_bills"), "good_faith"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

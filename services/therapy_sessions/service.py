@@ -21,6 +21,7 @@ from services.core.auth import Actor
 from services.core.errors import Unprocessable
 from services.core.pagination import Page, page_of
 from services.core.scope import Scope, owner_scope
+from services.good_faith import service as good_faith
 from services.therapy_sessions import queries, rules
 from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
 from services.therapy_sessions.rules import TELEHEALTH_MODIFIERS as TELEHEALTH_MODIFIERS
@@ -102,6 +103,8 @@ async def write_booking(
     )
     await clients.add_shared_session(conn, provider_id, client_id)
     await audit.record(conn, actor, "create", ENTITY, [session.id])
+    # Self-pay or out of network: the client's Good Faith Estimate, in this transaction.
+    await good_faith.issue_for_booking(conn, actor, session)
     return session
 
 
