@@ -110,17 +110,5 @@ async def run_account_email(pool: asyncpg.Pool, settings: Settings, outbox_id: i
         message = await prepare_account_email(conn, settings, outbox_id)
     if message is None:
         return "nothing to send"
-    try:
-        await mail.send(settings, message)
-    except mail.MailUnavailable as exc:
-        async with transaction(pool) as conn:
-            await outbox.record_failure(conn, outbox_id, str(exc), RETRY_IN)
-        return "mail server unavailable; retrying later"
-    except mail.RecipientRefused:
-        # A bad address stays bad: the row is done (the user can sign up again once fixed).
-        async with transaction(pool) as conn:
-            await outbox.complete(conn, outbox_id)
-        return "recipient refused"
-    async with transaction(pool) as conn:
-        await outbox.complete(conn, outbox_id)
-    return "sent"
+    # A refused address stays bad: the row is done (the user can sign up again once fixed).
+    return await mail.send_queued(pool, settings, outbox_id, message, retry_in=RETRY_IN)

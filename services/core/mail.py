@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from email.message import EmailMessage
 
+import asyncpg
 import msgspec
 
+from services.core import outbox
+from services.core.db import transaction
 from services.core.settings import Settings
 
 
@@ -62,3 +67,33 @@ def _describe(exc: Exception) -> str:
     # and this ends up in the outbox row and the logs.
     code = getattr(exc, "smtp_code", None) or getattr(exc, "errno", None)
     return type(exc).__name__ + (f" ({code})" if code is not None else "")
+
+
+async def send_queued(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    outbox_id: int,
+    email: OutgoingEmail,
+    *,
+    retry_in: timedelta,
+    sent: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> str:
+    """An outbox row's email sent with no transaction or lock held, then the row completed
+    (with `sent`'s writes); the row is handed back after `retry_in` while the server is
+    unavailable, and completed unsent when it refuses the address (sending again would not
+    help). The outcome, for the job's log."""
+    try:
+        await send(settings, email)
+    except MailUnavailable as exc:
+        async with transaction(pool) as conn:
+            await outbox.record_failure(conn, outbox_id, str(exc), retry_in)
+        return "mail server unavailable; retrying later"
+    except RecipientRefused:
+        async with transaction(pool) as conn:
+            await outbox.complete(conn, outbox_id)
+        return "recipient refused"
+    async with transaction(pool) as conn:
+        if sent is not None:
+            await sent(conn)
+        await outbox.complete(conn, outbox_id)
+    return "sent"

@@ -106,18 +106,9 @@ async def run_estimate_email(pool: asyncpg.Pool, settings: Settings, outbox_id: 
     if prepared is None:
         return "nothing to send"
     estimate_id, message = prepared
-    try:
-        await mail.send(settings, message)
-    except mail.MailUnavailable as exc:
-        async with transaction(pool) as conn:
-            await outbox.record_failure(conn, outbox_id, str(exc), RETRY_IN)
-        return "mail server unavailable; retrying later"
-    except mail.RecipientRefused:
-        # A bad address stays bad: the estimate stays readable in the app, unsent.
-        async with transaction(pool) as conn:
-            await outbox.complete(conn, outbox_id)
-        return "recipient refused"
-    async with transaction(pool) as conn:
+
+    async def sent(conn: asyncpg.Connection) -> None:
         await queries.update_emailed(conn, estimate_id, clock.now())
-        await outbox.complete(conn, outbox_id)
-    return "sent"
+
+    # A refused address: the estimate stays readable in the app, unsent (emailed_at empty).
+    return await mail.send_queued(pool, settings, outbox_id, message, retry_in=RETRY_IN, sent=sent)

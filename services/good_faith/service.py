@@ -36,7 +36,7 @@ from services.clients.errors import ClientNotFound
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM, Actor
 from services.core.pagination import After, Page, page_of
-from services.core.scope import owner_scope
+from services.core.scope import named_parties, owner_scope
 from services.credentialing.service import is_credentialed
 from services.eligibility.service import plan_network
 from services.good_faith import queries
@@ -226,21 +226,16 @@ async def _requested_pair(
     conn: asyncpg.Connection, actor: Actor, data: GoodFaithRequestIn
 ) -> _Pair:
     """Who the request is for, as the caller's role allows (others' ids answer 404)."""
-    client_id, provider_id = data.client_id, data.provider_id
-    if actor.role == "client":
-        if actor.client_id is None or client_id not in (None, actor.client_id):
-            raise ClientNotFound("client not found", field="client_id")
-        client_id = actor.client_id
-    if actor.role == "provider":
-        if actor.provider_id is None or provider_id not in (None, actor.provider_id):
-            raise EstimateNotFound(
-                "providers estimate only their own services", field="provider_id"
-            )
-        provider_id = actor.provider_id
-    if provider_id is None:
-        raise BadEstimateRequest("provider_id is required", field="provider_id")
-    if client_id is None:
-        raise BadEstimateRequest("client_id is required", field="client_id")
+    provider_id, client_id = named_parties(
+        actor,
+        data.provider_id,
+        data.client_id,
+        foreign_client=ClientNotFound("client not found", field="client_id"),
+        foreign_provider=EstimateNotFound(
+            "providers estimate only their own services", field="provider_id"
+        ),
+        missing=BadEstimateRequest,
+    )
     if not await clients.client_in_scope(conn, actor, client_id):
         raise ClientNotFound("client not found", field="client_id")
     await providers.get_provider(conn, SYSTEM, provider_id)

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
 from services.core.auth import Actor
+from services.core.settings import Settings
+from services.providers.details import set_self_pay_rate
+from tests.factories import make_client, make_ops, make_provider
+
+
+class Parties(NamedTuple):
+    ops: Actor
+    provider: Actor
+    client: Actor
+    provider_id: uuid.UUID
+
+
+async def self_pay_parties(db: asyncpg.Connection, settings: Settings, **rates: int) -> Parties:
+    """Ops, a provider with these self-pay rates (`cpt_90834=14000`) and a client."""
+    ops = await make_ops(db)
+    provider = await make_provider(db, settings, ops)
+    assert provider.provider_id is not None
+    for code, cents in rates.items():
+        await set_self_pay_rate(db, provider.provider_id, code.removeprefix("cpt_"), cents)
+    return Parties(ops, provider, await make_client(db, settings), provider.provider_id)
 
 
 async def estimates(db: asyncpg.Connection, client: Actor) -> list[dict[str, Any]]:

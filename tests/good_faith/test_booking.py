@@ -18,19 +18,15 @@ from services.good_faith.service import EXPECTED_SESSIONS, course_period
 from services.providers.details import set_self_pay_rate
 from services.therapy_sessions.service import book_session
 from tests.clients.helpers import audit_rows, session_body
-from tests.factories import future, make_client, make_ops, make_provider, make_session
-from tests.good_faith.helpers import email_jobs, estimates
+from tests.factories import future, make_session
+from tests.good_faith.helpers import email_jobs, estimates, self_pay_parties
 from tests.therapy_sessions.completion import arrange, benefit_check
 
 
 async def test_a_self_pay_booking_issues_one_estimate_and_queues_its_email(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings, ops)
-    me = await make_client(db, settings)
-    assert provider.provider_id is not None
-    await set_self_pay_rate(db, provider.provider_id, "90834", 14000)
+    _ops, provider, me, _provider_id = await self_pay_parties(db, settings, cpt_90834=14000)
     starts = future(10)
     body = session_body(provider, starts_at=starts.isoformat(), duration_minutes=45)
     booked = await client.post("/therapy-sessions", json=body, headers=token(me))
@@ -59,14 +55,11 @@ async def test_a_self_pay_booking_issues_one_estimate_and_queues_its_email(
 async def test_a_changed_rate_or_service_issues_a_new_version_of_the_course(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings, ops)
-    me = await make_client(db, settings)
-    assert provider.provider_id is not None
-    await set_self_pay_rate(db, provider.provider_id, "90834", 14000)
-    await set_self_pay_rate(db, provider.provider_id, "90837", 19000)
+    ops, provider, me, provider_id = await self_pay_parties(
+        db, settings, cpt_90834=14000, cpt_90837=19000
+    )
     await make_session(db, ops, provider, me, starts_at=future(7))  # 50 minutes: 90834
-    await set_self_pay_rate(db, provider.provider_id, "90834", 15000)
+    await set_self_pay_rate(db, provider_id, "90834", 15000)
     await make_session(db, ops, provider, me, starts_at=future(14))
     first, second = await estimates(db, me)
     assert first["course_id"] == second["course_id"]
@@ -80,7 +73,7 @@ async def test_a_changed_rate_or_service_issues_a_new_version_of_the_course(
 
     # A new service (a 60-minute session) is a third version.
     await book_session(db, ops, BookSessionIn(
-        provider_id=provider.provider_id, client_id=me.client_id, starts_at=future(21),
+        provider_id=provider_id, client_id=me.client_id, starts_at=future(21),
         duration_minutes=60, place_of_service="10",
     ))  # fmt: skip
     found = await estimates(db, me)
@@ -92,11 +85,7 @@ async def test_a_changed_rate_or_service_issues_a_new_version_of_the_course(
 async def test_a_booking_past_the_course_starts_a_new_course(
     db: asyncpg.Connection, settings: Settings
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings, ops)
-    me = await make_client(db, settings)
-    assert provider.provider_id is not None
-    await set_self_pay_rate(db, provider.provider_id, "90834", 14000)
+    ops, provider, me, _provider_id = await self_pay_parties(db, settings, cpt_90834=14000)
     await make_session(db, ops, provider, me, starts_at=future(7))
     await make_session(db, ops, provider, me, starts_at=future(7 + 370))
     first, second = await estimates(db, me)
@@ -127,9 +116,7 @@ async def test_an_in_network_booking_gets_no_estimate_and_out_of_network_does(
 async def test_no_self_pay_rate_no_estimate(db: asyncpg.Connection, settings: Settings) -> None:
     """Without a self-pay rate for the booked service nothing can be estimated (completion
     refuses to bill it, too): the booking goes on."""
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings, ops)
-    me = await make_client(db, settings)
+    ops, provider, me, _provider_id = await self_pay_parties(db, settings)
     await make_session(db, ops, provider, me)
     assert await estimates(db, me) == []
 

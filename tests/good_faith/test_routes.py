@@ -20,8 +20,7 @@ from services.good_faith.service import EXPECTED_SESSIONS, request_estimate
 from services.providers.details import set_self_pay_rate
 from tests.authz import ROLES, headers_for, matrix_cases, statuses
 from tests.clients.helpers import World, audit_rows, make_world
-from tests.factories import make_client, make_ops, make_provider
-from tests.good_faith.helpers import email_jobs, estimates
+from tests.good_faith.helpers import email_jobs, estimates, self_pay_parties
 from tests.therapy_sessions.completion import completion_body
 
 
@@ -132,15 +131,12 @@ async def test_a_provider_lists_only_their_own_estimates_of_a_shared_client(
 async def test_an_estimate_on_request_is_a_new_version_and_its_repeat_is_answered_once(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings, ops)
-    me = await make_client(db, settings)
-    assert provider.provider_id is not None
-    body: dict[str, Any] = {"provider_id": str(provider.provider_id), "cpt_code": "90834"}
+    _ops, _provider, me, provider_id = await self_pay_parties(db, settings)
+    body: dict[str, Any] = {"provider_id": str(provider_id), "cpt_code": "90834"}
     refused = await client.post("/good-faith-estimates", json=body, headers=token(me))
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "cpt_code"
-    await set_self_pay_rate(db, provider.provider_id, "90834", 14000)
+    await set_self_pay_rate(db, provider_id, "90834", 14000)
     key = {"Idempotency-Key": f"gfe-{uuid.uuid4()}"}
     first = await client.post("/good-faith-estimates", json=body, headers=token(me) | key)
     assert first.status_code == 201, first.text
@@ -167,12 +163,8 @@ async def test_an_estimate_on_request_is_a_new_version_and_its_repeat_is_answere
 async def test_a_course_billed_400_dollars_above_its_estimate_is_flagged_not_blocked(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any, clock: Clock
 ) -> None:
-    ops = await make_ops(db)
-    provider = await make_provider(db, settings, ops)
-    me = await make_client(db, settings)
-    assert provider.provider_id is not None
-    await set_self_pay_rate(db, provider.provider_id, "90837", 20000)
-    body = {"provider_id": str(provider.provider_id), "cpt_code": "90837", "expected_sessions": 1}
+    ops, _provider, me, provider_id = await self_pay_parties(db, settings, cpt_90837=20000)
+    body = {"provider_id": str(provider_id), "cpt_code": "90837", "expected_sessions": 1}
     asked = await client.post("/good-faith-estimates", json=body, headers=token(me))
     assert asked.status_code == 201, asked.text
     estimate = asked.json()
@@ -181,7 +173,7 @@ async def test_a_course_billed_400_dollars_above_its_estimate_is_flagged_not_blo
     async def record(hours_ago: int) -> None:
         started = (hearth_clock.now() - timedelta(hours=hours_ago)).isoformat()
         recorded = completion_body(started_at=started)
-        recorded |= {"provider_id": str(provider.provider_id), "client_id": str(me.client_id)}
+        recorded |= {"provider_id": str(provider_id), "client_id": str(me.client_id)}
         response = await client.post(
             "/therapy-sessions/recorded", json=recorded, headers=token(ops)
         )
