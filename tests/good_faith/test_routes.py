@@ -14,6 +14,7 @@ import pytest
 
 from schemas.good_faith import GoodFaithEstimateOut, GoodFaithRequestIn
 from services.core import clock as hearth_clock
+from services.core.auth import Actor
 from services.core.clock import Clock
 from services.core.settings import Settings
 from services.good_faith.service import EXPECTED_SESSIONS, request_estimate
@@ -160,6 +161,24 @@ async def test_an_estimate_on_request_is_a_new_version_and_its_repeat_is_answere
     assert past.json()["errors"][0]["field"] == "first_session"
 
 
+async def _record(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    provider_id: uuid.UUID,
+    me: Actor,
+    hours_ago: int,
+    **fields: Any,
+) -> str:
+    """A self-pay session of `me` recorded (booked and completed at once) by ops; its id."""
+    started = (hearth_clock.now() - timedelta(hours=hours_ago)).isoformat()
+    recorded = completion_body(started_at=started, **fields)
+    recorded |= {"provider_id": str(provider_id), "client_id": str(me.client_id)}
+    response = await client.post("/therapy-sessions/recorded", json=recorded, headers=headers)
+    assert response.status_code == 201, response.text
+    session_id: str = response.json()["session"]["id"]
+    return session_id
+
+
 async def test_a_course_billed_400_dollars_above_its_estimate_is_flagged_not_blocked(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any, clock: Clock
 ) -> None:
@@ -171,13 +190,7 @@ async def test_a_course_billed_400_dollars_above_its_estimate_is_flagged_not_blo
     queue = "/good-faith-estimates/queues/exceeded"
 
     async def record(hours_ago: int) -> None:
-        started = (hearth_clock.now() - timedelta(hours=hours_ago)).isoformat()
-        recorded = completion_body(started_at=started)
-        recorded |= {"provider_id": str(provider_id), "client_id": str(me.client_id)}
-        response = await client.post(
-            "/therapy-sessions/recorded", json=recorded, headers=token(ops)
-        )
-        assert response.status_code == 201, response.text
+        await _record(client, token(ops), provider_id, me, hours_ago)
 
     await record(6)
     await record(4)  # billed 400.00, 200.00 above the estimate
@@ -190,3 +203,35 @@ async def test_a_course_billed_400_dollars_above_its_estimate_is_flagged_not_blo
     assert await db.fetchval(count, me.client_id) == 3  # every session still billed
     got = await client.get(f"/good-faith-estimates/{estimate['id']}", headers=token(me))
     assert got.json()["exceeded_at"] is not None
+
+
+async def test_an_edited_self_pay_session_rebills_its_course(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, token: Any, clock: Clock
+) -> None:
+    """An edit within the window re-prices the session: its bill in the course is replaced,
+    and the course is flagged once the edited bills reach $400 above the estimate."""
+    ops, _provider, me, provider_id = await self_pay_parties(
+        db, settings, cpt_90834=10000, cpt_90837=30000
+    )
+    body = {"provider_id": str(provider_id), "cpt_code": "90834", "expected_sessions": 1}
+    assert (await client.post("/good-faith-estimates", json=body, headers=token(me))).is_success
+    line_90834 = [{"cpt_code": "90834", "modifiers": [], "diagnosis_pointers": [1]}]
+    sessions = [
+        await _record(client, token(ops), provider_id, me, hours, lines=line_90834,
+                      duration_minutes=45)
+        for hours in (4, 2)
+    ]  # fmt: skip
+    billed = "SELECT sum(amount_cents) FROM good_faith_bills"
+    assert await db.fetchval(billed) == 20000
+    to_90837 = {
+        "lines": [{"cpt_code": "90837", "modifiers": [], "diagnosis_pointers": [1]}],
+        "duration_minutes": 55,
+    }
+    for n, session_id in enumerate(sessions):
+        edited = await client.patch(
+            f"/therapy-sessions/{session_id}", json=to_90837, headers=token(ops)
+        )
+        assert edited.status_code == 200, edited.text
+        queue = await client.get("/good-faith-estimates/queues/exceeded", headers=token(ops))
+        assert len(queue.json()["items"]) == n  # 30000 above, then 50000 above
+    assert await db.fetchval(billed) == 60000
