@@ -19,7 +19,7 @@ from services.core.clock import Clock
 from services.core.settings import Settings
 from services.good_faith.service import EXPECTED_SESSIONS, request_estimate
 from services.providers.details import set_self_pay_rate
-from tests.authz import ROLES, headers_for, matrix_cases, statuses
+from tests.authz import headers_for, matrix_cases, statuses
 from tests.clients.helpers import World, audit_rows, make_world
 from tests.good_faith.helpers import email_jobs, estimates, self_pay_parties
 from tests.therapy_sessions.completion import completion_body
@@ -99,10 +99,6 @@ async def test_estimate_routes_matrix(
         assert ids == {str(issued[owner].id)}
     if route == "request" and status >= 400:
         assert len(await estimates(db, w.clients[1])) == 1
-
-
-def test_roles_cover_the_matrix() -> None:
-    assert set(ROLES) == {"none", "provider", "client", "ops"}
 
 
 async def test_a_provider_lists_only_their_own_estimates_of_a_shared_client(
