@@ -4,7 +4,8 @@ infra/ never imports services/, so benchmarks of service code (services/bench/) 
 own processes (`python -m services.bench.estimate`) and their lines are passed through as they
 come. The API benchmarks need servers: infra starts or finds them (infra/local/stack.py), gives
 each a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
-its environment; `era_post` gets the same fresh database (it posts 835s into it, no API).
+its environment; `era_post` and `charges` get the same fresh database (no API: they post 835s
+into it, or charge through the Stripe simulator they start).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ MODULES = [
 # These need servers: infra starts them. session_completion also gets pgbench and a database.
 API_MODULES = ["services.bench.eligibility_api", "services.bench.session_completion"]
 PGBENCH_USERS = {"services.bench.session_completion"}
-# These need a database of their own (made and dropped here), no API.
-DATABASE_MODULES = ["services.bench.era_post"]
+# These need a database of their own (made and dropped here), no API; charges starts the
+# Stripe simulator itself.
+DATABASE_MODULES = ["services.bench.era_post", "services.bench.charges"]
 MACHINE_PGBENCH = "/usr/lib/postgresql/*/bin/pgbench"
 
 

@@ -64,7 +64,16 @@ from services.metrics.routes import PROMETHEUS, metrics
 from services.ops.routes import OpsDigestController
 from services.payers.routes import FeeSchedulesController, PayersController
 from services.payments.gateway import StripeGateway
+from services.payments.problem_routes import PaymentProblemsController
+from services.payments.recovery_routes import ChargePaymentController
 from services.payments.routes import PaymentMethodController, StripeWebhookController
+from services.payments.statement_routes import ClientMoneyController, PaymentsOpsController
+from services.payouts.routes import (
+    LedgerController,
+    PayoutAccountController,
+    PayoutHoldController,
+    TopUpController,
+)
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import (
@@ -111,7 +120,15 @@ ROUTE_HANDLERS: list[Any] = [
     DenialController,
     AppealController,
     PaymentMethodController,
+    PaymentProblemsController,
     StripeWebhookController,
+    ChargePaymentController,
+    PayoutAccountController,
+    PayoutHoldController,
+    TopUpController,
+    LedgerController,
+    ClientMoneyController,
+    PaymentsOpsController,
     GoodFaithController,
 ]
 

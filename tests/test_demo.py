@@ -1,8 +1,8 @@
 """`make run` and `make demo` together: the real supervisor starts migrations, demo data, the API,
 the worker, the clearinghouse simulator and the SMTP sink over an empty database; the demo then
-runs twice against that one stack, each run submitting its own claims to the payers, then
-resending, replacing and voiding three of them, and then having the payers pay and posting
-their 835s."""
+runs twice against that one stack, each run saving its clients' cards at the Stripe simulator,
+submitting its own claims to the payers, then resending, replacing and voiding three of them,
+and then having the payers pay, posting their 835s and settling the client true-ups."""
 
 from __future__ import annotations
 
@@ -15,14 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.live import ROOT, app_env, free_port, process, wait_ready
 from tests.x12tools import x12valid_errors, x279_errors
+
+# The stack's Stripe API key (development's): the test reads the charges back from Stripe itself.
+STRIPE_KEY = {"Authorization": "Bearer sk_test_hearth_development_only"}
 
 
 def test_make_run_then_demo_twice(
     empty_db: str, redis_url: str, redis_namespace: str, tmp_path: Path
 ) -> None:
     port, mail_port, clearinghouse_port = free_port(), free_port(), free_port()
+    stripe_port = free_port()
     env = app_env(
         empty_db,
         redis_url,
@@ -34,6 +40,9 @@ def test_make_run_then_demo_twice(
         # make run starts the simulator there; the demo has its payers pay (payment run).
         HEARTH_CLEARINGHOUSE_PORT=str(clearinghouse_port),
         HEARTH_CLEARINGHOUSE_URL=f"http://127.0.0.1:{clearinghouse_port}/core",
+        # make run starts the Stripe simulator there; the demo confirms cards and reads charges.
+        HEARTH_STRIPE_SIM_PORT=str(stripe_port),
+        HEARTH_STRIPE_API_BASE=f"http://127.0.0.1:{stripe_port}",
         HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-demo",
     )
     base = f"http://127.0.0.1:{port}"
@@ -50,30 +59,12 @@ def test_make_run_then_demo_twice(
             )  # fmt: skip
             assert demo.returncode == 0, demo.stdout + demo.stderr
             summary = json.loads((out / "summary.json").read_text())
-            assert summary["payers_created"] == 1
-            assert summary["fee_schedules_created"] == 3
-            assert summary["providers_onboarded"] == 1
-            assert summary["credentialing_transitions"] == 3
-            assert summary["clients_signed_up"] == 1
-            assert summary["policies_added"] == 1
-            assert summary["sessions_booked"] == 1  # the new client's; Maya records hers
-            assert summary["benefit_checks"] == 2  # Jordan's own, then ops for a carve-out
-            assert summary["estimates"] == 1
-            # Jordan Lee's plan: active, a $30 copay per visit (EB06 27), no visit limit.
-            assert summary["benefit_check_status"] == "active"
-            assert (summary["copay_period"], summary["visit_limit_period"]) == ("visit", None)
-            assert "active, in-network copay $30.00 (visit), visit limit none" in demo.stdout
-            # Sydney Park's plan hands mental health to another payer; the plan stays active.
-            assert (summary["carve_out_status"], summary["carve_out_to"]) == (
-                "active",
-                "Mindful Behavioral Health",
-            )
-            assert "plan covers in network: yes; mental health is handled by" in demo.stdout
+            _set_up_and_checked(summary, demo.stdout)
             # Maya completes four of her clients' sessions and ops record Blake's and Morgan's
-            # intakes, each a claim (ready); the lines say how.
+            # intakes and Casey's first session, each a claim (ready); the lines say how.
             completed = summary["sessions_completed"]
-            assert completed["count"] == 6
-            assert len(set(completed["ids"])) == 6
+            assert completed["count"] == 7
+            assert len(set(completed["ids"])) == 7
             seen.update(completed["ids"])
             for expected in (
                 "completed: Jordan Lee 90834, POS 11 (in office), 45 min",
@@ -84,6 +75,8 @@ def test_make_run_then_demo_twice(
                 "completed: Jordan Lee 90837-95 + 90785-95, POS 10",
                 "ops recorded: Blake Ellison 90791-95, POS 10",
                 "ops recorded: Morgan Diaz 90791-GT, POS 10",
+                "ops recorded: Casey Morgan 90837-95, POS 10 (recorded by ops after a benefit"
+                " check, coinsurance)",
             ):
                 assert expected in " ".join(demo.stdout.split())
             _claims_answered(summary, demo.stdout, claims_seen)
@@ -91,17 +84,44 @@ def test_make_run_then_demo_twice(
             _edi_files_valid(out / "edi")
             _remitted(summary, demo.stdout, out / "edi")
             _reviewed(summary, demo.stdout)
-        assert len(seen) == 12
-        assert len(claims_seen) == 12
+            with httpx.Client(base_url=env["HEARTH_STRIPE_API_BASE"], headers=STRIPE_KEY) as sim:
+                _charged(summary, demo.stdout, sim)
+                _settled(summary, demo.stdout, sim)
+        assert len(seen) == 14
+        assert len(claims_seen) == 14
         os.killpg(stack.pid, signal.SIGINT)
         assert stack.wait(timeout=30) == 0, log.read_text()[-3000:]
 
 
+def _set_up_and_checked(summary: dict[str, Any], stdout: str) -> None:
+    """Ops set up a payer and a provider, a new client signed up and booked, and benefits were
+    checked: Jordan Lee's own, and ops' of a carve-out."""
+    assert summary["payers_created"] == 1
+    assert summary["fee_schedules_created"] == 3
+    assert summary["providers_onboarded"] == 1
+    assert summary["credentialing_transitions"] == 3
+    assert summary["clients_signed_up"] == 1
+    assert summary["policies_added"] == 1
+    assert summary["sessions_booked"] == 1  # the new client's; Maya records hers
+    assert summary["benefit_checks"] == 2  # Jordan's own, then ops for a carve-out
+    assert summary["estimates"] == 1
+    # Jordan Lee's plan: active, a $30 copay per visit (EB06 27), no visit limit.
+    assert summary["benefit_check_status"] == "active"
+    assert (summary["copay_period"], summary["visit_limit_period"]) == ("visit", None)
+    assert "active, in-network copay $30.00 (visit), visit limit none" in stdout
+    # Sydney Park's plan hands mental health to another payer; the plan stays active.
+    assert (summary["carve_out_status"], summary["carve_out_to"]) == (
+        "active",
+        "Mindful Behavioral Health",
+    )
+    assert "plan covers in network: yes; mental health is handled by" in stdout
+
+
 def _claims_answered(summary: dict[str, Any], stdout: str, claims_seen: set[str]) -> None:
-    """This run's six claims went to the payers: five accepted, Blake's mistyped card not."""
+    """This run's seven claims went to the payers: six accepted, Blake's mistyped card not."""
     submitted = summary["claims_submitted"]
     accepted, rejected = summary["claims_accepted"], summary["claims_rejected"]
-    assert (submitted["count"], accepted["count"], rejected["count"]) == (6, 5, 1)
+    assert (submitted["count"], accepted["count"], rejected["count"]) == (7, 6, 1)
     assert sorted(accepted["ids"] + rejected["ids"]) == sorted(submitted["ids"])
     assert not claims_seen & set(submitted["ids"])  # new claims, earlier runs' left alone
     claims_seen.update(submitted["ids"])
@@ -198,10 +218,10 @@ def _edi_files_valid(edi: Path) -> None:
     claims = [
         claim for n in batches for claim in _claim_frequencies((edi / f"837P-{n}.x12").read_text())
     ]
-    assert claims.count(("1", False)) == 7  # six first sends and Blake's resend
+    assert claims.count(("1", False)) == 8  # seven first sends and Blake's resend
     assert claims.count(("7", True)) == 1  # the replacement names the payer's claim number
     assert claims.count(("8", True)) == 1  # and so does the void
-    assert len(claims) == 9
+    assert len(claims) == 10
 
 
 def _remitted(summary: dict[str, Any], stdout: str, edi: Path) -> None:
@@ -277,3 +297,66 @@ def _reviewed(summary: dict[str, Any], stdout: str) -> None:
         f"ops: estimate accuracy {accuracy['date_from']} to {accuracy['date_to']}:"
         f" {overall['claims']} claim(s), {overall['exact']} exact to the cent"
     ) in lines
+
+
+def _charged(summary: dict[str, Any], stdout: str, stripe: httpx.Client) -> None:
+    """The cards saved and the estimates charged at completion as summary.json says, read back
+    from the simulator: each session priced from a benefit check captured, but Avery's, whose
+    card declined (a balance due)."""
+    lines = " ".join(stdout.split())
+    assert summary["cards_saved"] == 6
+    assert lines.count("the default (consent") == 6
+    assert "card saved: Avery Patel visa ..0341" in lines
+    charged, due = summary["copays_charged"], summary["balances_due"]
+    clients = sorted(item["client"] for item in charged["items"])
+    assert clients == ["Alex Kim", "Casey Morgan", "Jordan Lee", "Jordan Lee"]
+    assert charged["count"] == 4
+    assert set(i["session_id"] for i in charged["items"]) < set(
+        summary["sessions_completed"]["ids"]
+    )
+    for item in charged["items"]:
+        intent = stripe.get(f"/v1/payment_intents/{item['intent']}").json()
+        assert (intent["status"], intent["amount"]) == ("succeeded", item["cents"])
+        assert intent["metadata"]["hearth_kind"] == "completion"
+        assert intent["metadata"]["hearth_source_id"] == item["session_id"]
+    assert charged["cents"] == sum(item["cents"] for item in charged["items"]) > 0
+    [declined] = due["items"]
+    assert (declined["client"], due["count"], due["cents"]) == ("Avery Patel", 1, declined["cents"])
+    intent = stripe.get(f"/v1/payment_intents/{declined['intent']}").json()
+    assert intent["status"] == "requires_payment_method"
+    assert intent["last_payment_error"]["code"] == "card_declined"
+    assert intent["metadata"]["hearth_charge_id"] == declined["charge_id"]
+    assert re.search(r"declined at completion: Avery Patel \$25\.00 on \.\.0341 \(card_declined:"
+                     r" generic_decline\): a balance due", lines)  # fmt: skip
+
+
+def _settled(summary: dict[str, Any], stdout: str, stripe: httpx.Client) -> None:
+    """The true-ups settled at Stripe: Blake's deductible charged (nothing was estimated for
+    him), Casey's coinsurance on Evergreen's lower allowed amount refunded to her completion
+    charge; each read back from the simulator."""
+    lines = " ".join(stdout.split())
+    charged = summary["copays_charged"]
+    remitted = {r["client"]: r for r in summary["remittances"]}
+    true_ups = summary["true_up_charges"]
+    [blake] = [i for i in true_ups["items"] if i["client"] == "Blake Ellison"]
+    assert blake["cents"] == remitted["Blake Ellison"]["client_share_cents"] > 0
+    for item in true_ups["items"]:
+        intent = stripe.get(f"/v1/payment_intents/{item['intent']}").json()
+        assert (intent["status"], intent["amount"]) == ("succeeded", item["cents"])
+        assert intent["metadata"]["hearth_kind"] == "true_up"
+        assert intent["metadata"]["hearth_source_id"] == item["true_up_id"]
+    assert true_ups["cents"] == sum(item["cents"] for item in true_ups["items"])
+    assert re.search(
+        r"true-up \(adjudication\): Blake Ellison charged \$[0-9.]+ to \.\.4242", lines
+    )
+    refunds = summary["refunds"]
+    [casey] = [i for i in refunds["items"] if i["client"] == "Casey Morgan"]
+    [paid] = [i for i in charged["items"] if i["client"] == "Casey Morgan"]
+    assert casey["cents"] == paid["cents"] - remitted["Casey Morgan"]["client_share_cents"] > 0
+    assert refunds["count"] == len(refunds["items"])
+    assert refunds["cents"] == sum(item["cents"] for item in refunds["items"])
+    refund = stripe.get(f"/v1/refunds/{casey['refund']}").json()
+    assert (refund["status"], refund["amount"]) == ("succeeded", casey["cents"])
+    assert refund["payment_intent"] == paid["intent"]
+    assert refund["metadata"]["hearth_true_up_id"] == casey["true_up_id"]
+    assert "true-up (adjudication): Casey Morgan refunded" in lines

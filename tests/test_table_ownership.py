@@ -70,6 +70,12 @@ TABLES: dict[str, str] = {
             "client_charges",
             "client_refunds",
             "stripe_events",
+            "client_disputes",
+            "failed_refunds",
+            "payment_exceptions",
+            "client_statement_emails",
+            "charge_recoveries",
+            "charge_attempts",
         ),
         "payments",
     ),
@@ -90,6 +96,16 @@ TABLES: dict[str, str] = {
         "remittance",
     ),
     **dict.fromkeys(("denial_resolutions", "claim_appeals", "claim_appeal_notes"), "denials"),
+    **dict.fromkeys(
+        (
+            "payout_accounts",
+            "payout_schedules",
+            "payout_holds",
+            "trial_balance_checks",
+            "platform_top_ups",
+        ),
+        "payouts",
+    ),
     **dict.fromkeys(("good_faith_estimates", "good_faith_bills"), "good_faith"),
 }
 

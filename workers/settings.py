@@ -20,7 +20,18 @@ from workers.jobs.good_faith import send_good_faith_estimate
 from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
-from workers.jobs.payments import charge_client, handle_stripe_event, refund_client
+from workers.jobs.payments import (
+    charge_client,
+    follow_up_charge,
+    handle_stripe_event,
+    queue_monthly_statements,
+    refund_client,
+    retry_charge,
+    send_charge_notice,
+    send_statement_email,
+    write_off_charge,
+)
+from workers.jobs.payouts import check_trial_balance, create_top_up
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -65,6 +76,13 @@ class WorkerSettings:
         func(charge_client, timeout=60),
         func(handle_stripe_event, timeout=60),
         func(refund_client, timeout=60),
+        # Failed-payment recovery: one Stripe confirm (retry) or one SMTP send each, nothing held.
+        func(follow_up_charge, timeout=30),
+        func(retry_charge, timeout=60),
+        func(write_off_charge, timeout=30),
+        func(send_charge_notice, timeout=60),
+        func(create_top_up, timeout=60),
+        func(send_statement_email, timeout=30),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -76,6 +94,10 @@ class WorkerSettings:
         # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
+        cron(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
+        # Daily: last month's statements queued once per client (a day's failed run is the
+        # next day's); the statements' month is in the platform's time zone.
+        cron(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),
         # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
         cron(
             schedule_claim_submissions,

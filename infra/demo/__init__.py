@@ -12,15 +12,26 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
 2. `benefits`: a demo-world client checks their benefits (270/271 through the clearinghouse
    simulator) and gets an estimate with a five-session projection; ops check a member whose
    plan carves mental health out. Status, copay and visit-limit periods go to summary.json.
-3. `sessions`: the demo world's therapist records and completes sessions that took place with
+3. `payments` (cards): before their sessions, each client the run bills signs in, asks for a
+   card setup (`POST /clients/{id}/payment-setup`) and confirms its SetupIntent at the Stripe
+   simulator as Stripe.js would; the card appears once Stripe's webhook has had the worker save
+   it (`GET /clients/{id}/payment-methods`). Avery Patel's card (4000 0000 0000 0341) declines
+   when charged; everyone else's is 4242 4242 4242 4242 (`cards_saved`).
+4. `sessions`: the demo world's therapist records and completes sessions that took place with
    four of her clients (in office, telehealth with the payer's modifier, a dependant's under a
    prior authorization ops record, which a later run reuses while it has visits left, and 90837
    with the 90785 add-on), and ops record intakes for two more, Blake Ellison, typing his
    card's member id in without a zero (EVG10040, every run: an earlier run corrected it), and
-   Morgan Diaz, checking no benefits for either; each is a claim `ready` (`sessions_completed`).
+   Morgan Diaz, checking no benefits for either, and Casey Morgan's first session with her
+   after checking her benefits; each is a claim `ready` (`sessions_completed`).
    A run's sessions took place on a day on which Maya has none recorded yet (the payers deny a
-   service billed twice for one day as a duplicate).
-4. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
+   service billed twice for one day as a duplicate). Then each session priced from a benefit
+   check has its estimate charged off-session by the worker, read at the simulator (the API
+   lists no charges yet): summary.json gains `copays_charged` (the captured completion
+   charges: count, cents, each intent) and `balances_due` (Avery's declined charge, with its
+   Hearth charge id: where paying it with another card, `POST /client-charges/{id}/payment`,
+   follows).
+5. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
    hours); the worker sends each payer's 837P batch over CORE and applies the 999 and 277CA;
    the demo polls each claim until accepted or rejected, prints its path (999 code, 277CA
    category, payer claim number), shows the mistyped card's rejection (277CA A3:33:IL) from
@@ -28,7 +39,7 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    (`837P-<ISA13>.x12`, `999-...`, `277CA-...`) next to the 270/271. summary.json gains
    `claims_submitted`, `claims_accepted` and `claims_rejected` (count and ids): the payers'
    first answers.
-5. `corrections`: ops correct the mistyped member id on Blake Ellison's policy and resend his
+6. `corrections`: ops correct the mistyped member id on Blake Ellison's policy and resend his
    rejected claim as frequency 1; replace Jordan Lee's accepted in-office claim with a corrected
    diagnosis (frequency 7, REF*F8 naming the payer's claim number); void Alex Kim's accepted
    claim (frequency 8; his prior authorization's visit is given back, shown from the
@@ -37,7 +48,7 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    the resend accepted, the replacement accepted under a new payer claim number, the void
    accepted and the claim `voided`; then each claim's status history. summary.json gains
    `claims_resent`, `claims_replaced` and `claims_voided` (count and ids).
-6. `remittance`: the payers' payment run on the clearinghouse simulator (each payer pays what it
+7. `remittance`: the payers' payment run on the clearinghouse simulator (each payer pays what it
    adjudicated and sends its 835), ops press "fetch now" (`POST /remittances/fetches`), and the
    demo waits until every claim's 835 is posted, prints its status, what the payer paid, the
    client's share and the CARCs (Morgan Diaz's intake, recorded by ops on a card whose coverage
@@ -46,7 +57,11 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    gains `claims_paid` (the payer paid money on it, net of reversals, a client's share or not),
    `claims_denied` (the whole claim), `eras_posted` (the 835 files posted that carried the
    run's claims, with their payments' EFT traces) and `remittances` (each claim as printed).
-7. `review`: ops open the denial work queue (`GET /denials`, grouped by reason) and resolve
+   Then this run's true-ups (`GET /true-ups`) once the worker settled them: Blake Ellison's
+   deductible, nothing estimated without a benefit check, charged to his card; Casey Morgan's
+   coinsurance on Evergreen's lower allowed amount, refunded to her completion charge.
+   summary.json gains `true_up_charges` and `refunds` (count, cents, each Stripe id).
+8. `review`: ops open the denial work queue (`GET /denials`, grouped by reason) and resolve
    Morgan Diaz's CO-27 denial there (coverage ended, nothing to appeal: `POST
    /denials/{id}/write-off` with the reason; it leaves the queue), then read the estimate
    accuracy (`GET /remittances/estimate-accuracy`: the claims whose 835 stands in the last 90
@@ -73,6 +88,7 @@ from infra.demo.benefits import benefits_and_estimate
 from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
+from infra.demo.payments import save_cards, show_completion_charges, show_true_ups
 from infra.demo.remittance import post_remittances
 from infra.demo.review import resolve_denials, show_estimate_accuracy
 from infra.demo.sessions import complete_sessions
@@ -96,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the simulator's CORE endpoint (as the API reaches it); the payment run and the"
         " 835s kept are beside it, under /_admin",
     )
+    parser.add_argument(
+        "--stripe-url",
+        default=os.environ.get("HEARTH_STRIPE_API_BASE", "http://127.0.0.1:8420"),
+        help="the Stripe simulator (as the API reaches it), where the clients' cards are"
+        " confirmed as Stripe.js would and the charges read",
+    )
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:6]
     started = time.monotonic()
@@ -109,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        demo = Demo(http=http, run=run, mail_url=args.mail_url)
+        demo = Demo(http=http, run=run, mail_url=args.mail_url, stripe_url=args.stripe_url)
         try:
             setup = ops_setup(demo)
             provider = onboard_provider(demo, setup["ops"], setup["payer"])
@@ -121,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             ops = setup["ops"]
             steps: list[Callable[[], None]] = [
                 lambda: benefits_and_estimate(demo, ops, edi),
+                lambda: save_cards(demo),
                 lambda: complete_sessions(demo, ops),
+                lambda: show_completion_charges(demo),
                 lambda: submit_and_acknowledge(demo, ops, edi),
                 lambda: correct_claims(demo, ops, edi),
                 lambda: post_remittances(demo, ops, edi, args.clearinghouse_url),
+                lambda: show_true_ups(demo, ops),
                 lambda: resolve_denials(demo, ops),
                 lambda: show_estimate_accuracy(demo, ops),
             ]
@@ -149,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "eras_posted": {"count": len(demo.eras), "ids": [e["id"] for e in demo.eras],
                         "traces": [t for e in demo.eras for t in e["traces"]]},
         "remittances": demo.remittances,
+        **demo.payments,
         **demo.review,
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
@@ -158,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "sessions_completed": len(demo.completed),
         **{name: len(ids) for name, ids in claims.items()},
         "eras_posted": len(demo.eras),
+        **{name: total["count"] for name, total in demo.payments.items()},
     }
     print(f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"summary: {args.out / 'summary.json'}")

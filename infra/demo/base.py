@@ -29,11 +29,15 @@ class Demo:
     http: httpx.Client
     run: str
     mail_url: str = "http://127.0.0.1:8025"
+    stripe_url: str = "http://127.0.0.1:8420"  # the Stripe simulator, as Stripe.js reaches it
     counts: dict[str, int] = field(default_factory=dict)
     shown: dict[str, str | None] = field(default_factory=dict)  # what the benefit check said
     completed: list[str] = field(default_factory=list)  # ids of the sessions completed
     claims: dict[str, str] = field(default_factory=dict)  # their claims' ids -> the client
     visits: dict[str, str] = field(default_factory=dict)  # claim id -> its visit's key
+    sessions: dict[str, str] = field(default_factory=dict)  # claim id -> its session's id
+    # The sessions priced from a benefit check (the estimate charged at completion) -> client.
+    priced: dict[str, str] = field(default_factory=dict)
     # What became of those claims once submitted: ids per outcome, in completion order.
     outcomes: dict[str, list[str]] = field(default_factory=dict)
     # Their 835s: each claim's outcome as printed, and the 835 files that carried them.
@@ -41,6 +45,10 @@ class Demo:
     eras: list[dict[str, Any]] = field(default_factory=list)
     # What ops reviewed after the 835s (the estimate accuracy, the denial resolved).
     review: dict[str, Any] = field(default_factory=dict)
+    # The clients' cards (payments.py): name -> client id, token, Stripe customer, card.
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The money that moved: completion charges, balances due, true-up charges, refunds.
+    payments: dict[str, Any] = field(default_factory=dict)
 
     def call(self, method: str, path: str, token: str | None, expect: int, **kw: Any) -> Any:
         headers = dict(kw.pop("headers", {}))

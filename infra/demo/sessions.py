@@ -27,6 +27,7 @@ class Visit:
     # Ops record it for her, with no benefit check: a new client, the card typed in by ops.
     by_ops: bool = False
     card: str | None = None  # the member id ops type in from the card, as they read it
+    ops_check: bool = False  # ops record it, after checking benefits themselves
 
 
 VISITS = [
@@ -55,6 +56,12 @@ VISITS = [
     Visit(key="coverage_ended", client=("Morgan", "Diaz"), payer="BLHBR",
           what="intake recorded by ops, coverage never re-checked", place_of_service="10",
           lines=[("90791", ["GT"])], minutes=60, by_ops=True),
+    # Ops record Casey Morgan's first session with Maya after checking her benefits: her
+    # deductible is met, 20% coinsurance, charged at completion on Hearth's allowed amount for
+    # 90837 ($145.00); Evergreen allows $140.00, so its 835 makes her owe less: a refund.
+    Visit(key="owed_less", client=("Casey", "Morgan"), payer="EVGRN",
+          what="recorded by ops after a benefit check, coinsurance", place_of_service="10",
+          lines=[("90837", ["95"])], minutes=55, by_ops=True, ops_check=True),
 ]  # fmt: skip
 # A run's sessions took place on one day, one an hour from 08:00 UTC (earlier today, when the
 # last must be over by now). The payers deny a second claim for a service they already paid
@@ -111,14 +118,17 @@ def complete_sessions(demo: Demo, ops: str) -> None:
         )  # fmt: skip
         if visit.card is not None:
             _type_card(demo, ops, policy, visit.card)
-        if not visit.by_ops:
-            _check_benefits(demo, token, policy["id"], provider_id)
+        checked = not visit.by_ops or visit.ops_check
+        if checked:
+            _check_benefits(demo, caller, policy["id"], provider_id)
         started = first + timedelta(hours=n)
         who = {"client_id": client["id"], "policy_id": policy["id"],
                "started_at": started.isoformat()}  # fmt: skip
-        _complete(
+        session_id = _complete(
             demo, caller, visit, n, who | ({"provider_id": provider_id} if visit.by_ops else {})
         )
+        if checked:  # priced from the check: its estimate is charged at completion
+            demo.priced[session_id] = " ".join(visit.client)
 
 
 def _service_day(demo: Demo, token: str, provider_id: str) -> datetime:
@@ -193,7 +203,8 @@ def _check_benefits(demo: Demo, token: str, policy_id: str, provider_id: str) ->
         raise DemoFailed(f"benefit check answered {check.status_code}: {check.text[:300]}")
 
 
-def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any]) -> None:
+def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any]) -> str:
+    """The visit recorded and completed; its session's id."""
     body = {
         **who,
         "lines": [
@@ -215,6 +226,7 @@ def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any])
     demo.completed.append(out["session"]["id"])
     demo.claims[out["claim_id"]] = " ".join(visit.client)
     demo.visits[out["claim_id"]] = visit.key
+    demo.sessions[out["claim_id"]] = out["session"]["id"]
     codes = " + ".join(
         line["cpt_code"] + "".join(f"-{m}" for m in line["modifiers"]) for line in out["lines"]
     )
@@ -224,3 +236,5 @@ def _complete(demo: Demo, token: str, visit: Visit, n: int, who: dict[str, Any])
         f"{codes}, POS {visit.place_of_service} ({visit.what}), {visit.minutes} min,"
         f" ICD-10 {', '.join(visit.diagnoses)}; claim ready{authorized}",
     )
+    session_id: str = out["session"]["id"]
+    return session_id

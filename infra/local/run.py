@@ -84,11 +84,12 @@ CHILDREN: tuple[Child, ...] = (
         "/core",
     ),
     # Stripe (localstripe with our extensions): the SDK's base address is HEARTH_STRIPE_API_BASE;
-    # it delivers signed webhooks to the API's /webhooks/stripe.
+    # it delivers signed webhooks to the API's /webhooks/stripe. On port 8420 by default (the
+    # settings' default base address), where `make demo` confirms cards as Stripe.js would.
     Child(
         "stripe",
         python("-m", "infra.stripe", "--host", HOST, "--port", "{port}", "--webhook-to-api"),
-        int(os.environ.get("HEARTH_STRIPE_SIM_PORT", "0")),  # 0: any free port
+        int(os.environ.get("HEARTH_STRIPE_SIM_PORT", "8420")),  # 0: any free port
         "HEARTH_STRIPE_API_BASE",
     ),
     # The SMTP sink: the worker mails through HEARTH_SMTP_PORT; the demo reads what arrived

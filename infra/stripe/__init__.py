@@ -19,7 +19,7 @@ starts empty. Our routes are registered before its own, so ours answer where bot
   `card_error` on a decline; setup_intent.succeeded / .requires_action / .setup_failed;
 - `balance.py`: Stripe's fee (2.9% + 30 cents) on every charge's balance transaction, pending
   then available; `GET /v1/balance` in USD;
-- `connect.py`: `/v1/accounts`, `/v1/transfers` (on the available balance, else
+- `connect.py`: `/v1/accounts`, `/v1/account_links`, `/v1/transfers` (on the available balance, else
   `balance_insufficient`), `/v1/transfers/{id}/reversals`, `/v1/topups`;
 - `disputes.py`: disputes and failed refunds, started by admin routes;
 - `webhooks.py`: deliveries signed at send time, retried with backoff, duplicated, reordered;
@@ -53,6 +53,7 @@ Admin routes (JSON bodies, no API key):
 - `POST /_admin/webhooks/switches {"duplicates": 0..1, "jitter_s": s, "hold": bool}`;
   `POST /_admin/webhooks/release {"order": "fifo"|"reverse"|"shuffle"}` sends held events;
   `GET /_admin/webhooks/deliveries`: every attempt (event, type, endpoint, attempt, status).
+- `GET /_admin/onboarding/{account}`: the page an account link points at.
 - `POST /_admin/disputes {"charge", "amount", "reason"}`;
   `POST /_admin/disputes/{id}/close {"status": "won"|"lost"}`.
 - `POST /_admin/refunds/{id}/fail {"failure_reason"}`; `POST /_admin/topups/{id}/fail` (a

@@ -1,5 +1,8 @@
 """Connect and the platform's balance movements: accounts, transfers, reversals, top-ups.
 
+An account link (`POST /v1/account_links`) is the one-time onboarding address Stripe hosts: here
+a page of the simulator's own (`GET /_admin/onboarding/{account}`, which only names the account:
+the simulated accounts are enabled from the start), expiring five minutes after it is made.
 Transfers draw on the platform's *available* USD balance: a transfer larger than it answers 400
 `balance_insufficient` and moves nothing. A reversal gives (part of) a transfer back; a top-up
 adds to the balance, pending for `topup_delay_s` of the simulator's clock (default 0) and then
@@ -19,6 +22,8 @@ from infra.stripe.errors import StripeError, answer, invalid, no_such
 from infra.stripe.objects import cents, emit, every, find, metadata, page, post_params, query_params
 
 ACCOUNT_TYPES = ("express", "custom", "standard")
+LINK_TYPES = ("account_onboarding", "account_update")
+LINK_TTL_S = 300
 
 
 class Account(StripeObject):
@@ -162,6 +167,26 @@ class Connect:
         emit("account.updated", account)
         return answer(account._export(expand=expand))
 
+    async def create_account_link(self, request: web.Request) -> web.Response:
+        data = await post_params(request)
+        account = find(Account, data.get("account"), "account")
+        if data.get("type") not in LINK_TYPES:
+            raise invalid(f"Invalid type: must be one of {', '.join(LINK_TYPES)}", param="type")
+        for name in ("refresh_url", "return_url"):
+            if not str(data.get(name) or "").startswith(("http://", "https://")):
+                raise invalid(f"Missing or invalid {name}", param=name)
+        created = int(self.ledger.clock.timestamp())
+        origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+        return answer({"object": "account_link", "created": created,
+                       "expires_at": created + LINK_TTL_S,
+                       "url": f"{origin}/_admin/onboarding/{account.id}?at={created}"})  # fmt: skip
+
+    async def onboarding_page(self, request: web.Request) -> web.Response:
+        account = find(Account, request.match_info["id"], "account")
+        return web.Response(text=f"<!doctype html><title>Stripe onboarding</title>"
+                                 f"<p>Simulated onboarding of {account.id}: nothing to fill in.",
+                            content_type="text/html")  # fmt: skip
+
     async def list_accounts(self, request: web.Request) -> web.Response:
         params = query_params(request)
         return answer(page("/v1/accounts", every(Account), params)._export())
@@ -231,6 +256,8 @@ class Connect:
             ("POST", "/v1/accounts", self.create_account),
             ("GET", "/v1/accounts", self.list_accounts),
             ("POST", "/v1/accounts/{id}", self.update_account),
+            ("POST", "/v1/account_links", self.create_account_link),
+            ("GET", "/_admin/onboarding/{id}", self.onboarding_page),
             ("POST", "/v1/transfers", self.create_transfer),
             ("GET", "/v1/transfers", self.list_transfers),
             ("POST", "/v1/transfers/{id}/reversals", self.create_reversal),

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from localstripe.resources import Charge, PaymentIntent, PaymentMethod, Refund
+from localstripe.resources import Charge, List, PaymentIntent, PaymentMethod, Refund, store
 
 from infra.stripe.errors import StripeError, answer, invalid
 from infra.stripe.faults import DECLINE
@@ -75,6 +75,29 @@ def install() -> None:
     PaymentIntent._export = export  # type: ignore[method-assign]
     PaymentIntent.last_payment_error = property(last_payment_error)  # type: ignore[assignment]
     Charge.amount_refunded = property(amount_refunded)  # type: ignore[assignment]
+    _index_refunds()
+
+
+def _index_refunds() -> None:
+    """A charge's refunds from an index kept as they are made: localstripe lists them by
+    scanning its whole store, several times for every charge exported (each PaymentIntent
+    answer), so each call cost more as objects accumulated (600 intents: 263/s down to 84/s)."""
+    by_charge: dict[str, list[Refund]] = {}
+    original_init = Refund.__init__
+
+    def init(refund: Refund, *args: Any, **kwargs: Any) -> None:
+        original_init(refund, *args, **kwargs)
+        by_charge.setdefault(refund.charge, []).append(refund)
+
+    def refunds(charge: Charge) -> List:
+        listing = List(f"/v1/charges/{charge.id}/refunds")
+        # Only those still in the store (a reset empties it), newest first as localstripe.
+        kept = [r for r in by_charge.get(charge.id, []) if store.get(f"refund:{r.id}") is r]
+        listing._list = sorted(kept, key=lambda r: r.date, reverse=True)
+        return listing
+
+    Refund.__init__ = init  # type: ignore[method-assign]
+    Charge.refunds = property(refunds)  # type: ignore[assignment]
 
 
 async def create_intent(request: web.Request) -> web.Response:

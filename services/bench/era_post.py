@@ -69,9 +69,8 @@ import asyncpg
 from schemas.ledger import AccountRef, EntryIn, Line
 from services.bench import bare_inserts
 from services.bench.era_parse import HEADER, NPI, svc_line, transaction_set
-from services.bench.served import AS_OF, percentile, prepare
+from services.bench.served import AS_OF, database_world, percentile
 from services.bench.session_completion import cpu_ms
-from services.core import clock
 from services.core.auth import SYSTEM
 from services.core.db import create_pool, init_connection, transaction
 from services.dev.demo_data import OPS_EMAIL
@@ -322,16 +321,7 @@ async def _measure(database_url: str, count: int, per_payment: int) -> tuple[Mea
 def main() -> None:
     count = int(os.environ.get("HEARTH_BENCH_ERA_POST_CLAIMS", "12000"))
     per_payment = int(os.environ.get("HEARTH_BENCH_ERA_POST_PAYMENT", "500"))
-    database_url = os.environ.get("BENCH_DATABASE_URL")
-    if not database_url:
-        raise SystemExit(
-            "BENCH_DATABASE_URL not set: run this benchmark through `make bench`"
-            " (python -m infra.bench era_post), which provides the database"
-        )
-    env = {**os.environ, "HEARTH_ENV": "development", "DATABASE_URL": database_url}
-    env.pop("HEARTH_MIGRATION_DATABASE_URL", None)
-    clock.CLOCK.shift_to(AS_OF)
-    asyncio.run(prepare(env))
+    database_url = database_world("era_post")["DATABASE_URL"]
     measured, claims = asyncio.run(_measure(database_url, count, per_payment))
     per_s = claims / sum(measured.posting_s)
     baseline_per_s = claims / measured.baseline_s

@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 START_TIMEOUT_S = 60.0
 SIMULATOR_ARGV = (sys.executable, "-m", "infra.clearinghouse")
+STRIPE_ARGV = (sys.executable, "-m", "infra.stripe")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,33 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def database_world(name: str) -> dict[str, str]:
+    """The fresh database infra passes (`make bench`) migrated, the demo world loaded and this
+    process's clock at AS_OF; the environment a benchmark with no API runs in."""
+    database_url = os.environ.get("BENCH_DATABASE_URL")
+    if not database_url:
+        raise SystemExit(
+            "BENCH_DATABASE_URL not set: run this benchmark through `make bench`"
+            f" (python -m infra.bench {name}), which provides the database"
+        )
+    env = {**os.environ, "HEARTH_ENV": "development", "DATABASE_URL": database_url}
+    env.pop("HEARTH_MIGRATION_DATABASE_URL", None)
+    clock.CLOCK.shift_to(AS_OF)
+    asyncio.run(prepare(env))
+    return env
+
+
+@contextmanager
+def stripe_simulator(env: dict[str, str], tmp: Path) -> Iterator[str]:
+    """The Stripe simulator (infra/stripe) on a free port, delivering no webhooks: its URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [*STRIPE_ARGV, "--host", "127.0.0.1", "--port", str(port)]
+    with _process(argv, env, tmp / "stripe.log") as proc:
+        _wait_ready(f"{url}/_admin/health", proc, tmp / "stripe.log")
+        yield url
 
 
 def percentile(latencies: list[float], q: float) -> float:

@@ -17,7 +17,6 @@ from services.clients import queries
 from services.clients.service import ENTITY, _columns, check_birth_date, self_actor
 from services.core import audit, mail, outbox
 from services.core.auth import SYSTEM
-from services.core.db import transaction
 from services.core.settings import Settings
 from services.identity import service as identity
 
@@ -106,9 +105,7 @@ async def prepare_account_email(
 
 async def run_account_email(pool: asyncpg.Pool, settings: Settings, outbox_id: int) -> str:
     """One outbox row's email; the SMTP call holds no transaction or lock."""
-    async with transaction(pool) as conn:
-        message = await prepare_account_email(conn, settings, outbox_id)
-    if message is None:
-        return "nothing to send"
-    # A refused address stays bad: the row is done (the user can sign up again once fixed).
-    return await mail.send_queued(pool, settings, outbox_id, message, retry_in=RETRY_IN)
+    return await mail.send_queued(
+        pool, settings, outbox_id,
+        lambda conn: prepare_account_email(conn, settings, outbox_id), RETRY_IN,
+    )  # fmt: skip

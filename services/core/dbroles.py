@@ -25,6 +25,9 @@ APPEND_ONLY_TABLES = (
     "journal_entries",
     "journal_lines",
     "recoupment_policy_changes",
+    # A payout schedule's history and the trial-balance checks: new rows, never changed.
+    "payout_schedules",
+    "trial_balance_checks",
 )
 # The application checks which migrations ran; only the owner records them.
 READ_ONLY_TABLES = ("schema_migrations",)

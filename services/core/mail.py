@@ -73,22 +73,27 @@ async def send_queued(
     pool: asyncpg.Pool,
     settings: Settings,
     outbox_id: int,
-    email: OutgoingEmail,
-    *,
+    prepare: Callable[[asyncpg.Connection], Awaitable[OutgoingEmail | None]],
     retry_in: timedelta,
+    *,
     sent: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> str:
-    """An outbox row's email sent with no transaction or lock held, then the row completed
-    (with `sent`'s writes); the row is handed back after `retry_in` while the server is
-    unavailable, and completed unsent when it refuses the address (sending again would not
-    help). The outcome, for the job's log."""
+    """One outbox row's email: `prepare` reads it in a transaction (None: nothing to send, and
+    it completed the row); the SMTP call holds no transaction or lock; the row is completed
+    once sent (with `sent`'s writes, in that transaction), or put back for `retry_in` while
+    the server is unavailable."""
+    async with transaction(pool) as conn:
+        message = await prepare(conn)
+    if message is None:
+        return "nothing to send"
     try:
-        await send(settings, email)
+        await send(settings, message)
     except MailUnavailable as exc:
         async with transaction(pool) as conn:
             await outbox.record_failure(conn, outbox_id, str(exc), retry_in)
         return "mail server unavailable; retrying later"
     except RecipientRefused:
+        # A bad address stays bad: the row is done (a corrected address gets the next one).
         async with transaction(pool) as conn:
             await outbox.complete(conn, outbox_id)
         return "recipient refused"

@@ -162,6 +162,13 @@ async def lock(conn: asyncpg.Connection, outbox_id: int, payload: type[P]) -> P 
         return None
 
 
+async def hold(conn: asyncpg.Connection, outbox_id: int) -> None:
+    """Lock the row, done or not. A job's later transaction takes it before its own rows, in
+    the order its first step (`lock`) did: two runs of one row then queue on the outbox row
+    instead of each holding the lock the other waits for (a deadlock)."""
+    await conn.execute("SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE", outbox_id)
+
+
 async def complete(conn: asyncpg.Connection, outbox_id: int) -> None:
     await conn.execute(
         "UPDATE outbox SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL",

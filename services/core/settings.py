@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -55,8 +56,11 @@ _PRODUCTION_REQUIRED = (
 
 # Defaults one environment overrides (a variable set explicitly still wins). Development holds
 # ready claims 0 hours (DESIGN.md "Edit window and submission timing": the demo sets 0): `make
-# demo` submits the claims it completes at once instead of a day later.
-_ENV_DEFAULTS: dict[str, dict[str, str]] = {"development": {"claim_hold_hours": "0"}}
+# demo` submits the claims it completes at once instead of a day later, and charges a true-up
+# with no notice period (the statement email still goes first).
+_ENV_DEFAULTS: dict[str, dict[str, str]] = {
+    "development": {"claim_hold_hours": "0", "true_up_notice_days": "0"}
+}
 
 
 class SettingsError(Exception):
@@ -171,6 +175,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         _DEV_STRIPE_WEBHOOK_SECRET
     )
     stripe_timeout_s: Annotated[float, Meta(gt=0, le=80)] = 30.0  # one attempt
+    # Failed-payment recovery: soft declines are retried on the same PaymentIntent this many
+    # days after the failure ("1,3,7"), never more than payment_retry_cap attempts on one card
+    # in 30 days (the card networks' limit); an unpaid charge is written off (bad debt) when its
+    # last retry failed, or bad_debt_after_days after the failure when nothing is retried.
+    payment_retry_days: Annotated[str, Meta(pattern=r"^[0-9]{1,2}(,[0-9]{1,2}){0,9}$")] = "1,3,7"
+    payment_retry_cap: Annotated[int, Meta(ge=1, le=15)] = 15
+    bad_debt_after_days: Annotated[int, Meta(ge=1, le=3650)] = 60
     # The platform is the billing provider: its EIN (TRN03 of every 270 is "1" + EIN), its
     # type-2 organization NPI and name.
     platform_ein: Annotated[str, Meta(pattern=r"^[0-9]{9}$")] = _DEV_PLATFORM_EIN
@@ -220,6 +231,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The platform's fee on a self-pay or out-of-network session, in basis points of the
     # provider's self-pay rate (2000: 20%); the provider is owed the rest.
     platform_fee_bps: Annotated[int, Meta(ge=0, le=10_000)] = 2_000
+    # A client owed more after the insurer's decision gets a statement this many days before
+    # the true-up is charged (DESIGN.md "Charging clients"); the demo and tests may set 0.
+    true_up_notice_days: Annotated[int, Meta(ge=0, le=60)] = 7
+    # Client statements' months, and dates shown to clients, are in this IANA time zone (the
+    # platform's: clients have none on file).
+    statement_time_zone: Annotated[str, Meta(min_length=1, max_length=64)] = "America/Los_Angeles"
     # An ISO 8601 instant with its offset: every process (API, worker, CLI) starts its clock
     # there and ticks on, so CI can run the suite as on another day. Refused in production.
     clock_shift_to: Annotated[datetime, Meta(tz=True)] | None = None
@@ -242,6 +259,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def retry_days(self) -> tuple[int, ...]:
+        """The days after a soft decline on which it is retried, ascending."""
+        return tuple(sorted({int(d) for d in self.payment_retry_days.split(",") if int(d) > 0}))
 
 
 def parse_keyring(value: str) -> dict[str, bytes]:
@@ -322,6 +344,10 @@ def _refuse_inconsistent(settings: Settings) -> None:
         raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
+    try:
+        ZoneInfo(settings.statement_time_zone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise SettingsError("HEARTH_STATEMENT_TIME_ZONE: not an IANA time zone") from exc
 
 
 def _refuse_development_values(settings: Settings) -> None:

@@ -11,7 +11,6 @@ bill); the date issued. The TIN is revealed only here, at sending, never stored 
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import asyncpg
@@ -20,7 +19,6 @@ from schemas.good_faith import GoodFaithEmailJob, GoodFaithEstimateOut
 from services.clients import service as clients
 from services.core import audit, clock, mail, outbox
 from services.core.auth import SYSTEM
-from services.core.db import transaction
 from services.core.settings import Settings
 from services.good_faith import queries
 from services.good_faith.service import DISPUTE_THRESHOLD_CENTS, ENTITY
@@ -82,9 +80,9 @@ def render(settings: Settings, estimate: GoodFaithEstimateOut, tax_id: str) -> t
 
 async def prepare_estimate_email(
     conn: asyncpg.Connection, settings: Settings, outbox_id: int
-) -> tuple[uuid.UUID, mail.OutgoingEmail] | None:
-    """The estimate an outbox row asks for and its message; None (the row completed) when
-    nothing is to send."""
+) -> mail.OutgoingEmail | None:
+    """The estimate email an outbox row asks for; None (the row completed) when nothing is to
+    send (the estimate gone or emailed already)."""
     job = await outbox.lock(conn, outbox_id, GoodFaithEmailJob)
     if job is None:
         return None
@@ -96,19 +94,19 @@ async def prepare_estimate_email(
     tax_id = await providers.reveal_tax_id(conn, settings, estimate.provider_id)
     await audit.record(conn, SYSTEM, "read", ENTITY, [estimate.id])
     subject, body = render(settings, estimate, tax_id)
-    return estimate.id, mail.OutgoingEmail(to=client.email, subject=subject, body=body)
+    return mail.OutgoingEmail(to=client.email, subject=subject, body=body)
 
 
 async def run_estimate_email(pool: asyncpg.Pool, settings: Settings, outbox_id: int) -> str:
-    """One outbox row's estimate emailed; the SMTP call holds no transaction or lock."""
-    async with transaction(pool) as conn:
-        prepared = await prepare_estimate_email(conn, settings, outbox_id)
-    if prepared is None:
-        return "nothing to send"
-    estimate_id, message = prepared
+    """One outbox row's estimate emailed (core's send_queued: no transaction held over SMTP);
+    a refused address leaves the estimate readable in the app, unsent (emailed_at empty)."""
 
     async def sent(conn: asyncpg.Connection) -> None:
-        await queries.update_emailed(conn, estimate_id, clock.now())
+        job = await outbox.lock(conn, outbox_id, GoodFaithEmailJob)
+        if job is not None:
+            await queries.update_emailed(conn, job.estimate_id, clock.now())
 
-    # A refused address: the estimate stays readable in the app, unsent (emailed_at empty).
-    return await mail.send_queued(pool, settings, outbox_id, message, retry_in=RETRY_IN, sent=sent)
+    return await mail.send_queued(
+        pool, settings, outbox_id,
+        lambda conn: prepare_estimate_email(conn, settings, outbox_id), RETRY_IN, sent=sent,
+    )  # fmt: skip

@@ -24,9 +24,10 @@ import asyncpg
 from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payments import STRIPE_MINIMUM_CENTS, ChargeClientJob, ChargeKind, ChargeRow
 from services.core import audit, clock, outbox
-from services.core.auth import SYSTEM
+from services.core.auth import SYSTEM, Actor
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
+from services.payments import problems, write_offs
 from services.payments import queries as q
 from services.payments.gateway import (
     Captured,
@@ -59,10 +60,12 @@ async def add_charge(
     kind: ChargeKind,
     source: tuple[str, uuid.UUID],
     amount_cents: int,
+    available_at: datetime | None = None,
 ) -> uuid.UUID | None:
-    """A charge of the frozen amount and its charge_client outbox row, in the caller's
-    transaction; nothing for $0; under Stripe's minimum it stays a balance due. Once per
-    (kind, source): a repeat writes nothing and returns None."""
+    """A charge of the frozen amount and its charge_client outbox row (run from
+    `available_at`, default now), in the caller's transaction; nothing for $0; under Stripe's
+    minimum it stays a balance due. Once per (kind, source): a repeat writes nothing and
+    returns None."""
     if amount_cents <= 0:
         return None
     small = amount_cents < STRIPE_MINIMUM_CENTS
@@ -75,8 +78,9 @@ async def add_charge(
         return None
     if not small:
         await outbox.add(
-            conn, ChargeClientJob(charge_id=charge_id), dedupe_key=f"charge-{charge_id}"
-        )
+            conn, ChargeClientJob(charge_id=charge_id), dedupe_key=f"charge-{charge_id}",
+            available_at=available_at,
+        )  # fmt: skip
     await audit.record(conn, SYSTEM, "create", ENTITY, [charge_id])
     return charge_id
 
@@ -110,14 +114,14 @@ async def _true_up_outcome(
         await remittance.settle_true_up_as(conn, charge.source_id, status)
 
 
-def _captured_lines(charge: ChargeRow, captured: Captured) -> tuple[Line, ...]:
+def _captured_lines(charge: ChargeRow, captured: Captured, amount: int) -> tuple[Line, ...]:
     lines = [
         Line(account=AccountRef(kind="stripe_balance"), side="debit",
              amount_cents=captured.net_cents),
         Line(account=AccountRef(kind="processing_fees"), side="debit",
              amount_cents=captured.fee_cents),
         Line(account=AccountRef(kind="client_receivable", owner_id=charge.client_id),
-             side="credit", amount_cents=charge.amount_cents),
+             side="credit", amount_cents=amount),
     ]  # fmt: skip
     return tuple(line for line in lines if line.amount_cents > 0)
 
@@ -128,19 +132,31 @@ async def record_success(
     """The charge captured and its entry (Dr stripe_balance net, Dr processing_fees, Cr
     client_receivable), once; the row is locked by the caller."""
     if charge.payment_intent_id not in (None, intent.id):
-        # Two intents for one charge would be a double charge: never book the second.
+        # Two intents for one charge would be a double charge: never book the second; ops
+        # decide (payment_exceptions).
         log.error("second intent for a charge", extra={"count": 1, "outcome": intent.id})
+        await problems.queue_exception(conn, charge, intent, captured, "second_intent")
         return "another intent"
     if (
         intent.amount != charge.amount_cents
         or captured.net_cents + captured.fee_cents != intent.amount
     ):
         log.error("captured amount differs", extra={"outcome": intent.id})
+        await problems.queue_exception(conn, charge, intent, captured, "amount_differs")
         return "amount differs"
+    await book_capture(conn, SYSTEM, charge, intent.id, captured, charge.amount_cents)
+    return "succeeded"
+
+
+async def book_capture(
+    conn: asyncpg.Connection, actor: Actor, charge: ChargeRow, intent_id: str,
+    captured: Captured, amount: int,
+) -> None:  # fmt: skip
+    """The charge succeeded with this intent's capture of `amount` and its entry, once (also
+    what ops book from the exceptions queue); the row is locked by the caller."""
     now = clock.now()
-    await q.update_succeeded(
-        conn, charge.id, intent.id, captured.charge_id, captured.fee_cents, now
-    )
+    await q.update_succeeded(conn, charge.id, intent_id, captured.charge_id, captured.fee_cents,
+                             now)  # fmt: skip
     await post_entry(
         conn,
         EntryIn(
@@ -148,14 +164,14 @@ async def record_success(
             idempotency_key=f"card_captured-{charge.id}",
             source_table="client_charges",
             source_id=charge.id,
-            lines=_captured_lines(charge, captured),
+            lines=_captured_lines(charge, captured, amount),
             memo=f"card captured ({charge.kind})",
             occurred_at=now,
         ),
     )
-    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await audit.record(conn, actor, "update", ENTITY, [charge.id])
+    await write_offs.on_paid(conn, charge)
     await _true_up_outcome(conn, charge, "charged")
-    return "succeeded"
 
 
 async def record_failure(
@@ -167,6 +183,7 @@ async def record_failure(
     """Stripe refused the charge (402): a balance due, the decline code kept."""
     await q.update_failed(conn, charge.id, "failed", intent_id, codes, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    await write_offs.follow_up(conn, charge)
     await _true_up_outcome(conn, charge, "balance_due")
     return "failed"
 
@@ -202,6 +219,7 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID)
     if not unknown and (customer is None or method is None):
         await q.update_failed(conn, charge.id, "balance_due", None, ("no_card_on_file", None), now)
         await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+        await write_offs.follow_up(conn, charge)
         await _true_up_outcome(conn, charge, "balance_due")
         await outbox.complete(conn, outbox_id)
         return "balance_due"
@@ -247,20 +265,24 @@ async def _look_up(gateway: StripeGateway, plan: Plan) -> Outcome | None:
         return Outcome("unknown")
 
 
-async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
-    charge = plan.charge
-    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
-        return earlier
-    metadata = {
+def intent_metadata(charge: ChargeRow) -> dict[str, str]:
+    """Hearth's ids on the charge's PaymentIntent (a lookup matches hearth_charge_id)."""
+    return {
         "hearth_charge_id": str(charge.id),
         "hearth_client_id": str(charge.client_id),
         "hearth_kind": charge.kind,
         "hearth_source_id": str(charge.source_id),
     }
+
+
+async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome:
+    charge = plan.charge
+    if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
+        return earlier
     try:
         intent = await gateway.charge_off_session(
             key=f"charge-{charge.id}-a{plan.attempt}", customer=plan.customer,
-            method=plan.method, amount=charge.amount_cents, metadata=metadata,
+            method=plan.method, amount=charge.amount_cents, metadata=intent_metadata(charge),
         )  # fmt: skip
     except Declined as exc:
         return Outcome("declined", None, None, exc.failure_code, exc.decline_code, exc.intent_id)
@@ -328,6 +350,7 @@ async def run_leased(
         return plan
     outcome = await call(plan)
     async with tx() as conn:
+        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
         return await record(conn, plan, outcome)
 
 

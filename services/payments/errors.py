@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.core.errors import DomainError, NotFound, ServiceUnavailable
+from services.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 
 
 class PaymentMethodNotFound(NotFound):
@@ -15,3 +21,27 @@ class StripeUnavailable(ServiceUnavailable):
 
 class BadSignature(DomainError):
     code = "bad_signature"
+
+
+class DisputeNotFound(NotFound):
+    code = "dispute_not_found"
+
+
+class FailedRefundNotFound(NotFound):
+    code = "failed_refund_not_found"
+
+
+class PaymentExceptionNotFound(NotFound):
+    code = "payment_exception_not_found"
+
+
+class BadMonth(Unprocessable):
+    code = "bad_month"
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+
+
+class ChargeNotPayable(Conflict):
+    code = "charge_not_payable"

@@ -14,6 +14,7 @@ from typing import Any
 import stripe
 
 from services.core.settings import Settings
+from services.core.stripe_lists import first_with_metadata
 
 
 class StripeUnknown(Exception):
@@ -105,13 +106,38 @@ class Refunded:
     status: str  # succeeded | pending | failed | canceled
     amount: int
     hearth_refund_id: str | None  # metadata
+    failure_reason: str | None = None  # a failed refund's, as Stripe gives it
 
 
 def _refund(obj: Any) -> Refunded:
+    reason = _field(obj, "failure_reason")
     return Refunded(
         id=obj.id, status=str(obj.status), amount=int(obj.amount),
         hearth_refund_id=_field(_field(obj, "metadata"), "hearth_refund_id"),
+        failure_reason=str(reason)[:100] if reason else None,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DisputeFunds:
+    """One balance transaction of a dispute: money taken (net < 0) or given back (net > 0)."""
+
+    id: str
+    amount: int
+    fee: int
+    net: int
+
+
+@dataclass(frozen=True)
+class Disputed:
+    id: str
+    status: str
+    reason: str
+    amount: int
+    charge_id: str | None
+    payment_intent_id: str | None
+    evidence_due_by: int | None  # epoch seconds
+    funds: tuple[DisputeFunds, ...]
 
 
 class StripeGateway:
@@ -224,14 +250,7 @@ class StripeGateway:
     async def _first_with(self, list_async: Any, params: dict[str, Any], key: str,
                           value: str) -> Any:  # fmt: skip
         """The first listed object whose metadata has key = value, page after page."""
-        while True:
-            page = await self._call(lambda p=dict(params): list_async(params=p))
-            for obj in page.data:
-                if _field(_field(obj, "metadata"), key) == value:
-                    return obj
-            if not page.has_more or not page.data:
-                return None
-            params["starting_after"] = page.data[-1].id
+        return await first_with_metadata(self._call, list_async, params, key, value)
 
     async def captured(self, charge_id: str) -> Captured:
         """The charge's fee and net, from its balance transaction (never computed)."""
@@ -282,3 +301,61 @@ class StripeGateway:
             if not page.has_more or not page.data:
                 return found
             params["starting_after"] = page.data[-1].id
+
+    # Failed-payment recovery (recovery.py): the same intent confirmed again, off-session by a
+    # retry or on-session by the client, and an unconfirmed intent for Stripe.js.
+
+    async def confirm_intent(
+        self, *, key: str, intent_id: str, method: str, off_session: bool
+    ) -> Intent:
+        """The intent confirmed again with `method`; Declined on Stripe's 402."""
+        obj = await self._call(lambda: self.client.v1.payment_intents.confirm_async(
+            intent_id, params={"payment_method": method, "off_session": off_session},
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return _intent(obj)
+
+    async def create_payable_intent(
+        self, *, key: str, customer: str | None, amount: int, metadata: dict[str, str]
+    ) -> tuple[Intent, str]:
+        """(intent, client secret) of an unconfirmed intent the client confirms on-session."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+        if customer is not None:
+            params["customer"] = customer
+        obj = await self._call(lambda: self.client.v1.payment_intents.create_async(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return _intent(obj), str(obj.client_secret)
+
+    async def get_intent_secret(self, intent_id: str) -> tuple[Intent, str]:
+        """The intent and its client secret (Stripe.js confirms with it)."""
+        obj = await self._call(lambda: self.client.v1.payment_intents.retrieve_async(intent_id))
+        return _intent(obj), str(obj.client_secret)
+
+    async def get_dispute(self, dispute_id: str) -> Disputed:
+        """The dispute as Stripe has it now, with its balance transactions (Stripe gives them
+        whole; an id alone is read)."""
+        obj = await self._call(lambda: self.client.v1.disputes.retrieve_async(dispute_id))
+        funds = []
+        for txn in _field(obj, "balance_transactions") or []:
+            if isinstance(txn, str):
+                txn = await self._call(
+                    lambda t=txn: self.client.v1.balance_transactions.retrieve_async(t)
+                )
+            funds.append(DisputeFunds(id=str(txn.id), amount=int(txn.amount),
+                                      fee=int(txn.fee), net=int(txn.net)))  # fmt: skip
+        charge, intent = _field(obj, "charge"), _field(obj, "payment_intent")
+        due = _field(_field(obj, "evidence_details"), "due_by")
+        return Disputed(
+            id=obj.id, status=str(obj.status), reason=str(obj.reason or "general")[:100],
+            amount=int(obj.amount),
+            charge_id=charge if isinstance(charge, str) or charge is None else charge.id,
+            payment_intent_id=intent if isinstance(intent, str) or intent is None else intent.id,
+            evidence_due_by=int(due) if due else None, funds=tuple(funds),
+        )  # fmt: skip

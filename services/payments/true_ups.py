@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 
@@ -36,7 +37,7 @@ from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
-from services.payments import charges
+from services.payments import charges, problems, statement_emails, statements
 from services.payments import queries as q
 from services.payments.gateway import Refunded, StripeFailed, StripeGateway, StripeUnknown
 from services.remittance import service as remittance
@@ -49,17 +50,29 @@ IN_FLIGHT = ("pending", "submitting")
 REFUND_FINAL = ("succeeded", "failed", "applied")
 
 
-async def _owed_more(conn: asyncpg.Connection, true_up: TrueUpOut) -> str:
-    """A true_up charge queued, or a balance due at once (no card on file, or under Stripe's
-    minimum: add_charge writes that charge as a balance due)."""
+async def _owed_more(conn: asyncpg.Connection, true_up: TrueUpOut, notice: timedelta) -> str:
+    """A true_up charge queued to run after the notice period, or a balance due at once (no
+    card on file, or under Stripe's minimum: add_charge writes that charge as a balance due);
+    either way the client's statement email is queued with it (statement_emails.py). A credit
+    the client holds first settles it (DESIGN.md "Balance due"): only what the ledger says
+    they owe, net of that credit, is charged; all of it covered, the true-up is closed."""
+    if await q.list_charges_of_source(conn, true_up.id):
+        return "charged before"  # a second settlement: the charge's outcome settles it
+    amount = min(true_up.amount_cents, await statements.owed_now(conn, true_up.client_id))
+    if amount <= 0:
+        await remittance.settle_true_up_as(conn, true_up.id, "closed")
+        return "settled by credit"
     if await q.get_default_method(conn, true_up.client_id) is not None:
         source = ("client_true_ups", true_up.id)
+        charge_at = clock.now() + notice
         charge_id = await charges.add_charge(
-            conn, true_up.client_id, "true_up", source, true_up.amount_cents
+            conn, true_up.client_id, "true_up", source, amount, charge_at
         )
-        if charge_id is not None and true_up.amount_cents >= STRIPE_MINIMUM_CENTS:
+        if charge_id is not None and amount >= STRIPE_MINIMUM_CENTS:
+            await statement_emails.add_true_up_notice(conn, true_up, amount, charge_at)
             return "charging"
     await remittance.settle_true_up_as(conn, true_up.id, "balance_due")
+    await statement_emails.add_true_up_notice(conn, true_up, amount, None)
     return "balance_due"
 
 
@@ -100,9 +113,12 @@ async def _owed_back(conn: asyncpg.Connection, true_up: TrueUpOut) -> str | None
     return "credit"
 
 
-async def settle_true_up_on(conn: asyncpg.Connection, outbox_id: int) -> str:
-    """The settle_true_up job's body, in the caller's transaction: a ready true-up charged or
-    refunded (queued), or settled at once; its outbox row completed with it."""
+async def settle_true_up_on(
+    conn: asyncpg.Connection, outbox_id: int, notice: timedelta = timedelta(0)
+) -> str:
+    """The settle_true_up job's body, in the caller's transaction: a ready true-up charged
+    (after `notice`: settings.true_up_notice_days) or refunded (queued), or settled at once;
+    its outbox row completed with it."""
     job = await outbox.lock(conn, outbox_id, SettleTrueUpJob)
     if job is None:
         return "done before"
@@ -111,7 +127,7 @@ async def settle_true_up_on(conn: asyncpg.Connection, outbox_id: int) -> str:
         await outbox.complete(conn, outbox_id)
         return "nothing to settle"
     if true_up.amount_cents > 0:
-        outcome = await _owed_more(conn, true_up)
+        outcome = await _owed_more(conn, true_up, notice)
     else:
         settled = await _owed_back(conn, true_up)
         if settled is None:
@@ -182,11 +198,17 @@ async def record_refund(conn: asyncpg.Connection, refund: RefundRow, found: Refu
                               stripe_id=found.id, failure_code="refund_" + found.status,
                               now=clock.now())  # fmt: skip
         await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
+        await problems.queue_failed_refund(conn, refund, _reason(found))
         result = "refund failed"
     else:
         return f"refund {found.status}"
     await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
     return result
+
+
+def _reason(found: Refunded) -> str:
+    """Why Stripe says the refund did not reach the card (its failure_reason), else its status."""
+    return found.failure_reason or f"refund_{found.status}"
 
 
 async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
@@ -206,6 +228,7 @@ async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
     if refund.status == "succeeded" and found.status in ("failed", "canceled"):
         await _post_refund_entry(conn, refund, found, failed=True)
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
+        await problems.queue_failed_refund(conn, refund, _reason(found))
         return "refund reversed"
     return "nothing to change"
 
@@ -280,6 +303,7 @@ async def _record(
                               now=now)  # fmt: skip
         await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
+        await problems.queue_failed_refund(conn, refund, out[8:108] or "refused")
         result = "refund refused"
     else:
         # Unknown (no answer, or Stripe's refund still pending): the lease given up, the next

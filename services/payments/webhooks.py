@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,12 +25,13 @@ from schemas.payments import HandleStripeEventJob, StripeEventIn
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.transactions import Transactions
-from services.payments import charges, true_ups
+from services.payments import charges, disputes, pay, true_ups
 from services.payments import queries as q
 from services.payments.errors import BadSignature
 from services.payments.gateway import (
     Captured,
     Card,
+    Disputed,
     Intent,
     Refunded,
     SetupIntent,
@@ -37,17 +39,31 @@ from services.payments.gateway import (
     StripeGateway,
     StripeUnknown,
 )
+from services.payouts import service as payouts
 
 log = logging.getLogger(__name__)
 
 TOLERANCE_S = 300
+# Their object is the refund: re-read and reconciled as charge.refund.updated is.
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed")
+DISPUTE_EVENTS = (
+    "charge.dispute.created", "charge.dispute.updated", "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated", "charge.dispute.closed",
+)  # fmt: skip
 HANDLED = (
     "setup_intent.succeeded",
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "charge.refunded",
     "charge.refund.updated",
+    *REFUND_EVENTS,
+    *DISPUTE_EVENTS,
 )
+# Events another domain applies: it re-reads the object with nothing held and applies it under
+# its rows' locks, answering the outcome, or None when Stripe did not answer (retried later).
+Delegate = Callable[[Transactions, StripeGateway, str, str], Awaitable[str | None]]
+DELEGATES: dict[str, Delegate] = {}
+DELEGATES.update(dict.fromkeys(payouts.STRIPE_EVENTS, payouts.apply_stripe_event))
 
 
 def verify(body: bytes, header: str | None, secret: str) -> None:
@@ -95,6 +111,7 @@ class Fetched:
     intent: Intent | None = None
     captured: Captured | None = None
     refunds: tuple[Refunded, ...] = ()
+    dispute: Disputed | None = None
 
 
 async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
@@ -104,8 +121,13 @@ async def _fetch(gateway: StripeGateway, kind: str, object_id: str) -> Fetched:
         return Fetched(setup=setup, card=card)
     if kind == "charge.refunded":  # the object is the charge
         return Fetched(refunds=tuple(await gateway.refunds_of_charge(object_id)))
-    if kind == "charge.refund.updated":  # the object is the refund
+    if kind == "charge.refund.updated" or kind in REFUND_EVENTS:  # the object is the refund
         return Fetched(refunds=(await gateway.get_refund(object_id),))
+    if kind in DISPUTE_EVENTS:  # the disputed intent's metadata names our charge
+        dispute = await gateway.get_dispute(object_id)
+        intent_id = dispute.payment_intent_id
+        intent = await gateway.get_intent(intent_id) if intent_id else None
+        return Fetched(dispute=dispute, intent=intent)
     intent = await gateway.get_intent(object_id)
     captured = None
     if intent.status == "succeeded" and intent.charge_id:
@@ -127,6 +149,7 @@ async def _saved_card(conn: asyncpg.Connection, setup: SetupIntent, card: Card |
     setup_id = await q.update_setup_succeeded(conn, setup.id, now)
     if setup_id is not None:
         await audit.record(conn, SYSTEM, "update", "payment_setup", [setup_id])
+    await pay.charge_again(conn, client_id)  # the no-card balances due, now chargeable
     return "card saved"
 
 
@@ -142,8 +165,8 @@ async def _reconciled(conn: asyncpg.Connection, intent: Intent, captured: Captur
     if charge is None:
         return "not our intent"
     if intent.status == "succeeded" and captured is not None:
-        if charge.status == "succeeded":
-            return "already recorded"
+        if charge.status == "succeeded" and charge.payment_intent_id == intent.id:
+            return "already recorded"  # another intent is a double charge: record_success queues it
         return await charges.record_success(conn, charge, intent, captured)
     if intent.status == "requires_payment_method" and charge.status in ("pending", "submitting"):
         codes = (intent.failure_code or "card_declined", intent.decline_code)
@@ -158,11 +181,13 @@ async def handle_stripe_event(tx: Transactions, gateway: StripeGateway, outbox_i
         if job is None:
             return "done before"
         stored = await q.get_event(conn, job.event_id)
-        if stored is None or stored[0] not in HANDLED or stored[1] is None:
+        if stored is None or stored[0] not in (*HANDLED, *DELEGATES) or stored[1] is None:
             await q.update_event_handled(conn, job.event_id, "ignored", clock.now())
             await outbox.complete(conn, outbox_id)
             return "ignored"
     kind, object_id = stored[0], stored[1]
+    if kind in DELEGATES:
+        return await _delegated(tx, gateway, outbox_id, job.event_id, (kind, object_id))
     try:
         fetched = await _fetch(gateway, kind, object_id)
     except (StripeUnknown, StripeFailed) as exc:
@@ -174,13 +199,35 @@ async def handle_stripe_event(tx: Transactions, gateway: StripeGateway, outbox_i
             return "done before"
         if fetched.setup is not None:
             outcome = await _saved_card(conn, fetched.setup, fetched.card)
-        elif kind.startswith("charge.refund"):
+        elif fetched.dispute is not None:
+            hearth_id = fetched.intent.hearth_charge_id if fetched.intent else None
+            outcome = await disputes.apply_dispute(conn, fetched.dispute, hearth_id)
+        elif kind.startswith("charge.refund") or kind in REFUND_EVENTS:
             outcomes = [await true_ups.reconcile_refund(conn, r) for r in fetched.refunds]
             outcome = ", ".join(outcomes) or "no refunds"
         else:
             assert fetched.intent is not None
             outcome = await _reconciled(conn, fetched.intent, fetched.captured)
         await q.update_event_handled(conn, job.event_id, outcome, clock.now())
+        await outbox.complete(conn, outbox_id)
+    log.info("stripe event handled", extra={"job": HandleStripeEventJob.job, "outcome": outcome})
+    return outcome
+
+
+async def _delegated(
+    tx: Transactions, gateway: StripeGateway, outbox_id: int, event_id: str,
+    event: tuple[str, str],
+) -> str:  # fmt: skip
+    """An event another domain applies (DELEGATES); the event marked handled after it."""
+    outcome = await DELEGATES[event[0]](tx, gateway, *event)
+    async with tx() as conn:
+        if await outbox.lock(conn, outbox_id, HandleStripeEventJob) is None:
+            return "done before"
+        if outcome is None:
+            await outbox.record_failure(conn, outbox_id, "stripe did not answer",
+                                        charges.RETRY_ERROR)  # fmt: skip
+            return "retry"
+        await q.update_event_handled(conn, event_id, outcome[:200], clock.now())
         await outbox.complete(conn, outbox_id)
     log.info("stripe event handled", extra={"job": HandleStripeEventJob.job, "outcome": outcome})
     return outcome

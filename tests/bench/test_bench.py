@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.bench.test_charges import CHARGES, CHARGES_BASELINE
 from tests.bench.test_era_parse import ERA_PARSE
 from tests.bench.test_era_post import ERA_POST, ERA_POST_BASELINE
 from tests.bench.test_session_completion import LINE, PROFILE
@@ -28,6 +29,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         "HEARTH_BENCH_ERA_SEGMENTS": "3000",
         "HEARTH_BENCH_ERA_POST_CLAIMS": "60",
         "HEARTH_BENCH_ERA_POST_PAYMENT": "20",
+        "HEARTH_BENCH_CHARGES": "30",
     }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -35,11 +37,11 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 14, lines
+    assert len(lines) == 16, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -89,3 +91,5 @@ def test_bench_prints_every_benchmarks_lines() -> None:
     assert re.fullmatch(PROFILE, lines[11]), lines
     assert re.fullmatch(ERA_POST, lines[12]), lines
     assert re.fullmatch(ERA_POST_BASELINE, lines[13]), lines
+    assert re.fullmatch(CHARGES, lines[14]), lines
+    assert re.fullmatch(CHARGES_BASELINE, lines[15]), lines

@@ -12,7 +12,6 @@ import stripe
 from services.core.db import create_pool, transaction
 from services.core.settings import Settings
 from services.core.transactions import Transactions
-from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
 from tests.payments import world as w
@@ -30,19 +29,12 @@ async def test_two_concurrent_runs_charge_once(
     pool = await create_pool(committed_db, min_size=2, max_size=4)
     try:
         tx = Transactions(lambda: pool.acquire())
-        visit = await w.committed_setup(pool, gateway, stripe_client, settings)
-        assert visit.client.client_id is not None
-        async with transaction(pool) as conn:
-            await service.add_completion_charge(
-                conn, visit.client.client_id, visit.session.id, 12345
-            )
-        async with transaction(pool) as conn:
-            assert await w.run_events(conn, Transactions.within(conn), gateway) == ["card saved"]
-            (outbox_id,) = await w.open_outbox(conn, "charge_client")
+        visit, outbox_id = await w.committed_charge(pool, gateway, stripe_client, settings, 12345)
         outcomes = await asyncio.gather(
             charge_client(tx, gateway, outbox_id), charge_client(tx, gateway, outbox_id)
         )
-        assert sorted(outcomes) == ["leased", "succeeded"]
+        # The other run finds the lease held, or, started late, the work done.
+        assert sorted(outcomes) in (["leased", "succeeded"], ["done before", "succeeded"])
         async with transaction(pool) as conn:
             (charge,) = await w.charges_of(conn, visit.session.id)
             assert charge["status"] == "succeeded"

@@ -103,7 +103,10 @@ async def test_a_true_up_charge_run_twice_at_once_after_a_timeout_charges_once(
         (outbox_id,) = await w.open_outbox(conn, "charge_client")
     outcomes = await _lost_then_twice(stripe_admin, w.LOSE_THE_ANSWER,
                                       lambda: charge_client(tx, gateway, outbox_id))  # fmt: skip
-    assert outcomes == ["leased", "succeeded"]
+    # The other run found the lease held, or (when it started after the first began
+    # recording, and queued on the outbox row) the work done.
+    assert outcomes[0] in ("done before", "leased")
+    assert outcomes[1] == "succeeded"
     true_up = await _status(pool, billed)
     assert true_up["status"] == "charged"
     async with transaction(pool) as conn:
@@ -133,7 +136,8 @@ async def test_a_refund_run_twice_at_once_after_a_timeout_refunds_once(
              "delay_s": 0.5, "after": True}  # fmt: skip
     outcomes = await _lost_then_twice(stripe_admin, fault,
                                       lambda: refund_client(tx, gateway, outbox_id))  # fmt: skip
-    assert outcomes == ["leased", "refunded"]
+    assert outcomes[0] in ("done before", "leased")
+    assert outcomes[1] == "refunded"
     assert (await _status(pool, billed))["status"] == "refunded"
     refunds = stripe_client.v1.refunds.list(params={"payment_intent": intent}).data
     assert [r.amount for r in refunds] == [billed.estimate]

@@ -174,6 +174,24 @@ async def committed_setup(
     return visit
 
 
+async def committed_charge(
+    pool: asyncpg.Pool, gateway: StripeGateway, sdk: stripe.StripeClient, settings: Settings,
+    amount_cents: int,
+) -> tuple[Visit, int]:  # fmt: skip
+    """Committed: a self-pay visit whose client's card is saved, and a completion charge of
+    `amount_cents` queued; the visit and the charge_client outbox row."""
+    visit = await committed_setup(pool, gateway, sdk, settings)
+    assert visit.client.client_id is not None
+    async with transaction(pool) as conn:
+        await service.add_completion_charge(
+            conn, visit.client.client_id, visit.session.id, amount_cents
+        )
+    async with transaction(pool) as conn:
+        assert await run_events(conn, Transactions.within(conn), gateway) == ["card saved"]
+        (outbox_id,) = await open_outbox(conn, "charge_client")
+    return visit, outbox_id
+
+
 async def run_refunds(
     db: asyncpg.Connection, tx: Transactions, gateway: StripeGateway
 ) -> list[str]:

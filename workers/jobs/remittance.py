@@ -4,6 +4,7 @@ client true-up's settlement."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from schemas.remittance_posting import FetchRemittancesJob
@@ -38,7 +39,8 @@ async def fetch_remittances(ctx: dict[str, Any], outbox_id: int) -> str:
 async def settle_true_up(ctx: dict[str, Any], outbox_id: int) -> str:
     """A ready true-up charged, refunded, or left a balance due or credit (payments decide;
     carries an outbox id only)."""
+    notice = timedelta(days=ctx["settings"].true_up_notice_days)
     async with transaction(ctx["pool"]) as conn:
-        outcome = await settle_true_up_on(conn, outbox_id)
+        outcome = await settle_true_up_on(conn, outbox_id, notice)
     log.info("true-up settled", extra={"job": SettleTrueUpJob.job, "outcome": outcome})
     return outcome

@@ -1,0 +1,80 @@
+"""A charge that did not go through: its follow-up queued, its write-off and reinstatement.
+
+charges.py calls `follow_up` in the transaction that records a failure (the follow-up job in
+recovery.py classifies the decline, schedules retries or the write-off, and mails the client)
+and `on_paid` in the one that records a capture. Kept apart from recovery.py, which imports
+charges.py, so the two never import each other.
+
+The write-off (DESIGN.md "Money": retries exhausted) is Dr bad_debt, Cr client_receivable for
+what the charge still leaves due (its amount less the true-up refunds applied to it), once. If
+the client pays afterwards, the write-off is reinstated first (Dr client_receivable, Cr
+bad_debt: the receivable back, the expense reduced), and the capture's own card_captured entry
+then settles that receivable as for any charge: a recovery is never revenue.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.payments import ChargeRow, FollowUpChargeJob
+from services.core import audit, clock, outbox
+from services.core.auth import SYSTEM
+from services.ledger.service import post_entry
+from services.payments import queries as q
+from services.payments.queries import recovery as rq
+
+ENTITY = "charge_recovery"
+
+
+async def follow_up(conn: asyncpg.Connection, charge: ChargeRow) -> None:
+    """The follow-up of a charge that just failed or became a balance due, queued in the
+    caller's transaction."""
+    await outbox.add(conn, FollowUpChargeJob(charge_id=charge.id),
+                     dedupe_key=f"follow-up-{charge.id}")  # fmt: skip
+
+
+def _entry(charge: ChargeRow, cents: int, reinstate: bool) -> EntryIn:
+    receivable = AccountRef(kind="client_receivable", owner_id=charge.client_id)
+    bad_debt = AccountRef(kind="bad_debt")
+    debit, credit = (receivable, bad_debt) if reinstate else (bad_debt, receivable)
+    name = "bad_debt_reinstated" if reinstate else "bad_debt"
+    return EntryIn(
+        kind="bad_debt",
+        idempotency_key=f"{name}-{charge.id}",
+        source_table="client_charges",
+        source_id=charge.id,
+        lines=(
+            Line(account=debit, side="debit", amount_cents=cents),
+            Line(account=credit, side="credit", amount_cents=cents),
+        ),
+        memo="paid after it was written off" if reinstate else "unpaid charge written off",
+        occurred_at=clock.now(),
+    )
+
+
+async def write_off(conn: asyncpg.Connection, charge: ChargeRow) -> str:
+    """The charge's balance due written off once (the charge and recovery rows locked)."""
+    recovery = await rq.lock_recovery(conn, charge.id)
+    if recovery is None or recovery.written_off_at is not None:
+        return "written off before" if recovery else "no recovery"
+    applied = await q.sum_refunds_of_charge(conn, charge.id, ("applied",))
+    due = charge.amount_cents - applied
+    if due <= 0:
+        await rq.update_recovery_status(conn, charge.id, "paid", clock.now())
+        return "nothing due"
+    await post_entry(conn, _entry(charge, due, reinstate=False))
+    await rq.update_written_off(conn, charge.id, due, clock.now())
+    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    return "written off"
+
+
+async def on_paid(conn: asyncpg.Connection, charge: ChargeRow) -> None:
+    """A captured charge's recovery closed; a write-off reinstated first, once."""
+    recovery = await rq.lock_recovery(conn, charge.id)
+    if recovery is None:
+        return
+    if recovery.written_off_cents is not None:
+        await post_entry(conn, _entry(charge, recovery.written_off_cents, reinstate=True))
+    await rq.update_recovery_status(conn, charge.id, "paid", clock.now())
+    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])

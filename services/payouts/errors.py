@@ -1,0 +1,25 @@
+"""Refusals of the payouts domain."""
+
+from __future__ import annotations
+
+from services.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+
+
+class PayoutAccountNotFound(NotFound):
+    code = "payout_account_not_found"
+
+
+class PayoutHoldNotFound(NotFound):
+    code = "payout_hold_not_found"
+
+
+class HoldAlreadyReleased(Conflict):
+    code = "payout_hold_released"
+
+
+class BadSchedule(Unprocessable):
+    code = "bad_payout_schedule"
+
+
+class StripeUnavailable(ServiceUnavailable):
+    code = "stripe_unavailable"

@@ -1,0 +1,43 @@
+"""Payouts' surface for other domains: the Stripe events it applies (payments' webhook job
+hands them over) and what a provider is owed at a cutoff (the payout run's amount)."""
+
+from __future__ import annotations
+
+from services.core.transactions import Transactions
+from services.payouts import accounts, top_ups
+from services.payouts.connect import ConnectGateway, HasStripeClient, StripeFailed, StripeUnknown
+from services.payouts.schedules import cutoff_of, next_payout_date, payable_due
+
+__all__ = ["STRIPE_EVENTS", "apply_stripe_event", "cutoff_of", "next_payout_date", "payable_due"]
+
+STRIPE_EVENTS = (
+    "account.updated",
+    "topup.created",
+    "topup.succeeded",
+    "topup.failed",
+    "topup.canceled",
+    "topup.reversed",
+)
+
+
+async def apply_stripe_event(
+    tx: Transactions, stripe: HasStripeClient, kind: str, object_id: str
+) -> str | None:
+    """The event's object re-read from Stripe (nothing held) and applied under its row's lock;
+    None when Stripe did not answer (the job tries again later)."""
+    gateway = ConnectGateway.of(stripe)
+    try:
+        if kind == "account.updated":
+            account = await gateway.get_account(object_id)
+        else:
+            topup = await gateway.get_topup(object_id)
+    except StripeUnknown:
+        return None
+    except StripeFailed as exc:
+        if exc.status is None or exc.status >= 500 or exc.status == 429:
+            return None
+        return f"stripe refused the read ({exc.code[:80]})"  # not ours, or gone: nothing to do
+    async with tx() as conn:
+        if kind == "account.updated":
+            return await accounts.apply_account(conn, account)
+        return await top_ups.apply_topup(conn, topup)

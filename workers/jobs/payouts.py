@@ -1,0 +1,33 @@
+"""Payouts: the platform's top-ups sent to Stripe, and the daily trial-balance check."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from schemas.payouts import CreateTopUpJob
+from services.core.transactions import Transactions
+from services.payouts.connect import ConnectGateway
+from services.payouts.top_ups import create_top_up as run_create_top_up
+from services.payouts.trial_balance import check_trial_balance as run_check
+
+log = logging.getLogger(__name__)
+
+
+async def create_top_up(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A top-up sent to Stripe once, and re-read until it settles (carries an outbox id)."""
+    pool = ctx["pool"]
+    gateway = ConnectGateway.of(ctx["stripe"])
+    outcome = await run_create_top_up(Transactions(lambda: pool.acquire()), gateway, outbox_id)
+    log.info("top-up", extra={"job": CreateTopUpJob.job, "outcome": outcome})
+    return outcome
+
+
+async def check_trial_balance(ctx: dict[str, Any]) -> int:
+    """Daily: the trial balance recorded, an alarm when it is not zero; its imbalance."""
+    async with ctx["pool"].acquire() as conn, conn.transaction():
+        check = await run_check(conn)
+    log.info("trial balance checked", extra={"job": "check_trial_balance",
+                                             "outcome": "balanced" if check.balanced
+                                             else "imbalanced"})  # fmt: skip
+    return check.imbalance_cents
