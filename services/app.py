@@ -56,6 +56,7 @@ from services.eligibility.routes import (
     EstimatesController,
     OutOfNetworkRatesController,
 )
+from services.good_faith.routes import GoodFaithController
 from services.health.routes import live, ready
 from services.identity.routes import AuthController, UsersController
 from services.identity.service import token_is_current
@@ -128,6 +129,7 @@ ROUTE_HANDLERS: list[Any] = [
     LedgerController,
     ClientMoneyController,
     PaymentsOpsController,
+    GoodFaithController,
 ]
 
 

@@ -106,6 +106,7 @@ TABLES: dict[str, str] = {
         ),
         "payouts",
     ),
+    **dict.fromkeys(("good_faith_estimates", "good_faith_bills"), "good_faith"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

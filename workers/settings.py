@@ -16,6 +16,7 @@ from services.payments.gateway import StripeGateway
 from workers.jobs.claims import fetch_claim_results, schedule_claim_submissions, submit_claims
 from workers.jobs.credentialing import expire_credentialing
 from workers.jobs.eligibility import recheck_benefits, schedule_benefit_rechecks
+from workers.jobs.good_faith import send_good_faith_estimate
 from workers.jobs.mail import send_account_email
 from workers.jobs.ops import store_ops_digest
 from workers.jobs.outbox import relay_outbox
@@ -60,6 +61,7 @@ class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         recheck_benefits,
         send_account_email,
+        send_good_faith_estimate,
         # Short timeouts (a killed worker's job comes back 10 s after the longest): a batch of
         # 500 claims is written in well under a second and sent within the clearinghouse
         # deadline; the outbox sweeper brings back what a crash interrupted.

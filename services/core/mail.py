@@ -75,10 +75,13 @@ async def send_queued(
     outbox_id: int,
     prepare: Callable[[asyncpg.Connection], Awaitable[OutgoingEmail | None]],
     retry_in: timedelta,
+    *,
+    sent: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> str:
     """One outbox row's email: `prepare` reads it in a transaction (None: nothing to send, and
     it completed the row); the SMTP call holds no transaction or lock; the row is completed
-    once sent, or put back for `retry_in` while the server is unavailable."""
+    once sent (with `sent`'s writes, in that transaction), or put back for `retry_in` while
+    the server is unavailable."""
     async with transaction(pool) as conn:
         message = await prepare(conn)
     if message is None:
@@ -95,5 +98,7 @@ async def send_queued(
             await outbox.complete(conn, outbox_id)
         return "recipient refused"
     async with transaction(pool) as conn:
+        if sent is not None:
+            await sent(conn)
         await outbox.complete(conn, outbox_id)
     return "sent"

@@ -15,6 +15,7 @@ import uuid
 from typing import NamedTuple
 
 from services.core.auth import Actor
+from services.core.errors import DomainError, Unprocessable
 
 NOBODY = uuid.UUID(int=0)
 
@@ -31,3 +32,30 @@ def owner_scope(actor: Actor) -> Scope:
     provider = actor.provider_id if actor.role == "provider" else None
     client = actor.client_id if actor.role == "client" else None
     return Scope(provider or NOBODY, client or NOBODY)
+
+
+def named_parties(
+    actor: Actor,
+    provider_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    *,
+    foreign_client: DomainError,
+    foreign_provider: DomainError,
+    missing: type[Unprocessable],
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The provider and client a request (a booking, an estimate) is between: a client's or a
+    provider's own id filled in where left out; naming another client or provider raises
+    `foreign_client` / `foreign_provider` (a 404), leaving one out `missing` naming the field."""
+    if actor.role == "client":
+        if actor.client_id is None or client_id not in (None, actor.client_id):
+            raise foreign_client
+        client_id = actor.client_id
+    if actor.role == "provider":
+        if actor.provider_id is None or provider_id not in (None, actor.provider_id):
+            raise foreign_provider
+        provider_id = actor.provider_id
+    if provider_id is None:
+        raise missing("provider_id is required", field="provider_id")
+    if client_id is None:
+        raise missing("client_id is required", field="client_id")
+    return provider_id, client_id

@@ -47,6 +47,7 @@ from services.eligibility.errors import (
 )
 from services.eligibility.inquiry import request_270, require_x12_safe
 from services.eligibility.share import completion_share as completion_share
+from services.eligibility.share import plan_network as plan_network
 from services.eligibility.x12 import (
     Receiver270,
     Request270,

@@ -35,6 +35,22 @@ def out_of_range(error: EstimateInputError) -> Unprocessable:
 _EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+async def plan_network(
+    conn: asyncpg.Connection, policy_id: uuid.UUID, provider_id: uuid.UUID
+) -> Literal["in", "out", "carve_out", "unknown", "unchecked"]:
+    """What the latest answered benefit check says of this provider's sessions under the policy,
+    as completion will read it (the provider credentialed): in or out of network, a carve-out,
+    unknown, or never checked. Booking asks it to know who gets a Good Faith Estimate."""
+    check = await queries.get_latest_check_for(conn, policy_id, provider_id, _EVER)
+    if check is None:
+        return "unchecked"
+    if check.benefits.carve_out is not None:
+        return "carve_out"
+    if check.status != "active":
+        return "unknown"
+    return choose_network(check.benefits, provider_in_network=True)
+
+
 async def completion_share(
     conn: asyncpg.Connection,
     policy_id: uuid.UUID,

@@ -19,6 +19,7 @@ from services.providers import details, queries, tax_ids
 # What other domains use of a provider's details (estimates); the `as` makes them this module's.
 from services.providers.details import checked_cpt as checked_cpt
 from services.providers.details import get_self_pay_rate as get_self_pay_rate
+from services.providers.details import list_locations as list_locations
 from services.providers.errors import InvalidValue, NpiTaken, OpsOnlyField, ProviderNotFound
 from services.providers.validation import is_valid_npi, is_valid_taxonomy
 

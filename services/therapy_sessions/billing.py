@@ -28,6 +28,7 @@ from services.core import clock
 from services.core.auth import Actor
 from services.core.settings import Settings
 from services.eligibility.service import completion_share
+from services.good_faith.service import record_self_pay_bill
 from services.ledger.service import post_entry
 from services.payers.service import get_rate
 from services.payments.service import add_completion_charge
@@ -204,6 +205,9 @@ async def book(
                 occurred_at=session.confirmed_at,
             ),
         )
+    if pricing.payer is None:
+        # A self-pay bill counts against the client's Good Faith Estimate (flagged, not blocked).
+        await record_self_pay_bill(conn, session, data.started_at.date(), pricing.client_cents)
     # The estimated share, frozen now, charged to the card on file once this commits.
     await add_completion_charge(conn, session.client_id, session.id, pricing.client_cents)
     return claim_id

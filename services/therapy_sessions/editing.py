@@ -34,6 +34,7 @@ from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.scope import owner_scope
 from services.core.settings import Settings
+from services.good_faith.service import record_self_pay_bill
 from services.ledger.service import get_source_net, post_entry
 from services.prior_authorizations.service import covers, return_visit
 from services.therapy_sessions import billing, completion, queries
@@ -225,4 +226,6 @@ async def edit_session(
         assert rewritten is not None  # a payer priced it, and the session has its policy
         await claims.rewrite_claim(conn, actor, claim.id, rewritten)
     await _adjust(conn, edited, pricing, claim.id if claim else None)
+    if pricing.payer is None:
+        await record_self_pay_bill(conn, edited, merged.started_at.date(), pricing.client_cents)
     return CompletionOut(session=edited, lines=lines, claim_id=claim.id if claim else None)

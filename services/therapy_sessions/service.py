@@ -20,7 +20,8 @@ from services.core import audit, clock
 from services.core.auth import Actor
 from services.core.errors import Unprocessable
 from services.core.pagination import Page, page_of
-from services.core.scope import Scope, owner_scope
+from services.core.scope import Scope, named_parties, owner_scope
+from services.good_faith import service as good_faith
 from services.therapy_sessions import queries, rules
 from services.therapy_sessions.errors import BadBooking, SessionNotFound, WrongStatus
 from services.therapy_sessions.rules import TELEHEALTH_MODIFIERS as TELEHEALTH_MODIFIERS
@@ -29,29 +30,20 @@ ENTITY = "therapy_session"
 BOOKING_HORIZON = timedelta(days=730)
 
 
-def _named_parties(actor: Actor, data: BookSessionIn) -> tuple[uuid.UUID, uuid.UUID]:
-    """The provider and client the booking names, as the caller's role allows."""
-    provider_id, client_id = data.provider_id, data.client_id
-    if actor.role == "client":
-        if actor.client_id is None or client_id not in (None, actor.client_id):
-            raise ClientNotFound("client not found", field="client_id")
-        client_id = actor.client_id
-    if actor.role == "provider":
-        if actor.provider_id is None or provider_id not in (None, actor.provider_id):
-            raise SessionNotFound("providers book only their own sessions", field="provider_id")
-        provider_id = actor.provider_id
-    if provider_id is None:
-        raise BadBooking("provider_id is required", field="provider_id")
-    if client_id is None:
-        raise BadBooking("client_id is required", field="client_id")
-    return provider_id, client_id
-
-
 async def _parties(
     conn: asyncpg.Connection, actor: Actor, data: BookSessionIn
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Who the session is between, as the caller's role allows, both known."""
-    provider_id, client_id = _named_parties(actor, data)
+    provider_id, client_id = named_parties(
+        actor,
+        data.provider_id,
+        data.client_id,
+        foreign_client=ClientNotFound("client not found", field="client_id"),
+        foreign_provider=SessionNotFound(
+            "providers book only their own sessions", field="provider_id"
+        ),
+        missing=BadBooking,
+    )
     if actor.role == "provider":
         # A provider books only for a client they already see.
         if not await clients.provider_sees_client(conn, provider_id, client_id):
@@ -102,6 +94,8 @@ async def write_booking(
     )
     await clients.add_shared_session(conn, provider_id, client_id)
     await audit.record(conn, actor, "create", ENTITY, [session.id])
+    # Self-pay or out of network: the client's Good Faith Estimate, in this transaction.
+    await good_faith.issue_for_booking(conn, actor, session)
     return session
 
 

@@ -19,6 +19,7 @@ from services.core.settings import Settings
 from services.payments import service
 from services.payments.gateway import StripeGateway
 from tests.live import app_env, process
+from tests.mailsink import MailSink, mail_sink  # noqa: F401 - the sink fixture
 from tests.payments import world as w
 from tests.stripesim import API_KEY
 
@@ -45,6 +46,7 @@ async def _wait_for(pool: asyncpg.Pool, sql: str, *args: object, log: Path) -> o
 async def test_the_worker_saves_the_card_then_charges_once(
     committed_db: str, settings: Settings, redis_namespace: str, tmp_path: Path,
     stripe_sim: str, gateway: StripeGateway, stripe_client: stripe.StripeClient,
+    mail_sink: MailSink,  # noqa: F811
 ) -> None:  # fmt: skip
     pool = await create_pool(committed_db, min_size=1, max_size=3)
     try:
@@ -56,6 +58,8 @@ async def test_the_worker_saves_the_card_then_charges_once(
             HEARTH_REDIS_NAMESPACE=f"{redis_namespace}-pay-{uuid.uuid4().hex[:6]}",
             HEARTH_STRIPE_API_BASE=stripe_sim, HEARTH_STRIPE_API_KEY=API_KEY,
             HEARTH_STRIPE_WEBHOOK_SECRET=secret,
+            # The self-pay booking's Good Faith Estimate email is one of the outbox's jobs too.
+            HEARTH_SMTP_HOST="127.0.0.1", HEARTH_SMTP_PORT=str(mail_sink.smtp_port),
         )  # fmt: skip
         log = tmp_path / "worker.log"
         with process([sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env, log):
@@ -66,6 +70,7 @@ async def test_the_worker_saves_the_card_then_charges_once(
                 )
             sql = "SELECT payment_intent_id FROM client_charges WHERE status = 'succeeded'"
             intent_id = await _wait_for(pool, sql, log=log)
+            await _wait_for(pool, "SELECT bool_and(completed_at IS NOT NULL) FROM outbox", log=log)
         customer = await pool.fetchval("SELECT stripe_customer_id FROM stripe_customers")
         intents = stripe_client.v1.payment_intents.list(params={"customer": customer}).data
         assert [(pi.id, pi.amount) for pi in intents] == [(intent_id, 12_345)]
