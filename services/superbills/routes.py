@@ -8,7 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, put
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
 
 from schemas.superbills import SuperbillOut, SuperbillPreferencesIn, SuperbillPreferencesOut
 from services.core.auth import allow
@@ -16,11 +16,11 @@ from services.core.deps import AppSettings, Caller, Conn
 from services.superbills import document, service
 
 PDF = "application/pdf"
-Month = Annotated[str, Parameter(pattern=r"^[0-9]{4}-[0-9]{2}$", max_length=7)]
+Month = Annotated[str, PathParameter(pattern=r"^[0-9]{4}-[0-9]{2}$", max_length=7)]
 Accept = Annotated[
     str | None,
-    Parameter(
-        header="Accept",
+    HeaderParameter(
+        name="Accept",
         max_length=1000,
         description="application/pdf: the superbill as a PDF (the document for the insurer, "
         "with the provider's full tax id); anything else: JSON (the tax id's last four digits)",
