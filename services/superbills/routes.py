@@ -4,15 +4,25 @@ client's choice of the monthly superbill email."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Controller, Response, get, put
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
 
 from schemas.superbills import SuperbillOut, SuperbillPreferencesIn, SuperbillPreferencesOut
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
+from services.core.errors import PROBLEM_JSON
 from services.superbills import document, service
 
 PDF = "application/pdf"
@@ -26,13 +36,31 @@ Accept = Annotated[
         "with the provider's full tax id); anything else: JSON (the tax id's last four digits)",
     ),
 ]
-# Documented beside the JSON answer: the same route answers a PDF when asked for one.
 AS_PDF = {
     200: ResponseSpec(
         SuperbillOut,
         description="The superbill: JSON, or with `Accept: application/pdf` a PDF document",
     )
 }
+
+
+@dataclass
+class SuperbillOperation(Operation):
+    """The OpenAPI of a superbill read: its 200 is JSON or a PDF (Litestar documents one media
+    type), and a session that has no superbill answers 409."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            binary = Schema(type=OpenAPIType.STRING, format="binary")  # type: ignore[arg-type]
+            ok.content[PDF] = OpenAPIMediaType(schema=binary)
+        if self.responses is not None and self.operation_id == "get_session_superbill":
+            problem = Reference(ref="#/components/schemas/ProblemDetails")
+            self.responses["409"] = OpenAPIResponse(
+                description="The session has no superbill: billed to the insurer (a claim), "
+                "not completed, or its coverage held by ops",
+                content={PROBLEM_JSON: OpenAPIMediaType(schema=problem)},
+            )
 
 
 async def _answer(
@@ -54,6 +82,7 @@ class SuperbillController(Controller):
         guards=[allow("ops", "provider", "client")],
         operation_id="get_session_superbill",
         responses=AS_PDF,
+        operation_class=SuperbillOperation,
     )
     async def session(
         self, session_id: FromPath[uuid.UUID], conn: Conn, actor: Caller,
@@ -69,6 +98,7 @@ class SuperbillController(Controller):
         guards=[allow("ops", "provider", "client")],
         operation_id="get_month_superbill",
         responses=AS_PDF,
+        operation_class=SuperbillOperation,
     )
     async def month(
         self, client_id: FromPath[uuid.UUID], month: Month, conn: Conn, actor: Caller,

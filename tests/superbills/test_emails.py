@@ -108,9 +108,7 @@ async def test_a_client_who_opts_out_after_queueing_gets_nothing(
     assert done is not None
 
 
-async def test_a_month_without_sessions_queues_nothing(
-    charging: w.Charging, clock: Clock
-) -> None:
+async def test_a_month_without_sessions_queues_nothing(charging: w.Charging, clock: Clock) -> None:
     c = charging
     visit = await self_pay(c)
     await _choose(c, visit, True)
