@@ -70,7 +70,7 @@ async def render(conn: asyncpg.Connection, settings: Settings, superbill: Superb
         doc.pairs([
             ("Name", provider.name), ("NPI", provider.npi),
             ("Taxonomy", provider.taxonomy_code), ("Tax ID (TIN)", tin(tax_id)),
-            ("Address", _address(provider.address) if provider.address else "Telehealth"),
+            ("Address", _address(provider.address) if provider.address else "No office on file"),
         ])  # fmt: skip
     billed = superbill.billed_by
     doc.heading("Billed and collected by")
