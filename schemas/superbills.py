@@ -39,7 +39,7 @@ class SuperbillProviderOut(Out):
     npi: str
     taxonomy_code: str
     tax_id_last4: str
-    address: SuperbillAddressOut | None  # the office's; None: telehealth only
+    address: SuperbillAddressOut | None  # the office's; None: no address on file
 
 
 class SuperbillClientOut(Out):
