@@ -80,7 +80,8 @@ def _recover(demo: Demo, ops: str, stripe: Stripe, item: dict[str, Any]) -> dict
     say(f"recovered: {who}", f"GET {path}: {paid['charge_status']}; GET /clients/{{id}}/balance:"
         f" owed now {usd(after['owed_now_cents'])}, balance {usd(after['balance_cents'])}"
         f" (was {usd(before['balance_cents'])})")  # fmt: skip
-    return item | {"email_subject": mail["subject"], "owed_now_cents": after["owed_now_cents"],
+    return item | {"client_id": card["client_id"], "email_subject": mail["subject"],
+                   "owed_now_cents": after["owed_now_cents"],
                    "balance_cents": after["balance_cents"]}  # fmt: skip
 
 
