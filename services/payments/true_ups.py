@@ -214,7 +214,8 @@ def _reason(found: Refunded) -> str:
 async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
     """A refund as Stripe has it now (charge.refunded, charge.refund.updated): an outcome the
     job did not record is recorded; a refund that failed after it succeeded is reversed (Dr
-    stripe_balance, Cr client_receivable: the client is owed it again, as a credit's amount)."""
+    stripe_balance, Cr client_receivable: the client is owed it again, and its true-up is a
+    credit again)."""
     refund = await q.lock_refund_by_stripe_id(conn, found.id)
     if refund is None and found.hearth_refund_id is not None:
         try:
@@ -227,6 +228,8 @@ async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
         return await record_refund(conn, refund, found)
     if refund.status == "succeeded" and found.status in ("failed", "canceled"):
         await _post_refund_entry(conn, refund, found, failed=True)
+        # The true-up is no longer refunded: the client is owed its amount again.
+        await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
         await problems.queue_failed_refund(conn, refund, _reason(found))
         return "refund reversed"

@@ -141,6 +141,39 @@ async def test_a_declined_true_up_charge_is_a_balance_due(charging: w.Charging) 
     await _balanced(c.db)
 
 
+async def test_a_true_up_balance_due_paid_on_session_is_charged_once(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    claimed = await _billed_and_charged(c, w.DECLINES_WHEN_CHARGED)
+    await t.post(c.db, claimed.ops, f.transaction(t.ours(f.PARTLY_PAID, claimed.billed, "2"),
+                                                  paid="30"))  # fmt: skip
+    assert await _settle(c.db) == ["charging"]
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["failed"]
+    true_up = await _true_up(c.db, claimed.billed)
+    assert true_up["status"] == "balance_due"
+    (charge,) = await w.charges_of(c.db, true_up["id"])
+    # The client confirms the declined intent on-session with another card; the page's GET
+    # records the capture, the webhook then finds it recorded.
+    card = {"number": w.VISA, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    method = c.sdk.v1.payment_methods.create(params={"type": "card", "card": card})
+    c.sdk.v1.payment_intents.confirm(charge["payment_intent_id"],
+                                     params={"payment_method": method.id})  # fmt: skip
+    url = f"/client-charges/{charge['id']}/payment"
+    got = await c.api.get(url, headers=c.token(claimed.ops))
+    assert got.json()["charge_status"] == "succeeded", got.text
+    body = w.event("payment_intent.succeeded", charge["payment_intent_id"])
+    assert (await w.deliver(c.api, body, c.settings.stripe_webhook_secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["already recorded"]
+    settled = await _true_up(c.db, claimed.billed)
+    assert settled["status"] == "charged"
+    assert settled["settled_at"] >= true_up["settled_at"]
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    # Only the declined completion charge is left owing.
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == ESTIMATE
+    await _balanced(c.db)
+
+
 async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Charging) -> None:
     c = charging
     claimed = await _denied(c, await _billed_and_charged(c))
@@ -259,6 +292,7 @@ async def test_a_refund_that_fails_later_is_reversed_once(charging: w.Charging) 
     (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
     assert refund["status"] == "failed"
     assert await w.entries_of(c.db, "refund_failed", refund["id"]) == 1
-    # The client is owed the $20.00 again.
+    # The client is owed the $20.00 again, and the true-up says so.
     assert await balance(c.db, "client_receivable", claimed.billed.client_id) == -ESTIMATE
+    assert (await _true_up(c.db, claimed.billed))["status"] == "credit"
     await _balanced(c.db)

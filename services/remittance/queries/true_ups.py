@@ -225,14 +225,20 @@ async def update_decided(
 
 
 async def update_settled(
-    conn: asyncpg.Connection, true_up_id: uuid.UUID, status: TrueUpStatus, at: datetime
+    conn: asyncpg.Connection,
+    true_up_id: uuid.UUID,
+    was: TrueUpStatus,
+    status: TrueUpStatus,
+    at: datetime,
 ) -> None:
+    """`was` -> `status`, stamped (the row locked by the caller in `was`)."""
     await conn.execute(
         """
-        UPDATE client_true_ups SET status = $2, settled_at = $3, updated_at = $3
-        WHERE id = $1 AND status = 'ready'
+        UPDATE client_true_ups SET status = $3, settled_at = $4, updated_at = $4
+        WHERE id = $1 AND status = $2
         """,
         true_up_id,
+        was,
         status,
         at,
     )
