@@ -174,6 +174,55 @@ async def test_a_true_up_balance_due_paid_on_session_is_charged_once(
     await _balanced(c.db)
 
 
+async def test_a_true_up_owed_with_no_card_is_a_balance_due_charge_the_client_can_pay(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    billed = await bill(c.db, (await make_payer(c.db)).id, await make_provider_actor(c.db))
+    ops = await make_ops(c.db)
+    await t.post(c.db, ops, f.transaction(t.ours(f.PARTLY_PAID, billed, "2"), paid="30"))
+    assert await _settle(c.db) == ["balance_due"]
+    true_up = await _true_up(c.db, billed)
+    assert true_up["status"] == "balance_due"
+    (charge,) = await w.charges_of(c.db, true_up["id"])
+    assert (charge["status"], charge["amount_cents"], charge["failure_code"]) == (
+        "balance_due", OWES_MORE, "no_card_on_file",
+    )  # fmt: skip
+    assert len(await w.open_outbox(c.db, "follow_up_charge")) == 1  # as for any no-card charge
+    url = f"/client-charges/{charge['id']}/payment"
+    paying = await c.api.post(url, headers=c.token(ops))
+    assert paying.status_code == 200, paying.text
+    assert (paying.json()["amount_cents"], paying.json()["charge_status"]) == (
+        OWES_MORE, "balance_due",
+    )  # fmt: skip
+    assert paying.json()["client_secret"]
+    await _balanced(c.db)
+
+
+async def test_a_true_up_under_the_stripe_minimum_is_a_balance_due_charge(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    billed = await bill(c.db, (await make_payer(c.db)).id, await make_provider_actor(c.db))
+    ops = await make_ops(c.db)  # the client has no card on file either
+    # PR-3 $20.30: 30 cents more than the $20.00 estimate.
+    small = (
+        t.CORRECTION_OF_PARTLY_PAID.replace("*150*110*10*", "*150*99.7*20.3*")
+        .replace("SVC*HC:90834*150*110**1~", "SVC*HC:90834*150*99.7**1~")
+        .replace("CAS*PR*3*10~", "CAS*PR*3*20.3~")
+    )
+    await t.post(c.db, ops, f.transaction(t.ours(small, billed, "2"), paid="99.7"))
+    assert await _settle(c.db) == ["balance_due"]
+    true_up = await _true_up(c.db, billed)
+    (charge,) = await w.charges_of(c.db, true_up["id"])
+    assert (charge["status"], charge["amount_cents"], charge["failure_code"]) == (
+        "balance_due", 30, "below_stripe_minimum",
+    )  # fmt: skip
+    paying = await c.api.post(f"/client-charges/{charge['id']}/payment", headers=c.token(ops))
+    assert paying.status_code == 409, paying.text  # alone it is under Stripe's minimum
+    await _balanced(c.db)
+
+
 async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Charging) -> None:
     c = charging
     claimed = await _denied(c, await _billed_and_charged(c))
