@@ -82,10 +82,15 @@ async def _owed_more(conn: asyncpg.Connection, true_up: TrueUpOut, notice: timed
 
 
 async def _owed_back(conn: asyncpg.Connection, true_up: TrueUpOut) -> str | None:
-    """A refund to the completion charge (or its balance due reduced); None: that charge is
-    still in flight, settle later."""
+    """A refund to the completion charge (or its balance due reduced); a final reversal (of a
+    voided claim) refunds the true-up charge it takes back, when there is one. None: that
+    charge is still in flight, settle later."""
     owed = -true_up.amount_cents
-    charge = await q.lock_completion_of_claim(conn, true_up.claim_id)
+    charge = None
+    if true_up.reverses_id is not None:
+        charge = await q.lock_charge_of_true_up(conn, true_up.reverses_id)
+    if charge is None:
+        charge = await q.lock_completion_of_claim(conn, true_up.claim_id)
     if charge is None:
         await remittance.settle_true_up_as(conn, true_up.id, "credit")
         return "credit"

@@ -223,6 +223,36 @@ async def test_a_true_up_under_the_stripe_minimum_is_a_balance_due_charge(
     await _balanced(c.db)
 
 
+async def test_a_voided_claims_reversal_refunds_the_true_up_charge_it_takes_back(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    claimed = await _billed_and_charged(c)
+    await t.post(c.db, claimed.ops, f.transaction(t.ours(f.PARTLY_PAID, claimed.billed, "2"),
+                                                  paid="30"))  # fmt: skip
+    assert await _settle(c.db) == ["charging"]
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["succeeded"]
+    original = await _true_up(c.db, claimed.billed)
+    (charged,) = await w.charges_of(c.db, original["id"])
+    await c.db.execute("UPDATE claims SET status = 'voided' WHERE id = $1", claimed.billed.claim_id)
+    reversal = t.ours(t.REVERSAL_OF_PARTLY_PAID, claimed.billed, "2")
+    await t.post(c.db, claimed.ops, f.transaction(reversal, trace="EFT0002", bpr=t.debit(30)),
+                 control=102)  # fmt: skip
+    assert await _settle(c.db) == ["refunding"]
+    assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
+    final = (await t.true_ups(c.db, claimed.billed))[1]
+    (refund,) = await _refunds(c.db, final["id"])
+    assert (refund["charge_id"], refund["amount_cents"]) == (charged["id"], OWES_MORE)
+    assert final["status"] == "refunded"
+    assert (await _true_up_of(c.db, original["id"]))["status"] == "charged"
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == 0
+    await _balanced(c.db)
+
+
+async def _true_up_of(db: asyncpg.Connection, true_up_id: uuid.UUID) -> dict[str, Any]:
+    return dict(await db.fetchrow("SELECT * FROM client_true_ups WHERE id = $1", true_up_id))
+
+
 async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Charging) -> None:
     c = charging
     claimed = await _denied(c, await _billed_and_charged(c))

@@ -397,6 +397,16 @@ async def lock_completion_of_claim(
     return None if row is None else msgspec.convert(dict(row), ChargeRow)
 
 
+async def lock_charge_of_true_up(
+    conn: asyncpg.Connection, true_up_id: uuid.UUID
+) -> ChargeRow | None:
+    """The true-up's own charge, locked (a final reversal of it refunds that charge)."""
+    charge_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM client_charges WHERE kind = 'true_up' AND source_id = $1", true_up_id
+    )
+    return None if charge_id is None else await lock_charge(conn, charge_id)
+
+
 async def sum_refunds_of_charge(
     conn: asyncpg.Connection, charge_id: uuid.UUID, statuses: tuple[RefundStatus, ...]
 ) -> int:
