@@ -237,7 +237,7 @@ async def lock_charge(conn: asyncpg.Connection, charge_id: uuid.UUID) -> ChargeR
         """
         SELECT id, client_id, kind, source_table, source_id, amount_cents, status, attempt,
                lease_until, payment_method_id, payment_intent_id, fee_cents, failure_code,
-               decline_code, created_at
+               decline_code, created_at, credit_applied_cents
         FROM client_charges WHERE id = $1 FOR UPDATE
         """,
         charge_id,
