@@ -6,15 +6,18 @@ call; the ledger balances after each step and the true-up's status ends right.""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import pytest
 
+from services.claims import reprice
+from services.claims import service as claims
 from services.core.auth import Actor
 from services.ledger import service as ledger
-from services.payments import service
+from services.payments import service, statements
 from services.payments.charges import charge_client
 from services.payments.true_ups import refund_client, settle_true_up_on
 from tests.factories import make_ops, make_payer, make_provider_actor
@@ -246,6 +249,38 @@ async def test_a_voided_claims_reversal_refunds_the_true_up_charge_it_takes_back
     assert final["status"] == "refunded"
     assert (await _true_up_of(c.db, original["id"]))["status"] == "charged"
     assert await balance(c.db, "client_receivable", claimed.billed.client_id) == 0
+    await _balanced(c.db)
+
+
+async def test_a_voided_session_nets_its_835_to_nothing_and_leaves_the_estimate_a_credit(
+    charging: w.Charging,
+) -> None:
+    """The demo's case: the completion charged, the claim voided (our frequency 8, accepted),
+    then one 835 with the original adjudication and its reversal."""
+    c = charging
+    claimed = await _billed_and_charged(c)
+    session_id = await c.db.fetchval(
+        "SELECT therapy_session_id FROM claims WHERE id = $1", claimed.billed.claim_id
+    )
+    claim = await claims.get_claim_of_session(c.db, session_id)
+    assert claim is not None
+    net = await reprice.net_effect(c.db, claim, 1)  # as corrections.void_claim books it
+    await reprice.post_difference(c.db, claim, f"void-{claim.id}", "claim_voided",
+                                  reprice.difference(Counter(), net), "claim voided")  # fmt: skip
+    await c.db.execute("UPDATE claims SET status = 'voided' WHERE id = $1", claim.id)
+    both = t.ours(f.PARTLY_PAID + t.REVERSAL_OF_PARTLY_PAID, claimed.billed, "2")
+    await t.post(c.db, claimed.ops, f.transaction(both, paid="0"))
+    original, reversal = await t.true_ups(c.db, claimed.billed)
+    assert (original["status"], reversal["status"], reversal["amount_cents"]) == (
+        "closed", "closed", 0,
+    )  # fmt: skip
+    assert await _settle(c.db) == []  # nothing charged, nothing refunded by the 835
+    assert await w.open_outbox(c.db, "charge_client") == []
+    # The void took the estimate off the receivable: the completion charge is the client's
+    # credit, which settles their next balance first.
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == -ESTIMATE
+    shown = await statements.get_balance(c.db, claimed.ops, claimed.billed.client_id)
+    assert (shown.credit_cents, shown.owed_now_cents) == (ESTIMATE, 0)
     await _balanced(c.db)
 
 
