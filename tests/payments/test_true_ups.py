@@ -177,10 +177,8 @@ async def test_a_true_up_balance_due_paid_on_session_is_charged_once(
     await _balanced(c.db)
 
 
-async def test_a_true_up_owed_with_no_card_is_a_balance_due_charge_the_client_can_pay(
-    charging: w.Charging,
-) -> None:
-    c = charging
+async def _owed_with_no_card(c: w.Charging) -> tuple[Billed, Actor, dict[str, Any]]:
+    """A true-up owed by a client with no card on file, settled: the claim, ops, its charge."""
     billed = await bill(c.db, (await make_payer(c.db)).id, await make_provider_actor(c.db))
     ops = await make_ops(c.db)
     await t.post(c.db, ops, f.transaction(t.ours(f.PARTLY_PAID, billed, "2"), paid="30"))
@@ -192,6 +190,14 @@ async def test_a_true_up_owed_with_no_card_is_a_balance_due_charge_the_client_ca
         "balance_due", OWES_MORE, "no_card_on_file",
     )  # fmt: skip
     assert len(await w.open_outbox(c.db, "follow_up_charge")) == 1  # as for any no-card charge
+    return billed, ops, charge
+
+
+async def test_a_true_up_owed_with_no_card_is_a_balance_due_charge_the_client_can_pay(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    _, ops, charge = await _owed_with_no_card(c)
     url = f"/client-charges/{charge['id']}/payment"
     paying = await c.api.post(url, headers=c.token(ops))
     assert paying.status_code == 200, paying.text
@@ -199,6 +205,22 @@ async def test_a_true_up_owed_with_no_card_is_a_balance_due_charge_the_client_ca
         OWES_MORE, "balance_due",
     )  # fmt: skip
     assert paying.json()["client_secret"]
+    await _balanced(c.db)
+
+
+async def test_a_true_up_owed_with_no_card_is_charged_once_a_card_is_saved(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    billed, ops, charge = await _owed_with_no_card(c)
+    setup = await service.start_payment_setup(c.tx, c.gateway, ops, billed.client_id)
+    body = w.event("setup_intent.succeeded", w.confirm_card(c.sdk, setup.client_secret))
+    assert (await w.deliver(c.api, body, c.settings.stripe_webhook_secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["card saved"]
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["succeeded"]
+    assert (await _true_up(c.db, billed))["status"] == "charged"
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    assert await balance(c.db, "client_receivable", billed.client_id) == ESTIMATE
     await _balanced(c.db)
 
 
