@@ -85,6 +85,29 @@ async def add_charge(
     return charge_id
 
 
+async def add_unpayable(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    kind: ChargeKind,
+    source: tuple[str, uuid.UUID],
+    amount_cents: int,
+) -> uuid.UUID | None:
+    """A charge with no card on file to take it: written a balance due at once (the client
+    pays it on-session, or it is charged when they save a card: pay.charge_again), its
+    follow-up queued as for any charge that did not go through. Once per (kind, source)."""
+    now = clock.now()
+    charge_id = await q.insert_charge(conn, client_id, kind, source, amount_cents,
+                                      "balance_due", "no_card_on_file", now)  # fmt: skip
+    if charge_id is None:
+        return None
+    await q.update_failed(conn, charge_id, "balance_due", None, ("no_card_on_file", None), now)
+    charge = await q.lock_charge(conn, charge_id)
+    assert charge is not None
+    await write_offs.follow_up(conn, charge)
+    await audit.record(conn, SYSTEM, "create", ENTITY, [charge_id])
+    return charge_id
+
+
 @dataclass(frozen=True)
 class Plan:
     """A claimed charge: what the call outside any transaction needs."""
