@@ -28,6 +28,7 @@ from services.core.auth import SYSTEM, Actor
 from services.core.pagination import Page, page_of
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
+from services.payouts import runs
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, TopUp
 from services.payouts.queries import top_ups as q
 
@@ -67,6 +68,7 @@ async def _succeeded(conn: asyncpg.Connection, row: TopUpOut) -> None:
                     amount_cents=row.amount_cents)),
     ))  # fmt: skip
     await q.update_status(conn, row.id, "succeeded", None, None, now)
+    await runs.on_funds_added(conn)  # payouts held for want of funds are tried again
 
 
 async def _locked(conn: asyncpg.Connection, topup: TopUp) -> TopUpOut | None:
