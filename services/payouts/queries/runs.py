@@ -60,7 +60,8 @@ async def lock_provider_run(conn: asyncpg.Connection, provider_id: uuid.UUID) ->
 _UNCOVERED = """
 WITH mine AS (
     SELECT e.id AS entry_id, e.kind, e.source_table, e.source_id, e.memo, e.occurred_at,
-           sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END) AS net
+           sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
+               AS net
     FROM ledger_accounts a
     JOIN journal_lines l ON l.account_id = a.id
     JOIN journal_entries e ON e.id = l.entry_id
@@ -312,9 +313,10 @@ _RUNS = """
     SELECT * FROM (
         SELECT r.id, r.run_date, r.runs, r.providers_due, r.below_minimum, r.last_run_at,
                r.created_at, count(p.id) AS payouts,
-               coalesce(sum(p.amount_cents), 0) AS total_cents,
+               coalesce(sum(p.amount_cents), 0)::bigint AS total_cents,
                count(p.id) FILTER (WHERE p.status = 'paid') AS paid,
-               coalesce(sum(p.amount_cents) FILTER (WHERE p.status = 'paid'), 0) AS paid_cents,
+               coalesce(sum(p.amount_cents) FILTER (WHERE p.status = 'paid'), 0)::bigint
+                   AS paid_cents,
                count(p.id) FILTER (WHERE p.status IN ('pending', 'submitting')) AS pending,
                count(p.id) FILTER (WHERE p.status = 'held') AS held,
                count(p.id) FILTER (WHERE p.status = 'failed') AS failed
