@@ -112,6 +112,7 @@ async def schedule_today(api: httpx.AsyncClient, ops: dict[str, str], provider: 
                          due: bool = True) -> None:  # fmt: skip
     """Weekly on today's weekday (due today), or on tomorrow's (not due)."""
     weekday = (clock.today() + timedelta(days=0 if due else 1)).isoweekday()
-    put = await api.put(f"/providers/{provider.provider_id}/payout-schedule",
-                        json={"kind": "weekly", "anchor_weekday": weekday}, headers=ops)  # fmt: skip
+    body = {"kind": "weekly", "anchor_weekday": weekday}
+    put = await api.put(f"/providers/{provider.provider_id}/payout-schedule", json=body,
+                        headers=ops)  # fmt: skip
     assert put.status_code == 200, put.text

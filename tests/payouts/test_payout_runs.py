@@ -6,6 +6,7 @@ after each."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -100,7 +101,7 @@ async def test_recoupments_beyond_what_is_owed_carry_to_the_next_payout(
     assert (tally.created, tally.below_minimum) == (0, 1)
     assert await r.payouts(db) == []
     # Owed -10.00 carried: a later session of 60.00 pays 50.00, its lines naming both.
-    await w.session_entry(db, pid, __import__("uuid").uuid4(), 6_000, r.settled_at())
+    await w.session_entry(db, pid, uuid.uuid4(), 6_000, r.settled_at())
     await r.fund(stripe_client, 100_000)
     assert (await r.run(db, provider_id=pid)).created == 1
     assert await r.run_transfers(db, tx, gateway) == ["paid"]
