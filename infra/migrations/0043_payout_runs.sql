@@ -45,17 +45,19 @@ CREATE INDEX payouts_held ON payouts (hold_reason) WHERE status = 'held';
 
 -- The statement lines of a payout, frozen with it: one per provider_payable entry it covers
 -- (a session's completion or edit, a recoupment with its reason, a reversal...). An entry is
--- covered by at most one payout.
+-- covered by at most one payout of its provider.
 CREATE TABLE payout_lines (
     id                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     payout_id           UUID NOT NULL REFERENCES payouts (id),
-    entry_id            BIGINT NOT NULL UNIQUE REFERENCES journal_entries (id),
+    provider_id         UUID NOT NULL REFERENCES providers (id),
+    entry_id            BIGINT NOT NULL REFERENCES journal_entries (id),
     kind                TEXT NOT NULL,
     source_table        TEXT NOT NULL,
     source_id           UUID NOT NULL,
     reason              TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 500),
     amount_cents        BIGINT NOT NULL,  -- credit +: what the line adds to the payout
-    occurred_at         TIMESTAMPTZ NOT NULL
+    occurred_at         TIMESTAMPTZ NOT NULL,
+    CONSTRAINT payout_lines_entry UNIQUE (provider_id, entry_id)
 );
 CREATE INDEX payout_lines_payout ON payout_lines (payout_id, id);
 

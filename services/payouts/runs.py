@@ -107,7 +107,7 @@ async def freeze_payout(
     payout_id = await q.insert_payout(conn, provider_id, run_date, cutoff, amounts, reason, now)
     if payout_id is None:
         return "existing"
-    await q.insert_lines(conn, payout_id, lines)
+    await q.insert_lines(conn, payout_id, provider_id, lines)
     payable = AccountRef(kind="provider_payable", owner_id=provider_id)
     await post_entry(conn, EntryIn(
         kind="payout_frozen", idempotency_key=f"payout_frozen-{payout_id}",
@@ -125,12 +125,12 @@ async def freeze_payout(
 
 async def requeue_held(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> int:
     """Held payouts sent again (the transfer job re-checks whatever held them)."""
-    for payout_id in ids:
-        await q.update_payout(conn, payout_id, "pending", now=clock.now())
+    requeued = await q.update_requeued(conn, ids, clock.now()) if ids else []
+    for payout_id in requeued:
         await enqueue(conn, payout_id)
-    if ids:
-        await audit.record(conn, SYSTEM, "update", ENTITY, ids)
-    return len(ids)
+    if requeued:
+        await audit.record(conn, SYSTEM, "update", ENTITY, requeued)
+    return len(requeued)
 
 
 async def on_funds_added(conn: asyncpg.Connection) -> int:
@@ -172,13 +172,9 @@ async def run_payouts_now(
     if data.provider_id is not None:
         await providers.require_provider(conn, actor, data.provider_id)
     await run_payouts(Transactions.within(conn), rules, data.run_date, data.provider_id)
-    await audit.record(conn, actor, "create", "payout_run", [])
-    return await get_run(conn, data.run_date)
-
-
-async def get_run(conn: asyncpg.Connection, run_date: date) -> PayoutRunOut:
-    found = await q.get_run(conn, run_date)
-    assert found is not None
+    found = await q.get_run(conn, data.run_date)
+    assert found is not None  # the run just wrote it
+    await audit.record(conn, actor, "create", "payout_run", [found.id])
     return found
 
 

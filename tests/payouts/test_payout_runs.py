@@ -255,3 +255,30 @@ async def test_a_reversal_is_booked_once_and_paid_again_later(
     assert await pw.run_events(db, tx, gateway) == ["1 reversals booked"]
     assert await r.balance(db, "provider_payable", pid) == 5_000
     await r.assert_balanced(db)
+
+
+async def test_a_provider_hold_skips_the_run_and_holds_a_frozen_payout(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, token: Any,
+) -> None:  # fmt: skip
+    ops = token(await f.make_ops(db))
+    provider = await r.provider_owed(db, api, token, [9_000])
+    pid = provider.provider_id
+    await r.fund(stripe_client, 100_000)
+    base = f"/providers/{pid}/payout-holds"
+    hold = (await api.post(base, json={"reason": "W-9 missing"}, headers=ops)).json()
+    tally = await r.run(db, provider_id=pid)
+    assert (tally.on_hold, tally.created) == (1, 0)
+    released = await api.post(f"/payout-holds/{hold['id']}/release", json={}, headers=ops)
+    assert released.status_code == 200
+    # Frozen, then held by ops before its transfer: the job holds it and transfers nothing.
+    assert (await r.run(db, provider_id=pid)).created == 1
+    again = (await api.post(base, json={"reason": "bank change"}, headers=ops)).json()
+    assert await r.run_transfers(db, tx, gateway) == ["held provider_hold"]
+    assert r.transfers_to(stripe_client, await r.destination(db, pid)) == []
+    assert (await r.run(db, provider_id=pid)).requeued == 0  # still held
+    await api.post(f"/payout-holds/{again['id']}/release", json={}, headers=ops)
+    assert (await r.run(db, provider_id=pid)).requeued == 1
+    assert await r.run_transfers(db, tx, gateway) == ["paid"]
+    assert [(p["status"], p["amount_cents"]) for p in await r.payouts(db)] == [("paid", 9_000)]
+    await r.assert_balanced(db)

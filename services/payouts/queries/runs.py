@@ -76,7 +76,8 @@ SELECT m.entry_id, m.kind, m.source_table, m.source_id, m.memo AS reason,
        m.net AS amount_cents, m.occurred_at
 FROM mine m LEFT JOIN completed c ON c.source_id = m.source_id
 WHERE m.kind <> 'payout_frozen' AND m.net <> 0
-  AND NOT EXISTS (SELECT 1 FROM payout_lines p WHERE p.entry_id = m.entry_id)
+  AND NOT EXISTS (SELECT 1 FROM payout_lines p
+                  WHERE p.provider_id = $1 AND p.entry_id = m.entry_id)
   AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
            ELSE m.occurred_at <= $2 END
 ORDER BY m.occurred_at, m.entry_id
@@ -112,16 +113,17 @@ async def insert_payout(
 
 
 async def insert_lines(
-    conn: asyncpg.Connection, payout_id: uuid.UUID, lines: list[PayoutLineOut]
-) -> None:
+    conn: asyncpg.Connection, payout_id: uuid.UUID, provider_id: uuid.UUID,
+    lines: list[PayoutLineOut],
+) -> None:  # fmt: skip
     await conn.execute(
         """
-        INSERT INTO payout_lines (payout_id, entry_id, kind, source_table, source_id, reason,
-                                  amount_cents, occurred_at)
-        SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::text[],
-                                 $7::bigint[], $8::timestamptz[])
+        INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table,
+                                  source_id, reason, amount_cents, occurred_at)
+        SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[],
+                                     $7::text[], $8::bigint[], $9::timestamptz[])
         """,
-        payout_id, [x.entry_id for x in lines], [x.kind for x in lines],
+        payout_id, provider_id, [x.entry_id for x in lines], [x.kind for x in lines],
         [x.source_table for x in lines], [x.source_id for x in lines],
         [x.reason for x in lines], [x.amount_cents for x in lines],
         [x.occurred_at for x in lines],
@@ -184,13 +186,13 @@ async def list_payouts(
 
 async def list_requeueable(conn: asyncpg.Connection) -> list[uuid.UUID]:
     """Held payouts whose reason may have passed: funds short (Stripe says at the next try),
-    or no account that can be paid when one can be now; no open provider hold."""
+    a provider hold since released, or no account that can be paid when one can be now."""
     rows = await conn.fetch(
         """
         SELECT p.id FROM payouts p
         LEFT JOIN payout_accounts a ON a.provider_id = p.provider_id
         WHERE p.status = 'held'
-          AND (p.hold_reason = 'insufficient_platform_balance'
+          AND (p.hold_reason IN ('insufficient_platform_balance', 'provider_hold')
                OR (p.hold_reason = 'no_payout_account' AND a.payouts_enabled
                    AND a.stripe_account_id IS NOT NULL))
           AND NOT EXISTS (SELECT 1 FROM payout_holds h
@@ -254,6 +256,23 @@ async def update_claimed(
         """,
         payout_id, attempt, lease, destination, now,
     )  # fmt: skip
+
+
+async def update_requeued(
+    conn: asyncpg.Connection, ids: list[uuid.UUID], now: datetime
+) -> list[uuid.UUID]:
+    """Those of the payouts still held, pending again (a concurrent run or retry took the
+    others)."""
+    rows = await conn.fetch(
+        """
+        UPDATE payouts SET status = 'pending', hold_reason = NULL, lease_until = NULL,
+            updated_at = $2
+        WHERE id = ANY($1::uuid[]) AND status = 'held'
+        RETURNING id
+        """,
+        ids, now,
+    )  # fmt: skip
+    return [r["id"] for r in rows]
 
 
 async def update_errors(conn: asyncpg.Connection, payout_id: uuid.UUID, errors: int) -> None:
