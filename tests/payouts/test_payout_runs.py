@@ -7,6 +7,7 @@ after each."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import stripe
 
+from services.core import clock
 from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.payments.gateway import StripeGateway
@@ -282,3 +284,21 @@ async def test_a_provider_hold_skips_the_run_and_holds_a_frozen_payout(
     assert await r.run_transfers(db, tx, gateway) == ["paid"]
     assert [(p["status"], p["amount_cents"]) for p in await r.payouts(db)] == [("paid", 9_000)]
     await r.assert_balanced(db)
+
+
+async def test_the_default_schedule_pays_on_mondays_and_a_manual_one_only_when_ops_run_it(
+    db: asyncpg.Connection, api: httpx.AsyncClient, token: Any
+) -> None:
+    ops = token(await f.make_ops(db))
+    default = await r.provider_owed(db, api, token, [4_000])
+    manual = await r.provider_owed(db, api, token, [4_000])
+    put = await api.put(f"/providers/{manual.provider_id}/payout-schedule",
+                        json={"kind": "manual"}, headers=ops)  # fmt: skip
+    assert put.status_code == 200
+    monday = clock.today() + timedelta(days=(1 - clock.today().isoweekday()) % 7 or 7)
+    assert (await r.run(db, day=monday + timedelta(days=1))).due == 0
+    tally = await r.run(db, day=monday)
+    assert (tally.due, tally.created) == (1, 1)
+    assert [p["provider_id"] for p in await r.payouts(db)] == [default.provider_id]
+    assert (await r.run(db, day=monday, provider_id=manual.provider_id)).created == 1
+    assert len(await r.payouts(db)) == 2
