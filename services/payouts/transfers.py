@@ -25,6 +25,7 @@ from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payout_runs import HoldReason, PayoutRow, TransferPayoutJob
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
+from services.core.leased import run_leased
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, Transfer
@@ -185,17 +186,12 @@ async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Out
 
 async def transfer_payout(tx: Transactions, gateway: ConnectGateway, outbox_id: int) -> str:
     """The transfer_payout job's body: claim, call Stripe with nothing held, record."""
-    async with tx() as conn:
-        job = await outbox.lock(conn, outbox_id, TransferPayoutJob)
-        if job is None:
-            return "done before"
-        plan = await _claim(conn, outbox_id, job.payout_id)
-    if isinstance(plan, str):
-        return plan
-    outcome = await _call(tx, gateway, plan)
-    async with tx() as conn:
-        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
-        return await _record(conn, outbox_id, plan, outcome)
+    return await run_leased(
+        tx, outbox_id, TransferPayoutJob,
+        lambda conn, job: _claim(conn, outbox_id, job.payout_id),
+        lambda plan: _call(tx, gateway, plan),
+        lambda conn, plan, out: _record(conn, outbox_id, plan, out),
+    )  # fmt: skip
 
 
 async def apply_transfer(conn: asyncpg.Connection, transfer: Transfer) -> str:

@@ -116,3 +116,9 @@ async def schedule_today(api: httpx.AsyncClient, ops: dict[str, str], provider: 
     put = await api.put(f"/providers/{provider.provider_id}/payout-schedule", json=body,
                         headers=ops)  # fmt: skip
     assert put.status_code == 200, put.text
+
+
+async def transfer_fault(admin: httpx.AsyncClient, **rule: Any) -> None:
+    """A fault on the transfers' POST (kind, count, delay_s, status, after...)."""
+    full = {"path_prefix": "/v1/transfers", "method": "POST", **rule}
+    assert (await admin.post("/_admin/faults", json=full)).status_code == 200

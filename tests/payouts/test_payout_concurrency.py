@@ -56,9 +56,7 @@ async def test_concurrent_runs_and_jobs_pay_each_provider_once(
                                        run_payouts(tx, r.RULES, today))  # fmt: skip
         # Each provider's payout made by one run; the other found it made.
         assert [sum(getattr(t, k) for t in tallies) for k in ("created", "existing")] == [3, 3]
-        slow = {"kind": "slow", "path_prefix": "/v1/transfers", "method": "POST", "count": 3,
-                "delay_s": 0.3}  # fmt: skip
-        assert (await stripe_admin.post("/_admin/faults", json=slow)).status_code == 200
+        await r.transfer_fault(stripe_admin, kind="slow", count=3, delay_s=0.3)
         async with pool.acquire() as conn:
             jobs = await open_outbox(conn, "transfer_payout")
         assert len(jobs) == 3

@@ -152,9 +152,7 @@ async def _lost_transfer(
 ) -> Any:  # fmt: skip
     provider = await r.provider_owed(db, api, token, [15_000])
     await r.fund(stripe_client, 100_000)
-    lose = {"kind": "timeout", "path_prefix": "/v1/transfers", "method": "POST", "count": 1,
-            "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
+    await r.transfer_fault(stripe_admin, kind="timeout", count=1, delay_s=0.5, after=True)
     await r.run(db, provider_id=provider.provider_id)
     assert await r.run_transfers(db, tx, gateway) == ["unknown"]
     (payout,) = await r.payouts(db)
@@ -186,9 +184,7 @@ async def test_errors_are_retried_under_new_keys_then_held_for_ops(
 ) -> None:  # fmt: skip
     provider = await r.provider_owed(db, api, token, [7_000])
     await r.fund(stripe_client, 100_000)
-    fail = {"kind": "error", "path_prefix": "/v1/transfers", "method": "POST", "count": 5,
-            "status": 500}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=fail)).status_code == 200
+    await r.transfer_fault(stripe_admin, kind="error", count=5, status=500)
     await r.run(db, provider_id=provider.provider_id)
     outcomes = [(await r.run_transfers(db, tx, gateway))[0] for _ in range(5)]
     assert outcomes == ["retry"] * 4 + ["held transfer_failed"]
