@@ -298,3 +298,32 @@ async def test_the_default_schedule_pays_on_mondays_and_a_manual_one_only_when_o
     assert [p["provider_id"] for p in await r.payouts(db)] == [default.provider_id]
     assert (await r.run(db, day=monday, provider_id=manual.provider_id)).created == 1
     assert len(await r.payouts(db)) == 2
+
+
+async def test_a_refused_transfer_fails_until_ops_re_run_it(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, token: Any,
+) -> None:  # fmt: skip
+    provider = await r.provider_owed(db, api, token, [6_500])
+    pid = provider.provider_id
+    await r.fund(stripe_client, 100_000)
+    # An account Stripe does not know (closed, say): the transfer is refused with a 4xx.
+    account = await r.destination(db, pid)
+    await db.execute("UPDATE payout_accounts SET stripe_account_id = 'acct_gone' "
+                     "WHERE provider_id = $1", pid)  # fmt: skip
+    await r.run(db, provider_id=pid)
+    assert await r.run_transfers(db, tx, gateway) == ["failed"]
+    (payout,) = await r.payouts(db)
+    assert (payout["status"], payout["failure_code"] is not None) == ("failed", True)
+    assert await r.balance(db, "payouts_in_transit") == 6_500
+    ops = token(await f.make_ops(db))
+    (day,) = (await api.get("/payouts/runs", headers=ops)).json()["items"]
+    assert (day["failed"], day["paid"]) == (1, 0)
+    await db.execute("UPDATE payout_accounts SET stripe_account_id = $2 WHERE provider_id = $1",
+                     pid, account)  # fmt: skip
+    assert (await api.post(f"/payouts/{payout['id']}/retry", headers=ops)).status_code == 200
+    assert await r.run_transfers(db, tx, gateway) == ["paid"]
+    (payout,) = await r.payouts(db)
+    assert (payout["status"], payout["attempt"]) == ("paid", 2)
+    assert len(r.transfers_to(stripe_client, account)) == 1
+    await r.assert_balanced(db)
