@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal
 
 import asyncpg
 
@@ -25,6 +24,7 @@ from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payments import STRIPE_MINIMUM_CENTS, ChargeClientJob, ChargeKind, ChargeRow
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM, Actor
+from services.core.leased import run_leased as run_leased  # refunds and retries use it too
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
 from services.payments import problems, write_offs
@@ -41,9 +41,6 @@ from services.remittance import service as remittance
 
 log = logging.getLogger(__name__)
 
-J = TypeVar("J", bound=outbox.Payload)
-P = TypeVar("P")
-R = TypeVar("R")
 
 ENTITY = "client_charge"
 # Longer than the job's arq timeout (60 s, workers/settings.py): a run is cancelled before
@@ -351,30 +348,6 @@ async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Out
         return "unknown"
     await outbox.complete(conn, outbox_id)
     return result
-
-
-async def run_leased(
-    tx: Transactions,
-    outbox_id: int,
-    payload: type[J],
-    claim: Callable[[asyncpg.Connection, J], Awaitable[P | str]],
-    call: Callable[[P], Awaitable[R]],
-    record: Callable[[asyncpg.Connection, P, R], Awaitable[str]],
-) -> str:
-    """A Stripe job's shape (charges and refunds): claim the row in one short transaction (or
-    say why there is nothing to call), call Stripe with nothing held, record under the row's
-    lock in a second transaction."""
-    async with tx() as conn:
-        job = await outbox.lock(conn, outbox_id, payload)
-        if job is None:
-            return "done before"
-        plan = await claim(conn, job)
-    if isinstance(plan, str):
-        return plan
-    outcome = await call(plan)
-    async with tx() as conn:
-        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
-        return await record(conn, plan, outcome)
 
 
 async def charge_client(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:
