@@ -36,6 +36,7 @@ from services.payouts.runs import run_payouts
 from services.payouts.transfers import LEASE
 from tests import factories as f
 from tests.live import process
+from tests.mailsink import MailSink, mail_sink  # noqa: F401 - the sink fixture
 from tests.payments.test_kill import WORKER, _a_day_later, _env, _until, queue  # noqa: F401
 from tests.payouts import run_world as r
 from tests.payouts import world as w
@@ -82,9 +83,10 @@ async def _left(pool: asyncpg.Pool, connect: ConnectGateway, payout_id: uuid.UUI
 async def test_a_worker_killed_around_the_transfer_pays_each_payout_once(
     committed_db: str, settings: Settings, queue: tuple[str, ArqRedis], tmp_path: Path,  # noqa: F811
     stripe_sim: str, stripe_admin: httpx.AsyncClient, gateway: StripeGateway,
-    stripe_client: stripe.StripeClient, clock: Clock,
+    stripe_client: stripe.StripeClient, clock: Clock, mail_sink: MailSink,  # noqa: F811
 ) -> None:  # fmt: skip
     namespace, arq = queue
+    smtp = mail_sink.smtp_port  # the world's bookings may queue emails the worker sends
     pool = await create_pool(committed_db, min_size=1, max_size=3)
     connect = ConnectGateway.of(gateway)
     tx = Transactions(lambda: pool.acquire())
@@ -99,7 +101,9 @@ async def test_a_worker_killed_around_the_transfer_pays_each_payout_once(
             assert (await stripe_admin.delete("/_admin/faults")).status_code == 200
             assert (await stripe_admin.post("/_admin/faults", json=_faults(trial))).is_success
             log = tmp_path / f"worker-{trial}.log"
-            with process(WORKER, _env(committed_db, settings, namespace, stripe_sim), log) as wk:
+            with process(
+                WORKER, _env(committed_db, settings, namespace, stripe_sim, smtp), log
+            ) as wk:
                 await outbox.relay(pool, arq, clock.now(), namespace=namespace, visibility_s=5)
                 await _until(pool, f"SELECT status <> 'pending' FROM payouts "
                                    f"WHERE id = '{payout_id}'", log)  # fmt: skip
@@ -113,7 +117,7 @@ async def test_a_worker_killed_around_the_transfer_pays_each_payout_once(
         assert (await stripe_admin.delete("/_admin/faults")).status_code == 200
         clock.advance(RESTART_LATER)
         log = tmp_path / "worker-last.log"
-        with process(WORKER, _env(committed_db, settings, namespace, stripe_sim), log):
+        with process(WORKER, _env(committed_db, settings, namespace, stripe_sim, smtp), log):
             await outbox.relay(pool, arq, clock.now(), namespace=namespace, visibility_s=5)
             await _until(pool, "SELECT bool_and(status = 'paid') FROM payouts", log, 60)
             await _until(pool, "SELECT bool_and(completed_at IS NOT NULL) FROM outbox "
