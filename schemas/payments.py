@@ -70,6 +70,7 @@ class ChargeRow(msgspec.Struct, frozen=True, kw_only=True):
     failure_code: str | None
     decline_code: str | None
     created_at: datetime
+    credit_applied_cents: int = 0  # what a client's credit settled of it (migration 0042)
 
 
 class ChargeClientJob(msgspec.Struct, frozen=True, kw_only=True):

@@ -74,6 +74,7 @@ from services.payouts.routes import (
     PayoutHoldController,
     TopUpController,
 )
+from services.payouts.run_routes import PayoutController
 from services.prior_authorizations.routes import PriorAuthorizationController
 from services.providers.routes import ProviderController, ProviderDetailsController
 from services.remittance.file_routes import (
@@ -127,6 +128,7 @@ ROUTE_HANDLERS: list[Any] = [
     PayoutAccountController,
     PayoutHoldController,
     TopUpController,
+    PayoutController,
     LedgerController,
     ClientMoneyController,
     PaymentsOpsController,

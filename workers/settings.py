@@ -31,7 +31,7 @@ from workers.jobs.payments import (
     send_statement_email,
     write_off_charge,
 )
-from workers.jobs.payouts import check_trial_balance, create_top_up
+from workers.jobs.payouts import check_trial_balance, create_top_up, run_payouts, transfer_payout
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -83,6 +83,7 @@ class WorkerSettings:
         func(write_off_charge, timeout=30),
         func(send_charge_notice, timeout=60),
         func(create_top_up, timeout=60),
+        func(transfer_payout, timeout=60),
         func(send_statement_email, timeout=30),
         # Builds one month's superbill and its PDF, then one SMTP send, nothing held.
         func(send_superbill_email, timeout=60),
@@ -98,6 +99,16 @@ class WorkerSettings:
         cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
         cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
         cron(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
+        # Daily, run again in the next two hours: it only freezes payouts (each provider's its
+        # own transaction, once per period) and writes outbox rows, so a run killed mid-way is
+        # finished by the next one the same day and a repeat makes nothing.
+        cron(
+            run_payouts,
+            hour=set(range(SETTINGS.payout_run_hour, min(SETTINGS.payout_run_hour + 3, 24))),
+            minute=0,
+            unique=True,
+            timeout=60,
+        ),
         # Daily: last month's statements queued once per client (a day's failed run is the
         # next day's); the statements' month is in the platform's time zone.
         cron(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),

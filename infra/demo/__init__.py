@@ -26,11 +26,17 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    after checking her benefits; each is a claim `ready` (`sessions_completed`).
    A run's sessions took place on a day on which Maya has none recorded yet (the payers deny a
    service billed twice for one day as a duplicate). Then each session priced from a benefit
-   check has its estimate charged off-session by the worker, read at the simulator (the API
-   lists no charges yet): summary.json gains `copays_charged` (the captured completion
-   charges: count, cents, each intent) and `balances_due` (Avery's declined charge, with its
-   Hearth charge id: where paying it with another card, `POST /client-charges/{id}/payment`,
-   follows).
+   check has its estimate charged off-session by the worker, read as the client reads their
+   charges (`GET /clients/{id}/charges`, each intent from `GET /client-charges/{id}/payment`;
+   only Stripe's fee is read at the simulator): summary.json gains `copays_charged` (the
+   captured completion charges: count, cents, each intent) and `balances_due` (Avery's
+   declined charge, with its Hearth charge id). Ops see it in `GET /payments/failed`, Avery
+   gets the balance-due email (read from the SMTP sink), asks to pay (`POST
+   /client-charges/{id}/payment`: the declined intent's client secret) and confirms that SAME
+   PaymentIntent at the Stripe simulator with a 4242 card typed in, as Stripe.js's
+   confirmCardPayment would; `GET /client-charges/{id}/payment` shows it succeeded and `GET
+   /clients/{id}/balance` the balance gone: summary.json gains `recovered` (count, cents,
+   charge ids, each item).
 5. `claims`: ops press "submit now" (`POST /claims/submissions`; development holds claims 0
    hours); the worker sends each payer's 837P batch over CORE and applies the 999 and 277CA;
    the demo polls each claim until accepted or rejected, prints its path (999 code, 277CA
@@ -60,7 +66,11 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    Then this run's true-ups (`GET /true-ups`) once the worker settled them: Blake Ellison's
    deductible, nothing estimated without a benefit check, charged to his card; Casey Morgan's
    coinsurance on Evergreen's lower allowed amount, refunded to her completion charge.
-   summary.json gains `true_up_charges` and `refunds` (count, cents, each Stripe id).
+   summary.json gains `true_up_charges` and `refunds` (count, cents, each charge's intent, each
+   refund's Hearth id), as the clients read them (`GET /clients/{id}/charges`, `/refunds`).
+   Then Casey's monthly statement (`GET /clients/{id}/statements/{YYYY-MM}`, the month of her
+   session, or the next holding its lines): her session's lines, the month's totals and its
+   closing balance (summary.json `statement`).
 8. `review`: ops open the denial work queue (`GET /denials`, grouped by reason) and resolve
    Morgan Diaz's CO-27 denial there (coverage ended, nothing to appeal: `POST
    /denials/{id}/write-off` with the reason; it leaves the queue), then read the estimate
@@ -89,6 +99,7 @@ from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
 from infra.demo.payments import save_cards, show_completion_charges, show_true_ups
+from infra.demo.recovery import recover_declined, show_statement
 from infra.demo.remittance import post_remittances
 from infra.demo.review import resolve_denials, show_estimate_accuracy
 from infra.demo.sessions import complete_sessions
@@ -146,10 +157,12 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: save_cards(demo),
                 lambda: complete_sessions(demo, ops),
                 lambda: show_completion_charges(demo),
+                lambda: recover_declined(demo, ops),
                 lambda: submit_and_acknowledge(demo, ops, edi),
                 lambda: correct_claims(demo, ops, edi),
                 lambda: post_remittances(demo, ops, edi, args.clearinghouse_url),
                 lambda: show_true_ups(demo, ops),
+                lambda: show_statement(demo),
                 lambda: resolve_denials(demo, ops),
                 lambda: show_estimate_accuracy(demo, ops),
             ]
@@ -184,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "sessions_completed": len(demo.completed),
         **{name: len(ids) for name, ids in claims.items()},
         "eras_posted": len(demo.eras),
-        **{name: total["count"] for name, total in demo.payments.items()},
+        **{name: total["count"] for name, total in demo.payments.items() if "count" in total},
     }
     print(f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"summary: {args.out / 'summary.json'}")

@@ -9,16 +9,17 @@ until Stripe's setup_intent.succeeded webhook has had the worker save the card (
 /clients/{id}/payment-methods` lists it as the default). Every client gets 4242 4242 4242 4242
 but Avery Patel, whose card (4000 0000 0000 0341) attaches and then declines when charged.
 
-After the completions the worker's charge_client job charges each estimate off-session. The API
-has no client charges list yet, so the demo reads the charges where they are kept at Stripe:
-each client's PaymentIntents (`GET /v1/payment_intents?customer=`, with the API key the stack
-uses), matched on the metadata Hearth puts on them (its charge's id, kind and source). Avery's
-is declined, and the charge stays a balance due: the demo keeps its Hearth charge id (the
-intent's metadata) for the client to pay it with another card.
+After the completions the worker's charge_client job charges each estimate off-session; the
+demo reads each charge as the client does (`GET /clients/{id}/charges`, matched on its session
+and kind) and its PaymentIntent from `GET /client-charges/{id}/payment`. Avery's is declined,
+and the charge stays a balance due (recovery.py has her pay it with another card). The one read
+of the Stripe simulator left is Stripe's fee on each captured charge (its balance transaction,
+read with the API key the stack uses): Hearth never shows a client what Stripe kept.
 
 After the 835s, this run's true-ups (`GET /true-ups`, ops) are followed until the settle job
-has charged or refunded each ready one: a charge is the client's `true_up` PaymentIntent, a
-refund is the Stripe refund of the session's completion charge that names the true-up.
+has charged or refunded each ready one: a charge is the client's `true_up` charge for the
+session, a refund the client's refund to their card for the session (`GET /clients/{id}/refunds`)
+of the completion charge.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ CARDS = {("Avery", "Patel"): DECLINES_WHEN_CHARGED}  # everyone else: VISA
 # Webhooks, the outbox relay (every 5 s) and the jobs: a card or a charge takes a few hand-offs.
 TIMEOUT_S = float(os.environ.get("HEARTH_DEMO_PAYMENTS_TIMEOUT_S", "120"))
 POLL_S = 1.0
-SETTLED = ("charged", "refunded", "balance_due", "credit", "closed")
+SETTLED_CHARGE = ("succeeded", "failed", "balance_due")  # Stripe answered, or never will
 
 
 def usd(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
+    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
 
 
 class Stripe:
@@ -75,8 +76,9 @@ class Stripe:
             return self._answer(None, f"GET {path}", f"nothing ({exc})")
         return self._answer(response, f"GET {path}")
 
-    def confirm_setup(self, client_secret: str, number: str) -> dict[str, Any]:
-        """What Stripe.js's confirmCardSetup sends: the card on the SetupIntent, confirmed."""
+    def confirm(self, intents: str, client_secret: str, number: str) -> dict[str, Any]:
+        """What Stripe.js's confirmCardSetup (intents "setup_intents") or confirmCardPayment
+        ("payment_intents") sends: the card typed in, on the intent its client secret names."""
         intent = client_secret.split("_secret_")[0]
         form = {
             "key": PUBLISHABLE_KEY, "client_secret": client_secret,
@@ -85,22 +87,15 @@ class Stripe:
             "payment_method_data[card][exp_year]": "2034",
             "payment_method_data[card][cvc]": "123",
         }  # fmt: skip
-        path = f"/v1/setup_intents/{intent}/confirm"
+        path = f"/v1/{intents}/{intent}/confirm"
         try:
             response = self.demo.http.post(self.base + path, data=form)
         except httpx.HTTPError as exc:
             return dict(self._answer(None, f"POST {path}", f"nothing ({exc})"))
         return dict(self._answer(response, f"POST {path}"))
 
-    def intents(self, customer: str) -> list[dict[str, Any]]:
-        """The customer's PaymentIntents, newest first (a demo customer has a few a run)."""
-        listed: list[dict[str, Any]] = self.get(
-            "/v1/payment_intents", customer=customer, limit=100
-        )["data"]
-        return listed
 
-
-def _wait(what: str, check: Any) -> Any:
+def wait_for(what: str, check: Any) -> Any:
     """check() until it returns something; DemoFailed naming `what` after TIMEOUT_S."""
     deadline = time.monotonic() + TIMEOUT_S
     while (found := check()) is None:
@@ -124,11 +119,12 @@ def save_cards(demo: Demo) -> None:
         client_id = demo.call("GET", "/auth/me", token, 200)["client_id"]
         setup = demo.call("POST", f"/clients/{client_id}/payment-setup", token, 201)
         number = CARDS.get(name, VISA)
-        confirmed = stripe.confirm_setup(setup["client_secret"], number)
+        confirmed = stripe.confirm("setup_intents", setup["client_secret"], number)
         if confirmed["status"] != "succeeded" or not confirmed.get("payment_method"):
             raise DemoFailed(f"the card's SetupIntent for {' '.join(name)}: {confirmed}")
         demo.cards[" ".join(name)] = {
-            "client_id": client_id, "token": token, "customer": confirmed["customer"],
+            "client_id": client_id, "token": token, "email": email,
+            "customer": confirmed["customer"],
             "payment_method": confirmed["payment_method"], "last4": number[-4:],
             "consent_version": setup["consent_version"],
         }  # fmt: skip
@@ -140,7 +136,7 @@ def save_cards(demo: Demo) -> None:
             return next((m for m in items if m["id"] == card["payment_method"]
                          and m["is_default"]), None)  # fmt: skip
 
-        method = _wait(f"{who}'s card in GET {path}", saved)
+        method = wait_for(f"{who}'s card in GET {path}", saved)
         demo.count("cards_saved")
         say(
             f"card saved: {who}",
@@ -149,58 +145,67 @@ def save_cards(demo: Demo) -> None:
         )
 
 
-def _intent_of(stripe: Stripe, customer: str, kind: str, source: str) -> dict[str, Any] | None:
-    """The customer's intent Hearth made for (kind, source), once Stripe decided it."""
-    for intent in stripe.intents(customer):
-        meta = intent.get("metadata") or {}
-        if (meta.get("hearth_kind"), meta.get("hearth_source_id")) == (kind, source) and intent[
-            "status"
-        ] in ("succeeded", "requires_payment_method"):
-            return intent
-    return None
+def _charge_of(demo: Demo, who: str, kind: str, session: str,
+               reason: str | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """The client's charge of `kind` for the session (a true-up's: for `reason`), as the client
+    reads it (`GET /clients/{id}/charges`), once it went through or did not."""
+    card = demo.cards[who]
+    found = [c for c in pages(demo, f"/clients/{card['client_id']}/charges", card["token"])
+             if (c["kind"], c["session_id"]) == (kind, session)
+             and reason in (None, c["true_up_reason"])]  # fmt: skip
+    return next((c for c in found if c["status"] in SETTLED_CHARGE), None)
 
 
-def _fee(stripe: Stripe, intent: dict[str, Any]) -> int:
-    charge = stripe.get(f"/v1/charges/{intent['latest_charge']}",
-                        **{"expand[]": "balance_transaction"})  # fmt: skip
-    return int(charge["balance_transaction"]["fee"])
+def payment_of(demo: Demo, who: str, charge_id: str) -> dict[str, Any]:
+    """Where the charge's payment stands (`GET /client-charges/{id}/payment`): its intent."""
+    path = f"/client-charges/{charge_id}/payment"
+    return dict(demo.call("GET", path, demo.cards[who]["token"], 200))
+
+
+def _fee(stripe: Stripe, intent: str) -> int:
+    """Stripe's fee on the intent's charge: the simulator's balance transaction (Hearth shows a
+    client what they paid, never what Stripe kept of it)."""
+    read = stripe.get(f"/v1/payment_intents/{intent}",
+                      **{"expand[]": "latest_charge.balance_transaction"})  # fmt: skip
+    return int(read["latest_charge"]["balance_transaction"]["fee"])
 
 
 def show_completion_charges(demo: Demo) -> None:
-    """Each priced session's estimate, charged at completion (or declined: a balance due)."""
+    """Each priced session's estimate, charged at completion (or declined: a balance due), as
+    the client reads their charges."""
     stripe = Stripe(demo)
     charged: list[dict[str, Any]] = []
     declined: list[dict[str, Any]] = []
     for session_id, who in demo.priced.items():
         card = demo.cards[who]
-        intent = _wait(
-            f"{who}'s completion charge (session {session_id}) at Stripe",
-            lambda c=card, s=session_id: _intent_of(stripe, c["customer"], "completion", s),
+        charge = wait_for(
+            f"{who}'s completion charge (session {session_id}) in GET /clients/{{id}}/charges",
+            lambda w=who, s=session_id: _charge_of(demo, w, "completion", s),
         )
-        item = {"client": who, "session_id": session_id, "intent": intent["id"],
-                "cents": intent["amount"],
-                "charge_id": intent["metadata"]["hearth_charge_id"]}  # fmt: skip
-        if intent["status"] == "succeeded":
+        payment = payment_of(demo, who, charge["id"])
+        item = {"client": who, "session_id": session_id, "session_date": charge["session_date"],
+                "intent": payment["payment_intent_id"], "cents": charge["amount_cents"],
+                "charge_id": charge["id"]}  # fmt: skip
+        if charge["status"] == "succeeded":
             charged.append(item)
+            fee = usd(_fee(stripe, item["intent"]))
             say(
                 f"charged at completion: {who}",
-                f"{usd(intent['amount'])} to ..{card['last4']} off-session ({intent['id']},"
-                f" Stripe's fee {usd(_fee(stripe, intent))})",
+                f"{usd(charge['amount_cents'])} to {charge['card_brand']} ..{charge['card_last4']}"
+                f" off-session ({item['intent']}, Stripe's fee {fee})",
             )
         else:
-            error = intent.get("last_payment_error") or {}
             declined.append(item)
             say(
                 f"declined at completion: {who}",
-                f"{usd(intent['amount'])} on ..{card['last4']} ({error.get('code')}:"
-                f" {error.get('decline_code')}): a balance due, Hearth charge"
-                f" {item['charge_id']}",
+                f"{usd(charge['amount_cents'])} on ..{card['last4']} ({charge['failure']};"
+                f" {payment['decline_code']}): a balance due, Hearth charge {charge['id']}",
             )
-    demo.payments["copays_charged"] = _total(charged)
-    demo.payments["balances_due"] = _total(declined)
+    demo.payments["copays_charged"] = total(charged)
+    demo.payments["balances_due"] = total(declined)
 
 
-def _total(items: list[dict[str, Any]]) -> dict[str, Any]:
+def total(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"count": len(items), "cents": sum(i["cents"] for i in items), "items": items}
 
 
@@ -210,42 +215,51 @@ def _true_ups(demo: Demo, ops: str) -> list[dict[str, Any]] | None:
     return None if any(t["status"] == "ready" for t in rows) else rows
 
 
-def _refund_of(stripe: Stripe, intent: str, true_up_id: str) -> dict[str, Any] | None:
-    refunds = stripe.get("/v1/refunds", payment_intent=intent, limit=100)["data"]
+def _refund_of(demo: Demo, who: str, session: str, reason: str) -> dict[str, Any] | None:
+    """The client's refund to their card for the session's true-up, as the client reads it
+    (`GET /clients/{id}/refunds`), once Stripe made it."""
+    card = demo.cards[who]
     return next(
-        (r for r in refunds if (r.get("metadata") or {}).get("hearth_true_up_id") == true_up_id
+        (r for r in pages(demo, f"/clients/{card['client_id']}/refunds", card["token"])
+         if r["session_id"] == session and r["reason"] == reason and r["to_card"]
          and r["status"] == "succeeded"),
         None,
     )  # fmt: skip
 
 
 def show_true_ups(demo: Demo, ops: str) -> None:
-    """This run's true-ups once settled: each charge and refund as Stripe has it."""
-    stripe = Stripe(demo)
-    rows = _wait("the settlement of this run's ready true-ups", lambda: _true_ups(demo, ops))
-    completion = {i["session_id"]: i["intent"] for i in demo.payments["copays_charged"]["items"]}
+    """This run's true-ups once settled: each charge and refund as the client reads it."""
+    rows = wait_for("the settlement of this run's ready true-ups", lambda: _true_ups(demo, ops))
+    completion = {i["session_id"]: i for i in demo.payments["copays_charged"]["items"]}
     charges: list[dict[str, Any]] = []
     refunds: list[dict[str, Any]] = []
     for row in rows:
         who = demo.claims[row["claim_id"]]
+        session = demo.sessions[row["claim_id"]]
         item = {"client": who, "true_up_id": row["id"], "claim_id": row["claim_id"]}
         if row["status"] == "charged":
-            intent = _intent_of(stripe, demo.cards[who]["customer"], "true_up", row["id"])
-            if intent is None or intent["status"] != "succeeded":
-                raise DemoFailed(f"{who}'s true-up {row['id']} is charged but Stripe has {intent}")
-            charges.append(item | {"intent": intent["id"], "cents": intent["amount"]})
-            done = (
-                f"charged {usd(intent['amount'])} to ..{demo.cards[who]['last4']} ({intent['id']})"
-            )
+            charge = _charge_of(demo, who, "true_up", session, row["reason"])
+            if charge is None or charge["status"] != "succeeded":
+                raise DemoFailed(f"{who}'s true-up {row['id']} is charged but the client's"
+                                 f" charges show {charge}")  # fmt: skip
+            intent = payment_of(demo, who, charge["id"])["payment_intent_id"]
+            charges.append(item | {"charge_id": charge["id"], "intent": intent,
+                                   "cents": charge["amount_cents"]})  # fmt: skip
+            done = (f"charged {usd(charge['amount_cents'])} to ..{charge['card_last4']}"
+                    f" ({intent})")  # fmt: skip
         elif row["status"] == "refunded":
-            paid = completion.get(demo.sessions[row["claim_id"]])
-            refund = _refund_of(stripe, paid, row["id"]) if paid else None
-            if refund is None:
-                raise DemoFailed(f"{who}'s true-up {row['id']} is refunded but Stripe has none")
-            refunds.append(item | {"refund": refund["id"], "cents": refund["amount"]})
-            done = f"refunded {usd(refund['amount'])} to the completion charge ({refund['id']})"
+            refund = _refund_of(demo, who, session, row["reason"])
+            paid = completion.get(session)
+            if refund is None or paid is None or refund["charge_id"] != paid["charge_id"]:
+                raise DemoFailed(f"{who}'s true-up {row['id']} is refunded but the client's"
+                                 f" refunds show {refund}")  # fmt: skip
+            refunds.append(item | {"refund_id": refund["id"], "charge_id": refund["charge_id"],
+                                   "intent": paid["intent"],
+                                   "cents": refund["amount_cents"]})  # fmt: skip
+            done = (f"refunded {usd(refund['amount_cents'])} to the completion charge, card"
+                    f" ..{refund['card_last4']}")  # fmt: skip
         else:
             done = row["status"].replace("_", " ")
         say(f"true-up ({row['kind']}): {who}", f"{done}: {row['reason']}")
-    demo.payments["true_up_charges"] = _total(charges)
-    demo.payments["refunds"] = _total(refunds)
+    demo.payments["true_up_charges"] = total(charges)
+    demo.payments["refunds"] = total(refunds)

@@ -8,7 +8,9 @@
 - Create accepts `transfer_group`, `description`, `statement_descriptor`, `receipt_email`,
   `capture_method`, `error_on_requires_action`, `setup_future_usage` (kept on the intent, and
   `transfer_group`, `description` and `metadata` on its charge).
-- Confirm takes a `payment_method` (a retry with the same or another card, on the same intent).
+- Confirm takes a `payment_method` (a retry with the same or another card, on the same intent),
+  or, as Stripe.js's confirmCardPayment sends it, `payment_method_data` (a card typed in) with
+  the publishable key and the intent's `client_secret`.
 - The list filters by `customer` and `created`; `latest_charge` is the charge's id unless
   expanded.
 - Refunds by `charge` or `payment_intent`, never beyond what is left of the charge (400).
@@ -20,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 from localstripe.resources import Charge, List, PaymentIntent, PaymentMethod, Refund, store
+from localstripe.server import get_api_key
 
 from infra.stripe.errors import StripeError, answer, invalid
 from infra.stripe.faults import DECLINE
@@ -136,7 +139,12 @@ async def confirm_intent(request: web.Request) -> web.Response:
     off_session = flag(data.pop("off_session", None), "off_session")
     strict = flag(data.pop("error_on_requires_action", None), "error_on_requires_action")
     method = data.pop("payment_method", None)
-    for name in ("return_url", "client_secret", *_IGNORED):
+    card = data.pop("payment_method_data", None)
+    secret = data.pop("client_secret", None)
+    if get_api_key(request) is None and secret != intent.client_secret:
+        # The publishable key (Stripe.js) confirms only with the intent's client secret.
+        raise StripeError(401, "Invalid client_secret", type="invalid_request_error")
+    for name in ("return_url", *_IGNORED):
         data.pop(name, None)
     if data:
         raise invalid(f"Received unknown parameter: {next(iter(data))}", param=next(iter(data)))
@@ -146,6 +154,10 @@ async def confirm_intent(request: web.Request) -> web.Response:
     if method is not None:
         PaymentMethod._api_retrieve(method)  # 404 when unknown
         intent.payment_method = method
+    elif card is not None:  # a card typed in (Stripe.js), not saved to the customer
+        if not isinstance(card, dict) or card.get("type") != "card":
+            raise invalid("payment_method_data[type] must be card", param="payment_method_data")
+        intent.payment_method = PaymentMethod(**card).id
     if intent.payment_method is None:
         raise _missing_method()
     _confirm(intent, request, off_session or strict)

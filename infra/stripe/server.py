@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from aiohttp import web
 from localstripe import resources
 from localstripe import server as localstripe_server
 from localstripe.resources import Store, store
+from localstripe.server import get_post_data
 
 from infra.stripe import admin, payments, setup_intents
 from infra.stripe.balance import Ledger
@@ -19,6 +21,10 @@ from infra.stripe.faults import Faults
 from infra.stripe.idempotency import Idempotency
 from infra.stripe.state import Config, SimClock
 from infra.stripe.webhooks import Endpoint, Webhooks
+
+# Where Stripe.js may use the publishable key beyond what localstripe lets it (its SetupIntent
+# confirm): confirming a PaymentIntent with its client secret (confirmCardPayment).
+PUBLISHABLE_CONFIRM = re.compile(r"^/v1/payment_intents/\w+/confirm$")
 
 # localstripe's own webhook registry is replaced by ours (`/_admin/webhooks`).
 _SKIPPED = ("/_config/webhooks/{id}",)
@@ -85,6 +91,15 @@ async def authenticated(request: web.Request, handler: Any) -> web.StreamRespons
     if scheme not in ("", "Basic", "Bearer"):
         # localstripe's own check fails with a 500 on any other scheme.
         raise StripeError(401, "Invalid API Key provided", type="invalid_request_error")
+    if request.method == "POST" and PUBLISHABLE_CONFIRM.match(request.path):
+        # Stripe.js's confirmCardPayment: the publishable key and the intent's client secret
+        # (payments.confirm_intent checks the secret when no secret key was sent).
+        data = await get_post_data(request, remove_auth=False) or {}
+        key = data.get("key")
+        if localstripe_server.get_api_key(request) is None and isinstance(key, str) \
+                and key.startswith("pk_"):  # fmt: skip
+            published: web.StreamResponse = await handler(request)
+            return published
     checked: web.StreamResponse = await localstripe_server.auth_middleware(request, handler)
     return checked
 

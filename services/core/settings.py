@@ -214,6 +214,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A confirmed session's coding may be edited this long after its confirmation, and only
     # while its claim is still ready (never submitted).
     session_edit_window_hours: Annotated[int, Meta(ge=1, le=720)] = 48
+    # The daily payout run (UTC hour): a provider owed less than the minimum is paid nothing
+    # this time (what they are owed carries to the next payout).
+    payout_run_hour: Annotated[int, Meta(ge=0, le=23)] = 6
+    payout_minimum_cents: Annotated[int, Meta(ge=1, le=10_000_000)] = 100
     claim_submit_interval_min: Annotated[int, Meta(ge=1, le=60)] = 15
     # A sent batch with no 999 (or no 277CA) this long after it was received goes to ops.
     claim_ack_timeout_hours: Annotated[int, Meta(ge=1, le=720)] = 72

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal
 
 import asyncpg
 
@@ -25,6 +24,7 @@ from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payments import STRIPE_MINIMUM_CENTS, ChargeClientJob, ChargeKind, ChargeRow
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM, Actor
+from services.core.leased import run_leased as run_leased  # refunds and retries use it too
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
 from services.payments import problems, write_offs
@@ -41,9 +41,6 @@ from services.remittance import service as remittance
 
 log = logging.getLogger(__name__)
 
-J = TypeVar("J", bound=outbox.Payload)
-P = TypeVar("P")
-R = TypeVar("R")
 
 ENTITY = "client_charge"
 # Longer than the job's arq timeout (60 s, workers/settings.py): a run is cancelled before
@@ -81,6 +78,29 @@ async def add_charge(
             conn, ChargeClientJob(charge_id=charge_id), dedupe_key=f"charge-{charge_id}",
             available_at=available_at,
         )  # fmt: skip
+    await audit.record(conn, SYSTEM, "create", ENTITY, [charge_id])
+    return charge_id
+
+
+async def add_unpayable(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    kind: ChargeKind,
+    source: tuple[str, uuid.UUID],
+    amount_cents: int,
+) -> uuid.UUID | None:
+    """A charge with no card on file to take it: written a balance due at once (the client
+    pays it on-session, or it is charged when they save a card: pay.charge_again), its
+    follow-up queued as for any charge that did not go through. Once per (kind, source)."""
+    now = clock.now()
+    charge_id = await q.insert_charge(conn, client_id, kind, source, amount_cents,
+                                      "balance_due", "no_card_on_file", now)  # fmt: skip
+    if charge_id is None:
+        return None
+    await q.update_failed(conn, charge_id, "balance_due", None, ("no_card_on_file", None), now)
+    charge = await q.lock_charge(conn, charge_id)
+    assert charge is not None
+    await write_offs.follow_up(conn, charge)
     await audit.record(conn, SYSTEM, "create", ENTITY, [charge_id])
     return charge_id
 
@@ -328,30 +348,6 @@ async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Out
         return "unknown"
     await outbox.complete(conn, outbox_id)
     return result
-
-
-async def run_leased(
-    tx: Transactions,
-    outbox_id: int,
-    payload: type[J],
-    claim: Callable[[asyncpg.Connection, J], Awaitable[P | str]],
-    call: Callable[[P], Awaitable[R]],
-    record: Callable[[asyncpg.Connection, P, R], Awaitable[str]],
-) -> str:
-    """A Stripe job's shape (charges and refunds): claim the row in one short transaction (or
-    say why there is nothing to call), call Stripe with nothing held, record under the row's
-    lock in a second transaction."""
-    async with tx() as conn:
-        job = await outbox.lock(conn, outbox_id, payload)
-        if job is None:
-            return "done before"
-        plan = await claim(conn, job)
-    if isinstance(plan, str):
-        return plan
-    outcome = await call(plan)
-    async with tx() as conn:
-        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
-        return await record(conn, plan, outcome)
 
 
 async def charge_client(tx: Transactions, gateway: StripeGateway, outbox_id: int) -> str:

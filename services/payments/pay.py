@@ -126,6 +126,9 @@ async def pay_charge(
     async with tx() as conn:
         charge = await _visible_charge(conn, actor, charge_id)
         _check_payable(charge)
+        if charge.credit_applied_cents > 0:
+            raise ChargeNotPayable("your credit settled this balance; what was left of it is "
+                                   "a charge of its own", field="charge_id")  # fmt: skip
         if await q.sum_refunds_of_charge(conn, charge.id, ("applied",)) > 0:
             raise ChargeNotPayable("a refund reduced this balance: ask us to settle it",
                                    field="charge_id")  # fmt: skip

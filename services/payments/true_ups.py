@@ -4,8 +4,10 @@ clients", "Stripe calls, exactly once", "Money": Refund).
 The settle_true_up job reads a ready true-up through the remittance service (which owns
 client_true_ups and changes its status only through `settle_true_up_as`):
 - the client owes more: a `true_up` charge of the frozen amount, charged by the charge_client
-  job (charges.py); under Stripe's 50¢ minimum, or with no card on file, it stays a balance
-  due. The true-up goes `charged` when the charge succeeds, `balance_due` when it fails.
+  job (charges.py); under Stripe's 50¢ minimum, or with no card on file, the charge is written
+  a balance due at once (every balance due is a charge the client can see and pay). The
+  true-up goes `charged` when the charge succeeds (also later, paid on-session),
+  `balance_due` when it fails.
 - the client is owed money: a refund against the session's completion charge, never more than
   it has left unrefunded. When that charge succeeded, the refund_client job sends it to Stripe
   (`refund-{id}-a{n}`) and the true-up goes `refunded` (or `credit` for a remainder beyond the
@@ -51,8 +53,8 @@ REFUND_FINAL = ("succeeded", "failed", "applied")
 
 
 async def _owed_more(conn: asyncpg.Connection, true_up: TrueUpOut, notice: timedelta) -> str:
-    """A true_up charge queued to run after the notice period, or a balance due at once (no
-    card on file, or under Stripe's minimum: add_charge writes that charge as a balance due);
+    """A true_up charge queued to run after the notice period, or a balance due charge at once
+    (no card on file, or under Stripe's minimum);
     either way the client's statement email is queued with it (statement_emails.py). A credit
     the client holds first settles it (DESIGN.md "Balance due"): only what the ledger says
     they owe, net of that credit, is charged; all of it covered, the true-up is closed."""
@@ -62,25 +64,33 @@ async def _owed_more(conn: asyncpg.Connection, true_up: TrueUpOut, notice: timed
     if amount <= 0:
         await remittance.settle_true_up_as(conn, true_up.id, "closed")
         return "settled by credit"
-    if await q.get_default_method(conn, true_up.client_id) is not None:
-        source = ("client_true_ups", true_up.id)
+    source = ("client_true_ups", true_up.id)
+    if amount >= STRIPE_MINIMUM_CENTS and await q.get_default_method(conn, true_up.client_id):
         charge_at = clock.now() + notice
-        charge_id = await charges.add_charge(
-            conn, true_up.client_id, "true_up", source, amount, charge_at
-        )
-        if charge_id is not None and amount >= STRIPE_MINIMUM_CENTS:
-            await statement_emails.add_true_up_notice(conn, true_up, amount, charge_at)
-            return "charging"
+        await charges.add_charge(conn, true_up.client_id, "true_up", source, amount, charge_at)
+        await statement_emails.add_true_up_notice(conn, true_up, amount, charge_at)
+        return "charging"
+    # Every balance due is a charge the client sees and pays (POST /client-charges/{id}/payment);
+    # one under Stripe's minimum is written a balance due too, payable only with a later one.
+    if amount >= STRIPE_MINIMUM_CENTS:
+        await charges.add_unpayable(conn, true_up.client_id, "true_up", source, amount)
+    else:
+        await charges.add_charge(conn, true_up.client_id, "true_up", source, amount)
     await remittance.settle_true_up_as(conn, true_up.id, "balance_due")
     await statement_emails.add_true_up_notice(conn, true_up, amount, None)
     return "balance_due"
 
 
 async def _owed_back(conn: asyncpg.Connection, true_up: TrueUpOut) -> str | None:
-    """A refund to the completion charge (or its balance due reduced); None: that charge is
-    still in flight, settle later."""
+    """A refund to the completion charge (or its balance due reduced); a final reversal (of a
+    voided claim) refunds the true-up charge it takes back, when there is one. None: that
+    charge is still in flight, settle later."""
     owed = -true_up.amount_cents
-    charge = await q.lock_completion_of_claim(conn, true_up.claim_id)
+    charge = None
+    if true_up.reverses_id is not None:
+        charge = await q.lock_charge_of_true_up(conn, true_up.reverses_id)
+    if charge is None:
+        charge = await q.lock_completion_of_claim(conn, true_up.claim_id)
     if charge is None:
         await remittance.settle_true_up_as(conn, true_up.id, "credit")
         return "credit"
@@ -214,7 +224,8 @@ def _reason(found: Refunded) -> str:
 async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
     """A refund as Stripe has it now (charge.refunded, charge.refund.updated): an outcome the
     job did not record is recorded; a refund that failed after it succeeded is reversed (Dr
-    stripe_balance, Cr client_receivable: the client is owed it again, as a credit's amount)."""
+    stripe_balance, Cr client_receivable: the client is owed it again, and its true-up is a
+    credit again)."""
     refund = await q.lock_refund_by_stripe_id(conn, found.id)
     if refund is None and found.hearth_refund_id is not None:
         try:
@@ -227,6 +238,8 @@ async def reconcile_refund(conn: asyncpg.Connection, found: Refunded) -> str:
         return await record_refund(conn, refund, found)
     if refund.status == "succeeded" and found.status in ("failed", "canceled"):
         await _post_refund_entry(conn, refund, found, failed=True)
+        # The true-up is no longer refunded: the client is owed its amount again.
+        await remittance.settle_true_up_as(conn, refund.true_up_id, "credit")
         await audit.record(conn, SYSTEM, "update", ENTITY, [refund.id])
         await problems.queue_failed_refund(conn, refund, _reason(found))
         return "refund reversed"

@@ -6,7 +6,8 @@ and `on_paid` in the one that records a capture. Kept apart from recovery.py, wh
 charges.py, so the two never import each other.
 
 The write-off (DESIGN.md "Money": retries exhausted) is Dr bad_debt, Cr client_receivable for
-what the charge still leaves due (its amount less the true-up refunds applied to it), once. If
+what the charge still leaves due (its amount less the true-up refunds and the credit applied to
+it), once. If
 the client pays afterwards, the write-off is reinstated first (Dr client_receivable, Cr
 bad_debt: the receivable back, the expense reduced), and the capture's own card_captured entry
 then settles that receivable as for any charge: a recovery is never revenue.
@@ -22,6 +23,7 @@ from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.ledger.service import post_entry
 from services.payments import queries as q
+from services.payments import statements
 from services.payments.queries import recovery as rq
 
 ENTITY = "charge_recovery"
@@ -53,13 +55,34 @@ def _entry(charge: ChargeRow, cents: int, reinstate: bool) -> EntryIn:
     )
 
 
+async def credit_covering(conn: asyncpg.Connection, charge: ChargeRow) -> int:
+    """How much of the charge's balance due the client's credit settles (DESIGN.md "Balance
+    due"): the ledger's receivable holds both, so what the client owes now (statements.owed_now,
+    the charge's due included) short of that due is the credit left to apply. The client's
+    Stripe customer row is locked first (when they have one), so two of their charges never
+    spend one credit."""
+    if await q.get_customer(conn, charge.client_id) is not None:
+        await q.lock_customer(conn, charge.client_id)
+    due = await left_due(conn, charge)
+    owed = await statements.owed_now(conn, charge.client_id)
+    return min(max(due - max(owed, 0), 0), max(due, 0))
+
+
+async def left_due(conn: asyncpg.Connection, charge: ChargeRow) -> int:
+    """The charge's amount less the true-up refunds and the credit applied to it."""
+    applied = await q.sum_refunds_of_charge(conn, charge.id, ("applied",))
+    return charge.amount_cents - applied - charge.credit_applied_cents
+
+
 async def write_off(conn: asyncpg.Connection, charge: ChargeRow) -> str:
-    """The charge's balance due written off once (the charge and recovery rows locked)."""
+    """The charge's balance due written off once (the charge and recovery rows locked), less
+    what the client's credit settles of it first."""
     recovery = await rq.lock_recovery(conn, charge.id)
     if recovery is None or recovery.written_off_at is not None:
         return "written off before" if recovery else "no recovery"
-    applied = await q.sum_refunds_of_charge(conn, charge.id, ("applied",))
-    due = charge.amount_cents - applied
+    if (covered := await credit_covering(conn, charge)) > 0:
+        await rq.update_credit_applied(conn, charge.id, covered, clock.now())
+    due = await left_due(conn, charge) - covered
     if due <= 0:
         await rq.update_recovery_status(conn, charge.id, "paid", clock.now())
         return "nothing due"

@@ -59,6 +59,16 @@ class TopUp:
     hearth_top_up_id: str | None
 
 
+@dataclass(frozen=True)
+class Transfer:
+    id: str
+    amount: int
+    destination: str
+    transfer_group: str | None
+    hearth_payout_id: str | None
+    reversals: tuple[tuple[str, int], ...]  # (reversal id, amount) of those Stripe listed
+
+
 def _field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None) if obj is not None else None
 
@@ -84,6 +94,16 @@ def _topup(obj: Any) -> TopUp:
         id=str(obj.id), status=str(obj.status), amount=int(obj.amount),
         failure_code=str(code)[:100] if code else None,
         hearth_top_up_id=_field(_field(obj, "metadata"), "hearth_top_up_id"),
+    )  # fmt: skip
+
+
+def _transfer(obj: Any) -> Transfer:
+    listed = _field(_field(obj, "reversals"), "data") or []
+    return Transfer(
+        id=str(obj.id), amount=int(obj.amount), destination=str(_field(obj, "destination")),
+        transfer_group=_field(obj, "transfer_group"),
+        hearth_payout_id=_field(_field(obj, "metadata"), "hearth_payout_id"),
+        reversals=tuple((str(r.id), int(r.amount)) for r in listed),
     )  # fmt: skip
 
 
@@ -162,3 +182,40 @@ class ConnectGateway:
             self.client.v1.topups.list_async, "hearth_top_up_id", str(top_up_id)
         )
         return None if found is None else _topup(found)
+
+    async def available_usd(self) -> int:
+        """The platform's available USD balance, in cents (what transfers may draw on)."""
+        balance = await self._call(lambda: self.client.v1.balance.retrieve_async())
+        return sum(int(f.amount) for f in (_field(balance, "available") or [])
+                   if str(_field(f, "currency")).lower() == "usd")  # fmt: skip
+
+    async def create_transfer(
+        self, *, key: str, amount: int, destination: str, group: str, payout_id: uuid.UUID
+    ) -> Transfer:
+        obj = await self._call(lambda: self.client.v1.transfers.create_async(
+            params={"amount": amount, "currency": "usd", "destination": destination,
+                    "transfer_group": group, "metadata": {"hearth_payout_id": str(payout_id)}},
+            options={"idempotency_key": key},
+        ))  # fmt: skip
+        return _transfer(obj)
+
+    async def get_transfer(self, transfer_id: str) -> Transfer:
+        obj = await self._call(lambda: self.client.v1.transfers.retrieve_async(transfer_id))
+        found = _transfer(obj)
+        if _field(_field(obj, "reversals"), "has_more"):
+            every = await self._call(lambda: self.client.v1.transfers.reversals.list_async(
+                transfer_id, params={"limit": 100}))  # fmt: skip
+            found = Transfer(**{**found.__dict__, "reversals": tuple(
+                (str(r.id), int(r.amount)) for r in every.data)})  # fmt: skip
+        return found
+
+    async def find_transfer(self, group: str, destination: str | None) -> Transfer | None:
+        """The transfer an earlier call made for this payout: by its transfer group (and
+        destination), never the Search API."""
+        params: dict[str, Any] = {"transfer_group": group, "limit": 100}
+        if destination:
+            params["destination"] = destination
+        page = await self._call(
+            lambda: self.client.v1.transfers.list_async(params=params)  # type: ignore[arg-type]
+        )
+        return next((_transfer(t) for t in page.data), None)

@@ -23,3 +23,15 @@ class BadSchedule(Unprocessable):
 
 class StripeUnavailable(ServiceUnavailable):
     code = "stripe_unavailable"
+
+
+class PayoutNotFound(NotFound):
+    code = "payout_not_found"
+
+
+class PayoutNotRetryable(Conflict):
+    code = "payout_not_retryable"
+
+
+class BadPayoutRun(Unprocessable):
+    code = "bad_payout_run"

@@ -1,10 +1,11 @@
 """Payouts' surface for other domains: the Stripe events it applies (payments' webhook job
-hands them over) and what a provider is owed at a cutoff (the payout run's amount)."""
+hands them over: Connect accounts, top-ups, transfer reversals) and what a provider is owed at
+a cutoff (the payout run's amount)."""
 
 from __future__ import annotations
 
 from services.core.transactions import Transactions
-from services.payouts import accounts, top_ups
+from services.payouts import accounts, top_ups, transfers
 from services.payouts.connect import ConnectGateway, HasStripeClient, StripeFailed, StripeUnknown
 from services.payouts.schedules import cutoff_of, next_payout_date, payable_due
 
@@ -17,6 +18,7 @@ STRIPE_EVENTS = (
     "topup.failed",
     "topup.canceled",
     "topup.reversed",
+    "transfer.reversed",
 )
 
 
@@ -29,6 +31,8 @@ async def apply_stripe_event(
     try:
         if kind == "account.updated":
             account = await gateway.get_account(object_id)
+        elif kind.startswith("transfer."):
+            transfer = await gateway.get_transfer(object_id)
         else:
             topup = await gateway.get_topup(object_id)
     except StripeUnknown:
@@ -40,4 +44,6 @@ async def apply_stripe_event(
     async with tx() as conn:
         if kind == "account.updated":
             return await accounts.apply_account(conn, account)
+        if kind.startswith("transfer."):
+            return await transfers.apply_transfer(conn, transfer)
         return await top_ups.apply_topup(conn, topup)

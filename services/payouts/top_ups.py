@@ -25,9 +25,11 @@ from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payouts import CreateTopUpJob, TopUpIn, TopUpOut
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM, Actor
+from services.core.leased import run_leased
 from services.core.pagination import Page, page_of
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
+from services.payouts import runs
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, TopUp
 from services.payouts.queries import top_ups as q
 
@@ -67,6 +69,7 @@ async def _succeeded(conn: asyncpg.Connection, row: TopUpOut) -> None:
                     amount_cents=row.amount_cents)),
     ))  # fmt: skip
     await q.update_status(conn, row.id, "succeeded", None, None, now)
+    await runs.on_funds_added(conn)  # payouts held for want of funds are tried again
 
 
 async def _locked(conn: asyncpg.Connection, topup: TopUp) -> TopUpOut | None:
@@ -204,14 +207,9 @@ async def _rechecked(conn: asyncpg.Connection, outbox_id: int, out: TopUp | str)
 
 async def create_top_up(tx: Transactions, gateway: ConnectGateway, outbox_id: int) -> str:
     """The create_top_up job's body: claim, call Stripe with nothing held, record."""
-    async with tx() as conn:
-        job = await outbox.lock(conn, outbox_id, CreateTopUpJob)
-        if job is None:
-            return "done before"
-        plan = await _claim(conn, outbox_id, job.top_up_id)
-    if isinstance(plan, str):
-        return plan
-    outcome = await _call(tx, gateway, plan)
-    async with tx() as conn:
-        await outbox.hold(conn, outbox_id)  # the claim's lock order: outbox row, then ours
-        return await _record(conn, outbox_id, plan, outcome)
+    return await run_leased(
+        tx, outbox_id, CreateTopUpJob,
+        lambda conn, job: _claim(conn, outbox_id, job.top_up_id),
+        lambda plan: _call(tx, gateway, plan),
+        lambda conn, plan, out: _record(conn, outbox_id, plan, out),
+    )  # fmt: skip

@@ -11,6 +11,11 @@ from what the posting computed, in the posting's transaction:
   charged or refunded only the net, whether the correction is in the same 835 or a later one.
   Netting by folding the reversal into the next adjudication's row keeps one settlement, one
   card movement, per net change, and leaves each CLP's own figures on its own row.
+- A reversal of a claim we voided (the payer accepted our frequency-8 void: `voided`) is final:
+  no correction will come, so it waits for none. What its original made the client owe is
+  taken back at once: an original not yet settled is folded into the reversal's row (both
+  cancel, nothing is charged), a settled one leaves the reversal `ready` to refund (or charge
+  back) what was settled.
 - `ready` queues `settle_true_up` through the outbox in the same transaction.
 """
 
@@ -84,6 +89,7 @@ class _Payment:
     waiting (read once for the payment's claims, or made by a reversal earlier in it)."""
 
     awaiting: set[uuid.UUID]
+    voided: set[uuid.UUID]  # claims whose void the payer accepted: their reversals are final
     remitted: set[uuid.UUID]  # this payment's remitted claims
     originals: dict[uuid.UUID, TrueUpOut]  # earlier payments' rows it reverses, locked
     staged: list[tuple[q.NewTrueUp, datetime]] = field(default_factory=list)
@@ -118,8 +124,10 @@ async def record_true_ups(
         if p.claim_id is not None and p.outcome == "reversed"
         and p.reversal_of is not None and p.reversal_of not in remitted
     ]  # fmt: skip
+    reversals = any(p.outcome == "reversed" for p in posted)
     payment = _Payment(
         awaiting=await q.list_claims_awaiting(conn, ids) if ids else set(),
+        voided=await q.list_voided_claims(conn, ids) if ids and reversals else set(),
         remitted=remitted,
         originals=await q.lock_of_remitted_many(conn, earlier) if earlier else {},
     )
@@ -137,16 +145,7 @@ async def _record(
     if claim_id is None:
         return
     if posted.outcome == "reversed" and (of := posted.reversal_of) is not None:
-        if of in payment.remitted:  # its original is earlier in this payment
-            if of in payment.staged_remitted:
-                await payment.flush(conn)
-            original = await q.lock_of_remitted(conn, of)
-        else:
-            original = payment.originals.get(of)
-        row = await _reverse(conn, clp, posted.id, claim_id, original)
-        if row is not None:
-            payment.ids[posted.id] = row.id
-            payment.awaiting.add(claim_id)
+        await _record_reversal(conn, payment, clp, posted.id, (claim_id, of))
         return
     if posted.estimate is None:  # not adjudicated: a duplicate, held for ops, unmatched
         return
@@ -163,6 +162,30 @@ async def _record(
         payment.stage(new)
     if new.status == "ready":
         payment.ready.append(posted.id)
+
+
+async def _record_reversal(
+    conn: asyncpg.Connection,
+    payment: _Payment,
+    clp: Claim,
+    remitted_id: uuid.UUID,
+    claim_and_original: tuple[uuid.UUID, uuid.UUID],
+) -> None:
+    """A reversal's row: final for a voided claim, else waiting for its correction."""
+    claim_id, of = claim_and_original
+    if of in payment.remitted:  # its original is earlier in this payment
+        if of in payment.staged_remitted:
+            await payment.flush(conn)
+        original = await q.lock_of_remitted(conn, of)
+    else:
+        original = payment.originals.get(of)
+    if claim_id in payment.voided:
+        await _reverse_final(conn, payment, clp, remitted_id, original)
+        return
+    row = await _reverse(conn, clp, remitted_id, claim_id, original)
+    if row is not None:
+        payment.ids[remitted_id] = row.id
+        payment.awaiting.add(claim_id)
 
 
 def _adjudication(
@@ -199,6 +222,63 @@ def _adjudication(
     )  # fmt: skip
 
 
+async def _taken_back(conn: asyncpg.Connection, original: TrueUpOut) -> int:
+    """What the reversal of `original` (locked) changes in what the client owes: its own
+    delta less what the platform carried, taken back (the carrying undone); one never decided
+    is closed, and only a reversal it netted still stands."""
+    if original.status == "ops_review":
+        # Never decided, never shown to the client: the reversal's entry already took its
+        # movement back.
+        reason = original.reason + "; closed: the payer reversed it before ops decided"
+        await q.update_closed(conn, original.id, reason, clock.now())
+        return original.netted_cents
+    await carry(conn, original, -original.carried_cents, "reversed")
+    return -(original.delta_cents - original.carried_cents)
+
+
+async def _reverse_final(
+    conn: asyncpg.Connection,
+    payment: _Payment,
+    clp: Claim,
+    remitted_id: uuid.UUID,
+    original: TrueUpOut | None,
+) -> None:
+    """The reversal of a voided claim's adjudication, final (no correction follows a void).
+    An original still `ready` whose settlement has not begun is folded into this row (closed,
+    netted into it; its settle job, if queued, finds nothing to settle), so only what it
+    netted before stands; a settled one (or one whose charge or refund is under way) stays,
+    and this row refunds or charges back what it settled."""
+    if original is None:
+        return
+    delta = await _taken_back(conn, original)
+    folded = original.status == "ready" and not await q.get_settlement_begun(conn, original.id)
+    netted = original.amount_cents if folded else 0
+    amount = delta + netted
+    if delta == 0 and not folded:
+        return
+    reason = (
+        "the payer reversed its adjudication of a claim we voided: no correction follows, so"
+        f" the reversal is final; {_owes(delta)} by the reversal alone"
+    )
+    if folded:
+        reason += f", netted with the adjudication's true-up not yet settled ({usd(netted)})"
+    reason += f": {_owes(amount)} in all"
+    new = q.NewTrueUp(
+        claim_id=original.claim_id, remitted_claim_id=remitted_id, kind="reversal",
+        reverses_id=original.id, estimate_cents=original.estimate_cents,
+        share_cents=clp.patient_adjustments_cents, delta_cents=delta, review_cents=0,
+        netted_cents=netted, status="ready" if amount else "closed", reason=reason,
+    )  # fmt: skip
+    row = await q.insert_true_up(conn, new, clock.now())
+    payment.ids[remitted_id] = row.id
+    if folded:
+        await q.update_netted(conn, [original.id], row.id, clock.now())
+        if original.remitted_claim_id in payment.ready:  # its settle job not yet queued
+            payment.ready.remove(original.remitted_claim_id)
+    if amount:
+        payment.ready.append(remitted_id)
+
+
 async def _reverse(
     conn: asyncpg.Connection,
     clp: Claim,
@@ -207,18 +287,10 @@ async def _reverse(
     original: TrueUpOut | None,
 ) -> TrueUpOut | None:
     """What the reversed adjudication's true-up (`original`, locked) made the client owe,
-    taken back."""
+    taken back, waiting for the correction that nets it."""
     if original is None:  # the original changed nothing for the client
         return None
-    if original.status == "ops_review":
-        # Never decided, never shown to the client: the reversal's entry already took its
-        # movement back. Only a reversal it netted still stands, and waits for a correction.
-        reason = original.reason + "; closed: the payer reversed it before ops decided"
-        await q.update_closed(conn, original.id, reason, clock.now())
-        delta = original.netted_cents
-    else:
-        await carry(conn, original, -original.carried_cents, "reversed")
-        delta = -(original.delta_cents - original.carried_cents)
+    delta = await _taken_back(conn, original)
     if delta == 0:
         return None
     reason = (

@@ -7,7 +7,7 @@ true-up is closed when nothing is left. `ready` queues settle_true_up in the sam
 
 The settle_true_up job is payments' (services/payments/true_ups.py): it reads a ready true-up
 through `lock_ready` and moves it only through `mark_settled` (charged, refunded, balance_due,
-credit), so client_true_ups stays this domain's table.
+credit, and a settled one's later outcome), so client_true_ups stays this domain's table.
 """
 
 from __future__ import annotations
@@ -106,14 +106,26 @@ async def lock_ready(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> TrueUpO
     return row if row is not None and row.status == "ready" else None
 
 
+# What a settled true-up may still become: a balance due the client paid afterwards (on-session,
+# or charged once they saved a card) is charged; a refund the card returned after it succeeded
+# leaves the client a credit again.
+_LATER: dict[TrueUpStatus, frozenset[TrueUpStatus]] = {
+    "balance_due": frozenset({"charged"}),
+    "refunded": frozenset({"credit"}),
+}
+
+
 async def mark_settled(
     conn: asyncpg.Connection, true_up_id: uuid.UUID, status: TrueUpStatus
 ) -> bool:
-    """A ready true-up settled by payments (charged, refunded, balance_due, credit), stamped;
-    whether it was ready (a repeat changes nothing)."""
+    """A ready true-up settled by payments (charged, refunded, balance_due, credit), or a
+    settled one's later outcome (`_LATER`), stamped; whether it moved (a repeat changes
+    nothing)."""
     row = await q.lock_true_up(conn, true_up_id)
-    if row is None or row.status != "ready":
+    if row is None or row.status == status:
         return False
-    await q.update_settled(conn, row.id, status, clock.now())
+    if row.status != "ready" and status not in _LATER.get(row.status, frozenset()):
+        return False
+    await q.update_settled(conn, row.id, row.status, status, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [row.id])
     return True

@@ -12,7 +12,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from schemas.ledger import AccountRef
+from schemas.ledger import AccountRef, EntryIn, Line
 from services.core import clock
 from services.core.settings import SettingsError, load_settings
 from services.ledger import service as ledger
@@ -383,3 +383,78 @@ async def test_a_removed_card_is_not_retried(charging: w.Charging) -> None:
     assert await _latest_charge(c, charge["payment_intent_id"]) == before
     assert await r.open_jobs(c.db, "retry_charge") == 0
     assert await r.open_jobs(c.db, "write_off_charge") == 1
+
+
+async def _credit(db: asyncpg.Connection, client_id: uuid.UUID, cents: int) -> None:
+    """The client is owed `cents`: a refund the card returned (Dr stripe_balance, Cr
+    client_receivable), as true_ups.py books one."""
+    await ledger.post_entry(db, EntryIn(
+        kind="refund_failed", idempotency_key=f"refund_failed-{uuid.uuid4()}",
+        source_table="client_refunds", source_id=uuid.uuid4(),
+        lines=(Line(account=AccountRef(kind="stripe_balance"), side="debit", amount_cents=cents),
+               Line(account=AccountRef(kind="client_receivable", owner_id=client_id),
+                    side="credit", amount_cents=cents)),
+        memo="refund failed at the card", occurred_at=clock.now(),
+    ))  # fmt: skip
+
+
+async def test_a_credit_settles_part_of_a_failed_charge_and_only_the_rest_is_charged(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    charge = await r.declined(c, "insufficient_funds")
+    assert await r.follow_ups(c) == ["soft decline"]
+    await _credit(c.db, charge["client_id"], 5000)
+    clock.CLOCK.advance(DAY)
+    assert await r.retries(c) == ["credit applied, the rest charged anew"]
+    # The declined intent is not confirmed again: its amount is frozen. The rest is a new
+    # charge (its own intent), charged off-session.
+    assert await r.attempts(c.db, charge["id"]) == [(0, "declined")]
+    (rest,) = await w.charges_of(c.db, charge["id"])
+    assert (rest["status"], rest["amount_cents"]) == ("pending", AMOUNT - 5000)
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["succeeded"]
+    assert sorted(pi.amount for pi in await c.intents()) == [AMOUNT - 5000, AMOUNT]
+    credited = await c.db.fetchrow(
+        "SELECT ch.credit_applied_cents, cr.status FROM client_charges ch"
+        " JOIN charge_recoveries cr ON cr.charge_id = ch.id WHERE ch.id = $1",
+        charge["id"],
+    )
+    assert tuple(credited) == (5000, "paid")
+    assert await _owes(c.db, charge["client_id"]) == 0
+    # No later retry, nor the client's pay route, charges the first one again.
+    clock.CLOCK.advance(10 * DAY)
+    assert await r.retries(c) == []
+    paying = await c.api.post(f"/client-charges/{charge['id']}/payment",
+                              headers=c.token(charge["visit"].client))  # fmt: skip
+    assert paying.status_code == 409, paying.text
+    await _balanced(c.db)
+
+
+async def test_a_credit_covering_a_failed_charge_settles_it_with_no_charge(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    charge = await r.declined(c, "insufficient_funds")
+    assert await r.follow_ups(c) == ["soft decline"]
+    await _credit(c.db, charge["client_id"], AMOUNT + 1000)
+    clock.CLOCK.advance(DAY)
+    assert await r.retries(c) == ["credit applied"]
+    assert await w.charges_of(c.db, charge["id"]) == []
+    assert await r.attempts(c.db, charge["id"]) == [(0, "declined")]
+    assert await _owes(c.db, charge["client_id"]) == -1000  # the credit left
+    clock.CLOCK.advance(60 * DAY)
+    assert await r.write_offs(c) == []
+    assert await _bad_debt(c.db) == 0
+    await _balanced(c.db)
+
+
+async def test_a_credit_is_applied_before_a_write_off(charging: w.Charging) -> None:
+    c = charging
+    charge = await r.declined(c, "lost_card")
+    assert await r.follow_ups(c) == ["hard decline"]
+    await _credit(c.db, charge["client_id"], 4000)
+    clock.CLOCK.advance(60 * DAY)
+    assert await r.write_offs(c) == ["written off"]
+    assert await _bad_debt(c.db) == AMOUNT - 4000
+    assert await _owes(c.db, charge["client_id"]) == 0
+    await _balanced(c.db)

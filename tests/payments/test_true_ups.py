@@ -6,15 +6,18 @@ call; the ledger balances after each step and the true-up's status ends right.""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import pytest
 
+from services.claims import reprice
+from services.claims import service as claims
 from services.core.auth import Actor
 from services.ledger import service as ledger
-from services.payments import service
+from services.payments import service, statements
 from services.payments.charges import charge_client
 from services.payments.true_ups import refund_client, settle_true_up_on
 from tests.factories import make_ops, make_payer, make_provider_actor
@@ -141,6 +144,172 @@ async def test_a_declined_true_up_charge_is_a_balance_due(charging: w.Charging) 
     await _balanced(c.db)
 
 
+async def test_a_true_up_balance_due_paid_on_session_is_charged_once(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    claimed = await _billed_and_charged(c, w.DECLINES_WHEN_CHARGED)
+    await t.post(c.db, claimed.ops, f.transaction(t.ours(f.PARTLY_PAID, claimed.billed, "2"),
+                                                  paid="30"))  # fmt: skip
+    assert await _settle(c.db) == ["charging"]
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["failed"]
+    true_up = await _true_up(c.db, claimed.billed)
+    assert true_up["status"] == "balance_due"
+    (charge,) = await w.charges_of(c.db, true_up["id"])
+    # The client confirms the declined intent on-session with another card; the page's GET
+    # records the capture, the webhook then finds it recorded.
+    card = {"number": w.VISA, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    method = c.sdk.v1.payment_methods.create(params={"type": "card", "card": card})
+    c.sdk.v1.payment_intents.confirm(charge["payment_intent_id"],
+                                     params={"payment_method": method.id})  # fmt: skip
+    url = f"/client-charges/{charge['id']}/payment"
+    got = await c.api.get(url, headers=c.token(claimed.ops))
+    assert got.json()["charge_status"] == "succeeded", got.text
+    body = w.event("payment_intent.succeeded", charge["payment_intent_id"])
+    assert (await w.deliver(c.api, body, c.settings.stripe_webhook_secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["already recorded"]
+    settled = await _true_up(c.db, claimed.billed)
+    assert settled["status"] == "charged"
+    assert settled["settled_at"] >= true_up["settled_at"]
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    # Only the declined completion charge is left owing.
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == ESTIMATE
+    await _balanced(c.db)
+
+
+async def _owed_with_no_card(c: w.Charging) -> tuple[Billed, Actor, dict[str, Any]]:
+    """A true-up owed by a client with no card on file, settled: the claim, ops, its charge."""
+    billed = await bill(c.db, (await make_payer(c.db)).id, await make_provider_actor(c.db))
+    ops = await make_ops(c.db)
+    await t.post(c.db, ops, f.transaction(t.ours(f.PARTLY_PAID, billed, "2"), paid="30"))
+    assert await _settle(c.db) == ["balance_due"]
+    true_up = await _true_up(c.db, billed)
+    assert true_up["status"] == "balance_due"
+    (charge,) = await w.charges_of(c.db, true_up["id"])
+    assert (charge["status"], charge["amount_cents"], charge["failure_code"]) == (
+        "balance_due", OWES_MORE, "no_card_on_file",
+    )  # fmt: skip
+    assert len(await w.open_outbox(c.db, "follow_up_charge")) == 1  # as for any no-card charge
+    return billed, ops, charge
+
+
+async def test_a_true_up_owed_with_no_card_is_a_balance_due_charge_the_client_can_pay(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    _, ops, charge = await _owed_with_no_card(c)
+    url = f"/client-charges/{charge['id']}/payment"
+    paying = await c.api.post(url, headers=c.token(ops))
+    assert paying.status_code == 200, paying.text
+    assert (paying.json()["amount_cents"], paying.json()["charge_status"]) == (
+        OWES_MORE, "balance_due",
+    )  # fmt: skip
+    assert paying.json()["client_secret"]
+    await _balanced(c.db)
+
+
+async def test_a_true_up_owed_with_no_card_is_charged_once_a_card_is_saved(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    billed, ops, charge = await _owed_with_no_card(c)
+    setup = await service.start_payment_setup(c.tx, c.gateway, ops, billed.client_id)
+    body = w.event("setup_intent.succeeded", w.confirm_card(c.sdk, setup.client_secret))
+    assert (await w.deliver(c.api, body, c.settings.stripe_webhook_secret)).status_code == 200
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["card saved"]
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["succeeded"]
+    assert (await _true_up(c.db, billed))["status"] == "charged"
+    assert await w.captured_entries(c.db, charge["id"]) == 1
+    assert await balance(c.db, "client_receivable", billed.client_id) == ESTIMATE
+    await _balanced(c.db)
+
+
+async def test_a_true_up_under_the_stripe_minimum_is_a_balance_due_charge(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    billed = await bill(c.db, (await make_payer(c.db)).id, await make_provider_actor(c.db))
+    ops = await make_ops(c.db)  # the client has no card on file either
+    # PR-3 $20.30: 30 cents more than the $20.00 estimate.
+    small = (
+        t.CORRECTION_OF_PARTLY_PAID.replace("*150*110*10*", "*150*99.7*20.3*")
+        .replace("SVC*HC:90834*150*110**1~", "SVC*HC:90834*150*99.7**1~")
+        .replace("CAS*PR*3*10~", "CAS*PR*3*20.3~")
+    )
+    await t.post(c.db, ops, f.transaction(t.ours(small, billed, "2"), paid="99.7"))
+    assert await _settle(c.db) == ["balance_due"]
+    true_up = await _true_up(c.db, billed)
+    (charge,) = await w.charges_of(c.db, true_up["id"])
+    assert (charge["status"], charge["amount_cents"], charge["failure_code"]) == (
+        "balance_due", 30, "below_stripe_minimum",
+    )  # fmt: skip
+    paying = await c.api.post(f"/client-charges/{charge['id']}/payment", headers=c.token(ops))
+    assert paying.status_code == 409, paying.text  # alone it is under Stripe's minimum
+    await _balanced(c.db)
+
+
+async def test_a_voided_claims_reversal_refunds_the_true_up_charge_it_takes_back(
+    charging: w.Charging,
+) -> None:
+    c = charging
+    claimed = await _billed_and_charged(c)
+    await t.post(c.db, claimed.ops, f.transaction(t.ours(f.PARTLY_PAID, claimed.billed, "2"),
+                                                  paid="30"))  # fmt: skip
+    assert await _settle(c.db) == ["charging"]
+    assert await w.run_charges(c.db, c.tx, c.gateway) == ["succeeded"]
+    original = await _true_up(c.db, claimed.billed)
+    (charged,) = await w.charges_of(c.db, original["id"])
+    await c.db.execute("UPDATE claims SET status = 'voided' WHERE id = $1", claimed.billed.claim_id)
+    reversal = t.ours(t.REVERSAL_OF_PARTLY_PAID, claimed.billed, "2")
+    await t.post(c.db, claimed.ops, f.transaction(reversal, trace="EFT0002", bpr=t.debit(30)),
+                 control=102)  # fmt: skip
+    assert await _settle(c.db) == ["refunding"]
+    assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
+    final = (await t.true_ups(c.db, claimed.billed))[1]
+    (refund,) = await _refunds(c.db, final["id"])
+    assert (refund["charge_id"], refund["amount_cents"]) == (charged["id"], OWES_MORE)
+    assert final["status"] == "refunded"
+    assert (await _true_up_of(c.db, original["id"]))["status"] == "charged"
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == 0
+    await _balanced(c.db)
+
+
+async def test_a_voided_session_nets_its_835_to_nothing_and_leaves_the_estimate_a_credit(
+    charging: w.Charging,
+) -> None:
+    """The demo's case: the completion charged, the claim voided (our frequency 8, accepted),
+    then one 835 with the original adjudication and its reversal."""
+    c = charging
+    claimed = await _billed_and_charged(c)
+    session_id = await c.db.fetchval(
+        "SELECT therapy_session_id FROM claims WHERE id = $1", claimed.billed.claim_id
+    )
+    claim = await claims.get_claim_of_session(c.db, session_id)
+    assert claim is not None
+    net = await reprice.net_effect(c.db, claim, 1)  # as corrections.void_claim books it
+    await reprice.post_difference(c.db, claim, f"void-{claim.id}", "claim_voided",
+                                  reprice.difference(Counter(), net), "claim voided")  # fmt: skip
+    await c.db.execute("UPDATE claims SET status = 'voided' WHERE id = $1", claim.id)
+    both = t.ours(f.PARTLY_PAID + t.REVERSAL_OF_PARTLY_PAID, claimed.billed, "2")
+    await t.post(c.db, claimed.ops, f.transaction(both, paid="0"))
+    original, reversal = await t.true_ups(c.db, claimed.billed)
+    assert (original["status"], reversal["status"], reversal["amount_cents"]) == (
+        "closed", "closed", 0,
+    )  # fmt: skip
+    assert await _settle(c.db) == []  # nothing charged, nothing refunded by the 835
+    assert await w.open_outbox(c.db, "charge_client") == []
+    # The void took the estimate off the receivable: the completion charge is the client's
+    # credit, which settles their next balance first.
+    assert await balance(c.db, "client_receivable", claimed.billed.client_id) == -ESTIMATE
+    shown = await statements.get_balance(c.db, claimed.ops, claimed.billed.client_id)
+    assert (shown.credit_cents, shown.owed_now_cents) == (ESTIMATE, 0)
+    await _balanced(c.db)
+
+
+async def _true_up_of(db: asyncpg.Connection, true_up_id: uuid.UUID) -> dict[str, Any]:
+    return dict(await db.fetchrow("SELECT * FROM client_true_ups WHERE id = $1", true_up_id))
+
+
 async def test_a_credit_is_refunded_once_to_the_completion_charge(charging: w.Charging) -> None:
     c = charging
     claimed = await _denied(c, await _billed_and_charged(c))
@@ -259,6 +428,7 @@ async def test_a_refund_that_fails_later_is_reversed_once(charging: w.Charging) 
     (refund,) = await _refunds(c.db, (await _true_up(c.db, claimed.billed))["id"])
     assert refund["status"] == "failed"
     assert await w.entries_of(c.db, "refund_failed", refund["id"]) == 1
-    # The client is owed the $20.00 again.
+    # The client is owed the $20.00 again, and the true-up says so.
     assert await balance(c.db, "client_receivable", claimed.billed.client_id) == -ESTIMATE
+    assert (await _true_up(c.db, claimed.billed))["status"] == "credit"
     await _balanced(c.db)

@@ -14,11 +14,13 @@ import asyncpg
 import httpx
 import stripe
 
+from schemas.ledger import AccountRef, EntryIn, Line
 from services.core import clock
 from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.core.transactions import Transactions
+from services.ledger.service import post_entry
 from services.payments import service
 from services.payments.charges import charge_client
 from services.payments.gateway import StripeGateway
@@ -179,10 +181,19 @@ async def committed_charge(
     amount_cents: int,
 ) -> tuple[Visit, int]:  # fmt: skip
     """Committed: a self-pay visit whose client's card is saved, and a completion charge of
-    `amount_cents` queued; the visit and the charge_client outbox row."""
+    `amount_cents` queued with the receivable it collects (a recovery applies any credit the
+    ledger shows first); the visit and the charge_client outbox row."""
     visit = await committed_setup(pool, gateway, sdk, settings)
     assert visit.client.client_id is not None
     async with transaction(pool) as conn:
+        receivable = AccountRef(kind="client_receivable", owner_id=visit.client.client_id)
+        await post_entry(conn, EntryIn(
+            kind="completion", idempotency_key=f"completion-{visit.session.id}",
+            source_table="therapy_sessions", source_id=visit.session.id,
+            lines=(Line(account=receivable, side="debit", amount_cents=amount_cents),
+                   Line(account=AccountRef(kind="platform_revenue"), side="credit",
+                        amount_cents=amount_cents)),
+        ))  # fmt: skip
         await service.add_completion_charge(
             conn, visit.client.client_id, visit.session.id, amount_cents
         )

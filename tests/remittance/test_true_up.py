@@ -4,13 +4,17 @@ settle_true_up job (DESIGN.md "Denial", "Charging clients", "Money")."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
 import pytest
 
+from services.core import clock
 from services.core.auth import Actor
 from services.ledger.service import get_trial_balance
 from services.payments.true_ups import settle_true_up_on
 from services.remittance.errors import TrueUpNotInReview
+from services.remittance.queries.corrections import count_awaiting_correction
 from services.remittance.true_up_ops import decide_true_up
 from tests.factories import make_ops, make_payer, make_provider_actor
 from tests.remittance import fixtures as f
@@ -238,6 +242,67 @@ async def test_a_reversal_of_a_refused_true_up_takes_the_carried_part_back(db, o
     assert await balance(db, "claim_losses") == 0
     assert await balance(db, "client_receivable", billed.client_id) == 2000
     assert (await get_trial_balance(db)).imbalance_cents == 0
+
+
+async def _voided(db: asyncpg.Connection, billed: Billed) -> None:
+    """As the payer's 277CA accepting our void (frequency 8) leaves the claim."""
+    await db.execute("UPDATE claims SET status = 'voided' WHERE id = $1", billed.claim_id)
+
+
+async def _awaiting(db: asyncpg.Connection) -> int:
+    return await count_awaiting_correction(db, clock.now() + timedelta(days=365), 0)
+
+
+async def test_a_voided_claims_adjudication_and_reversal_in_one_835_cancel(db, ops, billed):
+    await _voided(db, billed)
+    clps = f.PARTLY_PAID + t.REVERSAL_OF_PARTLY_PAID
+    await t.post(db, ops, f.transaction(t.ours(clps, billed, "2"), paid="0"))
+    original, reversal = await t.true_ups(db, billed)
+    assert (original["kind"], original["delta_cents"]) == ("adjudication", 7000)
+    # No correction follows a void: the reversal is final and cancels the unsettled original.
+    assert (original["status"], original["netted_into_id"]) == ("closed", reversal["id"])
+    assert (reversal["delta_cents"], reversal["netted_cents"]) == (-7000, 7000)
+    assert (reversal["status"], reversal["amount_cents"]) == ("closed", 0)
+    assert "no correction follows" in reversal["reason"]
+    assert await t.settle_rows(db) == []  # nothing is charged
+    assert await _settle_all(db) == []
+    assert await _awaiting(db) == 0  # nor does ops wait for a correction
+    assert await balance(db, "client_receivable", billed.client_id) == 2000  # the estimate
+    assert (await get_trial_balance(db)).imbalance_cents == 0
+
+
+async def test_a_voided_claims_reversal_after_its_true_up_settled_takes_it_back(db, ops, billed):
+    await t.post(db, ops, f.transaction(t.ours(f.PARTLY_PAID, billed, "2"), paid="30"))
+    assert await _settle_all(db) == ["balance_due"]  # the client owed $70 more (no card)
+    await _voided(db, billed)
+    reversal_only = t.ours(t.REVERSAL_OF_PARTLY_PAID, billed, "2")
+    await t.post(db, ops, f.transaction(reversal_only, trace="EFT0002", bpr=t.debit(30)),
+                 control=102)  # fmt: skip
+    original, reversal = await t.true_ups(db, billed)
+    assert original["status"] == "balance_due"
+    assert (reversal["status"], reversal["amount_cents"]) == ("ready", -7000)
+    assert await _awaiting(db) == 0
+    # The $70 taken off the true-up's own balance due: the client owes it no more.
+    assert await _settle_all(db) == ["balance reduced (refunded)"]
+    charge = await db.fetchrow(
+        "SELECT id, amount_cents FROM client_charges WHERE source_id = $1", original["id"]
+    )
+    applied = await db.fetchval(
+        "SELECT sum(amount_cents) FROM client_refunds WHERE charge_id = $1 AND status = 'applied'",
+        charge["id"],
+    )
+    assert applied == charge["amount_cents"] == 7000
+    assert (await t.true_ups(db, billed))[1]["status"] == "refunded"
+    assert await balance(db, "client_receivable", billed.client_id) == 2000
+    assert (await get_trial_balance(db)).imbalance_cents == 0
+
+
+async def test_a_reversal_of_a_claim_not_voided_still_waits_for_its_correction(db, ops, billed):
+    clps = f.PARTLY_PAID + t.REVERSAL_OF_PARTLY_PAID
+    await t.post(db, ops, f.transaction(t.ours(clps, billed, "2"), paid="0"))
+    original, reversal = await t.true_ups(db, billed)
+    assert (original["status"], reversal["status"]) == ("ready", "awaiting_correction")
+    assert await _awaiting(db) == 1
 
 
 async def test_importing_the_same_file_again_changes_nothing(db, ops, billed):

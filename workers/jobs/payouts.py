@@ -1,12 +1,16 @@
-"""Payouts: the platform's top-ups sent to Stripe, and the daily trial-balance check."""
+"""Payouts: the daily payout run and its transfers, the platform's top-ups sent to Stripe, and
+the daily trial-balance check."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from schemas.payout_runs import TransferPayoutJob
 from schemas.payouts import CreateTopUpJob
+from services.core import clock
 from services.core.transactions import Transactions
+from services.payouts import runs, transfers
 from services.payouts.connect import ConnectGateway
 from services.payouts.top_ups import create_top_up as run_create_top_up
 from services.payouts.trial_balance import check_trial_balance as run_check
@@ -31,3 +35,23 @@ async def check_trial_balance(ctx: dict[str, Any]) -> int:
                                              "outcome": "balanced" if check.balanced
                                              else "imbalanced"})  # fmt: skip
     return check.imbalance_cents
+
+
+async def transfer_payout(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A frozen payout transferred to the provider once (carries an outbox id)."""
+    pool = ctx["pool"]
+    gateway = ConnectGateway.of(ctx["stripe"])
+    outcome = await transfers.transfer_payout(
+        Transactions(lambda: pool.acquire()), gateway, outbox_id
+    )
+    log.info("payout transfer", extra={"job": TransferPayoutJob.job, "outcome": outcome})
+    return outcome
+
+
+async def run_payouts(ctx: dict[str, Any]) -> int:
+    """Daily: today's due providers' payouts frozen, each with its transfer's outbox row (only
+    rows written: cron's max_tries is 1, the outbox brings the transfers); how many made."""
+    pool, settings = ctx["pool"], ctx["settings"]
+    rules = runs.RunRules(settings.session_edit_window_hours, settings.payout_minimum_cents)
+    tally = await runs.run_payouts(Transactions(lambda: pool.acquire()), rules, clock.today())
+    return tally.created + tally.held

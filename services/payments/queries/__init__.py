@@ -237,7 +237,7 @@ async def lock_charge(conn: asyncpg.Connection, charge_id: uuid.UUID) -> ChargeR
         """
         SELECT id, client_id, kind, source_table, source_id, amount_cents, status, attempt,
                lease_until, payment_method_id, payment_intent_id, fee_cents, failure_code,
-               decline_code, created_at
+               decline_code, created_at, credit_applied_cents
         FROM client_charges WHERE id = $1 FOR UPDATE
         """,
         charge_id,
@@ -395,6 +395,16 @@ async def lock_completion_of_claim(
         claim_id,
     )
     return None if row is None else msgspec.convert(dict(row), ChargeRow)
+
+
+async def lock_charge_of_true_up(
+    conn: asyncpg.Connection, true_up_id: uuid.UUID
+) -> ChargeRow | None:
+    """The true-up's own charge, locked (a final reversal of it refunds that charge)."""
+    charge_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM client_charges WHERE kind = 'true_up' AND source_id = $1", true_up_id
+    )
+    return None if charge_id is None else await lock_charge(conn, charge_id)
 
 
 async def sum_refunds_of_charge(

@@ -226,3 +226,19 @@ async def update_charge_attempt(
         attempt,
         now,
     )
+
+
+async def update_credit_applied(
+    conn: asyncpg.Connection, charge_id: uuid.UUID, cents: int, now: datetime
+) -> None:
+    """`cents` more of the charge settled by the client's credit."""
+    await conn.execute(
+        """
+        UPDATE client_charges SET credit_applied_cents = credit_applied_cents + $2,
+            updated_at = $3
+        WHERE id = $1
+        """,
+        charge_id,
+        cents,
+        now,
+    )

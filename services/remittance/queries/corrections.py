@@ -6,7 +6,8 @@ Foreign tables read: claims (the claim's number, provider and payer) and payers 
 A claim's remittances alternate: an adjudication stands until a reversal negates it, and a
 second adjudication while one stands goes to ops instead of posting. So a claim with no
 standing adjudication whose latest reversal (by posting order) is old enough is waiting; its
-earlier reversals were each followed by a correction, since reversed in turn.
+earlier reversals were each followed by a correction, since reversed in turn. A claim whose
+void the payer accepted waits for nothing: its reversal is final.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _WAITING = """
         JOIN claims c ON c.id = r.claim_id
         JOIN payers py ON py.id = c.payer_id
         WHERE r.outcome = 'reversed' AND r.reversal_of IS NOT NULL
+          AND c.status <> 'voided'  -- we voided it: its reversal is final, nothing will follow
           AND NOT EXISTS (
               SELECT 1 FROM remitted_claims s
               WHERE s.claim_id = r.claim_id AND s.reversed_by IS NULL AND s.reversal_of IS NULL

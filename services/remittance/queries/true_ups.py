@@ -1,6 +1,7 @@
 """SQL of the client true-ups (client_true_ups) and the estimate accuracy.
 
-Foreign tables read: claims (a true-up's client, a claim's payer), payers (their names).
+Foreign tables read: claims (a true-up's client, a claim's payer, whether it is voided), payers
+(their names), payments' client_charges and client_refunds (whether a true-up's settlement began).
 """
 
 from __future__ import annotations
@@ -118,6 +119,29 @@ async def lock_of_remitted_many(
     return {row.remitted_claim_id: row for row in to_structs(rows, TrueUpOut)}
 
 
+async def list_voided_claims(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these claims the payer accepted our void of (no correction will come)."""
+    rows = await conn.fetch(
+        "SELECT id FROM claims WHERE id = ANY ($1::uuid[]) AND status = 'voided'", claim_ids
+    )
+    return {r["id"] for r in rows}
+
+
+async def get_settlement_begun(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> bool:
+    """Whether payments began settling the true-up: its charge or its refund is written."""
+    found: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM client_charges
+                       WHERE source_table = 'client_true_ups' AND source_id = $1)
+            OR EXISTS (SELECT 1 FROM client_refunds WHERE true_up_id = $1)
+        """,
+        true_up_id,
+    )
+    return found
+
+
 async def lock_awaiting(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[TrueUpOut]:
     """The claim's reversals waiting for the correction that nets them, locked."""
     rows = await conn.fetch(
@@ -225,14 +249,20 @@ async def update_decided(
 
 
 async def update_settled(
-    conn: asyncpg.Connection, true_up_id: uuid.UUID, status: TrueUpStatus, at: datetime
+    conn: asyncpg.Connection,
+    true_up_id: uuid.UUID,
+    was: TrueUpStatus,
+    status: TrueUpStatus,
+    at: datetime,
 ) -> None:
+    """`was` -> `status`, stamped (the row locked by the caller in `was`)."""
     await conn.execute(
         """
-        UPDATE client_true_ups SET status = $2, settled_at = $3, updated_at = $3
-        WHERE id = $1 AND status = 'ready'
+        UPDATE client_true_ups SET status = $3, settled_at = $4, updated_at = $4
+        WHERE id = $1 AND status = $2
         """,
         true_up_id,
+        was,
         status,
         at,
     )

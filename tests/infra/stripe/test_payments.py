@@ -174,3 +174,39 @@ def test_confirming_without_a_card_is_refused(stripe_client: stripe.StripeClient
     intent = stripe_client.v1.payment_intents.create(params={**params, "confirm": False})
     with pytest.raises(stripe.InvalidRequestError):
         stripe_client.v1.payment_intents.confirm(intent.id)
+
+
+async def test_stripe_js_confirms_a_declined_intent_with_a_card_typed_in(
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient
+) -> None:
+    """confirmCardPayment: the publishable key, the client secret and the card's details."""
+    error = declined(stripe_client, DECLINES_WHEN_CHARGED)
+    intent = stripe_client.v1.payment_intents.retrieve(error.error.payment_intent.id)
+    path = f"/v1/payment_intents/{intent.id}/confirm"
+    card = {"payment_method_data[type]": "card", "payment_method_data[card][number]": VISA,
+            "payment_method_data[card][exp_month]": "12",
+            "payment_method_data[card][exp_year]": "2034",
+            "payment_method_data[card][cvc]": "123"}  # fmt: skip
+    for refused in (
+        {"key": "pk_test_demo", **card},  # no client secret
+        {"key": "pk_test_demo", "client_secret": intent.id + "_secret_wrong", **card},
+        {"client_secret": intent.client_secret, **card},  # no key at all
+    ):
+        response = await stripe_admin.post(path, data=refused)
+        assert response.status_code == 401, response.text
+    assert stripe_client.v1.payment_intents.retrieve(intent.id).status == (
+        "requires_payment_method"
+    )
+    secret = {"key": "pk_test_demo", "client_secret": intent.client_secret}
+    response = await stripe_admin.post(path, data={**secret, **card})
+    assert response.status_code == 200, response.text
+    paid = response.json()
+    assert (paid["id"], paid["status"], paid["amount"]) == (intent.id, "succeeded", 10_000)
+    # The card typed in paid this intent only: it is not saved to the customer.
+    method = stripe_client.v1.payment_methods.retrieve(paid["payment_method"])
+    assert (method.card.last4, method.customer) == ("4242", None)
+    assert [pi.id for pi in stripe_client.v1.payment_intents.list(
+        params={"customer": intent.customer})] == [intent.id]  # fmt: skip
+    # The publishable key confirms nothing more: a paid intent is not confirmed twice.
+    again = await stripe_admin.post(path, data={**secret, **card})
+    assert again.status_code == 400, again.text

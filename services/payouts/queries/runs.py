@@ -1,0 +1,368 @@
+"""payouts, payout_lines, payout_reversals and payout_runs: the payout run and its transfers.
+
+Reads the ledger's tables (ledger_accounts, journal_entries, journal_lines) for the entries a
+payout covers, the same rule as ledger_reads' payable due; payout_schedules, payout_holds and
+payout_accounts are payouts' own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import asyncpg
+
+from schemas.payout_runs import HoldReason, PayoutLineOut, PayoutRow, PayoutRunOut, PayoutStatus
+from services.core.db import to_struct, to_structs
+from services.core.pagination import After, fetch_page
+
+_SELECT = """
+    SELECT id, provider_id, run_date, period_end, amount_cents, sessions_cents, recoupments_cents,
+    other_cents, status, attempt, errors, lease_until, hold_reason, failure_code, destination,
+    stripe_transfer_id, transfer_group, reversed_cents, paid_at, created_at, updated_at
+    FROM payouts
+"""
+
+
+async def list_candidates(
+    conn: asyncpg.Connection, provider_id: uuid.UUID | None
+) -> list[asyncpg.Record]:
+    """Every provider with a payable account: their schedule in force (none: the default),
+    whether a hold is open, and whether their Connect account can be paid."""
+    return await conn.fetch(
+        """
+        SELECT a.owner_id AS provider_id, s.kind, s.anchor_weekday, s.anchor_date,
+               EXISTS (SELECT 1 FROM payout_holds h
+                       WHERE h.provider_id = a.owner_id AND h.released_at IS NULL) AS held
+        FROM ledger_accounts a
+        LEFT JOIN LATERAL (
+            SELECT kind, anchor_weekday, anchor_date FROM payout_schedules ps
+            WHERE ps.provider_id = a.owner_id ORDER BY seq DESC LIMIT 1
+        ) s ON true
+        WHERE a.kind = 'provider_payable' AND ($1::uuid IS NULL OR a.owner_id = $1)
+        ORDER BY a.owner_id
+        """,
+        provider_id,
+    )
+
+
+async def lock_provider_run(conn: asyncpg.Connection, provider_id: uuid.UUID) -> None:
+    """Serialize two runs freezing one provider's entries (two workers, the cron and ops)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('payout_run:' || $1::uuid::text, 0))",
+        provider_id,
+    )
+
+
+# Each provider_payable entry not yet covered by a payout (payouts frozen themselves aside):
+# a session's entries once its completion is older than the edit window at the cutoff, every
+# other entry once made by the cutoff (ledger_reads._DUE counts the same).
+_UNCOVERED = """
+WITH mine AS (
+    SELECT e.id AS entry_id, e.kind, e.source_table, e.source_id, e.memo, e.occurred_at,
+           sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
+               AS net
+    FROM ledger_accounts a
+    JOIN journal_lines l ON l.account_id = a.id
+    JOIN journal_entries e ON e.id = l.entry_id
+    WHERE a.kind = 'provider_payable' AND a.owner_id = $1
+    GROUP BY e.id
+), completed AS (
+    SELECT source_id, min(occurred_at) AS confirmed_at FROM mine
+    WHERE source_table = 'therapy_sessions' AND kind = 'completion'
+    GROUP BY source_id
+)
+SELECT m.entry_id, m.kind, m.source_table, m.source_id, m.memo AS reason,
+       m.net AS amount_cents, m.occurred_at
+FROM mine m LEFT JOIN completed c ON c.source_id = m.source_id
+WHERE m.kind <> 'payout_frozen' AND m.net <> 0
+  AND NOT EXISTS (SELECT 1 FROM payout_lines p
+                  WHERE p.provider_id = $1 AND p.entry_id = m.entry_id)
+  AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
+           ELSE m.occurred_at <= $2 END
+ORDER BY m.occurred_at, m.entry_id
+"""
+
+
+async def list_uncovered_lines(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, cutoff: datetime, window_end: datetime
+) -> list[PayoutLineOut]:
+    rows = await conn.fetch(_UNCOVERED, provider_id, cutoff, window_end)
+    return to_structs(rows, PayoutLineOut)
+
+
+async def insert_payout(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, run_date: date, cutoff: datetime,
+    amounts: tuple[int, int, int, int], hold_reason: HoldReason | None, now: datetime,
+) -> uuid.UUID | None:  # fmt: skip
+    """The period's payout, once: None when the provider has one for this cutoff already."""
+    amount, sessions, recouped, other = amounts
+    found: uuid.UUID | None = await conn.fetchval(
+        """
+        INSERT INTO payouts (provider_id, run_date, period_end, amount_cents, sessions_cents,
+                             recoupments_cents, other_cents, status, hold_reason, created_at,
+                             updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'pending'
+                ELSE 'held' END, $8, $9, $9)
+        ON CONFLICT (provider_id, period_end) DO NOTHING
+        RETURNING id
+        """,
+        provider_id, run_date, cutoff, amount, sessions, recouped, other, hold_reason, now,
+    )  # fmt: skip
+    return found
+
+
+async def insert_lines(
+    conn: asyncpg.Connection, payout_id: uuid.UUID, provider_id: uuid.UUID,
+    lines: list[PayoutLineOut],
+) -> None:  # fmt: skip
+    await conn.execute(
+        """
+        INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table,
+                                  source_id, reason, amount_cents, occurred_at)
+        SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[],
+                                     $7::text[], $8::bigint[], $9::timestamptz[])
+        """,
+        payout_id, provider_id, [x.entry_id for x in lines], [x.kind for x in lines],
+        [x.source_table for x in lines], [x.source_id for x in lines],
+        [x.reason for x in lines], [x.amount_cents for x in lines],
+        [x.occurred_at for x in lines],
+    )  # fmt: skip
+
+
+async def list_lines(conn: asyncpg.Connection, payout_id: uuid.UUID) -> list[PayoutLineOut]:
+    rows = await conn.fetch(
+        """
+        SELECT entry_id, kind, source_table, source_id, reason, amount_cents, occurred_at
+        FROM payout_lines WHERE payout_id = $1 ORDER BY occurred_at, entry_id
+        """,
+        payout_id,
+    )
+    return to_structs(rows, PayoutLineOut)
+
+
+async def get_payout(
+    conn: asyncpg.Connection, payout_id: uuid.UUID, provider_id: uuid.UUID | None = None
+) -> PayoutRow | None:
+    """The payout; `provider_id` set: only that provider's (a provider's own scope)."""
+    row = await conn.fetchrow(
+        _SELECT + "WHERE id = $1 AND ($2::uuid IS NULL OR provider_id = $2)",
+        payout_id, provider_id,
+    )  # fmt: skip
+    return to_struct(row, PayoutRow)
+
+
+async def lock_payout(conn: asyncpg.Connection, payout_id: uuid.UUID) -> PayoutRow | None:
+    return to_struct(await conn.fetchrow(_SELECT + "WHERE id = $1 FOR UPDATE", payout_id),
+                     PayoutRow)  # fmt: skip
+
+
+async def lock_payout_by_transfer(
+    conn: asyncpg.Connection, transfer_id: str, payout_id: uuid.UUID | None
+) -> PayoutRow | None:
+    """Our payout of a Stripe transfer: by the transfer's id, else by the id in its metadata."""
+    row = await conn.fetchrow(
+        _SELECT + "WHERE stripe_transfer_id = $1 OR (stripe_transfer_id IS NULL AND id = $2) "
+        "ORDER BY stripe_transfer_id NULLS LAST LIMIT 1 FOR UPDATE",
+        transfer_id, payout_id,
+    )  # fmt: skip
+    return to_struct(row, PayoutRow)
+
+
+async def list_payouts(
+    conn: asyncpg.Connection, filters: tuple[PayoutStatus | None, uuid.UUID | None, date | None],
+    after: After | None, limit: int,
+) -> list[PayoutRow]:  # fmt: skip
+    """Newest first, filtered by status, provider and run date."""
+    status, provider_id, run_date = filters
+    return await fetch_page(
+        conn, PayoutRow,
+        _SELECT + """WHERE ($1::text IS NULL OR status = $1)
+                       AND ($2::uuid IS NULL OR provider_id = $2)
+                       AND ($3::date IS NULL OR run_date = $3)""",
+        status, provider_id, run_date, after=after, limit=limit, newest_first=True,
+    )  # fmt: skip
+
+
+async def list_requeueable(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    """Held payouts whose reason may have passed: funds short (Stripe says at the next try),
+    a provider hold since released, or no account that can be paid when one can be now."""
+    rows = await conn.fetch(
+        """
+        SELECT p.id FROM payouts p
+        LEFT JOIN payout_accounts a ON a.provider_id = p.provider_id
+        WHERE p.status = 'held'
+          AND (p.hold_reason IN ('insufficient_platform_balance', 'provider_hold')
+               OR (p.hold_reason = 'no_payout_account' AND a.payouts_enabled
+                   AND a.stripe_account_id IS NOT NULL))
+          AND NOT EXISTS (SELECT 1 FROM payout_holds h
+                          WHERE h.provider_id = p.provider_id AND h.released_at IS NULL)
+        ORDER BY p.created_at, p.id
+        """
+    )
+    return [r["id"] for r in rows]
+
+
+async def list_held_for_funds(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT id FROM payouts WHERE status = 'held' "
+        "AND hold_reason = 'insufficient_platform_balance' ORDER BY created_at, id"
+    )
+    return [r["id"] for r in rows]
+
+
+async def get_destination(conn: asyncpg.Connection, provider_id: uuid.UUID) -> str | None:
+    """The provider's Connect account when Stripe says it can be paid, else None."""
+    found: str | None = await conn.fetchval(
+        "SELECT stripe_account_id FROM payout_accounts WHERE provider_id = $1 AND payouts_enabled",
+        provider_id,
+    )
+    return found
+
+
+async def has_open_hold(conn: asyncpg.Connection, provider_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payout_holds WHERE provider_id = $1 "
+        "AND released_at IS NULL)", provider_id,
+    ))  # fmt: skip
+
+
+async def update_payout(
+    conn: asyncpg.Connection, payout_id: uuid.UUID, status: PayoutStatus, *,
+    lease: datetime | None = None, hold_reason: HoldReason | None = None,
+    failure_code: str | None = None, now: datetime,
+) -> None:  # fmt: skip
+    """A new status; paid stamps its time."""
+    await conn.execute(
+        """
+        UPDATE payouts SET status = $2, lease_until = $3, hold_reason = $4,
+            failure_code = coalesce($5, failure_code),
+            paid_at = CASE WHEN $2 = 'paid' THEN $6::timestamptz END, updated_at = $6
+        WHERE id = $1
+        """,
+        payout_id, status, lease, hold_reason, failure_code, now,
+    )  # fmt: skip
+
+
+async def update_claimed(
+    conn: asyncpg.Connection, payout_id: uuid.UUID, attempt: int, lease: datetime,
+    destination: str, now: datetime,
+) -> None:  # fmt: skip
+    await conn.execute(
+        """
+        UPDATE payouts SET status = 'submitting', attempt = $2, lease_until = $3,
+            destination = $4, hold_reason = NULL, updated_at = $5
+        WHERE id = $1
+        """,
+        payout_id, attempt, lease, destination, now,
+    )  # fmt: skip
+
+
+async def update_requeued(
+    conn: asyncpg.Connection, ids: list[uuid.UUID], now: datetime
+) -> list[uuid.UUID]:
+    """Those of the payouts still held, pending again (a concurrent run or retry took the
+    others)."""
+    rows = await conn.fetch(
+        """
+        UPDATE payouts SET status = 'pending', hold_reason = NULL, lease_until = NULL,
+            updated_at = $2
+        WHERE id = ANY($1::uuid[]) AND status = 'held'
+        RETURNING id
+        """,
+        ids, now,
+    )  # fmt: skip
+    return [r["id"] for r in rows]
+
+
+async def update_errors(conn: asyncpg.Connection, payout_id: uuid.UUID, errors: int) -> None:
+    await conn.execute("UPDATE payouts SET errors = $2 WHERE id = $1", payout_id, errors)
+
+
+async def update_transfer_id(
+    conn: asyncpg.Connection, payout_id: uuid.UUID, transfer_id: str, now: datetime
+) -> None:
+    """The transfer's id, stored as soon as it is known (kept once set)."""
+    await conn.execute(
+        """
+        UPDATE payouts SET stripe_transfer_id = coalesce(stripe_transfer_id, $2), updated_at = $3
+        WHERE id = $1
+        """,
+        payout_id, transfer_id, now,
+    )  # fmt: skip
+
+
+async def insert_reversal(
+    conn: asyncpg.Connection, reversal_id: str, payout_id: uuid.UUID, amount: int, now: datetime
+) -> bool:
+    """The reversal recorded once; False when it was before."""
+    made = await conn.fetchval(
+        """
+        INSERT INTO payout_reversals (stripe_reversal_id, payout_id, amount_cents, created_at)
+        VALUES ($1, $2, $3, $4) ON CONFLICT (stripe_reversal_id) DO NOTHING
+        RETURNING true
+        """,
+        reversal_id, payout_id, amount, now,
+    )  # fmt: skip
+    if made:
+        await conn.execute(
+            "UPDATE payouts SET reversed_cents = reversed_cents + $2, updated_at = $3 "
+            "WHERE id = $1", payout_id, amount, now,
+        )  # fmt: skip
+    return bool(made)
+
+
+async def upsert_run(
+    conn: asyncpg.Connection, run_date: date, due: int, below: int, now: datetime
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO payout_runs (run_date, providers_due, below_minimum, last_run_at, created_at)
+        VALUES ($1, $2, $3, $4, $4)
+        ON CONFLICT (run_date) DO UPDATE SET runs = payout_runs.runs + 1,
+            providers_due = EXCLUDED.providers_due, below_minimum = EXCLUDED.below_minimum,
+            last_run_at = EXCLUDED.last_run_at
+        """,
+        run_date, due, below, now,
+    )  # fmt: skip
+
+
+# Run dates with their payouts' totals by status (one row each); the caller adds its WHERE.
+_RUNS = """
+    SELECT * FROM (
+        SELECT r.id, r.run_date, r.runs, r.providers_due, r.below_minimum, r.last_run_at,
+               r.created_at, count(p.id) AS payouts,
+               coalesce(sum(p.amount_cents), 0)::bigint AS total_cents,
+               count(p.id) FILTER (WHERE p.status = 'paid') AS paid,
+               coalesce(sum(p.amount_cents) FILTER (WHERE p.status = 'paid'), 0)::bigint
+                   AS paid_cents,
+               count(p.id) FILTER (WHERE p.status IN ('pending', 'submitting')) AS pending,
+               count(p.id) FILTER (WHERE p.status = 'held') AS held,
+               count(p.id) FILTER (WHERE p.status = 'failed') AS failed
+        FROM payout_runs r LEFT JOIN payouts p ON p.run_date = r.run_date
+        GROUP BY r.id
+    ) r
+"""
+
+
+async def list_runs(
+    conn: asyncpg.Connection, after: After | None, limit: int
+) -> list[PayoutRunOut]:
+    """Run dates, newest first."""
+    return await fetch_page(conn, PayoutRunOut, _RUNS + " WHERE true", after=after, limit=limit,
+                            alias="r", newest_first=True)  # fmt: skip
+
+
+async def payout_exists(conn: asyncpg.Connection, provider_id: uuid.UUID, cutoff: datetime) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payouts WHERE provider_id = $1 AND period_end = $2)",
+        provider_id, cutoff,
+    ))  # fmt: skip
+
+
+async def get_run(conn: asyncpg.Connection, run_date: date) -> PayoutRunOut | None:
+    rows = await fetch_page(
+        conn, PayoutRunOut, _RUNS + " WHERE r.run_date = $1", run_date,
+        after=None, limit=1, alias="r", newest_first=True,
+    )  # fmt: skip
+    return rows[0] if rows else None

@@ -1,0 +1,94 @@
+"""/payouts (ops: the payouts, their runs, a re-run) and /providers/{id}/payouts (a provider's
+own payouts)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from schemas.payout_runs import (
+    PayoutDetailOut,
+    PayoutOut,
+    PayoutRunIn,
+    PayoutRunOut,
+    PayoutStatus,
+)
+from services.core import idempotency
+from services.core.auth import allow
+from services.core.deps import AppSettings, Caller, Conn
+from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from services.payouts import runs
+
+OPS = [allow("ops")]
+PROVIDER_OR_OPS = [allow("provider", "ops")]
+StatusQuery = Annotated[PayoutStatus | None, QueryParameter(description="the payouts' status")]
+ProviderQuery = Annotated[uuid.UUID | None, QueryParameter(description="one provider's")]
+PeriodQuery = Annotated[
+    date | None, QueryParameter(description="the run date (the period's end), YYYY-MM-DD")
+]
+
+
+def _rules(settings: AppSettings) -> runs.RunRules:
+    return runs.RunRules(settings.session_edit_window_hours, settings.payout_minimum_cents)
+
+
+class PayoutController(Controller):
+    path = "/"
+    tags = ["payouts"]
+
+    @get("/payouts", guards=OPS, operation_id="list_payouts")
+    async def list(
+        self, conn: Conn, actor: Caller, status: StatusQuery = None,
+        provider: ProviderQuery = None, period: PeriodQuery = None,
+        limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None,
+    ) -> Page[PayoutOut]:  # fmt: skip
+        """Payouts, newest first, by status, provider and run date."""
+        return await runs.list_payouts(conn, actor, (status, provider, period), limit, cursor)
+
+    @get("/payouts/{payout_id:uuid}", guards=PROVIDER_OR_OPS, operation_id="get_payout")
+    async def show(
+        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> PayoutDetailOut:
+        """A payout and its statement lines (a provider: only their own)."""
+        return await runs.get_payout(conn, actor, payout_id)
+
+    @post("/payouts/{payout_id:uuid}/retry", guards=OPS, operation_id="retry_payout",
+          status_code=200)  # fmt: skip
+    async def retry(
+        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
+    ) -> PayoutDetailOut:
+        """A held or failed payout sent again, its amount as frozen (409 for any other)."""
+        return await runs.retry_payout(conn, actor, payout_id)
+
+    @get("/payouts/runs", guards=OPS, operation_id="list_payout_runs")
+    async def list_runs(
+        self, conn: Conn, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
+    ) -> Page[PayoutRunOut]:
+        """Run dates, newest first: their payouts' totals, how many paid, pending, held,
+        failed, and how many providers were due but owed less than the minimum."""
+        return await runs.list_runs(conn, limit, cursor)
+
+    @post("/payouts/runs", guards=OPS, operation_id="run_payouts", status_code=201)
+    async def run(
+        self, data: JSONBody[PayoutRunIn], conn: Conn, actor: Caller, settings: AppSettings,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[PayoutRunOut]:  # fmt: skip
+        """Run a date's payouts now (the daily job's work; a repeat pays no one twice)."""
+        return await idempotency.respond_once(
+            conn, actor.user, idempotency_key, "run_payouts", data, 201,
+            lambda: runs.run_payouts_now(conn, actor, data, _rules(settings)), PayoutRunOut,
+        )  # fmt: skip
+
+    @get("/providers/{provider_id:uuid}/payouts", guards=PROVIDER_OR_OPS,
+         operation_id="list_provider_payouts")  # fmt: skip
+    async def provider_payouts(
+        self, provider_id: FromPath[uuid.UUID], conn: Conn, actor: Caller,
+        status: StatusQuery = None, limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> Page[PayoutOut]:  # fmt: skip
+        """The provider's payouts, newest first (another provider's: 404)."""
+        return await runs.list_payouts(conn, actor, (status, provider_id, None), limit, cursor)

@@ -1,0 +1,228 @@
+"""The payout run (DESIGN.md "Payouts"; issue 18 items 3 and 5): which providers are due on a
+date, their payouts frozen, and what ops read and re-run.
+
+Each due provider's payout is written in its own transaction: the row (UNIQUE per provider and
+cutoff), its lines (each provider_payable entry it covers, UNIQUE per entry), the entry Dr
+provider_payable / Cr payouts_in_transit and the transfer job's outbox row. Two runs at once
+serialize on the provider (an advisory lock), so the second finds the period paid. A provider
+owed less than the minimum (or nothing, once recoupments exceed their sessions) gets no payout:
+what they are owed stays in the ledger for the next one. One with an open hold is skipped; one
+with no Connect account that can be paid gets a held payout (no_payout_account) that ops see
+and the run sends once the account can be paid.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import asyncpg
+
+from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.payout_runs import (
+    HoldReason,
+    PayoutDetailOut,
+    PayoutLineOut,
+    PayoutOut,
+    PayoutRow,
+    PayoutRunIn,
+    PayoutRunOut,
+    PayoutStatus,
+    TransferPayoutJob,
+)
+from schemas.payouts import PayoutScheduleRow
+from services.core import audit, clock, outbox
+from services.core.auth import SYSTEM, Actor
+from services.core.pagination import Page, page_of
+from services.core.scope import owner_scope
+from services.core.transactions import Transactions
+from services.ledger.service import post_entry
+from services.payouts.errors import BadPayoutRun, PayoutNotFound, PayoutNotRetryable
+from services.payouts.queries import runs as q
+from services.payouts.schedules import DEFAULT, cutoff_of, next_payout_date
+from services.providers import service as providers
+
+log = logging.getLogger(__name__)
+
+ENTITY = "payout"
+
+
+@dataclass(frozen=True)
+class RunRules:
+    edit_window_hours: int
+    minimum_cents: int
+
+
+@dataclass
+class RunTally:
+    due: int = 0
+    created: int = 0
+    held: int = 0
+    below_minimum: int = 0
+    on_hold: int = 0
+    existing: int = 0
+    requeued: int = 0
+
+
+def _due(record: asyncpg.Record, run_date: date) -> bool:
+    if record["kind"] is None:
+        schedule = DEFAULT
+    else:
+        schedule = PayoutScheduleRow(
+            id=None, kind=record["kind"], anchor_weekday=record["anchor_weekday"],
+            anchor_date=record["anchor_date"], reason=None, changed_by=None, created_at=None,
+        )  # fmt: skip
+    return next_payout_date(schedule, run_date) == run_date
+
+
+def _amounts(lines: list[PayoutLineOut]) -> tuple[int, int, int, int]:
+    """(amount, sessions, recoupments taken back, other) of the lines."""
+    sessions = sum(x.amount_cents for x in lines if x.source_table == "therapy_sessions")
+    recouped = -sum(x.amount_cents for x in lines if x.kind == "recoupment")
+    total = sum(x.amount_cents for x in lines)
+    return total, sessions, recouped, total - sessions + recouped
+
+
+async def enqueue(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
+    await outbox.add(conn, TransferPayoutJob(payout_id=payout_id), dedupe_key=f"payout-{payout_id}")
+
+
+async def freeze_payout(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, run_date: date, rules: RunRules
+) -> str:
+    """The provider's payout for `run_date`, frozen once: created | held | existing |
+    below_minimum."""
+    cutoff = cutoff_of(run_date)
+    await q.lock_provider_run(conn, provider_id)
+    window_end = cutoff - timedelta(hours=rules.edit_window_hours)
+    lines = await q.list_uncovered_lines(conn, provider_id, cutoff, window_end)
+    amounts = _amounts(lines)
+    if amounts[0] < max(rules.minimum_cents, 1):
+        return "existing" if await q.payout_exists(conn, provider_id, cutoff) else "below_minimum"
+    destination = await q.get_destination(conn, provider_id)
+    reason: HoldReason | None = None if destination else "no_payout_account"
+    now = clock.now()
+    payout_id = await q.insert_payout(conn, provider_id, run_date, cutoff, amounts, reason, now)
+    if payout_id is None:
+        return "existing"
+    await q.insert_lines(conn, payout_id, provider_id, lines)
+    payable = AccountRef(kind="provider_payable", owner_id=provider_id)
+    await post_entry(conn, EntryIn(
+        kind="payout_frozen", idempotency_key=f"payout_frozen-{payout_id}",
+        source_table="payouts", source_id=payout_id, occurred_at=now,
+        memo=f"payout for {run_date.isoformat()} frozen",
+        lines=(Line(account=payable, side="debit", amount_cents=amounts[0]),
+               Line(account=AccountRef(kind="payouts_in_transit"), side="credit",
+                    amount_cents=amounts[0])),
+    ))  # fmt: skip
+    if reason is None:
+        await enqueue(conn, payout_id)
+    await audit.record(conn, SYSTEM, "create", ENTITY, [payout_id])
+    return "held" if reason else "created"
+
+
+async def requeue_held(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> int:
+    """Held payouts sent again (the transfer job re-checks whatever held them)."""
+    requeued = await q.update_requeued(conn, ids, clock.now()) if ids else []
+    for payout_id in requeued:
+        await enqueue(conn, payout_id)
+    if requeued:
+        await audit.record(conn, SYSTEM, "update", ENTITY, requeued)
+    return len(requeued)
+
+
+async def on_funds_added(conn: asyncpg.Connection) -> int:
+    """A top-up succeeded: the payouts held for want of funds are tried again."""
+    return await requeue_held(conn, await q.list_held_for_funds(conn))
+
+
+async def run_payouts(
+    tx: Transactions, rules: RunRules, run_date: date, provider_id: uuid.UUID | None = None
+) -> RunTally:
+    """Every provider due on `run_date` (or this one provider, whatever their schedule) paid
+    once for that period; held payouts whose reason may have passed sent again."""
+    tally = RunTally()
+    async with tx() as conn:
+        tally.requeued = await requeue_held(conn, await q.list_requeueable(conn))
+        candidates = await q.list_candidates(conn, provider_id)
+    for record in candidates:
+        if provider_id is None and not _due(record, run_date):
+            continue
+        tally.due += 1
+        if record["held"]:
+            tally.on_hold += 1
+            continue
+        async with tx() as conn:
+            outcome = await freeze_payout(conn, record["provider_id"], run_date, rules)
+        setattr(tally, outcome, getattr(tally, outcome) + 1)
+    async with tx() as conn:
+        await q.upsert_run(conn, run_date, tally.due, tally.below_minimum, clock.now())
+    log.info("payout run", extra={"job": "run_payouts", "count": tally.created + tally.held})
+    return tally
+
+
+async def run_payouts_now(
+    conn: asyncpg.Connection, actor: Actor, data: PayoutRunIn, rules: RunRules
+) -> PayoutRunOut:
+    """Ops' "run now" for a date (today or before), within the request's transaction."""
+    if data.run_date > clock.today():
+        raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
+    if data.provider_id is not None:
+        await providers.require_provider(conn, actor, data.provider_id)
+    await run_payouts(Transactions.within(conn), rules, data.run_date, data.provider_id)
+    found = await q.get_run(conn, data.run_date)
+    assert found is not None  # the run just wrote it
+    await audit.record(conn, actor, "create", "payout_run", [found.id])
+    return found
+
+
+async def list_runs(conn: asyncpg.Connection, limit: int, cursor: str | None) -> Page[PayoutRunOut]:
+    return await page_of(lambda after, n: q.list_runs(conn, after, n), cursor, limit)
+
+
+def _out(row: PayoutRow) -> PayoutOut:
+    fields = {f: getattr(row, f) for f in PayoutOut.__struct_fields__}
+    return PayoutOut(**fields)
+
+
+async def list_payouts(
+    conn: asyncpg.Connection, actor: Actor,
+    filters: tuple[PayoutStatus | None, uuid.UUID | None, date | None],
+    limit: int, cursor: str | None,
+) -> Page[PayoutOut]:  # fmt: skip
+    """Payouts newest first (a provider's: only their own, read through require_provider)."""
+    if filters[1] is not None:
+        await providers.require_provider(conn, actor, filters[1])
+    page = await page_of(lambda after, n: q.list_payouts(conn, filters, after, n), cursor, limit)
+    if page.items:
+        await audit.record(conn, actor, "read", ENTITY, [p.id for p in page.items])
+    return page.map(_out)
+
+
+async def get_payout(
+    conn: asyncpg.Connection, actor: Actor, payout_id: uuid.UUID
+) -> PayoutDetailOut:
+    """The payout with its statement lines (ops; a provider only their own)."""
+    row = await q.get_payout(conn, payout_id, owner_scope(actor).provider_id)
+    if row is None:
+        raise PayoutNotFound("payout not found")
+    await audit.record(conn, actor, "read", ENTITY, [payout_id])
+    return PayoutDetailOut(payout=_out(row), lines=await q.list_lines(conn, payout_id))
+
+
+async def retry_payout(
+    conn: asyncpg.Connection, actor: Actor, payout_id: uuid.UUID
+) -> PayoutDetailOut:
+    """A held or failed payout sent again (audited); its amount stays as frozen."""
+    row = await q.lock_payout(conn, payout_id)
+    if row is None:
+        raise PayoutNotFound("payout not found")
+    if row.status not in ("held", "failed"):
+        raise PayoutNotRetryable(f"a {row.status} payout is not re-run", field="payout_id")
+    await q.update_payout(conn, payout_id, "pending", now=clock.now())
+    await q.update_errors(conn, payout_id, 0)
+    await enqueue(conn, payout_id)
+    await audit.record(conn, actor, "update", ENTITY, [payout_id])
+    return await get_payout(conn, actor, payout_id)

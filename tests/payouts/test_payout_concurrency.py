@@ -1,0 +1,80 @@
+"""Two payout runs at once and two runs of one transfer job at once, on their own connections
+(committed data): one payout per provider and period, one transfer each at Stripe."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+import stripe
+
+from schemas.payouts import PayoutScheduleIn
+from services.core import clock
+from services.core.db import create_pool, transaction
+from services.core.settings import Settings
+from services.core.transactions import Transactions
+from services.ledger.service import get_trial_balance
+from services.payments.gateway import StripeGateway
+from services.payouts.accounts import create_payout_account
+from services.payouts.connect import ConnectGateway
+from services.payouts.runs import run_payouts
+from services.payouts.schedules import set_payout_schedule
+from services.payouts.transfers import transfer_payout
+from tests import factories as f
+from tests.payments.world import open_outbox
+from tests.payouts import run_world as r
+from tests.payouts import world as w
+from workers.jobs import payouts as cron
+
+pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
+
+
+async def test_concurrent_runs_and_jobs_pay_each_provider_once(
+    committed_db: str, gateway: StripeGateway, stripe_client: stripe.StripeClient,
+    stripe_admin: httpx.AsyncClient, settings: Settings,
+) -> None:  # fmt: skip
+    pool = await create_pool(committed_db, min_size=2, max_size=6)
+    try:
+        tx = Transactions(lambda: pool.acquire())
+        connect = ConnectGateway.of(gateway)
+        today = clock.today()
+        owed: dict[uuid.UUID, int] = {}
+        async with transaction(pool) as conn:
+            ops = await f.make_ops(conn)
+            providers = [await f.make_provider_actor(conn) for _ in range(3)]
+        for n, provider in enumerate(providers):
+            pid = provider.provider_id
+            assert pid is not None
+            await create_payout_account(tx, connect, ops, pid, "https://app.hearth.test")
+            async with transaction(pool) as conn:
+                schedule = PayoutScheduleIn(kind="weekly", anchor_weekday=today.isoweekday())
+                await set_payout_schedule(conn, ops, pid, schedule, 48)
+                await w.session_entry(conn, pid, uuid.uuid4(), 10_000 + n, r.settled_at())
+            owed[pid] = 10_000 + n
+        await r.fund(stripe_client, 1_000_000)
+        # The daily cron's job beside ops' run of the same day.
+        made, tally = await asyncio.gather(
+            cron.run_payouts({"pool": pool, "settings": settings}), run_payouts(tx, r.RULES, today)
+        )
+        # Each provider's payout made by one run; the other found it made.
+        assert (made + tally.created, tally.created + tally.existing) == (3, 3)
+        await r.transfer_fault(stripe_admin, kind="slow", count=3, delay_s=0.3)
+        async with pool.acquire() as conn:
+            jobs = await open_outbox(conn, "transfer_payout")
+        assert len(jobs) == 3
+        outcomes = await asyncio.gather(*(transfer_payout(tx, connect, n)
+                                          for n in jobs for _ in range(2)))  # fmt: skip
+        assert outcomes.count("paid") == 3, outcomes
+        assert set(outcomes) <= {"paid", "leased", "done before"}
+        async with pool.acquire() as conn:
+            rows = await r.payouts(conn)
+            assert {p["provider_id"]: (p["amount_cents"], p["status"]) for p in rows} == {
+                pid: (cents, "paid") for pid, cents in owed.items()}  # fmt: skip
+            for pid in owed:
+                assert len(r.transfers_to(stripe_client, await r.destination(conn, pid))) == 1
+            assert await r.entries(conn, "payout_transferred") == 3
+            assert (await get_trial_balance(conn)).imbalance_cents == 0
+    finally:
+        await pool.close()
