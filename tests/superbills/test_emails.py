@@ -116,3 +116,19 @@ async def test_a_month_without_sessions_queues_nothing(charging: w.Charging, clo
     _next_month(clock, c.settings.statement_time_zone)  # the month after the session's
     assert await queue_monthly_superbills(c.db, c.settings) == 0
     assert await _rows(c, visit) == []
+
+
+async def test_december_is_queued_in_january(charging: w.Charging, clock: Clock) -> None:
+    """The month before January is last year's December (the clock named: 30 December)."""
+    c = charging
+    clock.freeze(datetime(clock.now().year, 12, 30, 20, 0, tzinfo=ZoneInfo("UTC")))
+    visit = await self_pay(c)
+    await _choose(c, visit, True)
+    december = month_of_now(c.settings.statement_time_zone)
+    assert december.endswith("-12")
+    _next_month(clock, c.settings.statement_time_zone)
+    assert await queue_monthly_superbills(c.db, c.settings) == 1
+    (row,) = await _rows(c, visit)
+    message = await prepare_superbill_email(c.db, c.settings, row)
+    assert message is not None
+    assert message.subject == f"Your superbill for {december}"
