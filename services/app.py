@@ -85,6 +85,7 @@ from services.remittance.file_routes import (
 from services.remittance.ops_routes import RemittanceOpsController
 from services.remittance.routes import RecoupmentPoliciesController
 from services.remittance.true_up_routes import EstimateAccuracyController, TrueUpController
+from services.superbills.routes import SuperbillController
 from services.therapy_sessions.routes import CoverageQueueController, TherapySessionController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -132,6 +133,7 @@ ROUTE_HANDLERS: list[Any] = [
     ClientMoneyController,
     PaymentsOpsController,
     GoodFaithController,
+    SuperbillController,
 ]
 
 

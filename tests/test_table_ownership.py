@@ -111,6 +111,7 @@ TABLES: dict[str, str] = {
         "payouts",
     ),
     **dict.fromkeys(("good_faith_estimates", "good_faith_bills"), "good_faith"),
+    **dict.fromkeys(("superbill_preferences", "superbill_emails"), "superbills"),
 }
 
 _NAME = r"([a-z_][a-z0-9_]*)"

@@ -37,6 +37,7 @@ from workers.jobs.remittance import (
     schedule_remittance_fetch,
     settle_true_up,
 )
+from workers.jobs.superbills import queue_monthly_superbills, send_superbill_email
 from workers.jobs.timely_filing import flag_timely_filing
 
 SETTINGS = load_settings()
@@ -84,6 +85,8 @@ class WorkerSettings:
         func(create_top_up, timeout=60),
         func(transfer_payout, timeout=60),
         func(send_statement_email, timeout=30),
+        # Builds one month's superbill and its PDF, then one SMTP send, nothing held.
+        func(send_superbill_email, timeout=60),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_credentialing, hour=6, minute=0, unique=True),
@@ -109,6 +112,8 @@ class WorkerSettings:
         # Daily: last month's statements queued once per client (a day's failed run is the
         # next day's); the statements' month is in the platform's time zone.
         cron(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),
+        # Daily, likewise: last month's superbill queued once per opted-in client.
+        cron(queue_monthly_superbills, hour=9, minute=30, unique=True, timeout=60),
         # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
         cron(
             schedule_claim_submissions,

@@ -6,10 +6,12 @@ can be read without the HTTP side. Like the simulators, it shares no code with s
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from datetime import UTC, datetime
 from email import message_from_string
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ class Mailbox:
                     "received_at": record["received_at"],
                     "subject": str(message["subject"] or ""),
                     "body": body.get_content() if body is not None else "",
+                    "attachments": _attachments(message),
                 }
             )
         return out
@@ -64,6 +67,23 @@ class Mailbox:
     def clear(self) -> None:
         for path in self.directory.glob("*.json"):
             path.unlink(missing_ok=True)
+
+
+def _attachments(message: EmailMessage) -> list[dict[str, Any]]:
+    """Each attached file: its name, type, size and content (base64, as JSON carries bytes)."""
+    found = []
+    for part in message.iter_attachments():
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        found.append(
+            {
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "size": len(data),
+                "data_base64": base64.b64encode(data).decode(),
+            }
+        )
+    return found
 
 
 class Handler:

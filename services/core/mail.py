@@ -16,10 +16,20 @@ from services.core.db import transaction
 from services.core.settings import Settings
 
 
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A file sent with a message (a superbill's PDF); content_type is `maintype/subtype`."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 class OutgoingEmail(msgspec.Struct, frozen=True, kw_only=True):
     to: str
     subject: str
     body: str
+    # Made by the job when it sends (never queued: payloads carry ids only).
+    attachments: tuple[Attachment, ...] = ()
 
 
 class MailUnavailable(Exception):
@@ -36,6 +46,12 @@ def _message(settings: Settings, email: OutgoingEmail) -> EmailMessage:
     message["To"] = email.to
     message["Subject"] = email.subject
     message.set_content(email.body)
+    for attachment in email.attachments:
+        # The plain-text body stays the first part: a reader without the file still reads it.
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 
