@@ -22,12 +22,12 @@ from services.core.auth import Actor
 from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.payments.gateway import StripeGateway
+from services.providers.details import set_self_pay_rate
 from services.remittance.service import post_file_on
 from tests import factories as fac
 from tests.payments import world as pw
 from tests.remittance import fixtures as x835
 from tests.remittance.true_ups import reversal_of
-from services.providers.details import set_self_pay_rate
 from tests.therapy_sessions.completion import (
     PRICES,
     Visit,
@@ -127,8 +127,16 @@ async def complete_session(p: Parts, provider: Actor, in_network: bool) -> None:
     (line,) = claim.lines
     # The 277CA's acceptance (claims' own tests cover it): what lets an 835 post the claim.
     await p.db.execute("UPDATE claims SET status = 'accepted' WHERE id = $1", claim.id)
-    p.claims.append(Claim(claim.id, claim.clm01, line.line_control_number, line.charge_cents,
-                          line.allowed_cents, claim.service_date.strftime("%Y%m%d")))
+    p.claims.append(
+        Claim(
+            claim.id,
+            claim.clm01,
+            line.line_control_number,
+            line.charge_cents,
+            line.allowed_cents,
+            claim.service_date.strftime("%Y%m%d"),
+        )
+    )
 
 
 def _d(cents: int) -> str:
