@@ -1,0 +1,121 @@
+"""Each 835 posted once whatever happens to the posting process: `post-835` SIGKILLed at spread
+points of its run (while it starts, inside the file's transaction, near its commit), then run
+again: every payment and claim of the file posted once, our claim paid, the ledger balanced.
+
+HEARTH_KILL_TRIALS(_POSTING) sets how many kills (1 by default; `make reliability` asks for more
+and reads what `_posted_once` counted)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+
+from services.core.db import transaction
+from services.ledger.service import get_trial_balance
+from tests.factories import make_payer, make_provider_actor
+from tests.live import app_env, process
+from tests.reliability import kill_trials, record
+from tests.remittance import fixtures as f
+from tests.remittance.billed import Billed, bill
+from tests.remittance.test_posting_race import _paid, pool  # noqa: F401 - the fixture
+
+TRIALS = kill_trials("posting", default=1)
+PAYMENTS, CLAIMS = 4, 400  # a file whose posting takes a good part of the process's run
+# The kills spread over this part of a whole run's time (measured on an unkilled first run):
+# the interpreter starting, then the file's one transaction, up to its commit.
+SPREAD = (0.3, 0.98)
+
+
+def _file(billed: Billed, trial: int) -> bytes:
+    """PAYMENTS payments of CLAIMS claims (ours first, the rest nobody's), traces of the trial."""
+    bodies = []
+    for p in range(PAYMENTS):
+        clps = [_paid(billed)] if p == 0 else []
+        for n in range(CLAIMS - len(clps)):
+            clps.append(f.PAID.replace("HC0000001A", f"K{trial:03d}{p:02d}{n:05d}"))
+        amount = str(100 * len(clps))
+        bodies.append(f.transaction("".join(clps), paid=amount, trace=_trace(trial, p)))
+    return f.interchange(bodies, control=1000 + trial).encode()
+
+
+def _trace(trial: int, payment: int) -> str:
+    return f"KILL{trial:04d}P{payment:02d}"
+
+
+async def _posted(pool: asyncpg.Pool, trial: int) -> tuple[int, int]:  # noqa: F811
+    """The trial's file as the database has it: (payments, remitted claims)."""
+    row = await pool.fetchrow(
+        "SELECT count(DISTINCT p.id) AS payments, count(c.id) AS claims"
+        " FROM remittance_payments p LEFT JOIN remitted_claims c ON c.payment_id = p.id"
+        " WHERE p.trace_number LIKE $1",
+        f"KILL{trial:04d}P%",
+    )
+    return row["payments"], row["claims"]
+
+
+async def test_a_posting_killed_at_spread_points_posts_each_file_once(
+    pool: asyncpg.Pool,  # noqa: F811
+    committed_db: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    env = app_env(committed_db, redis_url)
+    async with transaction(pool) as conn:
+        payer, provider = await make_payer(conn), await make_provider_actor(conn)
+        billed = [await bill(conn, payer.id, provider) for _ in range(TRIALS + 1)]
+    paths = []
+    for trial, one in enumerate(billed):
+        paths.append(tmp_path / f"{trial}.835")
+        paths[-1].write_bytes(_file(one, trial))
+
+    def command(trial: int) -> list[str]:
+        return [sys.executable, "-m", "services.cli", "post-835", str(paths[trial])]
+
+    started = time.monotonic()  # the calibration: file 0 posted without a kill
+    with process(command(0), env, tmp_path / "post-0.log") as first:
+        assert first.wait(timeout=120) == 0, (tmp_path / "post-0.log").read_text()
+    whole = time.monotonic() - started
+    outcomes: Counter[str] = Counter()
+    for trial in range(1, TRIALS + 1):
+        low, high = SPREAD
+        delay = whole * (low + (high - low) * (trial - 1) / max(1, TRIALS - 1))
+        with process(command(trial), env, tmp_path / f"post-{trial}-killed.log") as killed:
+            await asyncio.sleep(delay)
+            if killed.poll() is None:
+                os.killpg(killed.pid, signal.SIGKILL)
+                killed.wait()
+                outcomes["posted" if (await _posted(pool, trial))[0] else "not posted"] += 1
+            else:
+                outcomes["finished before the kill"] += 1
+        again = tmp_path / f"post-{trial}-again.log"
+        with process(command(trial), env, again) as rerun:
+            assert rerun.wait(timeout=120) == 0, again.read_text()
+    if TRIALS >= 10:  # most kills landed before the commit; the file then posted on the rerun
+        assert outcomes["not posted"] >= TRIALS // 2, outcomes
+    await _posted_once(pool, billed)
+
+
+async def _posted_once(pool: asyncpg.Pool, billed: list[Billed]) -> None:  # noqa: F811
+    """Every file's payments and claims posted once, each of our claims paid; balanced. A file
+    short of anything counts as lost, one with anything twice as duplicated."""
+    lost = duplicated = 0
+    for trial, one in enumerate(billed[1:], start=1):
+        payments, claims = await _posted(pool, trial)
+        status = await pool.fetchval("SELECT status FROM claims WHERE id = $1", one.claim_id)
+        lost += payments < PAYMENTS or claims < PAYMENTS * CLAIMS or status != "paid"
+        duplicated += payments > PAYMENTS or claims > PAYMENTS * CLAIMS
+    record("posting", tried=len(billed) - 1, lost=lost, duplicated=duplicated)
+    assert (lost, duplicated) == (0, 0)
+    entries = await pool.fetchval(
+        "SELECT count(*) FROM journal_entries WHERE kind NOT IN ('completion')"
+    )
+    assert entries == len(billed) * PAYMENTS * CLAIMS
+    async with pool.acquire() as conn:
+        assert (await get_trial_balance(conn)).imbalance_cents == 0
