@@ -22,9 +22,8 @@ from services.ledger.service import get_trial_balance
 from tests.factories import make_payer, make_provider_actor
 from tests.live import app_env, process
 from tests.reliability import kill_trials, record
-from tests.remittance import fixtures as f
 from tests.remittance.billed import Billed, bill
-from tests.remittance.test_posting_race import _paid, pool  # noqa: F401 - the fixture
+from tests.remittance.test_posting_race import _big_file, pool  # noqa: F401 - the fixture
 
 TRIALS = kill_trials("posting", default=1)
 PAYMENTS, CLAIMS = 4, 400  # a file whose posting takes a good part of the process's run
@@ -34,19 +33,11 @@ SPREAD = (0.3, 0.98)
 
 
 def _file(billed: Billed, trial: int) -> bytes:
-    """PAYMENTS payments of CLAIMS claims (ours first, the rest nobody's), traces of the trial."""
-    bodies = []
-    for p in range(PAYMENTS):
-        clps = [_paid(billed)] if p == 0 else []
-        for n in range(CLAIMS - len(clps)):
-            clps.append(f.PAID.replace("HC0000001A", f"K{trial:03d}{p:02d}{n:05d}"))
-        amount = str(100 * len(clps))
-        bodies.append(f.transaction("".join(clps), paid=amount, trace=_trace(trial, p)))
-    return f.interchange(bodies, control=1000 + trial).encode()
+    return _big_file(billed, PAYMENTS, CLAIMS, tag=_tag(trial), control=1000 + trial)
 
 
-def _trace(trial: int, payment: int) -> str:
-    return f"KILL{trial:04d}P{payment:02d}"
+def _tag(trial: int) -> str:
+    return f"K{trial:04d}"
 
 
 async def _posted(pool: asyncpg.Pool, trial: int) -> tuple[int, int]:  # noqa: F811
@@ -55,7 +46,7 @@ async def _posted(pool: asyncpg.Pool, trial: int) -> tuple[int, int]:  # noqa: F
         "SELECT count(DISTINCT p.id) AS payments, count(c.id) AS claims"
         " FROM remittance_payments p LEFT JOIN remitted_claims c ON c.payment_id = p.id"
         " WHERE p.trace_number LIKE $1",
-        f"KILL{trial:04d}P%",
+        f"EFT9{_tag(trial)}%",
     )
     return row["payments"], row["claims"]
 
