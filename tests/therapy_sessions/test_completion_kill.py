@@ -3,8 +3,8 @@ SIGKILLed at spread points of a completion (before it arrives, inside its transa
 the commit and before the answer), then the provider's retry under the same Idempotency-Key on
 a restarted API: one claim, one completion entry, the ledger balanced.
 
-HEARTH_KILL_TRIALS(_COMPLETION) sets how many kills (1 by default; `make reliability` asks
-for more and reads what `_completed_once` counted)."""
+HEARTH_KILL_TRIALS(_COMPLETION) sets how many kills: none by default (skipped by `make test`,
+which keeps its time), 50 under `make reliability`, which reads what `_completed_once` counted."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from services.core.auth import issue_access_token
 from services.core.clock import Clock
@@ -32,7 +33,7 @@ from tests.live import app_env, free_port, process, wait_ready
 from tests.reliability import kill_trials, record
 from tests.therapy_sessions.completion import Visit, arrange, completion_body
 
-TRIALS = kill_trials("completion", default=1)
+TRIALS = kill_trials("completion", default=0)
 # The kills spread from the request's sending to this many times a completion's own latency
 # (measured on the first API): before it arrives, inside the transaction, after the commit.
 SPREAD = 2.5
@@ -80,6 +81,7 @@ async def _kill_during(
         await sent  # answered before the kill, or cut off by it
 
 
+@pytest.mark.skipif(TRIALS == 0, reason="make reliability runs it (HEARTH_KILL_TRIALS)")
 async def test_an_api_killed_mid_completion_completes_each_session_once(
     committed_db: str, settings: Settings, redis_namespace: str, clock: Clock, tmp_path: Path
 ) -> None:
