@@ -6,18 +6,16 @@ settled leaves ops' failed-payments list."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
-import asyncpg
 import pytest
 
-from schemas.ledger import AccountRef, EntryIn, Line
 from services.core import clock
-from services.ledger import service as ledger
 from tests.payments import recovery_world as r
 from tests.payments import world as w
-from tests.payments.test_true_ups import ESTIMATE, _billed_and_charged, _denied, _refunds, _settle
+from tests.payments.test_payment_queues import refund_failed_at_card
+from tests.payments.test_recovery import _balanced, _credit, _owes
+from tests.payments.test_true_ups import ESTIMATE
 
 pytestmark = [
     pytest.mark.usefixtures("clock"),
@@ -26,27 +24,6 @@ pytestmark = [
 
 AMOUNT = 19000  # tests/therapy_sessions/completion.py PRICES, self-pay 90837
 MASTERCARD_4444 = "5555555555554444"
-
-
-async def _balanced(db: asyncpg.Connection) -> None:
-    assert (await ledger.get_trial_balance(db)).imbalance_cents == 0
-
-
-async def _owes(db: asyncpg.Connection, client_id: uuid.UUID) -> int:
-    balances = await ledger.list_owner_balances(db, client_id)
-    return sum(b.balance_cents for b in balances if b.kind == "client_receivable")
-
-
-async def _credit(db: asyncpg.Connection, client_id: uuid.UUID, cents: int) -> None:
-    """The client is owed `cents`: a refund the card returned, as true_ups.py books one."""
-    await ledger.post_entry(db, EntryIn(
-        kind="refund_failed", idempotency_key=f"refund_failed-{uuid.uuid4()}",
-        source_table="client_refunds", source_id=uuid.uuid4(),
-        lines=(Line(account=AccountRef(kind="stripe_balance"), side="debit", amount_cents=cents),
-               Line(account=AccountRef(kind="client_receivable", owner_id=client_id),
-                    side="credit", amount_cents=cents)),
-        memo="refund failed at the card", occurred_at=clock.now(),
-    ))  # fmt: skip
 
 
 async def test_the_card_that_paid_on_session_is_the_one_named(charging: w.Charging) -> None:
@@ -251,14 +228,7 @@ async def test_a_failed_refund_paid_elsewhere_leaves_its_true_up_refunded(
     charging: w.Charging,
 ) -> None:
     c = charging
-    claimed = await _denied(c, await _billed_and_charged(c))
-    await _settle(c.db)
-    assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
-    true_up_id = await c.db.fetchval("SELECT id FROM client_true_ups")
-    (refund,) = await _refunds(c.db, true_up_id)
-    failed = await c.admin.post(f"/_admin/refunds/{refund['stripe_refund_id']}/fail",
-                                json={"failure_reason": "expired_or_canceled_card"})  # fmt: skip
-    assert failed.status_code == 200, failed.text
+    claimed, true_up_id, refund = await refund_failed_at_card(c)
     body = w.event("charge.refund.updated", refund["stripe_refund_id"])
     assert (await w.deliver(c.api, body, c.settings.stripe_webhook_secret)).status_code == 200
     assert await w.run_events(c.db, c.tx, c.gateway) == ["refund reversed"]
