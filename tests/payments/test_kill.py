@@ -149,10 +149,9 @@ async def test_a_worker_killed_around_the_stripe_call_charges_each_once(
         for trial in range(TRIALS):
             clock.advance(RESTART_LATER)
             async with transaction(pool) as conn:
-                amount = 5_000 + trial
-                charge_id = await service.add_completion_charge(
-                    conn, client_id, uuid.uuid4(), amount
-                )
+                amount, session_id = 5_000 + trial, uuid.uuid4()
+                await w.completion_owed(conn, client_id, session_id, amount)
+                charge_id = await service.add_completion_charge(conn, client_id, session_id, amount)
             assert charge_id is not None
             charges[charge_id] = amount
             assert (await stripe_admin.delete("/_admin/faults")).status_code == 200
@@ -231,10 +230,9 @@ async def _charged_once(
     async with pool.acquire() as conn:
         assert (await ledger.get_trial_balance(conn)).imbalance_cents == 0
         receivable = AccountRef(kind="client_receivable", owner_id=client_id)
-        # Only the captures moved this client's receivable (no completion entry here): credited
-        # each charge's amount exactly once.
+        # Each completion's debt settled by its capture exactly once.
         balance = await ledger.get_account_balance(conn, receivable)
-        assert balance.balance_cents == -sum(charges.values())
+        assert balance.balance_cents == 0
     jobs = await pool.fetch("SELECT completed_at, failed_at FROM outbox")
     assert all(j["completed_at"] is not None and j["failed_at"] is None for j in jobs), jobs
 
