@@ -4,8 +4,8 @@ infra/ never imports services/, so benchmarks of service code (services/bench/) 
 own processes (`python -m services.bench.estimate`) and their lines are passed through as they
 come. The API benchmarks need servers: infra starts or finds them (infra/local/stack.py), gives
 each a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
-its environment; `era_post` and `charges` get the same fresh database (no API: they post 835s
-into it, or charge through the Stripe simulator they start).
+its environment; `era_post`, `charges` and `payout_run` get the same fresh database (no API:
+they post 835s into it, or charge or pay providers through the Stripe simulator they start).
 """
 
 from __future__ import annotations
@@ -31,8 +31,12 @@ MODULES = [
 API_MODULES = ["services.bench.eligibility_api", "services.bench.session_completion"]
 PGBENCH_USERS = {"services.bench.session_completion"}
 # These need a database of their own (made and dropped here), no API; charges starts the
-# Stripe simulator itself.
-DATABASE_MODULES = ["services.bench.era_post", "services.bench.charges"]
+# Stripe simulator itself, as does payout_run.
+DATABASE_MODULES = [
+    "services.bench.era_post",
+    "services.bench.charges",
+    "services.bench.payout_run",
+]
 MACHINE_PGBENCH = "/usr/lib/postgresql/*/bin/pgbench"
 
 

@@ -1,10 +1,13 @@
 """The payout run (DESIGN.md "Payouts"; issue 18 items 3 and 5): which providers are due on a
 date, their payouts frozen, and what ops read and re-run.
 
-Each due provider's payout is written in its own transaction: the row (UNIQUE per provider and
-cutoff), its lines (each provider_payable entry it covers, UNIQUE per entry), the entry Dr
-provider_payable / Cr payouts_in_transit and the transfer job's outbox row. Two runs at once
-serialize on the provider (an advisory lock), so the second finds the period paid. A provider
+Each due provider's payout is written once, with the row (UNIQUE per provider and cutoff), its
+lines (each provider_payable entry it covers, UNIQUE per entry), the entry Dr provider_payable /
+Cr payouts_in_transit and the transfer job's outbox row in one transaction; BATCH providers
+share a transaction (one COMMIT, one statement of each kind for all of them: one transaction a
+provider spent most of a 10,000-provider run waiting for its COMMIT). Two runs at once
+serialize on the provider (an advisory lock each, taken in one order), so the second finds the
+period paid. A provider
 owed less than the minimum (or nothing, once recoupments exceed their sessions) gets no payout:
 what they are owed stays in the ledger for the next one. One with an open hold is skipped; one
 with no Connect account that can be paid gets a held payout (no_payout_account) that ops see
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 
@@ -38,7 +41,7 @@ from services.core.auth import SYSTEM, Actor
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.core.transactions import Transactions
-from services.ledger.service import post_entry
+from services.ledger.service import post_entries
 from services.payouts.errors import BadPayoutRun, PayoutNotFound, PayoutNotRetryable
 from services.payouts.queries import runs as q
 from services.payouts.schedules import DEFAULT, cutoff_of, next_payout_date
@@ -47,6 +50,9 @@ from services.providers import service as providers
 log = logging.getLogger(__name__)
 
 ENTITY = "payout"
+# Providers frozen a transaction: each transaction's COMMIT (a WAL flush) and statements are
+# shared by this many (their advisory locks are held until it ends).
+BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -89,38 +95,54 @@ async def enqueue(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
     await outbox.add(conn, TransferPayoutJob(payout_id=payout_id), dedupe_key=f"payout-{payout_id}")
 
 
-async def freeze_payout(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, run_date: date, rules: RunRules
-) -> str:
-    """The provider's payout for `run_date`, frozen once: created | held | existing |
-    below_minimum."""
-    cutoff = cutoff_of(run_date)
-    await q.lock_provider_run(conn, provider_id)
-    window_end = cutoff - timedelta(hours=rules.edit_window_hours)
-    lines = await q.list_uncovered_lines(conn, provider_id, cutoff, window_end)
-    amounts = _amounts(lines)
-    if amounts[0] < max(rules.minimum_cents, 1):
-        return "existing" if await q.payout_exists(conn, provider_id, cutoff) else "below_minimum"
-    destination = await q.get_destination(conn, provider_id)
-    reason: HoldReason | None = None if destination else "no_payout_account"
-    now = clock.now()
-    payout_id = await q.insert_payout(conn, provider_id, run_date, cutoff, amounts, reason, now)
-    if payout_id is None:
-        return "existing"
-    await q.insert_lines(conn, payout_id, provider_id, lines)
-    payable = AccountRef(kind="provider_payable", owner_id=provider_id)
-    await post_entry(conn, EntryIn(
+def _frozen_entry(payout_id: uuid.UUID, provider_id: uuid.UUID, amount: int, run_date: date,
+                  now: datetime) -> EntryIn:  # fmt: skip
+    return EntryIn(
         kind="payout_frozen", idempotency_key=f"payout_frozen-{payout_id}",
         source_table="payouts", source_id=payout_id, occurred_at=now,
         memo=f"payout for {run_date.isoformat()} frozen",
-        lines=(Line(account=payable, side="debit", amount_cents=amounts[0]),
+        lines=(Line(account=AccountRef(kind="provider_payable", owner_id=provider_id),
+                    side="debit", amount_cents=amount),
                Line(account=AccountRef(kind="payouts_in_transit"), side="credit",
-                    amount_cents=amounts[0])),
-    ))  # fmt: skip
-    if reason is None:
-        await enqueue(conn, payout_id)
-    await audit.record(conn, SYSTEM, "create", ENTITY, [payout_id])
-    return "held" if reason else "created"
+                    amount_cents=amount)),
+    )  # fmt: skip
+
+
+async def freeze_payouts(
+    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], run_date: date, rules: RunRules
+) -> list[str]:
+    """Each provider's payout for `run_date`, frozen once (created | held | existing |
+    below_minimum, in the order given); in one transaction, so many providers share its
+    statements and its COMMIT."""
+    cutoff = cutoff_of(run_date)
+    await q.lock_provider_runs(conn, provider_ids)
+    window_end = cutoff - timedelta(hours=rules.edit_window_hours)
+    lines = await q.list_uncovered_lines(conn, provider_ids, cutoff, window_end)
+    amounts = {p: _amounts(lines.get(p, [])) for p in provider_ids}
+    payable = [p for p in provider_ids if amounts[p][0] >= max(rules.minimum_cents, 1)]
+    outcome = {p: "below_minimum" for p in provider_ids if p not in set(payable)}
+    if outcome:
+        for p in await q.list_paid_periods(conn, list(outcome), cutoff):
+            outcome[p] = "existing"
+    destinations = await q.list_destinations(conn, payable) if payable else {}
+    reasons: dict[uuid.UUID, HoldReason | None] = {
+        p: None if p in destinations else "no_payout_account" for p in payable
+    }
+    now = clock.now()
+    made = await q.insert_payouts(
+        conn, payable, run_date, cutoff, [amounts[p] for p in payable],
+        [reasons[p] for p in payable], now,
+    ) if payable else {}  # fmt: skip
+    for p in payable:
+        outcome[p] = "existing" if p not in made else "held" if reasons[p] else "created"
+    if made:
+        await q.insert_lines(conn, [(made[p], p, x) for p in made for x in lines[p]])
+        await post_entries(conn, [_frozen_entry(made[p], p, amounts[p][0], run_date, now)
+                                  for p in made])  # fmt: skip
+        await outbox.add_many(conn, [(TransferPayoutJob(payout_id=made[p]), f"payout-{made[p]}")
+                                     for p in made if reasons[p] is None])  # fmt: skip
+        await audit.record(conn, SYSTEM, "create", ENTITY, list(made.values()))
+    return [outcome[p] for p in provider_ids]
 
 
 async def requeue_held(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> int:
@@ -147,6 +169,7 @@ async def run_payouts(
     async with tx() as conn:
         tally.requeued = await requeue_held(conn, await q.list_requeueable(conn))
         candidates = await q.list_candidates(conn, provider_id)
+    batch: list[uuid.UUID] = []
     for record in candidates:
         if provider_id is None and not _due(record, run_date):
             continue
@@ -154,9 +177,12 @@ async def run_payouts(
         if record["held"]:
             tally.on_hold += 1
             continue
+        batch.append(record["provider_id"])
+    for first in range(0, len(batch), BATCH):
         async with tx() as conn:
-            outcome = await freeze_payout(conn, record["provider_id"], run_date, rules)
-        setattr(tally, outcome, getattr(tally, outcome) + 1)
+            outcomes = await freeze_payouts(conn, batch[first : first + BATCH], run_date, rules)
+        for outcome in outcomes:
+            setattr(tally, outcome, getattr(tally, outcome) + 1)
     async with tx() as conn:
         await q.upsert_run(conn, run_date, tally.due, tally.below_minimum, clock.now())
     log.info("payout run", extra={"job": "run_payouts", "count": tally.created + tally.held})

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.bench.test_charges import CHARGES, CHARGES_BASELINE
 from tests.bench.test_era_parse import ERA_PARSE
 from tests.bench.test_era_post import ERA_POST, ERA_POST_BASELINE
+from tests.bench.test_payout_run import PAYOUT_RUN, PAYOUT_RUN_BASELINE
 from tests.bench.test_session_completion import LINE, PROFILE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,8 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         "HEARTH_BENCH_ERA_POST_CLAIMS": "60",
         "HEARTH_BENCH_ERA_POST_PAYMENT": "20",
         "HEARTH_BENCH_CHARGES": "30",
+        "HEARTH_BENCH_PAYOUT_PROVIDERS": "20",
+        "HEARTH_BENCH_PAYOUT_SESSIONS": "200",
     }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -41,7 +44,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 16, lines
+    assert len(lines) == 18, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -93,3 +96,5 @@ def test_bench_prints_every_benchmarks_lines() -> None:
     assert re.fullmatch(ERA_POST_BASELINE, lines[13]), lines
     assert re.fullmatch(CHARGES, lines[14]), lines
     assert re.fullmatch(CHARGES_BASELINE, lines[15]), lines
+    assert re.fullmatch(PAYOUT_RUN, lines[16]), lines
+    assert re.fullmatch(PAYOUT_RUN_BASELINE, lines[17]), lines

@@ -46,11 +46,19 @@ async def list_candidates(
     )
 
 
-async def lock_provider_run(conn: asyncpg.Connection, provider_id: uuid.UUID) -> None:
-    """Serialize two runs freezing one provider's entries (two workers, the cron and ops)."""
+async def lock_provider_runs(conn: asyncpg.Connection, provider_ids: list[uuid.UUID]) -> None:
+    """Serialize two runs freezing one provider's entries (two workers, the cron and ops).
+
+    The locks are taken in one order (their keys ascending), so two runs over overlapping sets
+    of providers wait for each other instead of deadlocking."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('payout_run:' || $1::uuid::text, 0))",
-        provider_id,
+        """
+        SELECT pg_advisory_xact_lock(k) FROM (
+            SELECT DISTINCT hashtextextended('payout_run:' || p::text, 0) AS k
+            FROM unnest($1::uuid[]) AS p ORDER BY k OFFSET 0
+        ) keys
+        """,
+        provider_ids,
     )
 
 
@@ -59,74 +67,89 @@ async def lock_provider_run(conn: asyncpg.Connection, provider_id: uuid.UUID) ->
 # other entry once made by the cutoff (ledger_reads._DUE counts the same).
 _UNCOVERED = """
 WITH mine AS (
-    SELECT e.id AS entry_id, e.kind, e.source_table, e.source_id, e.memo, e.occurred_at,
+    SELECT a.owner_id AS provider_id, e.id AS entry_id, e.kind, e.source_table, e.source_id,
+           e.memo, e.occurred_at,
            sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
                AS net
     FROM ledger_accounts a
     JOIN journal_lines l ON l.account_id = a.id
     JOIN journal_entries e ON e.id = l.entry_id
-    WHERE a.kind = 'provider_payable' AND a.owner_id = $1
-    GROUP BY e.id
+    WHERE a.kind = 'provider_payable' AND a.owner_id = ANY($1::uuid[])
+    GROUP BY a.owner_id, e.id
 ), completed AS (
-    SELECT source_id, min(occurred_at) AS confirmed_at FROM mine
+    SELECT provider_id, source_id, min(occurred_at) AS confirmed_at FROM mine
     WHERE source_table = 'therapy_sessions' AND kind = 'completion'
-    GROUP BY source_id
+    GROUP BY provider_id, source_id
 )
-SELECT m.entry_id, m.kind, m.source_table, m.source_id, m.memo AS reason,
+SELECT m.provider_id, m.entry_id, m.kind, m.source_table, m.source_id, m.memo AS reason,
        m.net AS amount_cents, m.occurred_at
-FROM mine m LEFT JOIN completed c ON c.source_id = m.source_id
+FROM mine m LEFT JOIN completed c ON c.provider_id = m.provider_id AND c.source_id = m.source_id
 WHERE m.kind <> 'payout_frozen' AND m.net <> 0
   AND NOT EXISTS (SELECT 1 FROM payout_lines p
-                  WHERE p.provider_id = $1 AND p.entry_id = m.entry_id)
+                  WHERE p.provider_id = m.provider_id AND p.entry_id = m.entry_id)
   AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
            ELSE m.occurred_at <= $2 END
-ORDER BY m.occurred_at, m.entry_id
+ORDER BY m.provider_id, m.occurred_at, m.entry_id
 """
 
 
 async def list_uncovered_lines(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, cutoff: datetime, window_end: datetime
-) -> list[PayoutLineOut]:
-    rows = await conn.fetch(_UNCOVERED, provider_id, cutoff, window_end)
-    return to_structs(rows, PayoutLineOut)
+    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], cutoff: datetime,
+    window_end: datetime,
+) -> dict[uuid.UUID, list[PayoutLineOut]]:  # fmt: skip
+    """Each provider's uncovered lines (a provider with none is left out)."""
+    found: dict[uuid.UUID, list[PayoutLineOut]] = {}
+    for row in await conn.fetch(_UNCOVERED, provider_ids, cutoff, window_end):
+        found.setdefault(row["provider_id"], []).append(PayoutLineOut(
+            entry_id=row["entry_id"], kind=row["kind"], source_table=row["source_table"],
+            source_id=row["source_id"], reason=row["reason"],
+            amount_cents=row["amount_cents"], occurred_at=row["occurred_at"],
+        ))  # fmt: skip
+    return found
 
 
-async def insert_payout(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, run_date: date, cutoff: datetime,
-    amounts: tuple[int, int, int, int], hold_reason: HoldReason | None, now: datetime,
-) -> uuid.UUID | None:  # fmt: skip
-    """The period's payout, once: None when the provider has one for this cutoff already."""
-    amount, sessions, recouped, other = amounts
-    found: uuid.UUID | None = await conn.fetchval(
+async def insert_payouts(
+    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], run_date: date, cutoff: datetime,
+    amounts: list[tuple[int, int, int, int]], hold_reasons: list[HoldReason | None],
+    now: datetime,
+) -> dict[uuid.UUID, uuid.UUID]:  # fmt: skip
+    """The period's payouts, once: provider -> payout of those this call made (a provider with
+    one for this cutoff already is left out)."""
+    rows = await conn.fetch(
         """
         INSERT INTO payouts (provider_id, run_date, period_end, amount_cents, sessions_cents,
                              recoupments_cents, other_cents, status, hold_reason, created_at,
                              updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'pending'
-                ELSE 'held' END, $8, $9, $9)
+        SELECT w.provider_id, $2, $3, w.amount, w.sessions, w.recouped, w.other,
+               CASE WHEN w.reason IS NULL THEN 'pending' ELSE 'held' END, w.reason, $9, $9
+        FROM unnest($1::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                    $8::text[]) WITH ORDINALITY
+            AS w (provider_id, amount, sessions, recouped, other, reason, n)
+        ORDER BY w.n
         ON CONFLICT (provider_id, period_end) DO NOTHING
-        RETURNING id
+        RETURNING id, provider_id
         """,
-        provider_id, run_date, cutoff, amount, sessions, recouped, other, hold_reason, now,
+        provider_ids, run_date, cutoff, *(list(c) for c in zip(*amounts, strict=True)),
+        hold_reasons, now,
     )  # fmt: skip
-    return found
+    return {r["provider_id"]: r["id"] for r in rows}
 
 
 async def insert_lines(
-    conn: asyncpg.Connection, payout_id: uuid.UUID, provider_id: uuid.UUID,
-    lines: list[PayoutLineOut],
-) -> None:  # fmt: skip
+    conn: asyncpg.Connection, lines: list[tuple[uuid.UUID, uuid.UUID, PayoutLineOut]]
+) -> None:
+    """(payout, provider, line) rows, in one statement."""
     await conn.execute(
         """
         INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table,
                                   source_id, reason, amount_cents, occurred_at)
-        SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[],
-                                     $7::text[], $8::bigint[], $9::timestamptz[])
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
+                             $6::uuid[], $7::text[], $8::bigint[], $9::timestamptz[])
         """,
-        payout_id, provider_id, [x.entry_id for x in lines], [x.kind for x in lines],
-        [x.source_table for x in lines], [x.source_id for x in lines],
-        [x.reason for x in lines], [x.amount_cents for x in lines],
-        [x.occurred_at for x in lines],
+        [p for p, _, _ in lines], [v for _, v, _ in lines], [x.entry_id for _, _, x in lines],
+        [x.kind for _, _, x in lines], [x.source_table for _, _, x in lines],
+        [x.source_id for _, _, x in lines], [x.reason for _, _, x in lines],
+        [x.amount_cents for _, _, x in lines], [x.occurred_at for _, _, x in lines],
     )  # fmt: skip
 
 
@@ -218,6 +241,19 @@ async def get_destination(conn: asyncpg.Connection, provider_id: uuid.UUID) -> s
         provider_id,
     )
     return found
+
+
+async def list_destinations(
+    conn: asyncpg.Connection, provider_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """get_destination of many providers: those whose Connect account can be paid."""
+    rows = await conn.fetch(
+        "SELECT provider_id, stripe_account_id FROM payout_accounts "
+        "WHERE provider_id = ANY($1::uuid[]) AND payouts_enabled "
+        "AND stripe_account_id IS NOT NULL",
+        provider_ids,
+    )
+    return {r["provider_id"]: r["stripe_account_id"] for r in rows}
 
 
 async def has_open_hold(conn: asyncpg.Connection, provider_id: uuid.UUID) -> bool:
@@ -353,11 +389,15 @@ async def list_runs(
                             alias="r", newest_first=True)  # fmt: skip
 
 
-async def payout_exists(conn: asyncpg.Connection, provider_id: uuid.UUID, cutoff: datetime) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM payouts WHERE provider_id = $1 AND period_end = $2)",
-        provider_id, cutoff,
-    ))  # fmt: skip
+async def list_paid_periods(
+    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], cutoff: datetime
+) -> set[uuid.UUID]:
+    """Those of the providers with a payout for this cutoff."""
+    rows = await conn.fetch(
+        "SELECT provider_id FROM payouts WHERE provider_id = ANY($1::uuid[]) AND period_end = $2",
+        provider_ids, cutoff,
+    )  # fmt: skip
+    return {r["provider_id"] for r in rows}
 
 
 async def get_run(conn: asyncpg.Connection, run_date: date) -> PayoutRunOut | None:
