@@ -4,7 +4,9 @@ Foreign tables read: claim_submissions, claims and claim_lines (a CLP matched to
 CLP01 = CLM01, a line by REF*6R), payers (the payment's payer by its X12 id; a claim's filing
 window), and for the facts a loss is decided on (recoupment.py), in the match's one statement:
 therapy_sessions (when the session was confirmed), provider_locations and clients (the state of
-the service address), provider_licences (a licence valid there on the date of service).
+the service address), provider_licences (a licence valid there on the date of service); and
+journal_entries, journal_lines and ledger_accounts (ledger) for what a claim's session earned
+its provider and what its remittances took back (a recoupment's cap).
 """
 
 from __future__ import annotations
