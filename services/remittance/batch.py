@@ -4,8 +4,9 @@
 its own (about 15 statements a claim). What those decisions read is read here once for the
 whole payment, its rows locked in the order of their ids: the claims CLP01 (and the PLBs) name,
 the remittances that stand on them or that a reversal may negate, each claim's payer_receivable
-and PLB timing, the recoupment policies of its CARCs, what each original's entries booked. What
-they write is staged, and what a later CLP of the same payment reads follows what the earlier
+and PLB timing, the recoupment policies of its CARCs, what each original's entries booked, what
+each claim's session earned its provider and what its remittances took back. What they write is
+staged, and what a later CLP of the same payment reads follows what the earlier
 ones staged (a reversal then its correction, a claim paid twice): a staged remittance stands
 until a staged reversal negates it, and a staged entry moves its claim's receivable and its
 source's net. `flush_claims` and `flush` write the staged rows; the payment's transaction is the
@@ -50,6 +51,10 @@ class Batch:
     receivables: dict[uuid.UUID, int]
     timing: dict[uuid.UUID, int]
     nets: dict[uuid.UUID, Counter[NetAccount]]  # per remitted claim: what NEGATED booked
+    # Per claim: what its session booked the provider, and what its remittances took back
+    # (net of reversals); a recoupment takes at most the difference.
+    earned: dict[uuid.UUID, int] = field(default_factory=dict)
+    recouped: dict[uuid.UUID, int] = field(default_factory=dict)
     by_claim: defaultdict[uuid.UUID, list[q.Remitted]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -86,6 +91,15 @@ class Batch:
             if payer_id is not None and remitted.payer_id == payer_id:
                 return remitted
         return next((r for r in self.by_clm01.get(clm01, ()) if not r.reversed), None)
+
+    def recoupable(self, claim_id: uuid.UUID) -> int:
+        """What a recoupment on the claim may still take from its provider."""
+        return max(self.earned.get(claim_id, 0) - self.recouped.get(claim_id, 0), 0)
+
+    def took_back(self, claim_id: uuid.UUID, net: Counter[NetAccount]) -> None:
+        """A staged entry of the claim's remittance moved its provider's payable by `net`."""
+        cents = sum(v for (account, _, _), v in net.items() if account == "provider_payable")
+        self.recouped[claim_id] = self.recouped.get(claim_id, 0) + cents
 
     def reverse(self, original: q.Remitted, reversal_id: uuid.UUID) -> None:
         original.reversed = True
@@ -140,7 +154,7 @@ async def read_batch(
     payer_id: uuid.UUID | None,
     remittance: Remittance,
 ) -> Batch:
-    """Everything the payment's CLPs read, in nine statements at most, their rows locked."""
+    """Everything the payment's CLPs read, in ten statements at most, their rows locked."""
     matches = await q.list_claim_matches(conn, _wanted(remittance))
     reversals = [clp for clp in remittance.claims if clp.status == "22"]
     numbers = sorted({clp.payer_claim_number for clp in reversals})
@@ -170,6 +184,10 @@ async def read_batch(
         timing=await q.list_plb_on_claims(conn, claim_ids) if claim_ids else {},
         nets={source: Counter(net) for source, net in nets.items()},
     )  # fmt: skip
+    locked = claim_ids + more
+    figures = await q.list_provider_figures(conn, locked) if locked else {}
+    for claim_id, (earned, recouped) in figures.items():
+        batch.earned[claim_id], batch.recouped[claim_id] = earned, recouped
     for row in remitted:
         batch.stands(row)
     return batch

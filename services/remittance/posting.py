@@ -6,7 +6,8 @@ Per claim, one `claim_remitted` entry: Dr payer_clearing / Cr payer_receivable (
 and client_receivable; the rest of the claim's payer_receivable to claim_losses (the denied
 part, at most the non-contractual adjustments) and contractual_adjustment (the gap to the
 payer's allowed amount), so the claim's payer_receivable ends at zero. A loss whose CARC the
-policy recoups adds a `recoupment` entry (Dr provider_payable / Cr claim_losses). A reversal
+policy recoups adds a `recoupment` entry (Dr provider_payable / Cr claim_losses), the claim's
+recoupments together at most what its session earned the provider (batch.py). A reversal
 posts the negation of what its original's entries booked. Every key is derived from the trace
 and the claim's ordinal in its payment, so a re-run after a crash posts nothing twice.
 """
@@ -145,6 +146,7 @@ async def post_reversal(
         net[("unapplied_cash", None, None)] -= extra
         posted.notes.append("the reversal's amount differs from the payment it reverses")
     await book(batch, "claim_remitted", key, ("remitted_claims", posted.id), net, "835 reversal")
+    batch.took_back(original.claim_id, net)  # the original's recoupments given back
 
 
 async def post_adjudication(
@@ -196,7 +198,9 @@ async def _recoup(
     losses: list[Adjustment],
     loss: int,
 ) -> None:
-    """Each loss adjustment's share of the loss, in file order, by its CARC's policy."""
+    """Each loss adjustment's share of the loss, in file order, by its CARC's policy; all of
+    the claim's recoupments together at most what its session earned the provider (the rest
+    stays the platform's loss, its margin never taken from the provider)."""
     facts = loss_facts(match)
     left = loss
     for n, adjustment in enumerate(losses, start=1):
@@ -207,13 +211,15 @@ async def _recoup(
         decision = decide_among(batch.policies, adjustment.group, adjustment.reason, facts)
         if decision.flag_ops:
             posted.notes.append(decision.reason_text)
-        if decision.decision != "recoup":
+        taken = min(share, batch.recoupable(match.claim_id))
+        if decision.decision != "recoup" or taken <= 0:
             continue
         net: Counter[Account] = Counter()
-        net[("provider_payable", match.provider_id, None)] += share
-        net[("claim_losses", None, None)] -= share
+        net[("provider_payable", match.provider_id, None)] += taken
+        net[("claim_losses", None, None)] -= taken
         source = ("remitted_claims", posted.id)
         await book(batch, "recoupment", f"{key}-r{n}", source, net, decision.reason_text)
+        batch.took_back(match.claim_id, net)
 
 
 async def post_provider_adjustment(

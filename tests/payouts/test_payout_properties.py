@@ -266,11 +266,6 @@ async def test_random_events_keep_the_books_balanced_and_never_overpay(
         await example.rollback()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/remittance/posting.py _recoup books the claim's "
-    "whole loss (the allowed amount) against the provider, not what they earned",
-)
 async def test_a_recouped_denial_takes_back_no_more_than_the_session_earned(
     db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
     stripe_client: stripe.StripeClient, settings: Settings, token: Any,

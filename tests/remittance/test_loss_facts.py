@@ -131,11 +131,11 @@ async def assert_recouped(
     db: asyncpg.Connection, billed: Billed, row: asyncpg.Record, words: str
 ) -> None:
     ((memo, amount, side),) = await recoupments(db, row)
-    assert (amount, side) == (12000, "debit")
+    assert (amount, side) == (RATE, "debit")  # at most what the session earned the provider
     assert memo.startswith("Recouped from the provider: ")
     assert words in memo
-    assert await balance(db, "provider_payable", billed.provider_id) == RATE - 12000
-    assert await balance(db, "claim_losses") == 0  # the loss recovered from the provider
+    assert await balance(db, "provider_payable", billed.provider_id) == 0
+    assert await balance(db, "claim_losses") == 12000 - RATE  # the platform's margin, its own
     assert not row["needs_ops"]
 
 

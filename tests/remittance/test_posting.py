@@ -125,12 +125,64 @@ async def test_a_denial_is_a_loss_the_policy_recoups(db, ops, provider, payer_id
     assert await claim_status(db, billed.claim_id) == "denied"
     (row,) = await remitted(db, billed)
     assert (row["outcome"], row["loss_cents"], row["true_up_cents"]) == ("denied", 12000, -2000)
-    # CO-50 (not medically necessary) is the provider's: recouped from their payable.
+    # CO-50 (not medically necessary) is the provider's: recouped from their payable, at most
+    # the rate their session earned them; the platform's margin stays its own loss.
     rate = 9600
-    assert await balance(db, "provider_payable", billed.provider_id) == rate - 12000
-    assert await balance(db, "claim_losses") == 0
+    assert await balance(db, "provider_payable", billed.provider_id) == 0
+    assert await balance(db, "claim_losses") == 12000 - rate
     # A notification (BPR01 H) moves no cash.
     assert await balance(db, "payer_clearing") == 0
+    await _zero_and_balanced(db, billed)
+
+
+# DENIED's reversal, then its correction denied again (CO-50 once more).
+DENIAL_REVERSED_AND_DENIED = """\
+CLP*HC0000006A*22*-150*0*0*12*PCN0000000006*11*1~
+SVC*HC:90837*-150*0**-1~
+CAS*CO*50*-150~
+REF*6R*L0000006A1~
+""" + f.DENIED.replace("PCN0000000006", "PCN0000000016")
+
+
+async def test_a_denial_reversed_and_denied_again_recoups_the_session_once(
+    db, ops, provider, payer_id
+):
+    billed = await bill(db, payer_id, provider)
+    await post(db, ops, file_of(f.transaction(ours(f.DENIED, billed, "6"), bpr=H_BPR)))
+    again = f.transaction(ours(DENIAL_REVERSED_AND_DENIED, billed, "6"), bpr=H_BPR, trace="EFT2")
+    await post(db, ops, file_of(again, control=102))
+    rows = await remitted(db, billed)
+    assert sorted(r["outcome"] for r in rows) == ["denied", "denied", "reversed"]
+    # The reversal gave the first recoupment back; the second took the rate once more, no more.
+    recouped = await db.fetch(
+        "SELECT l.amount_cents FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id"
+        " WHERE e.kind = 'recoupment' AND l.side = 'debit' AND e.source_id = ANY ($1::uuid[])",
+        [r["id"] for r in rows],
+    )
+    assert [r["amount_cents"] for r in recouped] == [9600, 9600]
+    assert await balance(db, "provider_payable", billed.provider_id) == 0
+    assert await balance(db, "claim_losses") == 12000 - 9600
+    await _zero_and_balanced(db, billed)
+
+
+async def test_recoupments_of_one_claim_stop_at_what_its_session_earned(
+    db, ops, provider, payer_id
+):
+    """A part recouped on the first 835; the correction's denial takes only what is left of the
+    session's rate once the reversal gave the first part back, never the allowed amount."""
+    billed = await bill(db, payer_id, provider)
+    part = f.DENIED.replace("*4*150*0*0*", "*1*150*70*0*").replace("150*0**1~", "150*70**1~")
+    part = part.replace("CAS*CO*50*150~", "CAS*CO*45*30~\nCAS*CO*50*50~")
+    await post(db, ops, file_of(f.transaction(ours(part, billed, "6"), paid="70")))
+    assert await balance(db, "provider_payable", billed.provider_id) == 9600 - 5000
+    reversal = (
+        "CLP*HC0000006A*22*-150*-70*0*12*PCN0000000006*11*1~\nSVC*HC:90837*-150*-70**-1~\n"
+        "CAS*CO*45*-30~\nCAS*CO*50*-50~\nREF*6R*L0000006A1~\n"
+    ) + f.DENIED.replace("PCN0000000006", "PCN0000000016")
+    body = f.transaction(ours(reversal, billed, "6"), trace="EFT3", bpr=_debit(70))
+    await post(db, ops, file_of(body, control=103))
+    assert await balance(db, "provider_payable", billed.provider_id) == 0
+    assert await balance(db, "claim_losses") == 12000 - 9600
     await _zero_and_balanced(db, billed)
 
 

@@ -4,7 +4,9 @@ Foreign tables read: claim_submissions, claims and claim_lines (a CLP matched to
 CLP01 = CLM01, a line by REF*6R), payers (the payment's payer by its X12 id; a claim's filing
 window), and for the facts a loss is decided on (recoupment.py), in the match's one statement:
 therapy_sessions (when the session was confirmed), provider_locations and clients (the state of
-the service address), provider_licences (a licence valid there on the date of service).
+the service address), provider_licences (a licence valid there on the date of service); and
+journal_entries, journal_lines and ledger_accounts (ledger) for what a claim's session earned
+its provider and what its remittances took back (a recoupment's cap).
 """
 
 from __future__ import annotations
@@ -181,6 +183,44 @@ async def list_claim_matches(conn: asyncpg.Connection, clm01s: list[str]) -> dic
 async def get_claim_match(conn: asyncpg.Connection, clm01: str) -> ClaimMatch | None:
     """Our claim whose version was sent with this CLM01, with the facts a loss is decided on."""
     return (await list_claim_matches(conn, [clm01])).get(clm01)
+
+
+# Per claim, from the ledger: what its session booked the provider (completion, edits,
+# corrections and a void: provider_payable credits less debits) and what its remittances took
+# back from them (recoupments less what reversals gave back: debits less credits).
+_PROVIDER_FIGURES = """
+    WITH sources AS (
+        SELECT c.id AS claim_id, 'therapy_sessions' AS source_table,
+               c.therapy_session_id AS source_id,
+               ARRAY['completion', 'completion_edited'] AS kinds, true AS earned
+        FROM claims c WHERE c.id = ANY ($1::uuid[])
+        UNION ALL
+        SELECT c.id, 'claims', c.id, ARRAY['claim_corrected', 'claim_voided'], true
+        FROM claims c WHERE c.id = ANY ($1::uuid[])
+        UNION ALL
+        SELECT r.claim_id, 'remitted_claims', r.id, ARRAY['claim_remitted', 'recoupment'], false
+        FROM remitted_claims r WHERE r.claim_id = ANY ($1::uuid[])
+    )
+    SELECT s.claim_id,
+           coalesce(sum(CASE l.side WHEN 'credit' THEN l.amount_cents ELSE -l.amount_cents END)
+                    FILTER (WHERE s.earned), 0)::bigint AS earned_cents,
+           coalesce(sum(CASE l.side WHEN 'debit' THEN l.amount_cents ELSE -l.amount_cents END)
+                    FILTER (WHERE NOT s.earned), 0)::bigint AS recouped_cents
+    FROM sources s
+    JOIN journal_entries e
+      ON e.source_table = s.source_table AND e.source_id = s.source_id AND e.kind = ANY (s.kinds)
+    JOIN journal_lines l ON l.entry_id = e.id
+    JOIN ledger_accounts a ON a.id = l.account_id AND a.kind = 'provider_payable'
+    GROUP BY s.claim_id
+"""
+
+
+async def list_provider_figures(
+    conn: asyncpg.Connection, claim_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per claim (earned, recouped) in cents, in one statement (a claim with neither: left out)."""
+    rows = await conn.fetch(_PROVIDER_FIGURES, claim_ids)
+    return {r["claim_id"]: (r["earned_cents"], r["recouped_cents"]) for r in rows}
 
 
 async def get_claim_by_payer_number(conn: asyncpg.Connection, number: str) -> uuid.UUID | None:
