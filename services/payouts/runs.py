@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 
@@ -90,11 +90,12 @@ async def enqueue(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
 
 
 async def freeze_payout(
-    conn: asyncpg.Connection, provider_id: uuid.UUID, run_date: date, rules: RunRules
-) -> str:
-    """The provider's payout for `run_date`, frozen once: created | held | existing |
-    below_minimum."""
-    cutoff = cutoff_of(run_date)
+    conn: asyncpg.Connection, provider_id: uuid.UUID, run_date: date, rules: RunRules,
+    cutoff: datetime | None = None,
+) -> str:  # fmt: skip
+    """The provider's payout for `run_date` (its cutoff: the day's start, or the instant ops
+    ran it now), frozen once: created | held | existing | below_minimum."""
+    cutoff = cutoff or cutoff_of(run_date)
     await q.lock_provider_run(conn, provider_id)
     window_end = cutoff - timedelta(hours=rules.edit_window_hours)
     lines = await q.list_uncovered_lines(conn, provider_id, cutoff, window_end)
@@ -139,8 +140,9 @@ async def on_funds_added(conn: asyncpg.Connection) -> int:
 
 
 async def run_payouts(
-    tx: Transactions, rules: RunRules, run_date: date, provider_id: uuid.UUID | None = None
-) -> RunTally:
+    tx: Transactions, rules: RunRules, run_date: date, provider_id: uuid.UUID | None = None,
+    cutoff: datetime | None = None,
+) -> RunTally:  # fmt: skip
     """Every provider due on `run_date` (or this one provider, whatever their schedule) paid
     once for that period; held payouts whose reason may have passed sent again."""
     tally = RunTally()
@@ -155,7 +157,7 @@ async def run_payouts(
             tally.on_hold += 1
             continue
         async with tx() as conn:
-            outcome = await freeze_payout(conn, record["provider_id"], run_date, rules)
+            outcome = await freeze_payout(conn, record["provider_id"], run_date, rules, cutoff)
         setattr(tally, outcome, getattr(tally, outcome) + 1)
     async with tx() as conn:
         await q.upsert_run(conn, run_date, tally.due, tally.below_minimum, clock.now())
@@ -166,12 +168,15 @@ async def run_payouts(
 async def run_payouts_now(
     conn: asyncpg.Connection, actor: Actor, data: PayoutRunIn, rules: RunRules
 ) -> PayoutRunOut:
-    """Ops' "run now" for a date (today or before), within the request's transaction."""
+    """Ops' "run now" for a date (today or before), within the request's transaction. Today's
+    takes everything due at this instant (its cutoff: now), so a second "run now" later in
+    the day pays what became due since, once; an earlier date's cutoff is that day's start."""
     if data.run_date > clock.today():
         raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
     if data.provider_id is not None:
         await providers.require_provider(conn, actor, data.provider_id)
-    await run_payouts(Transactions.within(conn), rules, data.run_date, data.provider_id)
+    cutoff = clock.now() if data.run_date == clock.today() else None
+    await run_payouts(Transactions.within(conn), rules, data.run_date, data.provider_id, cutoff)
     found = await q.get_run(conn, data.run_date)
     assert found is not None  # the run just wrote it
     await audit.record(conn, actor, "create", "payout_run", [found.id])
