@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal
+
+import msgspec
 
 from schemas.common import Out
 from schemas.payout_runs import PayoutStatus
@@ -42,3 +44,11 @@ class PayoutStatementOut(Out):
     adjustments_cents: int  # every other line
     total_cents: int  # = the payout's amount
     issued_at: datetime
+
+
+class PayoutNoticeJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The provider's payout notice, its statement's PDF attached (sent once the transfer is
+    paid; ids only in the payload)."""
+
+    job: ClassVar[str] = "send_payout_notice"
+    payout_id: uuid.UUID

@@ -17,10 +17,13 @@ import pytest
 import stripe
 
 from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.payout_statements import PayoutNoticeJob
 from services.core import clock
+from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
 from services.payments.gateway import StripeGateway
+from services.payouts.notices import prepare_notice
 from tests import factories as f
 from tests.payouts import run_world as r
 from tests.payouts import world as w
@@ -170,3 +173,40 @@ async def test_who_reads_a_statement_and_it_is_audited(
         "SELECT count(*) FROM audit_events WHERE entity = 'payout_statement' AND action = 'read'"
     )
     assert reads == 2  # ops' and the provider's; the refused reads are not
+
+
+async def test_a_paid_payout_queues_its_notice_with_the_pdf_once(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, token: Any, settings: Settings,
+) -> None:  # fmt: skip
+    provider, payout_id, _ = await _paid(db, api, tx, gateway, stripe_client, token)
+    rows = await db.fetch("SELECT id, payload FROM outbox WHERE job = 'send_payout_notice'")
+    assert [r["payload"]["payout_id"] for r in rows] == [payout_id]
+    message = await prepare_notice(db, settings, rows[0]["id"])
+    assert message is not None
+    email = await db.fetchval(
+        "SELECT u.email FROM users u JOIN providers p ON p.user_id = u.id WHERE p.id = $1",
+        provider.provider_id,
+    )
+    assert message.to == email
+    assert "$170.00" in message.subject
+    assert "2 session(s), $210.00, and 2 adjustment(s), -$40.00" in message.body
+    (attached,) = message.attachments
+    assert attached.content_type == "application/pdf"
+    text = pypdf.PdfReader(io.BytesIO(attached.data)).pages[0].extract_text()
+    assert "Payout statement" in text
+    assert "C.C." in text
+    assert "Cam" not in message.body  # initials only, in the PDF; no client in the email
+    audited = await db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE entity = 'payout_statement'"
+        " AND actor_role = 'system'"
+    )
+    assert audited == 1
+
+
+def test_the_worker_runs_the_notice_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARTH_ENV", "test")
+    from workers.settings import WorkerSettings
+
+    functions = {getattr(f, "name", None) or f.__name__ for f in WorkerSettings.functions}
+    assert PayoutNoticeJob.job in functions
