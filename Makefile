@@ -14,12 +14,13 @@ X12PY := $(X12VENV)/bin/python
 X12STAMP := $(X12VENV)/.synced
 PYTEST_WORKERS ?= auto
 
-.PHONY: help install lock lint fmt run test demo bench migrate clean x12-tools x12-lock
+.PHONY: help install lock lint fmt run test reliability demo bench migrate clean x12-tools x12-lock
 
 help:
 	@echo "make install   create .venv and install requirements.lock (only when the lock changed)"
 	@echo "make run       PostgreSQL + Redis (local or embedded), migrations, demo data, API and worker"
 	@echo "make test      the test suite (pytest -n $(PYTEST_WORKERS))"
+	@echo "make reliability  SIGKILL, concurrency/fault, OpenAPI fuzz and authz suites, a line each"
 	@echo "make lint      ruff check, ruff format --check, mypy, lint-imports (the import contracts)"
 	@echo "make fmt       ruff format and ruff check --fix"
 	@echo "make migrate   apply migrations to DATABASE_URL (or the local stack's hearth database)"
@@ -86,6 +87,15 @@ test: $(STAMP) x12-tools
 	@$(VPY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; fi; \
 	exit $$status
+
+# The reliability suites (tests/reliability.py), each a pytest run of its own; HEARTH_ENV as for
+# make test (tests/conftest.py). KILL_TRIALS (per flow) and FUZZ_EXAMPLES lower the budget for a
+# quick look; the floors (200 kills, 5,000 requests) are checked at the full one.
+RELIABILITY_WORKERS ?= 2
+reliability: $(STAMP) x12-tools
+	@$(VPY) -m tests.reliability --workers $(RELIABILITY_WORKERS) \
+		$(if $(KILL_TRIALS),--kill-trials $(KILL_TRIALS)) \
+		$(if $(FUZZ_EXAMPLES),--fuzz-examples $(FUZZ_EXAMPLES)) $(RELIABILITY_ARGS)
 
 # Settings refuse to load without HEARTH_ENV; these local commands say theirs (make run's is
 # set by infra/local/run.py, make test's by tests/conftest.py).

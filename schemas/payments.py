@@ -442,6 +442,7 @@ class FailedChargeRow(Out):
     decline_code: str | None
     failed_at: datetime | None
     attempt: int
+    credit_applied_cents: int  # what the client's credit settled of it (recovery then `paid`)
     # Its recovery (services/payments/recovery.py): retrying, awaiting_client, paid,
     # written_off, and the decline's class (soft, hard, authentication, no_card); None until
     # the follow-up job ran.

@@ -35,6 +35,9 @@ from services.core.migrations import migrate
 from services.core.settings import Settings, load_settings
 from tests.servers import Redis62
 
+# The reliability suites' markers and their record (tests/reliability.py, `make reliability`).
+pytest_plugins = ["tests.reliability"]
+
 ROOT = Path(__file__).resolve().parents[1]
 _RUN = uuid.uuid4().hex[:8]
 # What the `clock` fixture freezes the clock at unless a test freezes it elsewhere.

@@ -5,6 +5,9 @@ demo world, and is called as the demo's ops user, provider and client. Checked: 
 a 5xx; every status, content type, header and body is the documented one; invalid input is
 refused. (Schema-valid input that breaks a business rule, such as a date of birth in the
 future, is rightly refused with 422, so "valid data is accepted" is not checked.)
+
+HEARTH_FUZZ_EXAMPLES sets the examples per operation, generation mode and role (15 by default;
+`make reliability` asks for enough to send at least 5,000 requests and reads what was sent).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
@@ -39,6 +43,7 @@ from services.core.settings import Settings
 from services.dev.demo_data import PROVIDERS, load_demo_data
 from tests.conftest import clone_template, drop_database
 from tests.live import api_server, app_env
+from tests.reliability import record
 
 EXAMPLES = int(os.environ.get("HEARTH_FUZZ_EXAMPLES", "15"))
 CHECKS = [
@@ -117,7 +122,20 @@ def _drops_token(case: Any) -> bool:
     )
 
 
-def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
+def _counting_session(statuses: list[int]) -> requests.Session:
+    """A session that notes the status of every response the fuzzing got."""
+    session = requests.Session()
+
+    def note(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        statuses.append(response.status_code)
+
+    session.hooks["response"].append(note)
+    return session
+
+
+def _fuzz(
+    operation: Any, mode: GenerationMode, headers: dict[str, str], session: requests.Session
+) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @hyp_settings(
         max_examples=EXAMPLES,
@@ -127,13 +145,13 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None
     )
     def run(case: Any) -> None:
         if not _drops_token(case):
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            case.call_and_validate(session=session, headers=headers, checks=CHECKS)
             return
         # As the case means it (no token: a 401 is the rejection it expects), then with our
         # token so the rest of the case still reaches the handler, minus the rejection check
         # (whether what is left is invalid is no longer known).
-        case.call_and_validate(checks=CHECKS)
-        case.call_and_validate(headers=headers, checks=TOKEN_RESTORED_CHECKS)
+        case.call_and_validate(session=session, checks=CHECKS)
+        case.call_and_validate(session=session, headers=headers, checks=TOKEN_RESTORED_CHECKS)
 
     run()
 
@@ -154,12 +172,15 @@ def test_every_operation_under_fuzzing(
     assert httpx.get(f"{base}/auth/me", headers=headers).status_code == 200
     schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
     failures = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        try:
-            _fuzz(operation, mode, headers)
-        except Unsatisfiable:
-            continue  # nothing to make invalid (no parameters, no body)
-        except Exception as exc:
-            failures.append(f"{operation.label}: {exc}")
+    statuses: list[int] = []
+    with _counting_session(statuses) as session:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            try:
+                _fuzz(operation, mode, headers, session)
+            except Unsatisfiable:
+                continue  # nothing to make invalid (no parameters, no body)
+            except Exception as exc:
+                failures.append(f"{operation.label}: {exc}")
+    record("openapi", tried=len(statuses), failures=sum(1 for s in statuses if s >= 500))
     assert failures == [], "\n\n".join(failures)

@@ -14,6 +14,10 @@
 - The list filters by `customer` and `created`; `latest_charge` is the charge's id unless
   expanded.
 - Refunds by `charge` or `payment_intent`, never beyond what is left of the charge (400).
+- A charge carries `payment_method_details` (`type`, and `card` with `brand`, `last4`, expiry
+  and fingerprint), as Stripe's does: the card that paid, typed in or saved.
+- A `customer` Stripe does not know is refused as Stripe refuses it (400 `resource_missing`,
+  `param` customer), not localstripe's bare 404.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from localstripe.resources import Charge, List, PaymentIntent, PaymentMethod, Refund, store
+from localstripe.resources import (
+    Charge,
+    Customer,
+    List,
+    PaymentIntent,
+    PaymentMethod,
+    Refund,
+    store,
+)
 from localstripe.server import get_api_key
 
 from infra.stripe.errors import StripeError, answer, invalid
@@ -75,7 +87,16 @@ def install() -> None:
     def amount_refunded(charge: Charge) -> int:
         return sum(r.amount for r in charge.refunds._list if r.status != "failed")
 
+    def payment_method_details(charge: Charge) -> dict[str, Any] | None:
+        method = store.get(f"payment_method:{charge.payment_method}")
+        if method is None or method.type != "card":
+            return None
+        card = {k: method.card[k] for k in ("brand", "last4", "exp_month", "exp_year",
+                                             "fingerprint", "funding", "country")}  # fmt: skip
+        return {"type": "card", "card": card}
+
     PaymentIntent._export = export  # type: ignore[method-assign]
+    Charge.payment_method_details = property(payment_method_details)  # type: ignore[attr-defined]
     PaymentIntent.last_payment_error = property(last_payment_error)  # type: ignore[assignment]
     Charge.amount_refunded = property(amount_refunded)  # type: ignore[assignment]
     _index_refunds()
@@ -123,6 +144,10 @@ async def create_intent(request: web.Request) -> web.Response:
         raise invalid("off_session can only be used with confirm=true", param="off_session")
     if confirm and not data.get("payment_method"):
         raise _missing_method()
+    customer = data.get("customer")
+    if customer is not None and store.get(f"{Customer.object}:{customer}") is None:
+        raise invalid(f"No such customer: '{customer}'", param="customer",
+                      code="resource_missing")  # fmt: skip
     data["metadata"] = metadata(data.get("metadata"))
     intent = PaymentIntent._api_create(**data)
     for name in _KEPT:

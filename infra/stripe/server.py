@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp import web
 from localstripe import resources
 from localstripe import server as localstripe_server
-from localstripe.resources import Store, store
+from localstripe.errors import UserError
+from localstripe.resources import Store, StripeObject, store
 from localstripe.server import get_post_data
 
 from infra.stripe import admin, payments, setup_intents
@@ -79,6 +80,24 @@ def _install(sim: Simulator) -> None:
     resources.schedule_webhook = sim.webhooks.publish
     sim.ledger.install()
     payments.install()
+    _install_missing()
+
+
+def _install_missing() -> None:
+    """An unknown id answered as Stripe answers it (404 `resource_missing`, "No such
+    payment_intent: 'pi_x'"), not localstripe's bare "Not Found" with no code."""
+    original = StripeObject._api_retrieve.__func__  # type: ignore[attr-defined]
+
+    def retrieve(cls: type[StripeObject], id: Any) -> Any:
+        try:
+            return original(cls, id)
+        except UserError as exc:
+            if exc.code != 404:
+                raise
+            raise UserError(404, f"No such {cls.object}: '{id}'",
+                            {"code": "resource_missing", "param": "id"}) from exc  # fmt: skip
+
+    StripeObject._api_retrieve = classmethod(retrieve)  # type: ignore[method-assign,assignment]
 
 
 @web.middleware

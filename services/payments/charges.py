@@ -37,6 +37,8 @@ from services.payments.gateway import (
     StripeGateway,
     StripeUnknown,
 )
+from services.payments.lost_customers import customer_lost, forget_customer
+from services.payments.queries import recovery as rq
 from services.remittance import service as remittance
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,46 @@ async def add_unpayable(
     return charge_id
 
 
+def to_card(charge: ChargeRow) -> int:
+    """What the charge takes from a card: its amount less the credit applied before it was
+    first sent (a credit applied once an intent exists closes the charge: `apply_credit`)."""
+    return charge.amount_cents - charge.credit_applied_cents
+
+
+def never_sent(charge: ChargeRow) -> bool:
+    """No call for the charge was ever made: no key froze its amount yet."""
+    return charge.attempt == 0 and charge.payment_intent_id is None
+
+
+async def apply_credit(conn: asyncpg.Connection, charge: ChargeRow) -> ChargeRow | None:
+    """The client's credit first settles the charge (DESIGN.md "Balance due"; nothing booked:
+    credit and debt are one receivable), the row locked by the caller; None when there is no
+    credit to apply. A charge never sent takes the rest to the card itself (settled whole: it
+    succeeds with no card charged). A charge sent before keeps its intent's frozen amount under
+    its keys: it is closed (its recovery `paid`) and the rest is a `balance` charge of its own,
+    charged off-session by the charge_client job. The charge as it is now."""
+    covered = await write_offs.credit_covering(conn, charge)
+    if covered <= 0:
+        return None
+    now = clock.now()
+    rest = await write_offs.left_due(conn, charge) - covered
+    await rq.update_credit_applied(conn, charge.id, covered, now)
+    await audit.record(conn, SYSTEM, "update", ENTITY, [charge.id])
+    if never_sent(charge):
+        if rest <= 0:
+            await rq.update_settled_by_credit(conn, charge.id, now)
+            await write_offs.on_paid(conn, charge)
+            await _true_up_outcome(conn, charge, "charged")
+    else:
+        await rq.update_recovery_status(conn, charge.id, "paid", now)
+        if rest > 0:
+            source = ("client_charges", charge.id)
+            await add_charge(conn, charge.client_id, "balance", source, rest)
+    settled = await q.lock_charge(conn, charge.id)
+    assert settled is not None
+    return settled
+
+
 @dataclass(frozen=True)
 class Plan:
     """A claimed charge: what the call outside any transaction needs."""
@@ -124,6 +166,7 @@ class Outcome:
     failure_code: str | None = None
     decline_code: str | None = None
     intent_id: str | None = None
+    customer_lost: bool = False
 
 
 async def _true_up_outcome(
@@ -157,14 +200,11 @@ async def record_success(
         log.error("second intent for a charge", extra={"count": 1, "outcome": intent.id})
         await problems.queue_exception(conn, charge, intent, captured, "second_intent")
         return "another intent"
-    if (
-        intent.amount != charge.amount_cents
-        or captured.net_cents + captured.fee_cents != intent.amount
-    ):
+    if intent.amount != to_card(charge) or captured.net_cents + captured.fee_cents != intent.amount:
         log.error("captured amount differs", extra={"outcome": intent.id})
         await problems.queue_exception(conn, charge, intent, captured, "amount_differs")
         return "amount differs"
-    await book_capture(conn, SYSTEM, charge, intent.id, captured, charge.amount_cents)
+    await book_capture(conn, SYSTEM, charge, intent.id, captured, intent.amount)
     return "succeeded"
 
 
@@ -175,8 +215,10 @@ async def book_capture(
     """The charge succeeded with this intent's capture of `amount` and its entry, once (also
     what ops book from the exceptions queue); the row is locked by the caller."""
     now = clock.now()
+    card = captured.card
+    paid_with = (card.method_id, card.brand, card.last4) if card else (None, None, None)
     await q.update_succeeded(conn, charge.id, intent_id, captured.charge_id, captured.fee_cents,
-                             now)  # fmt: skip
+                             paid_with, now)  # fmt: skip
     await post_entry(
         conn,
         EntryIn(
@@ -233,6 +275,18 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, charge_id: uuid.UUID)
     if (busy := await not_to_call(conn, outbox_id, state, FINAL, "charge")) is not None:
         return busy
     assert charge is not None
+    if never_sent(charge) and (credited := await apply_credit(conn, charge)) is not None:
+        charge = credited
+        if charge.status == "succeeded":
+            await outbox.complete(conn, outbox_id)
+            return "settled by credit"
+        if to_card(charge) < STRIPE_MINIMUM_CENTS:
+            codes = ("below_stripe_minimum", None)
+            await q.update_failed(conn, charge.id, "balance_due", None, codes, now)
+            await write_offs.follow_up(conn, charge)
+            await _true_up_outcome(conn, charge, "balance_due")
+            await outbox.complete(conn, outbox_id)
+            return "balance_due"
     customer = await q.get_customer(conn, charge.client_id)
     method = await q.get_default_method(conn, charge.client_id)
     unknown = charge.status == "submitting"
@@ -302,14 +356,15 @@ async def _call(tx: Transactions, gateway: StripeGateway, plan: Plan) -> Outcome
     try:
         intent = await gateway.charge_off_session(
             key=f"charge-{charge.id}-a{plan.attempt}", customer=plan.customer,
-            method=plan.method, amount=charge.amount_cents, metadata=intent_metadata(charge),
+            method=plan.method, amount=to_card(charge), metadata=intent_metadata(charge),
         )  # fmt: skip
     except Declined as exc:
         return Outcome("declined", None, None, exc.failure_code, exc.decline_code, exc.intent_id)
     except StripeUnknown:
         return Outcome("unknown")
     except StripeFailed as exc:
-        return Outcome("error" if exc.transient else "refused", failure_code=exc.code[:100])
+        return Outcome("error" if exc.transient else "refused", failure_code=exc.code[:100],
+                       customer_lost=customer_lost(exc))  # fmt: skip
     async with tx() as conn:  # the intent's id at once, before anything else can fail
         await q.update_intent(conn, charge.id, intent.id, clock.now())
     try:
@@ -333,6 +388,8 @@ async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Out
         codes = (out.failure_code or "card_declined", out.decline_code)
         result = await record_failure(conn, charge, out.intent_id, codes)
     elif out.kind == "refused":
+        if out.customer_lost:
+            await forget_customer(conn, charge.client_id, plan.customer)
         result = await record_failure(conn, charge, None, (out.failure_code or "refused", None))
     elif out.kind == "error":
         # Stripe answered an error: the key would replay it, so the next run takes key n+1.

@@ -45,3 +45,14 @@ class ChargeNotFound(NotFound):
 
 class ChargeNotPayable(Conflict):
     code = "charge_not_payable"
+
+
+class StripeRefused(DomainError):
+    """Stripe answered and refused the request (a 4xx other than a card decline): not an
+    outage, and the same request would be refused again."""
+
+    status, code, title = 502, "stripe_refused", "Stripe refused the request"
+
+
+class StripeCustomerLost(Conflict):
+    code = "stripe_customer_lost"

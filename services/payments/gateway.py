@@ -24,11 +24,14 @@ class StripeUnknown(Exception):
 class StripeFailed(Exception):
     """Stripe answered with an error: `transient` (5xx, 429) may be retried under a new key."""
 
-    def __init__(self, code: str, *, transient: bool, status: int | None) -> None:
+    def __init__(
+        self, code: str, *, transient: bool, status: int | None, param: str | None = None
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.transient = transient
         self.status = status
+        self.param = param  # the parameter Stripe refused (customer: a customer it does not know)
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,20 @@ class Declined(Exception):
 
 
 @dataclass(frozen=True)
+class PaidCard:
+    """The card a charge took the money from (its payment_method_details.card)."""
+
+    method_id: str | None
+    brand: str | None
+    last4: str | None
+
+
+@dataclass(frozen=True)
 class Captured:
     charge_id: str
     fee_cents: int
     net_cents: int
+    card: PaidCard | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,18 @@ def _intent(obj: Any) -> Intent:
         decline_code=_field(error, "decline_code"),
         failure_code=_field(error, "code"),
     )
+
+
+def _paid_card(charge: Any) -> PaidCard:
+    method = _field(charge, "payment_method")
+    card = _field(_field(charge, "payment_method_details"), "card")
+    brand, last4 = _field(card, "brand"), _field(card, "last4")
+    return PaidCard(
+        method_id=method if isinstance(method, str) or method is None else method.id,
+        brand=str(brand)[:50] if brand else None,
+        last4=str(last4) if isinstance(last4, str) and len(last4) == 4 and last4.isdigit()
+        else None,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -180,8 +205,10 @@ class StripeGateway:
                 # Another request under the same key is still in flight: its outcome is unknown.
                 raise StripeUnknown("a request under this key is in flight") from exc
             transient = status is None or status >= 500 or status == 429
-            raise StripeFailed(exc.code or type(exc).__name__, transient=transient,
-                               status=status) from exc  # fmt: skip
+            error = _field(exc, "error")
+            raise StripeFailed(exc.code or _field(error, "code") or type(exc).__name__,
+                               transient=transient, status=status,
+                               param=_field(error, "param")) from exc  # fmt: skip
 
     async def create_customer(self, client_id: uuid.UUID, attempt: int) -> str:
         customer = await self._call(lambda: self.client.v1.customers.create_async(
@@ -258,7 +285,8 @@ class StripeGateway:
             charge_id, params={"expand": ["balance_transaction"]}
         ))  # fmt: skip
         txn = obj.balance_transaction
-        return Captured(charge_id=obj.id, fee_cents=int(txn.fee), net_cents=int(txn.net))
+        return Captured(charge_id=obj.id, fee_cents=int(txn.fee), net_cents=int(txn.net),
+                        card=_paid_card(obj))  # fmt: skip
 
     async def refund(
         self, *, key: str, intent: str, amount: int, metadata: dict[str, str]

@@ -35,12 +35,19 @@ from schemas.payments import (
 from services.clients import service as clients
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM, Actor
-from services.core.errors import Unprocessable
+from services.core.errors import DomainError, Unprocessable
 from services.core.transactions import Transactions
 from services.payments import charges
 from services.payments import queries as q
-from services.payments.errors import ChargeNotFound, ChargeNotPayable, StripeUnavailable
+from services.payments.errors import (
+    ChargeNotFound,
+    ChargeNotPayable,
+    StripeCustomerLost,
+    StripeRefused,
+    StripeUnavailable,
+)
 from services.payments.gateway import Declined, Intent, StripeFailed, StripeGateway, StripeUnknown
+from services.payments.lost_customers import customer_lost, forget_customer
 from services.payments.queries import recovery as rq
 
 PAYABLE = ("requires_payment_method", "requires_confirmation")
@@ -62,7 +69,7 @@ def _check_payable(charge: ChargeRow) -> None:
     if charge.status in ("pending", "submitting"):
         raise ChargeNotPayable("the charge is being sent to the card: try again shortly",
                                field="charge_id")  # fmt: skip
-    if charge.amount_cents < STRIPE_MINIMUM_CENTS:
+    if charges.to_card(charge) < STRIPE_MINIMUM_CENTS:
         raise ChargeNotPayable("the balance is under Stripe's 50-cent minimum: it is carried "
                                "to your statement", field="charge_id")  # fmt: skip
 
@@ -71,7 +78,7 @@ def _out(charge: ChargeRow, status: str, intent: Intent | None, secret: str | No
          decline: str | None = None) -> ChargePaymentOut:  # fmt: skip
     paid = intent is not None and intent.status == "succeeded"
     return ChargePaymentOut(
-        charge_id=charge.id, amount_cents=charge.amount_cents, currency="usd",
+        charge_id=charge.id, amount_cents=charges.to_card(charge), currency="usd",
         charge_status=status,  # type: ignore[arg-type]
         payment_intent_id=intent.id if intent else charge.payment_intent_id,
         intent_status=intent.status if intent else None,
@@ -106,7 +113,7 @@ async def _intent(tx: Transactions, gateway: StripeGateway, charge: ChargeRow,
     try:
         intent, secret = await gateway.create_payable_intent(
             key=f"charge-{charge.id}-a{attempt}", customer=customer,
-            amount=charge.amount_cents, metadata=charges.intent_metadata(charge),
+            amount=charges.to_card(charge), metadata=charges.intent_metadata(charge),
         )  # fmt: skip
     except StripeFailed as exc:
         if not exc.transient:  # Stripe keeps the error under the key: the next takes n+1
@@ -118,6 +125,42 @@ async def _intent(tx: Transactions, gateway: StripeGateway, charge: ChargeRow,
     return intent, secret
 
 
+async def _credit_first(conn: asyncpg.Connection, charge: ChargeRow) -> ChargeRow | None:
+    """The charge after the client's credit settled what it could (None: no credit)."""
+    if charge.status not in ("failed", "balance_due") or await _closed_by_credit(conn, charge):
+        return None
+    return await charges.apply_credit(conn, charge)
+
+
+async def _closed_by_credit(conn: asyncpg.Connection, charge: ChargeRow) -> bool:
+    """A charge sent before that a credit closed (the rest is a charge of its own)."""
+    if charge.status == "succeeded" or charge.credit_applied_cents == 0:
+        return False
+    recovery = await rq.lock_recovery(conn, charge.id)
+    return recovery is not None and recovery.status == "paid"
+
+
+async def _refusal(
+    tx: Transactions, client_id: uuid.UUID, customer: str | None,
+    exc: StripeFailed | StripeUnknown,
+) -> DomainError:  # fmt: skip
+    """What the client is told when Stripe did not take the request: no answer or an outage
+    (503, try again), or Stripe refused it and why (its code): the same request would be
+    refused again. A customer Stripe no longer knows is forgotten (lost_customers.py)."""
+    if isinstance(exc, StripeUnknown):
+        return StripeUnavailable("Stripe did not answer: try again")
+    if exc.transient:
+        return StripeUnavailable(f"Stripe is unavailable ({exc.code}): try again")
+    if customer is not None and customer_lost(exc):
+        async with tx() as conn:
+            await forget_customer(conn, client_id, customer)
+        return StripeCustomerLost(
+            "Stripe no longer has the card saved for you: pay with a card now, or save one "
+            "again", field="charge_id",
+        )  # fmt: skip
+    return StripeRefused(f"Stripe refused the payment ({exc.code})", field="charge_id")
+
+
 async def pay_charge(
     tx: Transactions, gateway: StripeGateway, actor: Actor, charge_id: uuid.UUID,
     data: PayChargeIn, request_key: str | None,
@@ -126,9 +169,19 @@ async def pay_charge(
     async with tx() as conn:
         charge = await _visible_charge(conn, actor, charge_id)
         _check_payable(charge)
-        if charge.credit_applied_cents > 0:
+        # The client's credit first settles the charge (committed even when the answer is
+        # that nothing is left to pay here).
+        credited = await _credit_first(conn, charge)
+    if credited is not None:
+        if credited.status == "succeeded":
+            return _out(credited, "succeeded", None, None)
+        _check_payable(credited)
+    async with tx() as conn:
+        charge = await _visible_charge(conn, actor, charge_id)
+        if await _closed_by_credit(conn, charge):
             raise ChargeNotPayable("your credit settled this balance; what was left of it is "
                                    "a charge of its own", field="charge_id")  # fmt: skip
+        _check_payable(charge)
         if await q.sum_refunds_of_charge(conn, charge.id, ("applied",)) > 0:
             raise ChargeNotPayable("a refund reduced this balance: ask us to settle it",
                                    field="charge_id")  # fmt: skip
@@ -156,7 +209,7 @@ async def pay_charge(
                 intent, secret = await gateway.get_intent_secret(intent.id)
         status = await _record_if_paid(tx, gateway, charge.id, intent)
     except (StripeFailed, StripeUnknown) as exc:
-        raise StripeUnavailable("Stripe did not answer: try again") from exc
+        raise await _refusal(tx, charge.client_id, customer, exc) from exc
     return _out(charge, status, intent, secret, decline)
 
 
@@ -173,7 +226,7 @@ async def get_charge_payment(
         intent, secret = await gateway.get_intent_secret(charge.payment_intent_id)
         status = await _record_if_paid(tx, gateway, charge.id, intent)
     except (StripeFailed, StripeUnknown) as exc:
-        raise StripeUnavailable("Stripe did not answer: try again") from exc
+        raise await _refusal(tx, charge.client_id, None, exc) from exc
     return _out(charge, status, intent, secret if status != "succeeded" else None)
 
 

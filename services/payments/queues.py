@@ -38,6 +38,7 @@ from services.payments.errors import FailedRefundNotFound, PaymentExceptionNotFo
 from services.payments.gateway import Captured
 from services.payments.problems import EXCEPTION, FAILED_REFUND, already_resolved, audited_page
 from services.payments.queries import disputes as dq
+from services.remittance import service as remittance
 
 
 async def list_failed_refunds(
@@ -70,6 +71,10 @@ async def resolve_failed_refund(
                         amount_cents=failed.amount_cents)),
             memo="refund paid outside Stripe", occurred_at=now,
         ))  # fmt: skip
+        # The client has the refund now: its true-up is refunded, unless the refund was only
+        # part of it (the rest beyond the charge stays their credit).
+        if -(await dq.get_true_up_cents(conn, failed.true_up_id) or 0) == failed.amount_cents:
+            await remittance.settle_true_up_as(conn, failed.true_up_id, "refunded")
     await dq.update_failed_refund_resolved(conn, failed.id, data.action, data.note, actor.user,
                                            now)  # fmt: skip
     await audit.record(conn, actor, "update", FAILED_REFUND, [failed.id])

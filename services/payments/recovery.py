@@ -18,7 +18,7 @@ Attempts on one card are capped at `payment_retry_cap` in 30 days across all the
 charges; a retry over the cap waits until the oldest attempt leaves the window. The last
 scheduled retry declined: the balance is written off (write_offs.py). A credit the client
 holds by the time of a retry first settles the charge (DESIGN.md "Balance due"): only the rest
-is charged, as a new charge (`_apply_credit`).
+is charged, as a new charge (`charges.apply_credit`).
 """
 
 from __future__ import annotations
@@ -194,24 +194,6 @@ async def _stop_retrying(
     return why
 
 
-async def _apply_credit(
-    conn: asyncpg.Connection, outbox_id: int, charge: ChargeRow, covered: int
-) -> str:
-    """The credit applied to the charge (nothing booked: credit and debt are one receivable),
-    its recovery closed; what is left charged anew as a `balance` charge of its own (the
-    declined intent's amount is frozen under its keys), off-session by the charge_client job."""
-    now = clock.now()
-    rest = await write_offs.left_due(conn, charge) - covered
-    await rq.update_credit_applied(conn, charge.id, covered, now)
-    await rq.update_recovery_status(conn, charge.id, "paid", now)
-    if rest > 0:
-        source = ("client_charges", charge.id)
-        await charges.add_charge(conn, charge.client_id, "balance", source, rest)
-    await audit.record(conn, SYSTEM, "update", charges.ENTITY, [charge.id])
-    await outbox.complete(conn, outbox_id)
-    return "credit applied, the rest charged anew" if rest > 0 else "credit applied"
-
-
 async def _claim_retry(
     conn: asyncpg.Connection, settings: Settings, outbox_id: int, job: RetryChargeJob
 ) -> RetryPlan | str:
@@ -221,8 +203,10 @@ async def _claim_retry(
             or recovery.status != "retrying":  # fmt: skip
         await outbox.complete(conn, outbox_id)
         return "nothing to retry"
-    if (covered := await write_offs.credit_covering(conn, charge)) > 0:
-        return await _apply_credit(conn, outbox_id, charge, covered)
+    if (credited := await charges.apply_credit(conn, charge)) is not None:
+        await outbox.complete(conn, outbox_id)
+        rest = await write_offs.left_due(conn, credited)
+        return "credit applied, the rest charged anew" if rest > 0 else "credit applied"
     method, intent = charge.payment_method_id, charge.payment_intent_id
     if method is None or intent is None or not await rq.has_saved_card(conn, charge.client_id,
                                                                        method):  # fmt: skip

@@ -78,11 +78,13 @@ class PaymentsOpsController(Controller):
         kind: FromQuery[ChargeKind | None] = None,
         code: Code = None,
         since: FromQuery[datetime | None] = None,
+        include_settled: FromQuery[bool] = False,
         limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None,
     ) -> Page[FailedChargeOut]:  # fmt: skip
         """Charges that did not go through, oldest first: Stripe refused them (failed) or
-        they were never sent (balance_due: no card, under the 50¢ minimum)."""
-        filters = (status, client_id, kind, code, since)
+        they were never sent (balance_due: no card, under the 50¢ minimum). Those the
+        client's credit settled since (recovery `paid`) only with include_settled=true."""
+        filters = (status, client_id, kind, code, since, include_settled)
         return await statements.list_failed(conn, actor, filters, cursor, limit)
 
     @get("/balances-due", guards=[allow("ops")], operation_id="list_balances_due")

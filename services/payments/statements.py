@@ -331,15 +331,15 @@ async def get_statement(
 
 async def list_failed(
     conn: asyncpg.Connection, actor: Actor,
-    filters: tuple[str | None, uuid.UUID | None, str | None, str | None, datetime | None],
+    filters: tuple[str | None, uuid.UUID | None, str | None, str | None, datetime | None, bool],
     cursor: str | None, limit: int,
 ) -> Page[FailedChargeOut]:  # fmt: skip
     """Ops: charges that did not go through, oldest first; filters (status, client, kind,
-    failure or decline code, created since)."""
-    status, client_id, kind, code, since = filters
+    failure or decline code, created since, settled ones too: a credit closed them)."""
+    status, client_id, kind, code, since, settled = filters
     statuses = [status] if status else ["failed", "balance_due"]
     page = await page_of(
-        lambda a, n: q.list_failed(conn, statuses, (client_id, kind, code, since), a, n),
+        lambda a, n: q.list_failed(conn, statuses, (client_id, kind, code, since, settled), a, n),
         cursor, limit,
     )  # fmt: skip
     await audit.record(conn, actor, "read", CHARGE, [c.id for c in page.items])

@@ -100,7 +100,7 @@ async def _owed_back(conn: asyncpg.Connection, true_up: TrueUpOut) -> str | None
     if charge.status == "succeeded":
         taken = await q.sum_refunds_of_charge(conn, charge.id, ("pending", "submitting",
                                                                  "succeeded"))  # fmt: skip
-        amount = min(owed, charge.amount_cents - taken)
+        amount = min(owed, charges.to_card(charge) - taken)  # what the card paid, at most
         if amount > 0:
             refund_id = await q.insert_refund(conn, charge, true_up.id, amount, "pending", now)
             if refund_id is not None:
@@ -111,7 +111,7 @@ async def _owed_back(conn: asyncpg.Connection, true_up: TrueUpOut) -> str | None
                 return "refunding"
     else:
         reduced = await q.sum_refunds_of_charge(conn, charge.id, ("applied",))
-        amount = min(owed, charge.amount_cents - reduced)
+        amount = min(owed, charge.amount_cents - reduced - charge.credit_applied_cents)
         if amount > 0:
             refund_id = await q.insert_refund(conn, charge, true_up.id, amount, "applied", now)
             if refund_id is not None:

@@ -60,11 +60,17 @@ async def credit_covering(conn: asyncpg.Connection, charge: ChargeRow) -> int:
     due"): the ledger's receivable holds both, so what the client owes now (statements.owed_now,
     the charge's due included) short of that due is the credit left to apply. The client's
     Stripe customer row is locked first (when they have one), so two of their charges never
-    spend one credit."""
+    spend one credit. Nothing for a charge written off: its debt left the receivable for
+    bad_debt, and a credit there is the client's own (paying it reinstates the write-off)."""
     if await q.get_customer(conn, charge.client_id) is not None:
         await q.lock_customer(conn, charge.client_id)
+    recovery = await rq.lock_recovery(conn, charge.id)
+    if recovery is not None and recovery.written_off_at is not None:
+        return 0
     due = await left_due(conn, charge)
     owed = await statements.owed_now(conn, charge.client_id)
+    if charge.status in ("pending", "submitting"):
+        owed += due  # owed_now leaves out what a charge is taking: this one's due is owed too
     return min(max(due - max(owed, 0), 0), max(due, 0))
 
 

@@ -108,10 +108,12 @@ async def lock_ready(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> TrueUpO
 
 # What a settled true-up may still become: a balance due the client paid afterwards (on-session,
 # or charged once they saved a card) is charged; a refund the card returned after it succeeded
-# leaves the client a credit again.
+# leaves the client a credit again; a credit left by a refund the card returned is refunded
+# once ops paid it another way (a check, a bank transfer).
 _LATER: dict[TrueUpStatus, frozenset[TrueUpStatus]] = {
     "balance_due": frozenset({"charged"}),
     "refunded": frozenset({"credit"}),
+    "credit": frozenset({"refunded"}),
 }
 
 

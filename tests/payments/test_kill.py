@@ -3,7 +3,8 @@ once"): a real arq worker SIGKILLed at varied points while the simulator is slow
 answer, then restarted (every fourth time a day later, the keys forgotten); and a retry after
 Stripe forgot the Idempotency-Key (24 h later).
 
-HEARTH_KILL_TRIALS sets how many kills (20 by default; `make reliability` asks for more)."""
+HEARTH_KILL_TRIALS(_CHARGING) sets how many kills (20 by default; `make reliability` asks for
+more and reads what `_charged_once` counted)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,12 @@ from services.payments.gateway import StripeGateway
 from tests.live import app_env, process
 from tests.mailsink import MailSink, mail_sink  # noqa: F401 - the sink fixture
 from tests.payments import world as w
+from tests.reliability import kill_trials, record
 from tests.stripesim import API_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 
-TRIALS = int(os.environ.get("HEARTH_KILL_TRIALS", "20"))
+TRIALS = kill_trials("charging")
 WORKER = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
 # The simulator holds the create's answer this long (made first, answer then lost) or answers
 # this late; the kills spread from the claim to past that, so they land before the call, while
@@ -147,10 +149,9 @@ async def test_a_worker_killed_around_the_stripe_call_charges_each_once(
         for trial in range(TRIALS):
             clock.advance(RESTART_LATER)
             async with transaction(pool) as conn:
-                amount = 5_000 + trial
-                charge_id = await service.add_completion_charge(
-                    conn, client_id, uuid.uuid4(), amount
-                )
+                amount, session_id = 5_000 + trial, uuid.uuid4()
+                await w.completion_owed(conn, client_id, session_id, amount)
+                charge_id = await service.add_completion_charge(conn, client_id, session_id, amount)
             assert charge_id is not None
             charges[charge_id] = amount
             assert (await stripe_admin.delete("/_admin/faults")).status_code == 200
@@ -206,6 +207,17 @@ async def _charged_once(
     listed = sdk.v1.payment_intents.list(params={"customer": customer, "limit": 100})
     intents = list(listed.auto_paging_iter())
     per_charge = Counter(pi.metadata["hearth_charge_id"] for pi in intents)
+    entries = await pool.fetch(
+        "SELECT source_id, count(*) AS n FROM journal_entries WHERE kind = 'card_captured'"
+        " GROUP BY source_id"
+    )
+    booked = {r["source_id"]: r["n"] for r in entries}
+    made = {c: per_charge[str(c)] for c in charges}
+    record(
+        "charging", tried=len(charges),
+        lost=sum(1 for c in charges if not made[c] or not booked.get(c)),
+        duplicated=sum(max(0, n - 1) for n in [*made.values(), *booked.values()]),
+    )  # fmt: skip
     assert per_charge == Counter({str(c): 1 for c in charges}), per_charge
     assert all(pi.status == "succeeded" for pi in intents), [pi.status for pi in intents]
     stored = await pool.fetch("SELECT id, amount_cents, payment_intent_id FROM client_charges")
@@ -214,18 +226,13 @@ async def _charged_once(
         intent = by_intent[row["payment_intent_id"]]
         assert intent.metadata["hearth_charge_id"] == str(row["id"])
         assert intent.amount == row["amount_cents"] == charges[row["id"]]
-    entries = await pool.fetch(
-        "SELECT source_id, count(*) AS n FROM journal_entries WHERE kind = 'card_captured'"
-        " GROUP BY source_id"
-    )
-    assert {r["source_id"]: r["n"] for r in entries} == dict.fromkeys(charges, 1)
+    assert booked == dict.fromkeys(charges, 1)
     async with pool.acquire() as conn:
         assert (await ledger.get_trial_balance(conn)).imbalance_cents == 0
         receivable = AccountRef(kind="client_receivable", owner_id=client_id)
-        # Only the captures moved this client's receivable (no completion entry here): credited
-        # each charge's amount exactly once.
+        # Each completion's debt settled by its capture exactly once.
         balance = await ledger.get_account_balance(conn, receivable)
-        assert balance.balance_cents == -sum(charges.values())
+        assert balance.balance_cents == 0
     jobs = await pool.fetch("SELECT completed_at, failed_at FROM outbox")
     assert all(j["completed_at"] is not None and j["failed_at"] is None for j in jobs), jobs
 

@@ -34,18 +34,26 @@ async def _deliver(c: w.Charging, kinds: list[str], object_id: str) -> list[str]
     return await w.run_events(c.db, c.tx, c.gateway)
 
 
-async def test_a_failed_refund_lands_in_the_queue_once(charging: w.Charging) -> None:
-    c = charging
+async def refund_failed_at_card(c: w.Charging) -> tuple[Any, uuid.UUID, dict[str, Any]]:
+    """A true-up refunded whole to the card, the card then returning it at Stripe (no event
+    delivered yet): the claim, the true-up's id and its refund."""
     claimed = await _denied(c, await _billed_and_charged(c))
     await _settle(c.db)
     assert await w.run_refunds(c.db, c.tx, c.gateway) == ["refunded"]
     true_up_id = await c.db.fetchval("SELECT id FROM client_true_ups")
     (refund,) = await _refunds(c.db, true_up_id)
-    stripe_id = refund["stripe_refund_id"]
     failed = await c.admin.post(
-        f"/_admin/refunds/{stripe_id}/fail", json={"failure_reason": "expired_or_canceled_card"}
+        f"/_admin/refunds/{refund['stripe_refund_id']}/fail",
+        json={"failure_reason": "expired_or_canceled_card"},
     )
     assert failed.status_code == 200, failed.text
+    return claimed, true_up_id, refund
+
+
+async def test_a_failed_refund_lands_in_the_queue_once(charging: w.Charging) -> None:
+    c = charging
+    claimed, true_up_id, refund = await refund_failed_at_card(c)
+    stripe_id = refund["stripe_refund_id"]
     kinds = ["charge.refund.updated", "refund.failed", "refund.failed", "refund.created"]
     assert await _deliver(c, kinds, stripe_id) == ["refund reversed"] + ["nothing to change"] * 3
     assert await w.entries_of(c.db, "refund_failed", refund["id"]) == 1

@@ -176,6 +176,21 @@ async def committed_setup(
     return visit
 
 
+async def completion_owed(
+    conn: asyncpg.Connection, client_id: uuid.UUID, session_id: uuid.UUID, cents: int
+) -> None:
+    """The receivable a completion charge collects, as completion books it (the charge job
+    applies any credit the ledger shows first: a charge with no debt behind it looks paid)."""
+    receivable = AccountRef(kind="client_receivable", owner_id=client_id)
+    await post_entry(conn, EntryIn(
+        kind="completion", idempotency_key=f"completion-{session_id}",
+        source_table="therapy_sessions", source_id=session_id,
+        lines=(Line(account=receivable, side="debit", amount_cents=cents),
+               Line(account=AccountRef(kind="platform_revenue"), side="credit",
+                    amount_cents=cents)),
+    ))  # fmt: skip
+
+
 async def committed_charge(
     pool: asyncpg.Pool, gateway: StripeGateway, sdk: stripe.StripeClient, settings: Settings,
     amount_cents: int,
@@ -186,14 +201,7 @@ async def committed_charge(
     visit = await committed_setup(pool, gateway, sdk, settings)
     assert visit.client.client_id is not None
     async with transaction(pool) as conn:
-        receivable = AccountRef(kind="client_receivable", owner_id=visit.client.client_id)
-        await post_entry(conn, EntryIn(
-            kind="completion", idempotency_key=f"completion-{visit.session.id}",
-            source_table="therapy_sessions", source_id=visit.session.id,
-            lines=(Line(account=receivable, side="debit", amount_cents=amount_cents),
-                   Line(account=AccountRef(kind="platform_revenue"), side="credit",
-                        amount_cents=amount_cents)),
-        ))  # fmt: skip
+        await completion_owed(conn, visit.client.client_id, visit.session.id, amount_cents)
         await service.add_completion_charge(
             conn, visit.client.client_id, visit.session.id, amount_cents
         )

@@ -40,10 +40,11 @@ from tests.mailsink import MailSink, mail_sink  # noqa: F401 - the sink fixture
 from tests.payments.test_kill import WORKER, _a_day_later, _env, _until, queue  # noqa: F401
 from tests.payouts import run_world as r
 from tests.payouts import world as w
+from tests.reliability import kill_trials, record
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 
-TRIALS = int(os.environ.get("HEARTH_KILL_TRIALS", "20"))
+TRIALS = kill_trials("payouts")
 HOLD_S = 1.0
 LATEST_KILL_S = 1.4
 RESTART_LATER = LEASE + timedelta(seconds=30)
@@ -134,6 +135,15 @@ async def _paid_once(
     one payout_transferred entry each; the ledger balanced; nothing in transit."""
     transfers = list(sdk.v1.transfers.list(params={"limit": 100}).auto_paging_iter())
     per_payout = Counter(t.metadata["hearth_payout_id"] for t in transfers)
+    entries = await pool.fetch("SELECT source_id, count(*) AS n FROM journal_entries "
+                               "WHERE kind = 'payout_transferred' GROUP BY source_id")  # fmt: skip
+    booked = {e["source_id"]: e["n"] for e in entries}
+    record(
+        "payouts", tried=len(amounts),
+        lost=sum(1 for p in amounts if per_payout[str(p)] == 0 or booked.get(p, 0) == 0),
+        duplicated=sum(max(per_payout[str(p)] - 1, 0) + max(booked.get(p, 0) - 1, 0)
+                       for p in amounts),
+    )  # fmt: skip
     assert per_payout == Counter({str(p): 1 for p in amounts}), per_payout
     rows = await pool.fetch("SELECT id, amount_cents, stripe_transfer_id FROM payouts")
     by_id = {t.id: t for t in transfers}
@@ -141,9 +151,7 @@ async def _paid_once(
         transfer = by_id[row["stripe_transfer_id"]]
         assert transfer.metadata["hearth_payout_id"] == str(row["id"])
         assert transfer.amount == row["amount_cents"] == amounts[row["id"]]
-    entries = await pool.fetch("SELECT source_id, count(*) AS n FROM journal_entries "
-                               "WHERE kind = 'payout_transferred' GROUP BY source_id")  # fmt: skip
-    assert {e["source_id"]: e["n"] for e in entries} == dict.fromkeys(amounts, 1)
+    assert booked == dict.fromkeys(amounts, 1)
     async with pool.acquire() as conn:
         assert (await ledger.get_trial_balance(conn)).imbalance_cents == 0
         assert await r.balance(conn, "payouts_in_transit") == 0

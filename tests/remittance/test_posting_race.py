@@ -92,16 +92,19 @@ async def test_two_files_naming_the_same_claims_in_opposite_orders_both_post(
 # Big enough that posting it takes longer than the kill below waits (0.3 s after the first lock
 # on remitted_claims): posted a payment at a time, 600 claims took about that, and the kill
 # sometimes came after the COMMIT.
-def _big_file(billed: Billed, payments: int = 8, claims: int = 400) -> bytes:
-    """`payments` payments of `claims` claims each (ours first, the rest nobody's)."""
+def _big_file(
+    billed: Billed, payments: int = 8, claims: int = 400, *, tag: str = "", control: int = 101
+) -> bytes:
+    """`payments` payments of `claims` claims each (ours first, the rest nobody's); `tag` makes
+    the traces and claim numbers of one file of several."""
     bodies = []
     for p in range(payments):
         clps = [_paid(billed)] if p == 0 else []
         for n in range(claims - len(clps)):
-            clps.append(f.PAID.replace("HC0000001A", f"ZZ{p:02d}{n:05d}"))
+            clps.append(f.PAID.replace("HC0000001A", f"ZZ{tag}{p:02d}{n:05d}"))
         amount = str(100 * len(clps))
-        bodies.append(f.transaction("".join(clps), paid=amount, trace=f"EFT9{p:04d}"))
-    return f.interchange(bodies).encode()
+        bodies.append(f.transaction("".join(clps), paid=amount, trace=f"EFT9{tag}{p:04d}"))
+    return f.interchange(bodies, control=control).encode()
 
 
 async def test_a_posting_killed_mid_file_and_run_again_posts_everything_once(

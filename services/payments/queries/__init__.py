@@ -250,7 +250,7 @@ async def list_charges_of_source(conn: asyncpg.Connection, source_id: uuid.UUID)
         """
         SELECT id, client_id, kind, source_table, source_id, amount_cents, status, attempt,
                lease_until, payment_method_id, payment_intent_id, fee_cents, failure_code,
-               decline_code, created_at
+               decline_code, created_at, credit_applied_cents
         FROM client_charges WHERE source_id = $1 ORDER BY created_at, id
         """,
         source_id,
@@ -313,16 +313,20 @@ async def update_succeeded(
     intent: str,
     stripe_charge: str,
     fee_cents: int,
+    card: tuple[str | None, str | None, str | None],
     now: datetime,
 ) -> None:
+    """Paid; `card` (method, brand, last4) is the card Stripe charged (None: kept as sent)."""
     await conn.execute(
         """
         UPDATE client_charges SET status = 'succeeded', payment_intent_id = $2,
             stripe_charge_id = $3, fee_cents = $4, succeeded_at = $5, lease_until = NULL,
-            failure_code = NULL, decline_code = NULL, updated_at = $5
+            failure_code = NULL, decline_code = NULL, updated_at = $5,
+            payment_method_id = coalesce($6, payment_method_id), card_brand = $7,
+            card_last4 = $8
         WHERE id = $1
         """,
-        charge_id, intent, stripe_charge, fee_cents, now,
+        charge_id, intent, stripe_charge, fee_cents, now, *card,
     )  # fmt: skip
 
 
@@ -388,7 +392,7 @@ async def lock_completion_of_claim(
         SELECT ch.id, ch.client_id, ch.kind, ch.source_table, ch.source_id, ch.amount_cents,
                ch.status, ch.attempt, ch.lease_until, ch.payment_method_id,
                ch.payment_intent_id, ch.fee_cents, ch.failure_code, ch.decline_code,
-               ch.created_at
+               ch.created_at, ch.credit_applied_cents
         FROM client_charges ch JOIN claims cl ON cl.therapy_session_id = ch.source_id
         WHERE cl.id = $1 AND ch.kind = 'completion' FOR UPDATE OF ch
         """,

@@ -237,3 +237,11 @@ async def update_exception_resolved(
         """,
         exception_id, action, note, user_id, now,
     )  # fmt: skip
+
+
+async def get_true_up_cents(conn: asyncpg.Connection, true_up_id: uuid.UUID) -> int | None:
+    """The true-up's signed amount (negative: owed to the client); reads client_true_ups."""
+    cents: int | None = await conn.fetchval(
+        "SELECT amount_cents FROM client_true_ups WHERE id = $1", true_up_id
+    )
+    return cents

@@ -242,3 +242,19 @@ async def update_credit_applied(
         cents,
         now,
     )
+
+
+async def update_settled_by_credit(
+    conn: asyncpg.Connection, charge_id: uuid.UUID, now: datetime
+) -> None:
+    """A charge never sent that the client's credit settled whole: succeeded, no card
+    charged (migration 0046)."""
+    await conn.execute(
+        """
+        UPDATE client_charges SET status = 'succeeded', succeeded_at = $2, lease_until = NULL,
+            failure_code = NULL, decline_code = NULL, updated_at = $2
+        WHERE id = $1 AND payment_intent_id IS NULL AND credit_applied_cents = amount_cents
+        """,
+        charge_id,
+        now,
+    )

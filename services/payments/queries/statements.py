@@ -68,8 +68,9 @@ class ChargeLine(msgspec.Struct, frozen=True, kw_only=True):
 
 _CHARGES = """
 SELECT ch.id, ch.created_at, ch.kind, ch.amount_cents, ch.status, ch.failure_code,
-       ch.decline_code, ch.succeeded_at, ch.failed_at, pm.brand AS card_brand,
-       pm.last4 AS card_last4, tu.reason AS true_up_reason,
+       ch.decline_code, ch.succeeded_at, ch.failed_at,
+       coalesce(ch.card_brand, pm.brand) AS card_brand,
+       coalesce(ch.card_last4, pm.last4) AS card_last4, tu.reason AS true_up_reason,
        s.id AS session_id
 FROM client_charges ch
 LEFT JOIN payment_methods pm ON pm.id = ch.payment_method_id
@@ -107,7 +108,8 @@ class RefundLine(msgspec.Struct, frozen=True, kw_only=True):
 
 _REFUNDS = """
 SELECT r.id, r.created_at, r.charge_id, r.amount_cents, r.status, r.failure_code,
-       r.succeeded_at, pm.brand AS card_brand, pm.last4 AS card_last4, tu.reason,
+       r.succeeded_at, coalesce(ch.card_brand, pm.brand) AS card_brand,
+       coalesce(ch.card_last4, pm.last4) AS card_last4, tu.reason,
        s.id AS session_id
 FROM client_refunds r
 JOIN client_charges ch ON ch.id = r.charge_id
@@ -163,7 +165,7 @@ WITH receivable AS (
     WHERE a.kind = 'client_receivable' AND ($1::uuid IS NULL OR a.owner_id = $1)
     GROUP BY a.owner_id
 ), charging AS (
-    SELECT client_id, sum(amount_cents) AS cents FROM client_charges
+    SELECT client_id, sum(amount_cents - credit_applied_cents) AS cents FROM client_charges
     WHERE status IN ('pending', 'submitting') AND ($1::uuid IS NULL OR client_id = $1)
     GROUP BY client_id
 ), refunding AS (
@@ -180,7 +182,8 @@ WITH receivable AS (
     LEFT JOIN charge_recoveries cr ON cr.charge_id = ch.id
     WHERE ch.status IN ('failed', 'balance_due') AND ($1::uuid IS NULL OR ch.client_id = $1)
       AND coalesce(cr.status, '') NOT IN ('written_off', 'paid')
-      AND ch.amount_cents > (SELECT coalesce(sum(r.amount_cents), 0) FROM client_refunds r
+      AND ch.amount_cents - ch.credit_applied_cents
+          > (SELECT coalesce(sum(r.amount_cents), 0) FROM client_refunds r
                              WHERE r.charge_id = ch.id AND r.status = 'applied')
     GROUP BY ch.client_id
 ), uncharged AS (
@@ -236,24 +239,26 @@ async def list_balances_due(
 _FAILED = """
 SELECT ch.id, ch.created_at, ch.client_id, cl.first_name || ' ' || cl.last_name AS client_name,
        ch.kind, ch.amount_cents, ch.status, ch.failure_code, ch.decline_code, ch.failed_at,
-       ch.attempt, cr.status AS recovery_status, cr.decline_class
+       ch.attempt, ch.credit_applied_cents, cr.status AS recovery_status, cr.decline_class
 FROM client_charges ch JOIN clients cl ON cl.id = ch.client_id
 LEFT JOIN charge_recoveries cr ON cr.charge_id = ch.id
 WHERE ch.status = ANY ($1::text[])
   AND ($2::uuid IS NULL OR ch.client_id = $2)
   AND ($3::text IS NULL OR ch.kind = $3)
   AND ($4::text IS NULL OR ch.failure_code = $4 OR ch.decline_code = $4)
-  AND ($5::timestamptz IS NULL OR ch.created_at >= $5)"""
+  AND ($5::timestamptz IS NULL OR ch.created_at >= $5)
+  AND ($6::boolean OR cr.status IS DISTINCT FROM 'paid')"""
 
 
 async def list_failed(
     conn: asyncpg.Connection,
     statuses: list[str],
-    filters: tuple[uuid.UUID | None, str | None, str | None, datetime | None],
+    filters: tuple[uuid.UUID | None, str | None, str | None, datetime | None, bool],
     after: After | None,
     limit: int,
 ) -> list[FailedChargeRow]:
-    """Charges that did not go through, oldest first; filters (client, kind, code, since)."""
+    """Charges that did not go through, oldest first; filters (client, kind, code, since,
+    whether those a credit settled since, their recovery `paid`, are listed too)."""
     return await fetch_page(
         conn, FailedChargeRow, _FAILED, statuses, *filters, after=after, limit=limit, alias="ch"
     )
@@ -312,8 +317,10 @@ WITH moved AS (
     GROUP BY e.id
 )
 SELECT m.id AS entry_id, m.occurred_at, m.kind, m.amount_cents::bigint,
-       coalesce(ch.kind, rch.kind) AS charge_kind, pm.brand AS card_brand,
-       pm.last4 AS card_last4, coalesce(tr.reason, tu.reason) AS reason,
+       coalesce(ch.kind, rch.kind) AS charge_kind,
+       coalesce(ch.card_brand, rch.card_brand, pm.brand) AS card_brand,
+       coalesce(ch.card_last4, rch.card_last4, pm.last4) AS card_last4,
+       coalesce(tr.reason, tu.reason) AS reason,
        s.id AS session_id
 FROM moved m
 LEFT JOIN client_charges ch ON m.source_table = 'client_charges' AND ch.id = m.source_id
