@@ -51,6 +51,7 @@ def test_make_run_then_demo_twice(
         wait_ready(base, stack, log, timeout=60)
         seen: set[str] = set()  # every run completes sessions of its own
         claims_seen: set[str] = set()  # and submits claims of its own
+        payouts_seen: set[str] = set()  # and pays its providers once for them
         for attempt in (1, 2):
             out = tmp_path / f"demo-{attempt}"
             demo = subprocess.run(
@@ -90,6 +91,7 @@ def test_make_run_then_demo_twice(
                 _recovered(summary, demo.stdout, sim, api, _ops(api))
                 _settled(summary, demo.stdout, sim)
                 _statement(summary, demo.stdout)
+            _paid_out(summary, demo.stdout, payouts_seen)
         assert len(seen) == 14
         assert len(claims_seen) == 14
         os.killpg(stack.pid, signal.SIGINT)
@@ -428,3 +430,25 @@ def _statement(summary: dict[str, Any], stdout: str) -> None:
     lines = " ".join(stdout.split())
     assert f"statement {statement['month']}: Casey Morgan GET /clients/" in lines
     assert f"closing balance ${statement['closing_cents'] / 100:,.2f}" in lines
+
+
+def _paid_out(summary: dict[str, Any], stdout: str, payouts_seen: set[str]) -> None:
+    """Ops ran today's payout now: Maya was paid for this run's sessions (a second run on the
+    same day: a new payout, none paid twice), her statement adds up to the payout, and the
+    ledger's trial balance is zero."""
+    payouts = summary["payouts"]
+    assert payouts["count"] >= 1
+    assert payouts["cents"] > 0
+    assert not payouts_seen & set(payouts["ids"])
+    payouts_seen.update(payouts["ids"])
+    statement = payouts["statement"]
+    assert statement["payout_id"] in payouts["ids"]
+    assert sum(x["amount_cents"] for x in statement["lines"]) == statement["total_cents"] > 0
+    sessions = [x for x in statement["lines"] if x["kind"] == "session"]
+    assert sessions
+    assert all(re.fullmatch(r"[A-Z]\.[A-Z]\.", x["client_initials"]) for x in sessions)
+    assert all(x["cpt_codes"] for x in sessions)
+    assert summary["ledger_imbalance_cents"] == 0
+    lines = " ".join(stdout.split())
+    assert "statement Maya Okafor, payout of" in lines
+    assert "ops: trial balance" in lines

@@ -31,7 +31,13 @@ from workers.jobs.payments import (
     send_statement_email,
     write_off_charge,
 )
-from workers.jobs.payouts import check_trial_balance, create_top_up, run_payouts, transfer_payout
+from workers.jobs.payouts import (
+    check_trial_balance,
+    create_top_up,
+    run_payouts,
+    send_payout_notice,
+    transfer_payout,
+)
 from workers.jobs.remittance import (
     fetch_remittances,
     schedule_remittance_fetch,
@@ -84,6 +90,7 @@ class WorkerSettings:
         func(send_charge_notice, timeout=60),
         func(create_top_up, timeout=60),
         func(transfer_payout, timeout=60),
+        func(send_payout_notice, timeout=60),
         func(send_statement_email, timeout=30),
         # Builds one month's superbill and its PDF, then one SMTP send, nothing held.
         func(send_superbill_email, timeout=60),

@@ -77,6 +77,13 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    accuracy (`GET /remittances/estimate-accuracy`: the claims whose 835 stands in the last 90
    days, exact to the cent, mean absolute error, per payer). summary.json gains
    `claims_written_off` and `estimate_accuracy` (the answer as read).
+9. `payouts`: the demo's providers (Maya and the run's new therapist) get a payout account,
+   onboarded at the Stripe simulator; ops top up the platform's Stripe balance and press "run
+   now" for today for each (`POST /payouts/runs`): today's run takes what is due at that
+   instant, so each run pays the sessions it completed (net of what the 835s took back). The
+   demo waits for the transfers to be paid, prints Maya's statement (and writes it as CSV and
+   PDF beside summary.json) and reads the trial balance. summary.json gains `payouts` (count,
+   cents, ids, the statement's lines) and `ledger_imbalance_cents` (debits less credits).
 """
 
 from __future__ import annotations
@@ -99,6 +106,7 @@ from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
 from infra.demo.payments import save_cards, show_completion_charges, show_true_ups
+from infra.demo.payouts import run_payouts
 from infra.demo.recovery import recover_declined, show_statement
 from infra.demo.remittance import post_remittances
 from infra.demo.review import resolve_denials, show_estimate_accuracy
@@ -152,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             for old in edi.glob("*.x12"):
                 old.unlink()
             ops = setup["ops"]
+            onboarded = provider["provider"]
+            new_provider = {onboarded["id"]: f"{onboarded['first_name']} {onboarded['last_name']}"}
             steps: list[Callable[[], None]] = [
                 lambda: benefits_and_estimate(demo, ops, edi),
                 lambda: save_cards(demo),
@@ -165,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: show_statement(demo),
                 lambda: resolve_denials(demo, ops),
                 lambda: show_estimate_accuracy(demo, ops),
+                lambda: run_payouts(demo, ops, new_provider, args.out),
             ]
             for step in steps:
                 step()

@@ -57,9 +57,14 @@ _PRODUCTION_REQUIRED = (
 # Defaults one environment overrides (a variable set explicitly still wins). Development holds
 # ready claims 0 hours (DESIGN.md "Edit window and submission timing": the demo sets 0): `make
 # demo` submits the claims it completes at once instead of a day later, and charges a true-up
-# with no notice period (the statement email still goes first).
+# with no notice period (the statement email still goes first), and closes a session's edit
+# window at once: the demo's payout pays the sessions the demo completed.
 _ENV_DEFAULTS: dict[str, dict[str, str]] = {
-    "development": {"claim_hold_hours": "0", "true_up_notice_days": "0"}
+    "development": {
+        "claim_hold_hours": "0",
+        "true_up_notice_days": "0",
+        "session_edit_window_hours": "0",
+    }
 }
 
 
@@ -212,8 +217,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # claim_submit_interval_min minutes, takes it into a batch.
     claim_hold_hours: Annotated[int, Meta(ge=0, le=720)] = 24
     # A confirmed session's coding may be edited this long after its confirmation, and only
-    # while its claim is still ready (never submitted).
-    session_edit_window_hours: Annotated[int, Meta(ge=1, le=720)] = 48
+    # while its claim is still ready (never submitted); a payout takes a session only once its
+    # window has closed (0, development's: a session is payable, and no longer edited, once
+    # confirmed, so `make demo` pays the sessions it completes).
+    session_edit_window_hours: Annotated[int, Meta(ge=0, le=720)] = 48
     # The daily payout run (UTC hour): a provider owed less than the minimum is paid nothing
     # this time (what they are owed carries to the next payout).
     payout_run_hour: Annotated[int, Meta(ge=0, le=23)] = 6

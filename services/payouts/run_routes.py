@@ -4,11 +4,14 @@ own payouts)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from schemas.payout_runs import (
     PayoutDetailOut,
@@ -17,11 +20,12 @@ from schemas.payout_runs import (
     PayoutRunOut,
     PayoutStatus,
 )
+from schemas.payout_statements import PayoutStatementOut
 from services.core import idempotency
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.payouts import runs
+from services.payouts import runs, statements
 
 OPS = [allow("ops")]
 PROVIDER_OR_OPS = [allow("provider", "ops")]
@@ -30,6 +34,34 @@ ProviderQuery = Annotated[uuid.UUID | None, QueryParameter(description="one prov
 PeriodQuery = Annotated[
     date | None, QueryParameter(description="the run date (the period's end), YYYY-MM-DD")
 ]
+CSV, PDF = "text/csv", "application/pdf"
+Accept = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Accept", max_length=1000,
+        description="text/csv: the statement as CSV; application/pdf: as a PDF; else JSON",
+    ),
+]  # fmt: skip
+AS_DOCUMENT = {
+    200: ResponseSpec(
+        PayoutStatementOut,
+        description="The statement: JSON, or with `Accept: text/csv` CSV, or with"
+        " `Accept: application/pdf` a PDF document",
+    )
+}
+
+
+@dataclass
+class StatementOperation(Operation):
+    """The OpenAPI of a statement read: its 200 is JSON, CSV or a PDF (Litestar documents one
+    media type)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            binary = Schema(type=OpenAPIType.STRING, format="binary")  # type: ignore[arg-type]
+            ok.content[PDF] = OpenAPIMediaType(schema=binary)
+            ok.content[CSV] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
 
 
 def _rules(settings: AppSettings) -> runs.RunRules:
@@ -55,6 +87,28 @@ class PayoutController(Controller):
     ) -> PayoutDetailOut:
         """A payout and its statement lines (a provider: only their own)."""
         return await runs.get_payout(conn, actor, payout_id)
+
+    @get("/payouts/{payout_id:uuid}/statement", guards=PROVIDER_OR_OPS,
+         operation_id="get_payout_statement", responses=AS_DOCUMENT,
+         operation_class=StatementOperation)  # fmt: skip
+    async def statement(
+        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller, settings: AppSettings,
+        accept: Accept = None,
+    ) -> Response[PayoutStatementOut]:  # fmt: skip
+        """A payout's statement: a line per session (date of service, client initials, CPT,
+        rate) and per adjustment, adding up to the payout (a provider: only their own)."""
+        found = await statements.get_statement(conn, settings, actor, payout_id)
+        wanted = (accept or "").lower()
+        name = f"payout-{found.run_date.isoformat()}-{payout_id}"
+        if CSV in wanted:
+            disposition = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+            return Response(statements.to_csv(found), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+                            headers=disposition)  # fmt: skip
+        if PDF in wanted:
+            disposition = {"Content-Disposition": f'inline; filename="{name}.pdf"'}
+            return Response(statements.to_pdf(settings, found), media_type=PDF,  # type: ignore[arg-type]
+                            headers=disposition)  # fmt: skip
+        return Response(found)
 
     @post("/payouts/{payout_id:uuid}/retry", guards=OPS, operation_id="retry_payout",
           status_code=200)  # fmt: skip

@@ -109,12 +109,13 @@ def _frozen_entry(payout_id: uuid.UUID, provider_id: uuid.UUID, amount: int, run
 
 
 async def freeze_payouts(
-    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], run_date: date, rules: RunRules
-) -> list[str]:
-    """Each provider's payout for `run_date`, frozen once (created | held | existing |
-    below_minimum, in the order given); in one transaction, so many providers share its
-    statements and its COMMIT."""
-    cutoff = cutoff_of(run_date)
+    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], run_date: date, rules: RunRules,
+    cutoff: datetime | None = None,
+) -> list[str]:  # fmt: skip
+    """Each provider's payout for `run_date` (its cutoff: the day's start, or the instant ops
+    ran it now), frozen once (created | held | existing | below_minimum, in the order given);
+    in one transaction, so many providers share its statements and its COMMIT."""
+    cutoff = cutoff or cutoff_of(run_date)
     await q.lock_provider_runs(conn, provider_ids)
     window_end = cutoff - timedelta(hours=rules.edit_window_hours)
     lines = await q.list_uncovered_lines(conn, provider_ids, cutoff, window_end)
@@ -161,8 +162,9 @@ async def on_funds_added(conn: asyncpg.Connection) -> int:
 
 
 async def run_payouts(
-    tx: Transactions, rules: RunRules, run_date: date, provider_id: uuid.UUID | None = None
-) -> RunTally:
+    tx: Transactions, rules: RunRules, run_date: date, provider_id: uuid.UUID | None = None,
+    cutoff: datetime | None = None,
+) -> RunTally:  # fmt: skip
     """Every provider due on `run_date` (or this one provider, whatever their schedule) paid
     once for that period; held payouts whose reason may have passed sent again."""
     tally = RunTally()
@@ -180,7 +182,8 @@ async def run_payouts(
         batch.append(record["provider_id"])
     for first in range(0, len(batch), BATCH):
         async with tx() as conn:
-            outcomes = await freeze_payouts(conn, batch[first : first + BATCH], run_date, rules)
+            chunk = batch[first : first + BATCH]
+            outcomes = await freeze_payouts(conn, chunk, run_date, rules, cutoff)
         for outcome in outcomes:
             setattr(tally, outcome, getattr(tally, outcome) + 1)
     async with tx() as conn:
@@ -192,12 +195,15 @@ async def run_payouts(
 async def run_payouts_now(
     conn: asyncpg.Connection, actor: Actor, data: PayoutRunIn, rules: RunRules
 ) -> PayoutRunOut:
-    """Ops' "run now" for a date (today or before), within the request's transaction."""
+    """Ops' "run now" for a date (today or before), within the request's transaction. Today's
+    takes everything due at this instant (its cutoff: now), so a second "run now" later in
+    the day pays what became due since, once; an earlier date's cutoff is that day's start."""
     if data.run_date > clock.today():
         raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
     if data.provider_id is not None:
         await providers.require_provider(conn, actor, data.provider_id)
-    await run_payouts(Transactions.within(conn), rules, data.run_date, data.provider_id)
+    cutoff = clock.now() if data.run_date == clock.today() else None
+    await run_payouts(Transactions.within(conn), rules, data.run_date, data.provider_id, cutoff)
     found = await q.get_run(conn, data.run_date)
     assert found is not None  # the run just wrote it
     await audit.record(conn, actor, "create", "payout_run", [found.id])

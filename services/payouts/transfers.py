@@ -28,6 +28,7 @@ from services.core.auth import SYSTEM
 from services.core.leased import run_leased
 from services.core.transactions import Transactions
 from services.ledger.service import post_entry
+from services.payouts import notices
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, Transfer
 from services.payouts.queries import runs as q
 
@@ -147,6 +148,7 @@ async def _paid(conn: asyncpg.Connection, payout: PayoutRow, transfer: Transfer)
                Line(account=AccountRef(kind="stripe_balance"), side="credit",
                     amount_cents=payout.amount_cents)),
     ))  # fmt: skip
+    await notices.queue_notice(conn, payout.id)
     return "paid"
 
 

@@ -52,6 +52,12 @@ FILE_ENTITY = "remittance_file"
 CLAIM_ENTITY = "remitted_claim"
 
 
+def carc_words(code: str) -> str:
+    """A CARC in words ("the insurer does not consider the service medically necessary"),
+    for other domains (a provider's payout statement); an unknown code named as such."""
+    return codes.reason_text(code)
+
+
 async def post_file(
     pool: asyncpg.Pool, raw: bytes, source: RemittanceSource, actor: Actor
 ) -> tuple[RemittanceFileOut, bool]:

@@ -32,6 +32,9 @@ def test_development_holds_ready_claims_zero_hours_unless_told() -> None:
     assert told.claim_hold_hours == 2
     assert _load({}).claim_hold_hours == 24
     assert Settings(env="production").claim_hold_hours == 24
+    # Development closes a session's edit window at once: the demo pays what it completed.
+    assert load_settings({"HEARTH_ENV": "development"}).session_edit_window_hours == 0
+    assert Settings(env="production").session_edit_window_hours == 48
 
 
 def test_values_are_parsed_from_strings() -> None:

@@ -10,7 +10,7 @@ from schemas.payout_runs import TransferPayoutJob
 from schemas.payouts import CreateTopUpJob
 from services.core import clock
 from services.core.transactions import Transactions
-from services.payouts import runs, transfers
+from services.payouts import notices, runs, transfers
 from services.payouts.connect import ConnectGateway
 from services.payouts.top_ups import create_top_up as run_create_top_up
 from services.payouts.trial_balance import check_trial_balance as run_check
@@ -55,3 +55,10 @@ async def run_payouts(ctx: dict[str, Any]) -> int:
     rules = runs.RunRules(settings.session_edit_window_hours, settings.payout_minimum_cents)
     tally = await runs.run_payouts(Transactions(lambda: pool.acquire()), rules, clock.today())
     return tally.created + tally.held
+
+
+async def send_payout_notice(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A paid payout's notice to its provider, the statement's PDF attached (an outbox id)."""
+    outcome = await notices.send_payout_notice(ctx["pool"], ctx["settings"], outbox_id)
+    log.info("payout notice", extra={"job": "send_payout_notice", "outcome": outcome})
+    return outcome
