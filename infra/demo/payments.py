@@ -176,6 +176,7 @@ def show_completion_charges(demo: Demo) -> None:
     stripe = Stripe(demo)
     charged: list[dict[str, Any]] = []
     declined: list[dict[str, Any]] = []
+    settled: list[dict[str, Any]] = []
     for session_id, who in demo.priced.items():
         card = demo.cards[who]
         charge = wait_for(
@@ -186,7 +187,15 @@ def show_completion_charges(demo: Demo) -> None:
         item = {"client": who, "session_id": session_id, "session_date": charge["session_date"],
                 "intent": payment["payment_intent_id"], "cents": charge["amount_cents"],
                 "charge_id": charge["id"]}  # fmt: skip
-        if charge["status"] == "succeeded":
+        if charge["status"] == "succeeded" and item["intent"] is None:
+            # The client's credit settled it first (DESIGN.md "Balance due"): an earlier run's
+            # voided claim left Alex his estimate as a credit; no card was charged.
+            settled.append(item)
+            say(
+                f"settled by credit: {who}",
+                f"{usd(charge['amount_cents'])} from the client's credit, no card charged",
+            )
+        elif charge["status"] == "succeeded":
             charged.append(item)
             fee = usd(_fee(stripe, item["intent"]))
             say(
@@ -202,6 +211,7 @@ def show_completion_charges(demo: Demo) -> None:
                 f" {payment['decline_code']}): a balance due, Hearth charge {charge['id']}",
             )
     demo.payments["copays_charged"] = total(charged)
+    demo.payments["settled_by_credit"] = total(settled)
     demo.payments["balances_due"] = total(declined)
 
 
