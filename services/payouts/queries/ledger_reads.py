@@ -19,7 +19,8 @@ from services.core.pagination import After, fetch_page
 # Credit +: what the platform owes. A session's entries (its completion and edits) count once
 # its completion is older than the edit window at the cutoff (window_end = cutoff - window);
 # every other entry (recoupments, corrections, payouts frozen, reversals) once made by the
-# cutoff. The payout run freezes the same lines.
+# cutoff, and a deduction whenever it was made (a payout never pays what a recoupment already
+# took back). The payout run freezes the same lines.
 _DUE = """
 WITH lines AS (
     SELECT e.kind, e.source_table, e.source_id, e.occurred_at,
@@ -35,7 +36,7 @@ WITH lines AS (
 ), counted AS (
     SELECT l.kind, l.source_table, l.source_id, l.net,
            CASE WHEN l.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
-                ELSE l.occurred_at <= $2 END AS due
+                ELSE l.occurred_at <= $2 OR l.net < 0 END AS due
     FROM lines l LEFT JOIN completed c ON c.source_id = l.source_id
 )
 SELECT

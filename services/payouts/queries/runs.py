@@ -88,7 +88,9 @@ WHERE m.kind <> 'payout_frozen' AND m.net <> 0
   AND NOT EXISTS (SELECT 1 FROM payout_lines p
                   WHERE p.provider_id = m.provider_id AND p.entry_id = m.entry_id)
   AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
-           ELSE m.occurred_at <= $2 END
+           -- A deduction (a recoupment, say) booked after the cutoff but before this freeze
+           -- is taken now: left for the next payout, this one would pay more than is owed.
+           ELSE m.occurred_at <= $2 OR m.net < 0 END
 ORDER BY m.provider_id, m.occurred_at, m.entry_id
 """
 
