@@ -96,12 +96,19 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join([*by_name, *api_by_name])
         print(f"unknown benchmark {', '.join(unknown)}; known: {known}", file=sys.stderr)
         return 2
-    for name, module in by_name.items():
-        if (not names or name in names) and (code := _run(module)):
-            return code
-    for name, module in api_by_name.items():
-        if (not names or name in names) and (code := _run_with_servers(module)):
-            return code
+    # One benchmark failing does not hide the others' figures: every one runs, and make bench
+    # fails at the end naming those that failed.
+    failed = [
+        name for name, module in by_name.items() if (not names or name in names) and _run(module)
+    ]
+    failed += [
+        name
+        for name, module in api_by_name.items()
+        if (not names or name in names) and _run_with_servers(module)
+    ]
+    if failed:
+        print(f"benchmarks failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
