@@ -122,3 +122,10 @@ async def transfer_fault(admin: httpx.AsyncClient, **rule: Any) -> None:
     """A fault on the transfers' POST (kind, count, delay_s, status, after...)."""
     full = {"path_prefix": "/v1/transfers", "method": "POST", **rule}
     assert (await admin.post("/_admin/faults", json=full)).status_code == 200
+
+
+def transfers_capability(sdk: stripe.StripeClient, account: str, requested: bool) -> None:
+    """The Connect account's `transfers` capability requested again, or unrequested (Stripe
+    then refuses transfers to it: insufficient_capabilities_for_transfer)."""
+    wanted = {"capabilities": {"transfers": {"requested": requested}}}
+    sdk.v1.accounts.update(account, params=wanted)  # type: ignore[arg-type]
