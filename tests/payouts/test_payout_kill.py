@@ -3,7 +3,8 @@
 simulator is slow or loses the transfer's answer, then restarted (every fourth time a day
 later, the keys forgotten).
 
-HEARTH_KILL_TRIALS sets how many kills (20 by default; `make reliability` may ask for more)."""
+HEARTH_KILL_TRIALS_PAYOUTS (else HEARTH_KILL_TRIALS) sets how many kills: 20 by default, 200 in
+`make reliability` (issue 18's floor; about 4 to 5 s a kill on this machine under load)."""
 
 from __future__ import annotations
 
