@@ -9,9 +9,10 @@ xdist controller) and one per `record()` call (from whichever process ran the te
     reliability NAME tried=N lost=L duplicated=D failures=F seconds=S
 
 exiting non-zero when anything failed, was lost or duplicated, or a suite (or a flow with a
-floor of its own: payouts, 200 kills) tried less than its floor. A test joins the SIGKILL suite by living in a `test_*kill*.py` module or carrying
-`@pytest.mark.kill`, reading its trial count with `kill_trials(flow)` (or HEARTH_KILL_TRIALS)
-and calling `record(flow, ...)` with what it counted; one that records nothing fails the suite.
+floor of its own: payouts, 200 kills) tried less than its floor. A test joins the SIGKILL
+suite by living in a `test_*kill*.py` module or carrying `@pytest.mark.kill`, reading its
+trial count with `kill_trials(flow)` (or HEARTH_KILL_TRIALS) and calling `record(flow, ...)`
+with what it counted; one that records nothing fails the suite.
 """
 
 from __future__ import annotations
