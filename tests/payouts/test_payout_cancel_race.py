@@ -21,7 +21,6 @@ from services.core.transactions import Transactions
 from services.ledger.service import get_trial_balance
 from services.payments.gateway import StripeGateway
 from services.payouts import runs
-from services.payouts.accounts import create_payout_account
 from services.payouts.cancel import cancel_payout
 from services.payouts.connect import ConnectGateway
 from services.payouts.errors import PayoutNotCancellable, PayoutNotRetryable
@@ -29,7 +28,6 @@ from services.payouts.transfers import transfer_payout
 from tests import factories as f
 from tests.payments.world import open_outbox
 from tests.payouts import run_world as r
-from tests.payouts import world as w
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 
@@ -39,15 +37,10 @@ ROUNDS = [(0.0, 0.4), (0.4, 0.0), (0.0, 0.0), (0.05, 0.0), (0.0, 0.05), (0.1, 0.
 
 
 async def _failed(pool: asyncpg.Pool, tx: Transactions, connect: ConnectGateway,
-                  sdk: stripe.StripeClient, ops: Actor, cents: int) -> uuid.UUID:  # fmt: skip
+                  sdk: stripe.StripeClient, cents: int) -> uuid.UUID:  # fmt: skip
     """A payout Stripe refused, its provider's account able to receive again: its id."""
-    async with transaction(pool) as conn:
-        provider = await f.make_provider_actor(conn)
-    pid = provider.provider_id
-    assert pid is not None
-    await create_payout_account(tx, connect, ops, pid, "https://app.hearth.test")
-    async with transaction(pool) as conn:
-        await w.session_entry(conn, pid, uuid.uuid4(), cents, r.settled_at())
+    pid = await r.committed_provider_owed(pool, tx, connect, cents)
+    async with pool.acquire() as conn:
         destination = await r.destination(conn, pid)
     r.transfers_capability(sdk, destination, False)
     assert (await runs.run_payouts(tx, r.RULES, clock.today(), pid)).created == 1
@@ -95,7 +88,7 @@ async def test_a_cancel_racing_the_transfer_never_leaves_a_payout_paid_and_cance
         await r.fund(stripe_client, 1_000_000)
         ends: Counter[str] = Counter()
         for n, (cancel_at, rerun_at) in enumerate(ROUNDS):
-            payout_id = await _failed(pool, tx, connect, stripe_client, ops, 5_000 + n)
+            payout_id = await _failed(pool, tx, connect, stripe_client, 5_000 + n)
             # Every other round Stripe is slow to list transfers (the cancel's lookup, the
             # job's look before its transfer), else slow to make one.
             slow = {"kind": "slow", "count": 1, "delay_s": 0.2, "path_prefix": "/v1/transfers",
