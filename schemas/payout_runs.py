@@ -100,6 +100,12 @@ class CancelPayoutIn(Base):
     reason: Reason
 
 
+class PayoutRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A body-less payout action's request, as its Idempotency-Key is checked against."""
+
+    payout_id: uuid.UUID
+
+
 class TransferPayoutJob(msgspec.Struct, frozen=True, kw_only=True):
     """The outbox payload of `transfer_payout`: the payout's id only."""
 

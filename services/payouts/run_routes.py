@@ -17,6 +17,7 @@ from schemas.payout_runs import (
     CancelPayoutIn,
     PayoutDetailOut,
     PayoutOut,
+    PayoutRef,
     PayoutRunIn,
     PayoutRunOut,
     PayoutStatus,
@@ -116,10 +117,15 @@ class PayoutController(Controller):
     @post("/payouts/{payout_id:uuid}/retry", guards=OPS, operation_id="retry_payout",
           status_code=200)  # fmt: skip
     async def retry(
-        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
-    ) -> PayoutDetailOut:
-        """A held or failed payout sent again, its amount as frozen (409 for any other)."""
-        return await runs.retry_payout(conn, actor, payout_id)
+        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[PayoutDetailOut]:  # fmt: skip
+        """A held or failed payout sent again, its amount as frozen (409 for any other; a
+        repeat under the same Idempotency-Key gets the first answer)."""
+        return await idempotency.respond_once(
+            conn, actor.user, idempotency_key, "retry_payout", PayoutRef(payout_id=payout_id),
+            200, lambda: runs.retry_payout(conn, actor, payout_id), PayoutDetailOut,
+        )  # fmt: skip
 
     @post("/payouts/{payout_id:uuid}/cancel", guards=OPS, operation_id="cancel_payout",
           status_code=200)  # fmt: skip
