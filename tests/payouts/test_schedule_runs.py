@@ -2,7 +2,8 @@
 named dates (the clock frozen at each): the anchor day itself, biweekly parity kept across the
 turn of the year and both daylight-saving changes, payouts on public holidays like any other
 day, and schedules changed mid-period (weekly to biweekly and back, the anchor weekday moved
-mid-week, a second run on a payout day). Each payout covers exactly the sessions whose edit
+mid-week, a second run on a payout day), and the next payout date shown once today's is made.
+Each payout covers exactly the sessions whose edit
 window closed since the one before: none lost, none paid twice."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from schemas.payouts import PayoutScheduleIn
@@ -145,3 +148,20 @@ async def test_a_payout_day_that_is_a_holiday_pays_that_day(
     first, last = holidays[0] - timedelta(days=6), holidays[-1] + timedelta(days=1)
     paid = await _live(db, first, last, {}, start=weekly(weekday))
     assert paid == holidays
+
+
+async def test_once_todays_payout_is_made_the_next_is_a_period_on(
+    db: asyncpg.Connection, api: httpx.AsyncClient, token: Any
+) -> None:
+    ops = token(await f.make_ops(db))
+    provider = await r.provider_owed(db, api, token, [9_000], account=False)
+    await r.schedule_today(api, ops, provider)
+    url = f"/providers/{provider.provider_id}/payout-schedule"
+    today = clock.today()
+    before = (await api.get(url, headers=token(provider))).json()
+    assert (before["next_payout_date"], before["expected"]["amount_cents"]) == (
+        today.isoformat(), 9_000)  # fmt: skip
+    assert (await r.run(db)).held == 1  # made (held: no account yet)
+    after = (await api.get(url, headers=token(provider))).json()
+    assert (after["next_payout_date"], after["expected"]["amount_cents"]) == (
+        (today + timedelta(days=7)).isoformat(), 0)  # fmt: skip
