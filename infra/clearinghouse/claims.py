@@ -113,8 +113,10 @@ class Payers:
         """A post-payment review of the paid claim `claim_id` (CLM01): the payer denies it for
         `reason` (a CARC) under a new payer claim number, the payment to be reversed by the
         next 835, and gives back what it used of the accumulators."""
-        found = [r for r in self.results.values()
-                 if r.claim_id == claim_id and r.state == "active" and r.status != "void"]  # fmt: skip
+        found = [
+            r for r in self.results.values()
+            if (r.claim_id, r.state) == (claim_id, "active") and r.status != "void"
+        ]  # fmt: skip
         if not found:
             raise TakebackRefused(f"no claim {claim_id} stands with the payers", 404)
         original = found[-1]

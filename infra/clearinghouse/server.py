@@ -303,6 +303,12 @@ def _remittance_routes(sim: Simulator) -> list[Any]:
         pending = [r.claim_id for r in sim.payers.results.values() if not r.remitted]
         return {"items": [asdict(era) for era in sim.remitter.eras], "pending": pending}
 
+    return [payment_run, hold, remittances, _takeback_route(sim)]
+
+
+def _takeback_route(sim: Simulator) -> Any:
+    """A payer's post-payment review, for tests and the demo."""
+
     @post("/_admin/takeback", status_code=200)
     async def takeback(data: dict[str, Any]) -> Response[dict[str, Any]]:
         """A post-payment review: the paid claim `claim_id` (CLM01) denied for `reason` (a CARC,
@@ -324,7 +330,7 @@ def _remittance_routes(sim: Simulator) -> list[Any]:
                          "payer_claim_number": result.payer_claim_number,
                          "taken_back": original.paid})  # fmt: skip
 
-    return [payment_run, hold, remittances, takeback]
+    return takeback
 
 
 def build(today: date | None = None, payment_delay_s: float = 0.0) -> Litestar:
