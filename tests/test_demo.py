@@ -499,8 +499,10 @@ def _recouped(summary: dict[str, Any], stdout: str, api: httpx.Client,
     assert re.search(r"payers: post-payment review \(EVGRN\) Jordan Lee's claim \w+ \(EVGRN\d{8}\),"
                      r" paid \$[0-9.,]+: not medically necessary \(CO-50\)", lines)  # fmt: skip
     assert "payment reversed, the claim denied CO-50 (not medically necessary)" in lines
-    assert (f"recoupment netted ${netted['cents'] / 100:,.2f} taken back from Maya for Jordan"
-            f" Lee's session (CO-50) out of the payout of ${payout['amount_cents'] / 100:,.2f}"
+    sessions_cents = sum(x["amount_cents"] for x in sessions)
+    assert (f"recoupment netted ${netted['cents'] / 100:,.2f} for Jordan Lee's session (CO-50)"
+            f" taken back from Maya: sessions ${sessions_cents / 100:,.2f} less"
+            f" ${netted['cents'] / 100:,.2f} is the payout of ${payout['amount_cents'] / 100:,.2f}"
             ) in lines  # fmt: skip
 
 

@@ -87,7 +87,7 @@ def statement_of(demo: Demo, token: str, payout: dict[str, Any], out: Path) -> d
         text = line["description"]
         short = text if len(text) <= 50 else ""
         say(f"  {line['date']} {line['kind']}",
-            f"{who} {sign}${abs(cents) / 100:>9,.2f}  {short}")  # fmt: skip
+            f"{who} {sign}${abs(cents) / 100:>9,.2f}  {short}".rstrip())  # fmt: skip
         if len(text) > 50:  # a recoupment's reason, an adjustment's memo: in full, below
             for part in textwrap.wrap(text, 60):
                 print(f"{'':39}{part}")

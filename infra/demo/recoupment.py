@@ -103,8 +103,10 @@ def net_recoupment(demo: Demo, ops: str, out: Path) -> None:
         raise DemoFailed(f"payout {payout['id']}'s statement has no session line or no"
                          f" recoupment of {taken['client']}'s session: {lines}")  # fmt: skip
     cents = -sum(x["amount_cents"] for x in recouped)
-    say("recoupment netted", f"{usd(cents)} taken back from Maya for {taken['client']}'s session"
-        f" ({taken['reason']}) out of the payout of {usd(payout['amount_cents'])}")  # fmt: skip
+    sessions = sum(x["amount_cents"] for x in lines if x["kind"] == "session")
+    say("recoupment netted", f"{usd(cents)} for {taken['client']}'s session ({taken['reason']})"
+        f" taken back from Maya: sessions {usd(sessions)} less {usd(cents)} is the payout of"
+        f" {usd(payout['amount_cents'])}")  # fmt: skip
     demo.review["recoupments_netted"] = {
         "count": len(recouped), "cents": cents, "payout_id": payout["id"],
         "payout_cents": payout["amount_cents"], "claim_id": taken["claim_id"],
