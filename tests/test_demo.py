@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from tests.live import ROOT, app_env, free_port, process, wait_ready
+from tests.superbills.helpers import pdf_text
 from tests.x12tools import x12valid_errors, x279_errors
 
 # The stack's Stripe API key (development's): the test reads the charges back from Stripe itself.
@@ -91,6 +92,8 @@ def test_make_run_then_demo_twice(
                 _recovered(summary, demo.stdout, sim, api, _ops(api))
                 _settled(summary, demo.stdout, sim)
                 _statement(summary, demo.stdout)
+                _recouped(summary, demo.stdout, api, _ops(api))
+                _superbill(summary, demo.stdout, sim, api, _ops(api), out)
             _paid_out(summary, demo.stdout, payouts_seen)
         assert len(seen) == 14
         assert len(claims_seen) == 14
@@ -317,8 +320,8 @@ def _charged(summary: dict[str, Any], stdout: str, stripe: httpx.Client) -> None
     from the simulator: each session priced from a benefit check captured, but Avery's, whose
     card declined (a balance due)."""
     lines = " ".join(stdout.split())
-    assert summary["cards_saved"] == 6
-    assert lines.count("the default (consent") == 6
+    assert summary["cards_saved"] == 7  # the visits' six clients, then Jamie Rivera's
+    assert lines.count("the default (consent") == 7
     assert "card saved: Avery Patel visa ..0341" in lines
     charged, due = summary["copays_charged"], summary["balances_due"]
     # A later run on one stack: Alex's credit (the estimate of the claim the run before voided)
@@ -456,3 +459,79 @@ def _paid_out(summary: dict[str, Any], stdout: str, payouts_seen: set[str]) -> N
     lines = " ".join(stdout.split())
     assert "statement Maya Okafor, payout of" in lines
     assert "ops: trial balance" in lines
+
+
+def _recouped(summary: dict[str, Any], stdout: str, api: httpx.Client,
+              ops: dict[str, str]) -> None:  # fmt: skip
+    """After the first payout, Evergreen took Jordan Lee's paid add-on claim back (CO-50, the
+    provider's to carry): its 835 reversed the payment and denied the claim, and Maya's next
+    payout netted the recoupment: its statement, read from the API, has the session line and
+    the recoupment line with its reason, adding up to the payout."""
+    taken, netted = summary["taken_back"], summary["recoupments_netted"]
+    assert taken["claim_id"] in summary["claims_paid"]["ids"]
+    assert (taken["client"], taken["reason"]) == ("Jordan Lee", "CO-50")
+    remitted = api.get(f"/claims/{taken['claim_id']}/remittance", headers=ops).json()
+    rows = [item["remitted"] for item in remitted["items"]]
+    assert [r["claim"]["outcome"] for r in rows if r["claim"]["reversed_by"] is None
+            and r["claim"]["outcome"] != "reversed"] == ["denied"]  # fmt: skip
+    assert any(r["claim"]["outcome"] == "reversed" for r in rows)
+    assert remitted["paid_cents"] == 0
+    payout_id = netted["payout_id"]
+    assert payout_id not in summary["payouts"]["ids"]  # a later payout than the first
+    payout = api.get(f"/payouts/{payout_id}", headers=ops).json()["payout"]
+    assert (payout["status"], payout["amount_cents"]) == ("paid", netted["payout_cents"])
+    statement = api.get(f"/payouts/{payout_id}/statement", headers=ops).json()
+    assert statement["lines"] == netted["lines"]
+    recouped = [x for x in statement["lines"] if x["kind"] == "recoupment"]
+    sessions = [x for x in statement["lines"] if x["kind"] == "session"]
+    assert (netted["count"], netted["cents"]) == (len(recouped), -sum(
+        x["amount_cents"] for x in recouped)) == (1, netted["cents"])  # fmt: skip
+    [line] = recouped
+    assert line["session_id"] == taken["session_id"]
+    assert "CO-50" in line["description"]
+    assert "medically necessary" in line["description"]
+    [superbill] = summary["superbills"]["items"]
+    assert [x["session_id"] for x in sessions] == [superbill["session_id"]]
+    assert 0 < netted["cents"] <= taken["taken_back_cents"]
+    total = sum(x["amount_cents"] for x in statement["lines"])
+    assert total == statement["total_cents"] == payout["amount_cents"] > 0
+    lines = " ".join(stdout.split())
+    assert re.search(r"payers: post-payment review \(EVGRN\) Jordan Lee's claim \w+ \(EVGRN\d{8}\),"
+                     r" paid \$[0-9.,]+: not medically necessary \(CO-50\)", lines)  # fmt: skip
+    assert "payment reversed, the claim denied CO-50 (not medically necessary)" in lines
+    sessions_cents = sum(x["amount_cents"] for x in sessions)
+    assert (f"recoupment netted ${netted['cents'] / 100:,.2f} for Jordan Lee's session (CO-50)"
+            f" taken back from Maya: sessions ${sessions_cents / 100:,.2f} less"
+            f" ${netted['cents'] / 100:,.2f} is the payout of ${payout['amount_cents'] / 100:,.2f}"
+            ) in lines  # fmt: skip
+
+
+def _superbill(summary: dict[str, Any], stdout: str, stripe: httpx.Client, api: httpx.Client,
+               ops: dict[str, str], out: Path) -> None:  # fmt: skip
+    """Jamie Rivera's self-pay session with Maya: no claim, her self-pay rate captured on his
+    card, his superbill as JSON and as the PDF written beside summary.json, and his opt-in to
+    the monthly superbill email, each read back."""
+    [item] = summary["superbills"]["items"]
+    assert summary["superbills"]["count"] == 1
+    session = api.get(f"/therapy-sessions/{item['session_id']}", headers=ops).json()
+    assert (session["status"], session["policy_id"]) == ("confirmed", None)
+    superbill = api.get(f"/therapy-sessions/{item['session_id']}/superbill", headers=ops).json()
+    [billed] = superbill["sessions"]
+    assert (billed["reason"], billed["charged_cents"], billed["paid_cents"]) == (
+        "self_pay", item["charged_cents"], item["paid_cents"])  # fmt: skip
+    assert item["paid_cents"] == item["cents"] == 20_000  # Maya's self-pay rate for 90837
+    assert [line["cpt_code"] for line in billed["lines"]] == ["90837"]
+    assert superbill["providers"][0]["npi"] == "1654321870"
+    intent = stripe.get(f"/v1/payment_intents/{item['intent']}").json()
+    assert (intent["status"], intent["amount"]) == ("succeeded", item["cents"])
+    text = pdf_text((out / item["pdf"]).read_bytes())
+    for expected in ("Maya Okafor", "1654321870", "103T00000X", "Jamie Rivera", "90837",
+                     "$200.00"):  # fmt: skip
+        assert expected in text, expected
+    chosen = api.get(f"/clients/{item['client_id']}/superbill-preferences", headers=ops).json()
+    assert chosen["monthly_email"] is True
+    lines = " ".join(stdout.split())
+    assert "ops recorded: Jamie Rivera 90837, POS 11 (in office), self-pay" in lines
+    assert "charged at completion: Jamie Rivera $200.00 (Maya's self-pay rate)" in lines
+    assert "total charged $200.00, paid $200.00 (self pay)" in lines
+    assert "Summary of demo run" in stdout

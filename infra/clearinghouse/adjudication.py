@@ -10,11 +10,15 @@ remaining deductible, then PR-3 the copay (once per claim, never more than the r
 coinsurance (rounded half up), all capped by the remaining out-of-pocket (the smaller of IND and
 FAM); PR-119 the whole allowed amount once the plan's visit limit is used up. What the claim used
 is recorded in the world, so the next 271 and the next claim see it.
+
+A post-payment review (`deny_on_review`) takes a paid claim back: the payer finds it not payable
+after all (CO-50 not medically necessary, say), and adjudicates it again with every line denied
+for that reason, under a new payer claim number; the remittance reverses the original first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -245,3 +249,19 @@ class Adjudicator:
             day = result.lines[0].day if result.lines else result.received
             self.world.record_claim(Used(result.person, day, "in", deductible, spent,
                                          1 if visit else 0, result.payer_claim_number))  # fmt: skip
+
+
+def deny_on_review(original: ClaimResult, number: str, reason: str, at: datetime) -> ClaimResult:
+    """The paid claim adjudicated again after a post-payment review, as payer claim number
+    `number`: every line denied CO-`reason` for its whole charge (nothing paid, nothing the
+    client owes), the original named so the 835 reverses it first."""
+    lines = [
+        LineResult(line.number, line.control, line.cpt, list(line.modifiers), line.day,
+                   line.charge, 0, 0, [Adjustment("CO", reason, line.charge)])
+        for line in original.lines
+    ]  # fmt: skip
+    return replace(
+        original, payer_claim_number=number, status="denied", paid=0, patient_responsibility=0,
+        original=original.payer_claim_number, state="active", adjusted_by="", lines=lines,
+        adjudicated_at=at, remitted="", reversed_in="",
+    )  # fmt: skip

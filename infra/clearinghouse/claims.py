@@ -7,6 +7,8 @@ claim without its 2310C service facility A6:126:77, a replacement or void withou
 number A6:464 or with one the payer does not know A7:464), and each claim accepted there gets a
 payer claim number (REF*1K) and is adjudicated (adjudication.py). A replacement (frequency 7)
 takes the original's accumulators out and is adjudicated anew; a void (8) only takes them out.
+A post-payment review (`take_back`) does what a replacement does on the payer's own initiative:
+a claim already paid is adjudicated again, denied, and its next 835 reverses the payment.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from infra.clearinghouse.acks import ClaimAck, set_accepted, write_277ca, write_999, write_ta1
-from infra.clearinghouse.adjudication import Adjudicator, ClaimResult
+from infra.clearinghouse.adjudication import Adjudicator, ClaimResult, deny_on_review
 from infra.clearinghouse.world import World
 from infra.clearinghouse.x12 import Control
 from infra.clearinghouse.x837 import Claim, InterchangeError, read_837, read_isa
 
 OFFICE = "11"
+
+
+class TakebackRefused(Exception):
+    """A takeback the payers cannot make: `status` 404 (no such claim) or 409 (nothing paid)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,29 @@ class Payers:
         describe(result, claim, at)
         self.results[number] = result
         return ClaimAck(claim, "A2", "20", payer_claim_number=number)
+
+    def take_back(self, claim_id: str, reason: str, at: datetime) -> ClaimResult:
+        """A post-payment review of the paid claim `claim_id` (CLM01): the payer denies it for
+        `reason` (a CARC) under a new payer claim number, the payment to be reversed by the
+        next 835, and gives back what it used of the accumulators."""
+        found = [
+            r for r in self.results.values()
+            if (r.claim_id, r.state) == (claim_id, "active") and r.status != "void"
+        ]  # fmt: skip
+        if not found:
+            raise TakebackRefused(f"no claim {claim_id} stands with the payers", 404)
+        original = found[-1]
+        if not original.remitted or original.paid <= 0:
+            raise TakebackRefused(
+                f"claim {claim_id} ({original.payer_claim_number}) was not paid yet: nothing to"
+                " take back", 409,
+            )  # fmt: skip
+        number = self.next_number(original.payer)
+        original.state, original.adjusted_by = "replaced", number
+        self.world.forget_claim(original.payer_claim_number)
+        result = deny_on_review(original, number, reason, at)
+        self.results[number] = result
+        return result
 
     def _rejection(self, claim: Claim) -> ClaimAck | None:
         payer = self.world.payer_rules.get(claim.payer_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -14,7 +15,7 @@ from litestar.datastructures import UploadFile
 
 from infra import shifted_clock as clock
 from infra.clearinghouse import caqh_core, eligibility
-from infra.clearinghouse.claims import BatchAnswer, Payers
+from infra.clearinghouse.claims import BatchAnswer, Payers, TakebackRefused
 from infra.clearinghouse.remittance import Era, Remitter
 from infra.clearinghouse.world import World, load_world
 from infra.clearinghouse.x12 import Control, X12Error, read_270, write_271
@@ -24,6 +25,7 @@ MODES = ("normal", "slow", "down", "aaa42", "envelope_error")
 # PayloadIDs (and batches) remembered; the oldest are forgotten past this, so a long `make run`
 # stays small.
 REMEMBERED = 50_000
+CARC = re.compile(r"[0-9A-Z]{1,5}")  # a claim adjustment reason code, as a takeback names it
 
 
 @dataclass
@@ -301,7 +303,34 @@ def _remittance_routes(sim: Simulator) -> list[Any]:
         pending = [r.claim_id for r in sim.payers.results.values() if not r.remitted]
         return {"items": [asdict(era) for era in sim.remitter.eras], "pending": pending}
 
-    return [payment_run, hold, remittances]
+    return [payment_run, hold, remittances, _takeback_route(sim)]
+
+
+def _takeback_route(sim: Simulator) -> Any:
+    """A payer's post-payment review, for tests and the demo."""
+
+    @post("/_admin/takeback", status_code=200)
+    async def takeback(data: dict[str, Any]) -> Response[dict[str, Any]]:
+        """A post-payment review: the paid claim `claim_id` (CLM01) denied for `reason` (a CARC,
+        default 50: not medically necessary); the next payment run reverses its payment and
+        reports it denied under a new payer claim number."""
+        claim_id, reason = data.get("claim_id"), data.get("reason", "50")
+        if not isinstance(claim_id, str) or not claim_id:
+            return Response({"error": "claim_id must be a CLM01"}, status_code=400)
+        if not isinstance(reason, str) or not CARC.fullmatch(reason):
+            return Response({"error": "reason must be a CARC (1-5 letters or digits)"},
+                            status_code=400)  # fmt: skip
+        try:
+            result = sim.payers.take_back(claim_id, reason, clock.now())
+        except TakebackRefused as refused:
+            return Response({"error": str(refused)}, status_code=refused.status)
+        original = sim.payers.results[result.original]
+        return Response({"claim_id": claim_id, "payer": result.payer, "reason": reason,
+                         "original": original.payer_claim_number,
+                         "payer_claim_number": result.payer_claim_number,
+                         "taken_back": original.paid})  # fmt: skip
+
+    return takeback
 
 
 def build(today: date | None = None, payment_delay_s: float = 0.0) -> Litestar:

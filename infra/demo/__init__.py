@@ -81,9 +81,24 @@ it observed to .data/demo/summary.json, and the X12 files exchanged to .data/dem
    onboarded at the Stripe simulator; ops top up the platform's Stripe balance and press "run
    now" for today for each (`POST /payouts/runs`): today's run takes what is due at that
    instant, so each run pays the sessions it completed (net of what the 835s took back). The
-   demo waits for the transfers to be paid, prints Maya's statement (and writes it as CSV and
-   PDF beside summary.json) and reads the trial balance. summary.json gains `payouts` (count,
-   cents, ids, the statement's lines) and `ledger_imbalance_cents` (debits less credits).
+   demo waits for the transfers to be paid and prints Maya's statement (and writes it as CSV
+   and PDF beside summary.json). summary.json gains `payouts` (count, cents, ids, the
+   statement's lines).
+10. `recoupment`: after that payout, Evergreen's post-payment review (the simulator's
+   `/_admin/takeback`) finds Jordan Lee's paid add-on session not medically necessary (CO-50):
+   its next 835 reverses the payment and denies the claim; ops fetch and post it, and CO-50's
+   policy recoups the loss from Maya's payable (summary.json `taken_back`).
+11. `superbills`: Jamie Rivera, whose plan pays therapy only out of network, saves a card; ops
+   record his in-office session with Maya as self-pay (no claim), her self-pay rate is charged
+   to his card, and he reads the session's superbill as JSON and as a PDF (written beside
+   summary.json), reads his month's superbill and opts in to the monthly superbill email
+   (summary.json `superbills`). The email itself is sent by a daily job for the month before:
+   the demo says when, it does not run it.
+12. `recoupment` again: ops run Maya's payout now once more: it pays Jamie's session less the
+   recoupment, and its statement shows both lines, with the recoupment's reason, adding up to
+   the payout (summary.json `recoupments_netted`, checked against the API by tests/test_demo.py).
+   Last, ops read the trial balance (`ledger_imbalance_cents`: debits less credits, 0), and the
+   demo prints a summary of the whole run in plain words.
 """
 
 from __future__ import annotations
@@ -100,40 +115,98 @@ from pathlib import Path
 import httpx
 
 from infra import shifted_clock as clock
-from infra.demo.base import REPO, Demo, DemoFailed
+from infra.demo.base import REPO, Demo, DemoFailed, section
 from infra.demo.benefits import benefits_and_estimate
 from infra.demo.claims import submit_and_acknowledge
 from infra.demo.corrections import correct_claims
 from infra.demo.onboarding import client_journey, onboard_provider, ops_setup
 from infra.demo.payments import save_cards, show_completion_charges, show_true_ups
-from infra.demo.payouts import run_payouts
+from infra.demo.payouts import run_payouts, show_trial_balance
+from infra.demo.recoupment import net_recoupment, take_back
 from infra.demo.recovery import recover_declined, show_statement
 from infra.demo.remittance import post_remittances
 from infra.demo.review import resolve_denials, show_estimate_accuracy
 from infra.demo.sessions import complete_sessions
+from infra.demo.summary import print_summary
+from infra.demo.superbills import save_card, self_pay_superbill
+
+
+def _run_steps(demo: Demo, out: Path, clearinghouse: str) -> None:
+    """Every step in order, each part under its heading."""
+    section("Set-up: ops, a payer, a new therapist and a new client")
+    setup = ops_setup(demo)
+    ops = setup["ops"]
+    provider = onboard_provider(demo, ops, setup["payer"])
+    client_journey(demo, setup["payer"], provider)
+    edi = out / "edi"
+    edi.mkdir(parents=True, exist_ok=True)
+    for old in edi.glob("*.x12"):
+        old.unlink()
+    onboarded = provider["provider"]
+    new_provider = {onboarded["id"]: f"{onboarded['first_name']} {onboarded['last_name']}"}
+
+    def review() -> None:
+        resolve_denials(demo, ops)
+        show_estimate_accuracy(demo, ops)
+
+    def superbill() -> None:
+        save_card(demo)
+        self_pay_superbill(demo, ops, out)
+
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("Benefits and an estimate (270/271)", lambda: benefits_and_estimate(demo, ops, edi)),
+        ("Cards saved before the sessions", lambda: save_cards(demo)),
+        ("Sessions completed, each a claim", lambda: complete_sessions(demo, ops)),
+        ("The estimates charged at completion", lambda: show_completion_charges(demo)),
+        ("A declined charge recovered", lambda: recover_declined(demo, ops)),
+        ("Claims sent (837P) and acknowledged (999, 277CA)",
+         lambda: submit_and_acknowledge(demo, ops, edi)),
+        ("Claims corrected: resent, replaced, voided", lambda: correct_claims(demo, ops, edi)),
+        ("The payers pay (835) and ops post it",
+         lambda: post_remittances(demo, ops, edi, clearinghouse)),
+        ("True-ups: the client's share settled", lambda: show_true_ups(demo, ops)),
+        ("A client's monthly statement", lambda: show_statement(demo)),
+        ("Ops review: denials and estimate accuracy", review),
+        ("The weekly payout", lambda: run_payouts(demo, ops, new_provider, out)),
+        ("After the payout: the payer takes a claim back",
+         lambda: take_back(demo, ops, edi, clearinghouse)),
+        ("An out-of-network client's superbill", superbill),
+        ("The next payout nets the recoupment", lambda: net_recoupment(demo, ops, out)),
+        ("The ledger", lambda: show_trial_balance(demo, ops)),
+    ]  # fmt: skip
+    for title, step in steps:
+        section(title)
+        step()
+
+
+def _local(url_env: str, port_env: str, port: int, path: str = "") -> str:
+    """Where `make run` serves a part: its URL when set, else on 127.0.0.1 at the port it was
+    told (the same variable `make run` reads), else at its default port."""
+    if url := os.environ.get(url_env):
+        return url
+    given = os.environ.get(port_env, "")
+    return f"http://127.0.0.1:{given if given.isdigit() and given != '0' else port}{path}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.demo")
-    parser.add_argument(
-        "--base-url", default=os.environ.get("HEARTH_API_URL", "http://127.0.0.1:8000")
-    )
+    parser.add_argument("--base-url", default=_local("HEARTH_API_URL", "HEARTH_API_PORT", 8000))
     default_out = Path(os.environ.get("HEARTH_DEMO_DIR", REPO / ".data" / "demo"))
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument(
         "--mail-url",
-        default=os.environ.get("HEARTH_MAIL_SINK_URL", "http://127.0.0.1:8025"),
+        default=_local("HEARTH_MAIL_SINK_URL", "HEARTH_MAIL_SINK_PORT", 8025),
         help="the SMTP sink's HTTP side, where the demo reads the verification email",
     )
     parser.add_argument(
         "--clearinghouse-url",
-        default=os.environ.get("HEARTH_CLEARINGHOUSE_URL", "http://127.0.0.1:8090/core"),
+        default=_local("HEARTH_CLEARINGHOUSE_URL", "HEARTH_CLEARINGHOUSE_PORT", 8090, "/core"),
         help="the simulator's CORE endpoint (as the API reaches it); the payment run and the"
         " 835s kept are beside it, under /_admin",
     )
     parser.add_argument(
         "--stripe-url",
-        default=os.environ.get("HEARTH_STRIPE_API_BASE", "http://127.0.0.1:8420"),
+        default=_local("HEARTH_STRIPE_API_BASE", "HEARTH_STRIPE_SIM_PORT", 8420),
         help="the Stripe simulator (as the API reaches it), where the clients' cards are"
         " confirmed as Stripe.js would and the charges read",
     )
@@ -152,33 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         demo = Demo(http=http, run=run, mail_url=args.mail_url, stripe_url=args.stripe_url)
         try:
-            setup = ops_setup(demo)
-            provider = onboard_provider(demo, setup["ops"], setup["payer"])
-            client_journey(demo, setup["payer"], provider)
-            edi = args.out / "edi"
-            edi.mkdir(parents=True, exist_ok=True)
-            for old in edi.glob("*.x12"):
-                old.unlink()
-            ops = setup["ops"]
-            onboarded = provider["provider"]
-            new_provider = {onboarded["id"]: f"{onboarded['first_name']} {onboarded['last_name']}"}
-            steps: list[Callable[[], None]] = [
-                lambda: benefits_and_estimate(demo, ops, edi),
-                lambda: save_cards(demo),
-                lambda: complete_sessions(demo, ops),
-                lambda: show_completion_charges(demo),
-                lambda: recover_declined(demo, ops),
-                lambda: submit_and_acknowledge(demo, ops, edi),
-                lambda: correct_claims(demo, ops, edi),
-                lambda: post_remittances(demo, ops, edi, args.clearinghouse_url),
-                lambda: show_true_ups(demo, ops),
-                lambda: show_statement(demo),
-                lambda: resolve_denials(demo, ops),
-                lambda: show_estimate_accuracy(demo, ops),
-                lambda: run_payouts(demo, ops, new_provider, args.out),
-            ]
-            for step in steps:
-                step()
+            _run_steps(demo, args.out, args.clearinghouse_url)
         except DemoFailed as exc:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1
@@ -203,13 +250,6 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    counts = {
-        **demo.counts,
-        "sessions_completed": len(demo.completed),
-        **{name: len(ids) for name, ids in claims.items()},
-        "eras_posted": len(demo.eras),
-        **{name: total["count"] for name, total in demo.payments.items() if "count" in total},
-    }
-    print(f"done in {summary['seconds']} s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    print_summary(summary, args.out)
     print(f"summary: {args.out / 'summary.json'}")
     return 0

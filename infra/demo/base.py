@@ -6,7 +6,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Demo:
     counts: dict[str, int] = field(default_factory=dict)
     shown: dict[str, str | None] = field(default_factory=dict)  # what the benefit check said
     completed: list[str] = field(default_factory=list)  # ids of the sessions completed
+    service_day: datetime | None = None  # when the run's first session started (sessions.py)
     claims: dict[str, str] = field(default_factory=dict)  # their claims' ids -> the client
     visits: dict[str, str] = field(default_factory=dict)  # claim id -> its visit's key
     sessions: dict[str, str] = field(default_factory=dict)  # claim id -> its session's id
@@ -80,6 +81,11 @@ class Demo:
 
 def today() -> date:
     return clock.today()
+
+
+def section(title: str) -> None:
+    """A heading over the steps that follow."""
+    print(f"\n== {title}", flush=True)
 
 
 def say(step: str, detail: str = "") -> None:

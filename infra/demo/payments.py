@@ -108,10 +108,13 @@ def wait_for(what: str, check: Any) -> Any:
     return found
 
 
-def save_cards(demo: Demo) -> None:
-    """Each client the visits bill saves a card, as a frontend does with Stripe.js."""
+def save_cards(demo: Demo, names: list[tuple[str, str]] | None = None) -> None:
+    """Each client the visits bill (or each of `names`) saves a card, as a frontend does with
+    Stripe.js."""
     stripe = Stripe(demo)
-    for name in dict.fromkeys(visit.client for visit in VISITS):
+    names = names or list(dict.fromkeys(visit.client for visit in VISITS))
+    saving = [" ".join(name) for name in names]
+    for name in names:
         email = f"{name[0]}.{name[1]}@hearth.test".lower()
         token = demo.call(
             "POST", "/auth/login", None, 200, json={"email": email, "password": PASSWORD}
@@ -128,7 +131,8 @@ def save_cards(demo: Demo) -> None:
             "payment_method": confirmed["payment_method"], "last4": number[-4:],
             "consent_version": setup["consent_version"],
         }  # fmt: skip
-    for who, card in demo.cards.items():
+    for who in saving:
+        card = demo.cards[who]
         path = f"/clients/{card['client_id']}/payment-methods"
 
         def saved(path: str = path, card: dict[str, Any] = card) -> dict[str, Any] | None:
@@ -145,7 +149,7 @@ def save_cards(demo: Demo) -> None:
         )
 
 
-def _charge_of(demo: Demo, who: str, kind: str, session: str,
+def charge_of(demo: Demo, who: str, kind: str, session: str,
                reason: str | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The client's charge of `kind` for the session (a true-up's: for `reason`), as the client
     reads it (`GET /clients/{id}/charges`), once it went through or did not."""
@@ -181,7 +185,7 @@ def show_completion_charges(demo: Demo) -> None:
         card = demo.cards[who]
         charge = wait_for(
             f"{who}'s completion charge (session {session_id}) in GET /clients/{{id}}/charges",
-            lambda w=who, s=session_id: _charge_of(demo, w, "completion", s),
+            lambda w=who, s=session_id: charge_of(demo, w, "completion", s),
         )
         payment = payment_of(demo, who, charge["id"])
         item = {"client": who, "session_id": session_id, "session_date": charge["session_date"],
@@ -248,7 +252,7 @@ def show_true_ups(demo: Demo, ops: str) -> None:
         session = demo.sessions[row["claim_id"]]
         item = {"client": who, "true_up_id": row["id"], "claim_id": row["claim_id"]}
         if row["status"] == "charged":
-            charge = _charge_of(demo, who, "true_up", session, row["reason"])
+            charge = charge_of(demo, who, "true_up", session, row["reason"])
             if charge is None or charge["status"] != "succeeded":
                 raise DemoFailed(f"{who}'s true-up {row['id']} is charged but the client's"
                                  f" charges show {charge}")  # fmt: skip

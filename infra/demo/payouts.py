@@ -17,11 +17,13 @@ statement's lines) and `ledger_imbalance_cents` (debits less credits: 0).
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 from infra.demo.base import Demo, DemoFailed, pages, say, today
+from infra.demo.payments import usd
 from infra.demo.sessions import PROVIDER
 
 TOP_UP_CENTS = 500_000  # $5,000.00 from the bank: more than a demo run's payouts
@@ -74,19 +76,23 @@ def _top_up(demo: Demo, ops: str) -> None:
     say("ops: top-up", f"${TOP_UP_CENTS / 100:,.2f} bank -> Stripe balance, succeeded")
 
 
-def _statement(demo: Demo, token: str, payout: dict[str, Any], out: Path) -> dict[str, Any]:
+def statement_of(demo: Demo, token: str, payout: dict[str, Any], out: Path) -> dict[str, Any]:
     path = f"/payouts/{payout['id']}/statement"
-    statement = demo.call("GET", path, token, 200)
+    statement: dict[str, Any] = demo.call("GET", path, token, 200)
     say("statement", f"{statement['provider_name']}, payout of {statement['run_date']}:")
     for line in statement["lines"]:
         who = f"{line['client_initials'] or '':5} {' '.join(line['cpt_codes']):12}"
         cents = line["amount_cents"]
         sign = "-" if cents < 0 else " "
+        text = line["description"]
+        short = text if len(text) <= 50 else ""
         say(f"  {line['date']} {line['kind']}",
-            f"{who} {sign}${abs(cents) / 100:>9,.2f}  {line['description'][:90]}")  # fmt: skip
-    say("  total", f"${statement['total_cents'] / 100:,.2f} (sessions"
-        f" ${statement['sessions_cents'] / 100:,.2f}, adjustments"
-        f" ${statement['adjustments_cents'] / 100:,.2f})")  # fmt: skip
+            f"{who} {sign}${abs(cents) / 100:>9,.2f}  {short}".rstrip())  # fmt: skip
+        if len(text) > 50:  # a recoupment's reason, an adjustment's memo: in full, below
+            for part in textwrap.wrap(text, 60):
+                print(f"{'':39}{part}")
+    say("  total", f"{usd(statement['total_cents'])} (sessions {usd(statement['sessions_cents'])},"
+        f" adjustments {usd(statement['adjustments_cents'])}): the payout's amount")  # fmt: skip
     if statement["total_cents"] != payout["amount_cents"]:
         raise DemoFailed(f"statement {payout['id']} adds up to {statement['total_cents']}")
     auth = {"Authorization": f"Bearer {token}"}
@@ -98,45 +104,54 @@ def _statement(demo: Demo, token: str, payout: dict[str, Any], out: Path) -> dic
     return statement
 
 
-def run_payouts(demo: Demo, ops: str, provider_ids: dict[str, str], out: Path) -> None:
-    """The demo's providers paid once for what is due now; one statement printed."""
+def maya(demo: Demo) -> tuple[str, str]:
+    """The demo world's therapist signed in: her token and provider id."""
     email, password = PROVIDER
     login = {"email": email, "password": password}
-    maya = demo.call("POST", "/auth/login", None, 200, json=login)["access_token"]
-    maya_id = demo.call("GET", "/auth/me", maya, 200)["provider_id"]
+    token = demo.call("POST", "/auth/login", None, 200, json=login)["access_token"]
+    return token, demo.call("GET", "/auth/me", token, 200)["provider_id"]
+
+
+def pay_now(demo: Demo, ops: str, providers: dict[str, str], tag: str) -> list[dict[str, Any]]:
+    """Ops "run now" for today for each provider (named by id); their new payouts once paid
+    (a provider owed nothing gets none and says so)."""
+    day = today().isoformat()
+    before = {p["id"] for p in pages(demo, "/payouts", ops, period=day)}
+    for provider_id in providers:
+        key = {"Idempotency-Key": f"demo-{demo.run}-{tag}-{provider_id}"}
+        body = {"run_date": day, "provider_id": provider_id}
+        demo.call("POST", "/payouts/runs", ops, 201, json=body, headers=key)
+
+    def made() -> list[dict[str, Any]]:
+        return [p for p in pages(demo, "/payouts", ops, period=day)
+                if p["id"] not in before and p["provider_id"] in providers]  # fmt: skip
+
+    def all_paid() -> Any:
+        new = made()
+        if any(p["status"] in ("held", "failed") for p in new):
+            bad = [(p["id"], p["status"], p["hold_reason"]) for p in new
+                   if p["status"] in ("held", "failed")]  # fmt: skip
+            raise DemoFailed(f"payouts not paid: {bad}")
+        return new if new and all(p["status"] == "paid" for p in new) else None
+
+    paid = _wait("this run's payouts paid", all_paid)
+    for provider_id, name in providers.items():
+        mine = [p for p in paid if p["provider_id"] == provider_id]
+        done = ", ".join(f"{usd(p['amount_cents'])} paid ({p['stripe_transfer_id']})" for p in mine)
+        say(f"ops: run now: {name}", f"{day}: {done or 'nothing due (no session completed)'}")
+    return list(paid)
+
+
+def run_payouts(demo: Demo, ops: str, provider_ids: dict[str, str], out: Path) -> None:
+    """The demo's providers paid once for what is due now; one statement printed."""
+    token, maya_id = maya(demo)
     providers = {maya_id: "Maya Okafor", **provider_ids}
     for provider_id, name in providers.items():
         _payout_account(demo, ops, provider_id, name)
     _top_up(demo, ops)
-    day = today().isoformat()
-    before = {p["id"] for p in pages(demo, "/payouts", ops, period=day)}
-    for provider_id, name in providers.items():
-        key = {"Idempotency-Key": f"demo-{demo.run}-payout-{provider_id}"}
-        body = {"run_date": day, "provider_id": provider_id}
-        run = demo.call("POST", "/payouts/runs", ops, 201, json=body, headers=key)
-        say(f"ops: run now ({name})", f"{day}: {run['payouts']} payout(s) today,"
-            f" ${run['total_cents'] / 100:,.2f}")  # fmt: skip
-    mine = set(providers)
-
-    def all_paid() -> Any:
-        made = [p for p in pages(demo, "/payouts", ops, period=day)
-                if p["id"] not in before and p["provider_id"] in mine]  # fmt: skip
-        if any(p["status"] in ("held", "failed") for p in made):
-            bad = [(p["id"], p["status"], p["hold_reason"]) for p in made
-                   if p["status"] in ("held", "failed")]  # fmt: skip
-            raise DemoFailed(f"payouts not paid: {bad}")
-        return made if made and all(p["status"] == "paid" for p in made) else None
-
-    paid = _wait("this run's payouts paid", all_paid)
-    for payout in paid:
-        say(f"paid: {providers[payout['provider_id']]}",
-            f"${payout['amount_cents'] / 100:,.2f} ({payout['stripe_transfer_id']})")  # fmt: skip
+    paid = pay_now(demo, ops, providers, "payout")
     shown = next(p for p in paid if p["provider_id"] == maya_id)
-    statement = _statement(demo, maya, shown, out)
-    trial = demo.call("GET", "/ledger/trial-balance", ops, 200)
-    debits, credits = trial["debits_cents"], trial["credits_cents"]
-    say("ops: trial balance", f"debits ${debits / 100:,.2f}, credits ${credits / 100:,.2f}:"
-        f" {debits - credits} cents apart")  # fmt: skip
+    statement = statement_of(demo, token, shown, out)
     demo.review["payouts"] = {
         "count": len(paid),
         "cents": sum(p["amount_cents"] for p in paid),
@@ -147,4 +162,12 @@ def run_payouts(demo: Demo, ops: str, provider_ids: dict[str, str], out: Path) -
             "lines": statement["lines"],
         },
     }
+
+
+def show_trial_balance(demo: Demo, ops: str) -> None:
+    """Ops read the trial balance at the end: debits less credits must be zero."""
+    trial = demo.call("GET", "/ledger/trial-balance", ops, 200)
+    debits, credits = trial["debits_cents"], trial["credits_cents"]
+    say("ops: trial balance", f"debits {usd(debits)}, credits {usd(credits)}:"
+        f" {debits - credits} cents apart")  # fmt: skip
     demo.review["ledger_imbalance_cents"] = debits - credits

@@ -39,6 +39,7 @@ CARCS = {
     "18": "duplicate claim",
     "27": "coverage ended before the date of service",
     "45": "charge over the fee schedule",
+    "50": "not medically necessary",
     "96": "not covered",
     "119": "benefit maximum (visit limit) reached",
     "197": "prior authorization absent",

@@ -70,6 +70,8 @@ VISITS = [
 # filing limit) and this year: a stack takes about that many runs.
 FIRST_HOUR = 8
 LOOKBACK_DAYS = 60
+# Each visit, then Jamie Rivera's self-pay session (superbills.py), one an hour.
+SESSIONS_A_DAY = len(VISITS) + 1
 ADD_ON_RATE = ("90785", 1_600, 1_200)  # allowed, provider rate: interactive complexity
 
 
@@ -102,11 +104,13 @@ def complete_sessions(demo: Demo, ops: str) -> None:
     # ahead and waiting depends on the demo's clock agreeing with the API's to the second, which
     # a run shifted to another day (HEARTH_CLOCK_SHIFT_TO, taken at each process's start) does
     # not promise. The tests complete booked sessions; the demo shows the provider's workflow.
-    first = _service_day(demo, token, provider_id)
+    first = demo.service_day = _service_day(demo, token, provider_id)
     say("sessions of", f"{first.date()} (a day on which Maya has no other sessions recorded)")
     for n, visit in enumerate(VISITS):
         caller = ops if visit.by_ops else token
-        client = clients.get(visit.client) if not visit.by_ops else _find(demo, ops, visit.client)
+        client = (
+            clients.get(visit.client) if not visit.by_ops else find_client(demo, ops, visit.client)
+        )
         if client is None:
             raise DemoFailed(
                 f"the demo world has no client {' '.join(visit.client)}: the database was loaded"
@@ -141,7 +145,7 @@ def _service_day(demo: Demo, token: str, provider_id: str) -> datetime:
     confirmed = pages(demo, "/therapy-sessions", token, provider_id=provider_id,
                       status="confirmed", **{"from": since})  # fmt: skip
     taken = {(s["started_at"] or s["starts_at"])[:10] for s in confirmed}
-    hour = min(FIRST_HOUR, now.hour - len(VISITS))  # one session an hour, the last over by now
+    hour = min(FIRST_HOUR, now.hour - SESSIONS_A_DAY)  # one an hour, the last over by now
     day = today if hour >= 0 else today - timedelta(days=1)
     while day.isoformat() in taken:
         day -= timedelta(days=1)
@@ -179,7 +183,7 @@ def _authorization(demo: Demo, ops: str, client_id: str, payer_id: str) -> None:
     say("prior authorization", f"{authorization['number']}: 12 visits of 90837 for Alex Kim")
 
 
-def _find(demo: Demo, ops: str, name: tuple[str, str]) -> dict[str, Any] | None:
+def find_client(demo: Demo, ops: str, name: tuple[str, str]) -> dict[str, Any] | None:
     every = pages(demo, "/clients", ops)
     return next((c for c in every if (c["first_name"], c["last_name"]) == name), None)
 

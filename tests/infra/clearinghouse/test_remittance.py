@@ -268,3 +268,46 @@ async def test_an_original_and_its_reversal_in_one_835(ch: httpx.AsyncClient) ->
     # 707.00 paid, 235.00 taken back, 75.00 for the correction: no deficit, no PLB.
     assert evergreen.first("BPR")[2] == "547"
     assert evergreen.plb == []
+
+
+async def test_a_takeback_reverses_a_paid_claim_and_reports_it_denied(
+    ch: httpx.AsyncClient,
+) -> None:
+    await submit(ch, fixture("837_accepted.x12"))
+    first = await fetch(ch)
+    paid = claims(checked(first))["JLEE1"]
+    answer = await ch.post("/_admin/takeback", json={"claim_id": "JLEE1", "reason": "50"})
+    assert answer.status_code == 200, answer.text
+    taken = answer.json()
+    assert (taken["original"], taken["taken_back"]) == (paid.payer_claim_number, 11000)
+    later = checked(await fetch(ch, first[-1].split("*")[13]))
+    found = claims(later)
+    assert [f"{claim.id}/{claim.status}" for claim in later[0].claims] == ["JLEE1/22", "JLEE1/4"]
+    reversal, denied = found["JLEE1/22"], found["JLEE1"]
+    assert (reversal.amounts, line_cas(reversal), [s.allowed for s in reversal.services]) == (
+        _negated(paid)
+    )
+    assert reversal.payer_claim_number == paid.payer_claim_number
+    assert denied.payer_claim_number == taken["payer_claim_number"] != paid.payer_claim_number
+    assert denied.amounts == (20000, 0, 0)
+    assert line_cas(denied) == [[("CO", "50", 20000)]]
+    assert [s.allowed for s in denied.services] == [0]
+    # Nothing else is paid in that 835: the 110.00 taken back is deferred (WO, negative).
+    assert later[0].plb == [("WO", "JLEE1", -11000)]
+    assert later[0].first("BPR")[:3] == ["BPR", "H", "0"]
+    # Taken back once: the claim no longer stands as paid.
+    again = await ch.post("/_admin/takeback", json={"claim_id": "JLEE1"})
+    assert again.status_code == 409, again.text
+
+
+async def test_a_takeback_needs_a_paid_claim(ch: httpx.AsyncClient) -> None:
+    unknown = await ch.post("/_admin/takeback", json={"claim_id": "NOSUCH1"})
+    assert unknown.status_code == 404
+    await submit(ch, fixture("837_accepted.x12"))
+    not_yet = await ch.post("/_admin/takeback", json={"claim_id": "JLEE1"})
+    assert not_yet.status_code == 409  # adjudicated, not yet reported in an 835
+    bad = await ch.post("/_admin/takeback", json={"claim_id": "JLEE1", "reason": "co-50"})
+    assert bad.status_code == 400
+    await fetch(ch)
+    unpaid = await ch.post("/_admin/takeback", json={"claim_id": "AKIM1"})
+    assert unpaid.status_code == 409  # Blue Harbor paid nothing on it (the deductible)
