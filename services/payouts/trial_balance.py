@@ -22,6 +22,7 @@ from services.payouts.queries import ledger_reads as q
 
 log = logging.getLogger(__name__)
 
+
 async def get_trial_balance(conn: asyncpg.Connection) -> TrialBalance:
     """Every account's debits and credits, and their difference (ops)."""
     return await ledger.get_trial_balance(conn)
