@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # Jobs handed to arq at once within a batch (each is a few Redis round trips).
 ENQUEUE_CONCURRENCY = 16
+# How long the relay cron's tick keeps handing out full batches: below the cron's 30 s timeout
+# (the last batch starts before it ends) and, halved if need be, the visibility timeout.
+TICK_BUDGET_S = 20.0
 
 
 class Enqueuer(Protocol):

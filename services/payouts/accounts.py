@@ -38,7 +38,7 @@ ENTITY = "payout_account"
 # (Stripe's live read limit is 100 a second), within this long.
 REFRESH_LIMIT = 500
 REFRESH_CONCURRENCY = 8
-REFRESH_BUDGET_S = 15.0
+REFRESH_BUDGET_S = 10.0
 
 
 def account_out(row: PayoutAccountRow) -> PayoutAccountOut:

@@ -6,10 +6,6 @@ from typing import Any
 
 from services.core import clock, outbox
 
-# A tick keeps handing out full batches for this long: below the cron's 30 s timeout (the last
-# batch starts before it ends) and, halved if need be, below the visibility timeout.
-RELAY_BUDGET_S = 20.0
-
 
 async def relay_outbox(ctx: dict[str, Any]) -> int:
     """Hand due outbox rows to arq (and again those whose job never finished)."""
@@ -20,5 +16,5 @@ async def relay_outbox(ctx: dict[str, Any]) -> int:
         clock.now(),
         namespace=ctx["settings"].redis_namespace,
         visibility_s=visibility_s,
-        budget_s=min(RELAY_BUDGET_S, visibility_s / 2),
+        budget_s=min(outbox.TICK_BUDGET_S, visibility_s / 2),
     )
