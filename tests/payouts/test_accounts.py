@@ -15,6 +15,7 @@ import pytest
 import stripe
 
 from services.core import clock
+from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.core.transactions import Transactions
@@ -28,6 +29,19 @@ from tests.payouts import run_world as r
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 APP = "https://app.hearth.test"
+# Stripe makes the account but its answer is lost (a timeout after the work).
+LOSE_CREATE = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
+               "delay_s": 0.5, "after": True}  # fmt: skip
+
+
+async def _create_losing_the_answer(
+    db: asyncpg.Connection, api: httpx.AsyncClient, stripe_admin: httpx.AsyncClient, token: Any
+) -> tuple[Actor, str, httpx.Response]:
+    """(provider, its payout-account path, the POST's answer): the create's answer lost."""
+    provider = await f.make_provider_actor(db)
+    url = f"/providers/{provider.provider_id}/payout-account"
+    assert (await stripe_admin.post("/_admin/faults", json=LOSE_CREATE)).status_code == 200
+    return provider, url, await api.post(url, headers=token(provider))
 
 
 def _ours(sdk: stripe.StripeClient, provider_id: uuid.UUID) -> list[Any]:
@@ -65,12 +79,7 @@ async def test_a_lost_answer_is_looked_up_not_created_again(
     db: asyncpg.Connection, api: httpx.AsyncClient, stripe_client: stripe.StripeClient,
     stripe_admin: httpx.AsyncClient, token: Any,
 ) -> None:  # fmt: skip
-    provider = await f.make_provider_actor(db)
-    url = f"/providers/{provider.provider_id}/payout-account"
-    lose = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
-            "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
-    lost = await api.post(url, headers=token(provider))
+    provider, url, lost = await _create_losing_the_answer(db, api, stripe_admin, token)
     assert (lost.status_code, lost.json()["code"]) == (503, "stripe_unavailable")
     row = await db.fetchrow("SELECT stripe_account_id, attempt, called_at FROM payout_accounts")
     assert row["stripe_account_id"] is None
@@ -187,12 +196,8 @@ async def test_account_updated_adopts_an_account_whose_answer_was_lost(
     stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
     token: Any,
 ) -> None:  # fmt: skip
-    provider = await f.make_provider_actor(db)
-    url = f"/providers/{provider.provider_id}/payout-account"
-    lose = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
-            "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
-    assert (await api.post(url, headers=token(provider))).status_code == 503
+    provider, url, lost = await _create_losing_the_answer(db, api, stripe_admin, token)
+    assert lost.status_code == 503
     (account,) = _ours(stripe_client, provider.provider_id)  # type: ignore[arg-type]
     secret = settings.stripe_webhook_secret
     # Stripe is down when the job re-reads the account: the event waits for a later run.
@@ -244,12 +249,8 @@ async def test_a_read_adopts_an_account_whose_answer_was_lost(
     db: asyncpg.Connection, api: httpx.AsyncClient, stripe_client: stripe.StripeClient,
     stripe_admin: httpx.AsyncClient, token: Any,
 ) -> None:  # fmt: skip
-    provider = await f.make_provider_actor(db)
-    url = f"/providers/{provider.provider_id}/payout-account"
-    lose = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
-            "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
-    assert (await api.post(url, headers=token(provider))).status_code == 503
+    provider, url, lost = await _create_losing_the_answer(db, api, stripe_admin, token)
+    assert lost.status_code == 503
     (account,) = _ours(stripe_client, provider.provider_id)  # type: ignore[arg-type]
     # No account.updated: the read finds the account by its metadata and keeps its id.
     shown = (await api.get(url, headers=token(provider))).json()
