@@ -201,8 +201,8 @@ async def _adopted(conn: asyncpg.Connection, account: Account) -> PayoutAccountR
 
 
 async def apply_account(conn: asyncpg.Connection, account: Account) -> str:
-    """account.updated: the status as Stripe has it now; the same answer again changes
-    nothing."""
+    """account.updated, or a re-read: the status as Stripe has it now; the same answer again
+    changes nothing but synced_at (when Stripe last said it)."""
     row = await q.lock_account_by_stripe_id(conn, account.id) or await _adopted(conn, account)
     if row is None:
         return "not our account"
