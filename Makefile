@@ -90,7 +90,8 @@ test: $(STAMP) x12-tools
 
 # The reliability suites (tests/reliability.py), each a pytest run of its own; HEARTH_ENV as for
 # make test (tests/conftest.py). KILL_TRIALS (per flow) and FUZZ_EXAMPLES lower the budget for a
-# quick look; the floors (200 kills, 5,000 requests) are checked at the full one.
+# quick look; the floors (200 kills, 200 of them the payout run's, 5,000 requests) are checked at
+# the full one.
 RELIABILITY_WORKERS ?= 2
 reliability: $(STAMP) x12-tools
 	@$(VPY) -m tests.reliability --workers $(RELIABILITY_WORKERS) \

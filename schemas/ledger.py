@@ -72,6 +72,7 @@ EntryKind = Literal[
     "claim_corrected",
     "claim_voided",
     "true_up_carried",
+    "payout_cancelled",
 ]
 Side = Literal["debit", "credit"]
 # At most $1,000,000,000.00 on one line: far above any event, far below BIGINT.

@@ -10,8 +10,9 @@ from typing import ClassVar, Literal
 import msgspec
 
 from schemas.common import Base, Out
+from schemas.payouts import Reason
 
-PayoutStatus = Literal["pending", "submitting", "paid", "held", "failed"]
+PayoutStatus = Literal["pending", "submitting", "paid", "held", "failed", "cancelled"]
 HoldReason = Literal[
     "insufficient_platform_balance", "no_payout_account", "transfer_failed", "provider_hold"
 ]
@@ -37,6 +38,8 @@ class PayoutOut(Out):
     transfer_group: str
     reversed_cents: int
     paid_at: datetime | None
+    cancel_reason: str | None  # why ops cancelled it (status cancelled)
+    cancelled_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -86,8 +89,21 @@ class PayoutRunOut(Out):
     pending: int  # pending or submitting
     held: int
     failed: int
+    cancelled: int  # by ops, their money owed again (paid by a later payout)
     last_run_at: datetime
     created_at: datetime
+
+
+class CancelPayoutIn(Base):
+    """Why ops cancel a payout that never reached Stripe (its money is paid by a later one)."""
+
+    reason: Reason
+
+
+class PayoutRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A body-less payout action's request, as its Idempotency-Key is checked against."""
+
+    payout_id: uuid.UUID
 
 
 class TransferPayoutJob(msgspec.Struct, frozen=True, kw_only=True):

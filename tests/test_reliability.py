@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.reliability import RESULTS, Suite, kill_trials, record, summarize
+from tests.reliability import (
+    FLOW_FLOORS,
+    KILL_FLOWS,
+    RESULTS,
+    Suite,
+    _suites,
+    kill_trials,
+    record,
+    summarize,
+)
 
 KILLS = Suite("sigkill", ["-m", "kill"], {}, floor=10, by_flow=True)
 PLAIN = Suite("authz", ["-m", "authz"], {})
@@ -85,3 +94,28 @@ def test_trial_counts_and_records_come_from_the_environment(
     record("posting", tried=7, lost=1)
     (line,) = (tmp_path / "r.jsonl").read_text().splitlines()
     assert json.loads(line) | {"test": ""} == _tally("", "posting", 7, lost=1)
+
+
+def test_a_flow_below_its_own_floor_makes_the_suite_unclean(tmp_path: Path) -> None:
+    kills = Suite("sigkill", ["-m", "kill"], {}, floor=10, by_flow=True,
+                  flow_floors={"payouts": 200})  # fmt: skip
+    path = _results(
+        tmp_path / "r.jsonl", _test("a::charge"), _tally("a::charge", "charging", 300),
+        _test("p::payout"), _tally("p::payout", "payouts", 199),
+    )  # fmt: skip
+    lines, clean = summarize(kills, path, 1)
+    assert "sigkill_payouts: tried 199, below its 200" in "\n".join(lines)
+    assert not clean
+    path = _results(tmp_path / "s.jsonl", _test("p::payout"), _tally("p::payout", "payouts", 200))
+    assert summarize(kills, path, 1)[1]
+
+
+def test_the_full_budget_gives_payouts_its_200_kills_and_a_quick_look_fewer() -> None:
+    (full, *_) = _suites(50, 10, floors=True)
+    assert FLOW_FLOORS == {"payouts": 200}
+    assert full.env["HEARTH_KILL_TRIALS_PAYOUTS"] == "200"
+    assert {full.env[f"HEARTH_KILL_TRIALS_{f.upper()}"] for f in KILL_FLOWS if f != "payouts"} == {
+        "50"}  # fmt: skip
+    assert full.flow_floors == {"payouts": 200}
+    (quick, *_) = _suites(5, 2, floors=False)
+    assert (quick.env["HEARTH_KILL_TRIALS_PAYOUTS"], quick.flow_floors) == ("5", {})

@@ -23,7 +23,8 @@ starts empty. Our routes are registered before its own, so ours answer where bot
   `balance_insufficient`), `/v1/transfers/{id}/reversals`, `/v1/topups`;
 - `disputes.py`: disputes and failed refunds, started by admin routes;
 - `webhooks.py`: deliveries signed at send time, retried with backoff, duplicated, reordered;
-- `faults.py`: timeouts, 500s, forced declines, slow answers.
+- `faults.py`: timeouts, 4xx/429/5xx errors (also after the work was done), forced declines,
+  slow answers.
 
 Events sent: setup_intent.succeeded, setup_intent.requires_action, setup_intent.setup_failed,
 payment_intent.succeeded, payment_intent.payment_failed, charge.refunded,

@@ -4,10 +4,11 @@ An account link (`POST /v1/account_links`) is the one-time onboarding address St
 a page of the simulator's own (`GET /_admin/onboarding/{account}`, which only names the account:
 the simulated accounts are enabled from the start), expiring five minutes after it is made.
 Transfers draw on the platform's *available* USD balance: a transfer larger than it answers 400
-`balance_insufficient` and moves nothing. A reversal gives (part of) a transfer back; a top-up
-adds to the balance, pending for `topup_delay_s` of the simulator's clock (default 0) and then
-`succeeded`. Events: account.updated (the connected account's: to Connect endpoints),
-transfer.created, transfer.reversed, topup.created, topup.succeeded.
+`balance_insufficient` and moves nothing; one to an account whose `transfers` capability was
+unrequested answers 400 `insufficient_capabilities_for_transfer`. A reversal gives (part of) a
+transfer back; a top-up adds to the balance, pending for `topup_delay_s` of the simulator's
+clock (default 0) and then `succeeded`. Events: account.updated (the connected account's: to
+Connect endpoints), transfer.created, transfer.reversed, topup.created, topup.succeeded.
 """
 
 from __future__ import annotations
@@ -162,6 +163,10 @@ class Connect:
             # Not settable in Stripe's API; here so tests can make an account unusable.
             if name in data:
                 setattr(account, name, str(data.pop(name)).lower() == "true")
+        for name, wanted in (data.pop("capabilities", None) or {}).items():
+            # A capability unrequested (as Stripe's API allows) is inactive: no transfers.
+            asked = str((wanted or {}).get("requested", "true")).lower() == "true"
+            account.capabilities[name] = "active" if asked else "inactive"
         if data:
             raise invalid(f"Received unknown parameter: {next(iter(data))}")
         # An event of the connected account: Stripe sends it to Connect endpoints only.
@@ -199,6 +204,11 @@ class Connect:
         destination = data.get("destination")
         if not isinstance(destination, str) or f"account:{destination}" not in store:
             raise no_such("destination", str(destination), "destination")
+        if find(Account, destination, "destination").capabilities.get("transfers") == "inactive":
+            raise StripeError(400, "Your destination account needs to have at least one of the "
+                              "following capabilities enabled: transfers, crypto_transfers, "
+                              "legacy_payments", code="insufficient_capabilities_for_transfer",
+                              param="destination")  # fmt: skip
         available, _ = self.ledger.totals()
         if amount > available:
             raise StripeError(400, "You have insufficient available funds in your Stripe "

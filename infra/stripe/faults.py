@@ -5,7 +5,10 @@ and fires for its next `count` matches, or for each match with probability `frac
 - `timeout`: the request hangs `delay_s` (default 30), then the connection is dropped with no
   answer; with `"after": true` the request is processed first (stored under its
   Idempotency-Key, its objects made) and only the answer is lost, as when a network fails;
-- `error`: HTTP `status` (default 500) with Stripe's `api_error` body, nothing processed;
+- `error`: HTTP `status` (default 500; 400-599) with Stripe's error body for it (`api_error`
+  for a 5xx, `rate_limit_error` for a 429, else `invalid_request_error`) and `code` if given,
+  nothing processed; with `"after": true` the request is processed first and the error answered
+  instead of its result (a 5xx whose work was done);
 - `decline`: a PaymentIntent confirmation (create with `confirm`, or `/confirm`) is declined
   with `decline_code` (default `generic_decline`) whatever the card;
 - `slow`: the answer comes `delay_s` (default 2) late.
@@ -36,6 +39,7 @@ class Rule:
     delay_s: float | None = None
     status: int = 500
     decline_code: str = "generic_decline"
+    code: str | None = None
     after: bool = False
     fired: int = 0
 
@@ -62,7 +66,7 @@ def parse_rule(data: Any) -> Rule:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     rule = Rule(kind=kind)
     for name, types in (("path_prefix", str), ("method", str), ("decline_code", str),
-                        ("after", bool)):  # fmt: skip
+                        ("code", str), ("after", bool)):  # fmt: skip
         if name in data:
             if not isinstance(data[name], types):
                 raise ValueError(f"{name} must be a {types.__name__}")
@@ -70,7 +74,7 @@ def parse_rule(data: Any) -> Rule:
     rule.count = _number(data, "count", int, 1, 1_000_000)
     rule.fraction = _number(data, "fraction", float, 0.0, 1.0)
     rule.delay_s = _number(data, "delay_s", float, 0.0, 600.0)
-    rule.status = _number(data, "status", int, 500, 599) or 500
+    rule.status = _number(data, "status", int, 400, 599) or 500
     if rule.count is None and rule.fraction is None:
         raise ValueError("give count (the next N matches) or fraction (0..1 of matches)")
     if not rule.path_prefix.startswith("/v1/"):
@@ -107,8 +111,9 @@ class Faults:
             response: web.StreamResponse = await handler(request)
             return response
         if rule.kind == "error":
-            raise StripeError(rule.status, "An unknown error occurred (simulated fault).",
-                              type="api_error")  # fmt: skip
+            if rule.after:
+                await handler(request)
+            raise _error(rule)
         if rule.kind == "slow":
             await asyncio.sleep(2.0 if rule.delay_s is None else rule.delay_s)
         if rule.kind == "decline":
@@ -122,3 +127,15 @@ class Faults:
             raise asyncio.CancelledError  # nothing is answered on a dropped connection
         response = await handler(request)
         return response
+
+
+def _error(rule: Rule) -> StripeError:
+    """Stripe's error answer for the rule's status."""
+    if rule.status == 429:
+        return StripeError(429, "Too many requests hit the API too quickly (simulated fault).",
+                           type="rate_limit_error", code=rule.code or "rate_limit")  # fmt: skip
+    if rule.status >= 500:
+        return StripeError(rule.status, "An unknown error occurred (simulated fault).",
+                           type="api_error", code=rule.code)  # fmt: skip
+    return StripeError(rule.status, "The request was refused (simulated fault).",
+                       code=rule.code)  # fmt: skip

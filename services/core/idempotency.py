@@ -78,6 +78,34 @@ async def run_once(
             msgspec.to_builtins(result),
         )
         return status, result
+    stored = await _stored(conn, user_id, key, operation, digest, out_type)
+    assert stored is not None
+    return stored
+
+
+async def replay(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    key: str | None,
+    operation: str,
+    body: msgspec.Struct,
+    out_type: type[T],
+) -> tuple[int, T] | None:
+    """The first (status, body) stored under the key, else None: for a use case that calls out
+    before its `run_once` (short transactions), so a repeat is answered before it calls again."""
+    if key is None:
+        return None
+    return await _stored(conn, user_id, key, operation, request_hash(operation, body), out_type)
+
+
+async def _stored(
+    conn: asyncpg.Connection,
+    user_id: uuid.UUID,
+    key: str,
+    operation: str,
+    digest: bytes,
+    out_type: type[T],
+) -> tuple[int, T] | None:
     stored = await conn.fetchrow(
         """
         SELECT operation, request_hash, response_status, response_body
@@ -86,7 +114,8 @@ async def run_once(
         user_id,
         key,
     )
-    assert stored is not None
+    if stored is None:
+        return None
     if stored["operation"] != operation or bytes(stored["request_hash"]) != digest:
         raise KeyReused(
             "this Idempotency-Key was used with a different request", field="Idempotency-Key"

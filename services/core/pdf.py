@@ -4,16 +4,17 @@ value pairs, tables. No domain knowledge: callers pass words and numbers already
 The built-in PDF fonts (Helvetica) cover Latin-1 only, and embedding a TrueType font would
 ship a font file with the code: other Latin letters (Łukasz) are written without their
 accents, as the X12 files write names (services/core/x12.py).
+
+fpdf2 is imported when a document is made, not with this module: it takes about 2 s to import
+(its fonts), which every worker start paid before its first job, a PDF or not (the SIGKILL
+suites restart a worker hundreds of times).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
-
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import Any, Literal
 
 from services.core.x12 import to_x12_letters
 
@@ -51,6 +52,11 @@ class Document:
     """One US Letter portrait document, written top to bottom."""
 
     def __init__(self, title: str, created_at: datetime, *, author: str = "") -> None:
+        from fpdf import FPDF
+        from fpdf.enums import XPos, YPos
+
+        # The next line starts at the left margin, below (fpdf2's new_x / new_y).
+        self._below: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
         self._pdf = FPDF(orientation="portrait", unit="mm", format="letter")
         self._pdf.set_auto_page_break(auto=True, margin=15)
         self._pdf.set_margins(15, 15, 15)
@@ -63,18 +69,18 @@ class Document:
 
     def title(self, text: str) -> None:
         self._pdf.set_font(_FONT, "B", 16)
-        self._pdf.cell(0, 9, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._pdf.cell(0, 9, latin1(text), **self._below)
         self._pdf.ln(2)
 
     def heading(self, text: str) -> None:
         self._pdf.ln(3)
         self._pdf.set_font(_FONT, "B", 11)
-        self._pdf.cell(0, 7, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._pdf.cell(0, 7, latin1(text), **self._below)
 
     def text(self, text: str, *, size: float = 10, bold: bool = False) -> None:
         """A paragraph, wrapped at the margins."""
         self._pdf.set_font(_FONT, "B" if bold else "", size)
-        self._pdf.multi_cell(0, _LINE, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._pdf.multi_cell(0, _LINE, latin1(text), **self._below)
 
     def pairs(self, rows: Sequence[tuple[str, str]], *, label_width: float = 45) -> None:
         """Label and value rows (`NPI  1234567893`)."""
@@ -82,7 +88,7 @@ class Document:
             self._pdf.set_font(_FONT, "B", 10)
             self._pdf.cell(label_width, _LINE, latin1(label))
             self._pdf.set_font(_FONT, "", 10)
-            self._pdf.multi_cell(0, _LINE, latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self._pdf.multi_cell(0, _LINE, latin1(value), **self._below)
 
     def table(
         self,

@@ -33,5 +33,9 @@ class PayoutNotRetryable(Conflict):
     code = "payout_not_retryable"
 
 
+class PayoutNotCancellable(Conflict):
+    code = "payout_not_cancellable"
+
+
 class BadPayoutRun(Unprocessable):
     code = "bad_payout_run"

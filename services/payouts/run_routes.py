@@ -14,8 +14,10 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from schemas.payout_runs import (
+    CancelPayoutIn,
     PayoutDetailOut,
     PayoutOut,
+    PayoutRef,
     PayoutRunIn,
     PayoutRunOut,
     PayoutStatus,
@@ -23,9 +25,11 @@ from schemas.payout_runs import (
 from schemas.payout_statements import PayoutStatementOut
 from services.core import idempotency
 from services.core.auth import allow
-from services.core.deps import AppSettings, Caller, Conn
+from services.core.deps import AppSettings, Caller, Conn, Transactions
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.payouts import runs, statements
+from services.payouts import cancel, runs, statements
+from services.payouts.connect import ConnectGateway
+from services.payouts.routes import Stripe
 
 OPS = [allow("ops")]
 PROVIDER_OR_OPS = [allow("provider", "ops")]
@@ -113,10 +117,31 @@ class PayoutController(Controller):
     @post("/payouts/{payout_id:uuid}/retry", guards=OPS, operation_id="retry_payout",
           status_code=200)  # fmt: skip
     async def retry(
-        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
-    ) -> PayoutDetailOut:
-        """A held or failed payout sent again, its amount as frozen (409 for any other)."""
-        return await runs.retry_payout(conn, actor, payout_id)
+        self, payout_id: FromPath[uuid.UUID], conn: Conn, actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[PayoutDetailOut]:  # fmt: skip
+        """A held or failed payout sent again, its amount as frozen (409 for any other; a
+        repeat under the same Idempotency-Key gets the first answer)."""
+        return await idempotency.respond_once(
+            conn, actor.user, idempotency_key, "retry_payout", PayoutRef(payout_id=payout_id),
+            200, lambda: runs.retry_payout(conn, actor, payout_id), PayoutDetailOut,
+        )  # fmt: skip
+
+    @post("/payouts/{payout_id:uuid}/cancel", guards=OPS, operation_id="cancel_payout",
+          status_code=200)  # fmt: skip
+    async def cancel(
+        self, payout_id: FromPath[uuid.UUID], data: JSONBody[CancelPayoutIn],
+        transactions: Transactions, stripe: Stripe, actor: Caller,
+        idempotency_key: idempotency.IdempotencyKey = None,
+    ) -> Response[PayoutDetailOut]:  # fmt: skip
+        """A failed or held payout that never reached Stripe cancelled, with a reason: its
+        money is owed to the provider again and paid by their next payout. Stripe is asked
+        first: a transfer it made is recorded, not cancelled (409, as for any other state;
+        503 when Stripe does not answer: try again)."""
+        status, out = await cancel.cancel_payout(
+            transactions, ConnectGateway.of(stripe), actor, payout_id, data, idempotency_key
+        )
+        return Response(out, status_code=status)
 
     @get("/payouts/runs", guards=OPS, operation_id="list_payout_runs")
     async def list_runs(

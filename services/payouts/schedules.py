@@ -5,8 +5,9 @@ A schedule is weekly on an ISO weekday (Monday by default: a provider with no ro
 every 14 days from an anchor date (its parity), or manual. Dates are UTC calendar dates and a
 payout's cutoff is the start (00:00 UTC) of its date: it pays the sessions whose edit window
 closed by then, and every other entry made by then. On a payout day itself the next payout is
-today (the daily run pays it); a changed schedule applies from the change on, and since the
-amount is the ledger's balance at the cutoff, nothing owed is lost or counted twice.
+today (the daily run pays it) until today's is made; a changed schedule applies from the
+change on, and since the amount is the ledger's balance at the cutoff, nothing owed is lost or
+counted twice.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ async def view_schedule(
     history = await q.list_schedules(conn, provider_id, HISTORY)
     schedule = history[0] if history else DEFAULT
     holds = await q.list_open_holds(conn, provider_id)
-    payout_date = next_payout_date(schedule, clock.today())
+    today = clock.today()
+    payout_date = next_payout_date(schedule, today)
+    if payout_date == today and await q.has_payout(conn, provider_id, cutoff_of(today)):
+        payout_date = next_payout_date(schedule, today + timedelta(days=1))  # today's was made
     cutoff = clock.now() if payout_date is None else cutoff_of(payout_date)
     return PayoutScheduleOut(
         provider_id=provider_id, schedule=schedule, history=history, holds=holds,

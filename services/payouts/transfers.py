@@ -40,7 +40,7 @@ LEASE = timedelta(seconds=120)
 RETRY_UNKNOWN = timedelta(seconds=5)
 RETRY_ERROR = timedelta(seconds=30)
 MAX_ERRORS = 5
-FINAL = ("paid", "held", "failed")
+FINAL = ("paid", "held", "failed", "cancelled")  # never sent again by this job
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from services.providers.details import set_self_pay_rate
 from services.remittance.service import post_file_on
 from tests import factories as fac
 from tests.payments import world as pw
+from tests.payouts import run_world as r
 from tests.remittance import fixtures as x835
 from tests.remittance.true_ups import reversal_of
 from tests.therapy_sessions.completion import (
@@ -228,3 +229,22 @@ async def reverse_transfer(p: Parts, pick: int, percent: int) -> None:
     delivered = await pw.deliver(p.api, event, p.settings.stripe_webhook_secret)
     assert delivered.status_code == 200, delivered.text
     assert await pw.run_events(p.db, p.tx, p.gateway) == ["1 reversals booked"]
+
+
+async def receive_transfers(p: Parts, provider: Actor, requested: bool) -> None:
+    """The provider's Connect account's `transfers` capability requested or unrequested."""
+    account = await r.destination(p.db, provider.provider_id)
+    r.transfers_capability(p.sdk, account, requested)
+
+
+async def cancel_failed(p: Parts, pick: int) -> None:
+    """Ops cancel a failed or held payout (its money owed again, paid by a later payout)."""
+    rows = await p.db.fetch(
+        "SELECT id FROM payouts WHERE status IN ('failed', 'held') ORDER BY created_at, id"
+    )
+    if not rows:
+        return
+    payout_id = rows[pick % len(rows)]["id"]
+    done = await p.api.post(f"/payouts/{payout_id}/cancel", json={"reason": "account closed"},
+                            headers=p.token(p.world.ops))  # fmt: skip
+    assert done.status_code == 200, done.text

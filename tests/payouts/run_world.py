@@ -13,9 +13,11 @@ import stripe
 
 from services.core import clock
 from services.core.auth import Actor
+from services.core.db import transaction
 from services.core.transactions import Transactions
 from services.ledger.service import get_trial_balance
 from services.payments.gateway import StripeGateway
+from services.payouts.accounts import create_payout_account
 from services.payouts.connect import ConnectGateway
 from services.payouts.runs import RunRules, RunTally, run_payouts
 from services.payouts.schedules import cutoff_of
@@ -122,3 +124,26 @@ async def transfer_fault(admin: httpx.AsyncClient, **rule: Any) -> None:
     """A fault on the transfers' POST (kind, count, delay_s, status, after...)."""
     full = {"path_prefix": "/v1/transfers", "method": "POST", **rule}
     assert (await admin.post("/_admin/faults", json=full)).status_code == 200
+
+
+def transfers_capability(sdk: stripe.StripeClient, account: str, requested: bool) -> None:
+    """The Connect account's `transfers` capability requested again, or unrequested (Stripe
+    then refuses transfers to it: insufficient_capabilities_for_transfer)."""
+    wanted = {"capabilities": {"transfers": {"requested": requested}}}
+    sdk.v1.accounts.update(account, params=wanted)  # type: ignore[arg-type]
+
+
+async def committed_provider_owed(
+    pool: asyncpg.Pool, tx: Transactions, connect: ConnectGateway, cents: int
+) -> uuid.UUID:
+    """A provider with a Connect account and a session of `cents` past its edit window today,
+    each committed (the kill and race tests' own databases): their id."""
+    async with transaction(pool) as conn:
+        ops = await f.make_ops(conn)
+        provider = await f.make_provider_actor(conn)
+    pid = provider.provider_id
+    assert pid is not None
+    await create_payout_account(tx, connect, ops, pid, "https://app.hearth.test")
+    async with transaction(pool) as conn:
+        await w.session_entry(conn, pid, uuid.uuid4(), cents, settled_at())
+    return pid

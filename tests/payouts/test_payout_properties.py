@@ -1,6 +1,7 @@
 """Issue 18's property: random sequences of events (completions in and out of network,
 captures, 835 postings, denials recouped or absorbed, reversals with their corrections, days
-passing, payout runs, transfers, transfer reversals), each through the real domain code against
+passing, payout runs, transfers, transfer reversals, a provider's account refusing transfers
+and receiving again, ops cancelling a failed payout), each through the real domain code against
 PostgreSQL and the Stripe simulator. After every event:
 
 - the trial balance is zero (debits = credits), PostgreSQL's deferred balance checks included;
@@ -11,8 +12,9 @@ PostgreSQL and the Stripe simulator. After every event:
 - a payout's amount is the sum of its lines, each line one of its provider's entries, and no
   journal entry is covered by two payouts; one payout per provider and period;
 - Stripe agrees: each payout has at most one transfer (its transfer group), one exactly when it
-  is paid, of its amount to its provider's account; payouts_in_transit holds exactly the frozen
-  payouts not yet transferred, and transfers and reversals are booked once each.
+  is paid, of its amount to its provider's account, none when cancelled; payouts_in_transit
+  holds exactly the frozen payouts neither transferred nor cancelled, and transfers, reversals
+  and cancellations are booked once each.
 
 Each example runs in a savepoint of the test's transaction (rolled back afterwards) from the
 same world, with the clock frozen at the conftest's instant. HEARTH_PROPERTY_EXAMPLES raises the
@@ -72,27 +74,53 @@ STEP = st.one_of(
     st.tuples(st.just("transfer")),
     st.tuples(st.just("transfer")),
     st.tuples(st.just("reverse"), st.integers(0, 50), st.integers(1, 100)),
+    # A provider's account stops receiving transfers (their next one fails) or receives again.
+    st.tuples(st.just("receive"), st.integers(0, PROVIDERS - 1), st.booleans()),
+    st.tuples(st.just("cancel"), st.integers(0, 50)),
+    st.tuples(st.just("cancel"), st.integers(0, 50)),
+    # Three days on, every provider's payout run and the transfers: payouts in most examples.
+    st.tuples(st.just("payday")),
+    st.tuples(st.just("payday")),
 )
 STEPS = st.lists(STEP, min_size=10, max_size=30)
 
 
+async def _transfers(p: ev.Parts) -> None:
+    # A provider's account that stopped receiving transfers fails theirs; every other pays.
+    assert set(await r.run_transfers(p.db, p.tx, p.gateway)) <= {"paid", "failed"}
+
+
+async def _run(p: ev.Parts, who: int) -> None:
+    await r.run(p.db, provider_id=None if who < 0 else p.world.providers[who].provider_id)
+
+
+async def _payday(p: ev.Parts) -> None:
+    hearth_clock.CLOCK.advance(timedelta(days=3))
+    for n in range(len(p.world.providers)):
+        await _run(p, n)
+    await _transfers(p)
+
+
+async def _advance(p: ev.Parts, days: int) -> None:
+    hearth_clock.CLOCK.advance(timedelta(days=days))
+
+
+EVENTS: dict[str, Any] = {
+    "complete": lambda p, n, in_network: ev.complete_session(p, p.world.providers[n], in_network),
+    "capture": lambda p: pw.run_charges(p.db, p.tx, p.gateway),
+    "remit": ev.remit,
+    "advance": _advance,
+    "run": _run,
+    "transfer": _transfers,
+    "reverse": ev.reverse_transfer,
+    "receive": lambda p, n, requested: ev.receive_transfers(p, p.world.providers[n], requested),
+    "cancel": ev.cancel_failed,
+    "payday": _payday,
+}
+
+
 async def apply(p: ev.Parts, step: tuple[Any, ...]) -> None:
-    kind = step[0]
-    if kind == "complete":
-        await ev.complete_session(p, p.world.providers[step[1]], step[2])
-    elif kind == "capture":
-        await pw.run_charges(p.db, p.tx, p.gateway)
-    elif kind == "remit":
-        await ev.remit(p, *step[1:])
-    elif kind == "advance":
-        hearth_clock.CLOCK.advance(timedelta(days=step[1]))
-    elif kind == "run":
-        who = None if step[1] < 0 else p.world.providers[step[1]].provider_id
-        await r.run(p.db, provider_id=who)
-    elif kind == "transfer":
-        assert all(out == "paid" for out in await r.run_transfers(p.db, p.tx, p.gateway))
-    else:
-        await ev.reverse_transfer(p, step[1], step[2])
+    await EVENTS[step[0]](p, *step[1:])
 
 
 # Per provider_payable entry of each provider, in posting order: the running balance (credits
@@ -208,19 +236,23 @@ async def check_stripe(db: asyncpg.Connection, sdk: stripe.StripeClient) -> None
             reversed_cents += payout["reversed_cents"]
         else:
             assert made == [], "a payout not paid has a transfer"
-            in_transit += payout["amount_cents"]
+            in_transit += payout["amount_cents"] if payout["status"] != "cancelled" else 0
     assert await r.balance(db, "payouts_in_transit") == in_transit
     booked = await db.fetchrow(
         """
         SELECT coalesce(sum(l.amount_cents) FILTER (WHERE e.kind = 'payout_transferred'), 0)
                    AS transferred,
                coalesce(sum(l.amount_cents) FILTER (WHERE e.kind = 'transfer_reversed'), 0)
-                   AS reversed
+                   AS reversed,
+               coalesce(sum(l.amount_cents) FILTER (WHERE e.kind = 'payout_cancelled'), 0)
+                   AS cancelled
         FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id AND l.side = 'debit'
-        WHERE e.kind IN ('payout_transferred', 'transfer_reversed')
+        WHERE e.kind IN ('payout_transferred', 'transfer_reversed', 'payout_cancelled')
         """
     )
-    assert (booked["transferred"], booked["reversed"]) == (paid_cents, reversed_cents)
+    cancelled_cents = sum(p["amount_cents"] for p in payouts if p["status"] == "cancelled")
+    assert (booked["transferred"], booked["reversed"], booked["cancelled"]) == (
+        paid_cents, reversed_cents, cancelled_cents)  # fmt: skip
 
 
 _worlds: dict[int, ev.World] = {}
@@ -250,6 +282,8 @@ async def test_random_events_keep_the_books_balanced_and_never_overpay(
     await example.start()
     try:
         parts = ev.Parts(db, api, tx, gateway, stripe_client, settings, token, world)
+        for provider in world.providers:  # the simulator keeps an earlier example's refusal
+            await ev.receive_transfers(parts, provider, True)
         for step in steps:
             await apply(parts, step)
             await check_books(db)

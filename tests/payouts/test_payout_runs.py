@@ -194,8 +194,14 @@ async def test_errors_are_retried_under_new_keys_then_held_for_ops(
     ops = token(await f.make_ops(db))
     held = (await api.get("/payouts", params={"status": "held"}, headers=ops)).json()
     assert [p["id"] for p in held["items"]] == [str(payout["id"])]
-    retried = await api.post(f"/payouts/{payout['id']}/retry", headers=ops)
+    key = {"Idempotency-Key": "retry-1"}
+    retried = await api.post(f"/payouts/{payout['id']}/retry", headers={**ops, **key})
     assert (retried.status_code, retried.json()["payout"]["status"]) == (200, "pending")
+    # Repeated (the answer lost): the first answer again; without the key: pending, a 409.
+    again = await api.post(f"/payouts/{payout['id']}/retry", headers={**ops, **key})
+    assert (again.status_code, again.json()) == (200, retried.json())
+    assert (await api.post(f"/payouts/{payout['id']}/retry", headers=ops)).status_code == 409
+    assert len(await pw.open_outbox(db, "transfer_payout")) == 1
     assert await r.run_transfers(db, tx, gateway) == ["paid"]
     (transfer,) = r.transfers_to(stripe_client, await r.destination(db, provider.provider_id))
     assert transfer.amount == 7_000

@@ -43,6 +43,11 @@ def biweekly(anchor: date) -> PayoutScheduleRow:
         (biweekly(date(2026, 11, 16)), date(2026, 12, 30), date(2027, 1, 11)),
         (biweekly(date(2027, 1, 11)), date(2026, 12, 30), date(2027, 1, 11)),  # anchor ahead
         (biweekly(date(2027, 2, 8)), date(2026, 12, 30), date(2027, 1, 11)),  # parity kept
+        (biweekly(date(2027, 3, 1)), date(2027, 3, 14), date(2027, 3, 15)),  # US DST starts
+        (biweekly(date(2026, 10, 19)), date(2026, 11, 1), date(2026, 11, 2)),  # US DST ends
+        (biweekly(date(2028, 2, 21)), date(2028, 2, 29), date(2028, 3, 6)),  # over a leap day
+        (biweekly(date(2020, 1, 6)), date(2026, 12, 30), date(2027, 1, 11)),  # years back
+        (weekly(7), date(2028, 2, 29), date(2028, 3, 5)),  # a Sunday anchor after a leap day
     ],
 )
 def test_next_payout_date(schedule: PayoutScheduleRow, today: date, expected: date) -> None:

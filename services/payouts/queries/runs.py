@@ -19,7 +19,8 @@ from services.core.pagination import After, fetch_page
 _SELECT = """
     SELECT id, provider_id, run_date, period_end, amount_cents, sessions_cents, recoupments_cents,
     other_cents, status, attempt, errors, lease_until, hold_reason, failure_code, destination,
-    stripe_transfer_id, transfer_group, reversed_cents, paid_at, created_at, updated_at
+    stripe_transfer_id, transfer_group, reversed_cents, paid_at, cancel_reason, cancelled_at,
+    created_at, updated_at
     FROM payouts
 """
 
@@ -376,7 +377,8 @@ _RUNS = """
                    AS paid_cents,
                count(p.id) FILTER (WHERE p.status IN ('pending', 'submitting')) AS pending,
                count(p.id) FILTER (WHERE p.status = 'held') AS held,
-               count(p.id) FILTER (WHERE p.status = 'failed') AS failed
+               count(p.id) FILTER (WHERE p.status = 'failed') AS failed,
+               count(p.id) FILTER (WHERE p.status = 'cancelled') AS cancelled
         FROM payout_runs r LEFT JOIN payouts p ON p.run_date = r.run_date
         GROUP BY r.id
     ) r

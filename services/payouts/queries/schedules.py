@@ -1,4 +1,5 @@
-"""payout_schedules (every schedule ops set, the newest in force) and payout_holds."""
+"""payout_schedules (every schedule ops set, the newest in force) and payout_holds; whether a
+provider's payout of a period exists (payouts)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,13 @@ async def update_hold_released(
         hold_id, by, now, reason,
     )  # fmt: skip
     return one(row, PayoutHoldOut)
+
+
+async def has_payout(
+    conn: asyncpg.Connection, provider_id: uuid.UUID, period_end: datetime
+) -> bool:
+    """Whether the provider's payout with this cutoff was made."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payouts WHERE provider_id = $1 AND period_end = $2)",
+        provider_id, period_end,
+    ))  # fmt: skip

@@ -55,6 +55,25 @@ def test_a_transfer_needs_the_available_balance(stripe_client: stripe.StripeClie
         stripe_client.v1.transfers.create(params=params)  # 2,000 left
 
 
+def test_a_transfer_to_an_account_without_transfers_is_refused(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    stripe_client.v1.topups.create(params={"amount": 10_000, "currency": "usd"})
+    destination = _account(stripe_client)
+    unrequested = {"capabilities": {"transfers": {"requested": False}}}
+    updated = stripe_client.v1.accounts.update(destination, params=unrequested)  # type: ignore[arg-type]
+    assert updated.capabilities["transfers"] == "inactive"
+    params = {"amount": 1_000, "currency": "usd", "destination": destination}
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        stripe_client.v1.transfers.create(params=params)  # type: ignore[arg-type]
+    assert (raised.value.http_status, raised.value.code) == (
+        400, "insufficient_capabilities_for_transfer")  # fmt: skip
+    assert stripe_client.v1.transfers.list(params={"destination": destination}).data == []
+    requested = {"capabilities": {"transfers": {"requested": True}}}
+    stripe_client.v1.accounts.update(destination, params=requested)  # type: ignore[arg-type]
+    assert stripe_client.v1.transfers.create(params=params).amount == 1_000  # type: ignore[arg-type]
+
+
 def test_transfers_are_listed_by_group_and_destination(stripe_client: stripe.StripeClient) -> None:
     stripe_client.v1.topups.create(params={"amount": 10_000, "currency": "usd"})
     one, two = _account(stripe_client), _account(stripe_client)

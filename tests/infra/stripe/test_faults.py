@@ -1,4 +1,5 @@
-"""Faults by path prefix: timeouts (before or after processing), 500s, slow answers."""
+"""Faults by path prefix: timeouts (before or after processing), 4xx, 429 and 5xx answers (also
+after processing), slow answers."""
 
 from __future__ import annotations
 
@@ -111,9 +112,40 @@ async def test_a_fraction_of_requests_and_slow_answers(
     "rule",
     [{"kind": "flood", "count": 1}, {"kind": "error"}, {"kind": "error", "count": 0},
      {"kind": "error", "fraction": 2}, {"kind": "slow", "count": 1, "path_prefix": "/_admin/"},
-     {"kind": "slow", "count": 1, "delay_s": "long"}],
+     {"kind": "slow", "count": 1, "delay_s": "long"},
+     {"kind": "error", "count": 1, "status": 302}, {"kind": "error", "count": 1, "code": 7}],
 )  # fmt: skip
 async def test_a_bad_rule_is_refused(stripe_admin: httpx.AsyncClient, rule: dict) -> None:
     response = await stripe_admin.post("/_admin/faults", json=rule)
     assert response.status_code == 400
     assert (await stripe_admin.get("/_admin/faults")).json()["items"] == []
+
+
+async def test_a_429_and_a_refusal_answer_as_stripe_does_and_process_nothing(
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient
+) -> None:
+    await _fault(stripe_admin, kind="error", path_prefix="/v1/customers", method="POST",
+                 count=1, status=429)  # fmt: skip
+    await _fault(stripe_admin, kind="error", path_prefix="/v1/customers", method="POST",
+                 count=1, status=400, code="account_invalid")  # fmt: skip
+    with pytest.raises(stripe.RateLimitError) as limited:
+        stripe_client.v1.customers.create(params={"email": "a@example.test"})
+    body = limited.value.json_body["error"]  # type: ignore[index]
+    assert (limited.value.http_status, body["type"], body["code"]) == (
+        429, "rate_limit_error", "rate_limit")  # fmt: skip
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe_client.v1.customers.create(params={"email": "a@example.test"})
+    assert (refused.value.http_status, refused.value.code) == (400, "account_invalid")
+    assert stripe_client.v1.customers.list().data == []
+
+
+async def test_a_5xx_after_processing_made_the_object(
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient
+) -> None:
+    await _fault(stripe_admin, kind="error", path_prefix="/v1/customers", method="POST",
+                 count=1, status=502, after=True)  # fmt: skip
+    with pytest.raises(stripe.APIError) as raised:
+        stripe_client.v1.customers.create(params={"email": "made@example.test"},
+                                          options={"idempotency_key": "c-1"})  # fmt: skip
+    assert raised.value.http_status == 502
+    assert [c.email for c in stripe_client.v1.customers.list().data] == ["made@example.test"]
