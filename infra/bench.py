@@ -4,8 +4,9 @@ infra/ never imports services/, so benchmarks of service code (services/bench/) 
 own processes (`python -m services.bench.estimate`) and their lines are passed through as they
 come. The API benchmarks need servers: infra starts or finds them (infra/local/stack.py), gives
 each a fresh database (dropped afterwards) and the API's command line as `make run` starts it, in
-its environment; `era_post`, `charges` and `payout_run` get the same fresh database (no API:
-they post 835s into it, or charge or pay providers through the Stripe simulator they start).
+its environment; `era_post`, `charges`, `payout_run` and `outbox_relay` get the same fresh
+database (no API: they post 835s into it, charge or pay providers through the Stripe simulator
+they start, or relay outbox rows to arq in the Redis infra gives).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ DATABASE_MODULES = [
     "services.bench.era_post",
     "services.bench.charges",
     "services.bench.payout_run",
+    "services.bench.outbox_relay",
 ]
 MACHINE_PGBENCH = "/usr/lib/postgresql/*/bin/pgbench"
 

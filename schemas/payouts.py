@@ -21,7 +21,8 @@ MONDAY = 1
 
 
 class PayoutAccountOut(Out):
-    """The provider's Connect account as Stripe said it last (account.updated re-reads it)."""
+    """The provider's Connect account as Stripe said it last (synced_at): re-read on each GET,
+    by account.updated and before a payout run."""
 
     provider_id: uuid.UUID
     stripe_account_id: str | None  # None: not created yet (a call's outcome was unknown)

@@ -19,6 +19,7 @@ from tests.live import ROOT, process, wait_answering, wait_first_line
 
 API_KEY = "sk_test_hearth_simulator"
 WEBHOOK_SECRET = "whsec_test_simulator_0123456789"
+CONNECT_WEBHOOK_SECRET = "whsec_test_simulator_connect_0123456789"
 
 
 @pytest.fixture(scope="session")

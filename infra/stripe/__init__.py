@@ -31,7 +31,7 @@ payment_intent.succeeded, payment_intent.payment_failed, charge.refunded,
 refund.created, charge.refund.updated, refund.failed, charge.dispute.created,
 charge.dispute.funds_withdrawn, charge.dispute.funds_reinstated, charge.dispute.closed,
 transfer.created, transfer.reversed, topup.created, topup.succeeded, topup.failed,
-account.updated, and
+account.updated (a connected account's event: `account` set, to Connect endpoints only), and
 localstripe's own (customer.*, ...). `GET /v1/events/{id}` reads any of them back.
 
 Admin routes (JSON bodies, no API key):
@@ -48,8 +48,11 @@ Admin routes (JSON bodies, no API key):
   `{"kind": "timeout"|"error"|"decline"|"slow", "path_prefix": "/v1/...", "method": "POST",
   "count": N | "fraction": 0..1, "delay_s": s, "status": 5xx, "decline_code": "...",
   "after": bool}` (see faults.py); DELETE removes them all.
-- `GET|POST /_admin/webhooks {"url", "secret", "events": [types] | null, "id"}`: endpoints
-  (`--webhook URL`, `--webhook-to-api` and `--webhook-secret` register them at start-up);
+- `GET|POST /_admin/webhooks {"url", "secret", "events": [types] | null, "id", "connect"}`:
+  endpoints; `connect: true` makes a Connect endpoint, which gets the events of connected
+  accounts (`account` set: account.updated) and nothing else, as Stripe's do; the others get
+  every other event (`--webhook URL` and `--webhook-to-api` register both kinds at start-up,
+  signing with `--webhook-secret` and `--connect-webhook-secret`);
   `DELETE /_admin/webhooks/{id}`.
 - `POST /_admin/webhooks/switches {"duplicates": 0..1, "jitter_s": s, "hold": bool}`;
   `POST /_admin/webhooks/release {"order": "fifo"|"reverse"|"shuffle"}` sends held events;

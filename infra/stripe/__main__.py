@@ -20,13 +20,18 @@ from infra.stripe.server import build
 from infra.stripe.state import DEFAULT_AVAILABLE_DELAY_S, Config
 from infra.stripe.webhooks import Endpoint
 
-# The development webhook signing secret, shared with Hearth's settings default (the simulator
-# imports nothing from services/); production refuses it there.
+# The development webhook signing secrets (the account endpoint's and the Connect endpoint's),
+# shared with Hearth's settings defaults (the simulator imports nothing from services/);
+# production refuses them there.
 DEV_WEBHOOK_SECRET = "whsec_hearth_development_only_0123456789"
+DEV_CONNECT_WEBHOOK_SECRET = "whsec_hearth_connect_development_only_0123456789"
 WEBHOOK_PATH = "/webhooks/stripe"
 
 
 def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    """Two endpoints per URL, as a Connect platform has in Stripe: the account endpoint (the
+    platform's events) and the Connect endpoint (connected accounts' events), each with its
+    secret."""
     urls = list(args.webhook)
     if args.webhook_to_api and os.environ.get("HEARTH_API_URL"):
         urls.append(os.environ["HEARTH_API_URL"].rstrip("/") + WEBHOOK_PATH)
@@ -35,8 +40,16 @@ def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
         or os.environ.get("HEARTH_STRIPE_WEBHOOK_SECRET")
         or (DEV_WEBHOOK_SECRET)
     )
-    return [Endpoint(f"we_startup{n}", url, secret, None, from_startup=True)
-            for n, url in enumerate(urls)]  # fmt: skip
+    connect_secret = (
+        args.connect_webhook_secret
+        or os.environ.get("HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET")
+        or DEV_CONNECT_WEBHOOK_SECRET
+    )
+    return [endpoint for n, url in enumerate(urls) for endpoint in (
+        Endpoint(f"we_startup{n}", url, secret, None, from_startup=True),
+        Endpoint(f"we_startup{n}_connect", url, connect_secret, None, from_startup=True,
+                 connect=True),
+    )]  # fmt: skip
 
 
 async def serve(sock: socket.socket, config: Config, endpoints: list[Endpoint]) -> None:
@@ -59,12 +72,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(simulator clock; default two days)")  # fmt: skip
     parser.add_argument("--topup-delay", type=int, default=0, metavar="SECONDS")
     parser.add_argument("--webhook", action="append", default=[], metavar="URL",
-                        help="deliver every event to URL (repeatable)")  # fmt: skip
+                        help="deliver every event to URL: an account and a Connect endpoint "
+                        "(repeatable)")  # fmt: skip
     parser.add_argument("--webhook-to-api", action="store_true",
                         help=f"also to $HEARTH_API_URL{WEBHOOK_PATH} (make run)")  # fmt: skip
     parser.add_argument("--webhook-secret", default=None,
                         help="signing secret (default: $HEARTH_STRIPE_WEBHOOK_SECRET, else the "
                         "development secret)")  # fmt: skip
+    parser.add_argument("--connect-webhook-secret", default=None,
+                        help="the Connect endpoint's signing secret, for connected accounts' "
+                        "events (default: $HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET, else the "
+                        "development one)")  # fmt: skip
     return parser.parse_args(argv)
 
 

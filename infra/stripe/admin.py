@@ -118,13 +118,17 @@ def _webhook_routes(sim: Simulator) -> list[tuple[str, str, Any]]:  # noqa: C901
         if events is not None and not (isinstance(events, list)
                                        and all(isinstance(e, str) for e in events)):  # fmt: skip
             raise invalid("events must be a list of event types", param="events")
+        connect = data.get("connect", False)
+        if not isinstance(connect, bool):
+            raise invalid("connect must be true or false", param="connect")
         endpoint = Endpoint(str(data.get("id") or f"we_{uuid.uuid4().hex[:14]}"), url, secret,
-                            events)  # fmt: skip
+                            events, connect=connect)  # fmt: skip
         sim.webhooks.register(endpoint)
-        return answer({"id": endpoint.id, "url": url, "events": events})
+        return answer({"id": endpoint.id, "url": url, "events": events, "connect": connect})
 
     async def list_webhooks(request: web.Request) -> web.Response:
-        return answer({"items": [{"id": e.id, "url": e.url, "events": e.events}
+        return answer({"items": [{"id": e.id, "url": e.url, "events": e.events,
+                                  "connect": e.connect}
                                  for e in sim.webhooks.endpoints.values()]})  # fmt: skip
 
     async def remove_webhook(request: web.Request) -> web.Response:

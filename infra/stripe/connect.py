@@ -7,8 +7,8 @@ Transfers draw on the platform's *available* USD balance: a transfer larger than
 `balance_insufficient` and moves nothing; one to an account whose `transfers` capability was
 unrequested answers 400 `insufficient_capabilities_for_transfer`. A reversal gives (part of) a
 transfer back; a top-up adds to the balance, pending for `topup_delay_s` of the simulator's
-clock (default 0) and then `succeeded`. Events: account.updated, transfer.created,
-transfer.reversed, topup.created, topup.succeeded.
+clock (default 0) and then `succeeded`. Events: account.updated (the connected account's: to
+Connect endpoints), transfer.created, transfer.reversed, topup.created, topup.succeeded.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ class Connect:
             account.capabilities[name] = "active" if asked else "inactive"
         if data:
             raise invalid(f"Received unknown parameter: {next(iter(data))}")
-        emit("account.updated", account)
+        # An event of the connected account: Stripe sends it to Connect endpoints only.
+        emit("account.updated", account, account=account.id)
         return answer(account._export(expand=expand))
 
     async def create_account_link(self, request: web.Request) -> web.Response:

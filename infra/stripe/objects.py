@@ -21,9 +21,13 @@ def query_params(request: web.Request) -> dict[str, Any]:
     return dict(unflatten_data(request.query) or {})
 
 
-def emit(type: str, obj: Any) -> None:
-    """An event, stored (GET /v1/events/{id}) and handed to the webhook deliveries."""
-    resources.schedule_webhook(Event(type, obj))
+def emit(type: str, obj: Any, *, account: str | None = None) -> None:
+    """An event, stored (GET /v1/events/{id}) and handed to the webhook deliveries; `account`:
+    the connected account it happened on (Stripe's `event.account`: Connect endpoints only)."""
+    event = Event(type, obj)
+    if account is not None:
+        event.account = account
+    resources.schedule_webhook(event)
 
 
 def flag(value: Any, name: str) -> bool:

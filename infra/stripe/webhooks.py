@@ -1,7 +1,10 @@
 """Webhook deliveries as Stripe makes them: signed at send time, retried, repeated, reordered.
 
 Every event (localstripe's and ours) is delivered to each endpoint whose `events` list names its
-type (none: every type). Each attempt is signed when it is sent: `Stripe-Signature:
+type (none: every type) and whose kind matches it, as Stripe does: an event of a connected
+account (`account` set, e.g. its account.updated) goes only to Connect endpoints (made with
+connect=true), every other event only to account endpoints; each endpoint signs with its own
+secret. Each attempt is signed when it is sent: `Stripe-Signature:
 t=<now>,v1=<HMAC-SHA256(secret, "<t>.<body>")>` with infra's clock (shifted like the stack's,
 not advanced by `/_admin/clock`, so the receiver's 300 s tolerance holds). A non-2xx answer or
 a connection error is retried after `retry_base_s`, doubling up to `retry_cap_s`, at most
@@ -38,9 +41,12 @@ class Endpoint:
     secret: str
     events: list[str] | None = None
     from_startup: bool = False
+    connect: bool = False  # a Connect endpoint: the events of connected accounts only
 
-    def wants(self, event_type: str) -> bool:
-        return self.events is None or event_type in self.events or "*" in self.events
+    def wants(self, event: Event) -> bool:
+        if self.connect != (getattr(event, "account", None) is not None):
+            return False
+        return self.events is None or event.type in self.events or "*" in self.events
 
 
 @dataclass
@@ -112,7 +118,7 @@ class Webhooks:
         copies = 2 if self.rng.random() < self.switches.duplicates else 1
         body = json.dumps(event._export(), indent=2, sort_keys=True).encode()
         for endpoint in list(self.endpoints.values()):
-            if endpoint.wants(event.type):
+            if endpoint.wants(event):
                 for copy in range(copies):
                     self._spawn(self._deliver(endpoint, event, body, delay_s + copy * 0.05))
 

@@ -9,7 +9,9 @@ transaction that does its work.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -20,6 +22,12 @@ from services.core import clock
 from services.core.db import transaction
 
 log = logging.getLogger(__name__)
+
+# Jobs handed to arq at once within a batch (each is a few Redis round trips).
+ENQUEUE_CONCURRENCY = 16
+# How long the relay cron's tick keeps handing out full batches: below the cron's 30 s timeout
+# (the last batch starts before it ends) and, halved if need be, the visibility timeout.
+TICK_BUDGET_S = 20.0
 
 
 class Enqueuer(Protocol):
@@ -129,10 +137,10 @@ async def lock_due(
     return [msgspec.convert(dict(r), OutboxRow) for r in rows]
 
 
-async def mark_enqueued(conn: asyncpg.Connection, outbox_id: int, now: datetime) -> None:
+async def mark_enqueued(conn: asyncpg.Connection, outbox_ids: list[int], now: datetime) -> None:
     await conn.execute(
-        "UPDATE outbox SET enqueued_at = $2, attempts = attempts + 1 WHERE id = $1",
-        outbox_id,
+        "UPDATE outbox SET enqueued_at = $2, attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+        outbox_ids,
         now,
     )
 
@@ -210,6 +218,40 @@ def job_id(namespace: str, outbox_id: int, attempt: int) -> str:
     return f"{namespace}:outbox-{outbox_id}-{attempt}"
 
 
+async def _relay_batch(
+    pool: asyncpg.Pool, queue: Enqueuer, now: datetime, namespace: str, visibility_s: int,
+    limit: int,
+) -> int:  # fmt: skip
+    """One transaction: up to `limit` due rows locked, handed to arq, marked handed out."""
+    async with transaction(pool) as conn:
+        rows = await lock_due(conn, now, visibility_s, limit)
+        # Enqueued while the rows are locked: if this transaction then fails, the jobs run,
+        # find their rows still marked not handed out, and do their work anyway (idempotent);
+        # the rows are handed out again and those jobs find them completed.
+        gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+
+        async def hand_out(row: OutboxRow) -> None:
+            async with gate:
+                job = await queue.enqueue_job(
+                    row.job, row.id, _job_id=job_id(namespace, row.id, row.attempts + 1)
+                )
+            if job is None:
+                # That id's job is still queued or its result is kept: the row comes back
+                # after the visibility timeout under the next attempt's id.
+                log.warning("outbox job id taken", extra={"job": row.job, "count": row.id})
+
+        # A failed enqueue cancels the others and rolls the batch back (see above).
+        try:
+            async with asyncio.TaskGroup() as group:
+                for row in rows:
+                    group.create_task(hand_out(row))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        if rows:
+            await mark_enqueued(conn, [row.id for row in rows], now)
+    return len(rows)
+
+
 async def relay(
     pool: asyncpg.Pool,
     queue: Enqueuer,
@@ -218,23 +260,28 @@ async def relay(
     namespace: str,
     visibility_s: int,
     limit: int = 200,
+    budget_s: float = 0.0,
 ) -> int:
-    """Hand due rows to arq; returns how many. Safe to run concurrently with itself."""
+    """Hand due rows to arq; returns how many. Safe to run concurrently with itself.
+
+    Batches of `limit` rows, each its own transaction, while they come back full and
+    `budget_s` has not passed since the call began (0: one batch). Each batch is stamped with
+    `now` plus the time spent, so a row handed out late in the call keeps its whole
+    visibility timeout; the budget must stay below `visibility_s` (else a later batch could
+    take a row an earlier one handed out) and below the caller's own timeout.
+    """
+    if budget_s >= visibility_s:
+        raise ValueError("the relay's budget must be shorter than the visibility timeout")
+    started = time.monotonic()
     handed = 0
-    async with transaction(pool) as conn:
-        for row in await lock_due(conn, now, visibility_s, limit):
-            # Enqueued while the row is locked: if this transaction then fails, the job runs,
-            # finds the row still marked not handed out, and does its work anyway (idempotent);
-            # the row is handed out again and that job finds it completed.
-            job = await queue.enqueue_job(
-                row.job, row.id, _job_id=job_id(namespace, row.id, row.attempts + 1)
-            )
-            if job is None:
-                # That id's job is still queued or its result is kept: the row comes back
-                # after the visibility timeout under the next attempt's id.
-                log.warning("outbox job id taken", extra={"job": row.job, "count": row.id})
-            await mark_enqueued(conn, row.id, now)
-            handed += 1
+    while True:
+        elapsed = time.monotonic() - started
+        batch = await _relay_batch(
+            pool, queue, now + timedelta(seconds=elapsed), namespace, visibility_s, limit
+        )
+        handed += batch
+        if batch < limit or time.monotonic() - started >= budget_s:
+            break
     if handed:
         log.info("outbox relayed", extra={"count": handed})
     return handed

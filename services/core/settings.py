@@ -30,15 +30,18 @@ _DEV_PLATFORM_STREET = "100 Main St"
 _DEV_PLATFORM_ZIP = "972041234"
 _DEV_PLATFORM_PHONE = "5035550100"
 # Stripe in development and tests is the simulator (infra/stripe), which takes any `sk_` key and
-# signs webhooks with this secret unless told another.
+# signs webhooks with these secrets unless told others: the account endpoint's, and the Connect
+# endpoint's (events of connected accounts, such as their account.updated).
 _DEV_STRIPE_API_KEY = "sk_test_hearth_development_only"
 _DEV_STRIPE_WEBHOOK_SECRET = "whsec_hearth_development_only_0123456789"
+_DEV_STRIPE_CONNECT_WEBHOOK_SECRET = "whsec_hearth_connect_development_only_0123456789"
 _SECRETS = (
     "jwt_secret",
     "tax_id_keys",
     "clearinghouse_password",
     "stripe_api_key",
     "stripe_webhook_secret",
+    "stripe_connect_webhook_secret",
 )
 # Production also refuses the development identity: a dev EIN, NPI or address on a real 270 or
 # claim would be sent to payers as ours (and their payments to an address that is not ours).
@@ -178,6 +181,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The signing secret of our webhook endpoint (`Stripe-Signature` is checked with it).
     stripe_webhook_secret: Annotated[str, Meta(pattern=r"^whsec_[A-Za-z0-9_]{8,250}$")] = (
         _DEV_STRIPE_WEBHOOK_SECRET
+    )
+    # The signing secret of our Connect webhook endpoint (made with connect=true): Stripe sends
+    # the events of connected accounts (`account` set, e.g. a provider's account.updated) only
+    # there, signed with its own secret. /webhooks/stripe accepts a signature by either.
+    stripe_connect_webhook_secret: Annotated[str, Meta(pattern=r"^whsec_[A-Za-z0-9_]{8,250}$")] = (
+        _DEV_STRIPE_CONNECT_WEBHOOK_SECRET
     )
     stripe_timeout_s: Annotated[float, Meta(gt=0, le=80)] = 30.0  # one attempt
     # Failed-payment recovery: soft declines are retried on the same PaymentIntent this many
@@ -353,6 +362,13 @@ def _refuse_inconsistent(settings: Settings) -> None:
         raise SettingsError("HEARTH_PLATFORM_NPI: the NPI check digit is wrong")
     if settings.login_account_delay_base_s > settings.login_account_delay_cap_s:
         raise SettingsError("HEARTH_LOGIN_ACCOUNT_DELAY_BASE_S: longer than the cap")
+    if settings.stripe_connect_webhook_secret == settings.stripe_webhook_secret:
+        # Stripe gives each endpoint its own secret: the same value twice is one pasted twice,
+        # and the other endpoint's events would all be refused.
+        raise SettingsError(
+            "HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET: the same as HEARTH_STRIPE_WEBHOOK_SECRET (the"
+            " Connect endpoint has its own signing secret)"
+        )
     if settings.clearinghouse_timeout_s > settings.clearinghouse_deadline_s:
         raise SettingsError("HEARTH_CLEARINGHOUSE_TIMEOUT_S: longer than the deadline")
     try:
@@ -368,6 +384,9 @@ def _refuse_development_values(settings: Settings) -> None:
         "clearinghouse_password": settings.clearinghouse_password == _DEV_CLEARINGHOUSE_PASSWORD,
         "stripe_api_key": settings.stripe_api_key == _DEV_STRIPE_API_KEY,
         "stripe_webhook_secret": settings.stripe_webhook_secret == _DEV_STRIPE_WEBHOOK_SECRET,
+        "stripe_connect_webhook_secret": (
+            settings.stripe_connect_webhook_secret == _DEV_STRIPE_CONNECT_WEBHOOK_SECRET
+        ),
         "platform_ein": settings.platform_ein == _DEV_PLATFORM_EIN,
         "platform_npi": settings.platform_npi == _DEV_PLATFORM_NPI,
         "platform_address_line1": settings.platform_address_line1 == _DEV_PLATFORM_STREET,

@@ -65,10 +65,12 @@ class StripeWebhookController(Controller):
     async def receive(
         self, request: Request[Any, Any, Any], conn: Conn, settings: AppSettings
     ) -> WebhookAck:
-        """A Stripe event, signature checked (400 and nothing kept when bad or stale), stored
-        once and handled by a job."""
+        """A Stripe event from our account or Connect endpoint, signature checked with that
+        endpoint's secret (400 and nothing kept when bad or stale), stored once and handled by
+        a job."""
         body = await request.body()
         stored, _ = await webhooks.receive(
-            conn, body, request.headers.get("stripe-signature"), settings.stripe_webhook_secret
-        )
+            conn, body, request.headers.get("stripe-signature"),
+            settings.stripe_webhook_secret, settings.stripe_connect_webhook_secret,
+        )  # fmt: skip
         return WebhookAck(received=True, duplicate=not stored)

@@ -2,7 +2,11 @@
 
 The receiver checks `Stripe-Signature` (t, v1 = HMAC-SHA256 of "{t}.{raw body}" with the
 endpoint's secret, t within 300 s of our clock), stores the event's id once with an outbox row
-and answers at once; a bad or stale signature is refused with nothing written. The job re-reads
+and answers at once; a bad or stale signature is refused with nothing written. Two Stripe
+endpoints deliver here, each signing with its own secret: the account endpoint (the platform's
+own events) and the Connect endpoint (events of connected accounts, `account` set: a
+provider's account.updated goes only there); a signature by either is accepted, and event ids
+are Stripe's across both, so the one store deduplicates them alike. The job re-reads
 the object from Stripe (deliveries repeat for days, in any order: the event's copy may be old),
 with nothing held, and applies what Stripe says now under the rows' locks, so a replay or an
 event out of order changes nothing the second time.
@@ -66,8 +70,10 @@ DELEGATES: dict[str, Delegate] = {}
 DELEGATES.update(dict.fromkeys(payouts.STRIPE_EVENTS, payouts.apply_stripe_event))
 
 
-def verify(body: bytes, header: str | None, secret: str) -> None:
-    """The signature Stripe put on this delivery, made within the tolerance, or BadSignature."""
+def verify(body: bytes, header: str | None, *secrets: str) -> None:
+    """The signature Stripe put on this delivery with one of our endpoints' secrets, made
+    within the tolerance, or BadSignature. The header may carry several v1 signatures (while
+    Stripe rolls a secret, old and new): one matching any secret is enough."""
     if not header:
         raise BadSignature("the Stripe-Signature header is missing", field="Stripe-Signature")
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
@@ -76,18 +82,20 @@ def verify(body: bytes, header: str | None, secret: str) -> None:
     if len(stamps) != 1 or not stamps[0].strip().isdigit() or not signatures:
         raise BadSignature("the Stripe-Signature header is malformed", field="Stripe-Signature")
     stamp = stamps[0].strip()
-    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, s) for s in signatures):
+    signed = f"{stamp}.".encode() + body
+    expected = [hmac.new(k.encode(), signed, hashlib.sha256).hexdigest() for k in secrets]
+    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
         raise BadSignature("the signature does not match the body", field="Stripe-Signature")
     if abs(clock.now().timestamp() - int(stamp)) > TOLERANCE_S:
         raise BadSignature("the signature is too old or too new", field="Stripe-Signature")
 
 
 async def receive(
-    conn: asyncpg.Connection, body: bytes, header: str | None, secret: str
+    conn: asyncpg.Connection, body: bytes, header: str | None, *secrets: str
 ) -> tuple[bool, str]:
-    """(stored now, event id): the event stored once with its outbox row."""
-    verify(body, header, secret)
+    """(stored now, event id): the event, signed with one of `secrets`, stored once with its
+    outbox row."""
+    verify(body, header, *secrets)
     try:
         event = msgspec.json.decode(body, type=StripeEventIn)
     except msgspec.ValidationError as exc:

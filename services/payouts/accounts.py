@@ -1,5 +1,8 @@
 """Each provider's Stripe Connect account (DESIGN.md lifecycle step 1, "Stripe calls, exactly
-once"): created once, its status kept from Stripe (account.updated re-reads it).
+once"): created once, its status kept from Stripe. account.updated (a connected account's
+event: Stripe sends it only to the Connect endpoint) re-reads it; so do the provider's or ops'
+read of the account and the payout run, before it decides who can be paid, for the accounts
+not payable yet: a lost or late webhook heals (synced_at: when Stripe last said it).
 
 The row is written first with its attempt n (Idempotency-Key account-{provider}-a{n}) and
 `called_at` set before the call, which is made with nothing held; the account's id is stored as
@@ -11,6 +14,7 @@ n rises only after Stripe answered an error (the key would replay it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -30,6 +34,11 @@ from services.providers import service as providers
 log = logging.getLogger(__name__)
 
 ENTITY = "payout_account"
+# The payout run's re-reads of accounts not payable yet: at most this many, this many at once
+# (Stripe's live read limit is 100 a second), within this long.
+REFRESH_LIMIT = 500
+REFRESH_CONCURRENCY = 8
+REFRESH_BUDGET_S = 10.0
 
 
 def account_out(row: PayoutAccountRow) -> PayoutAccountOut:
@@ -118,15 +127,65 @@ async def create_payout_account(
     return await _with_link(gateway, stored, app_url), True
 
 
+async def _reread(gateway: ConnectGateway, row: PayoutAccountRow) -> Account | None:
+    """The account as Stripe has it now, or None (Stripe did not answer, or none was made).
+    A row whose create call lost its answer looks the account up by metadata."""
+    try:
+        if row.stripe_account_id is not None:
+            return await gateway.get_account(row.stripe_account_id)
+        if row.called_at is not None:
+            return await gateway.find_account(row.provider_id)
+    except (StripeFailed, StripeUnknown) as exc:
+        log.warning("connect account not re-read", extra={"outcome": type(exc).__name__})
+    return None
+
+
 async def get_payout_account(
-    conn: asyncpg.Connection, actor: Actor, provider_id: uuid.UUID
+    tx: Transactions, gateway: ConnectGateway, actor: Actor, provider_id: uuid.UUID
 ) -> PayoutAccountOut:
-    await providers.require_provider(conn, actor, provider_id)
-    row = await q.get_account(conn, provider_id)
-    if row is None:
-        raise PayoutAccountNotFound("the provider has no payout account yet")
-    await audit.record(conn, actor, "read", ENTITY, [provider_id])
-    return account_out(row)
+    """The account, re-read from Stripe with nothing held (a lost account.updated heals); as
+    Stripe said it last (synced_at) when Stripe does not answer."""
+    async with tx() as conn:
+        await providers.require_provider(conn, actor, provider_id)
+        row = await q.get_account(conn, provider_id)
+        if row is None:
+            raise PayoutAccountNotFound("the provider has no payout account yet")
+        await audit.record(conn, actor, "read", ENTITY, [provider_id])
+    account = await _reread(gateway, row)
+    if account is None:
+        return account_out(row)
+    async with tx() as conn:
+        await apply_account(conn, account)
+        stored = await q.get_account(conn, provider_id)
+    assert stored is not None
+    return account_out(stored)
+
+
+async def refresh_unpayable(tx: Transactions, gateway: ConnectGateway) -> dict[str, int]:
+    """Before a payout run: the accounts Hearth holds as not payable re-read from Stripe (those
+    a held payout waits on first), so one whose account.updated was lost is paid by this run;
+    {outcome: count}. Bounded in number and time; Stripe not answering leaves a row as it was."""
+    async with tx() as conn:
+        rows = await q.list_unpayable(conn, REFRESH_LIMIT)
+    gate = asyncio.Semaphore(REFRESH_CONCURRENCY)
+    outcomes: dict[str, int] = {}
+
+    async def refresh(row: PayoutAccountRow) -> None:
+        async with gate:
+            account = await _reread(gateway, row)
+        outcome = "not re-read"
+        if account is not None:
+            async with tx() as conn:
+                outcome = await apply_account(conn, account)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    try:
+        async with asyncio.timeout(REFRESH_BUDGET_S):
+            await asyncio.gather(*(refresh(row) for row in rows))
+    except TimeoutError:
+        # Each row is its own transaction: those done are kept, the rest wait for the next run.
+        log.warning("connect accounts re-read in part", extra={"count": sum(outcomes.values())})
+    return outcomes
 
 
 async def _adopted(conn: asyncpg.Connection, account: Account) -> PayoutAccountRow | None:
@@ -142,8 +201,8 @@ async def _adopted(conn: asyncpg.Connection, account: Account) -> PayoutAccountR
 
 
 async def apply_account(conn: asyncpg.Connection, account: Account) -> str:
-    """account.updated: the status as Stripe has it now; the same answer again changes
-    nothing."""
+    """account.updated, or a re-read: the status as Stripe has it now; the same answer again
+    changes nothing but synced_at (when Stripe last said it)."""
     row = await q.lock_account_by_stripe_id(conn, account.id) or await _adopted(conn, account)
     if row is None:
         return "not our account"
@@ -153,6 +212,7 @@ async def apply_account(conn: asyncpg.Connection, account: Account) -> str:
         account.charges_enabled, account.payouts_enabled, account.details_submitted,
         account.requirements_due, account.disabled_reason)  # fmt: skip
     if not changed:
+        await q.update_confirmed(conn, row.provider_id, clock.now())
         return "account unchanged"
     await q.update_synced(conn, row.provider_id, account, clock.now())
     await audit.record(conn, SYSTEM, "update", ENTITY, [row.provider_id])

@@ -55,11 +55,15 @@ class PayoutAccountController(Controller):
 
     @get("/payout-account", guards=PROVIDER_OR_OPS, operation_id="get_payout_account")
     async def show(
-        self, provider_id: FromPath[uuid.UUID], conn: Conn, actor: Caller
-    ) -> PayoutAccountOut:
-        """The account's status as Stripe said it last: charges and payouts enabled, what
-        Stripe still needs (requirements due)."""
-        return await accounts.get_payout_account(conn, actor, provider_id)
+        self, provider_id: FromPath[uuid.UUID], transactions: Transactions, stripe: Stripe,
+        actor: Caller,
+    ) -> PayoutAccountOut:  # fmt: skip
+        """The account's status, re-read from Stripe (as Stripe said it last, at synced_at,
+        when Stripe does not answer): charges and payouts enabled, what Stripe still needs
+        (requirements due)."""
+        return await accounts.get_payout_account(
+            transactions, ConnectGateway.of(stripe), actor, provider_id
+        )
 
     @get("/payout-schedule", guards=PROVIDER_OR_OPS, operation_id="get_payout_schedule")
     async def schedule(

@@ -1,6 +1,7 @@
 """Payouts' surface for other domains: the Stripe events it applies (payments' webhook job
 hands them over: Connect accounts, top-ups, transfer reversals) and what a provider is owed at
-a cutoff (the payout run's amount)."""
+a cutoff (the payout run's amount), and the ledger's latest trial-balance check (the API's
+/metrics)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from services.core.transactions import Transactions
 from services.payouts import accounts, top_ups, transfers
 from services.payouts.connect import ConnectGateway, HasStripeClient, StripeFailed, StripeUnknown
 from services.payouts.schedules import cutoff_of, next_payout_date, payable_due
+from services.payouts.trial_balance import latest_check as latest_trial_balance_check
 
-__all__ = ["STRIPE_EVENTS", "apply_stripe_event", "cutoff_of", "next_payout_date", "payable_due"]
+__all__ = [
+    "STRIPE_EVENTS", "apply_stripe_event", "cutoff_of", "latest_trial_balance_check",
+    "next_payout_date", "payable_due",
+]  # fmt: skip
 
 STRIPE_EVENTS = (
     "account.updated",

@@ -2,8 +2,9 @@
 
 The database refuses an unbalanced entry at COMMIT, so a non-zero trial balance means the
 ledger was written around its checks (a restore, a hand-made fix, a disabled trigger): the check
-records each run and raises the alarm (an ERROR log and the `hearth_ledger_imbalance_cents`
-gauge, which ops alert on when it is not 0).
+records each run and raises the alarm: an ERROR log, and the stored row, which the API's
+/metrics reads at each scrape (`hearth_ledger_imbalance_cents`, which ops alert on when it is
+not 0; the worker that runs the check serves no /metrics of its own).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from prometheus_client import Gauge
 
 from schemas.ledger import TrialBalance
 from schemas.payouts import TrialBalanceCheckOut
@@ -21,11 +21,6 @@ from services.ledger import service as ledger
 from services.payouts.queries import ledger_reads as q
 
 log = logging.getLogger(__name__)
-
-IMBALANCE = Gauge(
-    "hearth_ledger_imbalance_cents",
-    "Debits less credits of the ledger's trial balance at the last check (0 when sound)",
-)
 
 
 async def get_trial_balance(conn: asyncpg.Connection) -> TrialBalance:
@@ -39,13 +34,17 @@ async def check_trial_balance(conn: asyncpg.Connection) -> TrialBalanceCheckOut:
     check = await q.insert_check(
         conn, trial.debits_cents, trial.credits_cents, len(trial.accounts), clock.now()
     )
-    IMBALANCE.set(check.imbalance_cents)
     if not check.balanced:
         log.error(
             "ledger trial balance does not balance",
             extra={"outcome": "imbalanced", "count": check.imbalance_cents},
         )
     return check
+
+
+async def latest_check(conn: asyncpg.Connection) -> TrialBalanceCheckOut | None:
+    """The newest check, or None before the first one (/metrics, at each scrape)."""
+    return await q.get_latest_check(conn)
 
 
 async def list_checks(

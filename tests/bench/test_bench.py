@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.bench.test_charges import CHARGES, CHARGES_BASELINE
 from tests.bench.test_era_parse import ERA_PARSE
 from tests.bench.test_era_post import ERA_POST, ERA_POST_BASELINE
+from tests.bench.test_outbox_relay import OUTBOX_RELAY, OUTBOX_RELAY_BASELINE
 from tests.bench.test_payout_run import PAYOUT_RUN, PAYOUT_RUN_BASELINE
 from tests.bench.test_session_completion import LINE, PROFILE
 
@@ -33,6 +34,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         "HEARTH_BENCH_CHARGES": "30",
         "HEARTH_BENCH_PAYOUT_PROVIDERS": "20",
         "HEARTH_BENCH_PAYOUT_SESSIONS": "200",
+        "HEARTH_BENCH_OUTBOX_ROWS": "500",
     }
     done = subprocess.run(
         [sys.executable, "-m", "infra.bench"],
@@ -44,7 +46,7 @@ def test_bench_prints_every_benchmarks_lines() -> None:
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 18, lines
+    assert len(lines) == 20, lines
     number = r"[0-9]+"
     assert re.fullmatch(
         rf"bench estimate estimates_per_s={number} projection_5_per_s={number} "
@@ -98,3 +100,5 @@ def test_bench_prints_every_benchmarks_lines() -> None:
     assert re.fullmatch(CHARGES_BASELINE, lines[15]), lines
     assert re.fullmatch(PAYOUT_RUN, lines[16]), lines
     assert re.fullmatch(PAYOUT_RUN_BASELINE, lines[17]), lines
+    assert re.fullmatch(OUTBOX_RELAY, lines[18]), lines
+    assert re.fullmatch(OUTBOX_RELAY_BASELINE, lines[19]), lines

@@ -188,3 +188,80 @@ def test_every_payload_names_a_job_the_worker_runs(monkeypatch: pytest.MonkeyPat
     functions = {getattr(f, "name", None) or f.__name__ for f in WorkerSettings.functions}
     jobs = {RecheckJob.job, AccountEmailJob.job, SubmitClaimsJob.job, FetchClaimResultsJob.job}
     assert jobs <= functions
+
+
+async def _add_pings(pool: asyncpg.Pool, count: int) -> None:
+    async with transaction(pool) as conn:
+        await outbox.add_many(conn, [(Ping(n=n), None) for n in range(count)])
+
+
+async def test_one_call_drains_full_batches_within_its_budget(
+    pool: asyncpg.Pool, queue: ArqRedis
+) -> None:
+    await _add_pings(pool, 1_000)
+    # Batches of 200, each its own transaction, until one comes back short.
+    assert await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60, budget_s=20) == 1_000
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM outbox ORDER BY id")]
+    assert await _queued(queue) == sorted(f"{NS}:outbox-{i}-1" for i in ids)
+    marks = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE attempts = 1) AS once, min(enqueued_at) AS first,"
+        " max(enqueued_at) AS last FROM outbox"
+    )
+    assert marks["once"] == 1_000
+    # Each batch stamped with the call's time plus what it had spent: never before it began.
+    assert NOW <= marks["first"] <= marks["last"] < NOW + timedelta(seconds=20)
+    assert await _relay(pool, queue, NOW + timedelta(seconds=30)) == 0
+
+
+async def test_without_a_budget_a_call_hands_out_one_batch(
+    pool: asyncpg.Pool, queue: ArqRedis
+) -> None:
+    await _add_pings(pool, 250)
+    assert await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60) == 200
+    assert await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60) == 50
+
+
+async def test_two_draining_relays_hand_each_row_out_once(
+    pool: asyncpg.Pool, queue: ArqRedis
+) -> None:
+    await _add_pings(pool, 1_000)
+    handed = await asyncio.gather(*(
+        outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60, limit=50, budget_s=20)
+        for _ in range(2)
+    ))  # fmt: skip
+    assert sum(handed) == 1_000
+    assert len(await _queued(queue)) == 1_000
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE attempts <> 1") == 0
+
+
+class SlowQueue:
+    """arq's queue, each hand-out taking `delay_s` longer (a slow Redis)."""
+
+    def __init__(self, queue: ArqRedis, delay_s: float) -> None:
+        self.queue, self.delay_s = queue, delay_s
+
+    async def enqueue_job(self, function: str, *args: object, _job_id: str | None = None) -> object:
+        await asyncio.sleep(self.delay_s)
+        return await self.queue.enqueue_job(function, *args, _job_id=_job_id)
+
+
+async def test_the_budget_ends_a_call_and_the_next_takes_the_rest(
+    pool: asyncpg.Pool, queue: ArqRedis
+) -> None:
+    await _add_pings(pool, 100)
+    slow = SlowQueue(queue, 0.05)
+    first = await outbox.relay(pool, slow, NOW, namespace=NS, visibility_s=60, limit=5,
+                               budget_s=0.12)  # fmt: skip
+    # At least the batches begun within 0.12 s (each takes >= 0.05 s), never all 20 of them.
+    assert 10 <= first < 100
+    assert first % 5 == 0
+    rest = await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60, budget_s=20)
+    assert first + rest == 100
+    assert len(await _queued(queue)) == 100
+
+
+async def test_a_budget_as_long_as_the_visibility_timeout_is_refused(
+    pool: asyncpg.Pool, queue: ArqRedis
+) -> None:
+    with pytest.raises(ValueError, match="visibility"):
+        await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=20, budget_s=20)

@@ -75,6 +75,7 @@ def test_production_needs_every_secret() -> None:
         ("HEARTH_CLEARINGHOUSE_PASSWORD", "real-password"),
         ("HEARTH_STRIPE_API_KEY", "sk_live_realkey0123456789"),
         ("HEARTH_STRIPE_WEBHOOK_SECRET", "whsec_realsecret0123456789"),
+        ("HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_realconnectsecret0123456789"),
         ("HEARTH_PLATFORM_EIN", "123456789"),
         ("HEARTH_PLATFORM_NPI", "1234567893"),
         ("HEARTH_PLATFORM_ADDRESS_LINE1", "200 Pearl St"),

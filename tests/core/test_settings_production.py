@@ -30,6 +30,7 @@ def _production(**overrides: str) -> dict[str, str]:
         "HEARTH_STRIPE_API_BASE": "https://api.stripe.com",
         "HEARTH_STRIPE_API_KEY": "sk_live_realkey0123456789",
         "HEARTH_STRIPE_WEBHOOK_SECRET": "whsec_realsecret0123456789",
+        "HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_realconnectsecret0123456789",
     }
     env.update(overrides)
     return env
@@ -56,6 +57,10 @@ def test_a_production_configuration_with_real_values_loads() -> None:
         ("HEARTH_PLATFORM_CONTACT_PHONE", "5035550100"),
         ("HEARTH_STRIPE_API_KEY", "sk_test_hearth_development_only"),
         ("HEARTH_STRIPE_WEBHOOK_SECRET", "whsec_hearth_development_only_0123456789"),
+        (
+            "HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET",
+            "whsec_hearth_connect_development_only_0123456789",
+        ),
     ],
 )
 def test_production_refuses_a_development_value_set_explicitly(variable: str, value: str) -> None:
@@ -79,12 +84,31 @@ def test_production_refuses_plain_http_to_stripe() -> None:
     assert load_settings(_production(HEARTH_ENV="development", **plain)).env == "development"
 
 
-@pytest.mark.parametrize("variable", ["HEARTH_STRIPE_API_KEY", "HEARTH_STRIPE_WEBHOOK_SECRET"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "HEARTH_STRIPE_API_KEY",
+        "HEARTH_STRIPE_WEBHOOK_SECRET",
+        "HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET",
+    ],
+)
 def test_production_needs_the_stripe_secrets_set(variable: str) -> None:
     env = _production()
     del env[variable]
     with pytest.raises(SettingsError, match=f"{variable} must be set in production"):
         load_settings(env)
+
+
+@pytest.mark.parametrize("env", ["production", "development"])
+def test_the_connect_secret_must_differ_from_the_account_secret(env: str) -> None:
+    same = _production(
+        HEARTH_ENV=env, HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET="whsec_realsecret0123456789"
+    )
+    with pytest.raises(SettingsError, match="HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET: the same as"):
+        load_settings(same)
+    bad = _production(HEARTH_ENV=env, HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET="secret_without_prefix")
+    with pytest.raises(SettingsError, match="HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET"):
+        load_settings(bad)
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,33 @@ import pytest
 import stripe
 
 from services.core import clock
+from services.core.auth import Actor
 from services.core.db import transaction
 from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.payments.gateway import StripeGateway
-from services.payouts.accounts import create_payout_account
+from services.payouts.accounts import create_payout_account, refresh_unpayable
 from services.payouts.connect import ConnectGateway
 from services.payouts.errors import StripeUnavailable
 from tests import factories as f
 from tests.payments import world as w
+from tests.payouts import run_world as r
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 APP = "https://app.hearth.test"
+# Stripe makes the account but its answer is lost (a timeout after the work).
+LOSE_CREATE = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
+               "delay_s": 0.5, "after": True}  # fmt: skip
+
+
+async def _create_losing_the_answer(
+    db: asyncpg.Connection, api: httpx.AsyncClient, stripe_admin: httpx.AsyncClient, token: Any
+) -> tuple[Actor, str, httpx.Response]:
+    """(provider, its payout-account path, the POST's answer): the create's answer lost."""
+    provider = await f.make_provider_actor(db)
+    url = f"/providers/{provider.provider_id}/payout-account"
+    assert (await stripe_admin.post("/_admin/faults", json=LOSE_CREATE)).status_code == 200
+    return provider, url, await api.post(url, headers=token(provider))
 
 
 def _ours(sdk: stripe.StripeClient, provider_id: uuid.UUID) -> list[Any]:
@@ -64,12 +79,7 @@ async def test_a_lost_answer_is_looked_up_not_created_again(
     db: asyncpg.Connection, api: httpx.AsyncClient, stripe_client: stripe.StripeClient,
     stripe_admin: httpx.AsyncClient, token: Any,
 ) -> None:  # fmt: skip
-    provider = await f.make_provider_actor(db)
-    url = f"/providers/{provider.provider_id}/payout-account"
-    lose = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
-            "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
-    lost = await api.post(url, headers=token(provider))
+    provider, url, lost = await _create_losing_the_answer(db, api, stripe_admin, token)
     assert (lost.status_code, lost.json()["code"]) == (503, "stripe_unavailable")
     row = await db.fetchrow("SELECT stripe_account_id, attempt, called_at FROM payout_accounts")
     assert row["stripe_account_id"] is None
@@ -186,12 +196,8 @@ async def test_account_updated_adopts_an_account_whose_answer_was_lost(
     stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, settings: Settings,
     token: Any,
 ) -> None:  # fmt: skip
-    provider = await f.make_provider_actor(db)
-    url = f"/providers/{provider.provider_id}/payout-account"
-    lose = {"kind": "timeout", "path_prefix": "/v1/accounts", "method": "POST", "count": 1,
-            "delay_s": 0.5, "after": True}  # fmt: skip
-    assert (await stripe_admin.post("/_admin/faults", json=lose)).status_code == 200
-    assert (await api.post(url, headers=token(provider))).status_code == 503
+    provider, url, lost = await _create_losing_the_answer(db, api, stripe_admin, token)
+    assert lost.status_code == 503
     (account,) = _ours(stripe_client, provider.provider_id)  # type: ignore[arg-type]
     secret = settings.stripe_webhook_secret
     # Stripe is down when the job re-reads the account: the event waits for a later run.
@@ -206,3 +212,74 @@ async def test_account_updated_adopts_an_account_whose_answer_was_lost(
     again = await api.post(url, headers=token(provider))
     assert (again.status_code, again.json()["stripe_account_id"]) == (200, account.id)
     assert len(_ours(stripe_client, provider.provider_id)) == 1  # type: ignore[arg-type]
+
+
+async def test_reading_the_account_re_reads_it_from_stripe(
+    db: asyncpg.Connection, api: httpx.AsyncClient, stripe_client: stripe.StripeClient,
+    stripe_admin: httpx.AsyncClient, token: Any,
+) -> None:  # fmt: skip
+    provider = await f.make_provider_actor(db)
+    url = f"/providers/{provider.provider_id}/payout-account"
+    account_id = (await api.post(url, headers=token(provider))).json()["stripe_account_id"]
+    # Stripe disables payouts and its account.updated never arrives (no endpoint here).
+    stripe_client.v1.accounts.update(account_id, params={"payouts_enabled": False})  # type: ignore[typeddict-unknown-key]
+    ops = token(await f.make_ops(db))
+    shown = (await api.get(url, headers=ops)).json()
+    assert shown["payouts_enabled"] is False
+    stored = await db.fetchrow("SELECT payouts_enabled, synced_at FROM payout_accounts")
+    assert stored["payouts_enabled"] is False
+    audited = await db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE entity = 'payout_account' AND action = 'update'"
+    )
+    assert audited == 1
+    # Enabled again at Stripe: the provider's own read heals it.
+    stripe_client.v1.accounts.update(account_id, params={"payouts_enabled": True})  # type: ignore[typeddict-unknown-key]
+    assert (await api.get(url, headers=token(provider))).json()["payouts_enabled"] is True
+    # Stripe down: the read answers what Stripe said last, at synced_at.
+    stripe_client.v1.accounts.update(account_id, params={"payouts_enabled": False})  # type: ignore[typeddict-unknown-key]
+    down = {"kind": "error", "path_prefix": f"/v1/accounts/{account_id}", "method": "GET",
+            "count": 1, "status": 503}  # fmt: skip
+    assert (await stripe_admin.post("/_admin/faults", json=down)).status_code == 200
+    stale = await api.get(url, headers=ops)
+    assert (stale.status_code, stale.json()["payouts_enabled"]) == (200, True)
+    assert (await api.get(url, headers=ops)).json()["payouts_enabled"] is False
+
+
+async def test_a_read_adopts_an_account_whose_answer_was_lost(
+    db: asyncpg.Connection, api: httpx.AsyncClient, stripe_client: stripe.StripeClient,
+    stripe_admin: httpx.AsyncClient, token: Any,
+) -> None:  # fmt: skip
+    provider, url, lost = await _create_losing_the_answer(db, api, stripe_admin, token)
+    assert lost.status_code == 503
+    (account,) = _ours(stripe_client, provider.provider_id)  # type: ignore[arg-type]
+    # No account.updated: the read finds the account by its metadata and keeps its id.
+    shown = (await api.get(url, headers=token(provider))).json()
+    assert (shown["stripe_account_id"], shown["payouts_enabled"]) == (account.id, True)
+
+
+async def test_the_payout_run_re_reads_an_account_a_held_payout_waits_on(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, token: Any,
+) -> None:  # fmt: skip
+    provider = await r.provider_owed(db, api, token, [5_000])
+    pid = provider.provider_id
+    url = f"/providers/{pid}/payout-account"
+    account_id = (await api.get(url, headers=token(provider))).json()["stripe_account_id"]
+    stripe_client.v1.accounts.update(account_id, params={"payouts_enabled": False})  # type: ignore[typeddict-unknown-key]
+    connect = ConnectGateway.of(gateway)
+    assert await refresh_unpayable(tx, connect) == {}  # Hearth still thinks it payable
+    assert (await api.get(url, headers=token(provider))).json()["payouts_enabled"] is False
+    await r.fund(stripe_client, 100_000)
+    assert (await r.run(db, provider_id=pid)).held == 1
+    assert [(p["status"], p["hold_reason"]) for p in await r.payouts(db)] == [
+        ("held", "no_payout_account")]  # fmt: skip
+    # Onboarding finished at Stripe; its account.updated is lost. A run alone cannot know.
+    stripe_client.v1.accounts.update(account_id, params={"payouts_enabled": True})  # type: ignore[typeddict-unknown-key]
+    assert (await r.run(db, provider_id=pid)).requeued == 0
+    # The job's first step re-reads the accounts not payable yet; the run then sends it.
+    assert await refresh_unpayable(tx, connect) == {"account updated": 1}
+    assert (await r.run(db, provider_id=pid)).requeued == 1
+    assert await r.run_transfers(db, tx, gateway) == ["paid"]
+    assert [p["status"] for p in await r.payouts(db)] == ["paid"]
+    # Payable now: no longer among those re-read.
+    assert await refresh_unpayable(tx, connect) == {}

@@ -56,7 +56,8 @@ async def test_concurrent_runs_and_jobs_pay_each_provider_once(
         await r.fund(stripe_client, 1_000_000)
         # The daily cron's job beside ops' run of the same day.
         made, tally = await asyncio.gather(
-            cron.run_payouts({"pool": pool, "settings": settings}), run_payouts(tx, r.RULES, today)
+            cron.run_payouts({"pool": pool, "settings": settings, "stripe": gateway}),
+            run_payouts(tx, r.RULES, today),
         )
         # Each provider's payout made by one run; the other found it made.
         assert (made + tally.created, tally.created + tally.existing) == (3, 3)

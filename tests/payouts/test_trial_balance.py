@@ -1,5 +1,6 @@
 """The trial balance for ops and its daily check: zero on the real ledger, and the alarm (an
-ERROR log, the gauge, an unbalanced check row) when the ledger was written around its checks.
+ERROR log, an unbalanced check row, the gauge the API's /metrics reads from it) when the ledger
+was written around its checks.
 
 The database refuses an unbalanced entry at COMMIT, so the alarm test writes one the only way
 left: with triggers off (`session_replication_role = replica`, as a restore or a hand-made fix
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.ledger import AccountRef
 from services.core import clock
@@ -44,6 +46,14 @@ async def _unbalanced_line(db: asyncpg.Connection, cents: int) -> None:
     await db.execute("RESET session_replication_role")
 
 
+async def _ledger_gauges(client: httpx.AsyncClient, ops: dict[str, str]) -> dict[str, float]:
+    """The ledger's samples as GET /metrics exposes them (ops only)."""
+    response = await client.get("/metrics", headers=ops)
+    assert response.status_code == 200
+    return {s.name: s.value for family in text_string_to_metric_families(response.text)
+            for s in family.samples if s.name.startswith("hearth_ledger_")}  # fmt: skip
+
+
 async def test_the_real_ledger_balances_and_each_check_is_kept(
     db: asyncpg.Connection, client: httpx.AsyncClient, token: Any
 ) -> None:
@@ -51,6 +61,8 @@ async def test_the_real_ledger_balances_and_each_check_is_kept(
     assert provider.provider_id is not None
     await w.session_entry(db, provider.provider_id, uuid.uuid4(), 12_345, clock.now())
     ops = token(await f.make_ops(db))
+    # No check yet: no gauge at all, rather than a reassuring 0.
+    assert await _ledger_gauges(client, ops) == {}
     trial = (await client.get("/ledger/trial-balance", headers=ops)).json()
     assert trial["imbalance_cents"] == 0
     assert trial["debits_cents"] == trial["credits_cents"] >= 12_345
@@ -58,7 +70,10 @@ async def test_the_real_ledger_balances_and_each_check_is_kept(
     second = await trial_balance.check_trial_balance(db)
     assert (first.balanced, first.imbalance_cents, first.debits_cents) == (
         True, 0, trial["debits_cents"])  # fmt: skip
-    assert trial_balance.IMBALANCE._value.get() == 0
+    assert await _ledger_gauges(client, ops) == {
+        "hearth_ledger_imbalance_cents": 0,
+        "hearth_ledger_trial_balance_checked_timestamp_seconds": second.created_at.timestamp(),
+    }
     page = (await client.get("/ledger/trial-balance/checks?limit=1", headers=ops)).json()
     assert len(page["items"]) == 1
     assert page["next_cursor"] is not None
@@ -78,8 +93,9 @@ async def test_an_unbalanced_ledger_raises_the_alarm(
     assert (check.balanced, check.imbalance_cents) == (False, 777)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
         "ledger trial balance does not balance"]  # fmt: skip
-    assert trial_balance.IMBALANCE._value.get() == 777
     ops = token(await f.make_ops(db))
+    # The API process serves what the worker's check stored, read at the scrape.
+    assert (await _ledger_gauges(client, ops))["hearth_ledger_imbalance_cents"] == 777
     assert (await client.get("/ledger/trial-balance", headers=ops)).json()["imbalance_cents"] == 777
     listed = (await client.get("/ledger/trial-balance/checks", headers=ops)).json()["items"]
     assert [(c["balanced"], c["imbalance_cents"]) for c in listed] == [(False, 777)]

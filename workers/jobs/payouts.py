@@ -10,7 +10,7 @@ from schemas.payout_runs import TransferPayoutJob
 from schemas.payouts import CreateTopUpJob
 from services.core import clock
 from services.core.transactions import Transactions
-from services.payouts import notices, runs, transfers
+from services.payouts import accounts, notices, runs, transfers
 from services.payouts.connect import ConnectGateway
 from services.payouts.top_ups import create_top_up as run_create_top_up
 from services.payouts.trial_balance import check_trial_balance as run_check
@@ -52,8 +52,13 @@ async def run_payouts(ctx: dict[str, Any]) -> int:
     """Daily: today's due providers' payouts frozen, each with its transfer's outbox row (only
     rows written: cron's max_tries is 1, the outbox brings the transfers); how many made."""
     pool, settings = ctx["pool"], ctx["settings"]
+    tx = Transactions(lambda: pool.acquire())
+    # Accounts not payable yet re-read first: one whose account.updated was lost is paid now
+    # (and a payout held for it earlier is sent again by the run).
+    refreshed = await accounts.refresh_unpayable(tx, ConnectGateway.of(ctx["stripe"]))
+    log.info("connect accounts re-read", extra={"job": "run_payouts", "outcome": str(refreshed)})
     rules = runs.RunRules(settings.session_edit_window_hours, settings.payout_minimum_cents)
-    tally = await runs.run_payouts(Transactions(lambda: pool.acquire()), rules, clock.today())
+    tally = await runs.run_payouts(tx, rules, clock.today())
     return tally.created + tally.held
 
 

@@ -1,4 +1,5 @@
-"""payout_accounts: each provider's Stripe Connect account."""
+"""payout_accounts: each provider's Stripe Connect account (list_unpayable reads payouts too,
+the same domain's table)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,35 @@ async def update_synced(
         provider_id, account.id, account.charges_enabled, account.payouts_enabled,
         account.details_submitted, list(account.requirements_due), account.disabled_reason, now,
     )  # fmt: skip
+
+
+async def list_unpayable(conn: asyncpg.Connection, limit: int) -> list[PayoutAccountRow]:
+    """Accounts not payable as far as Hearth knows, that Stripe may know better: those a held
+    payout waits on first, then the longest unconfirmed. A row without an account id counts
+    only when a call was made (its answer lost)."""
+    rows = await conn.fetch(
+        """
+        SELECT a.provider_id, a.stripe_account_id, a.attempt, a.called_at, a.charges_enabled,
+               a.payouts_enabled, a.details_submitted, a.requirements_due, a.disabled_reason,
+               a.synced_at, a.created_at
+        FROM payout_accounts a
+        WHERE NOT a.payouts_enabled
+          AND (a.stripe_account_id IS NOT NULL OR a.called_at IS NOT NULL)
+        ORDER BY EXISTS (SELECT 1 FROM payouts p
+                         WHERE p.provider_id = a.provider_id AND p.status = 'held'
+                           AND p.hold_reason = 'no_payout_account') DESC,
+                 a.synced_at NULLS FIRST, a.provider_id
+        LIMIT $1
+        """,
+        limit,
+    )
+    return [r for r in (to_struct(row, PayoutAccountRow) for row in rows) if r is not None]
+
+
+async def update_confirmed(conn: asyncpg.Connection, provider_id: uuid.UUID, now: datetime) -> None:
+    """Stripe said the same again: only when it was last read changes."""
+    await conn.execute(
+        "UPDATE payout_accounts SET synced_at = $2, updated_at = $2 WHERE provider_id = $1",
+        provider_id,
+        now,
+    )

@@ -77,6 +77,17 @@ async def insert_check(
     return one(row, TrialBalanceCheckOut)
 
 
+async def get_latest_check(conn: asyncpg.Connection) -> TrialBalanceCheckOut | None:
+    """The newest check (the index on (created_at, id) answers it with one row read)."""
+    row = await conn.fetchrow(
+        """
+        SELECT id, debits_cents, credits_cents, imbalance_cents, accounts, balanced, created_at
+        FROM trial_balance_checks ORDER BY created_at DESC, id DESC LIMIT 1
+        """
+    )
+    return None if row is None else one(row, TrialBalanceCheckOut)
+
+
 async def list_checks(
     conn: asyncpg.Connection, after: After | None, limit: int
 ) -> list[TrialBalanceCheckOut]:

@@ -61,17 +61,30 @@ def test_admin_routes_need_no_key_and_the_api_does(stripe_sim: str) -> None:
 def test_make_run_points_the_webhooks_at_the_api_with_hearths_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from infra.stripe.__main__ import DEV_WEBHOOK_SECRET, _endpoints, parse_args
+    from infra.stripe.__main__ import (
+        DEV_CONNECT_WEBHOOK_SECRET,
+        DEV_WEBHOOK_SECRET,
+        _endpoints,
+        parse_args,
+    )
     from services.core.settings import load_settings
 
-    # The simulator's default secret is the one Hearth's development settings check.
-    assert load_settings({"HEARTH_ENV": "development"}).stripe_webhook_secret == DEV_WEBHOOK_SECRET
+    # The simulator's default secrets are the ones Hearth's development settings check.
+    dev = load_settings({"HEARTH_ENV": "development"})
+    assert dev.stripe_webhook_secret == DEV_WEBHOOK_SECRET
+    assert dev.stripe_connect_webhook_secret == DEV_CONNECT_WEBHOOK_SECRET
     monkeypatch.delenv("HEARTH_STRIPE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET", raising=False)
     monkeypatch.setenv("HEARTH_API_URL", "http://127.0.0.1:8000")
-    (endpoint,) = _endpoints(parse_args(["--webhook-to-api"]))
-    assert (endpoint.url, endpoint.secret) == (
-        "http://127.0.0.1:8000/webhooks/stripe", DEV_WEBHOOK_SECRET)  # fmt: skip
+    # An account endpoint and a Connect endpoint, at the same URL, each with its secret.
+    account, connect = _endpoints(parse_args(["--webhook-to-api"]))
+    url = "http://127.0.0.1:8000/webhooks/stripe"
+    assert (account.url, account.secret, account.connect) == (url, DEV_WEBHOOK_SECRET, False)
+    assert (connect.url, connect.secret, connect.connect) == (
+        url, DEV_CONNECT_WEBHOOK_SECRET, True)  # fmt: skip
     monkeypatch.setenv("HEARTH_STRIPE_WEBHOOK_SECRET", "whsec_other_0123456789")
-    (endpoint,) = _endpoints(parse_args(["--webhook-to-api"]))
-    assert endpoint.secret == "whsec_other_0123456789"
+    monkeypatch.setenv("HEARTH_STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_other_connect_0123456789")
+    account, connect = _endpoints(parse_args(["--webhook-to-api"]))
+    assert (account.secret, connect.secret) == (
+        "whsec_other_0123456789", "whsec_other_connect_0123456789")  # fmt: skip
     assert _endpoints(parse_args([])) == []

@@ -1,4 +1,5 @@
-"""Signed deliveries to the test's receiver: verified by the SDK, retried, duplicated, reordered."""
+"""Signed deliveries to the test's receiver: verified by the SDK, retried, duplicated, reordered;
+connected accounts' events only to the Connect endpoint, signed with its own secret."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from infra import shifted_clock
 from tests.infra.stripe.cards import VISA, charge_params
-from tests.stripesim import API_KEY, WEBHOOK_SECRET
+from tests.stripesim import API_KEY, CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 # The SDK's async client hands httpx raw bytes as `data=` (its deprecation, not ours).
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
@@ -35,8 +36,8 @@ class Receiver:
             return web.Response(status=500)
         return web.Response(status=200)
 
-    def events(self) -> list[stripe.Event]:
-        return [stripe.Webhook.construct_event(body, signature, WEBHOOK_SECRET)
+    def events(self, secret: str = WEBHOOK_SECRET) -> list[stripe.Event]:
+        return [stripe.Webhook.construct_event(body, signature, secret)
                 for body, signature in self.received]  # fmt: skip
 
     async def wait_for(self, count: int, within_s: float = 20) -> None:
@@ -46,9 +47,7 @@ class Receiver:
             await asyncio.sleep(0.05)
 
 
-@pytest.fixture
-async def receiver(stripe_admin: httpx.AsyncClient) -> AsyncIterator[Receiver]:
-    receiver = Receiver()
+async def _serve(receiver: Receiver) -> web.AppRunner:
     app = web.Application()
     app.router.add_post("/webhooks/stripe", receiver.handle)
     runner = web.AppRunner(app)
@@ -57,14 +56,37 @@ async def receiver(stripe_admin: httpx.AsyncClient) -> AsyncIterator[Receiver]:
     sock.bind(("127.0.0.1", 0))
     await web.SockSite(runner, sock).start()
     receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/stripe"
+    return runner
+
+
+EVENTS = ["setup_intent.succeeded", "payment_intent.succeeded", "payment_intent.payment_failed",
+          "charge.refunded", "charge.refund.updated", "transfer.reversed", "topup.created",
+          "topup.succeeded", "account.updated", "charge.dispute.created",
+          "charge.dispute.closed"]  # fmt: skip
+
+
+@pytest.fixture
+async def receiver(stripe_admin: httpx.AsyncClient) -> AsyncIterator[Receiver]:
+    """The account endpoint: the platform's own events."""
+    receiver = Receiver()
+    runner = await _serve(receiver)
     config = {"webhook_retry_base_s": 0.2, "webhook_max_attempts": 4}
     assert (await stripe_admin.post("/_admin/config", json=config)).status_code == 200
-    events = ["setup_intent.succeeded", "payment_intent.succeeded", "payment_intent.payment_failed",
-              "charge.refunded", "charge.refund.updated", "transfer.reversed", "topup.created",
-              "topup.succeeded", "account.updated", "charge.dispute.created",
-              "charge.dispute.closed"]  # fmt: skip
-    endpoint = {"url": receiver.url, "secret": WEBHOOK_SECRET, "events": events}
+    endpoint = {"url": receiver.url, "secret": WEBHOOK_SECRET, "events": EVENTS}
     assert (await stripe_admin.post("/_admin/webhooks", json=endpoint)).status_code == 200
+    yield receiver
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def connect_receiver(stripe_admin: httpx.AsyncClient) -> AsyncIterator[Receiver]:
+    """A Connect endpoint (connect=true) with its own secret: connected accounts' events."""
+    receiver = Receiver()
+    runner = await _serve(receiver)
+    endpoint = {"url": receiver.url, "secret": CONNECT_WEBHOOK_SECRET, "events": EVENTS,
+                "connect": True}  # fmt: skip
+    made = await stripe_admin.post("/_admin/webhooks", json=endpoint)
+    assert (made.status_code, made.json()["connect"]) == (200, True)
     yield receiver
     await runner.cleanup()
 
@@ -137,8 +159,9 @@ async def test_duplicates_and_reordering_are_switchable(
 
 
 async def test_refund_dispute_and_reversal_events(
-    stripe_sim: str, receiver: Receiver, stripe_admin: httpx.AsyncClient
-) -> None:
+    stripe_sim: str, receiver: Receiver, connect_receiver: Receiver,
+    stripe_admin: httpx.AsyncClient,
+) -> None:  # fmt: skip
     client = _client(stripe_sim)
     await stripe_admin.post("/_admin/config", json={"available_delay_s": 0})
     intent = await _charge(client)
@@ -158,10 +181,13 @@ async def test_refund_dispute_and_reversal_events(
     assert closed.json()["status"] == "lost"
     await client.v1.accounts.update_async(account.id, params={"metadata": {"a": "b"}})
     expected = ["payment_intent.succeeded", "charge.refunded", "charge.refund.updated",
-                "charge.dispute.created", "charge.dispute.closed", "transfer.reversed",
-                "account.updated"]  # fmt: skip
+                "charge.dispute.created", "charge.dispute.closed", "transfer.reversed"]  # fmt: skip
     await receiver.wait_for(len(expected))
     assert sorted(e.type for e in receiver.events()) == sorted(expected)
+    # The connected account's own event went to the Connect endpoint only.
+    await connect_receiver.wait_for(1)
+    (updated,) = connect_receiver.events(CONNECT_WEBHOOK_SECRET)
+    assert (updated.type, updated.account) == ("account.updated", account.id)
     balance = await client.v1.balance.retrieve_async()
     # 10,000 - 320 fee - 500 refund + 500 failed refund - 10,000 - 1,500 dispute fee.
     assert balance.available[0].amount == -1_820
@@ -188,3 +214,32 @@ async def test_a_confirmed_setup_intent_is_announced(stripe_sim: str, receiver: 
     (event,) = receiver.events()
     assert (event.type, event.data.object.id) == ("setup_intent.succeeded", setup.id)
     assert event.data.object.payment_method == method.id
+
+
+async def test_connected_accounts_events_go_to_the_connect_endpoint_with_its_secret(
+    stripe_sim: str, receiver: Receiver, connect_receiver: Receiver,
+    stripe_admin: httpx.AsyncClient,
+) -> None:  # fmt: skip
+    client = _client(stripe_sim)
+    account = await client.v1.accounts.create_async(params={"type": "express"})
+    await client.v1.accounts.update_async(account.id, params={"payouts_enabled": False})  # type: ignore[typeddict-unknown-key]
+    await client.v1.topups.create_async(params={"amount": 1_000, "currency": "usd"})
+    await connect_receiver.wait_for(1)
+    await receiver.wait_for(2)
+    await asyncio.sleep(0.3)  # nothing else on its way to either endpoint
+    (updated,) = connect_receiver.events(CONNECT_WEBHOOK_SECRET)
+    assert (updated.type, updated.account, updated.data.object.id) == (
+        "account.updated", account.id, account.id)  # fmt: skip
+    assert updated.data.object.payouts_enabled is False
+    body, signature = connect_receiver.received[0]
+    # Signed with the Connect endpoint's secret, not the account endpoint's.
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.Webhook.construct_event(body, signature, WEBHOOK_SECRET)
+    # The platform's own events (the top-up's) went to the account endpoint only, no `account`.
+    platform = receiver.events()
+    assert sorted(e.type for e in platform) == ["topup.created", "topup.succeeded"]
+    assert all("account" not in e for e in platform)
+    listed = (await stripe_admin.get("/_admin/webhooks")).json()["items"]
+    assert sorted(e["connect"] for e in listed) == [False, True]
+    # Read back as Stripe keeps it.
+    assert (await client.v1.events.retrieve_async(updated.id)).account == account.id
