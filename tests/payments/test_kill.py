@@ -3,7 +3,7 @@ once"): a real arq worker SIGKILLed at varied points while the simulator is slow
 answer, then restarted (every fourth time a day later, the keys forgotten); and a retry after
 Stripe forgot the Idempotency-Key (24 h later).
 
-HEARTH_KILL_TRIALS(_CHARGING) sets how many kills (20 by default; `make reliability` asks for
+HEARTH_KILL_TRIALS(_CHARGING) sets how many kills (10 by default; `make reliability` asks for
 more and reads what `_charged_once` counted)."""
 
 from __future__ import annotations
