@@ -49,10 +49,9 @@ _CONCURRENCY_TEST = re.compile(
 _NOT_CONCURRENCY = re.compile(r"test_(?:demo|local_run|stack|x12\w*|migrations\w*|settings)\.py")
 
 
-def kill_trials(flow: str, default: int = 10) -> int:
+def kill_trials(flow: str, default: int = 20) -> int:
     """How many kills a SIGKILL test makes: HEARTH_KILL_TRIALS_<FLOW>, else HEARTH_KILL_TRIALS,
-    else `default` (what `make test` runs: enough to land kills on every side of the call, each
-    trial a worker's start-up; `make reliability` runs DEFAULT_KILL_TRIALS a flow)."""
+    else `default` (what `make test` runs)."""
     for name in (f"HEARTH_KILL_TRIALS_{flow.upper()}", "HEARTH_KILL_TRIALS"):
         if value := os.environ.get(name):
             return int(value)

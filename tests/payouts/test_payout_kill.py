@@ -3,7 +3,7 @@
 simulator is slow or loses the transfer's answer, then restarted (every fourth time a day
 later, the keys forgotten).
 
-HEARTH_KILL_TRIALS sets how many kills (10 by default; `make reliability` may ask for more)."""
+HEARTH_KILL_TRIALS sets how many kills (20 by default; `make reliability` may ask for more)."""
 
 from __future__ import annotations
 
