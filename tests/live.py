@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,6 +112,26 @@ def wait_ready(
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{base_url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def wait_until(
+    done: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
+    """Until `done()` holds; at once with the log's tail if the process exits, else after
+    `timeout` seconds (a bound, not a pause: the wait ends when the condition does)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not done after {timeout}s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def wait_worker_started(proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Until arq says it is starting (its imports done: on a loaded machine they, not the job,
+    take the time), so a test's wait for a job starts when the worker can run one."""
+    wait_until(lambda: log.exists() and "Starting worker" in log.read_text(), proc, log, timeout)
 
 
 @contextmanager

@@ -6,12 +6,13 @@ from typing import Any, ClassVar
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 
 from services.clearinghouse.client import CoreHttpClient
 from services.core import clock
 from services.core.db import create_pool
 from services.core.logging import configure_logging
-from services.core.settings import load_settings
+from services.core.settings import Settings, load_settings
 from services.payments.gateway import StripeGateway
 from workers.jobs.claims import fetch_claim_results, schedule_claim_submissions, submit_claims
 from workers.jobs.credentialing import expire_credentialing
@@ -64,6 +65,59 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["pool"].close()
 
 
+def crons(settings: Settings) -> list[CronJob]:
+    """The cron table, each job named under the stack's Redis namespace. arq keys a unique
+    cron's run by its name and instant (`arq:job:{name}:{ms}`) whatever the queue, and every
+    worker's ticks fall on the same wall-clock instants: stacks (or test workers) sharing one
+    Redis took each other's runs, so a worker could go a minute without its relay running."""
+
+    def cron_(coroutine: Any, **schedule: Any) -> CronJob:
+        name = f"cron:{settings.redis_namespace}:{coroutine.__qualname__}"
+        return cron(coroutine, name=name, **schedule)
+
+    return [
+        cron_(expire_credentialing, hour=6, minute=0, unique=True),
+        # Daily, max_tries 1 (cron's default): a run killed mid-way is simply tomorrow's.
+        cron_(flag_timely_filing, hour=6, minute=30, unique=True),
+        # Yesterday's digest, stored once (a second run keeps the first; a run killed mid-way
+        # committed nothing, and GET /ops/digest still makes that day's on demand).
+        cron_(store_ops_digest, hour=settings.ops_digest_hour, minute=0, unique=True, timeout=60),
+        # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
+        cron_(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
+        cron_(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
+        cron_(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
+        # Daily, run again in the next two hours: it only freezes payouts (each provider's its
+        # own transaction, once per period) and writes outbox rows, so a run killed mid-way is
+        # finished by the next one the same day and a repeat makes nothing.
+        cron_(
+            run_payouts,
+            hour=set(range(settings.payout_run_hour, min(settings.payout_run_hour + 3, 24))),
+            minute=0,
+            unique=True,
+            timeout=60,
+        ),
+        # Daily: last month's statements queued once per client (a day's failed run is the
+        # next day's); the statements' month is in the platform's time zone.
+        cron_(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),
+        # Daily, likewise: last month's superbill queued once per opted-in client.
+        cron_(queue_monthly_superbills, hour=9, minute=30, unique=True, timeout=60),
+        # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
+        cron_(
+            schedule_claim_submissions,
+            minute=set(range(0, 60, settings.claim_submit_interval_min)),
+            unique=True,
+            timeout=30,
+        ),
+        # Only writes the clearinghouse's fetch row to the outbox (deduped while one is open).
+        cron_(
+            schedule_remittance_fetch,
+            minute=set(range(0, 60, settings.remittance_poll_interval_min)),
+            unique=True,
+            timeout=30,
+        ),
+    ]
+
+
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         recheck_benefits,
@@ -95,47 +149,7 @@ class WorkerSettings:
         # Builds one month's superbill and its PDF, then one SMTP send, nothing held.
         func(send_superbill_email, timeout=60),
     ]
-    cron_jobs: ClassVar[list[Any]] = [
-        cron(expire_credentialing, hour=6, minute=0, unique=True),
-        # Daily, max_tries 1 (cron's default): a run killed mid-way is simply tomorrow's.
-        cron(flag_timely_filing, hour=6, minute=30, unique=True),
-        # Yesterday's digest, stored once (a second run keeps the first; a run killed mid-way
-        # committed nothing, and GET /ops/digest still makes that day's on demand).
-        cron(store_ops_digest, hour=SETTINGS.ops_digest_hour, minute=0, unique=True, timeout=60),
-        # Every 5 s: hands due outbox rows to arq, and again those whose job never finished.
-        cron(relay_outbox, second=set(range(0, 60, 5)), unique=True, timeout=30),
-        cron(schedule_benefit_rechecks, hour=5, minute=0, unique=True),
-        cron(check_trial_balance, hour=4, minute=0, unique=True, timeout=60),
-        # Daily, run again in the next two hours: it only freezes payouts (each provider's its
-        # own transaction, once per period) and writes outbox rows, so a run killed mid-way is
-        # finished by the next one the same day and a repeat makes nothing.
-        cron(
-            run_payouts,
-            hour=set(range(SETTINGS.payout_run_hour, min(SETTINGS.payout_run_hour + 3, 24))),
-            minute=0,
-            unique=True,
-            timeout=60,
-        ),
-        # Daily: last month's statements queued once per client (a day's failed run is the
-        # next day's); the statements' month is in the platform's time zone.
-        cron(queue_monthly_statements, hour=9, minute=15, unique=True, timeout=60),
-        # Daily, likewise: last month's superbill queued once per opted-in client.
-        cron(queue_monthly_superbills, hour=9, minute=30, unique=True, timeout=60),
-        # Only selects payers and writes outbox rows (cron's max_tries is 1: see DESIGN.md).
-        cron(
-            schedule_claim_submissions,
-            minute=set(range(0, 60, SETTINGS.claim_submit_interval_min)),
-            unique=True,
-            timeout=30,
-        ),
-        # Only writes the clearinghouse's fetch row to the outbox (deduped while one is open).
-        cron(
-            schedule_remittance_fetch,
-            minute=set(range(0, 60, SETTINGS.remittance_poll_interval_min)),
-            unique=True,
-            timeout=30,
-        ),
-    ]
+    cron_jobs: ClassVar[list[Any]] = crons(SETTINGS)
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(SETTINGS.redis_url)

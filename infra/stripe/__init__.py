@@ -15,8 +15,9 @@ starts empty. Our routes are registered before its own, so ours answer where bot
 - `payments.py`: 402 `card_error` for declines and off-session authentication, the 50-cent
   minimum, the create parameters localstripe refuses, confirm with a new card, list by
   customer, refunds by PaymentIntent and never beyond the charge;
-- `setup_intents.py`: a confirmed SetupIntent attaches its card to the customer; 402
-  `card_error` on a decline; setup_intent.succeeded / .requires_action / .setup_failed;
+- `setup_intents.py`: create refuses a customer it does not know (400 `resource_missing`); a
+  confirmed SetupIntent attaches its card to the customer; 402 `card_error` on a decline;
+  setup_intent.succeeded / .requires_action / .setup_failed;
 - `balance.py`: Stripe's fee (2.9% + 30 cents) on every charge's balance transaction, pending
   then available; `GET /v1/balance` in USD;
 - `connect.py`: `/v1/accounts`, `/v1/account_links`, `/v1/transfers` (on the available balance, else

@@ -70,6 +70,14 @@ def find(kind: type[StripeObject], id: Any, param: str = "id") -> Any:
     return obj
 
 
+def known_customer(customer: Any) -> None:
+    """A `customer` parameter Stripe does not know refused as Stripe refuses it (400
+    `resource_missing`, `param` customer), where localstripe answers a bare 404 or, on a
+    SetupIntent, takes it."""
+    if customer is not None and store.get(f"{resources.Customer.object}:{customer}") is None:
+        raise invalid(f"No such customer: '{customer}'", param="customer", code="resource_missing")
+
+
 def every(kind: type[StripeObject]) -> list[Any]:
     prefix = kind.object + ":"
     return [obj for key, obj in store.items() if key.startswith(prefix)]

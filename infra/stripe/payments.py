@@ -27,7 +27,6 @@ from typing import Any
 from aiohttp import web
 from localstripe.resources import (
     Charge,
-    Customer,
     List,
     PaymentIntent,
     PaymentMethod,
@@ -45,6 +44,7 @@ from infra.stripe.objects import (
     every,
     find,
     flag,
+    known_customer,
     metadata,
     page,
     post_params,
@@ -144,10 +144,7 @@ async def create_intent(request: web.Request) -> web.Response:
         raise invalid("off_session can only be used with confirm=true", param="off_session")
     if confirm and not data.get("payment_method"):
         raise _missing_method()
-    customer = data.get("customer")
-    if customer is not None and store.get(f"{Customer.object}:{customer}") is None:
-        raise invalid(f"No such customer: '{customer}'", param="customer",
-                      code="resource_missing")  # fmt: skip
+    known_customer(data.get("customer"))
     data["metadata"] = metadata(data.get("metadata"))
     intent = PaymentIntent._api_create(**data)
     for name in _KEPT:

@@ -8,6 +8,10 @@ answers 402 `card_error` with the intent (back to `requires_payment_method`, as 
 it, where localstripe cancels it) in `error.setup_intent` and sends
 setup_intent.setup_failed. `POST /v1/setup_intents/{id}/_authenticate {client_secret,
 success}` plays the client's 3-D Secure answer, as localstripe's route does for PaymentIntents.
+
+Create refuses a `customer` Stripe does not know (400 `resource_missing`, `param` customer), as
+Stripe does; localstripe makes the intent for it, so a restarted simulator took every customer
+id Hearth kept from the one before.
 """
 
 from __future__ import annotations
@@ -19,8 +23,15 @@ from localstripe.errors import UserError
 from localstripe.resources import PaymentMethod, SetupIntent
 
 from infra.stripe.errors import StripeError, answer, invalid
-from infra.stripe.objects import emit, find, flag, post_params, query_params
+from infra.stripe.objects import emit, find, flag, known_customer, post_params, query_params
 from infra.stripe.payments import DECLINED
+
+
+async def create_setup_intent(request: web.Request) -> web.Response:
+    data = await post_params(request)
+    expand = data.pop("expand", None)
+    known_customer(data.get("customer"))
+    return answer(SetupIntent._api_create(**data)._export(expand=expand))
 
 
 async def confirm_setup_intent(request: web.Request) -> web.Response:
@@ -74,6 +85,7 @@ def _fail(intent: SetupIntent) -> NoReturn:
 
 
 ROUTES = (
+    ("POST", "/v1/setup_intents", create_setup_intent),
     ("POST", "/v1/setup_intents/{id}/confirm", confirm_setup_intent),
     ("POST", "/v1/setup_intents/{id}/_authenticate", authenticate_setup_intent),
 )

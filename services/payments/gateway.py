@@ -217,13 +217,16 @@ class StripeGateway:
         ))  # fmt: skip
         return str(customer.id)
 
-    async def create_setup_intent(self, customer: str, setup_id: uuid.UUID) -> tuple[str, str]:
-        """(id, client secret) of an off-session SetupIntent for the customer's card."""
+    async def create_setup_intent(
+        self, customer: str, setup_id: uuid.UUID, attempt: int = 1
+    ) -> tuple[str, str]:
+        """(id, client secret) of an off-session SetupIntent for the customer's card (attempt 2:
+        the same setup for a new customer, after Stripe refused the lost one under a1)."""
         intent = await self._call(lambda: self.client.v1.setup_intents.create_async(
             params={"customer": customer, "usage": "off_session",
                     "payment_method_types": ["card"],
                     "metadata": {"hearth_setup_id": str(setup_id)}},  # type: ignore[arg-type]
-            options={"idempotency_key": f"setup-{setup_id}-a1"},
+            options={"idempotency_key": f"setup-{setup_id}-a{attempt}"},
         ))  # fmt: skip
         return str(intent.id), str(intent.client_secret)
 

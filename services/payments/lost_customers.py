@@ -4,8 +4,9 @@ mode reset, a customer deleted at the dashboard, a database restored over anothe
 Hearth forgets it with its cards, so nothing keeps sending an id Stripe refuses: the charge
 that met it fails with Stripe's code (resource_missing: a hard decline, the client told to pay
 on-session, where an intent needs no customer), and the client's next card setup creates a new
-customer under customer-{client}-a{n+1}. Logged as an error: one such answer may mean the
-whole account changed, which ops must see.
+customer under customer-{client}-a{n+1}; a setup that meets it itself forgets it and goes on
+with a new one (service.py), so a dev stack restarted over its database heals itself. Logged
+as an error: one such answer may mean the whole account changed, which ops must see.
 """
 
 from __future__ import annotations

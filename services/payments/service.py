@@ -27,6 +27,7 @@ from services.payments import charges
 from services.payments import queries as q
 from services.payments.errors import PaymentMethodNotFound, StripeUnavailable
 from services.payments.gateway import StripeFailed, StripeGateway, StripeUnknown
+from services.payments.lost_customers import customer_lost, forget_customer
 
 SETUP = "payment_setup"
 METHOD = "payment_method"
@@ -62,6 +63,30 @@ async def _customer(
         return await q.update_customer_id(conn, client_id, made, clock.now())
 
 
+async def _setup_intent(
+    tx: Transactions, gateway: StripeGateway, client_id: uuid.UUID, customer: str,
+    setup_id: uuid.UUID,
+) -> tuple[str, str]:  # fmt: skip
+    """The setup's SetupIntent for the client's customer. A customer Stripe no longer knows (a
+    test-mode reset, a restarted dev simulator) is forgotten and a new one made, once: the
+    setup heals instead of refusing until someone clears the row."""
+    try:
+        return await gateway.create_setup_intent(customer, setup_id)
+    except StripeFailed as exc:
+        if not customer_lost(exc):
+            raise StripeUnavailable("Stripe did not set the card up: try again") from exc
+    except StripeUnknown as exc:
+        raise StripeUnavailable("Stripe did not set the card up: try again") from exc
+    async with tx() as conn:
+        await forget_customer(conn, client_id, customer)
+        stored, attempt = await q.lock_customer(conn, client_id)  # a concurrent setup's, or None
+    customer = await _customer(tx, gateway, client_id, stored, attempt)
+    try:  # a2: Stripe keeps its refusal under a1
+        return await gateway.create_setup_intent(customer, setup_id, attempt=2)
+    except (StripeFailed, StripeUnknown) as exc:
+        raise StripeUnavailable("Stripe did not set the card up: try again") from exc
+
+
 async def start_payment_setup(
     tx: Transactions, gateway: StripeGateway, actor: Actor, client_id: uuid.UUID
 ) -> PaymentSetupOut:
@@ -75,10 +100,7 @@ async def start_payment_setup(
         setup_id = await q.insert_setup(conn, client_id, CONSENT_VERSION, now)
         await audit.record(conn, actor, "create", SETUP, [setup_id])
     customer = await _customer(tx, gateway, client_id, stored, attempt)
-    try:
-        intent_id, secret = await gateway.create_setup_intent(customer, setup_id)
-    except (StripeFailed, StripeUnknown) as exc:
-        raise StripeUnavailable("Stripe did not set the card up: try again") from exc
+    intent_id, secret = await _setup_intent(tx, gateway, client_id, customer, setup_id)
     async with tx() as conn:
         await q.update_setup_intent(conn, setup_id, intent_id)
     return PaymentSetupOut(

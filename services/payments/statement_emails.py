@@ -21,7 +21,7 @@ import asyncpg
 
 from schemas.payments import StatementEmailJob, StatementOut
 from schemas.true_ups import TrueUpOut
-from services.core import audit, clock, mail, outbox
+from services.core import audit, clock, mail, months, outbox
 from services.core.auth import SYSTEM
 from services.core.settings import Settings
 from services.payments.queries import statements as q
@@ -149,16 +149,10 @@ async def send_statement_email(pool: asyncpg.Pool, settings: Settings, outbox_id
     )  # fmt: skip
 
 
-def last_month(now: datetime, time_zone: str) -> date:
-    """The first day of the month before `now`'s, in the time zone."""
-    local = now.astimezone(ZoneInfo(time_zone)).date().replace(day=1)
-    return (local - timedelta(days=1)).replace(day=1)
-
-
 async def queue_monthly_statements(conn: asyncpg.Connection, settings: Settings) -> int:
     """Last month's statement queued for each client whose account moved in it, once per
     client and month; how many were queued now."""
-    month = last_month(clock.now(), settings.statement_time_zone)
+    month = months.previous_month(clock.now(), settings.statement_time_zone)
     name = f"{month:%Y-%m}"
     active = await q.list_active_clients(conn, *month_bounds(name, settings.statement_time_zone))
     queued = await q.insert_statement_emails(conn, active, month, clock.now())

@@ -15,12 +15,10 @@ ledger. Its lines are the month's entries on the receivable, so closing = openin
 from __future__ import annotations
 
 import functools
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Final, TypeVar
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
@@ -38,8 +36,9 @@ from schemas.payments import (
     StatementTotalsOut,
 )
 from services.clients import service as clients
-from services.core import audit, clock
+from services.core import audit, months
 from services.core.auth import Actor
+from services.core.months import MonthError, MonthRefusal
 from services.core.pagination import After, Page, decode_cursor, encode_cursor, page_of
 from services.core.settings import Settings
 from services.payments.errors import BadMonth
@@ -49,7 +48,6 @@ CHARGE = "client_charge"
 REFUND = "client_refund"
 BALANCE = "client_balance"
 STATEMENT = "client_statement"
-MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 _DECLINES: Final = {
     "insufficient_funds": "the card was declined for insufficient funds",
@@ -221,20 +219,19 @@ async def get_balance(
     )  # fmt: skip
 
 
+_MONTH_REFUSALS: dict[MonthRefusal, str] = {
+    "malformed": "month is YYYY-MM",
+    "too_early": "month is after 2000",
+    "not_begun": "the month has not begun",
+}
+
+
 def month_bounds(month: str, time_zone: str) -> tuple[datetime, datetime]:
     """[start, end) of a YYYY-MM month in the time zone; 422 naming `month` otherwise."""
-    found = MONTH.match(month)
-    if found is None:
-        raise BadMonth("month is YYYY-MM", field="month")
-    year, number = int(found[1]), int(found[2])
-    if year < 2000:
-        raise BadMonth("month is after 2000", field="month")
-    zone = ZoneInfo(time_zone)
-    start = datetime(year, number, 1, tzinfo=zone)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
-    if start > clock.now():
-        raise BadMonth("the month has not begun", field="month")
-    return start, end
+    try:
+        return months.month_bounds(month, time_zone)
+    except MonthError as error:
+        raise BadMonth(_MONTH_REFUSALS[error.reason], field="month") from error
 
 
 # What each entry kind is, for the client: its part of the statement and its words.

@@ -16,10 +16,8 @@ months are: clients have no time zone on file.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -36,8 +34,9 @@ from schemas.superbills import (
     SuperbillSessionOut,
 )
 from services.clients import service as clients
-from services.core import audit, clock
+from services.core import audit, clock, months
 from services.core.auth import SYSTEM, Actor
+from services.core.months import MonthError, MonthRefusal
 from services.core.scope import owner_scope
 from services.core.settings import Settings
 from services.providers.service import get_self_pay_rate
@@ -46,7 +45,6 @@ from services.superbills.errors import BadMonth, NoSuperbill, SuperbillSessionNo
 
 ENTITY = "superbill"
 PREFERENCES = "superbill_preferences"
-MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 STATEMENT = (
     "This superbill is for you to submit to your insurance company to ask for out-of-network "
     "reimbursement. No claim was filed with any insurer for these services: you paid the "
@@ -55,23 +53,24 @@ STATEMENT = (
 )
 
 
+_MONTH_REFUSALS: dict[MonthRefusal, str] = {
+    "malformed": "month is YYYY-MM, from 2000",
+    "too_early": "month is YYYY-MM, from 2000",
+    "not_begun": "the month has not begun",
+}
+
+
 def month_bounds(month: str, time_zone: str) -> tuple[datetime, datetime]:
     """[start, end) of a YYYY-MM month that has begun, in the time zone; 422 otherwise."""
-    found = MONTH.match(month)
-    if found is None or int(found[1]) < 2000:
-        raise BadMonth("month is YYYY-MM, from 2000", field="month")
-    year, number = int(found[1]), int(found[2])
-    zone = ZoneInfo(time_zone)
-    start = datetime(year, number, 1, tzinfo=zone)
-    if start > clock.now():
-        raise BadMonth("the month has not begun", field="month")
-    return start, datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    try:
+        return months.month_bounds(month, time_zone)
+    except MonthError as error:
+        raise BadMonth(_MONTH_REFUSALS[error.reason], field="month") from error
 
 
 def previous_month(now: datetime, time_zone: str) -> str:
     """YYYY-MM of the month before `now`'s, in the time zone."""
-    first = now.astimezone(ZoneInfo(time_zone)).date().replace(day=1)
-    return f"{first - timedelta(days=1):%Y-%m}"
+    return f"{months.previous_month(now, time_zone):%Y-%m}"
 
 
 def allocate(total: int, weights: list[int]) -> list[int]:

@@ -434,9 +434,8 @@ def test_a_real_worker_relays_and_runs_a_queued_recheck(
     """The arq worker process: the relay cron hands the outbox row over, the job asks the
     simulator and completes the row."""
     import sys
-    import time
 
-    from tests.live import process
+    from tests.live import process, wait_until, wait_worker_started
 
     policy = uuid.UUID(world.policies["Avery"])
     provider = uuid.UUID(world.providers["Maya"])
@@ -479,10 +478,11 @@ def test_a_real_worker_relays_and_runs_a_queued_recheck(
         HEARTH_CLEARINGHOUSE_URL=f"{world.simulator}/core",
     )
     log = tmp_path / "worker.log"
-    with process([sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env, log):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not asyncio.run(state(row))[0]:
-            time.sleep(0.5)
+    worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    with process(worker, env, log) as proc:
+        wait_worker_started(proc, log)
+        # The relay runs every 5 s (its own, under this namespace: see workers/settings.py).
+        wait_until(lambda: asyncio.run(state(row))[0], proc, log, timeout=60)
     assert asyncio.run(state(row)) == (True, 1), log.read_text()[-3000:]
 
 
@@ -496,7 +496,7 @@ def test_a_worker_killed_mid_check_leaves_the_row_to_the_next_worker(
     import sys
     import time
 
-    from tests.live import process
+    from tests.live import process, wait_until, wait_worker_started
 
     policy = uuid.UUID(world.policies["Casey"])
     provider = uuid.UUID(world.providers["Sam"])
@@ -527,24 +527,21 @@ def test_a_worker_killed_mid_check_leaves_the_row_to_the_next_worker(
     )
     worker = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
     httpx.post(f"{world.simulator}/_admin/mode", json={"mode": "slow", "delay_s": 15})
-    with process(worker, env, tmp_path / "worker-1.log") as first:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not asyncio.run(
-            sql("SELECT attempts > 0 FROM outbox WHERE id = $1", row)
-        ):
-            time.sleep(0.2)
+    logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
+    with process(worker, env, logs[0]) as first:
+        wait_worker_started(first, logs[0])
+        handed_over = "SELECT attempts > 0 FROM outbox WHERE id = $1"
+        wait_until(lambda: asyncio.run(sql(handed_over, row)), first, logs[0], timeout=30)
         time.sleep(1)  # the job is now waiting on the slow payer
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert asyncio.run(sql("SELECT completed_at IS NULL FROM outbox WHERE id = $1", row))
     assert asyncio.run(sql("SELECT count(*) FROM benefit_checks WHERE policy_id = $1", policy)) == 0
     httpx.post(f"{world.simulator}/_admin/mode", json={"mode": "normal"})
-    with process(worker, env, tmp_path / "worker-2.log"):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not asyncio.run(
-            sql("SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", row)
-        ):
-            time.sleep(0.5)
+    with process(worker, env, logs[1]) as second:
+        wait_worker_started(second, logs[1])
+        done = "SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1"
+        wait_until(lambda: asyncio.run(sql(done, row)), second, logs[1], timeout=60)
     assert asyncio.run(sql("SELECT completed_at IS NOT NULL FROM outbox WHERE id = $1", row))
     assert asyncio.run(sql("SELECT attempts FROM outbox WHERE id = $1", row)) >= 2
     assert asyncio.run(sql("SELECT count(*) FROM benefit_checks WHERE policy_id = $1", policy)) == 1

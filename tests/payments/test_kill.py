@@ -3,8 +3,9 @@ once"): a real arq worker SIGKILLed at varied points while the simulator is slow
 answer, then restarted (every fourth time a day later, the keys forgotten); and a retry after
 Stripe forgot the Idempotency-Key (24 h later).
 
-HEARTH_KILL_TRIALS(_CHARGING) sets how many kills (20 by default; `make reliability` asks for
-more and reads what `_charged_once` counted)."""
+HEARTH_KILL_TRIALS(_CHARGING) sets how many kills (10 by default: enough to land kills on every
+side of the call, each trial a worker's start-up; `make reliability` asks for more and reads
+what `_charged_once` counted)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ from tests.stripesim import API_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 
-TRIALS = kill_trials("charging")
+TRIALS = kill_trials("charging", default=10)
 WORKER = [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
 # The simulator holds the create's answer this long (made first, answer then lost) or answers
 # this late; the kills spread from the claim to past that, so they land before the call, while

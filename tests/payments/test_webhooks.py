@@ -86,6 +86,43 @@ async def test_setup_and_its_webhook_put_a_default_card_on_file(
     assert [(c["last4"], c["is_default"]) for c in cards] == [("4242", True)]
 
 
+async def test_a_setup_after_stripe_forgot_the_customer_makes_a_new_one(
+    charging: w.Charging,
+) -> None:
+    """A dev restart (an empty Stripe over the same database): the next setup forgets the
+    customer Stripe refuses, with its cards, and saves the card on a new customer."""
+    c = charging
+    visit = await arrange(c.db, c.settings, insured=False)
+    url, me = f"/clients/{visit.client.client_id}", c.token(visit.client)
+    await w.save_card(c.db, c.api, c.tx, c.gateway, c.sdk, visit.client,
+                      c.settings.stripe_webhook_secret)  # fmt: skip
+    lost, attempt = await c.db.fetchrow("SELECT stripe_customer_id, attempt FROM stripe_customers")
+    assert (await c.admin.post("/_admin/reset")).status_code == 200  # the restart
+
+    response = await c.api.post(f"{url}/payment-setup", headers=me)
+    assert response.status_code == 201, response.text
+    made, now_attempt = await c.db.fetchrow(
+        "SELECT stripe_customer_id, attempt FROM stripe_customers"
+    )  # fmt: skip
+    assert made not in (None, lost)
+    assert now_attempt == attempt + 1  # the new customer under customer-{client}-a{n+1}
+    assert [x.id for x in c.sdk.v1.customers.list().data] == [made]
+    assert (await c.api.get(f"{url}/payment-methods", headers=me)).json() == {"items": []}
+    intent_id = w.confirm_card(c.sdk, response.json()["client_secret"], "5555555555554444")
+    assert c.sdk.v1.setup_intents.retrieve(intent_id).customer == made
+    delivered = await w.deliver(c.api, w.event("setup_intent.succeeded", intent_id),
+                                c.settings.stripe_webhook_secret)  # fmt: skip
+    assert delivered.status_code == 200, delivered.text
+    assert await w.run_events(c.db, c.tx, c.gateway) == ["card saved"]
+    cards = (await c.api.get(f"{url}/payment-methods", headers=me)).json()["items"]
+    assert [(x["last4"], x["is_default"]) for x in cards] == [("4444", True)]
+    # Healed: the next setup reuses the new customer.
+    again = await c.api.post(f"{url}/payment-setup", headers=me)
+    assert again.status_code == 201, again.text
+    assert await c.db.fetchval("SELECT stripe_customer_id FROM stripe_customers") == made
+    assert len(c.sdk.v1.customers.list().data) == 1
+
+
 async def test_a_bad_or_stale_signature_is_refused_and_nothing_kept(
     db: asyncpg.Connection, api: httpx.AsyncClient, settings: Settings
 ) -> None:

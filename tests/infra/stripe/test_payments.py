@@ -165,6 +165,31 @@ def test_a_card_declined_at_setup_leaves_the_intent_waiting(
     assert again.status == "succeeded"
 
 
+async def test_a_customer_stripe_does_not_know_is_refused_as_stripe_refuses_it(
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient
+) -> None:
+    """After a restart (an empty simulator) a stored customer id is refused on a SetupIntent
+    as on a PaymentIntent: 400 resource_missing naming `customer`, nothing made."""
+    customer = stripe_client.v1.customers.create().id
+    assert stripe_client.v1.setup_intents.create(params={"customer": customer}).customer == customer
+    assert (await stripe_admin.post("/_admin/reset")).status_code == 200
+    for create in (
+        lambda: stripe_client.v1.setup_intents.create(params={"customer": customer}),
+        lambda: stripe_client.v1.payment_intents.create(
+            params={"amount": 1_000, "currency": "usd", "customer": customer}
+        ),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            create()
+        assert (raised.value.http_status, raised.value.code) == (400, "resource_missing")
+        assert raised.value.param == "customer"
+        assert raised.value.user_message == f"No such customer: '{customer}'"
+    assert stripe_client.v1.setup_intents.list().data == []
+    assert stripe_client.v1.payment_intents.list().data == []
+    fresh = stripe_client.v1.customers.create().id
+    assert stripe_client.v1.setup_intents.create(params={"customer": fresh}).customer == fresh
+
+
 def test_confirming_without_a_card_is_refused(stripe_client: stripe.StripeClient) -> None:
     customer = stripe_client.v1.customers.create()
     params = {"amount": 1_000, "currency": "usd", "customer": customer.id, "confirm": True}
