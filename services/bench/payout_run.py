@@ -70,7 +70,7 @@ from services.payments.gateway import StripeGateway
 from services.payouts.connect import ConnectGateway, Transfer
 from services.payouts.runs import RunRules, run_payouts
 from services.payouts.schedules import cutoff_of
-from services.payouts.transfers import transfer_payout
+from services.payouts.transfer_batches import transfer_payouts
 
 BASELINE = "sql_aggregate"
 RULES = RunRules(edit_window_hours=48, minimum_cents=100)
@@ -95,20 +95,28 @@ def run_date() -> date:
 
 
 class TimedGateway(ConnectGateway):
-    """The Connect gateway with the time spent inside its Stripe calls added up."""
+    """The Connect gateway, timing its Stripe calls: `seconds` is the wall time during which
+    at least one call is in flight (calls overlap: a batch makes CONCURRENCY at once), `calls`
+    how many were made."""
 
     def __init__(self, inner: ConnectGateway) -> None:
         super().__init__(inner.client)
         self.seconds = 0.0
         self.calls = 0
+        self._in_flight = 0
+        self._since = 0.0
 
     async def _timed(self, call: Awaitable[T]) -> T:
-        began = time.perf_counter()
+        if self._in_flight == 0:
+            self._since = time.perf_counter()
+        self._in_flight += 1
         try:
             return await call
         finally:
-            self.seconds += time.perf_counter() - began
+            self._in_flight -= 1
             self.calls += 1
+            if self._in_flight == 0:
+                self.seconds += time.perf_counter() - self._since
 
     async def available_usd(self) -> int:
         return await self._timed(super().available_usd())
@@ -272,6 +280,7 @@ class Measured:
     run_s: float = 0.0
     transfer_s: float = 0.0
     stripe_s: float = 0.0
+    stripe_calls: int = 0
     created: int = 0
     due: dict[uuid.UUID, int] = field(default_factory=dict)
 
@@ -310,16 +319,18 @@ async def _measure(pool: asyncpg.Pool, connect: ConnectGateway, world: World) ->
     measured.created = tally.created
     log(f"aggregate {measured.sql_s:.3f} s, run {measured.run_s:.2f} s ({tally})")
     async with pool.acquire() as conn:
-        outbox_ids = [r["id"] for r in await conn.fetch(
-            "SELECT id FROM outbox WHERE job = 'transfer_payout' AND completed_at IS NULL"
-            " ORDER BY id")]  # fmt: skip
+        batches = await conn.fetch(
+            "SELECT id, jsonb_array_length(payload -> 'payout_ids') AS n FROM outbox"
+            " WHERE job = 'transfer_payouts' AND completed_at IS NULL ORDER BY id"
+        )
     timed = TimedGateway(connect)
     began = time.perf_counter()
-    for outbox_id in outbox_ids:
-        if (outcome := await transfer_payout(tx, timed, outbox_id)) != "paid":
-            raise SystemExit(f"transfer_payout {outbox_id}: {outcome}")
+    for batch in batches:
+        if (outcome := await transfer_payouts(tx, timed, batch["id"])) != f"paid {batch['n']}":
+            raise SystemExit(f"transfer_payouts {batch['id']}: {outcome}")
     measured.transfer_s = time.perf_counter() - began
     measured.stripe_s = timed.seconds
+    measured.stripe_calls = timed.calls
     async with transaction(pool) as conn:
         await _check(conn, world, measured)
     return measured
@@ -346,15 +357,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, stripe_simulator(env, Path(tmp)) as url:
         m = asyncio.run(_run({**env, "HEARTH_STRIPE_API_BASE": url}, world))
     whole = m.run_s + m.transfer_s
+    own = whole - m.stripe_s
     print(
         f"bench payout_run providers={providers} sessions={sessions} seconds={whole:.2f}"
-        f" per_provider_ms={(whole - m.stripe_s) * 1000 / providers:.3f}"
-        f" sql_seconds={m.sql_s:.3f} ratio={m.run_s / m.sql_s:.2f} run_seconds={m.run_s:.2f}"
+        f" per_provider_ms={own * 1000 / providers:.3f}"
+        f" sql_seconds={m.sql_s:.3f} ratio={own / m.sql_s:.2f} run_seconds={m.run_s:.2f}"
         f" run_ms={m.run_s * 1000 / providers:.3f} transfer_seconds={m.transfer_s:.2f}"
         f" stripe_seconds={m.stripe_s:.2f}"
         f" transfer_ms={(m.transfer_s - m.stripe_s) * 1000 / providers:.3f}"
-        f" payouts={m.created} setup_seconds={world.setup_s:.1f}"
-        f" load={os.getloadavg()[0]:.2f}"
+        f" payouts={m.created} stripe_calls={m.stripe_calls}"
+        f" setup_seconds={world.setup_s:.1f} load={os.getloadavg()[0]:.2f}"
     )
     print(f"bench payout_run_baseline name={BASELINE} sql_seconds={m.sql_s:.3f}")
 
