@@ -77,7 +77,11 @@ WITH mine AS (
            sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
                AS net
     FROM ledger_accounts a
-    JOIN journal_lines l ON l.account_id = a.id
+    -- Each account's lines by its index (OFFSET 0 keeps the planner from flattening it into
+    -- a hash join over every journal line: 200 providers of 10,000 read 1,000,000 lines).
+    CROSS JOIN LATERAL (
+        SELECT entry_id, side, amount_cents FROM journal_lines WHERE account_id = a.id OFFSET 0
+    ) l
     JOIN journal_entries e ON e.id = l.entry_id
     WHERE a.kind = 'provider_payable' AND a.owner_id = ANY($1::uuid[])
     GROUP BY a.owner_id, e.id
