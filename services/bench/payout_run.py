@@ -12,35 +12,40 @@ sessions a transaction (the ledger's triggers and COMMIT checks run for them); t
 balance funded by one top-up. Setting up is timed apart (`setup_seconds`).
 
 Measured, one after the other:
-- the bare SQL aggregate (`sql_aggregate`): each provider's provider_payable due at the
-  cutoff by the run's own rule (a session's entries once its completion is older than the edit
-  window, every other entry once made by the cutoff), one statement, best of SQL_TURNS;
-- the run (`run_seconds`): `run_payouts` for the Monday before AS_OF, as the daily cron calls
-  it: every due provider's payout frozen (the row, its lines, its journal entry, its transfer's
-  outbox row, the audit row). It calls no one: all of it is our SQL and Python;
-- the transfers (`transfer_seconds`): the transfer_payout job's body for each outbox row, one
-  at a time (so the time inside Stripe calls can be taken from the phase's time: the
-  ConnectGateway's calls are timed, `stripe_seconds`); `transfer_ms` is our own work per
-  payout, phase time less the time inside Stripe calls.
+- the bare SQL aggregate (`sql_aggregate`, `sql_seconds`): each provider's provider_payable
+  due at the cutoff by the run's own rule (a session's entries once its completion is older
+  than the edit window, every other entry once made by the cutoff), one statement, best of
+  SQL_TURNS; it reads what the freeze reads and writes nothing;
+- the freeze (`run_seconds`, `run_ms` a provider): `run_payouts` for the Monday before AS_OF,
+  as the daily cron calls it: every due provider's payout frozen (the row, its lines, its
+  journal entry, the audit row) and a transfer_payouts outbox row per batch. It calls no one:
+  all of it is our SQL and Python;
+- the transfers (`transfer_seconds`): the transfer_payouts job's body for each of those outbox
+  rows, one job at a time as one worker runs them (within a job, up to 8 Stripe calls at
+  once: transfer_batches.CONCURRENCY). The ConnectGateway is timed: `stripe_seconds` is the
+  wall time during which at least one Stripe call was in flight (the SDK's own work on a
+  request and its answer, in this process, is inside it, as is the simulator's),
+  `stripe_calls` how many calls were made;
+  `transfer_ms` is the rest of the phase (claims, records, commits) a payout.
 
-`seconds` is the whole run (freeze and transfers), `per_provider_ms` our own work in it per
-provider (seconds less stripe_seconds), `ratio` run_seconds over sql_seconds (the freeze reads
-what the aggregate reads, then writes). The bench fails when a bench provider is not paid
-exactly what the aggregate says, a payout is not paid, or the ledger does not balance.
-`load` is the 1-minute load average when the line is printed (the machine is shared).
+`seconds` is the whole run's wall time (freeze and transfers). Our own work is that less
+`stripe_seconds`: `per_provider_ms` is it per provider, `ratio` it over `sql_seconds`. The
+bench fails when a bench provider is not paid exactly what the aggregate says, a payout is not
+paid, or the ledger does not balance. `load` is the 1-minute load average when the line is
+printed (the machine is shared).
 
-Measured on the shared 2-core development machine (December 2026, the default size, load
-average 4.8-8.6 from other helpers' work): set up 99 s (the 10,000 Connect accounts, made by the
-simulator at ~100/s, overlap the entries' 97 s); the aggregate 2.23 s; the run 55.4 s (5.5 ms a
-provider, ratio 24.9); the transfers 523 s, 354 s of them inside Stripe calls (the simulator
-sums its whole store for each balance read and transfer), 16.9 ms a payout our own (three short
-transactions, each a COMMIT's WAL flush of ~4 ms here: claim, transfer id, record). A provider
-a transaction, the run took 12-16 ms a provider (200 and 1,000 providers: most of it waiting
-for COMMITs); 200 a transaction, 4.1 ms (200) and 5.5 ms (10,000). What is left of the run,
-by statement (1,000 providers): the payout lines' INSERT 57% (a row per session, three
-foreign-key checks each, ~60 us a row under this load), the uncovered-lines read 27%, the
-journal entries 6%: the bare aggregate writes nothing, so 3x of it is out of reach while a
-payout keeps a statement line per session.
+Measured on the shared 2-core development machine (December 2026, the default size):
+- before (a transfer_payout job a payout, three transactions each; the freeze's lines through
+  Python and three foreign keys a line), load 4.8-8.6: seconds 578.7, per_provider_ms 22.5,
+  ratio 24.9 (run 55.4 s, transfers' own work 16.9 ms a payout);
+- after, load ~6 (other helpers' test suites): see the report of the payoutperf branch and
+  the bench line; the freeze ~0.5-1.0 ms a provider, the transfers' own work ~0.5-0.6 ms a
+  payout. What is left of the freeze, by statement: the payout lines' INSERT (a row per
+  session, ~5 us each with its two index entries), reading the providers' entries by account,
+  and the payout_frozen journal entries (the ledger's per-row triggers and its balance check
+  at COMMIT); of the transfers: the payout_transferred entries likewise. The bare aggregate
+  writes none of it, so 3x of it is out of reach while a payout keeps a statement line per
+  session and a journal entry per payout and transfer.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@ date, their payouts frozen, and what ops read and re-run.
 
 Each due provider's payout is written once, with the row (UNIQUE per provider and cutoff), its
 lines (each provider_payable entry it covers, UNIQUE per entry), the entry Dr provider_payable /
-Cr payouts_in_transit and the transfer job's outbox row in one transaction; BATCH providers
-share a transaction (one COMMIT, one statement of each kind for all of them: one transaction a
-provider spent most of a 10,000-provider run waiting for its COMMIT). Two runs at once
+Cr payouts_in_transit and its transfer's outbox row in one transaction; BATCH providers share a
+transaction (one COMMIT, one statement of each kind for all of them: one transaction a
+provider spent most of a 10,000-provider run waiting for its COMMIT), the rows and lines one
+INSERT ... SELECT, and one transfer_payouts job sends the batch's payouts. Two runs at once
 serialize on the provider (an advisory lock each, taken in one order), so the second finds the
 period paid. A provider
 owed less than the minimum (or nothing, once recoupments exceed their sessions) gets no payout:

@@ -1,6 +1,10 @@
 """The transfer_payout job: a frozen payout sent to the provider's Connect account once
 (DESIGN.md "Payouts", "Stripe calls, exactly once"), and transfer reversals booked once.
 
+The run's payouts go by batch (transfer_batches: the same claim, lookup and record rules, a
+batch's in two transactions); this job sends one payout: a retry after an unknown outcome or a
+transient error, a held payout sent again (top-up, hold released, ops' re-run).
+
 The job claims the row (pending -> submitting, attempt n, a lease) in one short transaction,
 then with nothing held: looks up the transfer an earlier attempt may have made (by its id, else
 by transfer group `payout_{id}` and destination: Stripe forgets a key after 24 hours, the
