@@ -47,7 +47,7 @@ from services.core.leased import run_leased
 from services.core.transactions import Transactions
 from services.ledger.service import post_entries
 from services.payouts import notices
-from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown
+from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, Transfer
 from services.payouts.queries import runs as q
 from services.payouts.queries import transfers as qb
 from services.payouts.transfers import (
@@ -57,6 +57,7 @@ from services.payouts.transfers import (
     Outcome,
     Plan,
     answered,
+    create,
     differs,
     hold,
     look_up,
@@ -130,28 +131,15 @@ async def _gathered(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
     return await asyncio.gather(*(one(c) for c in calls))
 
 
-async def _found(gateway: ConnectGateway, plan: Plan) -> Outcome | None:
+async def _asked(call: Callable[[], Awaitable[Transfer | None]]) -> Outcome | None:
+    """The transfer Stripe gave (None: none was found), or what its error means."""
     try:
-        earlier = await look_up(gateway, plan)
+        transfer = await call()
     except StripeUnknown:
         return Outcome("unknown")
     except StripeFailed as exc:
         return answered(exc)
-    return None if earlier is None else Outcome("transferred", earlier)
-
-
-async def _transfer(gateway: ConnectGateway, plan: Plan) -> Outcome:
-    payout = plan.payout
-    try:
-        made = await gateway.create_transfer(
-            key=f"payout-{payout.id}-a{plan.attempt}", amount=payout.amount_cents,
-            destination=plan.destination, group=payout.transfer_group, payout_id=payout.id,
-        )  # fmt: skip
-    except StripeUnknown:
-        return Outcome("unknown")
-    except StripeFailed as exc:
-        return answered(exc)
-    return Outcome("transferred", made)
+    return None if transfer is None else Outcome("transferred", transfer)
 
 
 async def _call(gateway: ConnectGateway, batch: Batch) -> list[Outcome]:
@@ -160,7 +148,8 @@ async def _call(gateway: ConnectGateway, batch: Batch) -> list[Outcome]:
     plans = batch.plans
     outcomes: list[Outcome | None] = [None] * len(plans)
     looked = [n for n, p in enumerate(plans) if p.look_first]
-    found = await _gathered([partial(_found, gateway, plans[n]) for n in looked])
+    found = await _gathered([partial(_asked, partial(look_up, gateway, plans[n]))
+                             for n in looked])  # fmt: skip
     for n, out in zip(looked, found, strict=True):
         outcomes[n] = out
     rest = [n for n in range(len(plans)) if outcomes[n] is None]
@@ -177,9 +166,10 @@ async def _call(gateway: ConnectGateway, batch: Batch) -> list[Outcome]:
         if plans[n].payout.amount_cents <= available:
             available -= plans[n].payout.amount_cents
             sent.append(n)
-        else:  # never half-paid: held until ops top up (or the balance could not be read)
+        else:  # never half-paid: held until funds come (unread: as the read's error says)
             outcomes[n] = unread
-    made = await _gathered([partial(_transfer, gateway, plans[n]) for n in sent])
+    made = await _gathered([partial(_asked, partial(create, gateway, plans[n]))
+                            for n in sent])  # fmt: skip
     for n, out in zip(sent, made, strict=True):
         outcomes[n] = out
     return [out if out is not None else Outcome("unknown") for out in outcomes]

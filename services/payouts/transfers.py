@@ -127,6 +127,15 @@ async def look_up(gateway: ConnectGateway, plan: Plan) -> Transfer | None:
     return await gateway.find_transfer(payout.transfer_group, plan.destination)
 
 
+async def create(gateway: ConnectGateway, plan: Plan) -> Transfer:
+    """The plan's transfer, under Hearth's key for its attempt (its parameters never change)."""
+    payout = plan.payout
+    return await gateway.create_transfer(
+        key=f"payout-{payout.id}-a{plan.attempt}", amount=payout.amount_cents,
+        destination=plan.destination, group=payout.transfer_group, payout_id=payout.id,
+    )  # fmt: skip
+
+
 async def _call(tx: Transactions, gateway: ConnectGateway, plan: Plan) -> Outcome:
     payout = plan.payout
     try:
@@ -134,10 +143,7 @@ async def _call(tx: Transactions, gateway: ConnectGateway, plan: Plan) -> Outcom
             return Outcome("transferred", earlier)
         if await gateway.available_usd() < payout.amount_cents:
             return Outcome("short")
-        made = await gateway.create_transfer(
-            key=f"payout-{payout.id}-a{plan.attempt}", amount=payout.amount_cents,
-            destination=plan.destination, group=payout.transfer_group, payout_id=payout.id,
-        )  # fmt: skip
+        made = await create(gateway, plan)
     except StripeUnknown:
         return Outcome("unknown")
     except StripeFailed as exc:
