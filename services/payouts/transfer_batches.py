@@ -12,7 +12,8 @@ run's own time: each a COMMIT's WAL flush. Here a batch (at most runs.BATCH) sha
    `payout_{id}` and destination (Stripe forgets a key after 24 hours, the lookup does not);
    the platform's available balance is read once, and those that do not fit in it, in order,
    are held `insufficient_platform_balance` without a call (never half-paid); the rest
-   transferred under Idempotency-Key payout-{id}-a{n}, CONCURRENCY calls at a time;
+   transferred under Idempotency-Key payout-{id}-a{n}, CONCURRENCY calls at a time (a call
+   not started within CALL_BUDGET is left to the payout's own job, as an unknown outcome);
 3. record, under the outbox row's lock then the payouts' (by id): each payout still
    submitting under this attempt gets its outcome (one statement each for all the paid:
    status and transfer id, their entries Dr payouts_in_transit / Cr stripe_balance, their
@@ -22,19 +23,21 @@ run's own time: each a COMMIT's WAL flush. Here a batch (at most runs.BATCH) sha
 
 A SIGKILL anywhere leaves the row and the claimed payouts' leases: the row is handed out again,
 waits for the lease to end, and its next run looks each payout's transfer up before any call.
-Transfer ids are stored in the record transaction, a few seconds at most after Stripe gave
-them; a crash before it is what the lookup by transfer group is for.
+Transfer ids are stored in the record transaction, once the batch's calls are answered (well
+under CALL_BUDGET after Stripe gave them); a crash before it is what the lookup by transfer
+group is for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -69,6 +72,8 @@ log = logging.getLogger(__name__)
 
 # Stripe calls in flight at once for a batch (live mode allows 100 requests a second).
 CONCURRENCY = 8
+# No call starts later than this into a batch: its record must land within the job's 60 s.
+CALL_BUDGET = timedelta(seconds=40)
 T = TypeVar("T")
 
 
@@ -120,13 +125,14 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, job: TransferPayoutsJ
     return batch.summary() or "done before"
 
 
-async def _gathered(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
-    """The calls' answers, CONCURRENCY in flight at a time."""
+async def _gathered(calls: list[Callable[[], Awaitable[T]]], deadline: float, late: T) -> list[T]:
+    """The calls' answers, CONCURRENCY in flight at a time; a call not started by `deadline`
+    (time.monotonic) is not made: `late` is its answer."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def one(call: Callable[[], Awaitable[T]]) -> T:
         async with limit:
-            return await call()
+            return late if time.monotonic() > deadline else await call()
 
     return await asyncio.gather(*(one(c) for c in calls))
 
@@ -146,10 +152,14 @@ async def _call(gateway: ConnectGateway, batch: Batch) -> list[Outcome]:
     """Each plan's outcome: looked up first where an earlier attempt may have transferred,
     the balance read once, then the transfers of those that fit in it."""
     plans = batch.plans
+    # Calls not started in time are left for the payouts' own jobs (as if their outcome were
+    # unknown: looked up first), so a slow Stripe cannot keep a batch past its job's timeout.
+    deadline = time.monotonic() + CALL_BUDGET.total_seconds()
+    late: Outcome | None = Outcome("unknown")
     outcomes: list[Outcome | None] = [None] * len(plans)
     looked = [n for n, p in enumerate(plans) if p.look_first]
     found = await _gathered([partial(_asked, partial(look_up, gateway, plans[n]))
-                             for n in looked])  # fmt: skip
+                             for n in looked], deadline, late)  # fmt: skip
     for n, out in zip(looked, found, strict=True):
         outcomes[n] = out
     rest = [n for n in range(len(plans)) if outcomes[n] is None]
@@ -169,7 +179,7 @@ async def _call(gateway: ConnectGateway, batch: Batch) -> list[Outcome]:
         else:  # never half-paid: held until funds come (unread: as the read's error says)
             outcomes[n] = unread
     made = await _gathered([partial(_asked, partial(create, gateway, plans[n]))
-                            for n in sent])  # fmt: skip
+                            for n in sent], deadline, late)  # fmt: skip
     for n, out in zip(sent, made, strict=True):
         outcomes[n] = out
     return [out if out is not None else Outcome("unknown") for out in outcomes]

@@ -1,7 +1,8 @@
 """The transfer_payouts job (a freeze batch's payouts sent together): a worker that dies
 between the batch's Stripe calls and its record leaves each payout to be looked up, not paid
 again (also once Stripe forgot the keys); a balance that covers only part of the batch pays
-those that fit in full and holds the rest, never half-paying one."""
+those that fit in full and holds the rest, never half-paying one; calls a slow Stripe kept
+from starting in time are left to each payout's own job."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from services.core.auth import Actor
 from services.core.clock import Clock
 from services.core.transactions import Transactions
 from services.payments.gateway import StripeGateway
+from services.payouts import transfer_batches
 from services.payouts.connect import ConnectGateway
 from services.payouts.transfer_batches import transfer_payouts
 from services.payouts.transfers import LEASE
@@ -117,5 +119,25 @@ async def test_a_balance_short_for_the_batch_pays_those_that_fit_and_holds_the_r
     await r.fund(stripe_client, 20_000)
     await r.run(db)
     assert await r.run_transfers(db, tx, gateway) == ["paid"]
+    assert await r.balance(db, "payouts_in_transit") == 0
+    await r.assert_balanced(db)
+
+
+async def test_calls_not_started_within_the_budget_are_left_to_each_payouts_own_job(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, token: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    providers = await _due(db, api, token, [5_000, 6_000])
+    await r.fund(stripe_client, 100_000)
+    await r.run(db)
+    monkeypatch.setattr(transfer_batches, "CALL_BUDGET", timedelta(0))  # Stripe too slow
+    assert await r.run_transfers(db, tx, gateway) == ["unknown", "unknown"]
+    for provider in providers:  # nothing was called
+        assert r.transfers_to(stripe_client, await r.destination(db, provider.provider_id)) == []
+    assert await open_outbox(db, "transfer_payouts") == []
+    assert await r.run_transfers(db, tx, gateway) == ["paid", "paid"]
+    for provider in providers:
+        made = r.transfers_to(stripe_client, await r.destination(db, provider.provider_id))
+        assert len(made) == 1
     assert await r.balance(db, "payouts_in_transit") == 0
     await r.assert_balanced(db)
