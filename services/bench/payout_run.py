@@ -37,15 +37,17 @@ printed (the machine is shared).
 Measured on the shared 2-core development machine (December 2026, the default size):
 - before (a transfer_payout job a payout, three transactions each; the freeze's lines through
   Python and three foreign keys a line), load 4.8-8.6: seconds 578.7, per_provider_ms 22.5,
-  ratio 24.9 (run 55.4 s, transfers' own work 16.9 ms a payout);
-- after, load ~6 (other helpers' test suites): see the report of the payoutperf branch and
-  the bench line; the freeze ~0.5-1.0 ms a provider, the transfers' own work ~0.5-0.6 ms a
-  payout. What is left of the freeze, by statement: the payout lines' INSERT (a row per
-  session, ~5 us each with its two index entries), reading the providers' entries by account,
-  and the payout_frozen journal entries (the ledger's per-row triggers and its balance check
-  at COMMIT); of the transfers: the payout_transferred entries likewise. The bare aggregate
-  writes none of it, so 3x of it is out of reach while a payout keeps a statement line per
-  session and a journal entry per payout and transfer.
+  ratio 24.9 (then the freeze alone over the aggregate; our own work over it, as now: 100.8),
+  run 55.4 s, transfers' own work 16.9 ms a payout;
+- after (load 2.4-4.6 at the line): seconds 52.7-122.2 (the simulator's share varies most),
+  per_provider_ms 1.09-1.13, ratio 8.2-8.4: the freeze 7.0-8.2 s (0.70-0.82 ms a provider),
+  the transfers' own work 0.27-0.43 ms a payout; under load 8, 2.86 and 9.2. What is left of
+  the freeze: the payout lines' INSERT (a row per session, ~5 us each with its two index
+  entries), reading the providers' entries by account, and the payout_frozen journal entries
+  (the ledger's per-row triggers and its balance check at COMMIT); of the transfers: the
+  payout_transferred entries likewise. The bare aggregate writes none of it, so 3x of it is
+  out of reach while a payout keeps a statement line per session and a journal entry per
+  payout and transfer; 1 ms a provider is within reach of a quiet machine, not met here.
 """
 
 from __future__ import annotations
