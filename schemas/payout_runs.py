@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -111,3 +111,11 @@ class TransferPayoutJob(msgspec.Struct, frozen=True, kw_only=True):
 
     job: ClassVar[str] = "transfer_payout"
     payout_id: uuid.UUID
+
+
+class TransferPayoutsJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox payload of `transfer_payouts`: a freeze batch's payouts' ids (at most
+    runs.BATCH), sent together."""
+
+    job: ClassVar[str] = "transfer_payouts"
+    payout_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=1000)]

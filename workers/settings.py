@@ -38,6 +38,7 @@ from workers.jobs.payouts import (
     run_payouts,
     send_payout_notice,
     transfer_payout,
+    transfer_payouts,
 )
 from workers.jobs.remittance import (
     fetch_remittances,
@@ -144,6 +145,9 @@ class WorkerSettings:
         func(send_charge_notice, timeout=60),
         func(create_top_up, timeout=60),
         func(transfer_payout, timeout=60),
+        # A freeze batch (200 payouts): two transactions and CONCURRENCY calls at a time; its
+        # lease (transfers.LEASE, 120 s) outlasts this timeout.
+        func(transfer_payouts, timeout=60),
         func(send_payout_notice, timeout=60),
         func(send_statement_email, timeout=30),
         # Builds one month's superbill and its PDF, then one SMTP send, nothing held.

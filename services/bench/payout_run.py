@@ -12,35 +12,42 @@ sessions a transaction (the ledger's triggers and COMMIT checks run for them); t
 balance funded by one top-up. Setting up is timed apart (`setup_seconds`).
 
 Measured, one after the other:
-- the bare SQL aggregate (`sql_aggregate`): each provider's provider_payable due at the
-  cutoff by the run's own rule (a session's entries once its completion is older than the edit
-  window, every other entry once made by the cutoff), one statement, best of SQL_TURNS;
-- the run (`run_seconds`): `run_payouts` for the Monday before AS_OF, as the daily cron calls
-  it: every due provider's payout frozen (the row, its lines, its journal entry, its transfer's
-  outbox row, the audit row). It calls no one: all of it is our SQL and Python;
-- the transfers (`transfer_seconds`): the transfer_payout job's body for each outbox row, one
-  at a time (so the time inside Stripe calls can be taken from the phase's time: the
-  ConnectGateway's calls are timed, `stripe_seconds`); `transfer_ms` is our own work per
-  payout, phase time less the time inside Stripe calls.
+- the bare SQL aggregate (`sql_aggregate`, `sql_seconds`): each provider's provider_payable
+  due at the cutoff by the run's own rule (a session's entries once its completion is older
+  than the edit window, every other entry once made by the cutoff), one statement, best of
+  SQL_TURNS; it reads what the freeze reads and writes nothing;
+- the freeze (`run_seconds`, `run_ms` a provider): `run_payouts` for the Monday before AS_OF,
+  as the daily cron calls it: every due provider's payout frozen (the row, its lines, its
+  journal entry, the audit row) and a transfer_payouts outbox row per batch. It calls no one:
+  all of it is our SQL and Python;
+- the transfers (`transfer_seconds`): the transfer_payouts job's body for each of those outbox
+  rows, one job at a time as one worker runs them (within a job, up to 8 Stripe calls at
+  once: transfer_batches.CONCURRENCY). The ConnectGateway is timed: `stripe_seconds` is the
+  wall time during which at least one Stripe call was in flight (the SDK's own work on a
+  request and its answer, in this process, is inside it, as is the simulator's),
+  `stripe_calls` how many calls were made;
+  `transfer_ms` is the rest of the phase (claims, records, commits) a payout.
 
-`seconds` is the whole run (freeze and transfers), `per_provider_ms` our own work in it per
-provider (seconds less stripe_seconds), `ratio` run_seconds over sql_seconds (the freeze reads
-what the aggregate reads, then writes). The bench fails when a bench provider is not paid
-exactly what the aggregate says, a payout is not paid, or the ledger does not balance.
-`load` is the 1-minute load average when the line is printed (the machine is shared).
+`seconds` is the whole run's wall time (freeze and transfers). Our own work is that less
+`stripe_seconds`: `per_provider_ms` is it per provider, `ratio` it over `sql_seconds`. The
+bench fails when a bench provider is not paid exactly what the aggregate says, a payout is not
+paid, or the ledger does not balance. `load` is the 1-minute load average when the line is
+printed (the machine is shared).
 
-Measured on the shared 2-core development machine (December 2026, the default size, load
-average 4.8-8.6 from other helpers' work): set up 99 s (the 10,000 Connect accounts, made by the
-simulator at ~100/s, overlap the entries' 97 s); the aggregate 2.23 s; the run 55.4 s (5.5 ms a
-provider, ratio 24.9); the transfers 523 s, 354 s of them inside Stripe calls (the simulator
-sums its whole store for each balance read and transfer), 16.9 ms a payout our own (three short
-transactions, each a COMMIT's WAL flush of ~4 ms here: claim, transfer id, record). A provider
-a transaction, the run took 12-16 ms a provider (200 and 1,000 providers: most of it waiting
-for COMMITs); 200 a transaction, 4.1 ms (200) and 5.5 ms (10,000). What is left of the run,
-by statement (1,000 providers): the payout lines' INSERT 57% (a row per session, three
-foreign-key checks each, ~60 us a row under this load), the uncovered-lines read 27%, the
-journal entries 6%: the bare aggregate writes nothing, so 3x of it is out of reach while a
-payout keeps a statement line per session.
+Measured on the shared 2-core development machine (December 2026, the default size):
+- before (a transfer_payout job a payout, three transactions each; the freeze's lines through
+  Python and three foreign keys a line), load 4.8-8.6: seconds 578.7, per_provider_ms 22.5,
+  ratio 24.9 (then the freeze alone over the aggregate; our own work over it, as now: 100.8),
+  run 55.4 s, transfers' own work 16.9 ms a payout;
+- after (load 2.4-4.6 at the line): seconds 52.7-122.2 (the simulator's share varies most),
+  per_provider_ms 1.09-1.13, ratio 8.2-8.4: the freeze 7.0-8.2 s (0.70-0.82 ms a provider),
+  the transfers' own work 0.27-0.43 ms a payout; under load 8, 2.86 and 9.2. What is left of
+  the freeze: the payout lines' INSERT (a row per session, ~5 us each with its two index
+  entries), reading the providers' entries by account, and the payout_frozen journal entries
+  (the ledger's per-row triggers and its balance check at COMMIT); of the transfers: the
+  payout_transferred entries likewise. The bare aggregate writes none of it, so 3x of it is
+  out of reach while a payout keeps a statement line per session and a journal entry per
+  payout and transfer; 1 ms a provider is within reach of a quiet machine, not met here.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ from services.payments.gateway import StripeGateway
 from services.payouts.connect import ConnectGateway, Transfer
 from services.payouts.runs import RunRules, run_payouts
 from services.payouts.schedules import cutoff_of
-from services.payouts.transfers import transfer_payout
+from services.payouts.transfer_batches import transfer_payouts
 
 BASELINE = "sql_aggregate"
 RULES = RunRules(edit_window_hours=48, minimum_cents=100)
@@ -95,20 +102,28 @@ def run_date() -> date:
 
 
 class TimedGateway(ConnectGateway):
-    """The Connect gateway with the time spent inside its Stripe calls added up."""
+    """The Connect gateway, timing its Stripe calls: `seconds` is the wall time during which
+    at least one call is in flight (calls overlap: a batch makes CONCURRENCY at once), `calls`
+    how many were made."""
 
     def __init__(self, inner: ConnectGateway) -> None:
         super().__init__(inner.client)
         self.seconds = 0.0
         self.calls = 0
+        self._in_flight = 0
+        self._since = 0.0
 
     async def _timed(self, call: Awaitable[T]) -> T:
-        began = time.perf_counter()
+        if self._in_flight == 0:
+            self._since = time.perf_counter()
+        self._in_flight += 1
         try:
             return await call
         finally:
-            self.seconds += time.perf_counter() - began
+            self._in_flight -= 1
             self.calls += 1
+            if self._in_flight == 0:
+                self.seconds += time.perf_counter() - self._since
 
     async def available_usd(self) -> int:
         return await self._timed(super().available_usd())
@@ -272,6 +287,7 @@ class Measured:
     run_s: float = 0.0
     transfer_s: float = 0.0
     stripe_s: float = 0.0
+    stripe_calls: int = 0
     created: int = 0
     due: dict[uuid.UUID, int] = field(default_factory=dict)
 
@@ -310,16 +326,18 @@ async def _measure(pool: asyncpg.Pool, connect: ConnectGateway, world: World) ->
     measured.created = tally.created
     log(f"aggregate {measured.sql_s:.3f} s, run {measured.run_s:.2f} s ({tally})")
     async with pool.acquire() as conn:
-        outbox_ids = [r["id"] for r in await conn.fetch(
-            "SELECT id FROM outbox WHERE job = 'transfer_payout' AND completed_at IS NULL"
-            " ORDER BY id")]  # fmt: skip
+        batches = await conn.fetch(
+            "SELECT id, jsonb_array_length(payload -> 'payout_ids') AS n FROM outbox"
+            " WHERE job = 'transfer_payouts' AND completed_at IS NULL ORDER BY id"
+        )
     timed = TimedGateway(connect)
     began = time.perf_counter()
-    for outbox_id in outbox_ids:
-        if (outcome := await transfer_payout(tx, timed, outbox_id)) != "paid":
-            raise SystemExit(f"transfer_payout {outbox_id}: {outcome}")
+    for batch in batches:
+        if (outcome := await transfer_payouts(tx, timed, batch["id"])) != f"paid {batch['n']}":
+            raise SystemExit(f"transfer_payouts {batch['id']}: {outcome}")
     measured.transfer_s = time.perf_counter() - began
     measured.stripe_s = timed.seconds
+    measured.stripe_calls = timed.calls
     async with transaction(pool) as conn:
         await _check(conn, world, measured)
     return measured
@@ -346,15 +364,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, stripe_simulator(env, Path(tmp)) as url:
         m = asyncio.run(_run({**env, "HEARTH_STRIPE_API_BASE": url}, world))
     whole = m.run_s + m.transfer_s
+    own = whole - m.stripe_s
     print(
         f"bench payout_run providers={providers} sessions={sessions} seconds={whole:.2f}"
-        f" per_provider_ms={(whole - m.stripe_s) * 1000 / providers:.3f}"
-        f" sql_seconds={m.sql_s:.3f} ratio={m.run_s / m.sql_s:.2f} run_seconds={m.run_s:.2f}"
+        f" per_provider_ms={own * 1000 / providers:.3f}"
+        f" sql_seconds={m.sql_s:.3f} ratio={own / m.sql_s:.2f} run_seconds={m.run_s:.2f}"
         f" run_ms={m.run_s * 1000 / providers:.3f} transfer_seconds={m.transfer_s:.2f}"
         f" stripe_seconds={m.stripe_s:.2f}"
         f" transfer_ms={(m.transfer_s - m.stripe_s) * 1000 / providers:.3f}"
-        f" payouts={m.created} setup_seconds={world.setup_s:.1f}"
-        f" load={os.getloadavg()[0]:.2f}"
+        f" payouts={m.created} stripe_calls={m.stripe_calls}"
+        f" setup_seconds={world.setup_s:.1f} load={os.getloadavg()[0]:.2f}"
     )
     print(f"bench payout_run_baseline name={BASELINE} sql_seconds={m.sql_s:.3f}")
 

@@ -77,18 +77,23 @@ async def add(
 
 
 async def add_many(conn: asyncpg.Connection, items: list[tuple[Payload, str | None]]) -> None:
-    """`add` of many (payload, dedupe key) pairs in one round trip (pipelined)."""
+    """`add` of many (payload, dedupe key) pairs in one statement."""
     if not items:
         return
-    now = clock.now()
-    await conn.executemany(
+    await conn.execute(
         """
         INSERT INTO outbox (job, payload, dedupe_key, created_at, available_at)
-        VALUES ($1, $2, $3, $4, $4)
+        SELECT w.job, w.payload::jsonb, w.dedupe_key, $4, $4
+        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+            AS w (job, payload, dedupe_key, n)
+        ORDER BY w.n
         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND completed_at IS NULL
         DO NOTHING
         """,
-        [(payload.job, msgspec.to_builtins(payload), key, now) for payload, key in items],
+        [payload.job for payload, _ in items],
+        [msgspec.json.encode(payload).decode() for payload, _ in items],
+        [key for _, key in items],
+        clock.now(),
     )
 
 

@@ -29,6 +29,12 @@ async def queue_notice(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
                      dedupe_key=f"payout-notice-{payout_id}")  # fmt: skip
 
 
+async def queue_notices(conn: asyncpg.Connection, payout_ids: list[uuid.UUID]) -> None:
+    """`queue_notice` of many payouts recorded paid together."""
+    await outbox.add_many(conn, [(PayoutNoticeJob(payout_id=p), f"payout-notice-{p}")
+                                 for p in payout_ids])  # fmt: skip
+
+
 async def prepare_notice(
     conn: asyncpg.Connection, settings: Settings, outbox_id: int
 ) -> OutgoingEmail | None:

@@ -3,9 +3,10 @@ date, their payouts frozen, and what ops read and re-run.
 
 Each due provider's payout is written once, with the row (UNIQUE per provider and cutoff), its
 lines (each provider_payable entry it covers, UNIQUE per entry), the entry Dr provider_payable /
-Cr payouts_in_transit and the transfer job's outbox row in one transaction; BATCH providers
-share a transaction (one COMMIT, one statement of each kind for all of them: one transaction a
-provider spent most of a 10,000-provider run waiting for its COMMIT). Two runs at once
+Cr payouts_in_transit and its transfer's outbox row in one transaction; BATCH providers share a
+transaction (one COMMIT, one statement of each kind for all of them: one transaction a
+provider spent most of a 10,000-provider run waiting for its COMMIT), the rows and lines one
+INSERT ... SELECT, and one transfer_payouts job sends the batch's payouts. Two runs at once
 serialize on the provider (an advisory lock each, taken in one order), so the second finds the
 period paid. A provider
 owed less than the minimum (or nothing, once recoupments exceed their sessions) gets no payout:
@@ -25,15 +26,14 @@ import asyncpg
 
 from schemas.ledger import AccountRef, EntryIn, Line
 from schemas.payout_runs import (
-    HoldReason,
     PayoutDetailOut,
-    PayoutLineOut,
     PayoutOut,
     PayoutRow,
     PayoutRunIn,
     PayoutRunOut,
     PayoutStatus,
     TransferPayoutJob,
+    TransferPayoutsJob,
 )
 from schemas.payouts import PayoutScheduleRow
 from services.core import audit, clock, outbox
@@ -83,14 +83,6 @@ def _due(record: asyncpg.Record, run_date: date) -> bool:
     return next_payout_date(schedule, run_date) == run_date
 
 
-def _amounts(lines: list[PayoutLineOut]) -> tuple[int, int, int, int]:
-    """(amount, sessions, recoupments taken back, other) of the lines."""
-    sessions = sum(x.amount_cents for x in lines if x.source_table == "therapy_sessions")
-    recouped = -sum(x.amount_cents for x in lines if x.kind == "recoupment")
-    total = sum(x.amount_cents for x in lines)
-    return total, sessions, recouped, total - sessions + recouped
-
-
 async def enqueue(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
     await outbox.add(conn, TransferPayoutJob(payout_id=payout_id), dedupe_key=f"payout-{payout_id}")
 
@@ -118,31 +110,28 @@ async def freeze_payouts(
     cutoff = cutoff or cutoff_of(run_date)
     await q.lock_provider_runs(conn, provider_ids)
     window_end = cutoff - timedelta(hours=rules.edit_window_hours)
-    lines = await q.list_uncovered_lines(conn, provider_ids, cutoff, window_end)
-    amounts = {p: _amounts(lines.get(p, [])) for p in provider_ids}
-    payable = [p for p in provider_ids if amounts[p][0] >= max(rules.minimum_cents, 1)]
-    outcome = {p: "below_minimum" for p in provider_ids if p not in set(payable)}
-    if outcome:
-        for p in await q.list_paid_periods(conn, list(outcome), cutoff):
-            outcome[p] = "existing"
-    destinations = await q.list_destinations(conn, payable) if payable else {}
-    reasons: dict[uuid.UUID, HoldReason | None] = {
-        p: None if p in destinations else "no_payout_account" for p in payable
-    }
     now = clock.now()
-    made = await q.insert_payouts(
-        conn, payable, run_date, cutoff, [amounts[p] for p in payable],
-        [reasons[p] for p in payable], now,
-    ) if payable else {}  # fmt: skip
-    for p in payable:
-        outcome[p] = "existing" if p not in made else "held" if reasons[p] else "created"
+    minimum = max(rules.minimum_cents, 1)
+    frozen = await q.insert_frozen_payouts(conn, provider_ids, cutoff, window_end, run_date,
+                                           minimum, now)  # fmt: skip
+    made = {p: f for p, f in frozen.items() if f.payout_id is not None}
+    outcome = {p: "held" if f.hold_reason else "created" for p, f in made.items()}
+    for p in provider_ids:
+        if p not in made:
+            # Owed the minimum but none made: this cutoff's payout was made before.
+            owed = p in frozen and frozen[p].amount_cents >= minimum
+            outcome[p] = "existing" if owed else "below_minimum"
+    if below := [p for p in provider_ids if outcome[p] == "below_minimum"]:
+        for p in await q.list_paid_periods(conn, below, cutoff):
+            outcome[p] = "existing"
     if made:
-        await q.insert_lines(conn, [(made[p], p, x) for p in made for x in lines[p]])
-        await post_entries(conn, [_frozen_entry(made[p], p, amounts[p][0], run_date, now)
-                                  for p in made])  # fmt: skip
-        await outbox.add_many(conn, [(TransferPayoutJob(payout_id=made[p]), f"payout-{made[p]}")
-                                     for p in made if reasons[p] is None])  # fmt: skip
-        await audit.record(conn, SYSTEM, "create", ENTITY, list(made.values()))
+        ids = {p: f.payout_id for p, f in made.items() if f.payout_id is not None}
+        await post_entries(conn, [_frozen_entry(ids[p], p, made[p].amount_cents, run_date, now)
+                                  for p in ids])  # fmt: skip
+        if sendable := [ids[p] for p in ids if made[p].hold_reason is None]:
+            await outbox.add(conn, TransferPayoutsJob(payout_ids=sendable),
+                             dedupe_key=f"payouts-{sendable[0]}")  # fmt: skip
+        await audit.record(conn, SYSTEM, "create", ENTITY, list(ids.values()))
     return [outcome[p] for p in provider_ids]
 
 

@@ -1,6 +1,10 @@
 """The transfer_payout job: a frozen payout sent to the provider's Connect account once
 (DESIGN.md "Payouts", "Stripe calls, exactly once"), and transfer reversals booked once.
 
+The run's payouts go by batch (transfer_batches: the same claim, lookup and record rules, a
+batch's in two transactions); this job sends one payout: a retry after an unknown outcome or a
+transient error, a held payout sent again (top-up, hold released, ops' re-run).
+
 The job claims the row (pending -> submitting, attempt n, a lease) in one short transaction,
 then with nothing held: looks up the transfer an earlier attempt may have made (by its id, else
 by transfer group `payout_{id}` and destination: Stripe forgets a key after 24 hours, the
@@ -17,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -52,22 +56,34 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Settled:
+    result: str
+    error: str = ""
+    retry_in: timedelta | None = None  # None: the payout's job is done
+
+
+@dataclass(frozen=True)
 class Outcome:
     kind: str  # transferred | short | unknown | error | refused
     transfer: Transfer | None = None
     code: str | None = None
 
 
-async def _hold(
-    conn: asyncpg.Connection, outbox_id: int, payout_id: uuid.UUID, reason: HoldReason,
-    code: str | None = None,
-) -> str:  # fmt: skip
+async def hold(
+    conn: asyncpg.Connection, payout_id: uuid.UUID, reason: HoldReason, code: str | None = None
+) -> Settled:
     await q.update_payout(conn, payout_id, "held", hold_reason=reason, failure_code=code,
                           now=clock.now())  # fmt: skip
     await audit.record(conn, SYSTEM, "update", ENTITY, [payout_id])
-    await outbox.complete(conn, outbox_id)
     log.warning("payout held", extra={"job": TransferPayoutJob.job, "outcome": reason})
-    return f"held {reason}"
+    return Settled(f"held {reason}")
+
+
+async def _held(
+    conn: asyncpg.Connection, outbox_id: int, payout_id: uuid.UUID, reason: HoldReason
+) -> str:
+    await outbox.complete(conn, outbox_id)
+    return (await hold(conn, payout_id, reason)).result
 
 
 async def _claim(conn: asyncpg.Connection, outbox_id: int, payout_id: uuid.UUID) -> Plan | str:
@@ -85,10 +101,10 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, payout_id: uuid.UUID)
         destination = row.destination
     else:
         if await q.has_open_hold(conn, row.provider_id):
-            return await _hold(conn, outbox_id, row.id, "provider_hold")
+            return await _held(conn, outbox_id, row.id, "provider_hold")
         found = await q.get_destination(conn, row.provider_id)
         if found is None:
-            return await _hold(conn, outbox_id, row.id, "no_payout_account")
+            return await _held(conn, outbox_id, row.id, "no_payout_account")
         destination = found
     attempt = row.attempt if unknown else row.attempt + 1
     await q.update_claimed(conn, row.id, attempt, now + LEASE, destination, now)
@@ -96,60 +112,105 @@ async def _claim(conn: asyncpg.Connection, outbox_id: int, payout_id: uuid.UUID)
     return Plan(row, destination, attempt, look_first=row.attempt > 0)
 
 
-async def _look_up(gateway: ConnectGateway, plan: Plan) -> Transfer | None:
+def answered(exc: StripeFailed) -> Outcome:
+    """What Stripe's error answer means for the payout."""
+    if exc.code == "balance_insufficient":  # spent between our read and the transfer
+        return Outcome("short")
+    transient = exc.status is None or exc.status >= 500 or exc.status == 429
+    return Outcome("error" if transient else "refused", code=exc.code[:100])
+
+
+async def look_up(gateway: ConnectGateway, plan: Plan) -> Transfer | None:
     payout = plan.payout
     if payout.stripe_transfer_id:
         return await gateway.get_transfer(payout.stripe_transfer_id)
     return await gateway.find_transfer(payout.transfer_group, plan.destination)
 
 
+async def create(gateway: ConnectGateway, plan: Plan) -> Transfer:
+    """The plan's transfer, under Hearth's key for its attempt (its parameters never change)."""
+    payout = plan.payout
+    return await gateway.create_transfer(
+        key=f"payout-{payout.id}-a{plan.attempt}", amount=payout.amount_cents,
+        destination=plan.destination, group=payout.transfer_group, payout_id=payout.id,
+    )  # fmt: skip
+
+
 async def _call(tx: Transactions, gateway: ConnectGateway, plan: Plan) -> Outcome:
     payout = plan.payout
     try:
-        if plan.look_first and (earlier := await _look_up(gateway, plan)) is not None:
+        if plan.look_first and (earlier := await look_up(gateway, plan)) is not None:
             return Outcome("transferred", earlier)
         if await gateway.available_usd() < payout.amount_cents:
             return Outcome("short")
-        made = await gateway.create_transfer(
-            key=f"payout-{payout.id}-a{plan.attempt}", amount=payout.amount_cents,
-            destination=plan.destination, group=payout.transfer_group, payout_id=payout.id,
-        )  # fmt: skip
+        made = await create(gateway, plan)
     except StripeUnknown:
         return Outcome("unknown")
     except StripeFailed as exc:
-        if exc.code == "balance_insufficient":  # spent between our read and the transfer
-            return Outcome("short")
-        transient = exc.status is None or exc.status >= 500 or exc.status == 429
-        return Outcome("error" if transient else "refused", code=exc.code[:100])
+        return answered(exc)
     async with tx() as conn:  # the id at once, before anything else can fail
         await q.update_transfer_id(conn, payout.id, made.id, clock.now())
     return Outcome("transferred", made)
 
 
-async def _paid(conn: asyncpg.Connection, payout: PayoutRow, transfer: Transfer) -> str:
-    if (
+def differs(payout: PayoutRow, transfer: Transfer) -> bool:
+    """The transfer is not this payout's (another id stored, or its amount or account)."""
+    return (
         payout.stripe_transfer_id not in (None, transfer.id)
         or transfer.amount != payout.amount_cents
         or transfer.destination != payout.destination
-    ):
-        # Never book a transfer that is not this payout's: ops decide.
-        log.error("transfer differs from its payout", extra={"outcome": transfer.id})
-        await q.update_payout(conn, payout.id, "held", hold_reason="transfer_failed",
-                              failure_code="transfer_differs", now=clock.now())  # fmt: skip
-        return "transfer differs"
-    now = clock.now()
-    await q.update_transfer_id(conn, payout.id, transfer.id, now)
-    await q.update_payout(conn, payout.id, "paid", now=now)
-    await post_entry(conn, EntryIn(
+    )
+
+
+def transferred_entry(payout: PayoutRow, now: datetime) -> EntryIn:
+    return EntryIn(
         kind="payout_transferred", idempotency_key=f"payout_transferred-{payout.id}",
         source_table="payouts", source_id=payout.id, occurred_at=now, memo="payout transferred",
         lines=(Line(account=AccountRef(kind="payouts_in_transit"), side="debit",
                     amount_cents=payout.amount_cents),
                Line(account=AccountRef(kind="stripe_balance"), side="credit",
                     amount_cents=payout.amount_cents)),
-    ))  # fmt: skip
+    )  # fmt: skip
+
+
+async def _paid(conn: asyncpg.Connection, payout: PayoutRow, transfer: Transfer) -> Settled:
+    if differs(payout, transfer):
+        # Never book a transfer that is not this payout's: ops decide.
+        log.error("transfer differs from its payout", extra={"outcome": transfer.id})
+        await q.update_payout(conn, payout.id, "held", hold_reason="transfer_failed",
+                              failure_code="transfer_differs", now=clock.now())  # fmt: skip
+        await audit.record(conn, SYSTEM, "update", ENTITY, [payout.id])
+        return Settled("transfer differs")
+    now = clock.now()
+    await q.update_transfer_id(conn, payout.id, transfer.id, now)
+    await q.update_payout(conn, payout.id, "paid", now=now)
+    await post_entry(conn, transferred_entry(payout, now))
     await notices.queue_notice(conn, payout.id)
-    return "paid"
+    await audit.record(conn, SYSTEM, "update", ENTITY, [payout.id])
+    return Settled("paid")
+
+
+async def settle(conn: asyncpg.Connection, payout: PayoutRow, out: Outcome) -> Settled:
+    """A call's outcome recorded on its payout (locked, still submitting under this attempt)."""
+    now = clock.now()
+    if out.kind == "transferred" and out.transfer is not None:
+        return await _paid(conn, payout, out.transfer)
+    if out.kind == "short":
+        return await hold(conn, payout.id, "insufficient_platform_balance")
+    if out.kind == "refused":
+        await q.update_payout(conn, payout.id, "failed", failure_code=out.code, now=now)
+        await audit.record(conn, SYSTEM, "update", ENTITY, [payout.id])
+        return Settled("failed")
+    if out.kind == "error":
+        # Stripe answered an error: the key would replay it, so the next run takes key n+1.
+        await q.update_errors(conn, payout.id, payout.errors + 1)
+        if payout.errors + 1 >= MAX_ERRORS:
+            return await hold(conn, payout.id, "transfer_failed", out.code)
+        await q.update_payout(conn, payout.id, "pending", failure_code=out.code, now=now)
+        return Settled("retry", f"stripe error {out.code}", RETRY_ERROR)
+    # Unknown: the lease given up; the next run looks the transfer up before any new call.
+    await q.update_payout(conn, payout.id, "submitting", lease=now, now=now)
+    return Settled("unknown", "stripe outcome unknown", RETRY_UNKNOWN)
 
 
 async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Outcome) -> str:
@@ -160,30 +221,12 @@ async def _record(conn: asyncpg.Connection, outbox_id: int, plan: Plan, out: Out
         if payout.status in FINAL:
             await outbox.complete(conn, outbox_id)
         return "recorded elsewhere"
-    now = clock.now()
-    if out.kind == "transferred" and out.transfer is not None:
-        result = await _paid(conn, payout, out.transfer)
-    elif out.kind == "short":
-        return await _hold(conn, outbox_id, payout.id, "insufficient_platform_balance")
-    elif out.kind == "refused":
-        await q.update_payout(conn, payout.id, "failed", failure_code=out.code, now=now)
-        result = "failed"
-    elif out.kind == "error":
-        # Stripe answered an error: the key would replay it, so the next run takes key n+1.
-        await q.update_errors(conn, payout.id, payout.errors + 1)
-        if payout.errors + 1 >= MAX_ERRORS:
-            return await _hold(conn, outbox_id, payout.id, "transfer_failed", out.code)
-        await q.update_payout(conn, payout.id, "pending", failure_code=out.code, now=now)
-        await outbox.record_failure(conn, outbox_id, f"stripe error {out.code}", RETRY_ERROR)
-        return "retry"
+    settled = await settle(conn, payout, out)
+    if settled.retry_in is None:
+        await outbox.complete(conn, outbox_id)
     else:
-        # Unknown: the lease given up; the next run looks the transfer up before any new call.
-        await q.update_payout(conn, payout.id, "submitting", lease=now, now=now)
-        await outbox.record_failure(conn, outbox_id, "stripe outcome unknown", RETRY_UNKNOWN)
-        return "unknown"
-    await audit.record(conn, SYSTEM, "update", ENTITY, [payout.id])
-    await outbox.complete(conn, outbox_id)
-    return result
+        await outbox.record_failure(conn, outbox_id, settled.error, settled.retry_in)
+    return settled.result
 
 
 async def transfer_payout(tx: Transactions, gateway: ConnectGateway, outbox_id: int) -> str:

@@ -18,6 +18,7 @@ PAYOUT_RUN = (
     rf" seconds={DECIMAL} per_provider_ms={DECIMAL} sql_seconds={DECIMAL} ratio={DECIMAL}"
     rf" run_seconds={DECIMAL} run_ms={DECIMAL} transfer_seconds={DECIMAL}"
     rf" stripe_seconds={DECIMAL} transfer_ms=-?{DECIMAL} payouts=(?P<payouts>[0-9]+)"
+    r" stripe_calls=[0-9]+"
     rf" setup_seconds={DECIMAL} load={DECIMAL}"
 )
 PAYOUT_RUN_BASELINE = rf"bench payout_run_baseline name=sql_aggregate sql_seconds={DECIMAL}"

@@ -21,6 +21,7 @@ from services.payouts.accounts import create_payout_account
 from services.payouts.connect import ConnectGateway
 from services.payouts.runs import RunRules, RunTally, run_payouts
 from services.payouts.schedules import cutoff_of
+from services.payouts.transfer_batches import transfer_payouts
 from services.payouts.transfers import transfer_payout
 from tests import factories as f
 from tests.payments.world import open_outbox
@@ -61,12 +62,25 @@ async def run(db: asyncpg.Connection, day: date | None = None,
     return await run_payouts(Transactions.within(db), RULES, day or clock.today(), provider_id)
 
 
+def each(outcome: str) -> list[str]:
+    """A transfer_payouts job's counted outcomes ("held x 1, paid 2"), one per payout."""
+    found: list[str] = []
+    for part in outcome.split(", "):
+        name, _, count = part.rpartition(" ")
+        found += [name] * int(count) if count.isdigit() else [part]
+    return found
+
+
 async def run_transfers(
     db: asyncpg.Connection, tx: Transactions, gateway: StripeGateway
 ) -> list[str]:
+    """The open transfer jobs run once each: the batches (the run's), then single payouts'
+    (retries, re-runs); an outcome per payout."""
     connect = ConnectGateway.of(gateway)
-    return [await transfer_payout(tx, connect, n)
-            for n in await open_outbox(db, "transfer_payout")]  # fmt: skip
+    batches = await open_outbox(db, "transfer_payouts")
+    singles = await open_outbox(db, "transfer_payout")
+    found = [out for n in batches for out in each(await transfer_payouts(tx, connect, n))]
+    return found + [await transfer_payout(tx, connect, n) for n in singles]
 
 
 async def payouts(db: asyncpg.Connection) -> list[asyncpg.Record]:

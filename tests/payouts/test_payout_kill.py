@@ -112,8 +112,8 @@ async def test_a_worker_killed_around_the_transfer_pays_each_payout_once(
         with process(WORKER, _env(committed_db, settings, namespace, stripe_sim, smtp), log):
             await outbox.relay(pool, arq, clock.now(), namespace=namespace, visibility_s=5)
             await _until(pool, "SELECT bool_and(status = 'paid') FROM payouts", log, 60)
-            await _until(pool, "SELECT bool_and(completed_at IS NOT NULL) FROM outbox "
-                               "WHERE job = 'transfer_payout'", log)  # fmt: skip
+            await _until(pool, "SELECT bool_and(completed_at IS NOT NULL) FROM outbox WHERE "
+                               "job IN ('transfer_payout', 'transfer_payouts')", log)  # fmt: skip
         await _paid_once(pool, stripe_client, amounts)
     finally:
         await pool.close()

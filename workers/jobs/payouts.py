@@ -10,7 +10,7 @@ from schemas.payout_runs import TransferPayoutJob
 from schemas.payouts import CreateTopUpJob
 from services.core import clock
 from services.core.transactions import Transactions
-from services.payouts import accounts, notices, runs, transfers
+from services.payouts import accounts, notices, runs, transfer_batches, transfers
 from services.payouts.connect import ConnectGateway
 from services.payouts.top_ups import create_top_up as run_create_top_up
 from services.payouts.trial_balance import check_trial_balance as run_check
@@ -46,6 +46,14 @@ async def transfer_payout(ctx: dict[str, Any], outbox_id: int) -> str:
     )
     log.info("payout transfer", extra={"job": TransferPayoutJob.job, "outcome": outcome})
     return outcome
+
+
+async def transfer_payouts(ctx: dict[str, Any], outbox_id: int) -> str:
+    """A freeze batch's payouts transferred together, each once (carries an outbox id)."""
+    pool = ctx["pool"]
+    return await transfer_batches.transfer_payouts(
+        Transactions(lambda: pool.acquire()), ConnectGateway.of(ctx["stripe"]), outbox_id
+    )
 
 
 async def run_payouts(ctx: dict[str, Any]) -> int:

@@ -8,6 +8,7 @@ payout_accounts are payouts' own.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import asyncpg
@@ -65,15 +66,23 @@ async def lock_provider_runs(conn: asyncpg.Connection, provider_ids: list[uuid.U
 
 # Each provider_payable entry not yet covered by a payout (payouts frozen themselves aside):
 # a session's entries once its completion is older than the edit window at the cutoff, every
-# other entry once made by the cutoff (ledger_reads._DUE counts the same).
-_UNCOVERED = """
+# other entry once made by the cutoff (ledger_reads._DUE counts the same). Then, in the same
+# statement: each provider's totals, the payouts of those owed at least the minimum (held
+# no_payout_account without a Connect account that can be paid; none where the period has one)
+# and every line of those made. `uncovered` is read once (a CTE named twice is materialized);
+# no line leaves the database: 500,000 of them through Python took most of a run's time.
+_FREEZE = """
 WITH mine AS (
     SELECT a.owner_id AS provider_id, e.id AS entry_id, e.kind, e.source_table, e.source_id,
            e.memo, e.occurred_at,
            sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
                AS net
     FROM ledger_accounts a
-    JOIN journal_lines l ON l.account_id = a.id
+    -- Each account's lines by its index (OFFSET 0 keeps the planner from flattening it into
+    -- a hash join over every journal line: 200 providers of 10,000 read 1,000,000 lines).
+    CROSS JOIN LATERAL (
+        SELECT entry_id, side, amount_cents FROM journal_lines WHERE account_id = a.id OFFSET 0
+    ) l
     JOIN journal_entries e ON e.id = l.entry_id
     WHERE a.kind = 'provider_payable' AND a.owner_id = ANY($1::uuid[])
     GROUP BY a.owner_id, e.id
@@ -81,79 +90,71 @@ WITH mine AS (
     SELECT provider_id, source_id, min(occurred_at) AS confirmed_at FROM mine
     WHERE source_table = 'therapy_sessions' AND kind = 'completion'
     GROUP BY provider_id, source_id
+), uncovered AS (
+    SELECT m.provider_id, m.entry_id, m.kind, m.source_table, m.source_id, m.memo,
+           m.net, m.occurred_at
+    FROM mine m
+    LEFT JOIN completed c ON c.provider_id = m.provider_id AND c.source_id = m.source_id
+    WHERE m.kind <> 'payout_frozen' AND m.net <> 0
+      AND NOT EXISTS (SELECT 1 FROM payout_lines p
+                      WHERE p.provider_id = m.provider_id AND p.entry_id = m.entry_id)
+      AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
+               -- A deduction (a recoupment, say) booked after the cutoff but before this
+               -- freeze is taken now: left for the next payout, this one would pay more
+               -- than is owed.
+               ELSE m.occurred_at <= $2 OR m.net < 0 END
+), totals AS (
+    SELECT provider_id, sum(net)::bigint AS amount,
+           coalesce(sum(net) FILTER (WHERE source_table = 'therapy_sessions'), 0)::bigint
+               AS sessions,
+           coalesce(-sum(net) FILTER (WHERE kind = 'recoupment'), 0)::bigint AS recouped
+    FROM uncovered GROUP BY provider_id
+), made AS (
+    INSERT INTO payouts (provider_id, run_date, period_end, amount_cents, sessions_cents,
+                         recoupments_cents, other_cents, status, hold_reason, created_at,
+                         updated_at)
+    SELECT t.provider_id, $4, $2, t.amount, t.sessions, t.recouped,
+           t.amount - t.sessions + t.recouped,
+           CASE WHEN a.provider_id IS NULL THEN 'held' ELSE 'pending' END,
+           CASE WHEN a.provider_id IS NULL THEN 'no_payout_account' END, $6, $6
+    FROM totals t
+    LEFT JOIN payout_accounts a ON a.provider_id = t.provider_id AND a.payouts_enabled
+         AND a.stripe_account_id IS NOT NULL
+    WHERE t.amount >= $5
+    ORDER BY t.provider_id
+    ON CONFLICT (provider_id, period_end) DO NOTHING
+    RETURNING id, provider_id, amount_cents, hold_reason
+), lines AS (
+    INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table, source_id,
+                              reason, amount_cents, occurred_at)
+    SELECT made.id, u.provider_id, u.entry_id, u.kind, u.source_table, u.source_id, u.memo,
+           u.net, u.occurred_at
+    FROM uncovered u JOIN made ON made.provider_id = u.provider_id
 )
-SELECT m.provider_id, m.entry_id, m.kind, m.source_table, m.source_id, m.memo AS reason,
-       m.net AS amount_cents, m.occurred_at
-FROM mine m LEFT JOIN completed c ON c.provider_id = m.provider_id AND c.source_id = m.source_id
-WHERE m.kind <> 'payout_frozen' AND m.net <> 0
-  AND NOT EXISTS (SELECT 1 FROM payout_lines p
-                  WHERE p.provider_id = m.provider_id AND p.entry_id = m.entry_id)
-  AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
-           -- A deduction (a recoupment, say) booked after the cutoff but before this freeze
-           -- is taken now: left for the next payout, this one would pay more than is owed.
-           ELSE m.occurred_at <= $2 OR m.net < 0 END
-ORDER BY m.provider_id, m.occurred_at, m.entry_id
+SELECT t.provider_id, t.amount, made.id AS payout_id, made.hold_reason
+FROM totals t LEFT JOIN made ON made.provider_id = t.provider_id
 """
 
 
-async def list_uncovered_lines(
+@dataclass(frozen=True)
+class Frozen:
+    """A provider's uncovered total at the freeze, and the payout made of it (if one was)."""
+
+    amount_cents: int
+    payout_id: uuid.UUID | None
+    hold_reason: HoldReason | None
+
+
+async def insert_frozen_payouts(
     conn: asyncpg.Connection, provider_ids: list[uuid.UUID], cutoff: datetime,
-    window_end: datetime,
-) -> dict[uuid.UUID, list[PayoutLineOut]]:  # fmt: skip
-    """Each provider's uncovered lines (a provider with none is left out)."""
-    found: dict[uuid.UUID, list[PayoutLineOut]] = {}
-    for row in await conn.fetch(_UNCOVERED, provider_ids, cutoff, window_end):
-        found.setdefault(row["provider_id"], []).append(PayoutLineOut(
-            entry_id=row["entry_id"], kind=row["kind"], source_table=row["source_table"],
-            source_id=row["source_id"], reason=row["reason"],
-            amount_cents=row["amount_cents"], occurred_at=row["occurred_at"],
-        ))  # fmt: skip
-    return found
-
-
-async def insert_payouts(
-    conn: asyncpg.Connection, provider_ids: list[uuid.UUID], run_date: date, cutoff: datetime,
-    amounts: list[tuple[int, int, int, int]], hold_reasons: list[HoldReason | None],
-    now: datetime,
-) -> dict[uuid.UUID, uuid.UUID]:  # fmt: skip
-    """The period's payouts, once: provider -> payout of those this call made (a provider with
-    one for this cutoff already is left out)."""
-    rows = await conn.fetch(
-        """
-        INSERT INTO payouts (provider_id, run_date, period_end, amount_cents, sessions_cents,
-                             recoupments_cents, other_cents, status, hold_reason, created_at,
-                             updated_at)
-        SELECT w.provider_id, $2, $3, w.amount, w.sessions, w.recouped, w.other,
-               CASE WHEN w.reason IS NULL THEN 'pending' ELSE 'held' END, w.reason, $9, $9
-        FROM unnest($1::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                    $8::text[]) WITH ORDINALITY
-            AS w (provider_id, amount, sessions, recouped, other, reason, n)
-        ORDER BY w.n
-        ON CONFLICT (provider_id, period_end) DO NOTHING
-        RETURNING id, provider_id
-        """,
-        provider_ids, run_date, cutoff, *(list(c) for c in zip(*amounts, strict=True)),
-        hold_reasons, now,
-    )  # fmt: skip
-    return {r["provider_id"]: r["id"] for r in rows}
-
-
-async def insert_lines(
-    conn: asyncpg.Connection, lines: list[tuple[uuid.UUID, uuid.UUID, PayoutLineOut]]
-) -> None:
-    """(payout, provider, line) rows, in one statement."""
-    await conn.execute(
-        """
-        INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table,
-                                  source_id, reason, amount_cents, occurred_at)
-        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
-                             $6::uuid[], $7::text[], $8::bigint[], $9::timestamptz[])
-        """,
-        [p for p, _, _ in lines], [v for _, v, _ in lines], [x.entry_id for _, _, x in lines],
-        [x.kind for _, _, x in lines], [x.source_table for _, _, x in lines],
-        [x.source_id for _, _, x in lines], [x.reason for _, _, x in lines],
-        [x.amount_cents for _, _, x in lines], [x.occurred_at for _, _, x in lines],
-    )  # fmt: skip
+    window_end: datetime, run_date: date, minimum_cents: int, now: datetime,
+) -> dict[uuid.UUID, Frozen]:  # fmt: skip
+    """The providers' payouts for the cutoff, each with its lines, in one statement: provider
+    -> what was frozen (a provider with nothing uncovered is left out; one owed at least
+    `minimum_cents` without a payout made here already has one for this cutoff)."""
+    rows = await conn.fetch(_FREEZE, provider_ids, cutoff, window_end, run_date, minimum_cents,
+                            now)  # fmt: skip
+    return {r["provider_id"]: Frozen(r["amount"], r["payout_id"], r["hold_reason"]) for r in rows}
 
 
 async def list_lines(conn: asyncpg.Connection, payout_id: uuid.UUID) -> list[PayoutLineOut]:
