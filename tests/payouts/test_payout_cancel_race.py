@@ -24,6 +24,7 @@ from services.payouts import runs
 from services.payouts.cancel import cancel_payout
 from services.payouts.connect import ConnectGateway
 from services.payouts.errors import PayoutNotCancellable, PayoutNotRetryable
+from services.payouts.transfer_batches import transfer_payouts
 from services.payouts.transfers import transfer_payout
 from tests import factories as f
 from tests.payments.world import open_outbox
@@ -45,8 +46,8 @@ async def _failed(pool: asyncpg.Pool, tx: Transactions, connect: ConnectGateway,
     r.transfers_capability(sdk, destination, False)
     assert (await runs.run_payouts(tx, r.RULES, clock.today(), pid)).created == 1
     async with pool.acquire() as conn:
-        (job,) = await open_outbox(conn, "transfer_payout")
-    assert await transfer_payout(tx, connect, job) == "failed"
+        (batch,) = await open_outbox(conn, "transfer_payouts")
+    assert await transfer_payouts(tx, connect, batch) == "failed 1"
     r.transfers_capability(sdk, destination, True)
     found: uuid.UUID = await pool.fetchval("SELECT id FROM payouts WHERE provider_id = $1", pid)
     return found
