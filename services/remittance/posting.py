@@ -162,8 +162,8 @@ async def post_adjudication(
     estimate = match.allowed_cents - receivable  # the client's share booked at completion
     paid, owed = clp.paid_cents, clp.patient_adjustments_cents
     rest = receivable - paid - (owed - estimate)  # = allowed - paid - patient responsibility
-    losses = [a for a in adjustments if is_loss(a)]
-    loss = min(sum(a.amount_cents for a in losses), max(rest, 0))
+    losses = loss_shares(clp, match, rest)
+    loss = sum(share for _, share in losses)
     posted.true_up, posted.loss, posted.contractual = owed - estimate, loss, rest - loss
     posted.estimate = estimate
     line_denied = any(_denied(line.paid_cents, line.adjustments) for line in clp.lines)
@@ -187,7 +187,37 @@ async def post_adjudication(
         )
     if clp.patient_responsibility_cents not in (None, owed):
         posted.notes.append("CLP05 differs from the PR adjustments")
-    await _recoup(batch, key, posted, match, losses, loss)
+    await _recoup(batch, key, posted, match, losses)
+
+
+def loss_shares(clp: Claim, match: q.ClaimMatch, rest: int) -> list[tuple[Adjustment, int]]:
+    """Each loss adjustment, in file order, with its share of the claim's loss: at most the
+    claim's remainder (`rest`, allowed less paid less patient responsibility), and a line's at
+    most that line's own remainder (what completion booked for it, by REF*6R, less what the
+    payer paid and the client owes on it). A denied line's charge above its booked amount would
+    otherwise take the other lines' gap to the payer's allowed amount (contractual, never a
+    loss) as loss, and recoup it. Claim-level adjustments and lines we cannot match share the
+    claim's remainder."""
+    pool = max(rest, 0)
+    out: list[tuple[Adjustment, int]] = []
+
+    def take(adjustments: tuple[Adjustment, ...], cap: int) -> None:
+        nonlocal pool
+        for adjustment in adjustments:
+            if is_loss(adjustment):
+                share = min(adjustment.amount_cents, cap, pool)
+                cap, pool = cap - share, pool - share
+                out.append((adjustment, share))
+
+    take(clp.adjustments, pool)
+    for line in clp.lines:
+        booked = match.line_allowed.get(line.control_number or "")
+        if booked is None:
+            take(line.adjustments, pool)
+            continue
+        owed = sum(a.amount_cents for a in line.adjustments if a.group == "PR")
+        take(line.adjustments, max(booked - line.paid_cents - owed, 0))
+    return out
 
 
 async def _recoup(
@@ -195,19 +225,15 @@ async def _recoup(
     key: str,
     posted: Posted,
     match: q.ClaimMatch,
-    losses: list[Adjustment],
-    loss: int,
+    losses: list[tuple[Adjustment, int]],
 ) -> None:
-    """Each loss adjustment's share of the loss, in file order, by its CARC's policy; all of
+    """Each loss adjustment's share of the loss (`loss_shares`) by its CARC's policy; all of
     the claim's recoupments together at most what its session earned the provider (the rest
     stays the platform's loss, its margin never taken from the provider)."""
     facts = loss_facts(match)
-    left = loss
-    for n, adjustment in enumerate(losses, start=1):
-        share = min(adjustment.amount_cents, left)
+    for n, (adjustment, share) in enumerate(losses, start=1):
         if share <= 0:
-            break
-        left -= share
+            continue
         decision = decide_among(batch.policies, adjustment.group, adjustment.reason, facts)
         if decision.flag_ops:
             posted.notes.append(decision.reason_text)

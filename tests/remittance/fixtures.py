@@ -85,6 +85,22 @@ CAS*CO*97*25.5~
 REF*6R*L0000004A2~
 LQ*HE*M80~
 """
+# Paid below our fee schedule (CO-45 40: the payer allowed 110), its add-on denied CO-50 (not
+# medically necessary): 175.50 - 40 - 20 - 25.50 = 90.
+UNDERPAID_LINE_DENIED = """\
+CLP*HC0000008A*1*175.5*90*20*12*PCN0000000008*11*1~
+NM1*QC*1*BROOKS*TAYLOR****MI*M00000008~
+SVC*HC:90837*150*90**1~
+DTM*472*20261104~
+CAS*CO*45*40~
+CAS*PR*3*20~
+REF*6R*L0000008A1~
+SVC*HC:90785*25.5*0**1~
+DTM*472*20261104~
+CAS*CO*50*25.5~
+REF*6R*L0000008A2~
+LQ*HE*N115~
+"""
 # All six triplets of one CAS, a quantity on the first: 150 - (20 + 3 + 2 + 1 + 1.5 + 2) = 120.50.
 SIX_TRIPLETS = """\
 CLP*HC0000005A*1*150*120.5*0*12*PCN0000000005*11*1~

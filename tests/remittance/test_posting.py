@@ -118,6 +118,37 @@ async def test_a_denied_line_in_a_paid_claim_is_a_loss_of_that_line(db, ops, pro
     await _zero_and_balanced(db, billed)
 
 
+async def test_a_denied_line_never_takes_the_paid_lines_contractual_gap_as_loss(
+    db, ops, provider, payer_id
+):
+    # Booked: 120 for 90837 and 20 for 90785. The payer allowed 110 for 90837 (a gap of 10 to
+    # our fee schedule: contractual, never a loss) and denied 90785's whole charge, 25.50, CO-50.
+    billed = await bill(db, payer_id, provider, (("90837", 12000), ("90785", 2000)))
+    rate = await balance(db, "provider_payable", billed.provider_id)
+    body = f.transaction(ours(f.UNDERPAID_LINE_DENIED, billed, "8"), paid="90")
+    await post(db, ops, file_of(body))
+    (row,) = await remitted(db, billed)
+    assert row["outcome"] == "partially_paid"
+    # The loss is line 2's part of the claim (its booked 20), not its charge (25.50), which the
+    # claim's remainder (10 of line 1's gap + 20) would otherwise have let through.
+    assert (row["loss_cents"], row["contractual_cents"], row["true_up_cents"]) == (2000, 1000, 0)
+    assert await balance(db, "contractual_adjustment") == 1000
+    # CO-50 is the provider's: line 2's loss recouped, nothing of line 1's gap.
+    recouped = await db.fetchval(
+        "SELECT sum(l.amount_cents) FROM journal_entries e"
+        " JOIN journal_lines l ON l.entry_id = e.id"
+        " WHERE e.kind = 'recoupment' AND l.side = 'debit' AND e.source_id = $1",
+        row["id"],
+    )
+    assert recouped == 2000
+    assert await balance(db, "claim_losses") == 0
+    assert await balance(db, "provider_payable", billed.provider_id) == rate - 2000
+    # PR-3 20 is the client's estimate: no true-up.
+    assert await balance(db, "client_receivable", billed.client_id) == billed.estimate
+    assert await balance(db, "payer_clearing") == 9000
+    await _zero_and_balanced(db, billed)
+
+
 async def test_a_denial_is_a_loss_the_policy_recoups(db, ops, provider, payer_id):
     billed = await bill(db, payer_id, provider)
     body = f.transaction(ours(f.DENIED, billed, "6"), bpr=H_BPR)

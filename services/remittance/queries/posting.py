@@ -12,7 +12,7 @@ its provider and what its remittances took back (a recoupment's cap).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -39,6 +39,9 @@ class ClaimMatch:
     timely_filing_days: int
     confirmed_on: date | None
     licence_lapsed: bool | None
+    # What completion booked for each line, by its line control number (REF*6R): a line's
+    # loss is at most its own part of the claim (posting.py).
+    line_allowed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,7 +160,8 @@ _MATCH = """
            CASE WHEN place.state IS NOT NULL THEN NOT EXISTS (
                SELECT 1 FROM provider_licences l
                WHERE l.provider_id = c.provider_id AND l.state = place.state
-                 AND l.expires_on >= c.service_date) END AS licence_lapsed
+                 AND l.expires_on >= c.service_date) END AS licence_lapsed,
+           lines.controls AS line_controls, lines.allowed AS line_allowed
     FROM claim_submissions s
     JOIN claims c ON c.id = s.claim_id
     JOIN payers py ON py.id = c.payer_id
@@ -170,6 +174,10 @@ _MATCH = """
                    ORDER BY o.created_at DESC, o.id LIMIT 1)
                ELSE cl.state END AS state
     ) place
+    CROSS JOIN LATERAL (
+        SELECT array_agg(line_control_number) AS controls, array_agg(allowed_cents) AS allowed
+        FROM claim_lines WHERE claim_id = c.id
+    ) lines
 """
 
 
@@ -177,7 +185,13 @@ async def list_claim_matches(conn: asyncpg.Connection, clm01s: list[str]) -> dic
     """Our claims whose versions were sent with these CLM01s, by CLM01, with the facts a loss is
     decided on."""
     rows = await conn.fetch(_MATCH + " WHERE s.clm01 = ANY ($1::text[])", clm01s)
-    return {r["clm01"]: ClaimMatch(**{k: v for k, v in r.items() if k != "clm01"}) for r in rows}
+    return {r["clm01"]: _match(r) for r in rows}
+
+
+def _match(row: asyncpg.Record) -> ClaimMatch:
+    fields = {k: v for k, v in row.items() if k not in ("clm01", "line_controls", "line_allowed")}
+    lines = dict(zip(row["line_controls"] or (), row["line_allowed"] or (), strict=True))
+    return ClaimMatch(**fields, line_allowed=lines)
 
 
 async def get_claim_match(conn: asyncpg.Connection, clm01: str) -> ClaimMatch | None:
