@@ -252,8 +252,9 @@ async def test_the_budget_ends_a_call_and_the_next_takes_the_rest(
     slow = SlowQueue(queue, 0.05)
     first = await outbox.relay(pool, slow, NOW, namespace=NS, visibility_s=60, limit=5,
                                budget_s=0.12)  # fmt: skip
-    # At least the batches begun within 0.12 s (each takes >= 0.05 s), never all 20 of them.
-    assert 10 <= first < 100
+    # The first batch always runs; a batch begins only before 0.12 s have passed and each takes
+    # >= 0.05 s, so at most three do (however slow the machine), never all 20.
+    assert 5 <= first <= 15
     assert first % 5 == 0
     rest = await outbox.relay(pool, queue, NOW, namespace=NS, visibility_s=60, budget_s=20)
     assert first + rest == 100
