@@ -102,8 +102,9 @@ async def _ready_claim(stack: Stack, member_id: str = "EVG100001") -> uuid.UUID:
         policy_id = await make_policy(conn, client, stack.payer_id, member_id=member_id)
         session = await make_session(conn, ops, provider, client, policy_id)
         line = ClaimLineIn(
-            cpt_code="90837", modifiers=["95"], diagnosis_pointers=[1], allowed_cents=15000
-        )
+            cpt_code="90837", modifiers=["95"], diagnosis_pointers=[1], allowed_cents=15000,
+            provider_rate_cents=12000,
+        )  # fmt: skip
         data = ClaimIn(
             therapy_session_id=session.id, payer_id=stack.payer_id, policy_id=policy_id,
             provider_id=session.provider_id, client_id=session.client_id,

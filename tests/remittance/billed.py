@@ -46,7 +46,8 @@ async def bill(
         service_date=session.starts_at.date(), place_of_service="11",
         diagnosis_codes=["F411"], prior_authorization_id=None,
         lines=[
-            ClaimLineIn(cpt_code=cpt, modifiers=[], diagnosis_pointers=[1], allowed_cents=cents)
+            ClaimLineIn(cpt_code=cpt, modifiers=[], diagnosis_pointers=[1], allowed_cents=cents,
+                        provider_rate_cents=int(cents * PROVIDER_RATE_SHARE))
             for cpt, cents in lines
         ],
     )  # fmt: skip
@@ -63,9 +64,10 @@ async def bill(
 
 
 async def book_completion(db: asyncpg.Connection, claim: ClaimOut, estimate: int) -> None:
-    """The completion's entry for `claim`, the client's estimated share `estimate`."""
+    """The completion's entry for `claim`, the client's estimated share `estimate`, crediting
+    the provider their lines' rates."""
     allowed = claim.allowed_cents
-    rate = int(allowed * PROVIDER_RATE_SHARE)
+    rate = sum(line.provider_rate_cents for line in claim.lines)
     await post_entry(
         db,
         EntryIn(
