@@ -5,45 +5,26 @@ the lines' rates (DESIGN.md "Who carries a loss")."""
 
 from __future__ import annotations
 
-import uuid
-
-import asyncpg
 import pytest
 
-from services.core.auth import Actor
 from services.core.migrations import MIGRATIONS_DIR
 from services.remittance.queries.posting import list_provider_figures
-from tests.factories import make_ops, make_payer, make_provider_actor
 from tests.remittance import fixtures as f
-from tests.remittance.billed import balance, bill
-from tests.remittance.test_posting import (
+from tests.remittance.billed import balance, bill, line_rates, recoupments
+from tests.remittance.test_posting import (  # noqa: F401 - ops, payer_id, provider: fixtures
     H_BPR,
     _debit,
     _zero_and_balanced,
     file_of,
+    ops,
     ours,
+    payer_id,
     post,
+    provider,
     remitted,
 )
 
 pytestmark = pytest.mark.usefixtures("clock")
-
-
-@pytest.fixture
-async def ops(db: asyncpg.Connection) -> Actor:
-    return await make_ops(db)
-
-
-@pytest.fixture
-async def provider(db: asyncpg.Connection) -> Actor:
-    return await make_provider_actor(db)
-
-
-@pytest.fixture
-async def payer_id(db: asyncpg.Connection) -> uuid.UUID:
-    return (await make_payer(db)).id
-
-
 TWO_LINES = (("90837", 12000), ("90785", 2000))  # rates 9600 and 1600: the session's 11200
 
 # Both lines denied CO-50 (not medically necessary) for their whole charge.
@@ -77,32 +58,20 @@ REF*6R*L0000008A2~
 )
 
 
-async def _recouped(db: asyncpg.Connection, claim_id: uuid.UUID) -> list[int]:
-    """Each recoupment of the claim's remittances, in the order they were posted."""
-    rows = await db.fetch(
-        "SELECT l.amount_cents FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id"
-        " JOIN remitted_claims r ON r.id = e.source_id"
-        " WHERE e.kind = 'recoupment' AND l.side = 'debit' AND r.claim_id = $1"
-        " ORDER BY e.id",
-        claim_id,
-    )
-    return [r["amount_cents"] for r in rows]
-
-
-async def test_a_whole_claim_denial_recoups_every_lines_rate(db, ops, provider, payer_id):
+async def test_a_whole_claim_denial_recoups_every_lines_rate(db, ops, provider, payer_id):  # noqa: F811
     billed = await bill(db, payer_id, provider, TWO_LINES)
     assert await balance(db, "provider_payable", billed.provider_id) == 11200
     await post(db, ops, file_of(f.transaction(ours(BOTH_DENIED, billed, "9"), bpr=H_BPR)))
     (row,) = await remitted(db, billed)
     assert (row["outcome"], row["loss_cents"]) == ("denied", 14000)
     # Each line gives back its own rate: together the session's, the whole of what it earned.
-    assert await _recouped(db, billed.claim_id) == [9600, 1600]
+    assert await recoupments(db, billed.claim_id) == [9600, 1600]
     assert await balance(db, "provider_payable", billed.provider_id) == 0
     assert await balance(db, "claim_losses") == 14000 - 11200
     await _zero_and_balanced(db, billed)
 
 
-async def test_two_losses_on_one_line_share_its_rate(db, ops, provider, payer_id):
+async def test_two_losses_on_one_line_share_its_rate(db, ops, provider, payer_id):  # noqa: F811
     billed = await bill(db, payer_id, provider, TWO_LINES)
     body = f.transaction(ours(TWO_LOSSES_ON_A_LINE, billed, "8"), paid="90")
     await post(db, ops, file_of(body))
@@ -111,14 +80,17 @@ async def test_two_losses_on_one_line_share_its_rate(db, ops, provider, payer_id
         "partially_paid", 2000, 1000,
     )  # fmt: skip
     # CO-50's 10 recouped whole; CO-197's 10 only up to what is left of line 2's rate (6).
-    assert await _recouped(db, billed.claim_id) == [1000, 600]
+    assert await recoupments(db, billed.claim_id) == [1000, 600]
     assert await balance(db, "provider_payable", billed.provider_id) == 11200 - 1600
     assert await balance(db, "claim_losses") == 400
     await _zero_and_balanced(db, billed)
 
 
 async def test_a_denied_line_then_the_claim_taken_back_recoups_the_session_rate_once(
-    db, ops, provider, payer_id
+    db,
+    ops,  # noqa: F811
+    provider,  # noqa: F811
+    payer_id,  # noqa: F811
 ):
     billed = await bill(db, payer_id, provider, TWO_LINES)
     first = f.transaction(ours(f.UNDERPAID_LINE_DENIED, billed, "8"), paid="90")
@@ -130,7 +102,7 @@ async def test_a_denied_line_then_the_claim_taken_back_recoups_the_session_rate_
     assert sorted(r["outcome"] for r in rows) == ["denied", "partially_paid", "reversed"]
     # The reversal gave line 2's 16 back; the denial took each line's rate once: the provider
     # gave back what the session earned them, never more.
-    assert await _recouped(db, billed.claim_id) == [1600, 9600, 1600]
+    assert await recoupments(db, billed.claim_id) == [1600, 9600, 1600]
     assert await balance(db, "provider_payable", billed.provider_id) == 0
     earned, recouped = (await list_provider_figures(db, [billed.claim_id]))[billed.claim_id]
     assert (earned, recouped) == (11200, 11200)
@@ -138,7 +110,7 @@ async def test_a_denied_line_then_the_claim_taken_back_recoups_the_session_rate_
     await _zero_and_balanced(db, billed)
 
 
-async def test_the_migration_splits_each_sessions_rate_across_its_lines(db, provider, payer_id):
+async def test_the_migration_splits_each_sessions_rate_across_its_lines(db, provider, payer_id):  # noqa: F811
     """The backfill of lines written before 0055: the session's credited rate, by allowed
     share, largest remainders first, adding up to exactly what the ledger credited."""
     exact = await bill(db, payer_id, provider, TWO_LINES)
@@ -157,17 +129,7 @@ async def test_the_migration_splits_each_sessions_rate_across_its_lines(db, prov
         )
     ]
     await db.execute(backfill)
-    rates = {
-        claim_id: [
-            r["provider_rate_cents"]
-            for r in await db.fetch(
-                "SELECT provider_rate_cents FROM claim_lines WHERE claim_id = $1"
-                " ORDER BY line_number",
-                claim_id,
-            )
-        ]
-        for claim_id in claims
-    }
+    rates = {claim_id: [rate for _, rate in await line_rates(db, claim_id)] for claim_id in claims}
     # 11200 by 12000:2000; 10666 by 10000:3333 (7999.7 and 2666.3: the cent left to line 1);
     # 799 by 333:333:334 (266.07, 266.07, 266.87: the cent left to line 3, not line 1).
     assert rates == {

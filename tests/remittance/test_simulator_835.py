@@ -29,7 +29,7 @@ from tests.claims.test_submission import (
     clearinghouse,  # noqa: F401 - the simulator, which `stack` needs
     stack,  # noqa: F401 - the fixture
 )
-from tests.remittance.billed import book_completion
+from tests.remittance.billed import balance, book_completion, recoupments
 from tests.x12tools import x12valid_errors
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -189,15 +189,8 @@ NARROW_NPI = "1333333338"
 async def _recoupments(stack: Stack, claim_id: uuid.UUID) -> tuple[list[int], tuple[int, int]]:  # noqa: F811
     """The claim's recoupments in posting order, and (earned, recouped) from the ledger."""
     async with stack.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT l.amount_cents FROM journal_entries e JOIN journal_lines l"
-            " ON l.entry_id = e.id JOIN remitted_claims r ON r.id = e.source_id"
-            " WHERE e.kind = 'recoupment' AND l.side = 'debit' AND r.claim_id = $1"
-            " ORDER BY e.id",
-            claim_id,
-        )
         figures = await list_provider_figures(conn, [claim_id])
-    return [r["amount_cents"] for r in rows], figures[claim_id]
+        return await recoupments(conn, claim_id), figures[claim_id]
 
 
 async def test_a_denied_line_then_a_takeback_recoups_the_sessions_rate_once(stack: Stack) -> None:  # noqa: F811
@@ -231,11 +224,4 @@ async def test_a_denied_line_then_a_takeback_recoups_the_sessions_rate_once(stac
     # provider gave back what the session earned them (230), never more.
     assert await _recoupments(stack, claim_id) == ([12000, 11000, 12000], (23000, 23000))
     async with stack.pool.acquire() as conn:
-        payable = await conn.fetchval(
-            "SELECT coalesce(sum(CASE l.side WHEN 'credit' THEN l.amount_cents"
-            " ELSE -l.amount_cents END), 0) FROM journal_lines l"
-            " JOIN ledger_accounts a ON a.id = l.account_id"
-            " WHERE a.kind = 'provider_payable' AND a.owner_id = $1",
-            stack.provider.provider_id,
-        )
-    assert payable == 0
+        assert await balance(conn, "provider_payable", stack.provider.provider_id) == 0
