@@ -193,11 +193,12 @@ async def list_claim_matches(conn: asyncpg.Connection, clm01s: list[str]) -> dic
     return {r["clm01"]: _match(r) for r in rows}
 
 
-_LINES = ("clm01", "line_controls", "line_allowed", "line_rates")
+# The columns that are no ClaimMatch field as such (the key, and the lines made dicts).
+_NOT_FIELDS = ("clm01", "line_controls", "line_allowed", "line_rates")
 
 
 def _match(row: asyncpg.Record) -> ClaimMatch:
-    fields = {k: v for k, v in row.items() if k not in _LINES}
+    fields = {k: v for k, v in row.items() if k not in _NOT_FIELDS}
     controls = row["line_controls"] or ()
     return ClaimMatch(
         **fields,
