@@ -49,6 +49,9 @@ class ClaimLineIn(msgspec.Struct, frozen=True, kw_only=True):
     modifiers: list[str]
     diagnosis_pointers: list[int]
     allowed_cents: int
+    # The fee schedule's provider rate for the line: what it earns the provider, and so the
+    # most a recoupment for its denial may take back from them.
+    provider_rate_cents: int
 
 
 class ClaimIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +75,7 @@ class ClaimLineOut(Out):
     modifiers: list[str]
     charge_cents: int
     allowed_cents: int
+    provider_rate_cents: int  # what the line earns the provider (providers and ops read it)
     units: int
     diagnosis_pointers: list[int]
     line_control_number: str

@@ -241,7 +241,10 @@ async def make_claim(
     client = client or await make_client_actor(db)
     policy_id = await make_policy(db, client, payer_id)
     session = await make_session(db, ops, provider, client, policy_id)
-    line = ClaimLineIn(cpt_code="90837", modifiers=[], diagnosis_pointers=[1], allowed_cents=0)
+    line = ClaimLineIn(
+        cpt_code="90837", modifiers=[], diagnosis_pointers=[1], allowed_cents=0,
+        provider_rate_cents=0,
+    )  # fmt: skip
     data = ClaimIn(
         therapy_session_id=session.id,
         payer_id=payer_id,

@@ -221,17 +221,18 @@ async def build_world(conn: asyncpg.Connection, count: int) -> list[Billed]:
         day.date(), [sum(a for _, _, a in b.lines) for b in world],
     )  # fmt: skip
     lines = [
-        (b.claim_id, m, cpt, charge, allowed, f"L{b.n:08d}{cpt[-1]}")
+        (b.claim_id, m, cpt, charge, allowed, _rate(allowed), f"L{b.n:08d}{cpt[-1]}")
         for b in world
         for m, (cpt, charge, allowed) in enumerate(b.lines, start=1)
     ]
     await conn.execute(
         """
         INSERT INTO claim_lines (claim_id, line_number, cpt_code, charge_cents, allowed_cents,
-                                 diagnosis_pointers, line_control_number)
-        SELECT claim_id, line_number, cpt, charge, allowed, '{1}', control
+                                 provider_rate_cents, diagnosis_pointers, line_control_number)
+        SELECT claim_id, line_number, cpt, charge, allowed, rate, '{1}', control
         FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::bigint[], $5::bigint[],
-                    $6::text[]) AS w (claim_id, line_number, cpt, charge, allowed, control)
+                    $6::bigint[], $7::text[])
+            AS w (claim_id, line_number, cpt, charge, allowed, rate, control)
         """,
         *(list(column) for column in zip(*lines, strict=True)),
     )
@@ -246,10 +247,15 @@ async def build_world(conn: asyncpg.Connection, count: int) -> list[Billed]:
     return world
 
 
+def _rate(allowed: int) -> int:
+    """A line's provider rate: its share of the line's allowed amount."""
+    return int(allowed * PROVIDER_SHARE)
+
+
 def _completion(billed: Billed) -> EntryIn:
-    """The completion's entry, as completing the session books it."""
+    """The completion's entry, as completing the session books it (its lines' rates)."""
     allowed = sum(a for _, _, a in billed.lines)
-    rate = int(allowed * PROVIDER_SHARE)
+    rate = sum(_rate(a) for _, _, a in billed.lines)
     policy = billed.policy
     return EntryIn(
         kind="completion", idempotency_key=f"completion-{billed.session_id}",

@@ -63,6 +63,9 @@ async def reprice(
                 modifiers=line.modifiers,
                 diagnosis_pointers=line.diagnosis_pointers,
                 allowed_cents=cents,
+                # The rate booked below (the fee schedule's, even for a line that kept its
+                # allowed amount): the line's part of what the claim earns the provider.
+                provider_rate_cents=fee.provider_rate_cents,
             )
         )
         allowed += cents

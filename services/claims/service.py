@@ -96,6 +96,7 @@ def price_lines(
                 modifiers=line.modifiers,
                 charge_cents=charge,
                 allowed_cents=line.allowed_cents,
+                provider_rate_cents=line.provider_rate_cents,
                 units=1,
                 diagnosis_pointers=line.diagnosis_pointers,
                 line_control_number=f"{prefix}L{n}",

@@ -6,8 +6,9 @@ Per claim, one `claim_remitted` entry: Dr payer_clearing / Cr payer_receivable (
 and client_receivable; the rest of the claim's payer_receivable to claim_losses (the denied
 part, at most the non-contractual adjustments) and contractual_adjustment (the gap to the
 payer's allowed amount), so the claim's payer_receivable ends at zero. A loss whose CARC the
-policy recoups adds a `recoupment` entry (Dr provider_payable / Cr claim_losses), the claim's
-recoupments together at most what its session earned the provider (batch.py). A reversal
+policy recoups adds a `recoupment` entry (Dr provider_payable / Cr claim_losses), a line's at
+most what that line earned the provider (claim_lines.provider_rate_cents), the claim's
+together at most what its session earned them (batch.py). A reversal
 posts the negation of what its original's entries booked. Every key is derived from the trace
 and the claim's ordinal in its payment, so a re-run after a crash posts nothing twice.
 """
@@ -163,7 +164,7 @@ async def post_adjudication(
     paid, owed = clp.paid_cents, clp.patient_adjustments_cents
     rest = receivable - paid - (owed - estimate)  # = allowed - paid - patient responsibility
     losses = loss_shares(clp, match, rest)
-    loss = sum(share for _, share in losses)
+    loss = sum(share for _, share, _ in losses)
     posted.true_up, posted.loss, posted.contractual = owed - estimate, loss, rest - loss
     posted.estimate = estimate
     line_denied = any(_denied(line.paid_cents, line.adjustments) for line in clp.lines)
@@ -190,7 +191,12 @@ async def post_adjudication(
     await _recoup(batch, key, posted, match, losses)
 
 
-def loss_shares(clp: Claim, match: q.ClaimMatch, rest: int) -> list[tuple[Adjustment, int]]:
+# A loss adjustment, its share of the claim's loss, and its line's REF*6R when the line is one
+# of the claim's (None: a claim-level adjustment, or a line we cannot match).
+Loss = tuple[Adjustment, int, str | None]
+
+
+def loss_shares(clp: Claim, match: q.ClaimMatch, rest: int) -> list[Loss]:
     """Each loss adjustment, in file order, with its share of the claim's loss: at most the
     claim's remainder (`rest`, allowed less paid less patient responsibility), and a line's at
     most that line's own remainder (what completion booked for it, by REF*6R, less what the
@@ -199,24 +205,24 @@ def loss_shares(clp: Claim, match: q.ClaimMatch, rest: int) -> list[tuple[Adjust
     loss) as loss, and recoup it. Claim-level adjustments and lines we cannot match share the
     claim's remainder."""
     pool = max(rest, 0)
-    out: list[tuple[Adjustment, int]] = []
+    out: list[Loss] = []
 
-    def take(adjustments: tuple[Adjustment, ...], cap: int) -> None:
+    def take(adjustments: tuple[Adjustment, ...], cap: int, control: str | None) -> None:
         nonlocal pool
         for adjustment in adjustments:
             if is_loss(adjustment):
                 share = min(adjustment.amount_cents, cap, pool)
                 cap, pool = cap - share, pool - share
-                out.append((adjustment, share))
+                out.append((adjustment, share, control))
 
-    take(clp.adjustments, pool)
+    take(clp.adjustments, pool, None)
     for line in clp.lines:
         booked = match.line_allowed.get(line.control_number or "")
         if booked is None:
-            take(line.adjustments, pool)
+            take(line.adjustments, pool, None)
             continue
         owed = sum(a.amount_cents for a in line.adjustments if a.group == "PR")
-        take(line.adjustments, max(booked - line.paid_cents - owed, 0))
+        take(line.adjustments, max(booked - line.paid_cents - owed, 0), line.control_number)
     return out
 
 
@@ -225,21 +231,30 @@ async def _recoup(
     key: str,
     posted: Posted,
     match: q.ClaimMatch,
-    losses: list[tuple[Adjustment, int]],
+    losses: list[Loss],
 ) -> None:
-    """Each loss adjustment's share of the loss (`loss_shares`) by its CARC's policy; all of
-    the claim's recoupments together at most what its session earned the provider (the rest
-    stays the platform's loss, its margin never taken from the provider)."""
+    """Each loss adjustment's share of the loss (`loss_shares`) by its CARC's policy: a line's
+    recoupments together at most what the line earned the provider (its provider rate: a
+    denied add-on gives back its own rate, never the platform's margin on it nor the paid
+    lines' rate), and all of the claim's at most what its session earned them (the rest stays
+    the platform's loss). Each line's rate is whole here: a claim is adjudicated only while no
+    remittance of it stands (service.py), and a reversal gave back all its original recouped
+    (`post_reversal`), so no earlier recoupment of the line is left to count."""
     facts = loss_facts(match)
-    for n, (adjustment, share) in enumerate(losses, start=1):
+    left = dict(match.line_rates)  # what each line may still give back
+    for n, (adjustment, share, control) in enumerate(losses, start=1):
         if share <= 0:
             continue
         decision = decide_among(batch.policies, adjustment.group, adjustment.reason, facts)
         if decision.flag_ops:
             posted.notes.append(decision.reason_text)
         taken = min(share, batch.recoupable(match.claim_id))
+        if control is not None:
+            taken = min(taken, left.get(control, 0))
         if decision.decision != "recoup" or taken <= 0:
             continue
+        if control is not None:
+            left[control] -= taken
         net: Counter[Account] = Counter()
         net[("provider_payable", match.provider_id, None)] += taken
         net[("claim_losses", None, None)] -= taken

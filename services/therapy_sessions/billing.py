@@ -14,7 +14,7 @@ says it is covered.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import asyncpg
@@ -50,6 +50,9 @@ class Pricing:
     # Carve-out or unknown coverage: nothing is booked, the session waits for ops.
     hold: BillingHold | None = None
     benefit_check_id: uuid.UUID | None = None  # the check the hold was decided on
+    # Per line, in network: the fee schedule's provider rate (the claim line's, for a
+    # recoupment's cap); they add up to provider_rate_cents.
+    rates: list[int] = field(default_factory=list)
 
 
 def _half_up(cents: int, bps: int) -> int:
@@ -86,7 +89,8 @@ async def price(
     """The session's amounts; refusals (no fee schedule, unknown coverage) come before writes."""
     if payer is None or session.policy_id is None:
         return await price_self_pay(conn, settings, session, data)
-    allowed, rates = [], 0
+    allowed: list[int] = []
+    rates: list[int] = []
     for n, line in enumerate(data.lines):
         modifier = next((m for m in line.modifiers if m in TELEHEALTH_MODIFIERS), None)
         fee = await get_rate(conn, payer.id, line.cpt_code, modifier, day)
@@ -97,7 +101,7 @@ async def price(
                 field=f"lines[{n}].cpt_code",
             )
         allowed.append(fee.allowed_cents)
-        rates += fee.provider_rate_cents
+        rates.append(fee.provider_rate_cents)
     share = await completion_share(conn, session.policy_id, session.provider_id, sum(allowed), day)
     if share.coverage == "carve_out" or share.coverage == "unknown":
         return Pricing(
@@ -107,8 +111,9 @@ async def price(
     if share.coverage == "out":
         return await price_self_pay(conn, settings, session, data)
     return Pricing(
-        payer=payer, allowed=allowed, provider_rate_cents=rates, client_cents=share.client_cents
-    )
+        payer=payer, allowed=allowed, provider_rate_cents=sum(rates),
+        client_cents=share.client_cents, rates=rates,
+    )  # fmt: skip
 
 
 def _line(
@@ -160,8 +165,9 @@ def claim_in(session: SessionOut, data: CompleteSessionIn, pricing: Pricing) -> 
                 modifiers=line.modifiers,
                 diagnosis_pointers=line.diagnosis_pointers,
                 allowed_cents=allowed,
+                provider_rate_cents=rate,
             )
-            for line, allowed in zip(data.lines, pricing.allowed, strict=True)
+            for line, allowed, rate in zip(data.lines, pricing.allowed, pricing.rates, strict=True)
         ],
     )
 

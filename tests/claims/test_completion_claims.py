@@ -117,13 +117,14 @@ async def test_in_network_the_client_owes_the_estimated_share_and_add_ons_are_li
     assert response.status_code == 200, response.text
     claim_id = uuid.UUID(response.json()["claim_id"])
     lines = await db.fetch(
-        "SELECT cpt_code, modifiers, charge_cents, allowed_cents FROM claim_lines"
-        " WHERE claim_id = $1 ORDER BY line_number",
+        "SELECT cpt_code, modifiers, charge_cents, allowed_cents, provider_rate_cents"
+        " FROM claim_lines WHERE claim_id = $1 ORDER BY line_number",
         claim_id,
     )
+    # Each line keeps the fee schedule's provider rate for its code (a recoupment's cap).
     assert [tuple(x) for x in lines] == [
-        ("90837", ["95"], 38000, 15000),
-        ("90785", ["95"], 6000, 1500),
+        ("90837", ["95"], 38000, 15000, 11000),
+        ("90785", ["95"], 6000, 1500, 1200),
     ]
     # allowed 16500, copay 3000; provider rate 11000 + 1200.
     assert await _entry_lines(db, visit.session.id) == {

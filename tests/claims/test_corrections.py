@@ -26,6 +26,7 @@ from tests.claims.corrections import (
     versions,
 )
 from tests.claims.world import make_claim_world
+from tests.remittance.billed import line_rates
 from tests.therapy_sessions.completion import arrange, authorize
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -192,6 +193,12 @@ async def test_a_replacement_books_what_a_fresh_completion_of_the_corrected_clai
     )  # fmt: skip
     replaced = await net_by_kind(db, visit.session.id, claim_id)
     assert replaced == await net_by_kind(db, fresh.session.id, fresh_claim)
+    # The replacement's lines carry their provider rates as a fresh completion's do, adding
+    # up to what the claim's entries credit the provider.
+    assert await line_rates(db, claim_id) == await line_rates(db, fresh_claim) == [
+        ("90837", 11000), ("90785", 1200),
+    ]  # fmt: skip
+    assert replaced["provider_payable"] == -12200
     assert await get_claim_receivable(db, claim_id) == await get_claim_receivable(db, fresh_claim)
     assert (await get_trial_balance(db)).imbalance_cents == 0
     # A second replacement back to the original coding books the way back.
@@ -205,6 +212,7 @@ async def test_a_replacement_books_what_a_fresh_completion_of_the_corrected_clai
         "platform_revenue": -4000,
     }  # fmt: skip
     assert [v[:2] for v in await versions(db, claim_id)] == [(1, "1"), (2, "7"), (3, "7")]
+    assert await line_rates(db, claim_id) == [("90837", 11000)]
 
 
 async def test_only_ops_replace_a_claim_whose_replacement_the_payer_rejected(

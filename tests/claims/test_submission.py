@@ -90,8 +90,17 @@ async def stack(
         await pool.close()
 
 
-async def _ready_claim(stack: Stack, member_id: str = "EVG100001") -> uuid.UUID:
-    """A ready claim for Jordan Lee (a member of the world) as completion writes it."""
+# A telehealth 90837 at 150 allowed, 120 the provider's: _ready_claim's line unless it is given.
+ONE_LINE = (("90837", ["95"], 15000, 12000),)
+
+
+async def _ready_claim(
+    stack: Stack,
+    member_id: str = "EVG100001",
+    lines: tuple[tuple[str, list[str], int, int], ...] = ONE_LINE,
+) -> uuid.UUID:
+    """A ready claim for Jordan Lee (a member of the world) as completion writes it, of `lines`
+    (CPT, modifiers, allowed, provider rate)."""
     async with transaction(stack.pool) as conn:
         ops, provider, client = stack.ops, stack.provider, await make_client_actor(conn)
         await conn.execute(
@@ -101,14 +110,16 @@ async def _ready_claim(stack: Stack, member_id: str = "EVG100001") -> uuid.UUID:
         )
         policy_id = await make_policy(conn, client, stack.payer_id, member_id=member_id)
         session = await make_session(conn, ops, provider, client, policy_id)
-        line = ClaimLineIn(
-            cpt_code="90837", modifiers=["95"], diagnosis_pointers=[1], allowed_cents=15000
-        )
         data = ClaimIn(
             therapy_session_id=session.id, payer_id=stack.payer_id, policy_id=policy_id,
             provider_id=session.provider_id, client_id=session.client_id,
             service_date=SERVICE_DATE, place_of_service="10", diagnosis_codes=["F411"],
-            prior_authorization_id=None, lines=[line],
+            prior_authorization_id=None,
+            lines=[
+                ClaimLineIn(cpt_code=cpt, modifiers=modifiers, diagnosis_pointers=[1],
+                            allowed_cents=allowed, provider_rate_cents=rate)
+                for cpt, modifiers, allowed, rate in lines
+            ],
         )  # fmt: skip
         return await claims.create_claim(conn, ops, data)
 

@@ -46,7 +46,8 @@ async def bill(
         service_date=session.starts_at.date(), place_of_service="11",
         diagnosis_codes=["F411"], prior_authorization_id=None,
         lines=[
-            ClaimLineIn(cpt_code=cpt, modifiers=[], diagnosis_pointers=[1], allowed_cents=cents)
+            ClaimLineIn(cpt_code=cpt, modifiers=[], diagnosis_pointers=[1], allowed_cents=cents,
+                        provider_rate_cents=int(cents * PROVIDER_RATE_SHARE))
             for cpt, cents in lines
         ],
     )  # fmt: skip
@@ -63,9 +64,10 @@ async def bill(
 
 
 async def book_completion(db: asyncpg.Connection, claim: ClaimOut, estimate: int) -> None:
-    """The completion's entry for `claim`, the client's estimated share `estimate`."""
+    """The completion's entry for `claim`, the client's estimated share `estimate`, crediting
+    the provider their lines' rates."""
     allowed = claim.allowed_cents
-    rate = int(allowed * PROVIDER_RATE_SHARE)
+    rate = sum(line.provider_rate_cents for line in claim.lines)
     await post_entry(
         db,
         EntryIn(
@@ -97,3 +99,25 @@ async def receivable(db: asyncpg.Connection, claim_id: uuid.UUID) -> int:
 async def claim_status(db: asyncpg.Connection, claim_id: uuid.UUID) -> str:
     status: str = await db.fetchval("SELECT status FROM claims WHERE id = $1", claim_id)
     return status
+
+
+async def line_rates(db: asyncpg.Connection, claim_id: uuid.UUID) -> list[tuple[str, int]]:
+    """The claim's lines as (CPT, the provider's rate), in line order."""
+    rows = await db.fetch(
+        "SELECT cpt_code, provider_rate_cents FROM claim_lines WHERE claim_id = $1"
+        " ORDER BY line_number",
+        claim_id,
+    )
+    return [(r["cpt_code"], r["provider_rate_cents"]) for r in rows]
+
+
+async def recoupments(db: asyncpg.Connection, claim_id: uuid.UUID) -> list[int]:
+    """What each recoupment of the claim's remittances took, in the order they were posted."""
+    rows = await db.fetch(
+        "SELECT l.amount_cents FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id"
+        " JOIN remitted_claims r ON r.id = e.source_id"
+        " WHERE e.kind = 'recoupment' AND l.side = 'debit' AND r.claim_id = $1"
+        " ORDER BY e.id",
+        claim_id,
+    )
+    return [r["amount_cents"] for r in rows]

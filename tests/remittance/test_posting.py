@@ -133,16 +133,23 @@ async def test_a_denied_line_never_takes_the_paid_lines_contractual_gap_as_loss(
     # claim's remainder (10 of line 1's gap + 20) would otherwise have let through.
     assert (row["loss_cents"], row["contractual_cents"], row["true_up_cents"]) == (2000, 1000, 0)
     assert await balance(db, "contractual_adjustment") == 1000
-    # CO-50 is the provider's: line 2's loss recouped, nothing of line 1's gap.
+    # CO-50 is the provider's: line 2's loss recouped up to what line 2 earned them (its
+    # provider rate, 16 of its booked 20), nothing of line 1's gap nor of line 1's rate. The
+    # platform's margin on line 2 (4) stays its own loss, never taken from the provider.
+    line_rates = await db.fetch(
+        "SELECT provider_rate_cents FROM claim_lines WHERE claim_id = $1 ORDER BY line_number",
+        billed.claim_id,
+    )
+    assert [r["provider_rate_cents"] for r in line_rates] == [9600, 1600]
     recouped = await db.fetchval(
         "SELECT sum(l.amount_cents) FROM journal_entries e"
         " JOIN journal_lines l ON l.entry_id = e.id"
         " WHERE e.kind = 'recoupment' AND l.side = 'debit' AND e.source_id = $1",
         row["id"],
     )
-    assert recouped == 2000
-    assert await balance(db, "claim_losses") == 0
-    assert await balance(db, "provider_payable", billed.provider_id) == rate - 2000
+    assert recouped == 1600
+    assert await balance(db, "claim_losses") == 400
+    assert await balance(db, "provider_payable", billed.provider_id) == rate - 1600
     # PR-3 20 is the client's estimate: no true-up.
     assert await balance(db, "client_receivable", billed.client_id) == billed.estimate
     assert await balance(db, "payer_clearing") == 9000

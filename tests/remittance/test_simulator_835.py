@@ -17,9 +17,11 @@ from services.claims.service import get_claim_detail
 from services.core.auth import SYSTEM
 from services.core.db import transaction
 from services.ledger.service import get_claim_receivable, get_trial_balance
+from services.remittance.queries.posting import list_provider_figures
 from services.remittance.service import post_file
 from tests.claims.test_corrections_live import _round
 from tests.claims.test_submission import (
+    ONE_LINE,
     SERVICE_DATE,
     Stack,
     _admin,
@@ -27,15 +29,19 @@ from tests.claims.test_submission import (
     clearinghouse,  # noqa: F401 - the simulator, which `stack` needs
     stack,  # noqa: F401 - the fixture
 )
-from tests.remittance.billed import book_completion
+from tests.remittance.billed import balance, book_completion, recoupments
 from tests.x12tools import x12valid_errors
 
 pytestmark = pytest.mark.usefixtures("clock")
 ESTIMATE = 2000
 
 
-async def _claim(stack: Stack, service_date: date = SERVICE_DATE) -> uuid.UUID:  # noqa: F811
-    claim_id = await _ready_claim(stack)
+async def _claim(
+    stack: Stack,  # noqa: F811
+    service_date: date = SERVICE_DATE,
+    lines: tuple[tuple[str, list[str], int, int], ...] = ONE_LINE,
+) -> uuid.UUID:
+    claim_id = await _ready_claim(stack, lines=lines)
     async with transaction(stack.pool) as conn:
         if service_date != SERVICE_DATE:
             await conn.execute(
@@ -174,3 +180,48 @@ async def test_interest_paid_late_and_a_correction_held_to_a_later_835(stack: St
     assert await _state(stack, claim_id) == ("paid", 0)
     clearing, payments = await _clearing(stack)
     assert clearing == payments
+
+
+# A rendering provider Evergreen credentialed for 90832, 90834, 90837 and 90785 only (world.json).
+NARROW_NPI = "1333333338"
+
+
+async def _recoupments(stack: Stack, claim_id: uuid.UUID) -> tuple[list[int], tuple[int, int]]:  # noqa: F811
+    """The claim's recoupments in posting order, and (earned, recouped) from the ledger."""
+    async with stack.pool.acquire() as conn:
+        figures = await list_provider_figures(conn, [claim_id])
+        return await recoupments(conn, claim_id), figures[claim_id]
+
+
+async def test_a_denied_line_then_a_takeback_recoups_the_sessions_rate_once(stack: Stack) -> None:  # noqa: F811
+    """The payer denies one line (CO-185: a code the provider may not bill there), pays the
+    other, then takes the claim back (POST /_admin/takeback, CO-50): the reversal gives the
+    line's recoupment back and the denial takes each line's rate once, the session's in all."""
+    async with transaction(stack.pool) as conn:
+        await conn.execute(
+            "UPDATE providers SET npi = $2 WHERE id = $1", stack.provider.provider_id, NARROW_NPI
+        )
+        # Ops made CO-185 the provider's to carry whatever their licence (audited in the API).
+        await conn.execute(
+            "UPDATE recoupment_policies SET decision = 'recoup', condition = NULL"
+            " WHERE carc_group = 'CO' AND carc_code = '185'"
+        )
+    lines = (("90837", ["95"], 14000, 11000), ("90791", ["95"], 16000, 12000))
+    claim_id = await _claim(stack, lines=lines)
+    await _round(stack)
+    await _pay(stack, "2026-12-01")
+    assert await _state(stack, claim_id) == ("partially_paid", 0)
+    # 90791's loss is its booked 160; the provider gives back its rate, 120, no more.
+    assert await _recoupments(stack, claim_id) == ([12000], (23000, 12000))
+
+    clm01 = await _latest_clm01(stack, claim_id)
+    taken = await _admin(stack.simulator, "takeback", {"claim_id": clm01, "reason": "50"})
+    assert taken["taken_back"] == 11000  # what Evergreen paid on 90837
+    await _pay(stack, "2026-12-08")
+    status, _ = await _state(stack, claim_id)
+    assert status == "denied"
+    # The reversal gave the 120 back; the denial took 110 and 120, the lines' rates: the
+    # provider gave back what the session earned them (230), never more.
+    assert await _recoupments(stack, claim_id) == ([12000, 11000, 12000], (23000, 23000))
+    async with stack.pool.acquire() as conn:
+        assert await balance(conn, "provider_payable", stack.provider.provider_id) == 0

@@ -141,6 +141,7 @@ async def test_an_edit_within_the_window_lands_where_a_fresh_completion_would(
         28000,
         11000,
     )
+    assert line["provider_rate_cents"] == 8000  # 90834's rate, what the edit books below
     assert line["line_control_number"] == before["claim_number"] + "L1"
     # The ledger: balanced, and each account where completing as 90834 puts it.
     assert await _balanced(db) == 0

@@ -36,8 +36,8 @@ ACCEPTED = """
             WHERE a.claim_id = c.id AND a.to_status = 'accepted')
 """
 _LINE_COLUMNS = """
-    line_number, cpt_code, modifiers, charge_cents, allowed_cents, units, diagnosis_pointers,
-    line_control_number
+    line_number, cpt_code, modifiers, charge_cents, allowed_cents, provider_rate_cents, units,
+    diagnosis_pointers, line_control_number
 """
 
 
@@ -90,21 +90,22 @@ _NEW_CLAIM = (
         RETURNING id
     ), lines AS (
         INSERT INTO claim_lines (claim_id, line_number, cpt_code, modifiers, charge_cents,
-                                 allowed_cents, units, diagnosis_pointers, line_control_number)
-        SELECT c.id, l.n, l.code, string_to_array(l.mods, ','), l.charge, l.allowed, l.units,
-               string_to_array(l.ptrs, ',')::smallint[], l.control
+                                 allowed_cents, provider_rate_cents, units, diagnosis_pointers,
+                                 line_control_number)
+        SELECT c.id, l.n, l.code, string_to_array(l.mods, ','), l.charge, l.allowed, l.rate,
+               l.units, string_to_array(l.ptrs, ',')::smallint[], l.control
         FROM c, unnest($13::smallint[], $14::text[], $15::text[], $16::bigint[], $17::bigint[],
-                       $18::int[], $19::text[], $20::text[])
-                AS l (n, code, mods, charge, allowed, units, ptrs, control)
+                       $18::bigint[], $19::int[], $20::text[], $21::text[])
+                AS l (n, code, mods, charge, allowed, rate, units, ptrs, control)
     ), v AS (
         INSERT INTO claim_submissions (claim_id, version, frequency, clm01)
-        SELECT c.id, 1, '1', $21 FROM c
+        SELECT c.id, 1, '1', $22 FROM c
     ), h AS (
         INSERT INTO claim_status_history (claim_id, from_status, to_status, reason,
                                           actor_user_id, at)
-        SELECT c.id, NULL, 'ready', $22, $23, $24 FROM c
+        SELECT c.id, NULL, 'ready', $23, $24, $25 FROM c
     ), """  # noqa: S608 (core's constant audit CTE)
-    + audit.create_rows("c", 25)
+    + audit.create_rows("c", 26)
     + """
     SELECT id FROM c
     """
@@ -141,6 +142,7 @@ async def insert_new_claim(
         [",".join(x.modifiers) for x in lines],
         [x.charge_cents for x in lines],
         [x.allowed_cents for x in lines],
+        [x.provider_rate_cents for x in lines],
         [x.units for x in lines],
         [",".join(map(str, x.diagnosis_pointers)) for x in lines],
         [x.line_control_number for x in lines],
@@ -157,8 +159,9 @@ async def insert_lines(
     await conn.executemany(
         """
         INSERT INTO claim_lines (claim_id, line_number, cpt_code, modifiers, charge_cents,
-                                 allowed_cents, units, diagnosis_pointers, line_control_number)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                 allowed_cents, provider_rate_cents, units, diagnosis_pointers,
+                                 line_control_number)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         """,
         [
             (
@@ -168,6 +171,7 @@ async def insert_lines(
                 x.modifiers,
                 x.charge_cents,
                 x.allowed_cents,
+                x.provider_rate_cents,
                 x.units,
                 x.diagnosis_pointers,
                 x.line_control_number,

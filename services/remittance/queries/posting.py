@@ -40,8 +40,10 @@ class ClaimMatch:
     confirmed_on: date | None
     licence_lapsed: bool | None
     # What completion booked for each line, by its line control number (REF*6R): a line's
-    # loss is at most its own part of the claim (posting.py).
+    # loss is at most its own part of the claim (posting.py), and its recoupment at most what
+    # the line earned the provider (its fee schedule's provider rate).
     line_allowed: dict[str, int] = field(default_factory=dict)
+    line_rates: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +163,8 @@ _MATCH = """
                SELECT 1 FROM provider_licences l
                WHERE l.provider_id = c.provider_id AND l.state = place.state
                  AND l.expires_on >= c.service_date) END AS licence_lapsed,
-           lines.controls AS line_controls, lines.allowed AS line_allowed
+           lines.controls AS line_controls, lines.allowed AS line_allowed,
+           lines.rates AS line_rates
     FROM claim_submissions s
     JOIN claims c ON c.id = s.claim_id
     JOIN payers py ON py.id = c.payer_id
@@ -175,7 +178,9 @@ _MATCH = """
                ELSE cl.state END AS state
     ) place
     CROSS JOIN LATERAL (
-        SELECT array_agg(line_control_number) AS controls, array_agg(allowed_cents) AS allowed
+        SELECT array_agg(line_control_number ORDER BY line_number) AS controls,
+               array_agg(allowed_cents ORDER BY line_number) AS allowed,
+               array_agg(provider_rate_cents ORDER BY line_number) AS rates
         FROM claim_lines WHERE claim_id = c.id
     ) lines
 """
@@ -188,10 +193,18 @@ async def list_claim_matches(conn: asyncpg.Connection, clm01s: list[str]) -> dic
     return {r["clm01"]: _match(r) for r in rows}
 
 
+# The columns that are no ClaimMatch field as such (the key, and the lines made dicts).
+_NOT_FIELDS = ("clm01", "line_controls", "line_allowed", "line_rates")
+
+
 def _match(row: asyncpg.Record) -> ClaimMatch:
-    fields = {k: v for k, v in row.items() if k not in ("clm01", "line_controls", "line_allowed")}
-    lines = dict(zip(row["line_controls"] or (), row["line_allowed"] or (), strict=True))
-    return ClaimMatch(**fields, line_allowed=lines)
+    fields = {k: v for k, v in row.items() if k not in _NOT_FIELDS}
+    controls = row["line_controls"] or ()
+    return ClaimMatch(
+        **fields,
+        line_allowed=dict(zip(controls, row["line_allowed"] or (), strict=True)),
+        line_rates=dict(zip(controls, row["line_rates"] or (), strict=True)),
+    )
 
 
 async def get_claim_match(conn: asyncpg.Connection, clm01: str) -> ClaimMatch | None:
