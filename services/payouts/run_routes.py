@@ -147,8 +147,9 @@ class PayoutController(Controller):
     async def list_runs(
         self, conn: Conn, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
     ) -> Page[PayoutRunOut]:
-        """Run dates, newest first: their payouts' totals, how many paid, pending, held,
-        failed, and how many providers were due but owed less than the minimum."""
+        """Run dates, newest first: their payouts' totals (cancelled ones apart: their count
+        and cents, owed again), how many paid, pending, held, failed, and how many providers
+        were due but owed less than the minimum."""
         return await runs.list_runs(conn, limit, cursor)
 
     @post("/payouts/runs", guards=OPS, operation_id="run_payouts", status_code=201)
