@@ -14,7 +14,11 @@ from schemas.payouts import Reason
 
 PayoutStatus = Literal["pending", "submitting", "paid", "held", "failed", "cancelled"]
 HoldReason = Literal[
-    "insufficient_platform_balance", "no_payout_account", "transfer_failed", "provider_hold"
+    "insufficient_platform_balance",
+    "no_payout_account",
+    "transfer_failed",
+    "provider_hold",
+    "stripe_rate_limited",
 ]
 
 

@@ -44,6 +44,7 @@ from services.core.transactions import Transactions
 from services.ledger.service import post_entries
 from services.payouts.errors import BadPayoutRun, PayoutNotFound, PayoutNotRetryable
 from services.payouts.queries import runs as q
+from services.payouts.queries import transfers as qt
 from services.payouts.schedules import DEFAULT, cutoff_of, next_payout_date
 from services.providers import service as providers
 
@@ -246,7 +247,7 @@ async def retry_payout(
     if row.status not in ("held", "failed"):
         raise PayoutNotRetryable(f"a {row.status} payout is not re-run", field="payout_id")
     await q.update_payout(conn, payout_id, "pending", now=clock.now())
-    await q.update_errors(conn, payout_id, 0)
+    await qt.update_counts_cleared(conn, payout_id)
     await enqueue(conn, payout_id)
     await audit.record(conn, actor, "update", ENTITY, [payout_id])
     return await get_payout(conn, actor, payout_id)
