@@ -185,14 +185,28 @@ async def run_payouts(
     return tally
 
 
+async def list_due(
+    conn: asyncpg.Connection, run_date: date, provider_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """The providers a run of `run_date` freezes (due, no open hold; this one provider:
+    whatever their schedule), as run_payouts picks them."""
+    return [r["provider_id"] for r in await q.list_candidates(conn, provider_id)
+            if (provider_id is not None or _due(r, run_date)) and not r["held"]]  # fmt: skip
+
+
+def check_run(data: PayoutRunIn) -> None:
+    if data.run_date > clock.today():
+        raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
+
+
 async def run_payouts_now(
     conn: asyncpg.Connection, actor: Actor, data: PayoutRunIn, rules: RunRules
 ) -> PayoutRunOut:
-    """Ops' "run now" for a date (today or before), within the request's transaction. Today's
-    takes everything due at this instant (its cutoff: now), so a second "run now" later in
-    the day pays what became due since, once; an earlier date's cutoff is that day's start."""
-    if data.run_date > clock.today():
-        raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
+    """Ops' "run now" for a date (today or before), within one transaction (run_now: the
+    accounts re-read before it). Today's takes everything due at this instant (its cutoff:
+    now), so a second "run now" later in the day pays what became due since, once; an
+    earlier date's cutoff is that day's start."""
+    check_run(data)
     if data.provider_id is not None:
         await providers.require_provider(conn, actor, data.provider_id)
     cutoff = clock.now() if data.run_date == clock.today() else None
