@@ -196,8 +196,4 @@ async def test_429s_back_off_apart_from_errors_and_hold_the_payout_for_ops_at_la
         (str(payout["id"]), "stripe_rate_limited")]  # fmt: skip
     assert (await api.post(f"/payouts/{payout['id']}/retry", headers=ops)).status_code == 200
     assert await _counts(db, payout["id"]) == (0, 0)
-    assert await r.run_transfers(db, tx, gateway) == ["paid"]
-    (transfer,) = r.transfers_to(stripe_client, destination)
-    assert transfer.amount == 6_000
-    assert await r.entries(db, "payout_transferred") == 1
-    await r.assert_balanced(db)
+    await r.assert_paid_once(db, tx, gateway, stripe_client, destination, 6_000)

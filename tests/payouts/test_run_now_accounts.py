@@ -97,10 +97,7 @@ async def test_run_now_pays_an_account_enabled_at_stripe_whose_webhook_was_lost(
     again = await _run(api, ops, paid, key="run-now-1")
     assert (again.status_code, again.json()) == (201, ran.json())
     assert await _reads(stripe_admin, account_id) == 1
-    assert await r.run_transfers(db, tx, gateway) == ["paid"]
-    (transfer,) = r.transfers_to(stripe_client, account_id)
-    assert transfer.amount == 7_500
-    await r.assert_balanced(db)
+    await r.assert_paid_once(db, tx, gateway, stripe_client, account_id, 7_500)
 
 
 async def test_a_dates_run_now_re_reads_the_account_a_held_payout_waits_on(
@@ -120,8 +117,7 @@ async def test_a_dates_run_now_re_reads_the_account_a_held_payout_waits_on(
     assert ran.status_code == 201, ran.text
     assert (ran.json()["pending"], ran.json()["held"]) == (1, 0)
     assert [(p["status"], p["hold_reason"]) for p in await r.payouts(db)] == [("pending", None)]
-    assert await r.run_transfers(db, tx, gateway) == ["paid"]
-    await r.assert_balanced(db)
+    await r.assert_paid_once(db, tx, gateway, stripe_client, account_id, 6_000)
 
 
 async def test_a_date_reads_the_accounts_of_those_it_pays_and_those_held_payouts_wait_on(
