@@ -14,7 +14,11 @@ from schemas.payouts import Reason
 
 PayoutStatus = Literal["pending", "submitting", "paid", "held", "failed", "cancelled"]
 HoldReason = Literal[
-    "insufficient_platform_balance", "no_payout_account", "transfer_failed", "provider_hold"
+    "insufficient_platform_balance",
+    "no_payout_account",
+    "transfer_failed",
+    "provider_hold",
+    "stripe_rate_limited",
 ]
 
 
@@ -82,16 +86,19 @@ class PayoutRunOut(Out):
     runs: int
     providers_due: int  # at the last run
     below_minimum: int  # due but owed less than the minimum at the last run (carried over)
-    payouts: int
-    total_cents: int
+    payouts: int  # not cancelled: what the run sends, paid or not yet
+    total_cents: int  # of those payouts
     paid: int
     paid_cents: int
     pending: int  # pending or submitting
     held: int
     failed: int
-    cancelled: int  # by ops, their money owed again (paid by a later payout)
+    cancelled: int  # by ops, their money owed again (paid by a later payout); not in payouts
     last_run_at: datetime
     created_at: datetime
+    # Of the cancelled ones (not in total_cents). A default: a run-now answer stored under an
+    # Idempotency-Key before this field existed still replays.
+    cancelled_cents: int = 0
 
 
 class CancelPayoutIn(Base):

@@ -1,8 +1,9 @@
 """Each provider's Stripe Connect account (DESIGN.md lifecycle step 1, "Stripe calls, exactly
 once"): created once, its status kept from Stripe. account.updated (a connected account's
 event: Stripe sends it only to the Connect endpoint) re-reads it; so do the provider's or ops'
-read of the account and the payout run, before it decides who can be paid, for the accounts
-not payable yet: a lost or late webhook heals (synced_at: when Stripe last said it).
+read of the account and the payout run (the daily job, and ops' run now for the providers it
+pays), before it decides who can be paid, for the accounts not payable yet: a lost or late
+webhook heals (synced_at: when Stripe last said it).
 
 The row is written first with its attempt n (Idempotency-Key account-{provider}-a{n}) and
 `called_at` set before the call, which is made with nothing held; the account's id is stored as
@@ -161,12 +162,16 @@ async def get_payout_account(
     return account_out(stored)
 
 
-async def refresh_unpayable(tx: Transactions, gateway: ConnectGateway) -> dict[str, int]:
+async def refresh_unpayable(
+    tx: Transactions, gateway: ConnectGateway, only: list[uuid.UUID] | None = None,
+    waiting: bool = True,
+) -> dict[str, int]:  # fmt: skip
     """Before a payout run: the accounts Hearth holds as not payable re-read from Stripe (those
     a held payout waits on first), so one whose account.updated was lost is paid by this run;
-    {outcome: count}. Bounded in number and time; Stripe not answering leaves a row as it was."""
+    {outcome: count}. Bounded in number and time; Stripe not answering leaves a row as it was.
+    `only`: the providers a run pays (and, `waiting`, those its held payouts wait on)."""
     async with tx() as conn:
-        rows = await q.list_unpayable(conn, REFRESH_LIMIT)
+        rows = await q.list_unpayable(conn, REFRESH_LIMIT, only, waiting)
     gate = asyncio.Semaphore(REFRESH_CONCURRENCY)
     outcomes: dict[str, int] = {}
 

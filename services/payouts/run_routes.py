@@ -27,7 +27,7 @@ from services.core import idempotency
 from services.core.auth import allow
 from services.core.deps import AppSettings, Caller, Conn, Transactions
 from services.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from services.payouts import cancel, runs, statements
+from services.payouts import cancel, run_now, runs, statements
 from services.payouts.connect import ConnectGateway
 from services.payouts.routes import Stripe
 
@@ -147,20 +147,23 @@ class PayoutController(Controller):
     async def list_runs(
         self, conn: Conn, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
     ) -> Page[PayoutRunOut]:
-        """Run dates, newest first: their payouts' totals, how many paid, pending, held,
-        failed, and how many providers were due but owed less than the minimum."""
+        """Run dates, newest first: their payouts' totals (cancelled ones apart: their count
+        and cents, owed again), how many paid, pending, held, failed, and how many providers
+        were due but owed less than the minimum."""
         return await runs.list_runs(conn, limit, cursor)
 
     @post("/payouts/runs", guards=OPS, operation_id="run_payouts", status_code=201)
     async def run(
-        self, data: JSONBody[PayoutRunIn], conn: Conn, actor: Caller, settings: AppSettings,
-        idempotency_key: idempotency.IdempotencyKey = None,
+        self, data: JSONBody[PayoutRunIn], transactions: Transactions, stripe: Stripe,
+        actor: Caller, settings: AppSettings, idempotency_key: idempotency.IdempotencyKey = None,
     ) -> Response[PayoutRunOut]:  # fmt: skip
-        """Run a date's payouts now (the daily job's work; a repeat pays no one twice)."""
-        return await idempotency.respond_once(
-            conn, actor.user, idempotency_key, "run_payouts", data, 201,
-            lambda: runs.run_payouts_now(conn, actor, data, _rules(settings)), PayoutRunOut,
+        """Run a date's payouts now (the daily job's work, the providers' Connect accounts
+        re-read from Stripe first; a repeat pays no one twice)."""
+        status, out = await run_now.run_now(
+            transactions, ConnectGateway.of(stripe), actor, data, _rules(settings),
+            idempotency_key,
         )  # fmt: skip
+        return Response(out, status_code=status)
 
     @get("/providers/{provider_id:uuid}/payouts", guards=PROVIDER_OR_OPS,
          operation_id="list_provider_payouts")  # fmt: skip

@@ -44,6 +44,7 @@ from services.core.transactions import Transactions
 from services.ledger.service import post_entries
 from services.payouts.errors import BadPayoutRun, PayoutNotFound, PayoutNotRetryable
 from services.payouts.queries import runs as q
+from services.payouts.queries import transfers as qt
 from services.payouts.schedules import DEFAULT, cutoff_of, next_payout_date
 from services.providers import service as providers
 
@@ -184,14 +185,28 @@ async def run_payouts(
     return tally
 
 
+async def list_due(
+    conn: asyncpg.Connection, run_date: date, provider_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """The providers a run of `run_date` freezes (due, no open hold; this one provider:
+    whatever their schedule), as run_payouts picks them."""
+    return [r["provider_id"] for r in await q.list_candidates(conn, provider_id)
+            if (provider_id is not None or _due(r, run_date)) and not r["held"]]  # fmt: skip
+
+
+def check_run(data: PayoutRunIn) -> None:
+    if data.run_date > clock.today():
+        raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
+
+
 async def run_payouts_now(
     conn: asyncpg.Connection, actor: Actor, data: PayoutRunIn, rules: RunRules
 ) -> PayoutRunOut:
-    """Ops' "run now" for a date (today or before), within the request's transaction. Today's
-    takes everything due at this instant (its cutoff: now), so a second "run now" later in
-    the day pays what became due since, once; an earlier date's cutoff is that day's start."""
-    if data.run_date > clock.today():
-        raise BadPayoutRun("a payout run's date is today or earlier", field="run_date")
+    """Ops' "run now" for a date (today or before), within one transaction (run_now: the
+    accounts re-read before it). Today's takes everything due at this instant (its cutoff:
+    now), so a second "run now" later in the day pays what became due since, once; an
+    earlier date's cutoff is that day's start."""
+    check_run(data)
     if data.provider_id is not None:
         await providers.require_provider(conn, actor, data.provider_id)
     cutoff = clock.now() if data.run_date == clock.today() else None
@@ -246,7 +261,7 @@ async def retry_payout(
     if row.status not in ("held", "failed"):
         raise PayoutNotRetryable(f"a {row.status} payout is not re-run", field="payout_id")
     await q.update_payout(conn, payout_id, "pending", now=clock.now())
-    await q.update_errors(conn, payout_id, 0)
+    await qt.update_counts_cleared(conn, payout_id)
     await enqueue(conn, payout_id)
     await audit.record(conn, actor, "update", ENTITY, [payout_id])
     return await get_payout(conn, actor, payout_id)

@@ -14,11 +14,21 @@ payout-{id}-a{n}, storing the transfer's id at once. The second transaction take
 row, then the payout, and books Dr payouts_in_transit / Cr stripe_balance once. n rises only
 after Stripe answered with an error; after MAX_ERRORS of them the payout is held
 `transfer_failed` for ops; a refusal (4xx) fails it with Stripe's code.
+
+A 429 (rate limited: too many requests, Stripe's or the account's) says nothing about the
+payout, so it is not one of its errors: it is counted apart (`rate_limited`) and tried again
+under the same key rules (the next attempt takes key n+1, after looking the transfer up),
+backing off from RATE_LIMIT_FIRST, doubling to RATE_LIMIT_MAX, each delay jittered down to
+half (a batch's payouts rate-limited together do not come back together). Never forever: the
+MAX_RATE_LIMITED-th 429 holds the payout `stripe_rate_limited` for ops (20: some 2 to 4 hours
+of Stripe refusing; a job per payout, so each payout's own count), who see it with the held
+payouts and send it again (POST /payouts/{id}/retry starts both counts again).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +45,7 @@ from services.ledger.service import post_entry
 from services.payouts import notices
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, Transfer
 from services.payouts.queries import runs as q
+from services.payouts.queries import transfers as qt
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,10 @@ LEASE = timedelta(seconds=120)
 RETRY_UNKNOWN = timedelta(seconds=5)
 RETRY_ERROR = timedelta(seconds=30)
 MAX_ERRORS = 5
+# A 429's back-off, doubling from the first to the most; held for ops at the last 429.
+RATE_LIMIT_FIRST = timedelta(seconds=30)
+RATE_LIMIT_MAX = timedelta(minutes=15)
+MAX_RATE_LIMITED = 20
 FINAL = ("paid", "held", "failed", "cancelled")  # never sent again by this job
 
 
@@ -64,7 +79,7 @@ class Settled:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # transferred | short | unknown | error | refused
+    kind: str  # transferred | short | unknown | error | rate_limited | refused
     transfer: Transfer | None = None
     code: str | None = None
 
@@ -116,8 +131,17 @@ def answered(exc: StripeFailed) -> Outcome:
     """What Stripe's error answer means for the payout."""
     if exc.code == "balance_insufficient":  # spent between our read and the transfer
         return Outcome("short")
-    transient = exc.status is None or exc.status >= 500 or exc.status == 429
+    if exc.status == 429:  # too many requests: nothing wrong with this payout
+        return Outcome("rate_limited", code=exc.code[:100])
+    transient = exc.status is None or exc.status >= 500
     return Outcome("error" if transient else "refused", code=exc.code[:100])
+
+
+def rate_limit_delay(count: int) -> timedelta:
+    """How long after its `count`-th 429 a payout is tried again: doubling, capped, jittered
+    down to half."""
+    ceiling: timedelta = min(RATE_LIMIT_FIRST * 2 ** min(count - 1, 20), RATE_LIMIT_MAX)
+    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not secrets)
 
 
 async def look_up(gateway: ConnectGateway, plan: Plan) -> Transfer | None:
@@ -208,6 +232,13 @@ async def settle(conn: asyncpg.Connection, payout: PayoutRow, out: Outcome) -> S
             return await hold(conn, payout.id, "transfer_failed", out.code)
         await q.update_payout(conn, payout.id, "pending", failure_code=out.code, now=now)
         return Settled("retry", f"stripe error {out.code}", RETRY_ERROR)
+    if out.kind == "rate_limited":
+        # Not the payout's error (errors stays): backed off, held once Stripe refused too long.
+        count = await qt.update_rate_limited(conn, payout.id)
+        if count >= MAX_RATE_LIMITED:
+            return await hold(conn, payout.id, "stripe_rate_limited", out.code)
+        await q.update_payout(conn, payout.id, "pending", failure_code=out.code, now=now)
+        return Settled("retry", f"stripe rate limited {out.code}", rate_limit_delay(count))
     # Unknown: the lease given up; the next run looks the transfer up before any new call.
     await q.update_payout(conn, payout.id, "submitting", lease=now, now=now)
     return Settled("unknown", "stripe outcome unknown", RETRY_UNKNOWN)

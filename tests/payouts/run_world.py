@@ -112,6 +112,19 @@ async def assert_balanced(db: asyncpg.Connection) -> None:
     assert (await get_trial_balance(db)).imbalance_cents == 0
 
 
+async def assert_paid_once(
+    db: asyncpg.Connection, tx: Transactions, gateway: StripeGateway, sdk: stripe.StripeClient,
+    destination: str, cents: int,
+) -> None:  # fmt: skip
+    """The open transfer jobs pay the test's one payout: one transfer of `cents` to
+    `destination`, booked once, the ledger balanced."""
+    assert await run_transfers(db, tx, gateway) == ["paid"]
+    (transfer,) = transfers_to(sdk, destination)
+    assert transfer.amount == cents
+    assert await entries(db, "payout_transferred") == 1
+    await assert_balanced(db)
+
+
 def transfers_to(sdk: stripe.StripeClient, destination: str) -> list[Any]:
     return list(sdk.v1.transfers.list(params={"destination": destination, "limit": 100}).data)
 

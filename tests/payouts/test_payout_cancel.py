@@ -192,3 +192,26 @@ async def test_only_ops_cancel_a_payout(
     assert answered.status_code == status, answered.text
     assert [p["status"] for p in await r.payouts(db)] == [
         "cancelled" if status == 200 else "held"]  # fmt: skip
+
+
+async def test_a_runs_totals_count_a_cancelled_payout_apart(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, token: Any,
+) -> None:  # fmt: skip
+    paid = await r.provider_owed(db, api, token, [5_000, 1_500])
+    left = await r.provider_owed(db, api, token, [8_000], account=False)
+    await r.fund(stripe_client, 100_000)
+    assert (await r.run(db, provider_id=paid.provider_id)).created == 1
+    assert (await r.run(db, provider_id=left.provider_id)).held == 1
+    assert await r.run_transfers(db, tx, gateway) == ["paid"]
+    held = next(p for p in await r.payouts(db) if p["status"] == "held")
+    ops = token(await f.make_ops(db))
+    (before,) = (await api.get("/payouts/runs", headers=ops)).json()["items"]
+    assert (before["payouts"], before["total_cents"], before["held"], before["cancelled"],
+            before["cancelled_cents"]) == (2, 14_500, 1, 0, 0)  # fmt: skip
+    assert (await _cancel(api, held["id"], ops)).status_code == 200
+    (day,) = (await api.get("/payouts/runs", headers=ops)).json()["items"]
+    # What the run sends (paid or not yet) apart from what ops cancelled (owed again).
+    assert (day["payouts"], day["total_cents"], day["paid"], day["paid_cents"], day["held"],
+            day["cancelled"], day["cancelled_cents"]) == (
+        1, 6_500, 1, 6_500, 0, 1, 8_000)  # fmt: skip

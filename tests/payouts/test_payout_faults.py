@@ -1,5 +1,6 @@
 """Stripe faults around a payout's transfer, injected at the simulator's HTTP boundary (no
-mocks): a 429 and a 5xx retried under a new key, a 5xx whose transfer was made found by the
+mocks): a 429 and a 5xx retried under a new key (a 429 backed off and counted apart from the
+errors, held for ops only after many), a 5xx whose transfer was made found by the
 lookup before any new one, the lookup itself failing, the balance read failing, a transfer
 refused for an account that cannot receive it, and Stripe answering balance_insufficient after
 the balance read said enough. (Timeouts, lost answers also past 24 hours, and 5xx until held
@@ -7,6 +8,7 @@ are in test_payout_runs.py.) Each: one transfer at most, the ledger balanced."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -14,8 +16,12 @@ import httpx
 import pytest
 import stripe
 
+from services.core import clock
 from services.core.transactions import Transactions
 from services.payments.gateway import StripeGateway
+from services.payouts import transfers
+from tests import factories as f
+from tests.payments import world as pw
 from tests.payouts import run_world as r
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
@@ -30,18 +36,40 @@ async def _frozen(db: asyncpg.Connection, api: httpx.AsyncClient, token: Any,
     return provider, await r.destination(db, provider.provider_id)
 
 
-@pytest.mark.parametrize(("status", "code"), [(429, "RateLimitError"), (503, "APIError")])
+async def _counts(db: asyncpg.Connection, payout_id: Any) -> tuple[int, int]:
+    """(errors, 429s) counted on the payout."""
+    row = await db.fetchrow("SELECT errors, rate_limited FROM payouts WHERE id = $1", payout_id)
+    return row["errors"], row["rate_limited"]
+
+
+async def _retry_at(db: asyncpg.Connection) -> datetime:
+    """When the payout's own transfer job is handed out again."""
+    (outbox_id,) = await pw.open_outbox(db, "transfer_payout")
+    found: datetime = await db.fetchval("SELECT available_at FROM outbox WHERE id = $1",
+                                        outbox_id)  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize(("status", "code", "counts", "wait"), [
+    (429, "RateLimitError", (0, 1), transfers.RATE_LIMIT_FIRST),
+    (503, "APIError", (1, 0), transfers.RETRY_ERROR),
+])  # fmt: skip
 async def test_a_429_or_a_5xx_is_retried_under_a_new_key_and_pays_once(
     db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
     stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, token: Any,
-    status: int, code: str,
+    status: int, code: str, counts: tuple[int, int], wait: timedelta,
 ) -> None:  # fmt: skip
     _, destination = await _frozen(db, api, token, stripe_client)
     await r.transfer_fault(stripe_admin, kind="error", count=1, status=status)
+    before = clock.now()
     assert await r.run_transfers(db, tx, gateway) == ["retry"]
     (payout,) = await r.payouts(db)
-    assert (payout["status"], payout["attempt"], payout["errors"], payout["failure_code"]) == (
-        "pending", 1, 1, code)  # fmt: skip
+    assert (payout["status"], payout["attempt"], payout["failure_code"]) == (
+        "pending", 1, code)  # fmt: skip
+    # A 429 is no error of the payout's: counted apart, tried again after a jittered wait.
+    assert await _counts(db, payout["id"]) == counts
+    shortest = wait / 2 if status == 429 else wait
+    assert before + shortest <= await _retry_at(db) <= clock.now() + wait
     assert r.transfers_to(stripe_client, destination) == []
     assert await r.run_transfers(db, tx, gateway) == ["paid"]
     (transfer,) = r.transfers_to(stripe_client, destination)
@@ -131,3 +159,41 @@ async def test_balance_insufficient_at_the_transfer_holds_the_payout_never_half_
     (transfer,) = r.transfers_to(stripe_client, destination)
     assert transfer.amount == 7_000
     await r.assert_balanced(db)
+
+
+async def test_429s_back_off_apart_from_errors_and_hold_the_payout_for_ops_at_last(
+    db: asyncpg.Connection, api: httpx.AsyncClient, tx: Transactions, gateway: StripeGateway,
+    stripe_client: stripe.StripeClient, stripe_admin: httpx.AsyncClient, token: Any,
+) -> None:  # fmt: skip
+    _, destination = await _frozen(db, api, token, stripe_client, 6_000)
+    limit = transfers.MAX_RATE_LIMITED
+    # Four 5xx (one short of the errors that hold a payout), then a 429 on every call after.
+    await r.transfer_fault(stripe_admin, kind="error", count=4, status=500)
+    await r.transfer_fault(stripe_admin, kind="error", count=limit, status=429)
+    waits = []
+    for _ in range(4 + limit - 1):
+        before = clock.now()
+        assert await r.run_transfers(db, tx, gateway) == ["retry"]
+        waits.append((before, await _retry_at(db), clock.now()))
+    (payout,) = await r.payouts(db)
+    assert (payout["status"], payout["attempt"]) == ("pending", 4 + limit - 1)
+    assert await _counts(db, payout["id"]) == (4, limit - 1)
+    # Each 429's wait: doubling from the first to the most, never under half its ceiling.
+    for n, (before, at, after) in enumerate(waits[4:], start=1):
+        ceiling = min(transfers.RATE_LIMIT_FIRST * 2 ** (n - 1), transfers.RATE_LIMIT_MAX)
+        assert before + ceiling / 2 <= at <= after + ceiling, n
+    assert await r.run_transfers(db, tx, gateway) == ["held stripe_rate_limited"]
+    (payout,) = await r.payouts(db)
+    assert (payout["status"], payout["hold_reason"], payout["failure_code"]) == (
+        "held", "stripe_rate_limited", "RateLimitError")  # fmt: skip
+    assert await _counts(db, payout["id"]) == (4, limit)
+    assert await pw.open_outbox(db, "transfer_payout") == []
+    assert r.transfers_to(stripe_client, destination) == []
+    # Ops see it held and send it again: both counts start over, and it pays once.
+    ops = token(await f.make_ops(db))
+    held = (await api.get("/payouts", params={"status": "held"}, headers=ops)).json()["items"]
+    assert [(p["id"], p["hold_reason"]) for p in held] == [
+        (str(payout["id"]), "stripe_rate_limited")]  # fmt: skip
+    assert (await api.post(f"/payouts/{payout['id']}/retry", headers=ops)).status_code == 200
+    assert await _counts(db, payout["id"]) == (0, 0)
+    await r.assert_paid_once(db, tx, gateway, stripe_client, destination, 6_000)

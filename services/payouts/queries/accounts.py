@@ -96,26 +96,33 @@ async def update_synced(
     )  # fmt: skip
 
 
-async def list_unpayable(conn: asyncpg.Connection, limit: int) -> list[PayoutAccountRow]:
+async def list_unpayable(
+    conn: asyncpg.Connection, limit: int, only: list[uuid.UUID] | None = None,
+    waiting: bool = True,
+) -> list[PayoutAccountRow]:  # fmt: skip
     """Accounts not payable as far as Hearth knows, that Stripe may know better: those a held
     payout waits on first, then the longest unconfirmed. A row without an account id counts
-    only when a call was made (its answer lost)."""
+    only when a call was made (its answer lost). `only`: these providers' (and, `waiting`,
+    those a held payout waits on); None: every provider's."""
     rows = await conn.fetch(
         """
         SELECT a.provider_id, a.stripe_account_id, a.attempt, a.called_at, a.charges_enabled,
                a.payouts_enabled, a.details_submitted, a.requirements_due, a.disabled_reason,
                a.synced_at, a.created_at
         FROM payout_accounts a
+        CROSS JOIN LATERAL (
+            SELECT EXISTS (SELECT 1 FROM payouts p
+                           WHERE p.provider_id = a.provider_id AND p.status = 'held'
+                             AND p.hold_reason = 'no_payout_account') AS waits
+        ) w
         WHERE NOT a.payouts_enabled
           AND (a.stripe_account_id IS NOT NULL OR a.called_at IS NOT NULL)
-        ORDER BY EXISTS (SELECT 1 FROM payouts p
-                         WHERE p.provider_id = a.provider_id AND p.status = 'held'
-                           AND p.hold_reason = 'no_payout_account') DESC,
-                 a.synced_at NULLS FIRST, a.provider_id
+          AND ($2::uuid[] IS NULL OR a.provider_id = ANY($2::uuid[]) OR ($3 AND w.waits))
+        ORDER BY w.waits DESC, a.synced_at NULLS FIRST, a.provider_id
         LIMIT $1
         """,
-        limit,
-    )
+        limit, only, waiting,
+    )  # fmt: skip
     return [r for r in (to_struct(row, PayoutAccountRow) for row in rows) if r is not None]
 
 

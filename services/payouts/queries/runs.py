@@ -368,18 +368,24 @@ async def upsert_run(
 
 
 # Run dates with their payouts' totals by status (one row each); the caller adds its WHERE.
+# A cancelled payout's money is owed again (a later payout pays it): it is counted apart, never
+# in `payouts` or `total_cents`, so those add up to what the run sends.
 _RUNS = """
     SELECT * FROM (
         SELECT r.id, r.run_date, r.runs, r.providers_due, r.below_minimum, r.last_run_at,
-               r.created_at, count(p.id) AS payouts,
-               coalesce(sum(p.amount_cents), 0)::bigint AS total_cents,
+               r.created_at,
+               count(p.id) FILTER (WHERE p.status <> 'cancelled') AS payouts,
+               coalesce(sum(p.amount_cents) FILTER (WHERE p.status <> 'cancelled'), 0)::bigint
+                   AS total_cents,
                count(p.id) FILTER (WHERE p.status = 'paid') AS paid,
                coalesce(sum(p.amount_cents) FILTER (WHERE p.status = 'paid'), 0)::bigint
                    AS paid_cents,
                count(p.id) FILTER (WHERE p.status IN ('pending', 'submitting')) AS pending,
                count(p.id) FILTER (WHERE p.status = 'held') AS held,
                count(p.id) FILTER (WHERE p.status = 'failed') AS failed,
-               count(p.id) FILTER (WHERE p.status = 'cancelled') AS cancelled
+               count(p.id) FILTER (WHERE p.status = 'cancelled') AS cancelled,
+               coalesce(sum(p.amount_cents) FILTER (WHERE p.status = 'cancelled'), 0)::bigint
+                   AS cancelled_cents
         FROM payout_runs r LEFT JOIN payouts p ON p.run_date = r.run_date
         GROUP BY r.id
     ) r

@@ -62,3 +62,20 @@ async def update_paid_many(
         """,
         [x[0] for x in paid], [x[1] for x in paid], now,
     )  # fmt: skip
+
+
+async def update_rate_limited(conn: asyncpg.Connection, payout_id: uuid.UUID) -> int:
+    """One more 429 on the payout's calls: how many now."""
+    found: int = await conn.fetchval(
+        "UPDATE payouts SET rate_limited = rate_limited + 1 WHERE id = $1 RETURNING rate_limited",
+        payout_id,
+    )
+    return found
+
+
+async def update_counts_cleared(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
+    """Ops send the payout again: its errors and 429s counted from nothing."""
+    await conn.execute(
+        "UPDATE payouts SET errors = 0, rate_limited = 0 WHERE id = $1",
+        payout_id,
+    )
