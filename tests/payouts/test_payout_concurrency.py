@@ -17,9 +17,9 @@ from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.ledger.service import get_trial_balance
 from services.payments.gateway import StripeGateway
+from services.payouts import runs
 from services.payouts.accounts import create_payout_account
 from services.payouts.connect import ConnectGateway
-from services.payouts import runs
 from services.payouts.runs import run_payouts
 from services.payouts.schedules import set_payout_schedule
 from services.payouts.transfer_batches import transfer_payouts
