@@ -85,7 +85,7 @@ from services.core.transactions import Transactions
 from services.ledger.service import get_or_create_accounts, get_trial_balance, post_entries
 from services.payments.gateway import StripeGateway
 from services.payouts.connect import ConnectGateway, Transfer
-from services.payouts.runs import RunRules, run_payouts
+from services.payouts.runs import FREEZE_CONCURRENCY, RunRules, run_payouts
 from services.payouts.schedules import cutoff_of
 from services.payouts.transfer_batches import transfer_payouts
 
@@ -332,7 +332,9 @@ async def _measure(pool: asyncpg.Pool, connect: ConnectGateway, world: World) ->
             measured.sql_s = min(measured.sql_s, seconds)
     measured.due = {r["owner_id"]: r["due"] for r in rows}
     tx = Transactions(lambda: pool.acquire())
-    measured.run_s, tally = await _timed(lambda: run_payouts(tx, RULES, run_date()))
+    measured.run_s, tally = await _timed(
+        lambda: run_payouts(tx, RULES, run_date(), concurrency=FREEZE_CONCURRENCY)
+    )
     measured.created = tally.created
     log(f"aggregate {measured.sql_s:.3f} s, run {measured.run_s:.2f} s ({tally})")
     async with pool.acquire() as conn:

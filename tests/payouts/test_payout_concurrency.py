@@ -17,6 +17,7 @@ from services.core.settings import Settings
 from services.core.transactions import Transactions
 from services.ledger.service import get_trial_balance
 from services.payments.gateway import StripeGateway
+from services.payouts import runs
 from services.payouts.accounts import create_payout_account
 from services.payouts.connect import ConnectGateway
 from services.payouts.runs import run_payouts
@@ -78,6 +79,51 @@ async def test_concurrent_runs_and_jobs_pay_each_provider_once(
             for pid in owed:
                 assert len(r.transfers_to(stripe_client, await r.destination(conn, pid))) == 1
             assert await r.entries(conn, "payout_transferred") == 3
+            assert (await get_trial_balance(conn)).imbalance_cents == 0
+    finally:
+        await pool.close()
+
+
+async def test_two_runs_freezing_batches_at_once_make_each_payout_once(
+    committed_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily job freezes FREEZE_CONCURRENCY batches at once, each in its own transaction;
+    two such runs at the same moment (batches of 2 here, 7 providers: 4 batches each) still
+    make one payout per provider, with each of its entries on one payout's lines."""
+    monkeypatch.setattr(runs, "BATCH", 2)
+    pool = await create_pool(committed_db, min_size=2, max_size=6)
+    try:
+        tx = Transactions(lambda: pool.acquire())
+        today = clock.today()
+        owed: dict[uuid.UUID, int] = {}
+        async with transaction(pool) as conn:
+            ops = await f.make_ops(conn)
+            for n in range(7):
+                pid = (await f.make_provider_actor(conn)).provider_id
+                assert pid is not None
+                schedule = PayoutScheduleIn(kind="weekly", anchor_weekday=today.isoweekday())
+                await set_payout_schedule(conn, ops, pid, schedule, 48)
+                for cents in (5_000, 7_000 + n):
+                    await w.session_entry(conn, pid, uuid.uuid4(), cents, r.settled_at())
+                owed[pid] = 12_000 + n
+        tallies = await asyncio.gather(*(
+            run_payouts(tx, r.RULES, today, concurrency=runs.FREEZE_CONCURRENCY)
+            for _ in range(2)
+        ))  # fmt: skip
+        assert sum(t.created + t.held for t in tallies) == 7, tallies
+        assert all(t.created + t.held + t.existing == 7 for t in tallies), tallies
+        async with pool.acquire() as conn:
+            rows = await r.payouts(conn)
+            assert {p["provider_id"]: p["amount_cents"] for p in rows} == owed
+            lines = await conn.fetch(
+                "SELECT l.provider_id, count(*) AS n, sum(l.amount_cents) AS cents "
+                "FROM payout_lines l JOIN payouts p ON p.id = l.payout_id "
+                "AND p.provider_id = l.provider_id GROUP BY l.provider_id"
+            )
+            assert {x["provider_id"]: (x["n"], x["cents"]) for x in lines} == {
+                pid: (2, cents) for pid, cents in owed.items()}  # fmt: skip
+            batches = await open_outbox(conn, "transfer_payouts")
+            assert len(batches) == 0  # no Connect accounts: every payout held, none sent
             assert (await get_trial_balance(conn)).imbalance_cents == 0
     finally:
         await pool.close()

@@ -16,10 +16,8 @@ from tests.payouts import run_world as r
 pytestmark = pytest.mark.filterwarnings("ignore:Use .content=:DeprecationWarning")
 
 _COPY = """
-INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table, source_id,
-                          reason, amount_cents, occurred_at)
-SELECT $1, $2, $3, kind, source_table, source_id, reason, amount_cents, occurred_at
-FROM payout_lines WHERE payout_id = $4 LIMIT 1
+INSERT INTO payout_lines (payout_id, provider_id, entry_id, amount_cents)
+SELECT $1, $2, $3, amount_cents FROM payout_lines WHERE payout_id = $4 LIMIT 1
 """
 
 

@@ -66,7 +66,7 @@ async def run_payouts(ctx: dict[str, Any]) -> int:
     refreshed = await accounts.refresh_unpayable(tx, ConnectGateway.of(ctx["stripe"]))
     log.info("connect accounts re-read", extra={"job": "run_payouts", "outcome": str(refreshed)})
     rules = runs.RunRules(settings.session_edit_window_hours, settings.payout_minimum_cents)
-    tally = await runs.run_payouts(tx, rules, clock.today())
+    tally = await runs.run_payouts(tx, rules, clock.today(), concurrency=runs.FREEZE_CONCURRENCY)
     return tally.created + tally.held
 
 

@@ -74,14 +74,21 @@ async def lock_provider_runs(conn: asyncpg.Connection, provider_ids: list[uuid.U
 _FREEZE = """
 WITH mine AS (
     SELECT a.owner_id AS provider_id, e.id AS entry_id, e.kind, e.source_table, e.source_id,
-           e.memo, e.occurred_at,
+           e.occurred_at, bool_or(l.covered) AS covered,
            sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
                AS net
     FROM ledger_accounts a
-    -- Each account's lines by its index (OFFSET 0 keeps the planner from flattening it into
-    -- a hash join over every journal line: 200 providers of 10,000 read 1,000,000 lines).
+    -- Each account's lines by its index, in entry order, each with whether a payout of the
+    -- provider covers it: LATERAL, so every plan reads one provider's lines and payout lines
+    -- (OFFSET 0 keeps the planner from flattening it into joins over every journal line and
+    -- every payout line: the statistics of payout_lines, which a run grows by the hundred
+    -- thousand, had it scan all of them for each batch).
     CROSS JOIN LATERAL (
-        SELECT entry_id, side, amount_cents FROM journal_lines WHERE account_id = a.id OFFSET 0
+        SELECT l.entry_id, l.side, l.amount_cents, p.entry_id IS NOT NULL AS covered
+        FROM journal_lines l
+        LEFT JOIN payout_lines p ON p.provider_id = a.owner_id AND p.entry_id = l.entry_id
+        WHERE l.account_id = a.id
+        OFFSET 0
     ) l
     JOIN journal_entries e ON e.id = l.entry_id
     WHERE a.kind = 'provider_payable' AND a.owner_id = ANY($1::uuid[])
@@ -91,13 +98,11 @@ WITH mine AS (
     WHERE source_table = 'therapy_sessions' AND kind = 'completion'
     GROUP BY provider_id, source_id
 ), uncovered AS (
-    SELECT m.provider_id, m.entry_id, m.kind, m.source_table, m.source_id, m.memo,
-           m.net, m.occurred_at
+    SELECT m.provider_id, m.entry_id, m.kind, m.source_table, m.source_id, m.net,
+           m.occurred_at
     FROM mine m
     LEFT JOIN completed c ON c.provider_id = m.provider_id AND c.source_id = m.source_id
-    WHERE m.kind <> 'payout_frozen' AND m.net <> 0
-      AND NOT EXISTS (SELECT 1 FROM payout_lines p
-                      WHERE p.provider_id = m.provider_id AND p.entry_id = m.entry_id)
+    WHERE NOT m.covered AND m.kind <> 'payout_frozen' AND m.net <> 0
       AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
                -- A deduction (a recoupment, say) booked after the cutoff but before this
                -- freeze is taken now: left for the next payout, this one would pay more
@@ -125,10 +130,8 @@ WITH mine AS (
     ON CONFLICT (provider_id, period_end) DO NOTHING
     RETURNING id, provider_id, amount_cents, hold_reason
 ), lines AS (
-    INSERT INTO payout_lines (payout_id, provider_id, entry_id, kind, source_table, source_id,
-                              reason, amount_cents, occurred_at)
-    SELECT made.id, u.provider_id, u.entry_id, u.kind, u.source_table, u.source_id, u.memo,
-           u.net, u.occurred_at
+    INSERT INTO payout_lines (payout_id, provider_id, entry_id, amount_cents)
+    SELECT made.id, u.provider_id, u.entry_id, u.net
     FROM uncovered u JOIN made ON made.provider_id = u.provider_id
 )
 SELECT t.provider_id, t.amount, made.id AS payout_id, made.hold_reason
@@ -160,8 +163,12 @@ async def insert_frozen_payouts(
 async def list_lines(conn: asyncpg.Connection, payout_id: uuid.UUID) -> list[PayoutLineOut]:
     rows = await conn.fetch(
         """
-        SELECT entry_id, kind, source_table, source_id, reason, amount_cents, occurred_at
-        FROM payout_lines WHERE payout_id = $1 ORDER BY occurred_at, entry_id
+        SELECT l.entry_id, e.kind, e.source_table, e.source_id, e.memo AS reason,
+               l.amount_cents, e.occurred_at
+        FROM payouts p
+        JOIN payout_lines l ON l.provider_id = p.provider_id AND l.payout_id = p.id
+        JOIN journal_entries e ON e.id = l.entry_id
+        WHERE p.id = $1 ORDER BY e.occurred_at, l.entry_id
         """,
         payout_id,
     )

@@ -1,8 +1,9 @@
 """A payout's statement lines with what they concern: payout_lines (payouts' own) read with the
-session each names, directly (therapy_sessions' entries), through its claim (claims' entries)
-or through the claim an 835 remitted (remitted_claims' entries, recoupments among them);
-therapy_session_lines for its CPT codes, clients for the initials only, providers for the
-name on the statement, payouts for a reversed transfer's run date."""
+journal entry each covers (its kind, source, memo and date) and the session it names:
+directly (therapy_sessions' entries), through its claim (claims' entries) or through the claim
+an 835 remitted (remitted_claims' entries, recoupments among them); therapy_session_lines
+for its CPT codes, clients for the initials only, providers for the name on the statement,
+payouts for a reversed transfer's run date."""
 
 from __future__ import annotations
 
@@ -31,17 +32,20 @@ class StatementLineRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _LINES = """
 WITH lines AS (
-    SELECT pl.entry_id, pl.kind, pl.source_table, pl.source_id, pl.reason, pl.amount_cents,
-           pl.occurred_at,
-           CASE pl.source_table
-               WHEN 'therapy_sessions' THEN pl.source_id
+    SELECT pl.entry_id, e.kind, e.source_table, e.source_id, e.memo AS reason, pl.amount_cents,
+           e.occurred_at,
+           CASE e.source_table
+               WHEN 'therapy_sessions' THEN e.source_id
                WHEN 'claims' THEN (SELECT c.therapy_session_id FROM claims c
-                                   WHERE c.id = pl.source_id)
+                                   WHERE c.id = e.source_id)
                WHEN 'remitted_claims' THEN (SELECT c.therapy_session_id FROM remitted_claims rc
                                             JOIN claims c ON c.id = rc.claim_id
-                                            WHERE rc.id = pl.source_id)
+                                            WHERE rc.id = e.source_id)
            END AS session_id
-    FROM payout_lines pl WHERE pl.payout_id = $1
+    FROM payouts p
+    JOIN payout_lines pl ON pl.provider_id = p.provider_id AND pl.payout_id = p.id
+    JOIN journal_entries e ON e.id = pl.entry_id
+    WHERE p.id = $1
 )
 SELECT l.entry_id, l.kind, l.source_table, l.reason, l.amount_cents,
        (l.occurred_at AT TIME ZONE $2::text)::date AS entry_date,
