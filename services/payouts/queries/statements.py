@@ -1,9 +1,9 @@
 """A payout's statement lines with what they concern: payout_lines (payouts' own) read with
 the journal entry each covers (journal_entries: its kind, source, memo and date) and the
 session it names: directly (therapy_sessions' entries), through its claim (claims' entries) or
-through the claim an 835 remitted (remitted_claims' entries, recoupments among them); therapy_session_lines
-for its CPT codes, clients for the initials only, providers for the name on the statement,
-payouts for a reversed transfer's run date."""
+through the claim an 835 remitted (remitted_claims' entries, recoupments among them);
+therapy_session_lines for its CPT codes, clients for the initials only, providers for the name
+on the statement, payouts for a reversed transfer's run date."""
 
 from __future__ import annotations
 
