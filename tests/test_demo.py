@@ -466,7 +466,7 @@ def _recouped(summary: dict[str, Any], stdout: str, api: httpx.Client,
     """After the first payout, Evergreen took Jordan Lee's paid add-on claim back (CO-50, the
     provider's to carry): its 835 reversed the payment and denied the claim, and Maya's next
     payout netted the recoupment: its statement, read from the API, has the session line and
-    the recoupment line with its reason, adding up to the payout."""
+    a recoupment line a denied line, each with its reason, adding up to the payout."""
     taken, netted = summary["taken_back"], summary["recoupments_netted"]
     assert taken["claim_id"] in summary["claims_paid"]["ids"]
     assert (taken["client"], taken["reason"]) == ("Jordan Lee", "CO-50")
@@ -484,12 +484,13 @@ def _recouped(summary: dict[str, Any], stdout: str, api: httpx.Client,
     assert statement["lines"] == netted["lines"]
     recouped = [x for x in statement["lines"] if x["kind"] == "recoupment"]
     sessions = [x for x in statement["lines"] if x["kind"] == "session"]
+    # One recoupment a denied line (90837 and 90785), each at most that line's provider rate.
     assert (netted["count"], netted["cents"]) == (len(recouped), -sum(
-        x["amount_cents"] for x in recouped)) == (1, netted["cents"])  # fmt: skip
-    [line] = recouped
-    assert line["session_id"] == taken["session_id"]
-    assert "CO-50" in line["description"]
-    assert "medically necessary" in line["description"]
+        x["amount_cents"] for x in recouped)) == (2, netted["cents"])  # fmt: skip
+    for line in recouped:
+        assert line["session_id"] == taken["session_id"]
+        assert "CO-50" in line["description"]
+        assert "medically necessary" in line["description"]
     [superbill] = summary["superbills"]["items"]
     assert [x["session_id"] for x in sessions] == [superbill["session_id"]]
     assert 0 < netted["cents"] <= taken["taken_back_cents"]

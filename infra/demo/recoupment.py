@@ -7,9 +7,10 @@ next payment run sends an 835 that reverses the payment (CLP02 22) and reports t
 (CLP02 4, CO-50). Ops press "fetch now"; posting books the loss and, CO-50 being the
 provider's to carry (`GET /recoupment-policies`), a recoupment against Maya's payable. Her
 next payout (`net_recoupment`, after she completed another session: superbills.py) pays that
-session less the recoupment: its statement shows the session line and the recoupment line with
-its reason, adding up to the payout. summary.json gains `recoupments_netted` (count, cents,
-the payout, each recoupment line).
+session less the recoupment: its statement shows the session line and a recoupment line a
+denied line (each at most that line's provider rate), with the reason, adding up to the
+payout. summary.json gains `recoupments_netted` (count, cents, the payout, each recoupment
+line).
 """
 
 from __future__ import annotations

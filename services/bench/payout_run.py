@@ -58,6 +58,28 @@ Measured on the shared 2-core development machine (December 2026, the default si
   by key, ~6 us a line), ~30 % writes the payout lines (~3 us a line, both index entries);
   the payout_frozen entries' INSERT ~12 ms a batch (their foreign keys ~3 ms, the per-row
   same-transaction check 2.4 ms, now 0.5) and their deferred balance checks ~5 ms at COMMIT.
+- third round (0056; two batches frozen at once), 2026-12-05 06:27 UTC, load 1.2: seconds
+  101.3 (the simulator slower than on 04:57's run: 96.1 s of Stripe calls), per_provider_ms
+  0.527, run 3.11 s (0.311 ms a provider), transfers' own work 0.217 ms a payout, aggregate
+  1.532 s, ratio 3.44 (main before it, 05:55, load 1.2: ratio 7.10, aggregate 1.468 s). What
+  did it, each measured alone (auto_explain's statement times, the freeze at 10,000
+  providers): the freeze statement compiled by JIT (~60 ms a 500-provider batch: off); its
+  plan scanning all payout lines for each batch once the run had grown the table past its
+  statistics (a provider's lines and payout lines now read LATERAL, sequential scans off);
+  each line's heap page and entry's heap page (both read from their indexes now: the account
+  index ordered by entry and holding it, the entries' key holding kind, source and date); the
+  entry key's CHECK '^[!-~]{1,200}$' (~35 us an entry on every posting: PostgreSQL compiles the
+  bounded repeat into a large automaton; now a length check and '^[!-~]+$'); the journal
+  lines' two foreign keys (~24 us a line: once a statement now); payout lines half as wide,
+  with one index instead of two. Alone, the freeze is now 5.9 s on one connection (3.8x the
+  aggregate in wall and CPU time) and 2.9-3.2 s on two (FREEZE_CONCURRENCY, the daily job's:
+  the database's two cores; three gave nothing more). What is left, a 500-provider batch on
+  one connection (~295 ms): reading the lines and their entries ~65 ms, the completion times
+  and grouping ~20 ms, writing 25,000 payout lines ~55 ms and checking their entries exist
+  ~25 ms, the payouts ~13 ms, the payout_frozen entries ~20 ms and their balance checks
+  ~10 ms; of the transfers' ~100 ms a batch, ~50 ms is SQL (two updates of 500 payouts with
+  seven indexes each ~20 ms, the entries ~15 ms, notices and audit ~10 ms), ~25 ms Python
+  (building entries and rows), the rest two COMMITs' WAL flushes.
 """
 
 from __future__ import annotations
