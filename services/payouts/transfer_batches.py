@@ -43,12 +43,13 @@ from typing import TypeVar
 
 import asyncpg
 
+from schemas.ledger import Pair
 from schemas.payout_runs import HoldReason, PayoutRow, TransferPayoutJob, TransferPayoutsJob
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.leased import run_leased
 from services.core.transactions import Transactions
-from services.ledger.service import post_entries
+from services.ledger.service import post_pairs
 from services.payouts import notices
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, Transfer
 from services.payouts.queries import runs as q
@@ -65,7 +66,6 @@ from services.payouts.transfers import (
     hold,
     look_up,
     settle,
-    transferred_entry,
 )
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,14 @@ async def _record(
     if paid:
         ids = [p.id for p, _ in paid]
         await qb.update_paid_many(conn, [(p.id, t) for p, t in paid], now)
-        await post_entries(conn, [transferred_entry(p, now) for p, _ in paid])
+        await post_pairs(
+            conn,
+            "payout_transferred",
+            ("payouts_in_transit", "stripe_balance"),
+            ("payouts", "payout transferred"),
+            now,
+            [Pair(source_id=p.id, amount_cents=p.amount_cents) for p, _ in paid],
+        )
         await notices.queue_notices(conn, ids)
         await audit.record(conn, SYSTEM, "update", ENTITY, ids)
         results["paid"] += len(paid)
