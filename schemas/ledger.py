@@ -76,7 +76,8 @@ EntryKind = Literal[
 ]
 Side = Literal["debit", "credit"]
 # At most $1,000,000,000.00 on one line: far above any event, far below BIGINT.
-LineCents = Annotated[int, Meta(gt=0, le=100_000_000_000)]
+MAX_LINE_CENTS: Final = 100_000_000_000
+LineCents = Annotated[int, Meta(gt=0, le=MAX_LINE_CENTS)]
 IdempotencyKey = Annotated[str, Meta(pattern=r"^[!-~]{1,200}$")]
 SourceTable = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 Memo = Annotated[str, Meta(max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -106,6 +107,16 @@ class EntryIn(msgspec.Struct, frozen=True, kw_only=True):
     lines: Annotated[tuple[Line, ...], Meta(max_length=100)]  # 2 or more: post_entry says so
     memo: Memo = ""  # for ops; never PHI
     occurred_at: datetime | None = None  # None: the clock's now
+
+
+class Pair(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of post_pairs' batch: `amount_cents` from the debit account to the credit one,
+    posted under the key `{kind}-{source_id}`; the owners of the two accounts where owned."""
+
+    source_id: uuid.UUID
+    amount_cents: LineCents
+    debit_owner: uuid.UUID | None = None
+    credit_owner: uuid.UUID | None = None
 
 
 class LineOut(Out):

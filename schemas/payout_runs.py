@@ -53,6 +53,15 @@ class PayoutRow(PayoutOut):
     destination: str | None
 
 
+class PayoutState(msgspec.Struct, frozen=True):
+    """What a batch's record reads again of each payout it claimed (the rest it knows)."""
+
+    id: uuid.UUID
+    status: PayoutStatus
+    attempt: int
+    stripe_transfer_id: str | None
+
+
 class PayoutLineOut(Out):
     """One statement line: a session's entry, a recoupment (its reason), another adjustment."""
 

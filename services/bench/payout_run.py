@@ -80,6 +80,24 @@ Measured on the shared 2-core development machine (December 2026, the default si
   ~10 ms; of the transfers' ~100 ms a batch, ~50 ms is SQL (two updates of 500 payouts with
   seven indexes each ~20 ms, the entries ~15 ms, notices and audit ~10 ms), ~25 ms Python
   (building entries and rows), the rest two COMMITs' WAL flushes.
+- fourth round (0058, ledger.post_pairs), alone at load 1.2-1.4, 2026-12-05 09:20 UTC: seconds
+  55.4-56.1, per_provider_ms 0.342-0.345, run 2.14-2.19 s (0.21 ms a provider), transfers' own
+  work 0.126-0.128 ms a payout, aggregate 1.350-1.354 s, ratio 2.53-2.56 (main before it,
+  08:30 UTC, the same way: ratio 3.47, own work 4.51 s against 3.4 now). What did it, each
+  measured alone: a journal line's balance check queued only once its entry was checked early
+  (the entry's own check at COMMIT already sums every line: the freeze's COMMITs 0.27 -> 0.13 s
+  on one connection); the transfer job's claim an in-place update (HOT: 9.7 -> 4.7 ms a batch);
+  a completion line dated by itself (one completion entry a session is now the database's
+  rule) instead of every session line sorted and grouped for its session's first completion
+  (~10 ms a batch); post_pairs, no EntryIn built, validated and encoded a payout (freeze and
+  transfers ~0.1 s each); each line's entry joined inside the account's LATERAL (the planner's
+  cache before the entries' key never hit: ~6 % of the statement); the record reading back
+  four columns, not the whole row (~5 ms a batch). What is left, a 500-provider batch on one
+  connection (the statement ~145 ms): writing 25,000 payout lines ~50 ms and checking that
+  their entries and payouts exist ~23 ms, reading the lines and their entries ~40 ms,
+  grouping them by entry ~20 ms; a transfer batch ~65 ms: the paid update ~10 ms (not in
+  place: the transfer id is indexed), the entries ~10, the notices ~6, locks and claim ~10,
+  the audit ~3, two COMMITs ~6, Python ~15.
 """
 
 from __future__ import annotations

@@ -220,6 +220,39 @@ async def insert_entries(
     return {r["idempotency_key"] for r in rows}
 
 
+async def insert_pairs(
+    conn: asyncpg.Connection, kind: str, source_table: str, memo: str, occurred_at: datetime,
+    pairs: tuple[list[uuid.UUID], list[int], list[int], list[int]],
+) -> set[uuid.UUID]:  # fmt: skip
+    """Many two-line entries of one kind in one statement, each under the key `{kind}-{source}`:
+    (source ids, debit account ids, credit account ids, cents). The sources whose entry it
+    inserted (a key already taken is skipped with its lines: the caller compares)."""
+    rows = await conn.fetch(
+        """
+        WITH w AS (
+            SELECT * FROM unnest($5::uuid[], $6::bigint[], $7::bigint[], $8::bigint[])
+                WITH ORDINALITY AS w (source_id, debit_id, credit_id, cents, n)
+        ), e AS (
+            INSERT INTO journal_entries (kind, idempotency_key, occurred_at, memo,
+                                         source_table, source_id)
+            SELECT $1, $1 || '-' || w.source_id, $4, $3, $2, w.source_id FROM w ORDER BY w.n
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, source_id
+        ), l AS (
+            INSERT INTO journal_lines (entry_id, account_id, side, amount_cents)
+            SELECT e.id, x.account_id, x.side, w.cents
+            FROM w JOIN e ON e.source_id = w.source_id
+            CROSS JOIN LATERAL (VALUES (w.debit_id, 'debit'), (w.credit_id, 'credit'))
+                AS x (account_id, side)
+            ORDER BY w.n, x.side DESC
+        )
+        SELECT source_id FROM e
+        """,
+        kind, source_table, memo, occurred_at, *pairs,
+    )  # fmt: skip
+    return {r["source_id"] for r in rows}
+
+
 async def get_entry_by_key(conn: asyncpg.Connection, idempotency_key: str) -> EntryOut | None:
     rows = await conn.fetch(
         _ENTRY_LINES

@@ -8,12 +8,14 @@ at that transaction's COMMIT that the entry balances (infra/migrations/0014_ledg
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import msgspec
 
 from schemas.ledger import (
     CREDIT_NORMAL,
+    MAX_LINE_CENTS,
     OWNED_KINDS,
     AccountBalance,
     AccountKind,
@@ -24,6 +26,7 @@ from schemas.ledger import (
     EntryKind,
     EntryOut,
     Line,
+    Pair,
     TrialBalance,
 )
 from services.core import clock
@@ -203,6 +206,73 @@ async def post_entries(conn: Connection, entries: list[EntryIn]) -> None:
     for entry in entries:
         if entry.idempotency_key not in inserted:
             await _first(conn, entry)
+
+
+def _pair_entry(
+    kind: EntryKind, sides: tuple[AccountKind, AccountKind], source_table: str, memo: str,
+    occurred_at: datetime, pair: Pair,
+) -> EntryIn:  # fmt: skip
+    debit, credit = sides
+    return EntryIn(
+        kind=kind, idempotency_key=f"{kind}-{pair.source_id}", source_table=source_table,
+        source_id=pair.source_id, occurred_at=occurred_at, memo=memo,
+        lines=(Line(account=AccountRef(kind=debit, owner_id=pair.debit_owner), side="debit",
+                    amount_cents=pair.amount_cents),
+               Line(account=AccountRef(kind=credit, owner_id=pair.credit_owner), side="credit",
+                    amount_cents=pair.amount_cents)),
+    )  # fmt: skip
+
+
+def _check_pairs(sides: tuple[AccountKind, AccountKind], pairs: Sequence[Pair]) -> None:
+    """What _validate checks of each entry, for the pairs (the first was validated whole)."""
+    debit_owned, credit_owned = sides[0] in OWNED_KINDS, sides[1] in OWNED_KINDS
+    for n, pair in enumerate(pairs):
+        if not 0 < pair.amount_cents <= MAX_LINE_CENTS:
+            raise BadEntry(f"pairs[{n}]: amounts are positive cents, not {pair.amount_cents}",
+                           field=f"pairs[{n}].amount_cents")  # fmt: skip
+        if (pair.debit_owner is not None) != debit_owned:
+            raise BadEntry(f"pairs[{n}]: the {sides[0]} account's owner", field=f"pairs[{n}]")
+        if (pair.credit_owner is not None) != credit_owned:
+            raise BadEntry(f"pairs[{n}]: the {sides[1]} account's owner", field=f"pairs[{n}]")
+    if len({pair.source_id for pair in pairs}) < len(pairs):
+        raise EntryKeyReused("a source is given twice in one batch", field="pairs")
+
+
+async def post_pairs(
+    conn: Connection, kind: EntryKind, sides: tuple[AccountKind, AccountKind],
+    source: tuple[str, str], occurred_at: datetime, pairs: Sequence[Pair],
+) -> None:  # fmt: skip
+    """post_entries of many two-line entries of one kind: for each pair, Dr sides[0] / Cr
+    sides[1] its amount (the accounts of its owners where owned), from `source` (table, memo),
+    under the key `{kind}-{source_id}`. One statement, and no EntryIn a pair: a payout run
+    freezes and transfers 10,000 payouts this way (post_entries built, validated and sent each
+    one's eleven fields: ~25 us an entry of our own time). The same rules: validated (the
+    first entry whole, then each pair's amount and owners), posted once by its key (a key
+    taken with the same lines is that event posted before; with other lines: EntryKeyReused),
+    balanced by construction and checked again at COMMIT."""
+    if not pairs:
+        return
+    source_table, memo = source
+    _validate(_pair_entry(kind, sides, source_table, memo, occurred_at, pairs[0]))
+    if occurred_at.tzinfo is None:
+        raise BadEntry("occurred_at is timezone-aware", field="occurred_at")
+    _check_pairs(sides, pairs)
+    debit, credit = sides
+    owners = ({p.debit_owner for p in pairs}, {p.credit_owner for p in pairs})
+    accounts = await get_or_create_accounts(
+        conn, [AccountRef(kind=debit, owner_id=o) for o in owners[0]]
+        + [AccountRef(kind=credit, owner_id=o) for o in owners[1]],
+    )  # fmt: skip
+    debit_ids = {o: accounts[AccountRef(kind=debit, owner_id=o)] for o in owners[0]}
+    credit_ids = {o: accounts[AccountRef(kind=credit, owner_id=o)] for o in owners[1]}
+    inserted = await queries.insert_pairs(
+        conn, kind, source_table, memo, occurred_at,
+        ([p.source_id for p in pairs], [debit_ids[p.debit_owner] for p in pairs],
+         [credit_ids[p.credit_owner] for p in pairs], [p.amount_cents for p in pairs]),
+    )  # fmt: skip
+    for pair in pairs:
+        if pair.source_id not in inserted:
+            await _first(conn, _pair_entry(kind, sides, source_table, memo, occurred_at, pair))
 
 
 def _balance(totals: AccountTotals) -> AccountBalance:

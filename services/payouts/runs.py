@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 import asyncpg
 
-from schemas.ledger import AccountRef, EntryIn, Line
+from schemas.ledger import Pair
 from schemas.payout_runs import (
     PayoutDetailOut,
     PayoutOut,
@@ -42,7 +42,7 @@ from services.core.auth import SYSTEM, Actor
 from services.core.pagination import Page, page_of
 from services.core.scope import owner_scope
 from services.core.transactions import Transactions
-from services.ledger.service import post_entries
+from services.ledger.service import post_pairs
 from services.payouts.errors import BadPayoutRun, PayoutNotFound, PayoutNotRetryable
 from services.payouts.queries import runs as q
 from services.payouts.queries import transfers as qt
@@ -97,19 +97,6 @@ async def enqueue(conn: asyncpg.Connection, payout_id: uuid.UUID) -> None:
     await outbox.add(conn, TransferPayoutJob(payout_id=payout_id), dedupe_key=f"payout-{payout_id}")
 
 
-def _frozen_entry(payout_id: uuid.UUID, provider_id: uuid.UUID, amount: int, run_date: date,
-                  now: datetime) -> EntryIn:  # fmt: skip
-    return EntryIn(
-        kind="payout_frozen", idempotency_key=f"payout_frozen-{payout_id}",
-        source_table="payouts", source_id=payout_id, occurred_at=now,
-        memo=f"payout for {run_date.isoformat()} frozen",
-        lines=(Line(account=AccountRef(kind="provider_payable", owner_id=provider_id),
-                    side="debit", amount_cents=amount),
-               Line(account=AccountRef(kind="payouts_in_transit"), side="credit",
-                    amount_cents=amount)),
-    )  # fmt: skip
-
-
 async def freeze_payouts(
     conn: asyncpg.Connection, provider_ids: list[uuid.UUID], run_date: date, rules: RunRules,
     cutoff: datetime | None = None,
@@ -143,8 +130,10 @@ async def freeze_payouts(
             outcome[p] = "existing"
     if made:
         ids = {p: f.payout_id for p, f in made.items() if f.payout_id is not None}
-        await post_entries(conn, [_frozen_entry(ids[p], p, made[p].amount_cents, run_date, now)
-                                  for p in ids])  # fmt: skip
+        await post_pairs(conn, "payout_frozen", ("provider_payable", "payouts_in_transit"),
+                         ("payouts", f"payout for {run_date.isoformat()} frozen"), now,
+                         [Pair(source_id=ids[p], amount_cents=made[p].amount_cents, debit_owner=p)
+                          for p in ids])  # fmt: skip
         if sendable := [ids[p] for p in ids if made[p].hold_reason is None]:
             await outbox.add(conn, TransferPayoutsJob(payout_ids=sendable),
                              dedupe_key=f"payouts-{sendable[0]}")  # fmt: skip

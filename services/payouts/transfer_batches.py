@@ -42,13 +42,15 @@ from functools import partial
 from typing import TypeVar
 
 import asyncpg
+import msgspec
 
+from schemas.ledger import Pair
 from schemas.payout_runs import HoldReason, PayoutRow, TransferPayoutJob, TransferPayoutsJob
 from services.core import audit, clock, outbox
 from services.core.auth import SYSTEM
 from services.core.leased import run_leased
 from services.core.transactions import Transactions
-from services.ledger.service import post_entries
+from services.ledger.service import post_pairs
 from services.payouts import notices
 from services.payouts.connect import ConnectGateway, StripeFailed, StripeUnknown, Transfer
 from services.payouts.queries import runs as q
@@ -65,7 +67,6 @@ from services.payouts.transfers import (
     hold,
     look_up,
     settle,
-    transferred_entry,
 )
 
 log = logging.getLogger(__name__)
@@ -188,28 +189,45 @@ async def _call(gateway: ConnectGateway, batch: Batch) -> list[Outcome]:
 async def _record(
     conn: asyncpg.Connection, outbox_id: int, batch: Batch, outcomes: list[Outcome]
 ) -> str:
-    rows = {r.id: r for r in await qb.lock_payouts(conn, [p.payout.id for p in batch.plans])}
+    # Only status, attempt and a transfer id stored meanwhile can have changed since the claim:
+    # the amount never does, and the destination is the claim's under its attempt.
+    states = await qb.lock_payout_states(conn, [p.payout.id for p in batch.plans])
     now = clock.now()
     results = batch.results
     paid: list[tuple[PayoutRow, str]] = []
+    unsettled: list[tuple[Plan, Outcome]] = []
     for plan, out in zip(batch.plans, outcomes, strict=True):
-        payout = rows[plan.payout.id]
-        if payout.status != "submitting" or payout.attempt != plan.attempt:
+        state = states[plan.payout.id]
+        payout = msgspec.structs.replace(plan.payout, status=state.status, attempt=state.attempt,
+                                         stripe_transfer_id=state.stripe_transfer_id,
+                                         destination=plan.destination)  # fmt: skip
+        if state.status != "submitting" or state.attempt != plan.attempt:
             # A later run took over after our lease ended, or recorded it meanwhile.
             results["recorded elsewhere"] += 1
         elif out.kind == "transferred" and out.transfer and not differs(payout, out.transfer):
             paid.append((payout, out.transfer.id))
         else:
-            settled = await settle(conn, payout, out)
+            unsettled.append((plan, out))
+    if unsettled:  # settled from the whole row (its counts), read under the lock we hold
+        rows = {r.id: r for r in await qb.lock_payouts(conn, [p.payout.id for p, _ in unsettled])}
+        for plan, out in unsettled:
+            settled = await settle(conn, rows[plan.payout.id], out)
             results[settled.result] += 1
             if settled.retry_in is not None:  # tried again by the payout's own job
-                await outbox.add(conn, TransferPayoutJob(payout_id=payout.id),
-                                 dedupe_key=f"payout-{payout.id}",
+                await outbox.add(conn, TransferPayoutJob(payout_id=plan.payout.id),
+                                 dedupe_key=f"payout-{plan.payout.id}",
                                  available_at=now + settled.retry_in)  # fmt: skip
     if paid:
         ids = [p.id for p, _ in paid]
         await qb.update_paid_many(conn, [(p.id, t) for p, t in paid], now)
-        await post_entries(conn, [transferred_entry(p, now) for p, _ in paid])
+        await post_pairs(
+            conn,
+            "payout_transferred",
+            ("payouts_in_transit", "stripe_balance"),
+            ("payouts", "payout transferred"),
+            now,
+            [Pair(source_id=p.id, amount_cents=p.amount_cents) for p, _ in paid],
+        )
         await notices.queue_notices(conn, ids)
         await audit.record(conn, SYSTEM, "update", ENTITY, ids)
         results["paid"] += len(paid)

@@ -145,6 +145,40 @@ async def test_checking_early_does_not_let_a_later_line_through(
     assert await _counts(conn) == (0, 0)
 
 
+async def test_an_early_check_taken_back_with_its_savepoint_runs_again(
+    conn: asyncpg.Connection,
+) -> None:
+    """An entry checked early inside a savepoint later rolled back is checked again at COMMIT,
+    so a line added after the rollback is checked with it."""
+    stripe, bank = await _accounts(conn)
+    tx = conn.transaction()
+    await tx.start()
+    entry_id = await _entry(conn)
+    await conn.execute(_PAIR, entry_id, stripe, bank)
+    savepoint = conn.transaction()
+    await savepoint.start()
+    await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the entry's check runs, and passes
+    await savepoint.rollback()
+    await conn.execute(_LINE, entry_id, stripe, "debit", 1)
+    with pytest.raises(asyncpg.CheckViolationError, match="does not balance"):
+        await tx.commit()
+    assert await _counts(conn) == (0, 0)
+
+
+async def test_a_session_has_one_completion_entry(conn: asyncpg.Connection) -> None:
+    session_id = uuid.uuid4()
+    insert = """
+        INSERT INTO journal_entries (kind, idempotency_key, occurred_at, source_table, source_id)
+        VALUES ('completion', $1, $2, 'therapy_sessions', $3) RETURNING id
+    """
+    tx = conn.transaction()
+    await tx.start()
+    await conn.fetchval(insert, f"completion-{session_id}", FROZEN_AT, session_id)
+    with pytest.raises(asyncpg.UniqueViolationError, match="journal_entries_one_completion"):
+        await conn.fetchval(insert, f"completion-again-{session_id}", FROZEN_AT, session_id)
+    await tx.rollback()
+
+
 async def test_no_line_is_added_to_an_entry_later(conn: asyncpg.Connection) -> None:
     stripe, bank = await _accounts(conn)
     old = await _post(conn, (stripe, "debit", 100), (bank, "credit", 100))

@@ -66,48 +66,57 @@ async def lock_provider_runs(conn: asyncpg.Connection, provider_ids: list[uuid.U
 
 # Each provider_payable entry not yet covered by a payout (payouts frozen themselves aside):
 # a session's entries once its completion is older than the edit window at the cutoff, every
-# other entry once made by the cutoff (ledger_reads._DUE counts the same). Then, in the same
-# statement: each provider's totals, the payouts of those owed at least the minimum (held
-# no_payout_account without a Connect account that can be paid; none where the period has one)
-# and every line of those made. `uncovered` is read once (a CTE named twice is materialized);
-# no line leaves the database: 500,000 of them through Python took most of a run's time.
+# other entry once made by the cutoff (ledger_reads._DUE counts the same). A session has one
+# completion entry (journal_entries_one_completion), so a completion line is due by its own
+# date, and only a session's other entries (its edits, rare) look their completion up. Then,
+# in the same statement: each provider's totals, the payouts of those owed at least the
+# minimum (held no_payout_account without a Connect account that can be paid; none where the
+# period has one) and every line of those made. `uncovered` is read once (a CTE named twice is
+# materialized); no line leaves the database: 500,000 of them through Python took most of a
+# run's time.
 _FREEZE = """
 WITH mine AS (
-    SELECT a.owner_id AS provider_id, e.id AS entry_id, e.kind, e.source_table, e.source_id,
-           e.occurred_at, bool_or(l.covered) AS covered,
+    SELECT a.owner_id AS provider_id, a.id AS account_id, l.entry_id, l.kind, l.source_table,
+           l.source_id, l.occurred_at, bool_or(l.covered) AS covered,
            sum(CASE WHEN l.side = 'credit' THEN l.amount_cents ELSE -l.amount_cents END)::bigint
                AS net
     FROM ledger_accounts a
-    -- Each account's lines by its index, in entry order, each with whether a payout of the
-    -- provider covers it: LATERAL, so every plan reads one provider's lines and payout lines
-    -- (OFFSET 0 keeps the planner from flattening it into joins over every journal line and
-    -- every payout line: the statistics of payout_lines, which a run grows by the hundred
-    -- thousand, had it scan all of them for each batch).
+    -- Each account's lines by its index, each with its entry (by key) and whether a payout of
+    -- the provider covers it: LATERAL, so every plan reads one provider's lines and payout
+    -- lines (OFFSET 0 keeps the planner from flattening it into joins over every journal line
+    -- and every payout line: the statistics of payout_lines, which a run grows by the hundred
+    -- thousand, had it scan all of them for each batch). The entry joined in here, not outside:
+    -- outside, the planner put a cache before the entries' key that never hit (an entry per
+    -- line), ~6 % of the statement.
     CROSS JOIN LATERAL (
-        SELECT l.entry_id, l.side, l.amount_cents, p.entry_id IS NOT NULL AS covered
+        SELECT l.entry_id, l.side, l.amount_cents, p.entry_id IS NOT NULL AS covered, e.kind,
+               e.source_table, e.source_id, e.occurred_at
         FROM journal_lines l
+        JOIN journal_entries e ON e.id = l.entry_id
         LEFT JOIN payout_lines p ON p.provider_id = a.owner_id AND p.entry_id = l.entry_id
         WHERE l.account_id = a.id
         OFFSET 0
     ) l
-    JOIN journal_entries e ON e.id = l.entry_id
     WHERE a.kind = 'provider_payable' AND a.owner_id = ANY($1::uuid[])
-    GROUP BY a.owner_id, e.id
-), completed AS (
-    SELECT provider_id, source_id, min(occurred_at) AS confirmed_at FROM mine
-    WHERE source_table = 'therapy_sessions' AND kind = 'completion'
-    GROUP BY provider_id, source_id
+    GROUP BY a.owner_id, a.id, l.entry_id, l.kind, l.source_table, l.source_id, l.occurred_at
 ), uncovered AS (
     SELECT m.provider_id, m.entry_id, m.kind, m.source_table, m.source_id, m.net,
            m.occurred_at
     FROM mine m
-    LEFT JOIN completed c ON c.provider_id = m.provider_id AND c.source_id = m.source_id
     WHERE NOT m.covered AND m.kind <> 'payout_frozen' AND m.net <> 0
-      AND CASE WHEN m.source_table = 'therapy_sessions' THEN c.confirmed_at <= $3
+      AND CASE WHEN m.source_table <> 'therapy_sessions'
                -- A deduction (a recoupment, say) booked after the cutoff but before this
                -- freeze is taken now: left for the next payout, this one would pay more
                -- than is owed.
-               ELSE m.occurred_at <= $2 OR m.net < 0 END
+               THEN m.occurred_at <= $2 OR m.net < 0
+               WHEN m.kind = 'completion' THEN m.occurred_at <= $3
+               -- An edit: due with its session's completion (none on the account: never).
+               ELSE (SELECT c.occurred_at FROM journal_entries c
+                     JOIN journal_lines cl ON cl.entry_id = c.id
+                                          AND cl.account_id = m.account_id
+                     WHERE c.source_table = 'therapy_sessions' AND c.source_id = m.source_id
+                       AND c.kind = 'completion'
+                     ORDER BY c.occurred_at LIMIT 1) <= $3 END
 ), totals AS (
     SELECT provider_id, sum(net)::bigint AS amount,
            coalesce(sum(net) FILTER (WHERE source_table = 'therapy_sessions'), 0)::bigint

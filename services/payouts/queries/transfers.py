@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from schemas.payout_runs import PayoutRow
+from schemas.payout_runs import PayoutRow, PayoutState
 from services.core.db import to_structs
 from services.payouts.queries.runs import _SELECT
 
@@ -18,6 +18,19 @@ async def lock_payouts(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> list[P
     each other instead of deadlocking."""
     rows = await conn.fetch(_SELECT + "WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", ids)
     return to_structs(rows, PayoutRow)
+
+
+async def lock_payout_states(
+    conn: asyncpg.Connection, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, PayoutState]:
+    """lock_payouts (the same order), reading back only what may have changed since a claim."""
+    rows = await conn.fetch(
+        "SELECT id, status, attempt, stripe_transfer_id FROM payouts"
+        " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        ids,
+    )  # fmt: skip
+    return {r["id"]: PayoutState(r["id"], r["status"], r["attempt"], r["stripe_transfer_id"])
+            for r in rows}  # fmt: skip
 
 
 async def list_open_holds(
